@@ -1,0 +1,195 @@
+package nat
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"fngw/header"
+)
+
+// PortRange is the range of local ports FULLNAT allocates, inclusive.
+type PortRange struct {
+	Min, Max uint16
+}
+
+// DefaultPortRange is 1024-65535: every unprivileged port.
+var DefaultPortRange = PortRange{Min: 1024, Max: 65535}
+
+// OwnerCore returns the core that owns local port lport: ports are sliced
+// among cores by lport % ncores, so the core that receives a real server's
+// reply to LIP:lport can hand it to the owner (ActRedirect) without a lookup.
+func OwnerCore(lport uint16, ncores int) int { return int(lport) % ncores }
+
+// PortPools allocates FULLNAT source ports for one core. What must be unique
+// is the 5-tuple toward the real server, so there is one pool per
+// (protocol, LIP, RIP, rport): one LIP serves 64k connections to every real
+// server, not 64k in all. The core only hands out the ports it owns
+// (OwnerCore(port) == core) so replies can be steered to it.
+//
+// A pool is created on first use (amortised zero allocations: a map insert and
+// a struct) and costs 32 bytes plus 2 bytes per port it has had in use at
+// once: ports never used yet are handed out by a cursor over the core's
+// slice, released ones go through a FIFO ring that grows by doubling, so
+// allocation and release are O(1) and never probe, and a released port is
+// reused as late as possible. Pools are kept when they empty (so a pair's
+// churn allocates nothing).
+//
+// A PortPools is owned by its core; only Usage may be called from other
+// goroutines.
+type PortPools struct {
+	first  uint16 // the lowest port this core owns
+	step   uint16 // ncores
+	count  uint32 // how many ports this core owns
+	pools  []portPool
+	index  map[poolKey]int32
+	laddrs []laddrStat // per LIP, fixed size so that Usage can read it concurrently
+}
+
+type poolKey struct {
+	lip, rip header.Addr4
+	rport    uint16
+	proto    uint8
+}
+
+type portPool struct {
+	ring  []uint16 // released ports, FIFO; len is 0 or a power of two
+	head  uint32   // next ring slot to hand out
+	n     uint32   // ports in the ring
+	next  uint32   // owned ports [0, next) were handed out at least once
+	inUse uint32
+	laddr int32 // index into laddrs, -1 when that table was full
+}
+
+// laddrStat counts one local address's ports on this core. Written only by
+// the owning core (Store(Load()+1): single writer, no LOCK prefix).
+type laddrStat struct {
+	addr      atomic.Uint32 // header.Addr4 as a big-endian uint32; 0 = unused slot
+	inUse     atomic.Int64
+	exhausted atomic.Uint64
+}
+
+// LaddrUsage is one local address's usage on one core, for ipvsadm
+// --get-laddr: ports in use and new flows refused for lack of a port.
+type LaddrUsage struct {
+	Addr      header.Addr4
+	InUse     int64
+	Exhausted uint64
+}
+
+// NewPortPools prepares the pools of core (of ncores) over range r, tracking
+// at most maxLaddrs local addresses' usage.
+func NewPortPools(core, ncores int, r PortRange, maxLaddrs int) (*PortPools, error) {
+	if ncores < 1 || ncores > 1024 || core < 0 || core >= ncores {
+		return nil, fmt.Errorf("core %d of %d cores: want 0 <= core < ncores <= 1024", core, ncores)
+	}
+	if r.Min == 0 || r.Min > r.Max {
+		return nil, fmt.Errorf("local port range %d-%d: want 1 <= min <= max", r.Min, r.Max)
+	}
+	if maxLaddrs < 1 {
+		return nil, fmt.Errorf("max local addresses %d: want at least 1", maxLaddrs)
+	}
+	first := int(r.Min) + (core-int(r.Min)%ncores+ncores)%ncores
+	if first > int(r.Max) {
+		return nil, fmt.Errorf("local port range %d-%d leaves no port to core %d of %d", r.Min, r.Max, core, ncores)
+	}
+	return &PortPools{
+		first:  uint16(first),
+		step:   uint16(ncores),
+		count:  uint32((int(r.Max)-first)/ncores + 1),
+		index:  make(map[poolKey]int32),
+		laddrs: make([]laddrStat, maxLaddrs),
+	}, nil
+}
+
+// PerPool returns how many ports each pool of this core can hand out.
+func (p *PortPools) PerPool() int { return int(p.count) }
+
+// Alloc returns a free port of the pool for (proto, lip, rip, rport) and the
+// pool's handle for Free; ok is false when this core's slice is exhausted
+// toward that real server (the new flow is dropped; existing ones are
+// untouched).
+func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (pool int32, lport uint16, ok bool) {
+	k := poolKey{lip: lip, rip: rip, rport: rport, proto: proto}
+	pool, found := p.index[k]
+	if !found {
+		pool = int32(len(p.pools))
+		p.pools = append(p.pools, portPool{laddr: p.laddrSlot(lip)})
+		p.index[k] = pool
+	}
+	pp := &p.pools[pool]
+	switch {
+	case pp.n > 0:
+		lport = pp.ring[pp.head]
+		pp.head = (pp.head + 1) & uint32(len(pp.ring)-1)
+		pp.n--
+	case pp.next < p.count:
+		lport = p.first + uint16(pp.next)*p.step
+		pp.next++
+	default:
+		if pp.laddr >= 0 {
+			x := &p.laddrs[pp.laddr].exhausted
+			x.Store(x.Load() + 1)
+		}
+		return pool, 0, false
+	}
+	pp.inUse++
+	if pp.laddr >= 0 {
+		x := &p.laddrs[pp.laddr].inUse
+		x.Store(x.Load() + 1)
+	}
+	return pool, lport, true
+}
+
+// Free returns lport to pool (a handle from Alloc).
+func (p *PortPools) Free(pool int32, lport uint16) {
+	pp := &p.pools[pool]
+	if pp.n == uint32(len(pp.ring)) {
+		pp.grow()
+	}
+	pp.ring[(pp.head+pp.n)&uint32(len(pp.ring)-1)] = lport
+	pp.n++
+	pp.inUse--
+	if pp.laddr >= 0 {
+		x := &p.laddrs[pp.laddr].inUse
+		x.Store(x.Load() - 1)
+	}
+}
+
+// grow doubles the ring (from 16), unrolling it so that head is 0. A ring never
+// holds more than the core's slice, so it tops out at the next power of two.
+func (pp *portPool) grow() {
+	n := max(2*len(pp.ring), 16)
+	ring := make([]uint16, n)
+	for i := range pp.n {
+		ring[i] = pp.ring[(pp.head+i)&uint32(len(pp.ring)-1)]
+	}
+	pp.ring, pp.head = ring, 0
+}
+
+// laddrSlot finds or claims the usage slot of lip (at pool creation only).
+func (p *PortPools) laddrSlot(lip header.Addr4) int32 {
+	a := lip.Uint32()
+	for i := range p.laddrs {
+		switch p.laddrs[i].addr.Load() {
+		case a:
+			return int32(i)
+		case 0:
+			p.laddrs[i].addr.Store(a)
+			return int32(i)
+		}
+	}
+	return -1
+}
+
+// Usage appends this core's per-LIP usage to dst. Safe from any goroutine.
+func (p *PortPools) Usage(dst []LaddrUsage) []LaddrUsage {
+	for i := range p.laddrs {
+		l := &p.laddrs[i]
+		a := l.addr.Load()
+		if a == 0 {
+			break
+		}
+		dst = append(dst, LaddrUsage{Addr: header.Addr4FromUint32(a), InUse: l.inUse.Load(), Exhausted: l.exhausted.Load()})
+	}
+	return dst
+}

@@ -1,0 +1,205 @@
+package nat
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"fngw/header"
+)
+
+// State is a session's protocol state. The TCP states and their numbering are
+// LVS's (IP_VS_TCP_S_*, net/netfilter/ipvs/ip_vs_proto_tcp.c); UDP sessions
+// have the single state StateUDP (IP_VS_UDP_S_NORMAL).
+type State uint8
+
+// Session states.
+const (
+	StateNone State = iota
+	StateEstablished
+	StateSynSent
+	StateSynRecv
+	StateFinWait
+	StateTimeWait
+	StateClose
+	StateCloseWait
+	StateLastAck
+	StateListen
+	StateSynAck
+	StateUDP
+
+	numStates    = iota
+	numTCPStates = numStates - 1
+)
+
+var stateNames = [numStates]string{
+	"NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT",
+	"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK", "UDP",
+}
+
+// String returns the name ipvsadm -Lc prints ("ESTABLISHED", "UDP"...).
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// tcpTable selects one of LVS's three transition tables.
+type tcpTable uint8
+
+const (
+	tableInput     tcpTable = iota // client → RS (TCP_DIR_INPUT)
+	tableOutput                    // RS → client (TCP_DIR_OUTPUT)
+	tableInputOnly                 // client → RS while no output seen (TCP_DIR_INPUT_ONLY)
+)
+
+// tcpEvent is LVS's tcp_state_idx: the row picked by the segment's flags,
+// tested in the order RST, SYN, FIN, ACK.
+type tcpEvent int8
+
+const (
+	evSyn tcpEvent = iota
+	evFin
+	evAck
+	evRst
+	evNone tcpEvent = -1 // no RST/SYN/FIN/ACK: LVS moves to CLOSE
+)
+
+func tcpEventOf(f header.TCPFlags) tcpEvent {
+	switch {
+	case f&header.TCPFlagRST != 0:
+		return evRst
+	case f&header.TCPFlagSYN != 0:
+		return evSyn
+	case f&header.TCPFlagFIN != 0:
+		return evFin
+	case f&header.TCPFlagACK != 0:
+		return evAck
+	}
+	return evNone
+}
+
+// tcpStates is LVS's tcp_states[] (the default table, not the secure_tcp
+// tcp_states_dos[]): [table][event][current state] → next state.
+var tcpStates = func() [3][4][numTCPStates]State {
+	const (
+		sNO = StateNone
+		sES = StateEstablished
+		sSS = StateSynSent
+		sSR = StateSynRecv
+		sFW = StateFinWait
+		sTW = StateTimeWait
+		sCL = StateClose
+		sCW = StateCloseWait
+		sLA = StateLastAck
+		sLI = StateListen
+		sSA = StateSynAck
+	)
+	return [3][4][numTCPStates]State{
+		tableInput: {
+			//       sNO  sES  sSS  sSR  sFW  sTW  sCL  sCW  sLA  sLI  sSA
+			evSyn: {sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR},
+			evFin: {sCL, sCW, sSS, sTW, sTW, sTW, sCL, sCW, sLA, sLI, sTW},
+			evAck: {sCL, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES},
+			evRst: {sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sSR},
+		},
+		tableOutput: {
+			evSyn: {sSS, sES, sSS, sSR, sSS, sSS, sSS, sSS, sSS, sLI, sSR},
+			evFin: {sTW, sFW, sSS, sTW, sFW, sTW, sCL, sTW, sLA, sLI, sTW},
+			evAck: {sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sLA, sES, sES},
+			evRst: {sCL, sCL, sSS, sCL, sCL, sTW, sCL, sCL, sCL, sCL, sCL},
+		},
+		tableInputOnly: {
+			evSyn: {sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR},
+			evFin: {sCL, sFW, sSS, sTW, sFW, sTW, sCL, sCW, sLA, sLI, sTW},
+			evAck: {sCL, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES},
+			evRst: {sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL},
+		},
+	}
+}()
+
+// tcpTransition returns the next state of a session in state cur receiving a
+// segment with flags f in direction d, following LVS's set_tcp_state: while
+// FlagNoOutput is set, input uses the INPUT-ONLY table and the first output
+// segment clears the flag (returned as the new flags).
+func tcpTransition(cur State, fl Flags, d Dir, f header.TCPFlags) (State, Flags) {
+	tab := tableInput
+	if d == DirOut {
+		tab = tableOutput
+		fl &^= FlagNoOutput
+	} else if fl&FlagNoOutput != 0 {
+		tab = tableInputOnly
+	}
+	ev := tcpEventOf(f)
+	if ev == evNone || cur >= numTCPStates {
+		return StateClose, fl
+	}
+	return tcpStates[tab][ev][cur], fl
+}
+
+// isNewConnReuse reports whether a SYN for an existing session should end it
+// and schedule afresh: LVS's is_new_conn_expected for TCP (conn_reuse_mode),
+// when the old connection is in TIME_WAIT or CLOSE.
+func isNewConnReuse(s State) bool { return s == StateTimeWait || s == StateClose }
+
+// Timeouts are the per-state session timeouts shared by all cores. The
+// control plane changes them (ipvsadm --set) at any time; cores read them
+// atomically when they refresh a session, so a change applies to existing
+// sessions from their next packet, as in LVS.
+type Timeouts struct {
+	ns [numStates]atomic.Int64
+}
+
+// LVS's default timeouts (tcp_timeouts[] in ip_vs_proto_tcp.c, udp_timeouts[]
+// in ip_vs_proto_udp.c).
+var defaultTimeouts = [numStates]time.Duration{
+	StateNone:        2 * time.Second,
+	StateEstablished: 15 * time.Minute,
+	StateSynSent:     2 * time.Minute,
+	StateSynRecv:     1 * time.Minute,
+	StateFinWait:     2 * time.Minute,
+	StateTimeWait:    2 * time.Minute,
+	StateClose:       10 * time.Second,
+	StateCloseWait:   60 * time.Second,
+	StateLastAck:     30 * time.Second,
+	StateListen:      2 * time.Minute,
+	StateSynAck:      120 * time.Second,
+	StateUDP:         5 * time.Minute,
+}
+
+// NewTimeouts returns LVS's defaults: ESTABLISHED 900 s, FIN_WAIT 120 s,
+// UDP 300 s, and the rest of tcp_timeouts[].
+func NewTimeouts() *Timeouts {
+	t := new(Timeouts)
+	for i, d := range defaultTimeouts {
+		t.ns[i].Store(int64(d))
+	}
+	return t
+}
+
+// Set changes the timeouts the way ipvsadm --set tcp tcpfin udp does: tcp is
+// the ESTABLISHED timeout, tcpfin the FIN_WAIT one, udp the UDP one; a zero
+// value keeps the current setting. Negative values are rejected.
+func (t *Timeouts) Set(tcp, tcpfin, udp time.Duration) error {
+	if tcp < 0 || tcpfin < 0 || udp < 0 {
+		return fmt.Errorf("timeouts must not be negative (tcp %v, tcpfin %v, udp %v)", tcp, tcpfin, udp)
+	}
+	for _, x := range [...]struct {
+		s State
+		d time.Duration
+	}{{StateEstablished, tcp}, {StateFinWait, tcpfin}, {StateUDP, udp}} {
+		if x.d != 0 {
+			t.ns[x.s].Store(int64(x.d))
+		}
+	}
+	return nil
+}
+
+// Get returns the three timeouts ipvsadm -L --timeout shows.
+func (t *Timeouts) Get() (tcp, tcpfin, udp time.Duration) {
+	return t.Of(StateEstablished), t.Of(StateFinWait), t.Of(StateUDP)
+}
+
+// Of returns the timeout of state s.
+func (t *Timeouts) Of(s State) time.Duration { return time.Duration(t.ns[s].Load()) }

@@ -1,0 +1,128 @@
+package nat
+
+// Frame is one received packet as a worker hands it to Core.Process. Buf is the
+// mbuf's whole data room; the frame's bytes are Buf[Off:Off+Len], preceded by
+// Off bytes of headroom (typically 128). A handler rewrites in place; it may
+// prepend (Off -= n, Len += n) when Off >= n, as TUN encapsulation will. L3 is
+// the offset of the IPv4 header inside the frame (14, or 18 behind one VLAN
+// tag).
+//
+// The worker (lcore) owns the Frame and has validated the Ethernet header and
+// that an IPv4 header of IsValid length is present at L3. Process re-checks the
+// bounds it relies on anyway, so a malformed frame is dropped, never a panic.
+type Frame struct {
+	Buf  []byte
+	Off  int
+	Len  int
+	L3   int
+	Port uint16 // rx port id
+	RSS  uint32 // RSS hash (0 when the PMD gives none)
+}
+
+// Action is what the worker does with a frame after Process.
+type Action uint8
+
+// Actions, in the order of the per-core verdict counters.
+const (
+	// ActDrop drops the frame; Result.Reason says why (counted per core).
+	ActDrop Action = iota
+	// ActTx sends the frame on Result.Port; its MAC addresses are written.
+	ActTx
+	// ActRedirect hands the frame to core Result.Core through the redirect
+	// ring: it is a reply for a local port that core owns.
+	ActRedirect
+	// ActControl hands the frame to the control lcore. With Reason
+	// ReasonNoNeigh the frame is fully rewritten except its destination MAC:
+	// the control lcore resolves the next hop toward the IPv4 destination on
+	// Result.Port and sends it.
+	ActControl
+	// ActNotMine: not a load-balancing packet (not to a VIP or LIP, no
+	// session); the worker decides (local stack, ICMP, drop).
+	ActNotMine
+
+	// NumActions is the number of actions.
+	NumActions = iota
+)
+
+var actionNames = [NumActions]string{"drop", "tx", "redirect", "control", "not_mine"}
+
+// String returns the snake_case name of a.
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "unknown"
+}
+
+// Result is the verdict of Process for one frame.
+type Result struct {
+	Act    Action
+	Reason DropReason // why, for ActDrop and ActControl
+	Port   uint16     // egress port, for ActTx and ActControl
+	Core   uint16     // owner core, for ActRedirect
+}
+
+// DropReason says why a frame was dropped or handed to the control lcore.
+// Every reason has its own per-core counter.
+type DropReason uint8
+
+// Drop reasons. Their String forms are stable metric label values.
+const (
+	ReasonNone DropReason = iota
+	// ReasonMalformedL3: the frame's bounds or IPv4 header are inconsistent.
+	ReasonMalformedL3
+	// ReasonMalformedL4: the TCP/UDP header or a quoted ICMP error is
+	// truncated or inconsistent.
+	ReasonMalformedL4
+	// ReasonFragment: an IP fragment to a VIP or LIP; the datapath does not
+	// reassemble (LVS relies on netfilter defragmentation before it).
+	ReasonFragment
+	// ReasonBadChecksum: a checksum the NIC or the worker verified is wrong.
+	ReasonBadChecksum
+	// ReasonNoSession: a packet that only belongs to an existing connection
+	// (non-SYN TCP to a VIP, anything to a LIP port) found none; LVS drops
+	// these too.
+	ReasonNoSession
+	// ReasonNoDest: the scheduler found no available destination.
+	ReasonNoDest
+	// ReasonTableFull: the core's session table is at capacity.
+	ReasonTableFull
+	// ReasonSessionConflict: the new session's reply tuple is already in use.
+	ReasonSessionConflict
+	// ReasonNoLaddr: a FULLNAT service has no local address on the port
+	// that routes to the chosen real server.
+	ReasonNoLaddr
+	// ReasonLaddrExhausted: every local address's port slice toward the
+	// chosen real server is in use on this core.
+	ReasonLaddrExhausted
+	// ReasonTTLExceeded: TTL <= 1 on a packet to forward; the worker may
+	// answer with ICMP time exceeded (RFC 1812 §5.3.1).
+	ReasonTTLExceeded
+	// ReasonNoRoute: no route toward the packet's new destination.
+	ReasonNoRoute
+	// ReasonNoNeigh: no resolved neighbour for the next hop (with
+	// ActControl: the control lcore resolves it).
+	ReasonNoNeigh
+	// ReasonModeUnsupported: the destination's forwarding mode is not
+	// implemented by this datapath yet.
+	ReasonModeUnsupported
+
+	// NumDropReasons is the number of reasons, the size of counter arrays.
+	NumDropReasons = iota
+)
+
+var reasonNames = [NumDropReasons]string{
+	"none", "malformed_l3", "malformed_l4", "fragment", "bad_checksum",
+	"no_session", "no_dest", "table_full", "session_conflict", "no_laddr",
+	"laddr_exhausted", "ttl_exceeded", "no_route", "no_neigh", "mode_unsupported",
+}
+
+// String returns the snake_case name of r ("no_session", "laddr_exhausted"...).
+func (r DropReason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+func drop(r DropReason) Result { return Result{Act: ActDrop, Reason: r} }
