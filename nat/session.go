@@ -106,9 +106,9 @@ type Session struct {
 	State   State
 	Flags   Flags
 
-	wheel uint32        // low 32 bits of the timer-wheel tick it is linked at
-	delta [2]csumDelta  // per receive direction: precomputed checksum deltas
-	Dir   [2]DirState   // indexed by Dir
+	wheel uint32       // low 32 bits of the timer-wheel tick it is linked at
+	delta [2]csumDelta // per receive direction: precomputed checksum deltas
+	Dir   [2]DirState  // indexed by Dir
 }
 
 // In returns the tuple of packets received in direction d.
