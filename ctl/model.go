@@ -1,0 +1,472 @@
+package ctl
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Error classes. Every error returned by a Config operation wraps exactly one
+// of these, so the daemon can map them to exit codes or wire statuses with
+// errors.Is; the message itself always names the offending value.
+var (
+	ErrInvalid  = errors.New("invalid")        // a value is out of range or inconsistent
+	ErrExists   = errors.New("already exists") // add of something present
+	ErrNotFound = errors.New("not found")      // edit/delete of something absent
+)
+
+// kindError carries a message that names the offending value and unwraps
+// to its class (ErrInvalid, ErrExists, ErrNotFound).
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+func invalidf(format string, a ...any) error {
+	return &kindError{ErrInvalid, fmt.Sprintf(format, a...)}
+}
+
+func existsf(format string, a ...any) error {
+	return &kindError{ErrExists, fmt.Sprintf(format, a...)}
+}
+
+func notFoundf(format string, a ...any) error {
+	return &kindError{ErrNotFound, fmt.Sprintf(format, a...)}
+}
+
+// Limits taken from ipvsadm.c and the kernel's ip_vs_ctl.c.
+const (
+	MaxTimeout        = 86400 * 31 // MAX_TIMEOUT: 31 days, for -p and --set
+	DefaultPersistent = 300        // IPVS_SVC_PERSISTENT_TIMEOUT, -p without a value
+	MaxWeight         = 65535      // ipvsadm -w range 0..65535
+	MaxThreshold      = 1<<31 - 1  // ipvsadm -x/-y range 0..INT_MAX
+	DefaultSched      = "wlc"      // DEF_SCHED
+)
+
+// Schedulers lists the scheduler names fngw accepts, in ipvsadm's usage order.
+// The sched package owns the algorithms; this list only validates names.
+var Schedulers = [...]string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
+
+// SchedFlags lists the scheduler flags (ipvsadm -b) in their canonical print
+// order (ipvsadm's print_sched_flags) with the scheduler each belongs to.
+var SchedFlags = [...]struct{ Name, Sched string }{
+	{"sh-fallback", "sh"}, {"sh-port", "sh"},
+	{"mh-fallback", "mh"}, {"mh-port", "mh"},
+}
+
+// CheckSched reports whether name is a known scheduler.
+func CheckSched(name string) error {
+	if slices.Contains(Schedulers[:], name) {
+		return nil
+	}
+	return invalidf("unknown scheduler %q; use one of %s", name, strings.Join(Schedulers[:], ", "))
+}
+
+// NormalizeFlags validates scheduler flags for scheduler sched and returns
+// them deduplicated in canonical order. An empty list returns nil.
+func NormalizeFlags(sched string, flags []string) ([]string, error) {
+	var out []string
+	for _, f := range flags {
+		i := slices.IndexFunc(SchedFlags[:], func(e struct{ Name, Sched string }) bool { return e.Name == f })
+		if i < 0 {
+			names := make([]string, len(SchedFlags))
+			for j, e := range SchedFlags {
+				names[j] = e.Name
+			}
+			return nil, invalidf("unknown scheduler flag %q; use one of %s", f, strings.Join(names, ", "))
+		}
+		if SchedFlags[i].Sched != sched {
+			return nil, invalidf("scheduler flag %q needs scheduler %s, not %s", f, SchedFlags[i].Sched, sched)
+		}
+	}
+	for _, e := range SchedFlags {
+		if slices.Contains(flags, e.Name) {
+			out = append(out, e.Name)
+		}
+	}
+	return out, nil
+}
+
+// Proto is an IP protocol number of a virtual service (only TCP and UDP).
+type Proto uint8
+
+const (
+	TCP Proto = 6
+	UDP Proto = 17
+)
+
+func (p Proto) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "proto-" + strconv.Itoa(int(p))
+}
+
+// ParseProto parses "tcp" or "udp" (any case).
+func ParseProto(s string) (Proto, error) {
+	switch strings.ToLower(s) {
+	case "tcp":
+		return TCP, nil
+	case "udp":
+		return UDP, nil
+	}
+	return 0, invalidf("unknown protocol %q; use tcp or udp", s)
+}
+
+func (p Proto) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+func (p *Proto) UnmarshalText(b []byte) error {
+	v, err := ParseProto(string(b))
+	*p = v
+	return err
+}
+
+// FwdMode is how packets reach a destination (ipvsadm's "Forward" column).
+// The zero value is invalid so that a forgotten mode is caught; ipvsadm's
+// command-line default (-g, direct routing) is applied by the argument parser.
+type FwdMode uint8
+
+const (
+	FwdMasq    FwdMode = iota + 1 // NAT: -m, "Masq"
+	FwdTunnel                     // IPIP: -i, "Tunnel"
+	FwdRoute                      // DR: -g, "Route"
+	FwdFullNAT                    // FULLNAT (DPVS): --fullnat, "FullNat"
+)
+
+var fwdNames = [...]struct{ text, ipvs, flag string }{
+	FwdMasq:    {"masq", "Masq", "-m"},
+	FwdTunnel:  {"tunnel", "Tunnel", "-i"},
+	FwdRoute:   {"route", "Route", "-g"},
+	FwdFullNAT: {"fullnat", "FullNat", "--fullnat"},
+}
+
+func (f FwdMode) valid() bool { return f >= FwdMasq && f <= FwdFullNAT }
+
+// String is the canonical lower-case name: masq, tunnel, route, fullnat.
+func (f FwdMode) String() string {
+	if !f.valid() {
+		return "fwd-" + strconv.Itoa(int(f))
+	}
+	return fwdNames[f].text
+}
+
+// IPVSName is the name ipvsadm prints in its Forward column.
+func (f FwdMode) IPVSName() string {
+	if !f.valid() {
+		return ""
+	}
+	return fwdNames[f].ipvs
+}
+
+// Flag is the ipvsadm option selecting the mode (-m, -i, -g, --fullnat).
+func (f FwdMode) Flag() string {
+	if !f.valid() {
+		return ""
+	}
+	return fwdNames[f].flag
+}
+
+// ParseFwdMode accepts the canonical names, ipvsadm's column names and the
+// usual aliases: nat, dr, gatewaying, ipip, tun, fnat.
+func ParseFwdMode(s string) (FwdMode, error) {
+	switch strings.ToLower(s) {
+	case "masq", "masquerading", "nat":
+		return FwdMasq, nil
+	case "tunnel", "tun", "ipip":
+		return FwdTunnel, nil
+	case "route", "dr", "gatewaying":
+		return FwdRoute, nil
+	case "fullnat", "fnat", "full-nat":
+		return FwdFullNAT, nil
+	}
+	return 0, invalidf("unknown forwarding mode %q; use fullnat, masq, route or tunnel", s)
+}
+
+func (f FwdMode) MarshalText() ([]byte, error) {
+	if !f.valid() {
+		return nil, invalidf("forwarding mode %d", f)
+	}
+	return []byte(f.String()), nil
+}
+func (f *FwdMode) UnmarshalText(b []byte) error {
+	v, err := ParseFwdMode(string(b))
+	*f = v
+	return err
+}
+
+// TunType is the encapsulation of a Tunnel destination. Only IPIP exists now
+// (ipvsadm's --tun-type ipip, the kernel default); GUE/GRE come later.
+type TunType uint8
+
+const TunIPIP TunType = 0
+
+func (t TunType) String() string {
+	if t == TunIPIP {
+		return "ipip"
+	}
+	return "tun-" + strconv.Itoa(int(t))
+}
+
+// ParseTunType accepts "ipip".
+func ParseTunType(s string) (TunType, error) {
+	if s == "ipip" {
+		return TunIPIP, nil
+	}
+	if s == "gue" || s == "gre" {
+		return 0, invalidf("tunnel type %q is not supported yet; use ipip", s)
+	}
+	return 0, invalidf("unknown tunnel type %q; use ipip", s)
+}
+
+func (t TunType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+func (t *TunType) UnmarshalText(b []byte) error {
+	v, err := ParseTunType(string(b))
+	*t = v
+	return err
+}
+
+// ServiceKey identifies a virtual service: protocol, VIP and port (or, later,
+// a firewall mark). It is comparable and used as a map key.
+type ServiceKey struct {
+	FwMark uint32     `json:"fwmark,omitempty"`
+	Proto  Proto      `json:"proto"`
+	VIP    netip.Addr `json:"vip"`
+	Port   uint16     `json:"port"`
+}
+
+// Service is the public model of a virtual service, separate from any wire
+// or C structure (seesaw's ipvs.Service). Dests and local addresses are held
+// by Config, not here.
+type Service struct {
+	Proto Proto      `json:"proto"`
+	VIP   netip.Addr `json:"vip"`
+	Port  uint16     `json:"port"`
+	// FwMark selects a firewall-mark service (ipvsadm -f). Refused for now:
+	// the field exists so that the model need not change when it comes.
+	FwMark uint32 `json:"fwmark,omitempty"`
+	// Sched is a scheduler name from Schedulers; empty means DefaultSched.
+	Sched string `json:"sched"`
+	// Flags are scheduler flags (ipvsadm -b), canonical order, see SchedFlags.
+	Flags []string `json:"flags,omitempty"`
+	// Persistent enables client affinity for Timeout seconds (ipvsadm -p).
+	Persistent bool   `json:"persistent,omitempty"`
+	Timeout    uint32 `json:"timeout,omitempty"`
+	// Netmask is the persistence granularity (ipvsadm -M) as a mask of the
+	// VIP's family; the zero Addr means the host mask (/32, /128). It is kept
+	// only for persistent services, as ipvsadm only shows it for them.
+	Netmask netip.Addr `json:"netmask,omitzero"`
+}
+
+// Key returns the identity of s.
+func (s Service) Key() ServiceKey {
+	return ServiceKey{FwMark: s.FwMark, Proto: s.Proto, VIP: s.VIP, Port: s.Port}
+}
+
+// Equal reports whether s and o are identical (Flags compared as lists).
+func (s Service) Equal(o Service) bool {
+	return s.Key() == o.Key() && s.Sched == o.Sched && slices.Equal(s.Flags, o.Flags) &&
+		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask
+}
+
+// MaskBits returns the persistence granularity as a prefix length.
+func (s Service) MaskBits() int {
+	if !s.Netmask.IsValid() {
+		return s.VIP.BitLen()
+	}
+	b, _ := maskBits(s.Netmask)
+	return b
+}
+
+// maskBits converts a contiguous mask to its prefix length.
+func maskBits(m netip.Addr) (int, bool) {
+	b := m.AsSlice()
+	n := 0
+	for i, x := range b {
+		if x == 0xff {
+			n += 8
+			continue
+		}
+		ones := 0
+		for x&0x80 != 0 {
+			ones++
+			x <<= 1
+		}
+		if x != 0 {
+			return 0, false
+		}
+		n += ones
+		for _, y := range b[i+1:] {
+			if y != 0 {
+				return 0, false
+			}
+		}
+		return n, true
+	}
+	return n, true
+}
+
+// MaskFromBits returns the netmask of family like with bits leading ones.
+func MaskFromBits(like netip.Addr, bits int) (netip.Addr, error) {
+	if bits < 0 || bits > like.BitLen() {
+		return netip.Addr{}, invalidf("netmask /%d out of range 0-%d", bits, like.BitLen())
+	}
+	b := make([]byte, like.BitLen()/8)
+	for i := range bits {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a, nil
+}
+
+// normalize validates s and applies the defaults ipvsadm and the kernel
+// apply: default scheduler, default persistence timeout, canonical flags,
+// netmask dropped when not persistent or equal to the host mask.
+func (s Service) normalize() (Service, error) {
+	if s.FwMark != 0 {
+		return s, invalidf("firewall-mark services (fwmark %d) are not supported yet; use -t or -u with an address", s.FwMark)
+	}
+	if s.Proto != TCP && s.Proto != UDP {
+		return s, invalidf("service %s: protocol must be tcp or udp", s.Key())
+	}
+	if !s.VIP.IsValid() || s.VIP.IsUnspecified() {
+		return s, invalidf("service %s: the virtual address must be a unicast address", s.Key())
+	}
+	if s.VIP.Zone() != "" || s.VIP.Is4In6() {
+		return s, invalidf("service %s: the virtual address must be plain IPv4 or IPv6", s.Key())
+	}
+	if s.Sched == "" {
+		s.Sched = DefaultSched
+	}
+	if err := CheckSched(s.Sched); err != nil {
+		return s, fmt.Errorf("service %s: %w", s.Key(), err)
+	}
+	fl, err := NormalizeFlags(s.Sched, s.Flags)
+	if err != nil {
+		return s, fmt.Errorf("service %s: %w", s.Key(), err)
+	}
+	s.Flags = fl
+	if !s.Persistent {
+		if s.Timeout != 0 {
+			return s, invalidf("service %s: timeout %d given without persistence", s.Key(), s.Timeout)
+		}
+		s.Netmask = netip.Addr{}
+		if s.Port == 0 {
+			// ipvsadm: "Zero port specified for non-persistent service".
+			return s, invalidf("service %s: port 0 (all ports) needs persistence (-p)", s.Key())
+		}
+		return s, nil
+	}
+	if s.Timeout == 0 {
+		s.Timeout = DefaultPersistent
+	}
+	if s.Timeout > MaxTimeout {
+		return s, invalidf("service %s: persistence timeout %d above the maximum %d", s.Key(), s.Timeout, MaxTimeout)
+	}
+	if s.Netmask.IsValid() {
+		if s.Netmask.BitLen() != s.VIP.BitLen() {
+			return s, invalidf("service %s: netmask %s is not of the address family of %s", s.Key(), s.Netmask, s.VIP)
+		}
+		bits, ok := maskBits(s.Netmask)
+		if !ok {
+			return s, invalidf("service %s: netmask %s is not contiguous", s.Key(), s.Netmask)
+		}
+		if bits == s.VIP.BitLen() {
+			s.Netmask = netip.Addr{}
+		}
+	}
+	return s, nil
+}
+
+// Dest is the public model of a destination (real server) of a service.
+type Dest struct {
+	Addr netip.Addr `json:"addr"`
+	Port uint16     `json:"port"`
+	// Weight 0..MaxWeight; 0 quiesces the destination (no new connections).
+	Weight int     `json:"weight"`
+	Fwd    FwdMode `json:"fwd"`
+	// UThresh/LThresh are connection thresholds (ipvsadm -x/-y), 0 = none.
+	UThresh uint32 `json:"u_threshold,omitempty"`
+	LThresh uint32 `json:"l_threshold,omitempty"`
+	// TunType is the encapsulation for Fwd == FwdTunnel.
+	TunType TunType `json:"tun_type,omitempty"`
+}
+
+// DestKey identifies a destination within a service.
+type DestKey struct {
+	Addr netip.Addr
+	Port uint16
+}
+
+// Key returns the identity of d within its service.
+func (d Dest) Key() DestKey { return DestKey{d.Addr, d.Port} }
+
+func (k DestKey) String() string { return netip.AddrPortFrom(k.Addr, k.Port).String() }
+
+// check validates d as a destination of svc with the kernel's and ipvsadm's
+// rules.
+func (d Dest) check(svc Service) error {
+	name := d.Key().String()
+	if !d.Addr.IsValid() || d.Addr.IsUnspecified() || d.Addr.Zone() != "" || d.Addr.Is4In6() {
+		return invalidf("real server %s: not a unicast address", name)
+	}
+	if !d.Fwd.valid() {
+		return invalidf("real server %s: forwarding mode missing; use fullnat, masq, route or tunnel", name)
+	}
+	if d.Addr.BitLen() != svc.VIP.BitLen() && d.Fwd != FwdTunnel {
+		// ipvsadm: "Different address family is allowed only for tunneling servers".
+		return invalidf("real server %s: address family differs from service %s; only tunnel (-i) mixes families", name, svc.Key())
+	}
+	if (d.Fwd == FwdRoute || d.Fwd == FwdTunnel) && d.Port != svc.Port {
+		// ipvsadm forces dport = vport for -g and -i: the packet is not rewritten.
+		return invalidf("real server %s: %s forwarding keeps the service port %d, so the port cannot differ; omit it or use masq (-m) or fullnat (--fullnat)", name, d.Fwd, svc.Port)
+	}
+	if d.Weight < 0 || d.Weight > MaxWeight {
+		return invalidf("real server %s: weight %d out of range 0-%d", name, d.Weight, MaxWeight)
+	}
+	if d.UThresh > MaxThreshold || d.LThresh > MaxThreshold {
+		return invalidf("real server %s: thresholds must be 0-%d", name, MaxThreshold)
+	}
+	if d.LThresh > d.UThresh {
+		// ip_vs_ctl.c: "lower threshold is higher than upper threshold" (-ERANGE).
+		return invalidf("real server %s: lower threshold %d is higher than upper threshold %d", name, d.LThresh, d.UThresh)
+	}
+	if d.TunType != TunIPIP {
+		return invalidf("real server %s: tunnel type %s not supported", name, d.TunType)
+	}
+	return nil
+}
+
+// LocalAddr is a FULLNAT local address (LIP, DPVS's laddr) of a service,
+// bound to the DPDK port named Port.
+type LocalAddr struct {
+	Addr netip.Addr `json:"addr"`
+	Port string     `json:"port"`
+}
+
+// Timeouts are the session timeouts in seconds (ipvsadm --set tcp tcpfin udp).
+type Timeouts struct {
+	TCP    uint32 `json:"tcp"`
+	TCPFin uint32 `json:"tcpfin"`
+	UDP    uint32 `json:"udp"`
+}
+
+// DefaultTimeouts are the LVS defaults: 15 min, 2 min, 5 min.
+var DefaultTimeouts = Timeouts{TCP: 900, TCPFin: 120, UDP: 300}
+
+// Served reports whether the dataplane serves addresses of a's family now:
+// only IPv4 is. The model itself is family-neutral; the daemon and the
+// config loader call this before handing a value to the dataplane.
+func Served(a netip.Addr) error {
+	if a.Is4() {
+		return nil
+	}
+	return invalidf("%s: IPv6 is not served yet", a)
+}
