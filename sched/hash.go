@@ -1,0 +1,100 @@
+package sched
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Fixed seeds: every node must hash alike, so nothing here is random.
+const (
+	seedBucket   = 0x9e3779b97f4a7c15 // sh, dh keys
+	seedMHKey    = 0xc2b2ae3d27d4eb4f // mh keys
+	seedMHOffset = 0x165667b19e3779f9 // mh destination offsets
+	seedMHSkip   = 0x27d4eb2f165667c5 // mh destination skips
+	seedLocality = 0xd6e8feb86659fd93 // lblc, lblcr keys
+	seedTemplate = 0xa0761d6478bd642f // persistence templates
+)
+
+// mix64 is the splitmix64 finalizer: a bijective mix in which every input bit
+// affects every output bit.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// hashKey hashes an address and a port. LVS folds an IPv6 address into 32 bits
+// before hashing; this hashes all of it, so IPv6 clients that differ only in folded
+// words do not collide.
+func hashKey(a netip.Addr, port uint16, seed uint64) uint64 {
+	if a.Is4() {
+		b := a.As4()
+		return mix64(seed ^ uint64(binary.BigEndian.Uint32(b[:]))<<16 ^ uint64(port))
+	}
+	b := a.As16()
+	h := mix64(seed ^ binary.BigEndian.Uint64(b[:8]))
+	h = mix64(h ^ binary.BigEndian.Uint64(b[8:]))
+	return mix64(h ^ uint64(port))
+}
+
+// The sh and dh bucket table. LVS's default has 256 buckets
+// (CONFIG_IP_VS_SH_TAB_BITS=8, also dh's); this one has 4096 (a size LVS allows),
+// so that weights summing up to 4096 are honoured exactly.
+const (
+	bucketBits = 12
+	bucketSize = 1 << bucketBits
+)
+
+// buildBuckets fills the sh/dh table as ip_vs_sh_reassign does: destinations take
+// turns, each filling as many consecutive buckets as its weight (one if its weight
+// is 0: the bucket exists but is unavailable), round after round until the table is
+// full. The turns follow address:port order, so every node builds the same table.
+func buildBuckets(conf []DestConf) []uint16 {
+	t := make([]uint16, bucketSize)
+	order := sortedOrder(conf)
+	if len(order) == 0 {
+		for b := range t {
+			t[b] = noDest
+		}
+		return t
+	}
+	b := 0
+	for b < bucketSize {
+		for _, i := range order {
+			for n := max(conf[i].Weight, 1); n > 0 && b < bucketSize; n-- {
+				t[b] = i
+				b++
+			}
+		}
+	}
+	return t
+}
+
+// pickBucket is ip_vs_sh_schedule and ip_vs_dh_schedule: the destination of the
+// key's bucket, if available. Without fallback an unavailable one means no
+// destination. With fallback (sh-fallback) the search goes on around the table from
+// a second bucket the key picks (LVS restarts from an offset of the first hash too),
+// so that an unavailable destination's keys spread over the others in proportion to
+// their buckets rather than all landing on its neighbour.
+func (s *Service) pickBucket(cs *coreState, h uint64, fallback bool) int {
+	i := s.table[h>>(64-bucketBits)]
+	if i == noDest {
+		return -1
+	}
+	if s.usable(cs, int(i)) {
+		return int(i)
+	}
+	if !fallback {
+		return -1
+	}
+	start := h >> (64 - 2*bucketBits)
+	for o := range uint64(bucketSize) {
+		if i = s.table[(start+o)&(bucketSize-1)]; s.usable(cs, int(i)) {
+			return int(i)
+		}
+	}
+	return -1
+}

@@ -1,0 +1,80 @@
+package sched
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+var allKinds = []Kind{RR, WRR, LC, WLC, SED, NQ, SH, DH, LBLC, LBLCR, MH, FO, OVF}
+
+// dests returns one destination per weight, at 10.0.i.1:80. IDs are 3i+7, so a
+// test that confused index and ID would fail.
+func dests(weights ...int32) []DestConf {
+	ds := make([]DestConf, len(weights))
+	for i, w := range weights {
+		ds[i] = DestConf{
+			ID:     uint32(3*i + 7),
+			Addr:   netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}),
+			Port:   80,
+			Weight: w,
+		}
+	}
+	return ds
+}
+
+func mustService(t testing.TB, kind Kind, flags Flags, ds []DestConf, c *Conns, ncores int, opts ...Option) *Service {
+	t.Helper()
+	s, err := NewService(kind, flags, ds, c, ncores, opts...)
+	if err != nil {
+		t.Fatalf("NewService(%s, %v): %v", kind, ds, err)
+	}
+	return s
+}
+
+// client returns a TCP key from 198.18.a.b:port to 192.0.2.1:80.
+func client(n int, port uint16) Key {
+	return Key{
+		Proto: protoTCP,
+		Src:   netip.AddrFrom4([4]byte{198, 18, byte(n >> 8), byte(n)}),
+		Dst:   netip.MustParseAddr("192.0.2.1"),
+		SPort: port,
+		DPort: 80,
+	}
+}
+
+// target returns a key whose destination address varies (lblc, lblcr, dh).
+func target(n int) Key {
+	k := client(1, 1000)
+	k.Dst = netip.AddrFrom4([4]byte{203, 0, byte(n >> 8), byte(n)})
+	return k
+}
+
+// setConns spreads active and inactive counts of destination id over the cores of
+// c at random (each core's row stays non-negative), replacing what was there.
+func setConns(r *rand.Rand, c *Conns, id uint32, active, inactive int32) {
+	for core := range c.Cores() {
+		cl := c.cell(core, id)
+		cl.active.Store(0)
+		cl.inactive.Store(0)
+	}
+	for active > 0 || inactive > 0 {
+		a := min(active, r.Int32N(4))
+		in := min(inactive, r.Int32N(4))
+		c.Add(r.IntN(c.Cores()), id, a, in)
+		active -= a
+		inactive -= in
+	}
+}
+
+func seeded(t testing.TB) *rand.Rand {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	return rand.New(rand.NewPCG(seed, 0x5eed))
+}
+
+func (d DestConf) String() string {
+	return fmt.Sprintf("{id %d %s w%d x%d y%d}", d.ID, netip.AddrPortFrom(d.Addr, d.Port), d.Weight, d.UThresh, d.LThresh)
+}
