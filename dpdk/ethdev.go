@@ -206,7 +206,7 @@ func (p *Port) ResetStats() error {
 // RxBurst receives up to len(b.Pkts) packets from queue q into b and returns how
 // many it got. One cgo call.
 func RxBurst(port, q uint16, b *Burst) int {
-	return int(C.fngw_rx_burst(C.uint16_t(port), C.uint16_t(q), b.c, C.uint16_t(len(b.Pkts))))
+	return int(C.fngw_rx_burst(C.uint16_t(port), C.uint16_t(q), b.at(0), C.uint16_t(len(b.Pkts))))
 }
 
 // TxBurst sends b.Pkts[from:from+n] on queue q and returns how many the PMD took;
@@ -214,3 +214,19 @@ func RxBurst(port, q uint16, b *Burst) int {
 func TxBurst(port, q uint16, b *Burst, from, n int) int {
 	return int(C.fngw_tx_burst(C.uint16_t(port), C.uint16_t(q), b.at(from), C.uint16_t(n)))
 }
+
+// EthIO moves bursts through real ethdev ports and allocates from Pool; it is the
+// production implementation of the worker loop's I/O contract (package lcore).
+type EthIO struct{ Pool *Pool }
+
+// AllocBulk allocates from the pool; see Pool.AllocBulk.
+func (e EthIO) AllocBulk(b *Burst, from, n int) bool { return e.Pool.AllocBulk(b, from, n) }
+
+// RxBurst receives a burst; see RxBurst.
+func (EthIO) RxBurst(port, q uint16, b *Burst) int { return RxBurst(port, q, b) }
+
+// TxBurst sends a burst; see TxBurst.
+func (EthIO) TxBurst(port, q uint16, b *Burst, from, n int) int { return TxBurst(port, q, b, from, n) }
+
+// FreeBulk frees mbufs; see FreeBulk.
+func (EthIO) FreeBulk(b *Burst, from, n int) { FreeBulk(b, from, n) }

@@ -1,0 +1,45 @@
+# fngw — thin Makefile. Every target installs what it needs first (deps).
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+GOFLAGS ?=
+BIN     := bin/gw
+APT_PKGS := libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping curl procps
+# Packages with no cgo: they build with CGO_ENABLED=0 and are unit-tested with -race.
+PURE_PKGS = $(shell $(GO) list ./... | grep -v -e '/dpdk$$' -e '/cmd/' -e '/test/' -e '/gateway$$')
+
+.PHONY: all deps build test unit lint e2e pcap bench demo clean
+
+all: build
+
+deps:
+	@./scripts/deps.sh
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/gw
+	ln -sf gw bin/ipvsadm
+
+lint: deps
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build $(PURE_PKGS)
+
+unit: deps
+	$(GO) test -race -count=1 $(PURE_PKGS)
+	$(GO) test -count=1 ./dpdk/...
+
+pcap: build
+	$(GO) test -count=1 -p 1 -v ./test/pcap/
+
+e2e: build
+	$(GO) test -count=1 -p 1 -timeout 20m -v ./test/e2e/
+
+test: lint build unit pcap e2e
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem $(PURE_PKGS) ./dpdk/
+
+demo: build
+	./scripts/demo.sh
+
+clean:
+	rm -rf bin

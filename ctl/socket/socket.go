@@ -1,0 +1,202 @@
+// Package socket is the control-socket protocol between `gw` client commands and
+// the running gateway: one request and one response per connection over a unix
+// stream socket, each a 4-byte big-endian length followed by a JSON object.
+//
+// The request carries the command line after the program name (the daemon parses
+// it, so the client stays thin and the daemon validates against its running state)
+// and, for commands that read standard input (`gw adm -R`), that input. Requests are
+// versioned and size-limited; a malformed or oversized request gets a coded error
+// and never affects the daemon. The socket is created mode 0600: only root (the
+// owner) may talk to the gateway.
+package socket
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Version is the protocol version; a request with another version is refused.
+const Version = 1
+
+// Limits.
+const (
+	MaxRequest  = 4 << 20  // bytes of one encoded request
+	MaxResponse = 64 << 20 // bytes of one encoded response
+	MaxClients  = 128      // connections served at once; more wait in the backlog
+	IOTimeout   = 10 * time.Second
+)
+
+// Request is one command.
+type Request struct {
+	V     int      `json:"v"`
+	Args  []string `json:"args"`
+	Stdin []byte   `json:"stdin,omitempty"`
+}
+
+// Error codes of a Response.
+const (
+	CodeOK       = ""
+	CodeUsage    = "usage"    // the command line is wrong
+	CodeInvalid  = "invalid"  // a value is wrong (bad address, unknown scheduler...)
+	CodeNotFound = "notfound" // the service, destination, route... does not exist
+	CodeExists   = "exists"   // it exists already
+	CodeProtocol = "protocol" // malformed, oversized or wrong-version request
+	CodeInternal = "internal" // the gateway failed to apply it
+)
+
+// Response is the result of one command: what the command prints, and an error
+// code and message when it failed (the client exits non-zero then).
+type Response struct {
+	V      int    `json:"v"`
+	Code   string `json:"code,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Stdout string `json:"stdout,omitempty"`
+}
+
+// Handler runs one request. Calls may be concurrent; the handler serializes what
+// must be.
+type Handler func(Request) Response
+
+func writeMsg(w io.Writer, v any, limit int) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(b) > limit {
+		return fmt.Errorf("message of %d bytes exceeds the limit of %d", len(b), limit)
+	}
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(b)))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func readMsg(r io.Reader, v any, limit int) error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if int64(n) > int64(limit) {
+		return fmt.Errorf("message of %d bytes exceeds the limit of %d", n, limit)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// Server serves a control socket.
+type Server struct {
+	ln   net.Listener
+	path string
+	h    Handler
+	wg   sync.WaitGroup
+	sem  chan struct{}
+}
+
+// Listen creates the socket at path (mode 0600; the directory is created 0700 if
+// missing; a stale socket left by a dead gateway is replaced, a live one is an
+// error) and serves it with h until Close.
+func Listen(path string, h Handler) (*Server, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("control socket directory: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s is in use by a running gateway (use another [ctl] socket)", path)
+	}
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	s := &Server{ln: ln, path: path, h: h, sem: make(chan struct{}, MaxClients)}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		s.sem <- struct{}{}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.sem }()
+			s.serve(c)
+		}()
+	}
+}
+
+func (s *Server) serve(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(IOTimeout))
+	var req Request
+	resp := Response{V: Version}
+	if err := readMsg(c, &req, MaxRequest); err != nil {
+		resp.Code, resp.Error = CodeProtocol, "bad request: "+err.Error()
+	} else if req.V != Version {
+		resp.Code, resp.Error = CodeProtocol, fmt.Sprintf("protocol version %d not supported (this gateway speaks %d)", req.V, Version)
+	} else {
+		resp = s.h(req)
+		resp.V = Version
+	}
+	c.SetDeadline(time.Now().Add(IOTimeout))
+	if err := writeMsg(c, resp, MaxResponse); err != nil {
+		writeMsg(c, Response{V: Version, Code: CodeInternal, Error: err.Error()}, MaxResponse)
+	}
+}
+
+// Close stops accepting, waits for the connections being served, and removes the
+// socket file.
+func (s *Server) Close() error {
+	err := s.ln.Close()
+	s.wg.Wait()
+	os.Remove(s.path)
+	return err
+}
+
+// Do sends one request to the gateway at path and returns its response.
+func Do(path string, req Request) (Response, error) {
+	req.V = Version
+	c, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		return Response{}, fmt.Errorf("cannot reach the gateway at %s: %w (is `gw run` up? set --sock or FNGW_SOCK)", path, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * IOTimeout))
+	if err := writeMsg(c, req, MaxRequest); err != nil {
+		return Response{}, err
+	}
+	var resp Response
+	if err := readMsg(c, &resp, MaxResponse); err != nil {
+		return Response{}, fmt.Errorf("reading the gateway's answer: %w", err)
+	}
+	return resp, nil
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what fngw needs on a Debian 12 machine (as root), only what is missing:
+# DPDK 22.11 and its tools, libpcap, iproute2, then the Go modules.
+set -euo pipefail
+pkgs=(libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping curl procps python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing packages ${missing[*]}; run as root (apt-get install -y ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+GO=$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+if [ ! -x "$GO" ]; then
+  echo "deps: Go not found (expected on PATH or at /usr/local/go/bin/go); install Go 1.26" >&2
+  exit 1
+fi
+"$GO" mod download
