@@ -105,8 +105,13 @@ type commandSpec struct {
 	table string
 }
 
-//                 -n -c svc -s -p -M -r fwd -w -x -y tot dmn st rt thr pc srt ex -b tinf type -z -F json
+// commandSpecs is ipvsadm 1.31's table plus DPVS's laddr rows. Columns, by
+// index: 0 -n, 1 -c, 2 -t/-u, 3 -s, 4 -p, 5 -M, 6 -r, 7 -g/-m/-i/--fullnat,
+// 8 -w, 9 -x, 10 -y, 11 --timeout, 12 --daemon, 13 --stats, 14 --rate,
+// 15 --thresholds, 16 --persistent-conn, 17 --nosort, 18 --exact, 19 -b,
+// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json.
 var commandSpecs = [...]commandSpec{
+	//                      0123456789012345678901234
 	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxx"},
 	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxx"},
 	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxx"},
@@ -381,12 +386,13 @@ func (p *parser) scan(args []string) error {
 				return err
 			}
 		case len(a) > 1 && a[0] == '-':
+			if len(a) > 2 && findLong(a[1:]) != nil {
+				// popt would read "-scheduler" as -s "cheduler".
+				return usagef("option %q: long options take two dashes: --%s", a, a[1:])
+			}
 			for j := 1; j < len(a); j++ {
 				d := findShort(a[j])
 				if d == nil {
-					if j == 1 && len(a) > 2 && findLong(a[1:]) != nil {
-						return usagef("unknown option %q; long options take two dashes: --%s", a, a[1:])
-					}
 					return usagef("unknown option -%c in %q (run with -h for the accepted options)", a[j], a)
 				}
 				if d.arg == noArg {

@@ -321,11 +321,13 @@ func (c Command) Args() []string {
 		a = []string{"-v"}
 	case OpAddAddr, OpDelAddr, OpListAddr:
 		a = []string{"addr", verb(c.Op)}
+		a = append(a, c.stackJSON()...)
 		if c.Addr != nil {
 			a = append(a, strings.Fields(c.Addr.String())...)
 		}
 	case OpAddRoute, OpDelRoute, OpListRoute:
 		a = []string{"route", verb(c.Op)}
+		a = append(a, c.stackJSON()...)
 		if c.Route != nil {
 			if c.Op == OpDelRoute {
 				a = append(a, c.Route.Prefix.String())
@@ -335,6 +337,7 @@ func (c Command) Args() []string {
 		}
 	case OpAddNeigh, OpDelNeigh, OpListNeigh:
 		a = []string{"neigh", verb(c.Op)}
+		a = append(a, c.stackJSON()...)
 		if c.Neigh != nil {
 			if c.Op == OpDelNeigh {
 				a = append(a, c.Neigh.Addr.String(), "dev", c.Neigh.Port)
@@ -346,6 +349,13 @@ func (c Command) Args() []string {
 		a = []string{string(c.Op)}
 	}
 	return a
+}
+
+func (c Command) stackJSON() []string {
+	if c.List != nil && c.List.JSON {
+		return []string{"--json"}
+	}
+	return nil
 }
 
 func verb(op Op) string {

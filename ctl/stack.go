@@ -78,8 +78,10 @@ type Neigh struct {
 	Port string     `json:"port"`
 }
 
-func (a Addr) String() string  { return a.Prefix.String() + " dev " + a.Port }
-func (n Neigh) String() string { return n.Addr.String() + " lladdr " + n.MAC.String() + " dev " + n.Port }
+func (a Addr) String() string { return a.Prefix.String() + " dev " + a.Port }
+func (n Neigh) String() string {
+	return n.Addr.String() + " lladdr " + n.MAC.String() + " dev " + n.Port
+}
 func (r Route) String() string {
 	if r.Via.IsValid() {
 		return r.Prefix.String() + " via " + r.Via.String() + " dev " + r.Port
