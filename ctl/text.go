@@ -217,7 +217,6 @@ func ParseService(str string) (Service, error) {
 	return s.normalize()
 }
 
-func (s Service) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 func (d Dest) String() string {
 	var b strings.Builder
