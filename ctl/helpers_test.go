@@ -3,6 +3,7 @@ package ctl
 import (
 	"math/rand"
 	"net/netip"
+	"strings"
 )
 
 func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
@@ -177,3 +178,5 @@ func mutate(r *rand.Rand, c *Config) *Config {
 }
 
 func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
+
+func splitFields(s string) []string { return strings.Fields(s) }

@@ -190,13 +190,21 @@ func ParseFwdMode(s string) (FwdMode, error) {
 	return 0, invalidf("unknown forwarding mode %q; use fullnat, masq, route or tunnel", s)
 }
 
+// MarshalText writes the canonical name; the zero (unset) mode is "".
 func (f FwdMode) MarshalText() ([]byte, error) {
+	if f == 0 {
+		return nil, nil
+	}
 	if !f.valid() {
 		return nil, invalidf("forwarding mode %d", f)
 	}
 	return []byte(f.String()), nil
 }
 func (f *FwdMode) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*f = 0
+		return nil
+	}
 	v, err := ParseFwdMode(string(b))
 	*f = v
 	return err
@@ -391,7 +399,7 @@ type Dest struct {
 	Port uint16     `json:"port"`
 	// Weight 0..MaxWeight; 0 quiesces the destination (no new connections).
 	Weight int     `json:"weight"`
-	Fwd    FwdMode `json:"fwd"`
+	Fwd    FwdMode `json:"fwd,omitempty"`
 	// UThresh/LThresh are connection thresholds (ipvsadm -x/-y), 0 = none.
 	UThresh uint32 `json:"u_threshold,omitempty"`
 	LThresh uint32 `json:"l_threshold,omitempty"`

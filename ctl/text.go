@@ -217,7 +217,6 @@ func ParseService(str string) (Service, error) {
 	return s.normalize()
 }
 
-
 func (d Dest) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s weight %d", d.Key(), d.Fwd, d.Weight)

@@ -1,0 +1,36 @@
+// Package ctl is the gateway's control-plane model and its ipvsadm-compatible
+// face: the public model of services, destinations and the user-space stack,
+// the desired-state Config with its operations and Diff, the ipvsadm (and
+// DPVS laddr) command line, listings byte-for-byte like ipvsadm's,
+// save/restore, and the LVS rate estimator. It is pure Go, does no I/O of its
+// own and is never imported by the packet path (lcore, nat, sched, arp).
+//
+//	argv ──ParseArgs/ParseStackArgs──▶ Command ──JSON──▶ daemon
+//	                                      │
+//	restore file ──ReadRestore──▶ []Command ──Config.ApplyBatch──▶ Config ──▶ snapshot for the dataplane
+//	TOML file ──(ctl/config)──▶ Config ──Diff(old,new)──▶ []Command ──Config.Apply
+//	Config + counters ──Config.Table──▶ Table ──Render/WriteList/WriteSave──▶ ipvsadm text or JSON
+//
+// Files:
+//
+//	model.go      Proto, FwdMode, TunType, Service, ServiceKey, Dest, LocalAddr, Timeouts; scheduler
+//	              names and flags; validation with ipvsadm's and the kernel's rules; error classes.
+//	text.go       canonical text forms and their parsers ("198.18.1.100:80/tcp", "tcp 198.18.1.100:80 wlc").
+//	stack.go      MAC, Addr, Route, Neigh (the user-space stack's objects) with text forms.
+//	config.go     Config: the whole desired state, kept sorted; Add/Edit/Del operations, all-or-nothing.
+//	command.go    Op, Command (JSON over the control socket), ListOptions, Config.Apply/ApplyBatch,
+//	              Command.Args (renders a command back to arguments).
+//	args.go       ParseArgs: ipvsadm 1.31's command line (popt rules, commands_v_options table, defaults).
+//	stackargs.go  ParseStackArgs: "addr|route|neigh add|del|show" in iproute2 style.
+//	usage.go      -h and -v texts.
+//	diff.go       Diff(old, new): ordered commands for a configuration reload.
+//	stats.go      Counters, Rates, Stats, the ip_vs_est.c Estimator, Table (what listings show), Conn.
+//	format.go     Render, WriteList, WriteLaddrs, WriteStack: ipvsadm's print_* functions and JSON.
+//	save.go       WriteSave (ipvsadm -S, lossless) and ReadRestore (ipvsadm -R input).
+//
+// Subpackage config loads and validates the daemon's TOML file; subpackage
+// socket (the lead's) carries commands between client and daemon.
+//
+// Ownership: a Config belongs to one goroutine, the daemon's control loop;
+// nothing here locks. Estimators belong to the daemon's statistics loop.
+package ctl
