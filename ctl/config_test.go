@@ -34,7 +34,9 @@ func TestConfigErrors(t *testing.T) {
 		{"no vip", func(c *Config) error { return c.AddService(Service{Proto: TCP, Port: 1}) }, ErrInvalid, "must be a unicast address"},
 		{"zero vip", func(c *Config) error { return c.AddService(Service{Proto: TCP, VIP: a("0.0.0.0"), Port: 1}) }, ErrInvalid, "unicast"},
 		{"port 0 not persistent", func(c *Config) error { return c.AddService(Service{Proto: TCP, VIP: a("198.18.1.1")}) }, ErrInvalid, "port 0 (all ports) needs persistence"},
-		{"timeout without persistence", func(c *Config) error { return c.AddService(Service{Proto: TCP, VIP: a("198.18.1.1"), Port: 1, Timeout: 5}) }, ErrInvalid, "timeout 5 given without persistence"},
+		{"timeout without persistence", func(c *Config) error {
+			return c.AddService(Service{Proto: TCP, VIP: a("198.18.1.1"), Port: 1, Timeout: 5})
+		}, ErrInvalid, "timeout 5 given without persistence"},
 		{"timeout too big", func(c *Config) error {
 			return c.AddService(Service{Proto: TCP, VIP: a("198.18.1.1"), Port: 1, Persistent: true, Timeout: MaxTimeout + 1})
 		}, ErrInvalid, "persistence timeout 2678401 above the maximum"},
@@ -44,17 +46,23 @@ func TestConfigErrors(t *testing.T) {
 		{"mask holes", func(c *Config) error {
 			return c.AddService(Service{Proto: TCP, VIP: a("198.18.1.1"), Port: 1, Persistent: true, Netmask: a("255.0.255.0")})
 		}, ErrInvalid, "netmask 255.0.255.0 is not contiguous"},
-		{"sched", func(c *Config) error { return c.AddService(Service{Proto: TCP, VIP: a("198.18.1.1"), Port: 1, Sched: "random"}) }, ErrInvalid, "unknown scheduler \"random\""},
+		{"sched", func(c *Config) error {
+			return c.AddService(Service{Proto: TCP, VIP: a("198.18.1.1"), Port: 1, Sched: "random"})
+		}, ErrInvalid, "unknown scheduler \"random\""},
 		{"flags", func(c *Config) error {
 			return c.AddService(Service{Proto: TCP, VIP: a("198.18.1.1"), Port: 1, Sched: "mh", Flags: []string{"sh-port"}})
 		}, ErrInvalid, "scheduler flag \"sh-port\" needs scheduler sh, not mh"},
-		{"dest to missing service", func(c *Config) error { return c.AddDest(ServiceKey{Proto: UDP, VIP: a("198.18.1.100"), Port: 80}, Dest{}) }, ErrNotFound, "service 198.18.1.100:80/udp does not exist"},
+		{"dest to missing service", func(c *Config) error {
+			return c.AddDest(ServiceKey{Proto: UDP, VIP: a("198.18.1.100"), Port: 80}, Dest{})
+		}, ErrNotFound, "service 198.18.1.100:80/udp does not exist"},
 		{"dest exists", func(c *Config) error { return c.AddDest(k80, Dest{Addr: a("10.0.0.1"), Port: 8080, Fwd: FwdMasq}) }, ErrExists, "real server 10.0.0.1:8080 already exists"},
 		{"dest no fwd", func(c *Config) error { return c.AddDest(k80, Dest{Addr: a("10.0.0.2"), Port: 80}) }, ErrInvalid, "forwarding mode missing"},
 		{"dest DR port", func(c *Config) error { return c.AddDest(k80, Dest{Addr: a("10.0.0.2"), Port: 81, Fwd: FwdRoute}) }, ErrInvalid, "route forwarding keeps the service port 80"},
 		{"dest TUN port", func(c *Config) error { return c.AddDest(k80, Dest{Addr: a("10.0.0.2"), Port: 81, Fwd: FwdTunnel}) }, ErrInvalid, "tunnel forwarding keeps the service port 80"},
 		{"dest family", func(c *Config) error { return c.AddDest(k80, Dest{Addr: a("2001:db8::2"), Port: 80, Fwd: FwdFullNAT}) }, ErrInvalid, "only tunnel (-i) mixes families"},
-		{"dest weight", func(c *Config) error { return c.AddDest(k80, Dest{Addr: a("10.0.0.2"), Port: 80, Fwd: FwdMasq, Weight: 70000}) }, ErrInvalid, "weight 70000 out of range 0-65535"},
+		{"dest weight", func(c *Config) error {
+			return c.AddDest(k80, Dest{Addr: a("10.0.0.2"), Port: 80, Fwd: FwdMasq, Weight: 70000})
+		}, ErrInvalid, "weight 70000 out of range 0-65535"},
 		{"dest thresholds", func(c *Config) error {
 			return c.AddDest(k80, Dest{Addr: a("10.0.0.2"), Port: 80, Fwd: FwdMasq, UThresh: 5, LThresh: 6})
 		}, ErrInvalid, "lower threshold 6 is higher than upper threshold 5"},
@@ -66,8 +74,12 @@ func TestConfigErrors(t *testing.T) {
 		{"laddr multicast", func(c *Config) error { return c.AddLaddr(k80, LocalAddr{Addr: a("224.0.0.1"), Port: "dpdk0"}) }, ErrInvalid, "224.0.0.1 is not a unicast"},
 		{"del missing laddr", func(c *Config) error { return c.DelLaddr(k80, a("198.18.1.10")) }, ErrNotFound, "local address 198.18.1.10 does not exist"},
 		{"timeouts", func(c *Config) error { return c.SetTimeouts(Timeouts{TCP: MaxTimeout + 1}) }, ErrInvalid, "timeout 2678401 above the maximum"},
-		{"addr exists", func(c *Config) error { return c.AddAddr(Addr{Prefix: netip.MustParsePrefix("198.18.1.1/16"), Port: "dpdk1"}) }, ErrExists, "address 198.18.1.1 already exists on port dpdk0"},
-		{"addr missing", func(c *Config) error { return c.DelAddr(Addr{Prefix: netip.MustParsePrefix("198.18.1.1/24"), Port: "dpdk1"}) }, ErrNotFound, "address 198.18.1.1 does not exist on port dpdk1"},
+		{"addr exists", func(c *Config) error {
+			return c.AddAddr(Addr{Prefix: netip.MustParsePrefix("198.18.1.1/16"), Port: "dpdk1"})
+		}, ErrExists, "address 198.18.1.1 already exists on port dpdk0"},
+		{"addr missing", func(c *Config) error {
+			return c.DelAddr(Addr{Prefix: netip.MustParsePrefix("198.18.1.1/24"), Port: "dpdk1"})
+		}, ErrNotFound, "address 198.18.1.1 does not exist on port dpdk1"},
 		{"route unreachable", func(c *Config) error {
 			return c.AddRoute(Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Via: a("198.18.2.254"), Port: "dpdk0"})
 		}, ErrInvalid, "gateway 198.18.2.254 is not on a subnet of port dpdk0"},

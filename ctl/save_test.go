@@ -180,7 +180,6 @@ func TestRestoreErrors(t *testing.T) {
 	}
 }
 
-
 // TestCommandJSON: commands and tables survive JSON (they cross the
 // control socket).
 func TestCommandJSON(t *testing.T) {
