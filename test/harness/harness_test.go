@@ -323,3 +323,30 @@ func TestPoll(t *testing.T) {
 		t.Errorf("Poll on timeout = %v", err)
 	}
 }
+
+func TestCorruptions(t *testing.T) {
+	good := ICMPEchoRequest(hosts, 1, 2, []byte("abcd"))
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		want  string
+	}{
+		{"l4_icmp", CorruptL4Checksum(good), "ICMP checksum"},
+		{"l4_tcp", CorruptL4Checksum(TCPSyn(hosts, 1, 2, 3)), "TCP checksum"},
+		{"l4_udp", CorruptL4Checksum(UDP(hosts, 1, 2, nil)), "UDP checksum"},
+		{"total_length", WithIPv4TotalLength(good, 200), "total length 200"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := VerifyChecksums(tc.frame)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "IPv4 header checksum") {
+				t.Errorf("VerifyChecksums = %v, want only an error about %q", err, tc.want)
+			}
+		})
+	}
+	if f := FixIPv4Checksum(CorruptIPv4Checksum(good)); !bytes.Equal(f, good) {
+		t.Errorf("FixIPv4Checksum did not restore the checksum: %x", f[14:34])
+	}
+	if err := Expect(Truncated(good, 30)); err == nil || !strings.Contains(err.Error(), "decoding") {
+		t.Errorf("Expect on a cut IPv4 header = %v, want a decoding error", err)
+	}
+}

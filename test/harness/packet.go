@@ -191,3 +191,35 @@ func WithEtherType(frame []byte, et uint16) []byte {
 	b[12], b[13] = byte(et>>8), byte(et)
 	return b
 }
+
+// FixIPv4Checksum recomputes the IPv4 header checksum of frame in place
+// (after a test changed a header field on purpose) and returns frame.
+func FixIPv4Checksum(frame []byte) []byte {
+	ip := frame[l3:]
+	hl := int(ip[0]&0x0f) * 4
+	ip[10], ip[11] = 0, 0
+	c := ^fold(sum(ip[:hl], 0))
+	ip[10], ip[11] = byte(c>>8), byte(c)
+	return frame
+}
+
+// WithIPv4TotalLength returns a copy of an IPv4 frame whose total length
+// field says n (header checksum fixed, so only the length is wrong).
+func WithIPv4TotalLength(frame []byte, n uint16) []byte {
+	b := append([]byte(nil), frame...)
+	b[l3+2], b[l3+3] = byte(n>>8), byte(n)
+	return FixIPv4Checksum(b)
+}
+
+// CorruptL4Checksum returns a copy of an IPv4 frame whose TCP, UDP or ICMP
+// checksum is wrong (IPv4 header untouched).
+func CorruptL4Checksum(frame []byte) []byte {
+	b := append([]byte(nil), frame...)
+	hl := int(b[l3]&0x0f) * 4
+	off := map[byte]int{1: 2, 6: 16, 17: 6}[b[l3+9]]
+	if off == 0 && b[l3+9] != 1 {
+		panic("harness: CorruptL4Checksum on a frame that is not TCP, UDP or ICMP")
+	}
+	b[l3+hl+off] ^= 0x5a
+	return b
+}

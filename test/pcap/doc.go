@@ -1,0 +1,13 @@
+// Package pcap holds packet-exact tests of the real gw binary over DPDK's
+// net_pcap PMD: each test writes crafted frames into the port's rx pcap, runs
+// `bin/gw run -c` until the port has received all of them, stops it (SIGTERM,
+// exit status 0 asserted; closing the port completes the tx pcap) and decodes
+// the tx pcap, asserting every field and checksum of every frame the gateway
+// sent and that it sent nothing else. Run with `make pcap` (root, bin/gw built,
+// one gateway at a time: go test -p 1).
+//
+// Files:
+//
+//	pcap_test.go  the gateway set-up (runPcap), frame classification, and the tests:
+//	              ARP reply, ICMP echo replies, frames that must produce nothing
+package pcap
