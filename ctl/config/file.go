@@ -1,0 +1,366 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"fngw/ctl"
+)
+
+// Defaults for keys that are absent.
+const (
+	DefaultMemoryMB    = 512
+	DefaultFilePrefix  = "gw"
+	DefaultQueues      = 1
+	DefaultDesc        = 1024
+	DefaultMTU         = 1500
+	DefaultSocket      = "/run/fngw/gw.sock"
+	DefaultMetrics     = "127.0.0.1:9180"
+	DefaultLogLevel    = "info"
+	DefaultIdlePolls   = 64
+	DefaultSessions    = 1 << 20
+	DefaultMbufCache   = 256
+	DefaultWeight      = 1
+	MaxLcore           = 127 // RTE_MAX_LCORE of Debian's DPDK build is 128
+	MaxQueues          = 64
+	MaxSessionsPerCore = 1 << 26
+)
+
+// raw* mirror the TOML file; pointers tell absent keys from zero values.
+type rawFile struct {
+	EAL         rawEAL       `toml:"eal"`
+	IdleSleepUS *int         `toml:"idle_sleep_us"`
+	IdlePolls   *int         `toml:"idle_polls"`
+	Log         rawLog       `toml:"log"`
+	Ports       []rawPort    `toml:"port"`
+	Workers     []rawWorker  `toml:"worker"`
+	Routes      []rawRoute   `toml:"route"`
+	Neighs      []rawNeigh   `toml:"neigh"`
+	Ctl         rawCtl       `toml:"ctl"`
+	Session     rawSession   `toml:"session"`
+	Pool        rawPool      `toml:"pool"`
+	Services    []rawService `toml:"service"`
+}
+
+type rawEAL struct {
+	Lcores     *string  `toml:"lcores"`
+	MemoryMB   *int     `toml:"memory_mb"`
+	Hugepages  bool     `toml:"hugepages"`
+	FilePrefix *string  `toml:"file_prefix"`
+	Args       []string `toml:"args"`
+}
+
+type rawLog struct {
+	Level *string `toml:"level"`
+}
+
+type rawPort struct {
+	Name        string   `toml:"name"`
+	Device      string   `toml:"device"`
+	Queues      *int     `toml:"queues"`
+	Addrs       []string `toml:"addrs"`
+	RxDesc      *int     `toml:"rx_desc"`
+	TxDesc      *int     `toml:"tx_desc"`
+	MTU         *int     `toml:"mtu"`
+	MAC         string   `toml:"mac"`
+	Promiscuous bool     `toml:"promiscuous"`
+}
+
+type rawWorker struct {
+	Lcore *int     `toml:"lcore"`
+	Rx    []string `toml:"rx"`
+}
+
+type rawRoute struct {
+	Prefix string `toml:"prefix"`
+	Via    string `toml:"via"`
+	Port   string `toml:"port"`
+}
+
+type rawNeigh struct {
+	Addr string `toml:"addr"`
+	MAC  string `toml:"mac"`
+	Port string `toml:"port"`
+}
+
+type rawCtl struct {
+	Socket  *string `toml:"socket"`
+	Metrics *string `toml:"metrics"`
+}
+
+type rawSession struct {
+	CapacityPerCore *int `toml:"capacity_per_core"`
+	TCPTimeout      *int `toml:"tcp_timeout"`
+	TCPFinTimeout   *int `toml:"tcp_fin_timeout"`
+	UDPTimeout      *int `toml:"udp_timeout"`
+}
+
+type rawPool struct {
+	Mbufs     *int `toml:"mbufs"`
+	CacheSize *int `toml:"cache_size"`
+}
+
+type rawService struct {
+	Proto      string    `toml:"proto"`
+	VIP        string    `toml:"vip"`
+	Sched      string    `toml:"sched"`
+	Flags      []string  `toml:"flags"`
+	Persistent int       `toml:"persistent"`
+	Netmask    string    `toml:"netmask"`
+	Laddrs     []string  `toml:"laddrs"`
+	Dests      []rawDest `toml:"dest"`
+}
+
+type rawDest struct {
+	Addr       string `toml:"addr"`
+	Fwd        string `toml:"fwd"`
+	Weight     *int   `toml:"weight"`
+	UThreshold int    `toml:"u_threshold"`
+	LThreshold int    `toml:"l_threshold"`
+}
+
+// File is a loaded, validated configuration with every default applied.
+// It is immutable after Load; the daemon reads it at start and on reload
+// (where LB goes through ctl.Diff).
+type File struct {
+	Path        string
+	EAL         EAL
+	Log         Log
+	IdleSleepUS int // sleep this long after IdlePolls empty polls in a row; 0 = never sleep
+	IdlePolls   int
+	Ports       []Port
+	Workers     []Worker // explicit, or the default mapping
+	Ctl         Ctl
+	Session     Session
+	Pool        Pool
+	// LB is the desired state for the control plane: services with their
+	// destinations and local addresses, timeouts, and the stack (interface
+	// addresses of every port, static routes, static neighbours).
+	LB *ctl.Config
+}
+
+// EAL holds the DPDK EAL settings.
+type EAL struct {
+	Lcores     []int  // in the order written; Lcores[0] is the control lcore
+	LcoresText string // as written, e.g. "0-1"
+	MemoryMB   int
+	Hugepages  bool
+	FilePrefix string
+	Args       []string // extra EAL arguments, appended as given
+}
+
+// Log holds the logging settings.
+type Log struct {
+	Level string // debug, info, warn or error
+}
+
+// Port is one DPDK port.
+type Port struct {
+	Name        string
+	Device      string // vdev string ("net_tap0,iface=gw0") or PCI address ("0000:01:00.0[,devargs]")
+	PCI         bool   // Device is a PCI address
+	Queues      int    // rx and tx queues
+	RxDesc      int
+	TxDesc      int
+	MTU         int
+	MAC         ctl.MAC // zero: keep the NIC's own address
+	Promiscuous bool
+	Addrs       []netip.Prefix
+}
+
+// PortQueue is an rx queue of a port.
+type PortQueue struct {
+	Port  string
+	Queue int
+}
+
+// Worker is a worker lcore and the rx queues it polls.
+type Worker struct {
+	Lcore int
+	Rx    []PortQueue
+}
+
+// Ctl holds the control-plane endpoints.
+type Ctl struct {
+	Socket  string
+	Metrics string // host:port of the Prometheus endpoint; "" disables it
+}
+
+// Session holds per-core session table settings.
+type Session struct {
+	CapacityPerCore int
+}
+
+// Pool holds the mbuf pool settings.
+type Pool struct {
+	Mbufs     int // per pool; computed from the ports and workers when absent
+	CacheSize int
+}
+
+// ControlLcore is the first lcore of eal.lcores.
+func (f *File) ControlLcore() int { return f.EAL.Lcores[0] }
+
+// Port returns the port named name.
+func (f *File) Port(name string) (*Port, bool) {
+	for i := range f.Ports {
+		if f.Ports[i].Name == name {
+			return &f.Ports[i], true
+		}
+	}
+	return nil, false
+}
+
+// Error is one problem of a configuration file, with its line (0 when the
+// key is not in the file, e.g. a missing required key).
+type Error struct {
+	File string
+	Line int
+	Key  string // e.g. "port[1].addrs"
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += fmt.Sprintf(":%d", e.Line)
+	}
+	if e.Key != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// Errors is every problem found in a file, in line order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// Load reads and validates the file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a configuration; name is used in messages.
+// Decoding is strict: an unknown key is an error naming the key and its
+// line. A TOML syntax or type error stops at that error (with its line);
+// otherwise every problem is reported at once, as Errors.
+func Parse(name string, data []byte) (*File, error) {
+	var raw rawFile
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, Errors{{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}}
+		}
+		// Type errors are plain errors: "toml: line N (last key "K"): MSG".
+		if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, Errors{{File: name, Line: line, Key: m[2], Msg: m[3]}}
+		}
+		return nil, Errors{{File: name, Msg: err.Error()}}
+	}
+	v := &validator{name: name, pos: buildIndex(string(data)), md: md}
+	v.unknownKeys(md.Undecoded())
+	f := v.file(&raw)
+	if len(v.errs) > 0 {
+		sort.SliceStable(v.errs, func(i, j int) bool {
+			li, lj := v.errs[i].Line, v.errs[j].Line
+			if li == 0 || lj == 0 {
+				return li != 0 && lj == 0
+			}
+			return li < lj
+		})
+		return nil, v.errs
+	}
+	f.Path = name
+	return f, nil
+}
+
+type validator struct {
+	name string
+	pos  *posIndex
+	md   toml.MetaData
+	errs Errors
+}
+
+func (v *validator) errf(key, format string, a ...any) {
+	v.errs = append(v.errs, &Error{File: v.name, Line: v.pos.lookup(key), Key: key, Msg: fmt.Sprintf(format, a...)})
+}
+
+// err records err (a ctl error naming the value) at key.
+func (v *validator) err(key string, err error) {
+	v.errs = append(v.errs, &Error{File: v.name, Line: v.pos.lookup(key), Key: key, Msg: err.Error()})
+}
+
+// unknownKeys reports every undecoded key once (not the keys below an
+// unknown table), with the indexed path and line of its occurrence.
+func (v *validator) unknownKeys(keys []toml.Key) {
+	cursor := map[string]int{}
+	var reported []string
+	for _, k := range keys {
+		plain := k.String()
+		if slices.ContainsFunc(reported, func(r string) bool { return strings.HasPrefix(plain, r+".") }) {
+			continue
+		}
+		reported = append(reported, plain)
+		indexed, line := plain, 0
+		for i := cursor[plain]; i < len(v.pos.order); i++ {
+			if v.pos.order[i].plain == plain {
+				indexed, line = v.pos.order[i].indexed, v.pos.order[i].line
+				cursor[plain] = i + 1
+				break
+			}
+		}
+		if line == 0 {
+			line = v.pos.lookup(plain)
+		}
+		v.errs = append(v.errs, &Error{File: v.name, Line: line, Key: indexed,
+			Msg: fmt.Sprintf("unknown key %q%s", k[len(k)-1], v.knownHint(k))})
+	}
+}
+
+// knownHint lists the keys accepted where an unknown key was found.
+func (v *validator) knownHint(k toml.Key) string {
+	known := map[string][]string{
+		"":             {"idle_sleep_us", "idle_polls", "[eal]", "[log]", "[[port]]", "[[worker]]", "[[route]]", "[[neigh]]", "[ctl]", "[session]", "[pool]", "[[service]]"},
+		"eal":          {"lcores", "memory_mb", "hugepages", "file_prefix", "args"},
+		"log":          {"level"},
+		"port":         {"name", "device", "queues", "addrs", "rx_desc", "tx_desc", "mtu", "mac", "promiscuous"},
+		"worker":       {"lcore", "rx"},
+		"route":        {"prefix", "via", "port"},
+		"neigh":        {"addr", "mac", "port"},
+		"ctl":          {"socket", "metrics"},
+		"session":      {"capacity_per_core", "tcp_timeout", "tcp_fin_timeout", "udp_timeout"},
+		"pool":         {"mbufs", "cache_size"},
+		"service":      {"proto", "vip", "sched", "flags", "persistent", "netmask", "laddrs", "[[service.dest]]"},
+		"service.dest": {"addr", "fwd", "weight", "u_threshold", "l_threshold"},
+	}
+	if l, ok := known[strings.Join(k[:len(k)-1], ".")]; ok {
+		return "; accepted here: " + strings.Join(l, ", ")
+	}
+	return ""
+}
