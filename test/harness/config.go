@@ -7,9 +7,10 @@ import (
 )
 
 // Config is the gateway configuration a test runs with, written as TOML in
-// the format `gw run -c` reads (the keys of the [eal], [[port]], [[route]],
-// [[neigh]] and [ctl] tables). Zero fields get the test defaults below;
-// Start fills FilePrefix and Socket with unique values when they are empty.
+// the format `gw run -c` reads (package fngw/ctl/config; the harness's own
+// tests parse what TOML writes with it). Zero fields get the test defaults
+// below; Start fills FilePrefix and Socket with unique values when they are
+// empty.
 type Config struct {
 	Lcores     string   // [eal] lcores; default "0-1": control on CPU 0, one worker on CPU 1
 	MemoryMB   int      // [eal] memory_mb; default 512
@@ -17,17 +18,21 @@ type Config struct {
 	FilePrefix string   // [eal] file_prefix; unique per gateway
 	EALArgs    []string // [eal] args, passed through to the EAL
 
-	// IdleSleepUS is how long a worker sleeps after a run of empty polls, so
-	// that a gateway under test leaves CPU to the kernel-side clients on a
-	// two-core machine. Default 100; negative writes 0 (busy polling).
+	// IdleSleepUS (top-level idle_sleep_us) is how long a worker sleeps
+	// after IdlePolls empty polls in a row, so that a gateway under test
+	// leaves CPU to the kernel-side clients on a two-core machine. Default
+	// 100; negative writes 0 (busy polling).
 	IdleSleepUS int
+	IdlePolls   int // idle_polls; 0 leaves the key out (the gateway's default)
+
+	LogLevel string // [log] level; empty leaves the table out
 
 	Ports  []Port
 	Routes []Route
 	Neighs []Neigh
 
 	Socket  string // [ctl] socket
-	Metrics string // [ctl] metrics listen address; empty: the key is left out
+	Metrics string // [ctl] metrics listen address; empty disables the endpoint
 
 	// Extra is raw TOML appended at the end, for keys the harness has no
 	// field for (it must start with a table header).
@@ -40,6 +45,7 @@ type Port struct {
 	Device string   // vdev string, e.g. "net_tap0,iface=fgt1a2b-3"
 	Queues int      // default 1
 	Addrs  []string // interface addresses with prefix length, e.g. "198.18.1.1/24"
+	MAC    string   // the port's MAC; empty keeps the device's own
 }
 
 // Route is one [[route]] table (Via empty: a connected route).
@@ -50,7 +56,7 @@ type Route struct {
 // Neigh is one [[neigh]] table: a static neighbour, as `gw ip neigh add ADDR
 // lladdr MAC dev PORT`.
 type Neigh struct {
-	Addr, LLAddr, Port string
+	Addr, MAC, Port string
 }
 
 // Default values of the zero Config fields.
@@ -97,13 +103,21 @@ func (c Config) TOML() string {
 		idle = 0
 	}
 
-	b.WriteString("# written by fngw/test/harness\n[eal]\n")
+	b.WriteString("# written by fngw/test/harness\n")
+	kv("idle_sleep_us", strconv.Itoa(idle))
+	if c.IdlePolls != 0 {
+		kv("idle_polls", strconv.Itoa(c.IdlePolls))
+	}
+	b.WriteString("\n[eal]\n")
 	kv("lcores", tomlString(lcores))
 	kv("memory_mb", strconv.Itoa(mem))
 	kv("hugepages", strconv.FormatBool(c.Hugepages))
 	kv("file_prefix", tomlString(c.FilePrefix))
 	kv("args", tomlStrings(c.EALArgs))
-	kv("idle_sleep_us", strconv.Itoa(idle))
+	if c.LogLevel != "" {
+		b.WriteString("\n[log]\n")
+		kv("level", tomlString(c.LogLevel))
+	}
 
 	for _, p := range c.Ports {
 		q := p.Queues
@@ -115,6 +129,9 @@ func (c Config) TOML() string {
 		kv("device", tomlString(p.Device))
 		kv("queues", strconv.Itoa(q))
 		kv("addrs", tomlStrings(p.Addrs))
+		if p.MAC != "" {
+			kv("mac", tomlString(p.MAC))
+		}
 	}
 	for _, r := range c.Routes {
 		b.WriteString("\n[[route]]\n")
@@ -127,14 +144,12 @@ func (c Config) TOML() string {
 	for _, n := range c.Neighs {
 		b.WriteString("\n[[neigh]]\n")
 		kv("addr", tomlString(n.Addr))
-		kv("lladdr", tomlString(n.LLAddr))
+		kv("mac", tomlString(n.MAC))
 		kv("port", tomlString(n.Port))
 	}
 	b.WriteString("\n[ctl]\n")
 	kv("socket", tomlString(c.Socket))
-	if c.Metrics != "" {
-		kv("metrics", tomlString(c.Metrics))
-	}
+	kv("metrics", tomlString(c.Metrics))
 	if c.Extra != "" {
 		b.WriteString("\n" + strings.TrimSpace(c.Extra) + "\n")
 	}

@@ -143,34 +143,43 @@ func (g *Gateway) Exited() bool {
 	}
 }
 
-// Stop sends SIGTERM and fails the test unless the gateway exits with status
-// 0 within StopTimeout (it is killed after that). A gateway that had already
-// died fails the test too. Stop is idempotent; t.Cleanup calls it.
+// Stop sends SIGTERM and fails the test (the one that started the gateway)
+// unless the gateway exits with status 0 within StopTimeout; see Terminate.
+// Stop is idempotent; t.Cleanup calls it.
 func (g *Gateway) Stop() {
 	g.t.Helper()
+	if err := g.Terminate(); err != nil {
+		g.t.Error(err)
+	}
+}
+
+// Terminate sends SIGTERM and waits for the gateway to exit. It returns an
+// error unless the exit status is 0 within StopTimeout (the gateway is
+// killed after that), or if the gateway had died before. Only the first call
+// does anything; later calls return nil.
+func (g *Gateway) Terminate() error {
 	if g.stopped {
-		return
+		return nil
 	}
 	g.stopped = true
 	defer g.removeRuntime()
 	if g.Exited() {
-		g.t.Errorf("gateway (pid %d) had exited before Stop: %s", g.Pid(), g.cmd.ProcessState)
-		return
+		return fmt.Errorf("gateway (pid %d) had exited before it was stopped: %s", g.Pid(), g.cmd.ProcessState)
 	}
 	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		g.t.Errorf("SIGTERM to gateway pid %d: %v", g.Pid(), err)
+		return fmt.Errorf("SIGTERM to gateway pid %d: %v", g.Pid(), err)
 	}
 	select {
 	case <-g.exited:
 	case <-time.After(StopTimeout):
 		g.cmd.Process.Kill()
 		<-g.exited
-		g.t.Errorf("gateway (pid %d) did not exit within %v of SIGTERM; killed it", g.Pid(), StopTimeout)
-		return
+		return fmt.Errorf("gateway (pid %d) did not exit within %v of SIGTERM; killed it", g.Pid(), StopTimeout)
 	}
 	if st := g.cmd.ProcessState; st.ExitCode() != 0 {
-		g.t.Errorf("gateway (pid %d) stopped by SIGTERM: want exit status 0, got %s", g.Pid(), st)
+		return fmt.Errorf("gateway (pid %d) stopped by SIGTERM: want exit status 0, got %s", g.Pid(), st)
 	}
+	return nil
 }
 
 // removeRuntime removes the pid file and the DPDK runtime directory of an
@@ -277,6 +286,8 @@ func (g *Gateway) MustJSON(v any, args ...string) {
 // LinkStats is one port of `gw link show -s --json`.
 type LinkStats struct {
 	Name      string `json:"name"`
+	MAC       string `json:"mac"`
+	Up        bool   `json:"up"`
 	RxPackets uint64 `json:"rx_packets"`
 	TxPackets uint64 `json:"tx_packets"`
 	RxBytes   uint64 `json:"rx_bytes"`

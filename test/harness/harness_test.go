@@ -16,6 +16,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/google/gopacket/layers"
+
+	"fngw/ctl/config"
 )
 
 var (
@@ -247,30 +249,55 @@ func TestPcapRoundTrip(t *testing.T) {
 	})
 }
 
+// TestConfigTOML parses what Config writes with the gateway's own strict
+// loader, so a renamed or misplaced key fails here rather than at start-up.
 func TestConfigTOML(t *testing.T) {
 	c := Config{FilePrefix: "fngwt-1-2", Socket: "/tmp/x/gw.sock", EALArgs: []string{"--log-level=8"},
-		Ports:  []Port{{Name: "dpdk0", Device: "net_pcap0,rx_pcap=/a,tx_pcap=/b", Addrs: []string{"198.18.1.1/24"}}},
+		LogLevel: "debug", IdlePolls: 8,
+		Ports: []Port{{Name: "dpdk0", Device: "net_pcap0,rx_pcap=/a,tx_pcap=/b", Addrs: []string{"198.18.1.1/24"},
+			MAC: "02:00:00:00:00:01"}},
 		Routes: []Route{{Prefix: "0.0.0.0/0", Via: "198.18.1.254", Port: "dpdk0"}, {Prefix: "198.18.9.0/24", Port: "dpdk0"}},
-		Neighs: []Neigh{{Addr: "198.18.1.2", LLAddr: "02:00:00:00:00:02", Port: "dpdk0"}},
-		Extra:  "[foo]\nbar = 1"}
-	var got map[string]any
-	if _, err := toml.Decode(c.TOML(), &got); err != nil {
-		t.Fatalf("%v in:\n%s", err, c.TOML())
+		Neighs: []Neigh{{Addr: "198.18.1.2", MAC: "02:00:00:00:00:02", Port: "dpdk0"}},
 	}
-	want := map[string]any{
-		"eal": map[string]any{"lcores": "0-1", "memory_mb": int64(512), "hugepages": false,
-			"file_prefix": "fngwt-1-2", "args": []any{"--log-level=8"}, "idle_sleep_us": int64(100)},
-		"port": []map[string]any{{"name": "dpdk0", "device": "net_pcap0,rx_pcap=/a,tx_pcap=/b",
-			"queues": int64(1), "addrs": []any{"198.18.1.1/24"}}},
-		"route": []map[string]any{{"prefix": "0.0.0.0/0", "via": "198.18.1.254", "port": "dpdk0"},
-			{"prefix": "198.18.9.0/24", "port": "dpdk0"}},
-		"neigh": []map[string]any{{"addr": "198.18.1.2", "lladdr": "02:00:00:00:00:02", "port": "dpdk0"}},
-		"ctl":   map[string]any{"socket": "/tmp/x/gw.sock"},
-		"foo":   map[string]any{"bar": int64(1)},
+	text := c.TOML()
+	f, err := config.Parse("harness.toml", []byte(text))
+	if err != nil {
+		t.Fatalf("the gateway's loader refuses the harness's config: %v\n%s", err, text)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("decoded\n%#v\nwant\n%#v\nfrom:\n%s", got, want, c.TOML())
+	want := config.EAL{Lcores: []int{0, 1}, LcoresText: "0-1", MemoryMB: 512, FilePrefix: "fngwt-1-2", Args: []string{"--log-level=8"}}
+	if !reflect.DeepEqual(f.EAL, want) {
+		t.Errorf("EAL %+v, want %+v", f.EAL, want)
 	}
+	if f.IdleSleepUS != DefaultIdleSleepUS || f.IdlePolls != 8 || f.Log.Level != "debug" {
+		t.Errorf("idle_sleep_us %d idle_polls %d log level %q", f.IdleSleepUS, f.IdlePolls, f.Log.Level)
+	}
+	if len(f.Ports) != 1 || f.Ports[0].Name != "dpdk0" || f.Ports[0].Device != c.Ports[0].Device || f.Ports[0].Queues != 1 ||
+		f.Ports[0].MAC.String() != "02:00:00:00:00:01" || fmt.Sprint(f.Ports[0].Addrs) != "[198.18.1.1/24]" {
+		t.Errorf("ports %+v", f.Ports)
+	}
+	if f.Ctl.Socket != c.Socket || f.Ctl.Metrics != "" {
+		t.Errorf("ctl %+v, want socket %s and metrics disabled", f.Ctl, c.Socket)
+	}
+	if fmt.Sprint(f.LB.Routes) != "[0.0.0.0/0 via 198.18.1.254 dev dpdk0 198.18.9.0/24 dev dpdk0]" {
+		t.Errorf("routes %v", f.LB.Routes)
+	}
+	if fmt.Sprint(f.LB.Neighs) != "[198.18.1.2 lladdr 02:00:00:00:00:02 dev dpdk0]" {
+		t.Errorf("neighbours %v", f.LB.Neighs)
+	}
+
+	t.Run("defaults_and_extra", func(t *testing.T) {
+		c := Config{FilePrefix: "p", Socket: "/s", IdleSleepUS: -1, Extra: "[session]\ncapacity_per_core = 4096"}
+		var raw map[string]any
+		if _, err := toml.Decode(c.TOML(), &raw); err != nil {
+			t.Fatal(err)
+		}
+		if raw["idle_sleep_us"] != int64(0) || raw["session"].(map[string]any)["capacity_per_core"] != int64(4096) {
+			t.Errorf("decoded %v", raw)
+		}
+		if _, ok := raw["log"]; ok {
+			t.Error("an empty LogLevel wrote a [log] table")
+		}
+	})
 }
 
 func TestNames(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ var (
 
 	// staticClient is the neighbour entry the ICMP tests configure: nothing
 	// answers the gateway's ARP requests on a pcap port.
-	staticClient = harness.Neigh{Addr: clientIP.String(), LLAddr: clientMAC.String(), Port: port}
+	staticClient = harness.Neigh{Addr: clientIP.String(), MAC: clientMAC.String(), Port: port}
 )
 
 const (
@@ -67,6 +68,9 @@ func runPcap(t *testing.T, in [][]byte, neighs []harness.Neigh, done func(out []
 		Ports:  []harness.Port{{Name: port, Device: "net_pcap0,rx_pcap=" + rx + ",tx_pcap=" + tx, Addrs: []string{"198.18.1.1/24"}}},
 		Neighs: neighs,
 	}, nil)
+	if l := g.MustLink(port); !strings.EqualFold(l.MAC, gwMAC.String()) {
+		t.Fatalf("port %s has MAC %q, but the test addresses its frames to %v (net_pcap's address in DPDK 22.11)", port, l.MAC, gwMAC)
+	}
 	g.WaitRxPackets(port, uint64(len(in)), rxTimeout)
 	// net_pcap flushes the tx file after each burst, so the replies can be
 	// awaited while the gateway runs; only the file after Stop is asserted.
