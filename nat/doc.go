@@ -1,4 +1,60 @@
-// Package nat is the load-balancing datapath core: per-core session tables,
-// the timer wheel, local-address port pools, the TCP state machine, and the
-// in-place rewrite of each forwarding mode.
+// Package nat is the load-balancing datapath core: per-core session tables
+// with a timer wheel, FULLNAT local-address port pools, LVS's TCP state
+// machine and timeouts, the in-place rewrite of each forwarding mode, ICMP
+// error translation, the dataplane service snapshot and per-core counters.
+//
+// # Ownership and the hot path
+//
+// A worker core owns one Core: its session Table, PortPools and counters are
+// touched only by that core, so nothing takes a lock. The control plane builds
+// an immutable *Services snapshot (and arp publishes an *arp.Snapshot); the
+// worker loads both once per burst and passes them, with the burst's
+// monotonic time, to Process. Process rewrites the frame in place and returns
+// a Result; it never allocates, returns no error and calls no interface or
+// closure. Session state lives in preallocated pointer-free arrays addressed
+// by int32 indexes, so the garbage collector never scans it.
+//
+//	lcore loop:  for each burst:
+//	                 svcs, stack := services.Load(), arp.Snapshot()
+//	                 for each frame: r := core.Process(f, svcs, stack, now)
+//	                 core.Flush()                       // publish counters
+//	             core.Expire(svcs, now, budget)         // every iteration
+//
+// # Modes
+//
+// Every mode follows one rule (see Session): a packet received in direction d
+// with tuple In(d) leaves with In(other).Reverse(). FULLNAT rewrites both ends
+// (CIP:cport→VIP:vport becomes LIP:lport→RIP:rport, the reply comes back to
+// LIP:lport); NAT rewrites the destination only and expects the real server to
+// route replies through the gateway; DR changes only the destination MAC. TUN
+// is declared but rejected by NewServices until tunnel/ exists.
+//
+// # Multi-core FULLNAT
+//
+// A core allocates local ports only from its slice (port % ncores == core), so
+// a reply that lands on another core is handed to OwnerCore(lport) with
+// ActRedirect, without any cross-core lookup.
+//
+// # Files
+//
+//	verdict.go    Frame, Action, Result and DropReason: the contract with lcore.
+//	tuple.go      Tuple4 (comparable 16-byte 5-tuple), its seeded hash, Dir.
+//	session.go    Session: the serialisable per-connection record, Mode,
+//	              Flags, per-direction egress cache and counters.
+//	table.go      Table: IPv4 session table, open-addressing index of both
+//	              directions with backward-shift deletion, free list.
+//	wheel.go      The Table's hashed timer wheel: lazy re-filing, Touch, Expire.
+//	tcpstate.go   LVS TCP states, the tcp_states[] transition tables
+//	              (input, output, input-only), Timeouts (ipvsadm --set).
+//	laddr.go      PortPools: per (LIP, RIP:rport) port pools on the core's port
+//	              slice, OwnerCore, per-LIP usage for --get-laddr.
+//	services.go   Services snapshot: ServiceConf/DestConf/LocalAddr, Limits,
+//	              allocation-free VIP:port/proto, VIP and LIP lookups.
+//	core.go       Core, Config, Process dispatch, Expire, session release.
+//	forward.go    New flows (schedule, local address, session), forwarding of
+//	              established ones: TCP state, egress cache, rewrite.
+//	icmp.go       ICMP error translation through a session (outer and quoted
+//	              headers), so path-MTU discovery works through the gateway.
+//	checksum.go   Precomputed per-session RFC 1624 checksum deltas.
+//	counters.go   Per-core counters, Flush publication, Stats readers.
 package nat

@@ -67,3 +67,6 @@ func (t *Table) Expire(now int64, budget int, out []int32) int {
 	}
 	return n
 }
+
+// caughtUp reports whether Expire has processed every tick up to now.
+func (t *Table) caughtUp(now int64) bool { return t.cursor > now>>t.shift }

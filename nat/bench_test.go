@@ -1,0 +1,150 @@
+package nat
+
+import (
+	"testing"
+
+	"fngw/header"
+)
+
+// benchFrame is a frame in an mbuf-like buffer that is restored from a
+// template before each Process (rewrites are in place).
+type benchFrame struct {
+	tmpl []byte
+	buf  []byte
+	f    Frame
+}
+
+func newBenchFrame(b []byte) *benchFrame {
+	bf := &benchFrame{tmpl: b, buf: make([]byte, 2048)}
+	bf.reset()
+	return bf
+}
+
+func (bf *benchFrame) reset() {
+	copy(bf.buf[128:], bf.tmpl)
+	bf.f = Frame{Buf: bf.buf, Off: 128, Len: len(bf.tmpl), L3: header.EthernetLen}
+}
+
+// established returns an env with one established FULLNAT session and the
+// frames of its two directions (64-byte data segments).
+func established(tb testing.TB) (*env, *benchFrame, *benchFrame) {
+	e := newEnv(tb, envOpts{sessions: 1 << 16})
+	e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(tb))
+	s := e.session(0, header.IPProtoTCP, 40000, 80)
+	fwd := fromClient(40000, fPSH|fACK, 2, 1, "0123456789")
+	rep := pkt{srcMAC: rsMAC1, dstMAC: gwMAC1, src: rip1, dst: s.Reply.Dst, ttl: 64, proto: header.IPProtoTCP,
+		sport: 8080, dport: s.Reply.DPort, flags: fPSH | fACK, seq: 1, ack: 2, payload: []byte("0123456789")}
+	return e, newBenchFrame(fwd.frame(tb)), newBenchFrame(rep.frame(tb))
+}
+
+func benchProcess(b *testing.B, e *env, bf *benchFrame) {
+	c := e.cores[0]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		bf.reset()
+		if r := c.Process(&bf.f, e.svcs, e.stack, e.now); r.Act != ActTx {
+			b.Fatalf("verdict %+v", r)
+		}
+	}
+}
+
+func BenchmarkForwardEstablished(b *testing.B) {
+	e, fwd, _ := established(b)
+	benchProcess(b, e, fwd)
+}
+
+func BenchmarkReply(b *testing.B) {
+	e, _, rep := established(b)
+	benchProcess(b, e, rep)
+}
+
+// synFrames returns n SYNs from distinct clients.
+func synFrames(tb testing.TB, n int) []*benchFrame {
+	fs := make([]*benchFrame, n)
+	for i := range fs {
+		p := fromClient(uint16(1024+i%60000), fSYN, 1, 0, "")
+		p.src = header.Addr4{100, 64, byte(i >> 16), byte(i >> 8)}
+		fs[i] = newBenchFrame(p.frame(tb))
+	}
+	return fs
+}
+
+// BenchmarkNewFlow schedules a SYN, allocates a local port and creates the
+// session; every len(syns) flows the sessions are expired (outside the timer).
+func BenchmarkNewFlow(b *testing.B) {
+	e := newEnv(b, envOpts{sessions: 1 << 14})
+	c := e.cores[0]
+	syns := synFrames(b, 1<<13)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		j := i % len(syns)
+		if j == 0 && i > 0 {
+			b.StopTimer()
+			e.now += 100 * sec
+			c.Expire(e.svcs, e.now, 1<<20)
+			b.StartTimer()
+		}
+		bf := syns[j]
+		bf.reset()
+		if r := c.Process(&bf.f, e.svcs, e.stack, e.now); r.Act != ActTx {
+			b.Fatalf("verdict %+v", r)
+		}
+	}
+}
+
+func TestProcessAllocsPerRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	t.Run("forward", func(t *testing.T) {
+		e, fwd, _ := established(t)
+		assertNoAllocs(t, e, fwd)
+	})
+	t.Run("reply", func(t *testing.T) {
+		e, _, rep := established(t)
+		assertNoAllocs(t, e, rep)
+	})
+	t.Run("icmp-translate", func(t *testing.T) {
+		e, _, _ := established(t)
+		s := e.session(0, header.IPProtoTCP, 40000, 80)
+		sent := pkt{src: s.Reply.Dst, dst: rip1, ttl: 63, proto: header.IPProtoTCP, sport: s.Reply.DPort, dport: 8080, flags: fACK}
+		in := icmpErr{srcMAC: hopMAC, dstMAC: gwMAC1, src: hopIP, dst: s.Reply.Dst, ttl: 64, typ: 3, code: 4, mtu: 1400, quoted: quote(t, sent, false)}
+		assertNoAllocs(t, e, newBenchFrame(in.frame(t)))
+	})
+	t.Run("new-flow-and-expire", func(t *testing.T) {
+		e := newEnv(t, envOpts{sessions: 1 << 12})
+		c := e.cores[0]
+		syns := synFrames(t, 1<<11)
+		round := func() {
+			for _, bf := range syns {
+				bf.reset()
+				if r := c.Process(&bf.f, e.svcs, e.stack, e.now); r.Act != ActTx {
+					t.Fatalf("verdict %+v", r)
+				}
+			}
+			e.now += 100 * sec
+			if n := c.Expire(e.svcs, e.now, 1<<20); n != len(syns) {
+				t.Fatalf("expired %d of %d", n, len(syns))
+			}
+		}
+		round() // creates the port pools and grows their rings
+		if a := testing.AllocsPerRun(5, round); a != 0 {
+			t.Fatalf("%.1f allocations per %d new flows and their expiry", a, len(syns))
+		}
+	})
+}
+
+func assertNoAllocs(t testing.TB, e *env, bf *benchFrame) {
+	c := e.cores[0]
+	a := testing.AllocsPerRun(1000, func() {
+		bf.reset()
+		if r := c.Process(&bf.f, e.svcs, e.stack, e.now); r.Act != ActTx {
+			t.Fatalf("verdict %+v", r)
+		}
+	})
+	if a != 0 {
+		t.Fatalf("%.1f allocations per packet", a)
+	}
+}

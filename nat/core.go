@@ -1,0 +1,252 @@
+package nat
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"fngw/arp"
+	"fngw/header"
+	"fngw/sched"
+)
+
+// Config configures one worker core's datapath state.
+type Config struct {
+	Core, NumCores int
+	// Sessions is the capacity of the core's session table.
+	Sessions int
+	// Ports is the FULLNAT local port range; the zero value means
+	// DefaultPortRange.
+	Ports  PortRange
+	Limits Limits
+	// Seed keys the session hash (random in production).
+	Seed uint64
+	// TickShift and WheelSlots size the timer wheel (see TableConfig).
+	TickShift  uint
+	WheelSlots int
+}
+
+// Core is one worker core's datapath: its session table, port pools and
+// counters. Process, Expire and Flush must only be called from that core's
+// worker; the Add*Stats and LaddrUsage readers are safe from any goroutine.
+type Core struct {
+	id     int
+	ncores int
+	tab    *Table
+	aux    []sessAux // per session slot: what the session holds outside the table
+	ports  *PortPools
+	conns  *sched.Conns
+	to     *Timeouts
+
+	ctr counters
+
+	laddrRR   uint32 // rotates the first local address tried for a new flow
+	schedNext int    // next service whose scheduler tables Expire ages
+	reap      [64]int32
+}
+
+// sessAux is what a session holds outside the table, released when it ends.
+type sessAux struct {
+	pool int32 // FULLNAT: port pool of Reply.DPort; -1 none
+	tmpl int32 // persistence template handle (sched.Service.PickPersistent); -1 none
+}
+
+// NewCore allocates a core's state. conns is the connection-count table shared
+// with the schedulers; to are the timeouts shared by all cores; now (monotonic
+// ns) starts the timer wheel.
+func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, error) {
+	if err := cfg.Limits.validate(); err != nil {
+		return nil, err
+	}
+	if conns == nil || to == nil {
+		return nil, fmt.Errorf("core %d: NewCore needs the shared Conns and Timeouts", cfg.Core)
+	}
+	if conns.Cores() < cfg.NumCores || conns.MaxDests() < cfg.Limits.MaxDests {
+		return nil, fmt.Errorf("core %d: Conns has %d cores and %d destinations, need %d and %d",
+			cfg.Core, conns.Cores(), conns.MaxDests(), cfg.NumCores, cfg.Limits.MaxDests)
+	}
+	if cfg.Ports == (PortRange{}) {
+		cfg.Ports = DefaultPortRange
+	}
+	ports, err := NewPortPools(cfg.Core, cfg.NumCores, cfg.Ports, cfg.Limits.MaxLocalAddrs)
+	if err != nil {
+		return nil, err
+	}
+	tab, err := NewTable(TableConfig{Capacity: cfg.Sessions, Seed: cfg.Seed, TickShift: cfg.TickShift, Slots: cfg.WheelSlots}, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Core{
+		id:     cfg.Core,
+		ncores: cfg.NumCores,
+		tab:    tab,
+		aux:    make([]sessAux, cfg.Sessions),
+		ports:  ports,
+		conns:  conns,
+		to:     to,
+		ctr:    newCounters(cfg.Limits),
+	}, nil
+}
+
+// Table returns the core's session table, for the core's own worker (session
+// listing, sync).
+func (c *Core) Table() *Table { return c.tab }
+
+// LaddrUsage appends this core's per-local-address port usage to dst
+// (ipvsadm --get-laddr sums it over cores). Safe from any goroutine.
+func (c *Core) LaddrUsage(dst []LaddrUsage) []LaddrUsage { return c.ports.Usage(dst) }
+
+// Process handles one frame: it finds or creates the session, rewrites the
+// frame in place and returns the verdict. stack is the routes/neighbours
+// snapshot and now the monotonic time, both read once per burst by the
+// caller. It never allocates.
+func (c *Core) Process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64) Result {
+	r := c.process(f, svcs, stack, now)
+	k := &c.ctr.n
+	k[ctrRx]++
+	if f.Len > 0 {
+		k[ctrRxBytes] += uint64(f.Len)
+	}
+	k[ctrVerdict+int(r.Act)]++
+	switch r.Act {
+	case ActDrop:
+		k[ctrDrop+int(r.Reason)]++
+	case ActTx:
+		k[ctrTxBytes] += uint64(f.Len)
+	}
+	return r
+}
+
+var notMine = Result{Act: ActNotMine}
+
+func (c *Core) process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64) Result {
+	if f.Off < 0 || f.Len < 0 || f.Off > len(f.Buf) || f.Len > len(f.Buf)-f.Off ||
+		f.L3 < header.EthernetLen || f.L3 > f.Len-header.IPv4MinLen {
+		return drop(ReasonMalformedL3)
+	}
+	// The three-index slice caps the frame: nothing below writes past it.
+	pkt := f.Buf[f.Off : f.Off+f.Len : f.Off+f.Len]
+	ip := header.IPv4(pkt[f.L3:])
+	if !ip.IsValid(len(ip)) {
+		return drop(ReasonMalformedL3)
+	}
+	ip = ip[:ip.TotalLength()] // drop Ethernet padding
+	switch ip.Protocol() {
+	case header.IPProtoTCP, header.IPProtoUDP:
+		return c.transport(pkt, ip, svcs, stack, now)
+	case header.IPProtoICMP:
+		return c.icmpError(pkt, ip, svcs, stack, now)
+	}
+	return notMine
+}
+
+// transport handles TCP and UDP: an existing session in either direction, a
+// reply owned by another core, or a new flow to a service.
+func (c *Core) transport(pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+	dst := ip.DestinationAddress()
+	toLaddr := svcs.IsLocalAddr(dst)
+	if ip.IsFragment() {
+		return ifOurs(svcs, dst, toLaddr, ReasonFragment)
+	}
+	proto := ip.Protocol()
+	l4 := []byte(ip[ip.HeaderLength():])
+	if (proto == header.IPProtoTCP && !header.TCP(l4).IsValid(len(l4))) ||
+		(proto == header.IPProtoUDP && !header.UDP(l4).IsValid(len(l4))) {
+		return ifOurs(svcs, dst, toLaddr, ReasonMalformedL4)
+	}
+	k := Tuple4{
+		Src:   ip.SourceAddress(),
+		Dst:   dst,
+		SPort: binary.BigEndian.Uint16(l4[0:]),
+		DPort: binary.BigEndian.Uint16(l4[2:]),
+		Proto: proto,
+	}
+	if toLaddr && c.ncores > 1 {
+		// A FULLNAT reply: only the core owning the local port has it.
+		if o := OwnerCore(k.DPort, c.ncores); o != c.id {
+			return Result{Act: ActRedirect, Core: uint16(o)}
+		}
+	}
+	idx, d := c.tab.Lookup(&k)
+	if idx >= 0 && d == DirIn && proto == header.IPProtoTCP &&
+		isPureSYN(header.TCP(l4).Flags()) && isNewConnReuse(c.tab.At(idx).State) {
+		// LVS conn_reuse_mode: a SYN reusing the tuple of a connection in
+		// TIME_WAIT or CLOSE ends it at once and is scheduled afresh.
+		c.release(idx, svcs, now)
+		idx = -1
+	}
+	if idx >= 0 {
+		return c.forward(pkt, ip, l4, idx, d, stack, now)
+	}
+	if toLaddr {
+		return drop(ReasonNoSession)
+	}
+	si := svcs.lookup(dst, k.DPort, proto)
+	if si < 0 {
+		return notMine
+	}
+	return c.newFlow(pkt, ip, l4, &k, &svcs.svcs[si], stack, now)
+}
+
+// ifOurs drops a packet for reason r when it is addressed to a VIP or a local
+// address, and leaves it to the caller otherwise.
+func ifOurs(svcs *Services, dst header.Addr4, toLaddr bool, r DropReason) Result {
+	if toLaddr || svcs.IsVIP(dst) {
+		return drop(r)
+	}
+	return notMine
+}
+
+// isPureSYN reports a connection-opening segment: SYN without ACK, RST or
+// FIN. Only these create sessions (LVS's tcp_conn_schedule also accepts
+// SYN+ACK, for active FTP, which this datapath does not support).
+func isPureSYN(f header.TCPFlags) bool {
+	return f&(header.TCPFlagSYN|header.TCPFlagACK|header.TCPFlagRST|header.TCPFlagFIN) == header.TCPFlagSYN
+}
+
+// Expire reaps sessions whose deadline passed, spending at most budget steps
+// (see Table.Expire), releasing their local ports, persistence templates and
+// connection counts; then it ages one service's scheduler tables (templates,
+// lblc/lblcr entries) with the same budget, a different service each call.
+// svcs is the current snapshot (nil before the first). It returns the number
+// of sessions reaped. Call it from the core's loop, e.g. once per iteration.
+func (c *Core) Expire(svcs *Services, now int64, budget int) int {
+	total := 0
+	for b := budget; b > 0 && !c.tab.caughtUp(now); {
+		step := min(b, len(c.reap))
+		n := c.tab.Expire(now, step, c.reap[:])
+		for _, idx := range c.reap[:n] {
+			c.release(idx, svcs, now)
+		}
+		total += n
+		b -= step
+	}
+	c.ctr.n[ctrExpired] += uint64(total)
+	if svcs != nil && len(svcs.svcs) > 0 {
+		c.schedNext = (c.schedNext + 1) % len(svcs.svcs)
+		svcs.svcs[c.schedNext].sched.Expire(c.id, now, budget)
+	}
+	return total
+}
+
+// release ends session idx: it returns what the session holds (local port,
+// template, its count in the destination's connections) and deletes it.
+func (c *Core) release(idx int32, svcs *Services, now int64) {
+	s := c.tab.At(idx)
+	a := &c.aux[idx]
+	if a.pool >= 0 {
+		c.ports.Free(a.pool, s.Reply.DPort)
+	}
+	if a.tmpl >= 0 {
+		if sv := svcs.byIDOrNil(s.SvcID); sv != nil {
+			sv.sched.Release(c.id, a.tmpl, now)
+		}
+	}
+	// ip_vs_unbind_dest: the session leaves the count it is in.
+	if s.Flags&FlagInactive != 0 {
+		c.conns.Add(c.id, s.DestID, 0, -1)
+	} else {
+		c.conns.Add(c.id, s.DestID, -1, 0)
+	}
+	c.ctr.n[ctrSessions]--
+	c.tab.Delete(idx)
+}

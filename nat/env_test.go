@@ -1,0 +1,181 @@
+package nat
+
+import (
+	"net/netip"
+	"testing"
+
+	"fngw/arp"
+	"fngw/header"
+	"fngw/sched"
+)
+
+// The test network:
+//
+//	client 203.0.113.7 ── router 198.18.0.254 ── port 0 (198.18.0.1, VIP 198.18.0.10)
+//	                                               gateway
+//	real servers 10.1.0.11, 10.1.0.12 ─────────── port 1 (10.1.0.1/16, LIPs 10.1.0.100-101)
+var (
+	gwMAC0    = header.MAC{2, 0, 0, 0, 0, 1}
+	gwMAC1    = header.MAC{2, 0, 0, 0, 1, 1}
+	routerMAC = header.MAC{2, 0, 0, 0, 0, 0xfe}
+	rsMAC1    = header.MAC{2, 0, 0, 0, 1, 11}
+	rsMAC2    = header.MAC{2, 0, 0, 0, 1, 12}
+	routerIP  = header.Addr4{198, 18, 0, 254}
+	vip       = header.Addr4{198, 18, 0, 10}
+	cip       = header.Addr4{203, 0, 113, 7}
+	rip1      = header.Addr4{10, 1, 0, 11}
+	rip2      = header.Addr4{10, 1, 0, 12}
+	laddr1    = header.Addr4{10, 1, 0, 100}
+	laddr2    = header.Addr4{10, 1, 0, 101}
+	hopIP     = header.Addr4{10, 1, 0, 254} // a router on the real servers' side
+)
+
+const (
+	svcTCP  = 1 // VIP:80/tcp → RS:8080
+	svcUDP  = 2 // VIP:9000/udp → RS:9001
+	destT1  = 10
+	destT2  = 11
+	destU1  = 20
+	destU2  = 21
+	start   = int64(1_000_000_000_000)
+	sec     = int64(1_000_000_000)
+	maxDest = 64
+)
+
+type envOpts struct {
+	ncores    int
+	sessions  int
+	ports     PortRange
+	mode      Mode
+	noNeigh   bool // the real servers' neighbour entries are missing
+	persist   bool
+	oneLaddr  bool
+	noRSRoute bool // no route to the real servers' subnet
+	noDefault bool // no default route
+}
+
+type env struct {
+	t     testing.TB
+	conns *sched.Conns
+	to    *Timeouts
+	svcs  *Services
+	arp   *arp.Stack[struct{}]
+	stack *arp.Snapshot // e.arp's latest snapshot
+	cores []*Core
+	now   int64
+}
+
+func newEnv(t testing.TB, o envOpts) *env {
+	t.Helper()
+	if o.ncores == 0 {
+		o.ncores = 1
+	}
+	if o.sessions == 0 {
+		o.sessions = 1024
+	}
+	e := &env{t: t, conns: sched.NewConns(o.ncores, maxDest), to: NewTimeouts(), now: start}
+	lim := Limits{MaxServices: 8, MaxDests: maxDest, MaxLocalAddrs: 8}
+	laddrs := []LocalAddr{{laddr1, 1}, {laddr2, 1}}
+	if o.oneLaddr {
+		laddrs = laddrs[:1]
+	}
+	mk := func(id uint32, port uint16, proto uint8, rport uint16, d1, d2 uint32) ServiceConf {
+		dc := []DestConf{
+			{ID: d1, Addr: rip1.Netip(), Port: rport, Mode: o.mode},
+			{ID: d2, Addr: rip2.Netip(), Port: rport, Mode: o.mode},
+		}
+		sc := make([]sched.DestConf, len(dc))
+		for i, d := range dc {
+			sc[i] = sched.DestConf{ID: d.ID, Addr: d.Addr, Port: d.Port, Weight: 1}
+		}
+		var opts []sched.Option
+		if o.persist {
+			opts = append(opts, sched.WithPersistence(sched.Persistence{Timeout: 300e9}), sched.WithTemplateCapacity(64))
+		}
+		s, err := sched.NewService(sched.RR, 0, sc, e.conns, o.ncores, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ServiceConf{ID: id, VIP: vip, Port: port, Proto: proto, Sched: s, Dests: dc, LocalAddrs: laddrs}
+	}
+	var err error
+	e.svcs, err = NewServices([]ServiceConf{
+		mk(svcTCP, 80, header.IPProtoTCP, 8080, destT1, destT2),
+		mk(svcUDP, 9000, header.IPProtoUDP, 9001, destU1, destU2),
+	}, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.arp = testStack(t, o)
+	e.stack = e.arp.Snapshot()
+	for c := range o.ncores {
+		core, err := NewCore(Config{Core: c, NumCores: o.ncores, Sessions: o.sessions, Ports: o.ports, Limits: lim, Seed: 99}, e.conns, e.to, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.cores = append(e.cores, core)
+	}
+	return e
+}
+
+// testStack builds the test network's stack: the routes and neighbours the
+// datapath reads come from its snapshots.
+func testStack(t testing.TB, o envOpts) *arp.Stack[struct{}] {
+	t.Helper()
+	st := arp.NewStack(arp.NeighConfig{}, arp.Hooks[struct{}]{
+		Solicit:  func(arp.Solicitation) {},
+		Transmit: func(struct{}, uint16, header.MAC) {},
+		Drop:     func(struct{}) {},
+	})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.AddPort(arp.Port{ID: 0, Name: "client", MAC: gwMAC0, MTU: 1500}))
+	must(st.AddPort(arp.Port{ID: 1, Name: "servers", MAC: gwMAC1, MTU: 1500}))
+	must(st.AddAddr(0, netip.MustParsePrefix("198.18.0.1/24"), arp.OwnInterface))
+	must(st.AddAddr(0, netip.PrefixFrom(vip.Netip(), 32), arp.OwnVIP))
+	if !o.noDefault {
+		must(st.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Via: routerIP.Netip(), Port: 0}))
+	}
+	must(st.AddNeigh(0, routerIP.Netip(), routerMAC))
+	if !o.noRSRoute {
+		must(st.AddAddr(1, netip.MustParsePrefix("10.1.0.1/16"), arp.OwnInterface))
+		must(st.AddAddr(1, netip.PrefixFrom(laddr1.Netip(), 32), arp.OwnLocalAddr))
+		must(st.AddAddr(1, netip.PrefixFrom(laddr2.Netip(), 32), arp.OwnLocalAddr))
+		if !o.noNeigh {
+			must(st.AddNeigh(1, rip1.Netip(), rsMAC1))
+			must(st.AddNeigh(1, rip2.Netip(), rsMAC2))
+		}
+	}
+	return st
+}
+
+// run processes frame b on core c at e.now. The frame sits in a buffer with
+// headroom and tailroom filled with a canary that must survive.
+func (e *env) run(c int, b []byte) (Result, []byte) {
+	e.t.Helper()
+	const head, tail = 128, 64
+	buf := make([]byte, head+len(b)+tail)
+	for i := range buf {
+		buf[i] = 0xa5
+	}
+	copy(buf[head:], b)
+	f := Frame{Buf: buf, Off: head, Len: len(b), L3: header.EthernetLen}
+	r := e.cores[c].Process(&f, e.svcs, e.stack, e.now)
+	e.cores[c].Flush() // a burst of one
+	for i, x := range buf {
+		if (i < head || i >= head+len(b)) && x != 0xa5 {
+			e.t.Fatalf("Process wrote outside the frame at offset %d", i-head)
+		}
+	}
+	if f.Off != head || f.Len != len(b) {
+		e.t.Fatalf("Process moved the frame to %d+%d", f.Off, f.Len)
+	}
+	return r, buf[head : head+len(b)]
+}
+
+// active returns destination id's active and inactive connection counts.
+func (e *env) active(id uint32) (int32, int32) { return e.conns.Sum(id) }

@@ -1,0 +1,238 @@
+package nat
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"fngw/arp"
+	"fngw/header"
+	"fngw/sched"
+)
+
+// newFlow schedules the first packet of a connection to service svc: it picks a
+// destination, allocates a FULLNAT local address and port, creates the
+// session and forwards the packet. k is the packet's tuple.
+func (c *Core) newFlow(pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, svc *service, stack *arp.Snapshot, now int64) Result {
+	if k.Proto == header.IPProtoTCP && !isPureSYN(header.TCP(l4).Flags()) {
+		return drop(ReasonNoSession) // LVS drops non-SYN segments without a connection
+	}
+	// Checks that need no scheduling come first: Pick has side effects
+	// (round-robin position, persistence templates).
+	if ip.TTL() <= 1 {
+		return drop(ReasonTTLExceeded)
+	}
+	if c.tab.Len() == c.tab.Cap() {
+		return drop(ReasonTableFull)
+	}
+	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort}
+	di, tmpl := svc.sched.PickPersistent(c.id, key, now)
+	if di < 0 {
+		return drop(ReasonNoDest)
+	}
+	d := &svc.dests[di]
+	if int64(d.id) >= int64(len(c.ctr.dests)) || int64(svc.id) >= int64(len(c.ctr.svcs)) {
+		// The snapshot was built with larger Limits than this core.
+		svc.sched.Release(c.id, tmpl, now)
+		return drop(ReasonNoDest)
+	}
+	pool := int32(-1)
+	var reply Tuple4
+	switch d.mode {
+	case ModeFullNAT:
+		var r DropReason
+		if reply, pool, r = c.allocLaddr(svc, d, k, stack); r != ReasonNone {
+			svc.sched.Release(c.id, tmpl, now)
+			return drop(r)
+		}
+	case ModeNAT:
+		reply = Tuple4{Src: d.addr, Dst: k.Src, SPort: d.port, DPort: k.SPort, Proto: k.Proto}
+	default:
+		// DR and TUN: replies bypass the gateway; Reply only names the
+		// real server and is not indexed (Proto 0).
+		reply = Tuple4{Src: d.addr, SPort: d.port}
+	}
+	st := StateNone
+	if k.Proto == header.IPProtoUDP {
+		st = StateUDP
+	}
+	idx, r := c.tab.Insert(k, &reply, now+int64(c.to.Of(st)))
+	if r != ReasonNone {
+		if pool >= 0 {
+			c.ports.Free(pool, reply.DPort)
+		}
+		svc.sched.Release(c.id, tmpl, now)
+		return drop(r)
+	}
+	s := c.tab.At(idx)
+	s.DestID, s.SvcID, s.Mode, s.State = d.id, svc.id, d.mode, st
+	// ip_vs_bind_dest: a new connection starts inactive; the TCP state
+	// machine moves it to the active count once ESTABLISHED.
+	s.Flags = FlagInactive
+	if !d.mode.hasReply() {
+		s.Flags |= FlagNoOutput
+	}
+	s.computeDeltas()
+	c.aux[idx] = sessAux{pool: pool, tmpl: tmpl}
+	c.conns.Add(c.id, d.id, 0, 1)
+	c.ctr.dest(d.id).n[epConns]++
+	c.ctr.svc(svc.id).n[epConns]++
+	c.ctr.n[ctrCreated]++
+	c.ctr.n[ctrSessions]++
+	return c.forward(pkt, ip, l4, idx, DirIn, stack, now)
+}
+
+// allocLaddr picks a FULLNAT local address on the port that routes to the real
+// server, rotating the first one tried, and a local port from its pool toward
+// RIP:rport. It returns the session's reply tuple RIP:rport→LIP:lport.
+func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot) (Tuple4, int32, DropReason) {
+	port, _, ok := stack.Route(d.addr)
+	if !ok {
+		return Tuple4{}, -1, ReasonNoRoute
+	}
+	n := len(svc.laddrs)
+	c.laddrRR++
+	start := int(c.laddrRR % uint32(n))
+	r := ReasonNoLaddr
+	for j := range n {
+		la := &svc.laddrs[(start+j)%n]
+		if la.Port != port {
+			continue
+		}
+		pool, lport, ok := c.ports.Alloc(k.Proto, la.Addr, d.addr, d.port)
+		if ok {
+			return Tuple4{Src: d.addr, Dst: la.Addr, SPort: d.port, DPort: lport, Proto: k.Proto}, pool, ReasonNone
+		}
+		r = ReasonLaddrExhausted
+	}
+	return Tuple4{}, -1, r
+}
+
+// forward sends a packet of session idx received in direction d: TCP state,
+// deadline, counters, rewrite, egress.
+func (c *Core) forward(pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, stack *arp.Snapshot, now int64) Result {
+	s := c.tab.At(idx)
+	if s.Mode != ModeDR && ip.TTL() <= 1 {
+		return drop(ReasonTTLExceeded)
+	}
+	ds := &s.Dir[d]
+	out := s.Out(d)
+	r := resolve(ds, stack, hopFor(s, &out))
+	if r == ReasonNoRoute {
+		return drop(r)
+	}
+	if out.Proto == header.IPProtoTCP {
+		c.tcpState(s, d, header.TCP(l4).Flags())
+	}
+	c.tab.Touch(idx, now+c.to.ns[s.State].Load())
+
+	n := uint64(len(ip))
+	ds.Pkts++
+	ds.Bytes += n
+	de, se := c.ctr.dest(s.DestID), c.ctr.svc(s.SvcID)
+	pk, by := epInPkts, epInBytes
+	if d == DirOut {
+		pk, by = epOutPkts, epOutBytes
+	}
+	de.n[pk]++
+	de.n[by] += n
+	se.n[pk]++
+	se.n[by] += n
+
+	if s.Mode != ModeDR {
+		rewrite(ip, l4, &out, s.delta[d])
+	}
+	eth := header.Ethernet(pkt)
+	eth.SetSource(ds.SrcMAC)
+	if r == ReasonNoNeigh {
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port}
+	}
+	eth.SetDestination(ds.DstMAC)
+	return Result{Act: ActTx, Port: ds.Port}
+}
+
+// hopFor returns the address whose route and neighbour the packet leaving
+// with tuple out follows, and whether that address must be the neighbour
+// itself. DR sends the unchanged packet to the real server's MAC, so it
+// resolves the real server (on-link, LVS IP_VS_RT_MODE_KNOWN_NH).
+func hopFor(s *Session, out *Tuple4) hop {
+	if s.Mode == ModeDR {
+		return hop{addr: s.Reply.Src, direct: true}
+	}
+	return hop{addr: out.Dst}
+}
+
+type hop struct {
+	addr   header.Addr4
+	direct bool // the neighbour is addr itself, whatever the route's gateway
+}
+
+// resolve makes ds hold the egress toward h for stack's generation: cached
+// when the generation matches, else route and neighbour lookups. With
+// ReasonNoNeigh, ds.Port and ds.SrcMAC are set but the entry stays invalid, so
+// the next packet looks up again.
+func resolve(ds *DirState, stack *arp.Snapshot, h hop) DropReason {
+	gen := stack.Gen()
+	if ds.Valid && ds.Gen == gen {
+		return ReasonNone
+	}
+	ds.Valid = false
+	port, nh, ok := stack.Route(h.addr)
+	if !ok {
+		return ReasonNoRoute
+	}
+	if h.direct {
+		nh = h.addr
+	}
+	ds.Port, ds.SrcMAC = port, stack.PortMAC(port)
+	mac, ok := stack.Neigh(port, nh)
+	if !ok {
+		return ReasonNoNeigh
+	}
+	ds.DstMAC, ds.Gen, ds.Valid = mac, gen, true
+	return ReasonNone
+}
+
+// tcpState applies LVS's transition for a segment with flags f received in
+// direction d, moving the session between its destination's active and
+// inactive counts when ESTABLISHED is entered or left (set_tcp_state).
+func (c *Core) tcpState(s *Session, d Dir, f header.TCPFlags) {
+	ns, fl := tcpTransition(s.State, s.Flags, d, f)
+	s.Flags = fl
+	if ns == s.State {
+		return
+	}
+	switch {
+	case s.Flags&FlagInactive == 0 && ns != StateEstablished:
+		c.conns.Add(c.id, s.DestID, -1, 1)
+		s.Flags |= FlagInactive
+	case s.Flags&FlagInactive != 0 && ns == StateEstablished:
+		c.conns.Add(c.id, s.DestID, 1, -1)
+		s.Flags &^= FlagInactive
+	}
+	s.State = ns
+}
+
+// rewrite writes tuple out into the packet and decrements the TTL, updating
+// the IPv4 and TCP/UDP checksums with the session's precomputed deltas
+// (RFC 1624 eqn. 3). A zero UDP checksum (none, RFC 768) stays zero; a
+// computed zero is sent as 0xffff.
+func rewrite(ip header.IPv4, l4 []byte, out *Tuple4, dl csumDelta) {
+	ip.SetChecksum(applyDelta(ip.Checksum(), dl.ip))
+	ip.SetTTL(ip.TTL() - 1)
+	ip.SetSourceAddress(out.Src)
+	ip.SetDestinationAddress(out.Dst)
+	binary.BigEndian.PutUint16(l4[0:], out.SPort)
+	binary.BigEndian.PutUint16(l4[2:], out.DPort)
+	if out.Proto == header.IPProtoTCP {
+		t := header.TCP(l4)
+		t.SetChecksum(applyDelta(t.Checksum(), dl.l4))
+		return
+	}
+	if u := header.UDP(l4); u.Checksum() != 0 {
+		x := applyDelta(u.Checksum(), dl.l4)
+		if x == 0 {
+			x = 0xffff
+		}
+		u.SetChecksum(x)
+	}
+}

@@ -1,0 +1,141 @@
+package nat
+
+import (
+	"encoding/binary"
+
+	"fngw/arp"
+	"fngw/header"
+)
+
+// ICMP error translation (LVS ip_vs_in_icmp / ip_vs_out_icmp and
+// ip_vs_nat_icmp; RFC 5508 §4 for the NAT behaviour it amounts to).
+//
+// An ICMP error quotes a packet the gateway sent: in direction e that packet
+// left with the tuple Out(e) = In(other).Reverse(), so the reverse of the
+// quoted tuple is In(d) for d = other(e), and the lookup finds the session
+// and the direction the error travels in. The error is then made to look as
+// if it concerned the packet before the rewrite: the quoted header gets the
+// tuple In(e) = Out(d).Reverse() (addresses, ports, the quoted IPv4 checksum
+// and, when quoted in full, the TCP/UDP checksum), and the outer addresses
+// the session rewrites in direction d are rewritten like any packet of d: so
+// a frag-needed from the real server's side reaches the client from the VIP
+// about its own packet, and path-MTU discovery works through the gateway.
+// FULLNAT does not change packet sizes, so the next-hop MTU is kept.
+// The ICMP checksum is recomputed over the whole message (errors are rare).
+
+// icmpError handles ICMP destination unreachable, source quench and time
+// exceeded (the types LVS translates); other ICMP is not ours.
+func (c *Core) icmpError(pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+	if ip.IsFragment() {
+		return notMine
+	}
+	icmp := header.ICMPv4(ip[ip.HeaderLength():])
+	if !icmp.IsValid(len(icmp)) {
+		return notMine
+	}
+	switch icmp.Type() {
+	case header.ICMPv4DstUnreachable, icmpSourceQuench, header.ICMPv4TimeExceeded:
+	default:
+		return notMine
+	}
+	outerDst := ip.DestinationAddress()
+	toLaddr := svcs.IsLocalAddr(outerDst)
+	ours := toLaddr || svcs.IsVIP(outerDst)
+	inner := header.IPv4(icmp[header.ICMPv4MinLen:])
+	// RFC 792 quotes the IPv4 header and the first 8 bytes of its payload:
+	// the ports, and the UDP checksum. The quoted total length may exceed
+	// what is quoted, so IsValid is not the gate here.
+	if len(inner) < header.IPv4MinLen || inner.Version() != header.IPv4Version ||
+		inner.HeaderLength() < header.IPv4MinLen || len(inner) < inner.HeaderLength()+8 {
+		if ours {
+			return drop(ReasonMalformedL4)
+		}
+		return notMine
+	}
+	proto := inner.Protocol()
+	if (proto != header.IPProtoTCP && proto != header.IPProtoUDP) || inner.FragmentOffset() != 0 {
+		return notMine
+	}
+	il4 := []byte(inner[inner.HeaderLength():])
+	k := Tuple4{
+		Src:   inner.DestinationAddress(),
+		Dst:   inner.SourceAddress(),
+		SPort: binary.BigEndian.Uint16(il4[2:]),
+		DPort: binary.BigEndian.Uint16(il4[0:]),
+		Proto: proto,
+	}
+	if toLaddr && c.ncores > 1 {
+		if o := OwnerCore(k.DPort, c.ncores); o != c.id {
+			return Result{Act: ActRedirect, Core: uint16(o)}
+		}
+	}
+	idx, d := c.tab.Lookup(&k)
+	if idx < 0 {
+		if toLaddr {
+			return drop(ReasonNoSession)
+		}
+		// To a VIP: the session may live on another core (RSS spreads
+		// ICMP by addresses only); the caller decides.
+		return notMine
+	}
+	s := c.tab.At(idx)
+	if s.Mode != ModeDR && ip.TTL() <= 1 {
+		// No ICMP error about an ICMP error (RFC 1812 §4.3.2.7).
+		return drop(ReasonTTLExceeded)
+	}
+	ds := &s.Dir[d]
+	in, out := s.In(d), s.Out(d)
+	r := resolve(ds, stack, hopFor(s, &out))
+	if r == ReasonNoRoute {
+		return drop(r)
+	}
+	if s.Mode != ModeDR {
+		if in.Src != out.Src {
+			ip.SetSourceAddressWithChecksumUpdate(out.Src)
+		}
+		if in.Dst != out.Dst {
+			ip.SetDestinationAddressWithChecksumUpdate(out.Dst)
+		}
+		ip.DecrementTTLWithChecksumUpdate()
+		translateQuoted(inner, il4, out.Reverse())
+		icmp.SetChecksum(icmp.CalculateChecksum())
+	}
+	c.ctr.n[ctrICMP]++
+	eth := header.Ethernet(pkt)
+	eth.SetSource(ds.SrcMAC)
+	if r == ReasonNoNeigh {
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port}
+	}
+	eth.SetDestination(ds.DstMAC)
+	return Result{Act: ActTx, Port: ds.Port}
+}
+
+// icmpSourceQuench is the deprecated source quench type (RFC 6633), which LVS
+// still translates.
+const icmpSourceQuench = 4
+
+// translateQuoted rewrites the quoted packet's header to tuple q, updating the
+// quoted IPv4 checksum and, when the quote holds it, the TCP/UDP checksum
+// (as Linux NAT does for ICMP payloads).
+func translateQuoted(inner header.IPv4, il4 []byte, q Tuple4) {
+	oldSrc, oldDst := inner.SourceAddress(), inner.DestinationAddress()
+	inner.SetSourceAddressWithChecksumUpdate(q.Src)
+	inner.SetDestinationAddressWithChecksumUpdate(q.Dst)
+	switch {
+	case q.Proto == header.IPProtoTCP && len(il4) >= header.TCPMinLen:
+		t := header.TCP(il4)
+		t.UpdateChecksumPseudoHeaderAddress(oldSrc, q.Src)
+		t.UpdateChecksumPseudoHeaderAddress(oldDst, q.Dst)
+		t.SetSourcePortWithChecksumUpdate(q.SPort)
+		t.SetDestinationPortWithChecksumUpdate(q.DPort)
+	case q.Proto == header.IPProtoUDP:
+		u := header.UDP(il4)
+		u.UpdateChecksumPseudoHeaderAddress(oldSrc, q.Src)
+		u.UpdateChecksumPseudoHeaderAddress(oldDst, q.Dst)
+		u.SetSourcePortWithChecksumUpdate(q.SPort)
+		u.SetDestinationPortWithChecksumUpdate(q.DPort)
+	default:
+		binary.BigEndian.PutUint16(il4[0:], q.SPort)
+		binary.BigEndian.PutUint16(il4[2:], q.DPort)
+	}
+}

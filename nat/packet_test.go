@@ -1,0 +1,167 @@
+package nat
+
+import (
+	"bytes"
+	"net"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"fngw/header"
+)
+
+// Packet builders and checkers for the datapath tests. gopacket builds every
+// input and every expected output from scratch (checksums computed in full),
+// so a byte-exact match proves the incremental updates; decoding the output
+// with gopacket gives readable field-by-field failures.
+
+// pkt describes an Ethernet + IPv4 + TCP/UDP frame.
+type pkt struct {
+	srcMAC, dstMAC header.MAC
+	src, dst       header.Addr4
+	ttl            uint8
+	id             uint16
+	proto          uint8
+	sport, dport   uint16
+	flags          header.TCPFlags
+	seq, ack       uint32
+	payload        []byte
+	noUDPCsum      bool // send the UDP checksum as zero (none)
+	mf             bool // more fragments
+}
+
+func ipOf(a header.Addr4) net.IP          { return net.IPv4(a[0], a[1], a[2], a[3]).To4() }
+func macOf(m header.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
+
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte(nil), buf.Bytes()...)
+}
+
+func (p pkt) ipLayer() *layers.IPv4 {
+	ip := &layers.IPv4{
+		Version: 4, IHL: 5, TTL: p.ttl, Id: p.id, Protocol: layers.IPProtocol(p.proto),
+		SrcIP: ipOf(p.src), DstIP: ipOf(p.dst), Flags: layers.IPv4DontFragment,
+	}
+	if p.mf {
+		ip.Flags = layers.IPv4MoreFragments
+	}
+	return ip
+}
+
+// l3 returns the IPv4 packet (no Ethernet header).
+func (p pkt) l3(t testing.TB) []byte {
+	t.Helper()
+	ip := p.ipLayer()
+	var b []byte
+	switch p.proto {
+	case header.IPProtoTCP:
+		tcp := &layers.TCP{
+			SrcPort: layers.TCPPort(p.sport), DstPort: layers.TCPPort(p.dport), Seq: p.seq, Ack: p.ack, Window: 65535,
+			FIN: p.flags&header.TCPFlagFIN != 0, SYN: p.flags&header.TCPFlagSYN != 0, RST: p.flags&header.TCPFlagRST != 0,
+			PSH: p.flags&header.TCPFlagPSH != 0, ACK: p.flags&header.TCPFlagACK != 0,
+		}
+		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		b = serialize(t, ip, tcp, gopacket.Payload(p.payload))
+	case header.IPProtoUDP:
+		udp := &layers.UDP{SrcPort: layers.UDPPort(p.sport), DstPort: layers.UDPPort(p.dport)}
+		if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		b = serialize(t, ip, udp, gopacket.Payload(p.payload))
+		if p.noUDPCsum {
+			b[20+6], b[20+7] = 0, 0
+		}
+	default:
+		t.Fatalf("pkt: protocol %d", p.proto)
+	}
+	return b
+}
+
+// frame returns the whole Ethernet frame.
+func (p pkt) frame(t testing.TB) []byte {
+	t.Helper()
+	return withEthernet(t, p.srcMAC, p.dstMAC, p.l3(t))
+}
+
+func withEthernet(t testing.TB, src, dst header.MAC, l3 []byte) []byte {
+	eth := &layers.Ethernet{SrcMAC: macOf(src), DstMAC: macOf(dst), EthernetType: layers.EthernetTypeIPv4}
+	return serialize(t, eth, gopacket.Payload(l3))
+}
+
+// icmpErr describes an ICMP error frame quoting a packet.
+type icmpErr struct {
+	srcMAC, dstMAC header.MAC
+	src, dst       header.Addr4
+	ttl            uint8
+	typ, code      uint8
+	mtu            uint16
+	quoted         []byte // the quoted IPv4 packet (possibly truncated)
+}
+
+func (e icmpErr) frame(t testing.TB) []byte {
+	t.Helper()
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: e.ttl, Protocol: layers.IPProtocolICMPv4, SrcIP: ipOf(e.src), DstIP: ipOf(e.dst)}
+	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(e.typ, e.code), Seq: e.mtu}
+	return withEthernet(t, e.srcMAC, e.dstMAC, serialize(t, ip, icmp, gopacket.Payload(e.quoted)))
+}
+
+// decoded is a frame decoded by gopacket with its checksums verified.
+type decoded struct {
+	eth  *layers.Ethernet
+	ip   *layers.IPv4
+	tcp  *layers.TCP
+	udp  *layers.UDP
+	icmp *layers.ICMPv4
+}
+
+// decode parses b with gopacket and checks every checksum it carries against
+// a full recomputation.
+func decode(t testing.TB, b []byte) decoded {
+	t.Helper()
+	p := gopacket.NewPacket(b, layers.LayerTypeEthernet, gopacket.Default)
+	if el := p.ErrorLayer(); el != nil {
+		t.Fatalf("gopacket cannot decode output: %v\n%s", el.Error(), p.Dump())
+	}
+	var d decoded
+	d.eth, _ = p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+	d.ip, _ = p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	d.tcp, _ = p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+	d.udp, _ = p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+	d.icmp, _ = p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+	if d.eth == nil || d.ip == nil {
+		t.Fatalf("output is not Ethernet/IPv4:\n%s", p.Dump())
+	}
+	l3 := b[header.EthernetLen:]
+	if !header.IPv4(l3).IsChecksumValid() {
+		t.Errorf("IPv4 header checksum %#04x does not verify", d.ip.Checksum)
+	}
+	seg := l3[d.ip.IHL*4 : d.ip.Length]
+	src, dst := header.Addr4(d.ip.SrcIP.To4()), header.Addr4(d.ip.DstIP.To4())
+	switch {
+	case d.tcp != nil && !header.TCP(seg).IsChecksumValid(src, dst):
+		t.Errorf("TCP checksum %#04x does not verify", d.tcp.Checksum)
+	case d.udp != nil && !header.UDP(seg).IsChecksumValid(src, dst):
+		t.Errorf("UDP checksum %#04x does not verify", d.udp.Checksum)
+	case d.icmp != nil && !header.ICMPv4(seg).IsChecksumValid():
+		t.Errorf("ICMP checksum %#04x does not verify", d.icmp.Checksum)
+	}
+	return d
+}
+
+// sameFrame fails unless got equals want byte for byte, showing both decodes.
+func sameFrame(t testing.TB, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		g := gopacket.NewPacket(got, layers.LayerTypeEthernet, gopacket.Default)
+		w := gopacket.NewPacket(want, layers.LayerTypeEthernet, gopacket.Default)
+		t.Fatalf("frame differs\n--- got:\n%s\n--- want:\n%s", g.Dump(), w.Dump())
+	}
+}

@@ -1,0 +1,263 @@
+package nat
+
+import (
+	"fmt"
+	"math/bits"
+	"net/netip"
+
+	"fngw/header"
+	"fngw/sched"
+)
+
+// Limits bound the stable IDs the control plane hands out and the per-core
+// arrays indexed by them. Services snapshots and Cores must agree on them.
+type Limits struct {
+	MaxServices   int // service IDs are < MaxServices
+	MaxDests      int // destination IDs are < MaxDests (sched.Conns' bound)
+	MaxLocalAddrs int // distinct local addresses whose usage a core tracks
+}
+
+func (l Limits) validate() error {
+	if l.MaxServices < 1 || l.MaxDests < 1 || l.MaxLocalAddrs < 1 {
+		return fmt.Errorf("limits %+v: every maximum must be at least 1", l)
+	}
+	return nil
+}
+
+// DestConf is one destination of a service as the datapath needs it, in the
+// order of the service's scheduler (Pick returns an index into it).
+type DestConf struct {
+	ID   uint32     // stable, < Limits.MaxDests; what sessions store
+	Addr netip.Addr // real server address (IPv4 in this datapath)
+	Port uint16     // real server port
+	Mode Mode       // forwarding method
+}
+
+// LocalAddr is a FULLNAT local address (LIP) of a service and the port it is
+// configured on (DPVS ipvsadm -P ... -z LIP -F port). A new FULLNAT flow uses
+// the LIPs on the port that routes to the chosen real server.
+type LocalAddr struct {
+	Addr header.Addr4
+	Port uint16
+}
+
+// ServiceConf is one virtual service of a snapshot: VIP:Port/Proto with its
+// scheduler, destinations and local addresses.
+type ServiceConf struct {
+	ID         uint32 // stable, < Limits.MaxServices
+	VIP        header.Addr4
+	Port       uint16
+	Proto      uint8 // header.IPProtoTCP or header.IPProtoUDP
+	Sched      *sched.Service
+	Dests      []DestConf // index-aligned with Sched's destinations
+	LocalAddrs []LocalAddr
+}
+
+// Services is an immutable snapshot of the virtual services for the
+// datapath, built by the control plane and published through an
+// atomic.Pointer; workers load it once per burst. Its lookups are
+// allocation-free open-addressing probes over pointer-free arrays.
+type Services struct {
+	svcs   []service
+	byKey  []svcSlot        // VIP:port/proto → index into svcs; len a power of two
+	byID   map[uint32]int32 // service ID → index into svcs
+	vips   addrSet
+	laddrs addrSet
+	lim    Limits
+}
+
+type service struct {
+	id     uint32
+	sched  *sched.Service
+	dests  []dest
+	laddrs []LocalAddr
+}
+
+// dest is a destination as the datapath reads it.
+type dest struct {
+	id   uint32
+	addr header.Addr4
+	port uint16
+	mode Mode
+}
+
+type svcSlot struct {
+	key uint64 // svcKey; 0 = empty (a VIP is never 0.0.0.0)
+	idx int32
+}
+
+func svcKey(vip header.Addr4, port uint16, proto uint8) uint64 {
+	return uint64(vip.Uint32())<<24 | uint64(port)<<8 | uint64(proto)
+}
+
+// NewServices validates conf against lim and builds the snapshot.
+func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
+	if err := lim.validate(); err != nil {
+		return nil, err
+	}
+	s := &Services{svcs: make([]service, len(conf)), byID: make(map[uint32]int32, len(conf)), lim: lim}
+	nb := 1 << bits.Len(uint(2*len(conf)))
+	s.byKey = make([]svcSlot, nb)
+	var vips, laddrs []header.Addr4
+	for i := range conf {
+		c := &conf[i]
+		name := fmt.Sprintf("service %s:%d/%s", c.VIP, c.Port, protoName(c.Proto))
+		switch {
+		case c.VIP.IsZero():
+			return nil, fmt.Errorf("%s: the VIP must not be 0.0.0.0", name)
+		case c.Port == 0:
+			return nil, fmt.Errorf("%s: port 0 (all ports) is not supported by the datapath yet", name)
+		case c.Proto != header.IPProtoTCP && c.Proto != header.IPProtoUDP:
+			return nil, fmt.Errorf("%s: protocol %d is not tcp (6) or udp (17)", name, c.Proto)
+		case int64(c.ID) >= int64(lim.MaxServices):
+			return nil, fmt.Errorf("%s: ID %d is not below MaxServices %d", name, c.ID, lim.MaxServices)
+		case c.Sched == nil:
+			return nil, fmt.Errorf("%s: no scheduler", name)
+		case c.Sched.Len() != len(c.Dests):
+			return nil, fmt.Errorf("%s: scheduler has %d destinations, configuration %d", name, c.Sched.Len(), len(c.Dests))
+		}
+		if j, dup := s.byID[c.ID]; dup {
+			return nil, fmt.Errorf("%s: ID %d already used by service %d", name, c.ID, j)
+		}
+		s.byID[c.ID] = int32(i)
+		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...)}
+		fullnat := false
+		for j, d := range c.Dests {
+			dn := fmt.Sprintf("%s: destination %s", name, netip.AddrPortFrom(d.Addr, d.Port))
+			sd := c.Sched.Dest(j)
+			switch {
+			case !d.Addr.Is4():
+				return nil, fmt.Errorf("%s: only IPv4 destinations are supported by the datapath yet", dn)
+			case int64(d.ID) >= int64(lim.MaxDests):
+				return nil, fmt.Errorf("%s: ID %d is not below MaxDests %d", dn, d.ID, lim.MaxDests)
+			case sd.ID != d.ID || sd.Addr != d.Addr || sd.Port != d.Port:
+				return nil, fmt.Errorf("%s: scheduler has ID %d %s at index %d: the lists must be in the same order",
+					dn, sd.ID, netip.AddrPortFrom(sd.Addr, sd.Port), j)
+			case d.Mode >= numModes:
+				return nil, fmt.Errorf("%s: invalid forwarding mode %d", dn, d.Mode)
+			case d.Mode == ModeTUN:
+				return nil, fmt.Errorf("%s: forwarding mode tun is not implemented by the datapath yet", dn)
+			}
+			fullnat = fullnat || d.Mode == ModeFullNAT
+			svc.dests[j] = dest{id: d.ID, addr: header.Addr4From(d.Addr), port: d.Port, mode: d.Mode}
+		}
+		if fullnat && len(c.LocalAddrs) == 0 {
+			return nil, fmt.Errorf("%s: fullnat destinations need at least one local address", name)
+		}
+		for j, l := range c.LocalAddrs {
+			if l.Addr.IsZero() {
+				return nil, fmt.Errorf("%s: local address %d is 0.0.0.0", name, j)
+			}
+			for _, o := range c.LocalAddrs[:j] {
+				if o.Addr == l.Addr {
+					return nil, fmt.Errorf("%s: local address %s listed twice", name, l.Addr)
+				}
+			}
+			laddrs = append(laddrs, l.Addr)
+		}
+		k := svcKey(c.VIP, c.Port, c.Proto)
+		p := s.slot(k)
+		if s.byKey[p].key == k {
+			return nil, fmt.Errorf("%s: defined twice", name)
+		}
+		s.byKey[p] = svcSlot{key: k, idx: int32(i)}
+		s.svcs[i] = svc
+		vips = append(vips, c.VIP)
+	}
+	s.vips = newAddrSet(vips)
+	s.laddrs = newAddrSet(laddrs)
+	for _, v := range vips {
+		if s.laddrs.has(v) {
+			return nil, fmt.Errorf("address %s is both a VIP and a local address", v)
+		}
+	}
+	if n := s.laddrs.len(); n > lim.MaxLocalAddrs {
+		return nil, fmt.Errorf("%d distinct local addresses, more than MaxLocalAddrs %d", n, lim.MaxLocalAddrs)
+	}
+	return s, nil
+}
+
+// slot returns the position of key k or of the empty slot where it would go.
+func (s *Services) slot(k uint64) uint32 {
+	m := uint32(len(s.byKey) - 1)
+	for i := uint32(k*0x9e3779b97f4a7c15>>32) & m; ; i = (i + 1) & m {
+		if e := s.byKey[i].key; e == k || e == 0 {
+			return i
+		}
+	}
+}
+
+// lookup returns the index of the service VIP:port/proto, or -1.
+func (s *Services) lookup(vip header.Addr4, port uint16, proto uint8) int32 {
+	k := svcKey(vip, port, proto)
+	if e := s.byKey[s.slot(k)]; e.key == k {
+		return e.idx
+	}
+	return -1
+}
+
+// byIDOrNil returns the service with stable ID id, or nil (also when s is nil).
+func (s *Services) byIDOrNil(id uint32) *service {
+	if s == nil {
+		return nil
+	}
+	if i, ok := s.byID[id]; ok {
+		return &s.svcs[i]
+	}
+	return nil
+}
+
+// Lookup returns the ID of the service VIP:port/proto.
+func (s *Services) Lookup(vip header.Addr4, port uint16, proto uint8) (id uint32, ok bool) {
+	if i := s.lookup(vip, port, proto); i >= 0 {
+		return s.svcs[i].id, true
+	}
+	return 0, false
+}
+
+// IsVIP reports whether a is the VIP of some service.
+func (s *Services) IsVIP(a header.Addr4) bool { return s.vips.has(a) }
+
+// IsLocalAddr reports whether a is a local address (LIP) of some service.
+func (s *Services) IsLocalAddr(a header.Addr4) bool { return s.laddrs.has(a) }
+
+// Len returns the number of services.
+func (s *Services) Len() int { return len(s.svcs) }
+
+// Limits returns the limits the snapshot was validated against.
+func (s *Services) Limits() Limits { return s.lim }
+
+// addrSet is an open-addressing set of IPv4 addresses (as big-endian uint32,
+// 0 = empty slot) at a load of at most 1/2.
+type addrSet struct {
+	slots []uint32
+	n     int
+}
+
+func newAddrSet(addrs []header.Addr4) addrSet {
+	s := addrSet{slots: make([]uint32, 1<<bits.Len(uint(2*len(addrs))))}
+	for _, a := range addrs {
+		p := s.pos(a.Uint32())
+		if s.slots[p] == 0 {
+			s.slots[p] = a.Uint32()
+			s.n++
+		}
+	}
+	return s
+}
+
+func (s *addrSet) pos(v uint32) uint32 {
+	m := uint32(len(s.slots) - 1)
+	for i := uint32(uint64(v)*0x9e3779b97f4a7c15>>32) & m; ; i = (i + 1) & m {
+		if e := s.slots[i]; e == v || e == 0 {
+			return i
+		}
+	}
+}
+
+func (s *addrSet) has(a header.Addr4) bool {
+	v := a.Uint32()
+	return v != 0 && s.slots[s.pos(v)] == v
+}
+
+func (s *addrSet) len() int { return s.n }

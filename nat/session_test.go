@@ -1,0 +1,107 @@
+package nat
+
+import (
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"fngw/header"
+)
+
+func TestSessionLayout(t *testing.T) {
+	if s := unsafe.Sizeof(Session{}); s != 144 {
+		t.Fatalf("Session is %d bytes, documented as 144", s)
+	}
+	if s := unsafe.Sizeof(Tuple4{}); s != 16 {
+		t.Fatalf("Tuple4 is %d bytes, want 16", s)
+	}
+}
+
+func randSession(r *rand.Rand) Session {
+	a := func() header.Addr4 { return header.Addr4FromUint32(r.Uint32()) }
+	m := func() (x header.MAC) {
+		for i := range x {
+			x[i] = byte(r.IntN(256))
+		}
+		return x
+	}
+	s := Session{
+		Orig:    Tuple4{Src: a(), Dst: a(), SPort: uint16(r.Uint32()), DPort: uint16(r.Uint32()), Proto: 6},
+		Reply:   Tuple4{Src: a(), Dst: a(), SPort: uint16(r.Uint32()), DPort: uint16(r.Uint32()), Proto: 6},
+		Expires: r.Int64(),
+		DestID:  r.Uint32(),
+		SvcID:   r.Uint32(),
+		Mode:    Mode(r.IntN(numModes)),
+		State:   State(r.IntN(numStates)),
+		Flags:   Flags(r.IntN(4)),
+	}
+	for i := range s.Dir {
+		s.Dir[i] = DirState{Gen: r.Uint64(), Pkts: r.Uint64(), Bytes: r.Uint64(), Port: uint16(r.Uint32()), SrcMAC: m(), DstMAC: m(), Valid: r.IntN(2) == 0}
+	}
+	s.computeDeltas()
+	return s
+}
+
+func TestSessionBinaryRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		s := randSession(r)
+		b, err := s.AppendBinary([]byte{0xee})
+		if err != nil || len(b) != 1+SessionWireLen || b[0] != 0xee {
+			t.Fatalf("AppendBinary: %d bytes, %v", len(b), err)
+		}
+		var got Session
+		if err := got.UnmarshalBinary(b[1:]); err != nil {
+			t.Fatal(err)
+		}
+		s.wheel = 0 // table linkage is not part of the record
+		if got != s {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, s)
+		}
+	}
+	var s Session
+	if err := s.UnmarshalBinary(make([]byte, SessionWireLen-1)); err == nil {
+		t.Fatal("short record accepted")
+	}
+	b, _ := (&Session{}).AppendBinary(nil)
+	b[0] = 9
+	if err := s.UnmarshalBinary(b); err == nil {
+		t.Fatal("unknown version accepted")
+	}
+	b[0] = sessionWireVersion
+	b[1+2*tupleWireLen+16] = byte(numModes)
+	if err := s.UnmarshalBinary(b); err == nil {
+		t.Fatal("bad mode accepted")
+	}
+}
+
+func TestSessionOutInvariant(t *testing.T) {
+	// A packet received in direction d leaves with In(other).Reverse().
+	cip, vip := header.Addr4{1, 1, 1, 1}, header.Addr4{2, 2, 2, 2}
+	lip, rip := header.Addr4{3, 3, 3, 3}, header.Addr4{4, 4, 4, 4}
+	orig := Tuple4{Src: cip, Dst: vip, SPort: 40000, DPort: 80, Proto: 6}
+	for _, tc := range []struct {
+		name            string
+		reply           Tuple4
+		wantIn, wantOut Tuple4
+	}{
+		{"fullnat", Tuple4{Src: rip, Dst: lip, SPort: 8080, DPort: 5000, Proto: 6},
+			Tuple4{Src: lip, Dst: rip, SPort: 5000, DPort: 8080, Proto: 6}, Tuple4{Src: vip, Dst: cip, SPort: 80, DPort: 40000, Proto: 6}},
+		{"nat", Tuple4{Src: rip, Dst: cip, SPort: 8080, DPort: 40000, Proto: 6},
+			Tuple4{Src: cip, Dst: rip, SPort: 40000, DPort: 8080, Proto: 6}, Tuple4{Src: vip, Dst: cip, SPort: 80, DPort: 40000, Proto: 6}},
+		{"dr", Tuple4{Src: rip, SPort: 80}, orig, Tuple4{Src: vip, Dst: cip, SPort: 80, DPort: 40000, Proto: 6}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Session{Orig: orig, Reply: tc.reply}
+			if got := s.Out(DirIn); got != tc.wantIn {
+				t.Errorf("Out(in) = %v, want %v", got, tc.wantIn)
+			}
+			if got := s.Out(DirOut); got != tc.wantOut {
+				t.Errorf("Out(out) = %v, want %v", got, tc.wantOut)
+			}
+		})
+	}
+	if got := orig.String(); got != "tcp 1.1.1.1:40000->2.2.2.2:80" {
+		t.Fatalf("String = %q", got)
+	}
+}

@@ -1,0 +1,161 @@
+package nat
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"fngw/header"
+)
+
+// lvsTCPStates is tcp_states[] as printed in net/netfilter/ipvs/ip_vs_proto_tcp.c,
+// kept in LVS's own notation so the test checks the transcription in
+// tcpstate.go against the source rather than against itself.
+const lvsTCPStates = `
+/*	INPUT */
+/*        sNO, sES, sSS, sSR, sFW, sTW, sCL, sCW, sLA, sLI, sSA	*/
+/*syn*/ {{sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR }},
+/*fin*/ {{sCL, sCW, sSS, sTW, sTW, sTW, sCL, sCW, sLA, sLI, sTW }},
+/*ack*/ {{sCL, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES }},
+/*rst*/ {{sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sSR }},
+
+/*	OUTPUT */
+/*        sNO, sES, sSS, sSR, sFW, sTW, sCL, sCW, sLA, sLI, sSA	*/
+/*syn*/ {{sSS, sES, sSS, sSR, sSS, sSS, sSS, sSS, sSS, sLI, sSR }},
+/*fin*/ {{sTW, sFW, sSS, sTW, sFW, sTW, sCL, sTW, sLA, sLI, sTW }},
+/*ack*/ {{sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sLA, sES, sES }},
+/*rst*/ {{sCL, sCL, sSS, sCL, sCL, sTW, sCL, sCL, sCL, sCL, sCL }},
+
+/*	INPUT-ONLY */
+/*        sNO, sES, sSS, sSR, sFW, sTW, sCL, sCW, sLA, sLI, sSA	*/
+/*syn*/ {{sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR }},
+/*fin*/ {{sCL, sFW, sSS, sTW, sFW, sTW, sCL, sCW, sLA, sLI, sTW }},
+/*ack*/ {{sCL, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES }},
+/*rst*/ {{sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL }},
+`
+
+var lvsStateAbbrev = map[string]State{
+	"sNO": StateNone, "sES": StateEstablished, "sSS": StateSynSent, "sSR": StateSynRecv,
+	"sFW": StateFinWait, "sTW": StateTimeWait, "sCL": StateClose, "sCW": StateCloseWait,
+	"sLA": StateLastAck, "sLI": StateListen, "sSA": StateSynAck,
+}
+
+func TestTCPTransitionsMatchLVS(t *testing.T) {
+	// The flags that select each row (tcp_state_idx tests RST, SYN, FIN, ACK
+	// in that order, so extra lower-priority flags must not matter).
+	rowFlags := map[string][]header.TCPFlags{
+		"syn": {header.TCPFlagSYN, header.TCPFlagSYN | header.TCPFlagACK, header.TCPFlagSYN | header.TCPFlagFIN},
+		"fin": {header.TCPFlagFIN, header.TCPFlagFIN | header.TCPFlagACK | header.TCPFlagPSH},
+		"ack": {header.TCPFlagACK, header.TCPFlagACK | header.TCPFlagPSH},
+		"rst": {header.TCPFlagRST, header.TCPFlagRST | header.TCPFlagACK, header.TCPFlagRST | header.TCPFlagSYN},
+	}
+	type table struct {
+		name  string
+		dir   Dir
+		flags Flags
+	}
+	tables := map[string]table{
+		"INPUT":      {"input", DirIn, 0},
+		"OUTPUT":     {"output", DirOut, 0},
+		"INPUT-ONLY": {"input-only", DirIn, FlagNoOutput},
+	}
+	var cur table
+	rows := 0
+	for _, line := range strings.Split(lvsTCPStates, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "/*        sNO"):
+			continue
+		case strings.HasPrefix(line, "/*\t"):
+			cur = tables[strings.TrimSpace(strings.Trim(line, "/*\t "))]
+			continue
+		}
+		row := line[2:5]
+		cells := strings.FieldsFunc(line[strings.Index(line, "{{")+2:strings.Index(line, "}}")], func(r rune) bool {
+			return r == ',' || r == ' '
+		})
+		if len(cells) != numTCPStates {
+			t.Fatalf("row %q has %d cells", line, len(cells))
+		}
+		for si, cell := range cells {
+			want := lvsStateAbbrev[cell]
+			from := State(si)
+			for _, f := range rowFlags[row] {
+				t.Run(cur.name+"/"+row+"/"+from.String()+"/"+f.String(), func(t *testing.T) {
+					got, _ := tcpTransition(from, cur.flags, cur.dir, f)
+					if got != want {
+						t.Fatalf("%s %s in %s with %s = %s, LVS %s", cur.name, row, from, f, got, want)
+					}
+				})
+			}
+		}
+		rows++
+	}
+	if rows != 12 {
+		t.Fatalf("parsed %d rows, want 12", rows)
+	}
+}
+
+func TestTCPTransitionNoFlagsCloses(t *testing.T) {
+	// set_tcp_state: tcp_state_idx < 0 leaves new_state = CLOSE.
+	for s := StateNone; s < numTCPStates; s++ {
+		if got, _ := tcpTransition(s, 0, DirIn, header.TCPFlagPSH); got != StateClose {
+			t.Errorf("no flags in %s → %s, want CLOSE", s, got)
+		}
+	}
+}
+
+func TestTCPTransitionOutputClearsNoOutput(t *testing.T) {
+	_, fl := tcpTransition(StateSynRecv, FlagNoOutput|FlagInactive, DirOut, header.TCPFlagSYN|header.TCPFlagACK)
+	if fl != FlagInactive {
+		t.Fatalf("flags after output = %b, want only FlagInactive", fl)
+	}
+	_, fl = tcpTransition(StateSynRecv, FlagNoOutput, DirIn, header.TCPFlagACK)
+	if fl != FlagNoOutput {
+		t.Fatalf("input cleared FlagNoOutput")
+	}
+}
+
+func TestTimeoutsDefaultsAndSet(t *testing.T) {
+	to := NewTimeouts()
+	for s, want := range map[State]time.Duration{
+		StateNone: 2 * time.Second, StateEstablished: 900 * time.Second, StateSynSent: 120 * time.Second,
+		StateSynRecv: 60 * time.Second, StateFinWait: 120 * time.Second, StateTimeWait: 120 * time.Second,
+		StateClose: 10 * time.Second, StateCloseWait: 60 * time.Second, StateLastAck: 30 * time.Second,
+		StateListen: 120 * time.Second, StateSynAck: 120 * time.Second, StateUDP: 300 * time.Second,
+	} {
+		if got := to.Of(s); got != want {
+			t.Errorf("default timeout of %s = %v, want %v", s, got, want)
+		}
+	}
+	if err := to.Set(100*time.Second, 0, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tcp, fin, udp := to.Get()
+	if tcp != 100*time.Second || fin != 120*time.Second || udp != 30*time.Second {
+		t.Fatalf("after Set(100s, 0, 30s): %v %v %v", tcp, fin, udp)
+	}
+	if err := to.Set(-1, 0, 0); err == nil {
+		t.Fatal("negative timeout accepted")
+	}
+}
+
+func TestStateAndModeNames(t *testing.T) {
+	if StateTimeWait.String() != "TIME_WAIT" || StateUDP.String() != "UDP" || State(99).String() != "state(99)" {
+		t.Fatal("state names")
+	}
+	for m := Mode(0); m < numModes; m++ {
+		got, err := ParseMode(m.String())
+		if err != nil || got != m {
+			t.Fatalf("ParseMode(%q) = %v, %v", m.String(), got, err)
+		}
+	}
+	if _, err := ParseMode("masq"); err == nil {
+		t.Fatal("ParseMode accepted masq")
+	}
+	for r := DropReason(0); r < NumDropReasons; r++ {
+		if s := r.String(); s == "" || s == "unknown" || strings.ToLower(s) != s {
+			t.Fatalf("reason %d has name %q", r, s)
+		}
+	}
+}
