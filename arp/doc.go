@@ -1,0 +1,34 @@
+// Package arp is the gateway's user-space IPv4 stack on its ports, replacing
+// the kernel there: ports and the addresses the gateway owns (interface
+// addresses, VIPs, local addresses), routes with longest-prefix match, the ARP
+// neighbour table with Linux's states and ageing (RFC 826, RFC 4861-like
+// neighbour unreachability detection), answers to ARP requests and ICMP echo
+// (RFC 792), and builders for the ARP and ICMP error packets the gateway
+// originates.
+//
+// Ownership. A Stack and its NeighTable belong to one control goroutine (the
+// control lcore): it alone calls their methods, so they take no locks. The
+// datapath never touches them; it reads an immutable *Snapshot that the Stack
+// publishes through an atomic.Pointer after each change, loaded once per
+// burst. Snapshot lookups (Route, Neigh, PortMAC, PortAddr, PortMTU, Owned) are
+// allocation-free and safe for concurrent readers.
+//
+// Time is passed in as int64 monotonic nanoseconds; nothing here reads a
+// clock, so tests drive every timer with a fake clock.
+//
+// Files:
+//
+//	lpm.go        DIR-16-8-8 longest-prefix-match table, pointer-free and
+//	              immutable once built.
+//	neigh.go      NeighTable: neighbour states, timers with doubling
+//	              retransmissions, bounded per-entry and global queues of
+//	              packets awaiting resolution, counters, listing.
+//	stack.go      Stack: ports, owned addresses, connected and static routes,
+//	              static neighbours, Output/Tick, snapshot publication.
+//	snapshot.go   Snapshot: the datapath's read API; OwnKind.
+//	handle.go     HandleARP (learn, answer requests in place) and HandleICMP
+//	              (echo reply in place).
+//	build.go      Builders writing into caller buffers: ARP request,
+//	              gratuitous ARP, ICMP errors quoting the offending datagram.
+//	ratelimit.go  TokenBucket for rate-limiting ICMP errors.
+package arp

@@ -1,0 +1,108 @@
+package arp
+
+import "fngw/header"
+
+// OwnKind says why the gateway owns an address.
+type OwnKind uint8
+
+// Kinds of owned addresses.
+const (
+	OwnInterface OwnKind = iota // an interface address (ip addr add), with a connected route
+	OwnVIP                      // a virtual service address (FULLNAT/NAT/DR/TUN VIP)
+	OwnLocalAddr                // a FULLNAT local address (LIP), source of connections to real servers
+)
+
+var ownKindNames = [...]string{OwnInterface: "interface", OwnVIP: "vip", OwnLocalAddr: "laddr"}
+
+// String returns "interface", "vip" or "laddr".
+func (k OwnKind) String() string {
+	if int(k) < len(ownKindNames) {
+		return ownKindNames[k]
+	}
+	return "unknown"
+}
+
+// Snapshot is an immutable view of the stack for the datapath: routes,
+// resolved neighbours, ports and owned addresses as of one publication. The
+// control goroutine builds a new one on every change and publishes it
+// atomically (Stack.Snapshot); workers load it once per burst. Every method is
+// allocation-free and safe for any number of concurrent readers. Parts that did
+// not change are shared between successive snapshots.
+type Snapshot struct {
+	gen    uint64
+	routes *lpm
+	neigh  map[neighKey]header.MAC // valid entries only
+	ports  []portView              // indexed by port id
+	owned  map[header.Addr4]ownEntry
+}
+
+type portView struct {
+	mac     header.MAC
+	mtu     uint16
+	addr    header.Addr4 // first interface address
+	hasAddr bool
+}
+
+type ownEntry struct {
+	port uint16
+	kind OwnKind
+}
+
+// Gen returns the generation: it differs between any two snapshots published
+// by one Stack, so a session that cached a route and MAC with the generation
+// knows when to look them up again.
+func (s *Snapshot) Gen() uint64 { return s.gen }
+
+// Route returns the egress port and next hop for dst by longest-prefix match.
+// The next hop is the gateway of the matching route, or dst itself for
+// connected and other on-link routes.
+func (s *Snapshot) Route(dst header.Addr4) (port uint16, nexthop header.Addr4, ok bool) {
+	nh, ok := s.routes.lookup(dst.Uint32())
+	if !ok {
+		return 0, header.Addr4{}, false
+	}
+	if nh.via.IsZero() {
+		return nh.port, dst, true
+	}
+	return nh.port, nh.via, true
+}
+
+// Neigh returns the MAC of ip on port when the neighbour table had a usable
+// address for it (REACHABLE, STALE, DELAY, PROBE or PERMANENT). A miss means
+// the packet goes to the control goroutine, which resolves it (Stack.Output).
+func (s *Snapshot) Neigh(port uint16, ip header.Addr4) (header.MAC, bool) {
+	m, ok := s.neigh[neighKey{port, ip}]
+	return m, ok
+}
+
+// PortMAC returns the MAC address of port (zero for an unknown port).
+func (s *Snapshot) PortMAC(port uint16) header.MAC {
+	if int(port) < len(s.ports) {
+		return s.ports[port].mac
+	}
+	return header.MAC{}
+}
+
+// PortAddr returns the first interface address of port, the source of
+// packets the gateway originates there (ICMP errors, ARP requests).
+func (s *Snapshot) PortAddr(port uint16) (header.Addr4, bool) {
+	if int(port) < len(s.ports) && s.ports[port].hasAddr {
+		return s.ports[port].addr, true
+	}
+	return header.Addr4{}, false
+}
+
+// PortMTU returns the IP MTU of port (0 for an unknown port).
+func (s *Snapshot) PortMTU(port uint16) uint16 {
+	if int(port) < len(s.ports) {
+		return s.ports[port].mtu
+	}
+	return 0
+}
+
+// Owned reports whether the gateway owns ip (an interface address, a VIP or a
+// local address) and on which port it answers ARP for it.
+func (s *Snapshot) Owned(ip header.Addr4) (port uint16, kind OwnKind, ok bool) {
+	o, ok := s.owned[ip]
+	return o.port, o.kind, ok
+}
