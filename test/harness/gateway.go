@@ -109,6 +109,8 @@ func Start(t testing.TB, cfg Config, ns *Netns) *Gateway {
 		return err
 	})
 	if g.Exited() {
+		g.stopped = true // nothing left to stop; the failure is reported here
+		g.removeRuntime()
 		t.Fatalf("gateway exited during start-up (%s); see its log below", g.cmd.ProcessState)
 	}
 	if err != nil {
