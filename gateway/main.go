@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"fngw/ctl"
+	"fngw/ctl/config"
+)
+
+// Main is `gw run [-c FILE]`: it loads and validates the configuration (every
+// problem is reported, with its line, before DPDK is touched), then runs the
+// gateway until SIGTERM or SIGINT. It returns the process exit status.
+func Main(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gw run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "/etc/fngw/gw.toml", "configuration `FILE` (TOML)")
+	check := fs.Bool("check", false, "validate the configuration and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gw run: unexpected argument %q (usage: gw run [-c FILE] [-check])\n", fs.Arg(0))
+		return 2
+	}
+	f, err := config.Load(*path)
+	if err != nil {
+		var es config.Errors
+		if errors.As(err, &es) {
+			for _, e := range es {
+				fmt.Fprintln(stderr, e)
+			}
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		return 1
+	}
+	if *check {
+		fmt.Fprintf(stderr, "%s: configuration OK\n", *path)
+		return 0
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.Log.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := Run(f, log); err != nil {
+		log.Error("gateway failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// LocalCommand answers the commands that need no running gateway (ipvsadm's -h
+// and -v, and command lines that do not parse, so that a typo is reported even
+// when the gateway is down). It reports whether it handled args, and the exit
+// status.
+func LocalCommand(args []string, stdout, stderr io.Writer) (bool, int) {
+	if args[0] != "adm" {
+		return false, 0
+	}
+	cmd, err := ctl.ParseArgs(args[1:])
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		var ue *ctl.UsageError
+		if errors.As(err, &ue) {
+			fmt.Fprint(stderr, ctl.TryHelp("gw adm"))
+			return true, 2
+		}
+		return true, 1
+	}
+	switch cmd.Op {
+	case ctl.OpHelp:
+		io.WriteString(stdout, ctl.Usage("gw adm"))
+		return true, 0
+	case ctl.OpVersion:
+		fmt.Fprintln(stdout, ctl.VersionText)
+		return true, 0
+	}
+	return false, 0
+}
+
+// ReadsStdin reports whether the command takes standard input (ipvsadm -R).
+func ReadsStdin(args []string) bool {
+	if args[0] != "adm" {
+		return false
+	}
+	cmd, err := ctl.ParseArgs(args[1:])
+	return err == nil && cmd.Op == ctl.OpRestore
+}

@@ -1,0 +1,147 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"fngw/ctl"
+	"fngw/header"
+	"fngw/nat"
+	"fngw/sched"
+)
+
+// ids hands out small stable identifiers (service and destination IDs the
+// datapath indexes its counters with). A released ID goes to the back of the free
+// queue, so it is reused as late as possible: sessions of a deleted destination
+// still count against its ID until they expire.
+type ids[K comparable] struct {
+	byKey map[K]uint32
+	free  []uint32
+	next  uint32
+	max   uint32
+}
+
+func newIDs[K comparable](max int) *ids[K] {
+	return &ids[K]{byKey: make(map[K]uint32), max: uint32(max)}
+}
+
+func (s *ids[K]) get(k K) (uint32, error) {
+	if id, ok := s.byKey[k]; ok {
+		return id, nil
+	}
+	var id uint32
+	switch {
+	case s.next < s.max:
+		id = s.next
+		s.next++
+	case len(s.free) > 0:
+		id, s.free = s.free[0], s.free[1:]
+	default:
+		return 0, fmt.Errorf("too many (limit %d)", s.max)
+	}
+	s.byKey[k] = id
+	return id, nil
+}
+
+// keep releases every ID whose key is not in live.
+func (s *ids[K]) keep(live map[K]bool) {
+	for k, id := range s.byKey {
+		if !live[k] {
+			delete(s.byKey, k)
+			s.free = append(s.free, id)
+		}
+	}
+}
+
+type destKey struct {
+	svc  ctl.ServiceKey
+	dest ctl.DestKey
+}
+
+var fwdModes = map[ctl.FwdMode]nat.Mode{
+	ctl.FwdFullNAT: nat.ModeFullNAT,
+	ctl.FwdMasq:    nat.ModeNAT,
+	ctl.FwdRoute:   nat.ModeDR,
+	ctl.FwdTunnel:  nat.ModeTUN,
+}
+
+// services builds the datapath's service snapshot for cfg. Scheduler state of
+// services that existed in prev carries over (sched.WithPrevious). It runs on the
+// control goroutine; on error nothing is published and the ID tables may hold IDs
+// for keys that are not live, which the next successful build releases.
+func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*sched.Service) (*nat.Services, map[ctl.ServiceKey]*sched.Service, error) {
+	var confs []nat.ServiceConf
+	liveSvc := make(map[ctl.ServiceKey]bool)
+	liveDest := make(map[destKey]bool)
+	scheds := make(map[ctl.ServiceKey]*sched.Service)
+	for _, vs := range cfg.Services {
+		s := vs.Service
+		key := s.Key()
+		liveSvc[key] = true
+		sid, err := g.svcIDs.get(key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("service %s: %v", key, err)
+		}
+		kind, err := sched.ParseKind(s.Sched)
+		if err != nil {
+			return nil, nil, fmt.Errorf("service %s: %v", key, err)
+		}
+		flags, err := sched.ParseFlags(strings.Join(s.Flags, ","))
+		if err != nil {
+			return nil, nil, fmt.Errorf("service %s: %v", key, err)
+		}
+		sc := nat.ServiceConf{ID: sid, VIP: header.Addr4From(s.VIP), Port: s.Port, Proto: uint8(s.Proto)} // ctl.Proto values are IP protocol numbers
+		var sd []sched.DestConf
+		for _, d := range vs.Dests {
+			dk := destKey{key, d.Key()}
+			liveDest[dk] = true
+			did, err := g.destIDs.get(dk)
+			if err != nil {
+				return nil, nil, fmt.Errorf("destination %s of %s: %v", d.Key(), key, err)
+			}
+			sd = append(sd, sched.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Weight: int32(d.Weight),
+				UThresh: d.UThresh, LThresh: d.LThresh, LastWeight: g.lastWeight(dk, d.Weight)})
+			sc.Dests = append(sc.Dests, nat.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Mode: fwdModes[d.Fwd]})
+		}
+		for _, l := range vs.Laddrs {
+			pid, ok := g.portIDs[l.Port]
+			if !ok {
+				return nil, nil, fmt.Errorf("local address %s of %s: no port named %q", l.Addr, key, l.Port)
+			}
+			sc.LocalAddrs = append(sc.LocalAddrs, nat.LocalAddr{Addr: header.Addr4From(l.Addr), Port: pid})
+		}
+		var opts []sched.Option
+		if p := prev[key]; p != nil {
+			opts = append(opts, sched.WithPrevious(p))
+		}
+		if s.Persistent {
+			opts = append(opts, sched.WithPersistence(sched.Persistence{
+				Timeout: time.Duration(s.Timeout) * time.Second, Netmask: s.Netmask}))
+		}
+		ss, err := sched.NewService(kind, flags, sd, g.conns, g.nworkers, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("service %s: %v", key, err)
+		}
+		sc.Sched = ss
+		scheds[key] = ss
+		confs = append(confs, sc)
+	}
+	svcs, err := nat.NewServices(confs, g.limits)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.svcIDs.keep(liveSvc)
+	g.destIDs.keep(liveDest)
+	return svcs, scheds, nil
+}
+
+// lastWeight remembers each destination's latest non-zero weight (LVS
+// last_weight), which Maglev uses to keep a quiesced destination's slots.
+func (g *Gateway) lastWeight(k destKey, w int) int32 {
+	if w > 0 {
+		g.lastWeights[k] = int32(w)
+		return 0
+	}
+	return g.lastWeights[k]
+}

@@ -1,0 +1,319 @@
+package lcore
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"fngw/arp"
+	"fngw/dpdk"
+	"fngw/header"
+)
+
+// Stack is the user-space stack with mbufs as its queued packets.
+type Stack = arp.Stack[*dpdk.Mbuf]
+
+// ControlConfig is what the control lcore is built from.
+type ControlConfig struct {
+	IO          IO
+	FromWorkers []Ring // one per worker: packets for the stack
+	ToWorkers   []Ring // one per worker: packets for the worker to send
+	// TxWorker is the worker whose tx queues send the control lcore's packets.
+	TxWorker int
+	Neigh    arp.NeighConfig
+	// Tick, if set, runs on the control goroutine every TickEvery (rate
+	// estimators and other periodic control-plane work).
+	Tick      func()
+	TickEvery time.Duration
+	Log       *slog.Logger
+}
+
+// ControlStats are the control lcore's counters.
+type ControlStats struct {
+	Rx          uint64 `json:"rx_packets"`
+	ARP         uint64 `json:"arp"`
+	ARPReplies  uint64 `json:"arp_replies"`
+	EchoReplies uint64 `json:"echo_replies"`
+	Resolving   uint64 `json:"resolving"`
+	Sent        uint64 `json:"sent"`
+	Ignored     uint64 `json:"ignored"`
+	AllocFails  uint64 `json:"alloc_failures"`
+	RingFull    uint64 `json:"ring_full"`
+}
+
+// Control is the control lcore. Run executes on one goroutine, which owns the
+// stack and runs every job handed to Do or Submit; nothing else touches them.
+type Control struct {
+	cfg   ControlConfig
+	stack *Stack
+	rx    *dpdk.Burst
+	out   *dpdk.Burst
+	nout  int
+	one   *dpdk.Burst
+	jobs  chan func()
+	stop  chan struct{}
+	done  chan struct{}
+	once  atomic.Bool
+	base  time.Time
+	cnt   struct {
+		rx, arp, arpReplies, echo, resolving, sent, ignored, allocFails, ringFull counter
+	}
+}
+
+// NewControl builds the control lcore and its stack (whose hooks send through
+// the workers' tx queues).
+func NewControl(cfg ControlConfig, newBurst func(int) *dpdk.Burst) *Control {
+	c := &Control{cfg: cfg, rx: newBurst(BurstSize), out: newBurst(bufCap), one: newBurst(1),
+		jobs: make(chan func(), 64), stop: make(chan struct{}), done: make(chan struct{}), base: time.Now()}
+	if c.cfg.TickEvery == 0 {
+		c.cfg.TickEvery = 2 * time.Second
+	}
+	c.stack = arp.NewStack(cfg.Neigh, arp.Hooks[*dpdk.Mbuf]{
+		Solicit:  c.solicit,
+		Transmit: c.transmit,
+		Drop:     c.free,
+	})
+	return c
+}
+
+// Stack is the user-space stack. Only jobs on the control goroutine may call
+// its methods, except Snapshot, which anyone may call.
+func (c *Control) Stack() *Stack { return c.stack }
+
+// Now is the control lcore's monotonic clock in nanoseconds.
+func (c *Control) Now() int64 { return int64(time.Since(c.base)) + 1 }
+
+// Stats copies the control lcore's counters.
+func (c *Control) Stats() ControlStats {
+	k := &c.cnt
+	return ControlStats{Rx: k.rx.get(), ARP: k.arp.get(), ARPReplies: k.arpReplies.get(), EchoReplies: k.echo.get(),
+		Resolving: k.resolving.get(), Sent: k.sent.get(), Ignored: k.ignored.get(), AllocFails: k.allocFails.get(),
+		RingFull: k.ringFull.get()}
+}
+
+// Do runs fn on the control goroutine and waits for it. It reports false, and
+// fn does not run, when the control lcore has stopped.
+func (c *Control) Do(fn func()) bool {
+	ran := make(chan struct{})
+	select {
+	case c.jobs <- func() { fn(); close(ran) }:
+	case <-c.done:
+		return false
+	}
+	select {
+	case <-ran:
+		return true
+	case <-c.done:
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// Submit queues fn to run on the control goroutine without waiting.
+func (c *Control) Submit(fn func()) {
+	select {
+	case c.jobs <- fn:
+	case <-c.done:
+	}
+}
+
+// Stop makes Run return after its current turn. Safe to call more than once,
+// from any goroutine.
+func (c *Control) Stop() {
+	if c.once.CompareAndSwap(false, true) {
+		close(c.stop)
+	}
+}
+
+// Run is the control loop: packets from the workers, jobs, stack timers, and
+// a short sleep when there is nothing to do (the control lcore is not a
+// busy-polling core). It returns after Stop.
+func (c *Control) Run() {
+	defer close(c.done)
+	timer := time.NewTimer(time.Hour)
+	idle := time.Duration(0)
+	lastStack, lastTick := int64(0), int64(0)
+	for {
+		select {
+		case <-c.stop:
+			c.flush()
+			return
+		default:
+		}
+		now := c.Now()
+		n := c.poll(now)
+		jobs := c.runJobs()
+		if now-lastStack >= int64(10*time.Millisecond) || n > 0 {
+			c.stack.Tick(now)
+			lastStack = now
+		}
+		if c.cfg.Tick != nil && now-lastTick >= int64(c.cfg.TickEvery) {
+			c.cfg.Tick()
+			lastTick = now
+		}
+		c.flush()
+		if n > 0 || jobs > 0 {
+			idle = 0
+			continue
+		}
+		// Back off from 20 µs to 1 ms while idle; a job wakes the loop at once.
+		idle = min(max(2*idle, 20*time.Microsecond), time.Millisecond)
+		timer.Reset(idle)
+		select {
+		case fn := <-c.jobs:
+			fn()
+			idle = 0
+			if !timer.Stop() {
+				<-timer.C
+			}
+		case <-timer.C:
+		case <-c.stop:
+		}
+	}
+}
+
+func (c *Control) runJobs() int {
+	for n := 0; ; n++ {
+		select {
+		case fn := <-c.jobs:
+			fn()
+		default:
+			return n
+		}
+	}
+}
+
+func (c *Control) poll(now int64) int {
+	total := 0
+	for _, r := range c.cfg.FromWorkers {
+		n := r.Dequeue(c.rx, 0, BurstSize)
+		c.cnt.rx.add(uint64(n))
+		for i := 0; i < n; i++ {
+			c.input(c.rx.Pkts[i], now)
+		}
+		total += n
+	}
+	return total
+}
+
+// input handles one packet a worker handed over: ARP, IPv4 to an address the
+// gateway owns (ICMP echo), or a packet whose next hop must be resolved. The
+// packet is sent, queued in the stack, or freed.
+func (c *Control) input(m *dpdk.Mbuf, now int64) {
+	frame := m.Data()
+	port := m.Port()
+	eth := header.Ethernet(frame)
+	if !eth.IsValid(len(frame)) {
+		c.ignore(m)
+		return
+	}
+	if eth.PayloadType() == header.EtherTypeARP {
+		c.cnt.arp.add(1)
+		if c.stack.HandleARP(now, port, frame) {
+			c.cnt.arpReplies.add(1)
+			c.send(m, port)
+			return
+		}
+		c.ignore(m)
+		return
+	}
+	ip := header.IPv4(frame[eth.HeaderLen():])
+	if eth.PayloadType() != header.EtherTypeIPv4 || !ip.IsValid(len(ip)) {
+		c.ignore(m)
+		return
+	}
+	snap := c.stack.Snapshot()
+	dst := ip.DestinationAddress()
+	if _, _, owned := snap.Owned(dst); owned {
+		if c.stack.HandleICMP(port, frame) {
+			c.cnt.echo.add(1)
+			c.send(m, port)
+			return
+		}
+		c.ignore(m)
+		return
+	}
+	out, nexthop, ok := snap.Route(dst)
+	if !ok {
+		c.ignore(m)
+		return
+	}
+	c.cnt.resolving.add(1)
+	c.stack.Output(now, out, nexthop, m)
+}
+
+func (c *Control) ignore(m *dpdk.Mbuf) {
+	c.cnt.ignored.add(1)
+	c.free(m)
+}
+
+func (c *Control) free(m *dpdk.Mbuf) {
+	c.one.Pkts[0] = m
+	c.cfg.IO.FreeBulk(c.one, 0, 1)
+}
+
+// transmit is the stack's hook for a queued packet whose next hop resolved.
+func (c *Control) transmit(m *dpdk.Mbuf, port uint16, mac header.MAC) {
+	eth := header.Ethernet(m.Data())
+	eth.SetDestination(mac)
+	eth.SetSource(c.stack.Snapshot().PortMAC(port))
+	c.send(m, port)
+}
+
+// solicit is the stack's hook for an ARP request to send.
+func (c *Control) solicit(r arp.Solicitation) {
+	m := c.alloc()
+	if m == nil {
+		return
+	}
+	n := arp.BuildARPRequest(m.Room()[m.DataOff():], r.SrcMAC, r.SrcIP, r.Target, r.Dst)
+	m.SetData(m.DataOff(), n)
+	c.send(m, r.Port)
+}
+
+// Announce sends a gratuitous ARP for ip on port (an address just added).
+// Control goroutine only.
+func (c *Control) Announce(port uint16, ip header.Addr4) {
+	m := c.alloc()
+	if m == nil {
+		return
+	}
+	n := arp.BuildGratuitousARP(m.Room()[m.DataOff():], c.stack.Snapshot().PortMAC(port), ip)
+	m.SetData(m.DataOff(), n)
+	c.send(m, port)
+}
+
+func (c *Control) alloc() *dpdk.Mbuf {
+	if !c.cfg.IO.AllocBulk(c.one, 0, 1) {
+		c.cnt.allocFails.add(1)
+		return nil
+	}
+	return c.one.Pkts[0]
+}
+
+// send queues m for transmission on port by the tx worker.
+func (c *Control) send(m *dpdk.Mbuf, port uint16) {
+	m.SetPort(port)
+	if c.nout == bufCap {
+		c.flush()
+	}
+	c.out.Pkts[c.nout] = m
+	c.nout++
+}
+
+func (c *Control) flush() {
+	if c.nout == 0 {
+		return
+	}
+	q := c.cfg.ToWorkers[c.cfg.TxWorker].Enqueue(c.out, 0, c.nout)
+	c.cnt.sent.add(uint64(q))
+	if q < c.nout {
+		c.cnt.ringFull.add(uint64(c.nout - q))
+		c.cfg.IO.FreeBulk(c.out, q, c.nout-q)
+	}
+	c.nout = 0
+}

@@ -1,0 +1,96 @@
+package lcore
+
+import "sync/atomic"
+
+// Reason is why a worker dropped a packet before or around load balancing (the
+// reasons inside load balancing are nat.DropReason). Each has its own counter.
+type Reason uint8
+
+// Drop reasons, in the order of the counters.
+const (
+	ShortFrame       Reason = iota // shorter than an Ethernet header
+	MultiSegment                   // chained mbufs (jumbo scatter) are not handled
+	UnknownEtherType               // neither IPv4 nor ARP
+	VLANOnUntagged                 // 802.1Q frame on an untagged port
+	OtherHost                      // unicast to a MAC that is not the port's
+	L2Multicast                    // IPv4 in a broadcast/multicast frame
+	MalformedIPv4                  // version, IHL or total length inconsistent with the frame
+	BadIPv4Checksum                // header checksum wrong (NIC verdict or software check)
+	NotForUs                       // IPv4 to an address the gateway neither owns nor balances
+	TxQueueFull                    // the port's tx queue did not take the packet
+	RedirectRingFull               // the owner core's redirect ring was full
+	ControlRingFull                // the control lcore's ring was full
+	NumReasons
+)
+
+var reasonNames = [NumReasons]string{
+	"short_frame", "multi_segment", "unknown_ethertype", "vlan_on_untagged_port",
+	"other_host", "l2_multicast", "malformed_ipv4", "bad_ipv4_checksum", "not_for_us",
+	"tx_queue_full", "redirect_ring_full", "control_ring_full",
+}
+
+// String is the reason's metric label.
+func (r Reason) String() string {
+	if r < NumReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// counter is a per-core counter: one writer (its core) updates it with a plain
+// load and store (no locked instruction); anyone may read it atomically.
+type counter struct{ v atomic.Uint64 }
+
+func (c *counter) add(n uint64) { c.v.Store(c.v.Load() + n) }
+func (c *counter) get() uint64  { return c.v.Load() }
+
+// counters is one worker's counters. Only that worker writes them.
+type counters struct {
+	rx, tx               counter
+	redirectOut          counter
+	redirectIn           counter
+	toControl            counter
+	injected             counter
+	drops                [NumReasons]counter
+	pollsBusy, pollsIdle counter
+	busyNs, totalNs      counter
+}
+
+// Stats is a copy of one core's counters, read by the control plane.
+type Stats struct {
+	Core        int                `json:"core"`
+	Rx          uint64             `json:"rx_packets"`
+	Tx          uint64             `json:"tx_packets"`
+	RedirectOut uint64             `json:"redirect_out"`
+	RedirectIn  uint64             `json:"redirect_in"`
+	ToControl   uint64             `json:"to_control"`
+	Injected    uint64             `json:"injected"`
+	Drops       [NumReasons]uint64 `json:"-"`
+	PollsBusy   uint64             `json:"polls_busy"`
+	PollsIdle   uint64             `json:"polls_idle"`
+	BusyNs      uint64             `json:"busy_ns"`
+	TotalNs     uint64             `json:"total_ns"`
+}
+
+// DropMap names the non-zero drop counters, for JSON output.
+func (s *Stats) DropMap() map[string]uint64 {
+	m := make(map[string]uint64)
+	for i, v := range s.Drops {
+		if v != 0 {
+			m[Reason(i).String()] = v
+		}
+	}
+	return m
+}
+
+func (c *counters) snapshot(core int) Stats {
+	s := Stats{Core: core, Rx: c.rx.get(), Tx: c.tx.get(),
+		RedirectOut: c.redirectOut.get(), RedirectIn: c.redirectIn.get(),
+		ToControl: c.toControl.get(), Injected: c.injected.get(),
+		PollsBusy: c.pollsBusy.get(), PollsIdle: c.pollsIdle.get(),
+		BusyNs: c.busyNs.get(), TotalNs: c.totalNs.get()}
+	for i := range c.drops {
+		s.Drops[i] = c.drops[i].get()
+	}
+	return s
+}

@@ -1,0 +1,406 @@
+package lcore
+
+import (
+	"sync/atomic"
+	"time"
+
+	"fngw/arp"
+	"fngw/dpdk"
+	"fngw/header"
+	"fngw/nat"
+)
+
+// BurstSize is the rx burst size, and the unit of every buffer below.
+const BurstSize = 32
+
+// state is what a worker reads the configuration from during one turn.
+type state struct {
+	svcs  *nat.Services
+	stack *arp.Snapshot
+}
+
+// Queue is one (port, queue) pair a worker polls.
+type Queue struct {
+	Port, Queue uint16
+}
+
+// WorkerConfig is what a worker is built from.
+type WorkerConfig struct {
+	ID  int // worker index, 0..n-1 (the session-ownership core number)
+	CPU int // CPU to pin to; -1 leaves the thread unpinned (tests)
+	// Register, if set, runs on the worker's thread after pinning, before the loop
+	// (it makes the thread a DPDK lcore).
+	Register func() error
+	Rx       []Queue  // (port, queue) pairs to receive from
+	TxQueue  []uint16 // tx queue to use on each port id (len = number of ports)
+	IO       IO
+	// Services is the service snapshot the control plane publishes; Stack
+	// publishes the routes, neighbours and addresses (only its Snapshot method is
+	// called here). The worker loads both once per turn.
+	Services *atomic.Pointer[nat.Services]
+	Stack    *Stack
+	NAT      *nat.Core
+	// RedirectOut[c] carries packets from this worker to worker c (nil for itself);
+	// RedirectIn lists the rings other workers fill for this one.
+	RedirectOut []Ring
+	RedirectIn  []Ring
+	ToControl   Ring // packets for the control lcore
+	FromControl Ring // packets the control lcore wants sent; the port is in the mbuf
+	// IdlePolls and IdleSleep: after IdlePolls consecutive empty turns, sleep
+	// IdleSleep (0: never; a dedicated core busy-polls).
+	IdlePolls    int
+	IdleSleep    time.Duration
+	ExpireBudget int // sessions examined for expiry per turn
+}
+
+// Worker is one worker lcore. All its fields are touched only by its own thread,
+// except the counters (read atomically by anyone) and stop.
+type Worker struct {
+	cfg  WorkerConfig
+	rx   *dpdk.Burst
+	tx   []*dpdk.Burst // per port
+	ntx  []int
+	red  []*dpdk.Burst // per destination core
+	nred []int
+	ctl  *dpdk.Burst
+	nctl int
+	free *dpdk.Burst
+	nfre int
+	cnt  counters
+	stop atomic.Bool
+	idle int
+	job  atomic.Pointer[job]
+}
+
+// job is a function the control plane runs on the worker's thread between two
+// turns of the loop (to read state only the worker may touch, such as its
+// session table).
+type job struct {
+	fn   func(now int64)
+	done chan struct{}
+}
+
+// bufCap is the capacity of each verdict buffer: two rx bursts, flushed early
+// when full.
+const bufCap = 2 * BurstSize
+
+// NewWorker allocates every buffer the worker will ever use. newBurst makes a
+// burst array (dpdk.NewBurst in production, so arrays handed to C live in C memory).
+func NewWorker(cfg WorkerConfig, newBurst func(int) *dpdk.Burst) *Worker {
+	w := &Worker{cfg: cfg, rx: newBurst(BurstSize), ctl: newBurst(bufCap), free: newBurst(bufCap)}
+	w.tx = make([]*dpdk.Burst, len(cfg.TxQueue))
+	w.ntx = make([]int, len(cfg.TxQueue))
+	for i := range w.tx {
+		w.tx[i] = newBurst(bufCap)
+	}
+	w.red = make([]*dpdk.Burst, len(cfg.RedirectOut))
+	w.nred = make([]int, len(cfg.RedirectOut))
+	for i, r := range cfg.RedirectOut {
+		if r != nil {
+			w.red[i] = newBurst(bufCap)
+		}
+	}
+	if cfg.ExpireBudget == 0 {
+		w.cfg.ExpireBudget = 64
+	}
+	return w
+}
+
+// Stats copies the worker's counters.
+func (w *Worker) Stats() Stats { return w.cnt.snapshot(w.cfg.ID) }
+
+// Exec runs fn on the worker's thread after its current turn and waits for it,
+// at most timeout. It reports false if the worker did not run it in time (a
+// stopped worker); fn then never runs. Calls must not overlap (the control
+// goroutine serializes them).
+func (w *Worker) Exec(fn func(now int64), timeout time.Duration) bool {
+	j := &job{fn: fn, done: make(chan struct{})}
+	w.job.Store(j)
+	select {
+	case <-j.done:
+		return true
+	case <-time.After(timeout):
+		if w.job.CompareAndSwap(j, nil) {
+			return false
+		}
+		<-j.done // taken just now: it runs
+		return true
+	}
+}
+
+// Stop asks the loop to finish its turn and return.
+func (w *Worker) Stop() { w.stop.Store(true) }
+
+// Run is the worker loop. It locks the calling goroutine to its thread, pins it,
+// registers it, and polls until Stop. On return every buffered packet has been
+// sent or freed.
+func (w *Worker) Run() error {
+	if w.cfg.CPU >= 0 {
+		if err := pinThread(w.cfg.CPU); err != nil {
+			return err
+		}
+	}
+	if w.cfg.Register != nil {
+		if err := w.cfg.Register(); err != nil {
+			return err
+		}
+	}
+	base := time.Now()
+	prev := int64(0)
+	prevBusy := false
+	for !w.stop.Load() {
+		now := int64(time.Since(base)) + 1
+		if prev != 0 {
+			d := uint64(now - prev)
+			w.cnt.totalNs.add(d)
+			if prevBusy {
+				w.cnt.busyNs.add(d)
+			}
+		}
+		prev = now
+		n := w.Poll(now)
+		prevBusy = n > 0
+		if n > 0 {
+			w.cnt.pollsBusy.add(1)
+			w.idle = 0
+			continue
+		}
+		w.cnt.pollsIdle.add(1)
+		w.idle++
+		if w.cfg.IdleSleep > 0 && w.idle >= w.cfg.IdlePolls {
+			time.Sleep(w.cfg.IdleSleep)
+		}
+	}
+	return nil
+}
+
+// Poll is one turn of the loop at time now (monotonic ns): receive, classify,
+// drain the rings filled for this worker, flush, expire. It returns the number of
+// packets handled.
+func (w *Worker) Poll(now int64) int {
+	st := state{w.cfg.Services.Load(), w.cfg.Stack.Snapshot()}
+	total := 0
+	for _, q := range w.cfg.Rx {
+		n := w.cfg.IO.RxBurst(q.Port, q.Queue, w.rx)
+		w.cnt.rx.add(uint64(n))
+		for i := 0; i < n; i++ {
+			w.classify(w.rx.Pkts[i], st, now)
+		}
+		total += n
+	}
+	for _, r := range w.cfg.RedirectIn {
+		n := r.Dequeue(w.rx, 0, BurstSize)
+		w.cnt.redirectIn.add(uint64(n))
+		for i := 0; i < n; i++ {
+			w.balance(w.rx.Pkts[i], st, now)
+		}
+		total += n
+	}
+	if w.cfg.FromControl != nil {
+		n := w.cfg.FromControl.Dequeue(w.rx, 0, BurstSize)
+		w.cnt.injected.add(uint64(n))
+		for i := 0; i < n; i++ {
+			m := w.rx.Pkts[i]
+			w.queueTx(m.Port(), m)
+		}
+		total += n
+	}
+	w.flush()
+	w.cfg.NAT.Expire(st.svcs, now, w.cfg.ExpireBudget)
+	w.cfg.NAT.Flush()
+	if j := w.job.Load(); j != nil {
+		w.job.Store(nil)
+		j.fn(now)
+		close(j.done)
+	}
+	return total
+}
+
+// classify runs the L2/L3 checks a kernel would before its IP layer, then hands
+// IPv4 to load balancing. Every packet ends in exactly one buffer or counter.
+func (w *Worker) classify(m *dpdk.Mbuf, st state, now int64) {
+	if m.NbSegs() != 1 {
+		w.drop(m, MultiSegment)
+		return
+	}
+	d := m.Data()
+	if len(d) < header.EthernetLen {
+		w.drop(m, ShortFrame)
+		return
+	}
+	eth := header.Ethernet(d)
+	switch eth.Type() {
+	case header.EtherTypeIPv4:
+	case header.EtherTypeARP:
+		w.toControl(m)
+		return
+	case header.EtherTypeVLAN:
+		w.drop(m, VLANOnUntagged)
+		return
+	default:
+		w.drop(m, UnknownEtherType)
+		return
+	}
+	if dst := eth.Destination(); dst != st.stack.PortMAC(m.Port()) {
+		if dst.IsMulticast() {
+			w.drop(m, L2Multicast)
+		} else {
+			w.drop(m, OtherHost)
+		}
+		return
+	}
+	ip := header.IPv4(d[header.EthernetLen:])
+	if !ip.IsValid(len(ip)) {
+		w.drop(m, MalformedIPv4)
+		return
+	}
+	switch m.OlFlags() & dpdk.RxIPCksumMask {
+	case dpdk.RxIPCksumGood:
+	case dpdk.RxIPCksumBad:
+		w.drop(m, BadIPv4Checksum)
+		return
+	default:
+		if !ip.IsChecksumValid() {
+			w.drop(m, BadIPv4Checksum)
+			return
+		}
+	}
+	w.balance(m, st, now)
+}
+
+// balance runs load balancing on a packet whose Ethernet and IPv4 headers are
+// valid (classified here, or by the core that redirected it).
+func (w *Worker) balance(m *dpdk.Mbuf, st state, now int64) {
+	off, n := m.DataOff(), m.DataLen()
+	f := nat.Frame{Buf: m.Room(), Off: off, Len: n, L3: header.EthernetLen, Port: m.Port(), RSS: m.RSS()}
+	r := w.cfg.NAT.Process(&f, st.svcs, st.stack, now)
+	switch r.Act {
+	case nat.ActTx:
+		if f.Off != off || f.Len != n {
+			m.SetData(f.Off, f.Len)
+		}
+		w.queueTx(r.Port, m)
+	case nat.ActRedirect:
+		w.redirect(int(r.Core), m)
+	case nat.ActControl:
+		if r.Port != m.Port() {
+			m.SetPort(r.Port)
+		}
+		w.toControl(m)
+	case nat.ActNotMine:
+		ip := header.IPv4(f.Buf[f.Off+f.L3 : f.Off+f.Len])
+		if _, _, ok := st.stack.Owned(ip.DestinationAddress()); ok {
+			w.toControl(m)
+			return
+		}
+		w.drop(m, NotForUs)
+	default: // nat.ActDrop, counted by nat under its reason
+		w.freeMbuf(m)
+	}
+}
+
+func (w *Worker) drop(m *dpdk.Mbuf, r Reason) {
+	w.cnt.drops[r].add(1)
+	w.freeMbuf(m)
+}
+
+func (w *Worker) freeMbuf(m *dpdk.Mbuf) {
+	if w.nfre == bufCap {
+		w.cfg.IO.FreeBulk(w.free, 0, w.nfre)
+		w.nfre = 0
+	}
+	w.free.Pkts[w.nfre] = m
+	w.nfre++
+}
+
+func (w *Worker) queueTx(port uint16, m *dpdk.Mbuf) {
+	if int(port) >= len(w.tx) {
+		w.drop(m, NotForUs)
+		return
+	}
+	if w.ntx[port] == bufCap {
+		w.flushPort(port)
+	}
+	w.tx[port].Pkts[w.ntx[port]] = m
+	w.ntx[port]++
+}
+
+func (w *Worker) redirect(core int, m *dpdk.Mbuf) {
+	if core >= len(w.red) || w.red[core] == nil {
+		// A reply for a session owned by this very core (or a bad core number):
+		// never loop, drop and count.
+		w.drop(m, RedirectRingFull)
+		return
+	}
+	if w.nred[core] == bufCap {
+		w.flushRedirect(core)
+	}
+	w.red[core].Pkts[w.nred[core]] = m
+	w.nred[core]++
+}
+
+func (w *Worker) toControl(m *dpdk.Mbuf) {
+	if w.nctl == bufCap {
+		w.flushControl()
+	}
+	w.ctl.Pkts[w.nctl] = m
+	w.nctl++
+}
+
+// flush sends every buffer: one tx burst per port, one enqueue per ring, one
+// bulk free.
+func (w *Worker) flush() {
+	for p := range w.tx {
+		if w.ntx[p] > 0 {
+			w.flushPort(uint16(p))
+		}
+	}
+	for c := range w.red {
+		if w.nred[c] > 0 {
+			w.flushRedirect(c)
+		}
+	}
+	if w.nctl > 0 {
+		w.flushControl()
+	}
+	if w.nfre > 0 {
+		w.cfg.IO.FreeBulk(w.free, 0, w.nfre)
+		w.nfre = 0
+	}
+}
+
+func (w *Worker) flushPort(p uint16) {
+	n := w.ntx[p]
+	sent := w.cfg.IO.TxBurst(p, w.cfg.TxQueue[p], w.tx[p], 0, n)
+	w.cnt.tx.add(uint64(sent))
+	if sent < n {
+		w.cnt.drops[TxQueueFull].add(uint64(n - sent))
+		w.cfg.IO.FreeBulk(w.tx[p], sent, n-sent)
+	}
+	w.ntx[p] = 0
+}
+
+func (w *Worker) flushRedirect(c int) {
+	n := w.nred[c]
+	q := w.cfg.RedirectOut[c].Enqueue(w.red[c], 0, n)
+	w.cnt.redirectOut.add(uint64(q))
+	if q < n {
+		w.cnt.drops[RedirectRingFull].add(uint64(n - q))
+		w.cfg.IO.FreeBulk(w.red[c], q, n-q)
+	}
+	w.nred[c] = 0
+}
+
+func (w *Worker) flushControl() {
+	n := w.nctl
+	q := 0
+	if w.cfg.ToControl != nil {
+		q = w.cfg.ToControl.Enqueue(w.ctl, 0, n)
+	}
+	w.cnt.toControl.add(uint64(q))
+	if q < n {
+		w.cnt.drops[ControlRingFull].add(uint64(n - q))
+		w.cfg.IO.FreeBulk(w.ctl, q, n-q)
+	}
+	w.nctl = 0
+}
