@@ -179,7 +179,16 @@ func (g *Gateway) setupPorts() error {
 			RxDesc: pc.RxDesc, TxDesc: pc.TxDesc, Pool: g.pool}); err != nil {
 			return fmt.Errorf("port %s: %w", pc.Name, err)
 		}
-		if !pc.MAC.IsZero() {
+		info, err := dev.Info()
+		if err != nil {
+			return fmt.Errorf("port %s: %w", pc.Name, err)
+		}
+		// A net_tap port's MAC is its kernel interface's: that interface is the
+		// peer host (moved into a client or server namespace), so the gateway
+		// must not speak with the same MAC. It keeps its own (the configured one,
+		// else the kernel's with the last bit flipped) and leaves the kernel's alone.
+		tap := info.Driver == "net_tap"
+		if !pc.MAC.IsZero() && !tap {
 			if err := dev.SetMAC(pc.MAC); err != nil {
 				return fmt.Errorf("port %s: %w", pc.Name, err)
 			}
@@ -200,6 +209,13 @@ func (g *Gateway) setupPorts() error {
 		mac, err := dev.MAC()
 		if err != nil {
 			return fmt.Errorf("port %s: %w", pc.Name, err)
+		}
+		if tap {
+			if pc.MAC.IsZero() {
+				mac[5] ^= 1
+			} else {
+				mac = pc.MAC
+			}
 		}
 		g.ports = append(g.ports, &port{conf: f, cfg: pc, dev: dev, mac: header.MAC(mac)})
 		g.portIDs[pc.Name] = dev.ID
