@@ -60,10 +60,12 @@ func setConns(r *rand.Rand, c *Conns, id uint32, active, inactive int32) {
 		cl.active.Store(0)
 		cl.inactive.Store(0)
 	}
-	for active > 0 || inactive > 0 {
-		a := min(active, r.Int32N(4))
-		in := min(inactive, r.Int32N(4))
-		c.Add(r.IntN(c.Cores()), id, a, in)
+	for core := range c.Cores() {
+		a, in := active, inactive
+		if core < c.Cores()-1 {
+			a, in = r.Int32N(active+1), r.Int32N(inactive+1)
+		}
+		c.Add(core, id, a, in)
 		active -= a
 		inactive -= in
 	}

@@ -75,6 +75,9 @@ func refWRRCycle(ws []int32) []int {
 		}
 		top = max(top, w)
 	}
+	if g == 0 {
+		return nil
+	}
 	var seq []int
 	for cw := top - (g - 1); cw > 0; cw -= g {
 		for i, w := range ws {

@@ -1,0 +1,110 @@
+package sched
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestLeastMatchesReference: lc, wlc, sed, nq, fo and ovf pick what the reference
+// picks on random weights, connection counts spread over cores and thresholds.
+// Small ranges make ties frequent, so tie-breaking is checked too.
+func TestLeastMatchesReference(t *testing.T) {
+	r := seeded(t)
+	const ncores = 4
+	for _, k := range []Kind{LC, WLC, SED, NQ, FO, OVF} {
+		t.Run(k.String(), func(t *testing.T) {
+			for trial := range 3000 {
+				c := NewConns(ncores, 64)
+				n := 1 + r.IntN(8)
+				ws := make([]int32, n)
+				for i := range ws {
+					ws[i] = r.Int32N(5)
+					if r.IntN(8) == 0 {
+						ws[i] = r.Int32N(MaxWeight + 1)
+					}
+				}
+				ds := dests(ws...)
+				act, inact := make([]int64, n), make([]int64, n)
+				for i := range ds {
+					if r.IntN(5) == 0 {
+						ds[i].UThresh = 1 + r.Uint32N(6)
+					}
+					act[i], inact[i] = int64(r.IntN(4)), int64(r.IntN(4))
+					if r.IntN(10) == 0 {
+						act[i] = int64(r.IntN(1 << 20))
+					}
+					setConns(r, c, ds[i].ID, int32(act[i]), int32(inact[i]))
+				}
+				var want int
+				switch k {
+				case FO:
+					want = refFO(ds, act, inact)
+				case OVF:
+					want = refOVF(ds, act, inact)
+				default:
+					want = refLeast(k, ds, act, inact)
+				}
+				s := mustService(t, k, 0, ds, c, ncores)
+				if got := s.Pick(r.IntN(ncores), Key{}); got != want {
+					t.Fatalf("trial %d: %v active %v inactive %v: picked %d, want %d", trial, ds, act, inact, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestLeastTies pins LVS's tie-breaking and formulas on small cases.
+func TestLeastTies(t *testing.T) {
+	tests := []struct {
+		kind      Kind
+		weights   []int32
+		act, inac []int32
+		want      int
+	}{
+		{LC, []int32{1, 1, 1}, []int32{1, 0, 0}, []int32{0, 3, 3}, 1},          // 256 vs 3 vs 3: first of the ties
+		{LC, []int32{9, 1}, []int32{1, 1}, []int32{0, 0}, 0},                   // lc ignores weights
+		{LC, []int32{1, 1}, []int32{0, 1}, []int32{300, 0}, 1},                 // 300 > 256: inactive counts 1/256
+		{WLC, []int32{1, 2}, []int32{1, 2}, []int32{0, 0}, 0},                  // 256/1 = 512/2: first
+		{WLC, []int32{1, 3}, []int32{1, 2}, []int32{0, 0}, 1},                  // 256/1 > 512/3
+		{SED, []int32{1, 2}, []int32{0, 1}, []int32{0, 0}, 0},                  // 1/1 = 2/2: first
+		{SED, []int32{1, 2}, []int32{0, 1}, []int32{0, 500}, 0},                // inactive does not count
+		{SED, []int32{1, 3}, []int32{0, 1}, []int32{0, 0}, 1},                  // 1/1 > 2/3
+		{NQ, []int32{1, 100}, []int32{1, 0}, []int32{0, 0}, 1},                 // the idle one
+		{NQ, []int32{1, 100, 5}, []int32{3, 1, 0}, []int32{0, 0, 0}, 2},        // idle wins over a faster one
+		{NQ, []int32{0, 1, 1}, []int32{0, 0, 0}, []int32{0, 0, 0}, 1},          // quiescent idle does not count
+		{FO, []int32{3, 5, 5, 1}, []int32{9, 9, 9, 9}, []int32{0, 0, 0, 0}, 1}, // highest weight, first
+		{OVF, []int32{3, 5, 5}, []int32{0, 6, 5}, []int32{0, 0, 0}, 2},         // 6 > 5 overflowed; 5 <= 5 not yet
+		{OVF, []int32{3, 5}, []int32{3, 6}, []int32{0, 0}, 0},
+		{OVF, []int32{3, 5}, []int32{4, 6}, []int32{0, 0}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s%v%v%v", tt.kind, tt.weights, tt.act, tt.inac), func(t *testing.T) {
+			c := NewConns(2, 64)
+			ds := dests(tt.weights...)
+			for i := range ds {
+				c.Add(i%2, ds[i].ID, tt.act[i], tt.inac[i])
+			}
+			s := mustService(t, tt.kind, 0, ds, c, 2)
+			if got := s.Pick(1, Key{}); got != tt.want {
+				t.Errorf("picked %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWLCConverges: picking and counting each new connection, wlc keeps the
+// active connections proportional to the weights.
+func TestWLCConverges(t *testing.T) {
+	c := NewConns(2, 64)
+	ds := dests(1, 2, 5)
+	s := mustService(t, WLC, 0, ds, c, 2)
+	for n := range 800 {
+		i := s.Pick(n%2, Key{})
+		c.Add(n%2, ds[i].ID, 1, 0)
+	}
+	for i, want := range []int32{100, 200, 500} {
+		if a, _ := c.Sum(ds[i].ID); a != want {
+			t.Errorf("dest %d: %d active, want %d", i, a, want)
+		}
+	}
+}
