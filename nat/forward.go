@@ -115,15 +115,17 @@ func (c *Core) forward(pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, 
 		return drop(ReasonTTLExceeded)
 	}
 	ds := &s.Dir[d]
-	out := s.Out(d)
-	r := resolve(ds, stack, hopFor(s, &out))
-	if r == ReasonNoRoute {
-		return drop(r)
+	o := s.In(d ^ 1) // the packet leaves with o reversed (see Session)
+	r := ReasonNone
+	if !ds.Valid || ds.Gen != stack.Gen() {
+		if r = resolve(ds, stack, hopFor(s, o)); r == ReasonNoRoute {
+			return drop(r)
+		}
 	}
-	if out.Proto == header.IPProtoTCP {
+	if s.Orig.Proto == header.IPProtoTCP {
 		c.tcpState(s, d, header.TCP(l4).Flags())
 	}
-	c.tab.Touch(idx, now+c.to.ns[s.State].Load())
+	c.tab.touch(s, idx, now+c.to.ns[s.State].Load())
 
 	n := uint64(len(ip))
 	ds.Pkts++
@@ -139,7 +141,7 @@ func (c *Core) forward(pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, 
 	se.n[by] += n
 
 	if s.Mode != ModeDR {
-		rewrite(ip, l4, &out, s.delta[d])
+		rewrite(ip, l4, o, s.delta[d])
 	}
 	eth := header.Ethernet(pkt)
 	eth.SetSource(ds.SrcMAC)
@@ -150,15 +152,16 @@ func (c *Core) forward(pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, 
 	return Result{Act: ActTx, Port: ds.Port}
 }
 
-// hopFor returns the address whose route and neighbour the packet leaving
-// with tuple out follows, and whether that address must be the neighbour
-// itself. DR sends the unchanged packet to the real server's MAC, so it
-// resolves the real server (on-link, LVS IP_VS_RT_MODE_KNOWN_NH).
-func hopFor(s *Session, out *Tuple4) hop {
+// hopFor returns the address whose route and neighbour a packet of s follows
+// when it leaves with o reversed (o is the other direction's tuple), and
+// whether that address must be the neighbour itself. DR sends the unchanged
+// packet to the real server's MAC, so it resolves the real server (on-link,
+// LVS IP_VS_RT_MODE_KNOWN_NH), which Reply names.
+func hopFor(s *Session, o *Tuple4) hop {
 	if s.Mode == ModeDR {
 		return hop{addr: s.Reply.Src, direct: true}
 	}
-	return hop{addr: out.Dst}
+	return hop{addr: o.Src}
 }
 
 type hop struct {
@@ -166,15 +169,12 @@ type hop struct {
 	direct bool // the neighbour is addr itself, whatever the route's gateway
 }
 
-// resolve makes ds hold the egress toward h for stack's generation: cached
-// when the generation matches, else route and neighbour lookups. With
-// ReasonNoNeigh, ds.Port and ds.SrcMAC are set but the entry stays invalid, so
-// the next packet looks up again.
+// resolve makes ds hold the egress toward h for stack's generation, by route
+// and neighbour lookups; callers skip it while ds is valid for that
+// generation. With ReasonNoNeigh, ds.Port and ds.SrcMAC are set but the entry
+// stays invalid, so the next packet looks up again.
 func resolve(ds *DirState, stack *arp.Snapshot, h hop) DropReason {
 	gen := stack.Gen()
-	if ds.Valid && ds.Gen == gen {
-		return ReasonNone
-	}
 	ds.Valid = false
 	port, nh, ok := stack.Route(h.addr)
 	if !ok {
@@ -198,9 +198,12 @@ func resolve(ds *DirState, stack *arp.Snapshot, h hop) DropReason {
 func (c *Core) tcpState(s *Session, d Dir, f header.TCPFlags) {
 	ns, fl := tcpTransition(s.State, s.Flags, d, f)
 	s.Flags = fl
-	if ns == s.State {
-		return
+	if ns != s.State {
+		c.tcpStateChange(s, ns)
 	}
+}
+
+func (c *Core) tcpStateChange(s *Session, ns State) {
 	switch {
 	case s.Flags&FlagInactive == 0 && ns != StateEstablished:
 		c.conns.Add(c.id, s.DestID, -1, 1)
@@ -212,18 +215,18 @@ func (c *Core) tcpState(s *Session, d Dir, f header.TCPFlags) {
 	s.State = ns
 }
 
-// rewrite writes tuple out into the packet and decrements the TTL, updating
-// the IPv4 and TCP/UDP checksums with the session's precomputed deltas
-// (RFC 1624 eqn. 3). A zero UDP checksum (none, RFC 768) stays zero; a
-// computed zero is sent as 0xffff.
-func rewrite(ip header.IPv4, l4 []byte, out *Tuple4, dl csumDelta) {
+// rewrite writes the reverse of tuple o (the other direction's) into the
+// packet and decrements the TTL, updating the IPv4 and TCP/UDP checksums with
+// the session's precomputed deltas (RFC 1624 eqn. 3). A zero UDP checksum
+// (none, RFC 768) stays zero; a computed zero is sent as 0xffff.
+func rewrite(ip header.IPv4, l4 []byte, o *Tuple4, dl csumDelta) {
 	ip.SetChecksum(applyDelta(ip.Checksum(), dl.ip))
 	ip.SetTTL(ip.TTL() - 1)
-	ip.SetSourceAddress(out.Src)
-	ip.SetDestinationAddress(out.Dst)
-	binary.BigEndian.PutUint16(l4[0:], out.SPort)
-	binary.BigEndian.PutUint16(l4[2:], out.DPort)
-	if out.Proto == header.IPProtoTCP {
+	ip.SetSourceAddress(o.Dst)
+	ip.SetDestinationAddress(o.Src)
+	binary.BigEndian.PutUint16(l4[0:], o.DPort)
+	binary.BigEndian.PutUint16(l4[2:], o.SPort)
+	if o.Proto == header.IPProtoTCP {
 		t := header.TCP(l4)
 		t.SetChecksum(applyDelta(t.Checksum(), dl.l4))
 		return

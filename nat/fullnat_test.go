@@ -214,6 +214,7 @@ func TestUDPChecksumZeroResultSentAsFFFF(t *testing.T) {
 	s.Reply = Tuple4{Src: rip1, Dst: laddr1, SPort: 9001, DPort: 1024, Proto: header.IPProtoUDP}
 	s.computeDeltas()
 	out := s.Out(DirIn)
+	o := s.In(DirOut)
 	seg := make([]byte, 10)
 	binary.BigEndian.PutUint16(seg[0:], out.SPort)
 	binary.BigEndian.PutUint16(seg[2:], out.DPort)
@@ -224,7 +225,7 @@ func TestUDPChecksumZeroResultSentAsFFFF(t *testing.T) {
 	if header.UDP(l3[20:]).Checksum() == 0 {
 		t.Fatal("input has no checksum")
 	}
-	rewrite(header.IPv4(l3), l3[20:], &out, s.delta[DirIn])
+	rewrite(header.IPv4(l3), l3[20:], o, s.delta[DirIn])
 	u := header.UDP(l3[20:])
 	if u.Checksum() != 0xffff || !u.IsChecksumValid(out.Src, out.Dst) {
 		t.Fatalf("checksum %#04x, want 0xffff (a computed zero)", u.Checksum())

@@ -85,9 +85,11 @@ func (c *Core) icmpError(pkt []byte, ip header.IPv4, svcs *Services, stack *arp.
 	}
 	ds := &s.Dir[d]
 	in, out := s.In(d), s.Out(d)
-	r := resolve(ds, stack, hopFor(s, &out))
-	if r == ReasonNoRoute {
-		return drop(r)
+	r := ReasonNone
+	if !ds.Valid || ds.Gen != stack.Gen() {
+		if r = resolve(ds, stack, hopFor(s, s.In(d^1))); r == ReasonNoRoute {
+			return drop(r)
+		}
 	}
 	if s.Mode != ModeDR {
 		if in.Src != out.Src {

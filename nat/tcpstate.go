@@ -67,18 +67,29 @@ const (
 )
 
 func tcpEventOf(f header.TCPFlags) tcpEvent {
-	switch {
-	case f&header.TCPFlagRST != 0:
-		return evRst
-	case f&header.TCPFlagSYN != 0:
-		return evSyn
-	case f&header.TCPFlagFIN != 0:
-		return evFin
-	case f&header.TCPFlagACK != 0:
-		return evAck
-	}
-	return evNone
+	return tcpEvents[f&(header.TCPFlagFIN|header.TCPFlagSYN|header.TCPFlagRST)|f&header.TCPFlagACK>>1]
 }
+
+// tcpEvents maps the FIN, SYN, RST bits and ACK (shifted down to bit 3) to
+// the event, precomputed from the priority order above.
+var tcpEvents = func() (t [16]tcpEvent) {
+	for i := range t {
+		f := header.TCPFlags(i&7) | header.TCPFlags(i&8)<<1
+		switch {
+		case f&header.TCPFlagRST != 0:
+			t[i] = evRst
+		case f&header.TCPFlagSYN != 0:
+			t[i] = evSyn
+		case f&header.TCPFlagFIN != 0:
+			t[i] = evFin
+		case f&header.TCPFlagACK != 0:
+			t[i] = evAck
+		default:
+			t[i] = evNone
+		}
+	}
+	return t
+}()
 
 // tcpStates is LVS's tcp_states[] (the default table, not the secure_tcp
 // tcp_states_dos[]): [table][event][current state] → next state.

@@ -30,13 +30,20 @@ func (t *Table) unlink(i int32) {
 // Touch sets session idx's deadline. Moving it later costs a store (Expire
 // re-files the session lazily); moving it before its slot re-files it now,
 // as LVS's mod_timer does when a state change shortens the timeout.
-func (t *Table) Touch(idx int32, expires int64) {
-	s := &t.sess[idx]
+func (t *Table) Touch(idx int32, expires int64) { t.touch(&t.sess[idx], idx, expires) }
+
+// touch is Touch for a caller that holds s = t.At(idx) already.
+func (t *Table) touch(s *Session, idx int32, expires int64) {
 	s.Expires = expires
 	if int32(uint32(expires>>t.shift)-s.wheel) < 0 {
-		t.unlink(idx)
-		t.linkAt(idx, max(expires>>t.shift, t.cursor))
+		t.refile(idx, expires)
 	}
+}
+
+// refile moves session idx to the slot of an earlier deadline.
+func (t *Table) refile(idx int32, expires int64) {
+	t.unlink(idx)
+	t.linkAt(idx, max(expires>>t.shift, t.cursor))
 }
 
 // Expire walks the wheel up to now, spending at most budget steps (a step is
