@@ -91,6 +91,10 @@ func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, er
 // listing, sync).
 func (c *Core) Table() *Table { return c.tab }
 
+// AppendSessions appends copies of up to max of the core's sessions to dst.
+// Like Process it must run on the core's worker (between bursts).
+func (c *Core) AppendSessions(dst []Session, max int) []Session { return c.tab.AppendSessions(dst, max) }
+
 // LaddrUsage appends this core's per-local-address port usage to dst
 // (ipvsadm --get-laddr sums it over cores). Safe from any goroutine.
 func (c *Core) LaddrUsage(dst []LaddrUsage) []LaddrUsage { return c.ports.Usage(dst) }

@@ -209,3 +209,19 @@ func (t *Table) remove(k *Tuple4, idx int32, d Dir) {
 	}
 	t.buckets[i] = bucket{}
 }
+
+// AppendSessions appends copies of up to max live sessions to dst, in index
+// order (for ipvsadm -L -c and session sync). It scans the whole array, so it
+// is for the control path: run it on the owning core between bursts.
+func (t *Table) AppendSessions(dst []Session, max int) []Session {
+	for i := range t.sess {
+		if max <= 0 {
+			break
+		}
+		if t.link[i].prev >= 0 {
+			dst = append(dst, t.sess[i])
+			max--
+		}
+	}
+	return dst
+}

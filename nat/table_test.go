@@ -78,6 +78,18 @@ func checkTable(t *testing.T, tb *Table, ref map[int32]refSession) {
 	if linked != len(ref) {
 		t.Fatalf("wheel holds %d sessions, want %d", linked, len(ref))
 	}
+	all := tb.AppendSessions(nil, len(ref)+1)
+	if len(all) != len(ref) {
+		t.Fatalf("AppendSessions listed %d, want %d", len(all), len(ref))
+	}
+	for _, s := range all {
+		if i, _ := tb.Lookup(&s.Orig); i < 0 || ref[i].orig != s.Orig {
+			t.Fatalf("AppendSessions listed unknown session %v", s.Orig)
+		}
+	}
+	if len(ref) > 1 && len(tb.AppendSessions(nil, 1)) != 1 {
+		t.Fatal("AppendSessions ignored max")
+	}
 }
 
 func TestTableAgainstReference(t *testing.T) {
