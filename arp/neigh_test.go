@@ -17,15 +17,21 @@ type event struct {
 	pkt  int
 }
 
-func (e event) String() string { return fmt.Sprintf("%s(%d %v %v #%d)", e.kind, e.port, e.ip, e.mac, e.pkt) }
+func (e event) String() string {
+	return fmt.Sprintf("%s(%d %v %v #%d)", e.kind, e.port, e.ip, e.mac, e.pkt)
+}
 
 type recorder struct{ events []event }
 
 func (r *recorder) hooks() NeighHooks[int] {
 	return NeighHooks[int]{
-		Solicit:  func(port uint16, ip header.Addr4, dst header.MAC) { r.events = append(r.events, event{"solicit", port, ip, dst, 0}) },
-		Transmit: func(p int, port uint16, mac header.MAC) { r.events = append(r.events, event{"tx", port, header.Addr4{}, mac, p}) },
-		Drop:     func(p int) { r.events = append(r.events, event{"drop", 0, header.Addr4{}, header.MAC{}, p}) },
+		Solicit: func(port uint16, ip header.Addr4, dst header.MAC) {
+			r.events = append(r.events, event{"solicit", port, ip, dst, 0})
+		},
+		Transmit: func(p int, port uint16, mac header.MAC) {
+			r.events = append(r.events, event{"tx", port, header.Addr4{}, mac, p})
+		},
+		Drop: func(p int) { r.events = append(r.events, event{"drop", 0, header.Addr4{}, header.MAC{}, p}) },
 	}
 }
 
@@ -204,7 +210,7 @@ func TestNeighAgeing(t *testing.T) {
 		tb.Tick(45 * Second)
 		wantState(t, tb, ipA, NeighProbe)
 		wantEvents(t, r, event{"solicit", 1, ipA, macA, 0}) // unicast probe
-		tb.Output(45*Second, 1, ipA, 3)                    // still usable while probing
+		tb.Output(45*Second, 1, ipA, 3)                     // still usable while probing
 		wantEvents(t, r, event{"tx", 1, header.Addr4{}, macA, 3})
 		tb.Learn(45*Second+10, 1, ipA, macA, NeighReachable, false)
 		wantState(t, tb, ipA, NeighReachable)
@@ -323,7 +329,7 @@ func TestNeighTableFull(t *testing.T) {
 		tb.Learn(0, 1, header.Addr4{10, 0, 1, byte(i)}, macA, NeighStale, true)
 	}
 	tb.Learn(5*Second, 1, header.Addr4{10, 0, 1, 0}, macA, NeighStale, false) // refreshed: evicted last
-	tb.Output(6*Second, 1, ipA, 1)                                           // evicts the stalest (not .0)
+	tb.Output(6*Second, 1, ipA, 1)                                            // evicts the stalest (not .0)
 	wantState(t, tb, ipA, NeighIncomplete)
 	if _, ok := tb.Lookup(1, header.Addr4{10, 0, 1, 0}); !ok {
 		t.Fatal("evicted the most recently refreshed entry")

@@ -122,7 +122,7 @@ func NewStack[P any](cfg NeighConfig, hooks Hooks[P]) *Stack[P] {
 		routes: make(map[netip.Prefix]Route),
 	}
 	s.neigh = NewNeighTable(cfg, NeighHooks[P]{Solicit: s.solicit, Transmit: hooks.Transmit, Drop: hooks.Drop})
-	s.snap.Store(&Snapshot{routes: buildLPM(nil), neigh: map[neighKey]header.MAC{}, owned: map[header.Addr4]ownEntry{}})
+	s.snap.Store(&Snapshot{routes: buildLPM(nil), neigh: map[uint64]header.MAC{}, owned: map[header.Addr4]ownEntry{}})
 	s.routesDirty, s.addrsDirty = true, true
 	s.publish()
 	return s
@@ -440,8 +440,8 @@ func (s *Stack[P]) publish() {
 		n.routes = buildLPM(rs)
 	}
 	if s.neigh.takeChanged() {
-		m := make(map[neighKey]header.MAC, s.neigh.Len())
-		s.neigh.forValid(func(port uint16, ip header.Addr4, mac header.MAC) { m[neighKey{port, ip}] = mac })
+		m := make(map[uint64]header.MAC, s.neigh.Len())
+		s.neigh.forValid(func(port uint16, ip header.Addr4, mac header.MAC) { m[snapKey(port, ip)] = mac })
 		n.neigh = m
 	}
 	if s.addrsDirty {
