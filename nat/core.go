@@ -100,10 +100,13 @@ func (c *Core) AppendSessions(dst []Session, max int) []Session { return c.tab.A
 func (c *Core) LaddrUsage(dst []LaddrUsage) []LaddrUsage { return c.ports.Usage(dst) }
 
 // Process handles one frame: it finds or creates the session, rewrites the
-// frame in place and returns the verdict. stack is the routes/neighbours
-// snapshot and now the monotonic time, both read once per burst by the
-// caller. It never allocates.
+// frame in place and returns the verdict. svcs is the services snapshot (nil
+// means none), stack the routes/neighbours snapshot (never nil) and now the
+// monotonic time, all read once per burst by the caller. It never allocates.
 func (c *Core) Process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64) Result {
+	if svcs == nil {
+		svcs = noServices
+	}
 	r := c.process(f, svcs, stack, now)
 	k := &c.ctr.n
 	k[ctrRx]++
@@ -121,6 +124,15 @@ func (c *Core) Process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 }
 
 var notMine = Result{Act: ActNotMine}
+
+// noServices stands for a nil snapshot: existing sessions still forward.
+var noServices = func() *Services {
+	s, err := NewServices(nil, Limits{MaxServices: 1, MaxDests: 1, MaxLocalAddrs: 1})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 func (c *Core) process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64) Result {
 	if f.Off < 0 || f.Len < 0 || f.Off > len(f.Buf) || f.Len > len(f.Buf)-f.Off ||

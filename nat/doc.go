@@ -29,6 +29,11 @@
 // route replies through the gateway; DR changes only the destination MAC. TUN
 // is declared but rejected by NewServices until tunnel/ exists.
 //
+// A session keeps the destination it was scheduled to for its whole life,
+// also after a new snapshot removes that destination or its service (LVS's
+// default, expire_nodest_conn = 0); the control plane must not reuse a
+// destination or service ID while sessions of it may remain.
+//
 // # Multi-core FULLNAT
 //
 // A core allocates local ports only from its slice (port % ncores == core), so

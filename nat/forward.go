@@ -46,10 +46,13 @@ func (c *Core) newFlow(pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, svc *se
 		}
 	case ModeNAT:
 		reply = Tuple4{Src: d.addr, Dst: k.Src, SPort: d.port, DPort: k.SPort, Proto: k.Proto}
-	default:
-		// DR and TUN: replies bypass the gateway; Reply only names the
-		// real server and is not indexed (Proto 0).
+	case ModeDR:
+		// Replies bypass the gateway; Reply only names the real server
+		// and is not indexed (Proto 0).
 		reply = Tuple4{Src: d.addr, SPort: d.port}
+	default: // TUN: NewServices refuses it until tunnel/ exists
+		svc.sched.Release(c.id, tmpl, now)
+		return drop(ReasonModeUnsupported)
 	}
 	st := StateNone
 	if k.Proto == header.IPProtoUDP {

@@ -3,6 +3,7 @@ package nat
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"fngw/header"
 )
@@ -315,5 +316,62 @@ func TestPersistenceTemplates(t *testing.T) {
 	}
 	if n := svc.sched.Templates(0); n != 0 {
 		t.Fatalf("%d templates after their timeout", n)
+	}
+}
+
+func TestNilServicesKeepsSessions(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
+	e.svcs = nil
+	if r, _ := e.run(0, fromClient(40000, fACK, 2, 1, "").frame(t)); r.Act != ActTx {
+		t.Fatalf("existing session without a snapshot: %+v", r)
+	}
+	if r, _ := e.run(0, fromClient(40001, fSYN, 1, 0, "").frame(t)); r.Act != ActNotMine {
+		t.Fatalf("new flow without a snapshot: %+v", r)
+	}
+	if n := e.cores[0].Expire(nil, e.now+901*sec, 100); n != 1 {
+		t.Fatalf("Expire without a snapshot reaped %d", n)
+	}
+}
+
+// TestConcurrentReaders runs a core while other goroutines read its counters
+// and change the timeouts; go test -race checks the single-writer scheme.
+func TestConcurrentReaders(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	c := e.cores[0]
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			var st Stats
+			var es EndpointStats
+			c.AddStats(&st)
+			c.AddDestStats(destT1, &es)
+			c.AddServiceStats(svcTCP, &es)
+			_ = c.LaddrUsage(nil)
+			_ = e.to.Set(time.Duration(100+i%7)*time.Second, 0, 0)
+			_, _ = e.conns.Sum(destT1)
+		}
+	}()
+	syns := synFrames(t, 512)
+	for round := 0; ; round++ {
+		for _, bf := range syns {
+			bf.reset()
+			c.Process(&bf.f, e.svcs, e.stack, e.now)
+		}
+		c.Flush()
+		e.now += 200 * sec
+		c.Expire(e.svcs, e.now, 1<<20)
+		select {
+		case <-done:
+			var st Stats
+			c.Flush()
+			c.AddStats(&st)
+			if st.SessionsCreated != uint64(512*(round+1)) || st.Sessions != 0 {
+				t.Fatalf("after %d rounds: %+v", round+1, st)
+			}
+			return
+		default:
+		}
 	}
 }
