@@ -93,7 +93,9 @@ func (c *Core) Table() *Table { return c.tab }
 
 // AppendSessions appends copies of up to max of the core's sessions to dst.
 // Like Process it must run on the core's worker (between bursts).
-func (c *Core) AppendSessions(dst []Session, max int) []Session { return c.tab.AppendSessions(dst, max) }
+func (c *Core) AppendSessions(dst []Session, max int) []Session {
+	return c.tab.AppendSessions(dst, max)
+}
 
 // LaddrUsage appends this core's per-local-address port usage to dst
 // (ipvsadm --get-laddr sums it over cores). Safe from any goroutine.
