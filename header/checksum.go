@@ -70,19 +70,19 @@ func PseudoHeaderChecksum(proto uint8, src, dst Addr4, length uint16) uint16 {
 }
 
 // ChecksumUpdate16 returns the checksum field value after a 16-bit-aligned
-// 16-bit word covered by it changes from old to new, computed by RFC 1624
+// 16-bit word covered by it changes from oldWord to newWord, computed by RFC 1624
 // eqn. 3: HC' = ~(~HC + ~m + m'). xsum is the field as stored in the header.
 // The result equals what a full recompute would store (unless every covered
 // word becomes zero, which no IPv4, TCP, UDP or ICMP header allows).
-func ChecksumUpdate16(xsum, old, new uint16) uint16 {
-	return ^ChecksumCombine(ChecksumCombine(^xsum, ^old), new)
+func ChecksumUpdate16(xsum, oldWord, newWord uint16) uint16 {
+	return ^ChecksumCombine(ChecksumCombine(^xsum, ^oldWord), newWord)
 }
 
 // ChecksumUpdateAddr4 is ChecksumUpdate16 for a 16-bit-aligned IPv4 address
-// changing from old to new (two words at once).
-func ChecksumUpdateAddr4(xsum uint16, old, new Addr4) uint16 {
+// changing from oldAddr to newAddr (two words at once).
+func ChecksumUpdateAddr4(xsum uint16, oldAddr, newAddr Addr4) uint16 {
 	acc := uint64(^xsum) +
-		uint64(^binary.BigEndian.Uint16(old[0:2])) + uint64(^binary.BigEndian.Uint16(old[2:4])) +
-		uint64(binary.BigEndian.Uint16(new[0:2])) + uint64(binary.BigEndian.Uint16(new[2:4]))
+		uint64(^binary.BigEndian.Uint16(oldAddr[0:2])) + uint64(^binary.BigEndian.Uint16(oldAddr[2:4])) +
+		uint64(binary.BigEndian.Uint16(newAddr[0:2])) + uint64(binary.BigEndian.Uint16(newAddr[2:4]))
 	return ^fold64(acc)
 }

@@ -21,6 +21,12 @@
 //	udp.go        UDP header view (RFC 768), keeping a zero checksum zero.
 //	icmpv4.go     ICMPv4 message view (RFC 792, next-hop MTU from RFC 1191).
 //
+// Tests: checksum_test.go checks the sums and RFC 1624 updates against a naive
+// reference on seeded random input; update_test.go checks the
+// ...WithChecksumUpdate methods against full recomputes and holds the 0-alloc
+// test and benchmarks; views_test.go compares the views with gopacket in both
+// directions; addr_test.go and fuzz_test.go cover parsing and the IsValid gates.
+//
 // Checksum conventions: a "sum" is the ones-complement sum, not complemented
 // (what Checksum, ChecksumCombine and PseudoHeaderChecksum return); a checksum
 // "field" (xsum) is what a header stores, the complement of the sum taken with

@@ -191,10 +191,10 @@ func (b TCP) SetDestinationPortWithChecksumUpdate(p uint16) {
 }
 
 // UpdateChecksumPseudoHeaderAddress updates the checksum for a pseudo-header
-// address (source or destination) changing from old to new (RFC 1624), as
+// address (source or destination) changing from oldAddr to newAddr (RFC 1624), as
 // happens when the IPv4 header's address is rewritten. Only the field changes.
-func (b TCP) UpdateChecksumPseudoHeaderAddress(old, new Addr4) {
-	b.SetChecksum(ChecksumUpdateAddr4(b.Checksum(), old, new))
+func (b TCP) UpdateChecksumPseudoHeaderAddress(oldAddr, newAddr Addr4) {
+	b.SetChecksum(ChecksumUpdateAddr4(b.Checksum(), oldAddr, newAddr))
 }
 
 // l4Checksum returns the field value for an L4 segment whose checksum field is at

@@ -122,10 +122,10 @@ func (b UDP) SetDestinationPortWithChecksumUpdate(p uint16) {
 }
 
 // UpdateChecksumPseudoHeaderAddress updates a present checksum for a
-// pseudo-header address changing from old to new (RFC 1624); a zero checksum
+// pseudo-header address changing from oldAddr to newAddr (RFC 1624); a zero checksum
 // stays zero.
-func (b UDP) UpdateChecksumPseudoHeaderAddress(old, new Addr4) {
+func (b UDP) UpdateChecksumPseudoHeaderAddress(oldAddr, newAddr Addr4) {
 	if x := b.Checksum(); x != 0 {
-		b.setUpdatedChecksum(ChecksumUpdateAddr4(x, old, new))
+		b.setUpdatedChecksum(ChecksumUpdateAddr4(x, oldAddr, newAddr))
 	}
 }
