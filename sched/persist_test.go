@@ -1,0 +1,304 @@
+package sched
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func persistent(timeout time.Duration, mask string) Option {
+	p := Persistence{Timeout: timeout}
+	if mask != "" {
+		p.Netmask = netip.MustParseAddr(mask)
+	}
+	return WithPersistence(p)
+}
+
+// TestPersistSameClient: with rr (which would rotate), every connection from one
+// client network goes to the template's destination while the template lives.
+func TestPersistSameClient(t *testing.T) {
+	c := NewConns(1, 64)
+	ds := dests(1, 1, 1)
+	s := mustService(t, RR, 0, ds, c, 1, persistent(300*time.Second, "255.255.255.0"))
+	first, h := s.PickPersistent(0, client(0x0101, 1000), sec)
+	if first < 0 || h < 0 {
+		t.Fatalf("PickPersistent = %d, %d", first, h)
+	}
+	for p := range 20 {
+		k := client(0x0100+p, uint16(2000+p)) // 198.18.1.x: the same /24
+		if i, h2 := s.PickPersistent(0, k, sec); i != first || h2 != h {
+			t.Fatalf("connection %d from the same /24: %d (template %d), want %d (%d)", p, i, h2, first, h)
+		}
+	}
+	// Another /24 gets its own template, and rr moves on.
+	if i, h2 := s.PickPersistent(0, client(0x0201, 1), sec); i == first || h2 == h || h2 < 0 {
+		t.Fatalf("another network: %d, template %d", i, h2)
+	}
+	if n := s.Templates(0); n != 2 {
+		t.Errorf("Templates = %d, want 2", n)
+	}
+	if p := c.Persist(ds[first].ID); p != 1 {
+		t.Errorf("Persist(%d) = %d, want 1", ds[first].ID, p)
+	}
+	// Another virtual port is another template (LVS templates are per service port).
+	k := client(0x0101, 1000)
+	k.DPort = 443
+	if _, h2 := s.PickPersistent(0, k, sec); h2 == h {
+		t.Error("another virtual port shared the template")
+	}
+}
+
+// TestPersistLifetime: a template lives while connections hold it, then for the
+// timeout after the last one ends, and not longer.
+func TestPersistLifetime(t *testing.T) {
+	const timeout = 300 * sec
+	c := NewConns(1, 64)
+	ds := dests(1, 1, 1, 1)
+	// A small table, so that each Expire below sweeps all of it.
+	s := mustService(t, RR, 0, ds, c, 1, persistent(time.Duration(timeout), ""), WithTemplateCapacity(8))
+	k := client(5, 1)
+	d, h1 := s.PickPersistent(0, k, 0)
+	_, h2 := s.PickPersistent(0, k, 10*sec)
+	// Long past the timeout, but a connection still holds the template.
+	s.Release(0, h1, 20*sec)
+	if n := s.Expire(0, 1000*sec, 100); n != 0 {
+		t.Fatalf("Expire removed %d templates still held", n)
+	}
+	if i, _ := s.PickPersistent(0, k, 1000*sec); i != d {
+		t.Fatalf("held template not used: %d, want %d", i, d)
+	}
+	s.Release(0, h2, 1000*sec)
+	s.Release(0, h2, 1001*sec) // the third connection's release
+	// Timeout counts from the last release (1001 s).
+	if i, _ := s.PickPersistent(0, k, 1001*sec+timeout-1); i != d {
+		t.Fatalf("within the timeout: %d, want %d", i, d)
+	}
+	s.Release(0, h2, 1100*sec) // and release that one: now idle from 1100 s
+	if n := s.Expire(0, 1100*sec+timeout-1, 100); n != 0 || s.Templates(0) != 1 {
+		t.Fatalf("expired %d before the timeout", n)
+	}
+	if n := s.Expire(0, 1100*sec+timeout, 100); n != 1 || s.Templates(0) != 0 {
+		t.Fatalf("expired %d at the timeout, %d left", n, s.Templates(0))
+	}
+	if p := c.Persist(ds[d].ID); p != 0 {
+		t.Fatalf("Persist = %d after expiry", p)
+	}
+	// A new connection is scheduled afresh: rr has moved on.
+	if i, h := s.PickPersistent(0, k, 2000*sec); i == d || h < 0 {
+		t.Fatalf("after expiry: %d (template %d), want a fresh pick", i, h)
+	}
+}
+
+// TestPersistExpiredBeforeSweep: an expired template is not used even if Expire
+// has not removed it yet.
+func TestPersistExpiredBeforeSweep(t *testing.T) {
+	c := NewConns(1, 64)
+	ds := dests(1, 1)
+	s := mustService(t, RR, 0, ds, c, 1, persistent(10*time.Second, ""))
+	k := client(1, 1)
+	d, h := s.PickPersistent(0, k, 0)
+	s.Release(0, h, sec)
+	i, h2 := s.PickPersistent(0, k, 11*sec)
+	if i == d || h2 != h {
+		t.Fatalf("expired template: %d (handle %d), want the other destination in the same slot %d", i, h2, h)
+	}
+	if c.Persist(ds[d].ID) != 0 || c.Persist(ds[i].ID) != 1 {
+		t.Fatalf("Persist %d, %d", c.Persist(ds[d].ID), c.Persist(ds[i].ID))
+	}
+}
+
+// TestPersistDestChanges follows LVS: a quiescent destination keeps its persistent
+// clients (unless ExpireQuiescent), one removed from the service does not.
+func TestPersistDestChanges(t *testing.T) {
+	c := NewConns(1, 64)
+	ds := dests(1, 1, 1)
+	p := Persistence{Timeout: time.Minute}
+	s := mustService(t, RR, 0, ds, c, 1, WithPersistence(p))
+	k := client(1, 1)
+	d, h := s.PickPersistent(0, k, 0)
+
+	q := append([]DestConf(nil), ds...)
+	q[d].Weight = 0
+	s2 := mustService(t, RR, 0, q, c, 1, WithPersistence(p), WithPrevious(s))
+	if i, h2 := s2.PickPersistent(0, k, sec); i != d || h2 != h {
+		t.Fatalf("quiesced destination: %d, want %d kept", i, d)
+	}
+	if i := s2.Pick(0, client(99, 1)); i == d {
+		t.Fatal("quiesced destination picked for a new client")
+	}
+	p.ExpireQuiescent = true
+	s3 := mustService(t, RR, 0, q, c, 1, WithPersistence(p), WithPrevious(s2))
+	i, h3 := s3.PickPersistent(0, k, 2*sec)
+	if i == d || i < 0 || h3 != h {
+		t.Fatalf("ExpireQuiescent: %d, want another destination in the same template", i)
+	}
+	// Remove the template's new destination from the service altogether.
+	var rest []DestConf
+	for j := range ds {
+		if j != i {
+			rest = append(rest, ds[j])
+		}
+	}
+	s4 := mustService(t, RR, 0, rest, c, 1, WithPersistence(p), WithPrevious(s3))
+	j, _ := s4.PickPersistent(0, k, 3*sec)
+	if j < 0 || s4.DestID(j) == ds[i].ID {
+		t.Fatalf("removed destination: picked %d", j)
+	}
+	// Four connections hold the template; all are released through the newest
+	// snapshot, which shares the table.
+	for range 4 {
+		s4.Release(0, h, 4*sec)
+	}
+	if n := s4.Expire(0, 4*sec+int64(time.Minute), 1000); n != 1 {
+		t.Fatalf("expired %d", n)
+	}
+	for _, d := range ds {
+		if c.Persist(d.ID) != 0 {
+			t.Fatalf("Persist(%d) = %d after expiry", d.ID, c.Persist(d.ID))
+		}
+	}
+}
+
+// TestPersistFull: a full table still schedules, without a template, and counts it.
+func TestPersistFull(t *testing.T) {
+	c := NewConns(2, 64)
+	s := mustService(t, WLC, 0, dests(1, 1), c, 2, persistent(time.Minute, ""), WithTemplateCapacity(3))
+	for n := range 3 {
+		if _, h := s.PickPersistent(1, client(n, 1), 0); h < 0 {
+			t.Fatalf("template %d refused", n)
+		}
+	}
+	i, h := s.PickPersistent(1, client(3, 1), 0)
+	if i < 0 || h != -1 || s.TemplateDrops(1) != 1 || s.TemplateDrops(0) != 0 {
+		t.Fatalf("full table: %d, %d, drops %d/%d", i, h, s.TemplateDrops(0), s.TemplateDrops(1))
+	}
+	// Core 0 has its own table.
+	if _, h := s.PickPersistent(0, client(3, 1), 0); h < 0 {
+		t.Fatal("core 0 refused a template")
+	}
+	// An expired template frees room even before a sweep.
+	_, h0 := s.PickPersistent(1, client(0, 1), 0)
+	s.Release(0+1, h0, 0)
+	s.Release(1, h0, 0)
+	if _, h := s.PickPersistent(1, client(4, 1), int64(time.Minute)); h < 0 {
+		t.Fatal("an expired template was not reclaimed")
+	}
+}
+
+// TestReleaseForeignHandle: handles of other tables, stale or invalid ones are
+// ignored rather than corrupting a live template.
+func TestReleaseForeignHandle(t *testing.T) {
+	c := NewConns(1, 64)
+	a := mustService(t, RR, 0, dests(1, 1), c, 1, persistent(time.Minute, ""))
+	b := mustService(t, RR, 0, dests(1, 1), c, 1, persistent(time.Minute, "")) // no WithPrevious: a new table
+	_, ha := a.PickPersistent(0, client(1, 1), 0)
+	_, hb := b.PickPersistent(0, client(1, 1), 0)
+	if ha>>handleBits == hb>>handleBits {
+		t.Fatalf("tables share generation: %d %d", ha, hb)
+	}
+	b.Release(0, ha, 0)
+	b.Release(0, -1, 0)
+	b.Release(0, hb+1, 0)
+	b.Release(0, hb|(maxTemplate-1), 0)
+	if got := b.AppendTemplates(0, nil, 0); len(got) != 1 || got[0].Conns != 1 {
+		t.Fatalf("templates after foreign releases: %+v", got)
+	}
+	noPersist := mustService(t, RR, 0, dests(1), c, 1)
+	noPersist.Release(0, hb, 0) // no table: ignored
+	if i, h := noPersist.PickPersistent(0, client(1, 1), 0); i != 0 || h != -1 {
+		t.Fatalf("non-persistent service: %d, %d", i, h)
+	}
+	if noPersist.Templates(0) != 0 || noPersist.TemplateDrops(0) != 0 || noPersist.AppendTemplates(0, nil, 0) != nil {
+		t.Fatal("non-persistent service reports templates")
+	}
+}
+
+func TestAppendTemplates(t *testing.T) {
+	c := NewConns(1, 64)
+	ds := dests(1)
+	s := mustService(t, RR, 0, ds, c, 1, persistent(time.Minute, "255.255.0.0"))
+	k := client(0x0203, 4000)
+	k6 := Key{Proto: protoUDP, Src: netip.MustParseAddr("2001:db8::77"), Dst: netip.MustParseAddr("2001:db8:1::1"), SPort: 9, DPort: 53}
+	_, h := s.PickPersistent(0, k, 0)
+	s.PickPersistent(0, k6, 0)
+	s.Release(0, h, 5*sec)
+	got := s.AppendTemplates(0, nil, 15*sec)
+	if len(got) != 2 {
+		t.Fatalf("%+v", got)
+	}
+	byProto := map[uint8]Template{got[0].Proto: got[0], got[1].Proto: got[1]}
+	want4 := Template{Proto: protoTCP, Client: netip.MustParseAddr("198.18.0.0"), VIP: k.Dst, VPort: 80, DestID: ds[0].ID, Conns: 0, Expires: 50 * time.Second}
+	want6 := Template{Proto: protoUDP, Client: k6.Src, VIP: k6.Dst, VPort: 53, DestID: ds[0].ID, Conns: 1}
+	if byProto[protoTCP] != want4 || byProto[protoUDP] != want6 {
+		t.Fatalf("got %+v\nwant %+v\n     %+v", got, want4, want6)
+	}
+	if got := s.AppendTemplates(0, nil, 65*sec); len(got) != 1 || got[0].Proto != protoUDP {
+		t.Fatalf("expired template listed: %+v", got)
+	}
+}
+
+// TestPersistNetmask6: an IPv6 mask groups IPv6 clients and leaves IPv4 ones whole.
+func TestPersistNetmask6(t *testing.T) {
+	c := NewConns(1, 64)
+	s := mustService(t, RR, 0, dests(1, 1, 1), c, 1, persistent(time.Minute, "ffff:ffff:ffff:ffff::"))
+	k := Key{Proto: protoTCP, Src: netip.MustParseAddr("2001:db8:0:1::1"), Dst: netip.MustParseAddr("2001:db8::1"), DPort: 80}
+	d, _ := s.PickPersistent(0, k, 0)
+	k.Src = netip.MustParseAddr("2001:db8:0:1:ffff::9")
+	if i, _ := s.PickPersistent(0, k, 0); i != d {
+		t.Fatalf("same /64: %d, want %d", i, d)
+	}
+	a, _ := s.PickPersistent(0, client(1, 1), 0)
+	b, _ := s.PickPersistent(0, client(2, 1), 0)
+	if a == b {
+		t.Fatal("IPv4 clients grouped by an IPv6 mask")
+	}
+}
+
+// TestPersistThresholdBind: a template pick counts toward the threshold like any
+// other (LVS binds every connection), but the template's destination is used even
+// when overloaded.
+func TestPersistThresholdBind(t *testing.T) {
+	c := NewConns(1, 64)
+	ds := dests(1, 1)
+	ds[0].UThresh = 2
+	s := mustService(t, RR, 0, ds, c, 1, persistent(time.Minute, ""))
+	k := client(1, 1)
+	d, _ := s.PickPersistent(0, k, 0)
+	if d != 0 {
+		t.Fatalf("first pick %d", d)
+	}
+	c.Add(0, ds[0].ID, 1, 0)
+	s.PickPersistent(0, k, 0) // the second connection reaches UThresh
+	c.Add(0, ds[0].ID, 1, 0)
+	if !c.Overloaded(ds[0].ID) {
+		t.Fatal("not flagged at the threshold")
+	}
+	if i, _ := s.PickPersistent(0, k, 0); i != 0 {
+		t.Fatalf("template destination not used when overloaded: %d", i)
+	}
+	if i := s.Pick(0, client(2, 1)); i != 1 {
+		t.Fatalf("new client: %d, want 1", i)
+	}
+}
+
+// TestExpireBudget: Expire examines at most budget entries per call and sweeps the
+// whole table in capacity/budget calls.
+func TestExpireBudget(t *testing.T) {
+	c := NewConns(1, 64)
+	s := mustService(t, WLC, 0, dests(1, 1), c, 1, persistent(time.Second, ""), WithTemplateCapacity(100))
+	for n := range 50 {
+		_, h := s.PickPersistent(0, client(n, 1), 0)
+		s.Release(0, h, 0)
+	}
+	total := 0
+	for range 10 {
+		n := s.Expire(0, 2*sec, 10)
+		if n > 10 {
+			t.Fatalf("Expire removed %d with budget 10", n)
+		}
+		total += n
+	}
+	if total != 50 || s.Templates(0) != 0 {
+		t.Fatalf("removed %d, %d left", total, s.Templates(0))
+	}
+}
