@@ -122,8 +122,8 @@ func (b UDP) SetDestinationPortWithChecksumUpdate(p uint16) {
 }
 
 // UpdateChecksumPseudoHeaderAddress updates a present checksum for a
-// pseudo-header address changing from oldAddr to newAddr (RFC 1624); a zero checksum
-// stays zero.
+// pseudo-header address changing from oldAddr to newAddr (RFC 1624); a zero
+// checksum stays zero.
 func (b UDP) UpdateChecksumPseudoHeaderAddress(oldAddr, newAddr Addr4) {
 	if x := b.Checksum(); x != 0 {
 		b.setUpdatedChecksum(ChecksumUpdateAddr4(x, oldAddr, newAddr))
