@@ -21,7 +21,8 @@ import (
 // a frag-needed from the real server's side reaches the client from the VIP
 // about its own packet, and path-MTU discovery works through the gateway.
 // FULLNAT does not change packet sizes, so the next-hop MTU is kept.
-// The ICMP checksum is recomputed over the whole message (errors are rare).
+// The ICMP checksum is verified and recomputed over the whole message
+// (errors are rare).
 
 // icmpError handles ICMP destination unreachable, source quench and time
 // exceeded (the types LVS translates); other ICMP is not ours.
@@ -92,6 +93,11 @@ func (c *Core) icmpError(pkt []byte, ip header.IPv4, svcs *Services, stack *arp.
 		}
 	}
 	if s.Mode != ModeDR {
+		// The checksum is recomputed below, so verify it first rather
+		// than launder a corrupted message (LVS handle_response_icmp).
+		if !icmp.IsChecksumValid() {
+			return drop(ReasonBadChecksum)
+		}
 		if in.Src != out.Src {
 			ip.SetSourceAddressWithChecksumUpdate(out.Src)
 		}

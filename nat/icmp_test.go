@@ -92,6 +92,13 @@ func TestICMPErrorWithoutSession(t *testing.T) {
 	short := toVIP
 	short.quoted = short.quoted[:24]
 	e.expectDrop(0, short.frame(t), ReasonMalformedL4)
+	// A corrupted message about a live session is dropped, not re-checksummed.
+	e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
+	bad := toVIP
+	bad.quoted = quote(t, q2, true)
+	b := bad.frame(t)
+	b[len(b)-1] ^= 0xff
+	e.expectDrop(0, b, ReasonBadChecksum)
 	redirect := toVIP
 	redirect.typ = header.ICMPv4Redirect // not translated (LVS neither)
 	if r, _ := e.run(0, redirect.frame(t)); r.Act != ActNotMine {
