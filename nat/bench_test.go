@@ -15,7 +15,7 @@ type benchFrame struct {
 }
 
 func newBenchFrame(b []byte) *benchFrame {
-	bf := &benchFrame{tmpl: b, buf: make([]byte, 2048)}
+	bf := &benchFrame{tmpl: b, buf: make([]byte, 128+len(b)+64)}
 	bf.reset()
 	return bf
 }
