@@ -302,3 +302,32 @@ func TestExpireBudget(t *testing.T) {
 		t.Fatalf("removed %d, %d left", total, s.Templates(0))
 	}
 }
+
+// TestPersistThresholdSettle: connections of a template hit count toward the
+// threshold like others, and a dip below the lower mark between picks is seen even
+// when the next connection is a template hit (LVS clears the flag at unbind).
+func TestPersistThresholdSettle(t *testing.T) {
+	c := NewConns(1, 64)
+	ds := dests(1, 1)
+	ds[0].UThresh, ds[0].LThresh = 4, 2
+	s := mustService(t, FO, 0, ds, c, 1, persistent(time.Minute, ""))
+	k := client(1, 1)
+	for range 4 { // four connections of one client: the fourth reaches UThresh
+		if i, _ := s.PickPersistent(0, k, 0); i != 0 {
+			t.Fatalf("pick %d", i)
+		}
+		c.Add(0, ds[0].ID, 1, 0)
+	}
+	if i := s.Pick(0, client(2, 1)); i != 1 {
+		t.Fatalf("another client at the threshold: %d, want 1", i)
+	}
+	c.Add(0, ds[0].ID, -3, 0) // 1 left: below LThresh 2
+	s.PickPersistent(0, k, 0) // a template hit: 2 with it, under UThresh
+	c.Add(0, ds[0].ID, 1, 0)
+	if c.Overloaded(ds[0].ID) {
+		t.Fatal("the dip below LThresh was missed")
+	}
+	if i := s.Pick(0, client(2, 1)); i != 0 {
+		t.Fatalf("another client after the dip: %d, want 0", i)
+	}
+}

@@ -283,8 +283,9 @@ func (s *Service) Index(id uint32) int {
 
 // Pick chooses the destination of a new connection arriving on core and returns its
 // index, or -1 when no destination is available. It never allocates and only core
-// may call it with that index. lblc and lblcr age their entries on the core's clock,
-// which PickAt, PickPersistent and Expire advance; Pick leaves it where it is.
+// may call it with that index. It ignores persistence: a persistent service is
+// scheduled with PickPersistent. lblc and lblcr age their entries on the core's
+// clock, which PickAt, PickPersistent and Expire advance; Pick leaves it where it is.
 func (s *Service) Pick(core int, k Key) int {
 	var now int64
 	if s.loc != nil {
@@ -300,7 +301,7 @@ func (s *Service) PickAt(core int, k Key, now int64) int {
 	if s.thresh {
 		s.refresh(cs)
 	}
-	var i int
+	i := -1
 	switch s.kind {
 	case RR:
 		i = s.pickRR(cs)
@@ -328,8 +329,6 @@ func (s *Service) PickAt(core int, k Key, now int64) int {
 		i = s.pickFO(cs)
 	case OVF:
 		i = s.pickOVF(cs)
-	default:
-		i = -1
 	}
 	if i >= 0 && s.thresh {
 		s.bind(i)
@@ -352,6 +351,12 @@ func (s *Service) port(k Key, flag Flags) uint16 {
 
 // refresh evaluates the thresholds of every destination once for this pick, so that
 // the pick sees one consistent view even while other cores change the counts.
+//
+// LVS re-evaluates a destination's flag whenever a connection is bound to it or
+// unbound from it. Here counts only fall between two picks (closing connections);
+// they rise only through a pick, which binds (see bind). So the total a pick sees
+// is the lowest since the last one, and clearing the flag on it, as unbind would
+// have, gives LVS's result.
 func (s *Service) refresh(cs *coreState) {
 	for i := range s.dests {
 		d := &s.dests[i]
@@ -364,16 +369,18 @@ func (s *Service) refresh(cs *coreState) {
 	}
 }
 
-// bind is the threshold half of LVS's ip_vs_bind_dest: the connection about to be
-// created counts, so a destination reaching UThresh with it is flagged overloaded
-// now, not at the next pick.
+// bind is the threshold half of LVS's ip_vs_unbind_dest and ip_vs_bind_dest for the
+// destination just chosen: its flag is settled on the current total (a template
+// hit comes here without a refresh), then the connection about to be created
+// counts, so a destination reaching UThresh with it is flagged now.
 func (s *Service) bind(i int) {
 	d := &s.dests[i]
 	if d.uthresh == 0 {
 		return
 	}
 	a, in := s.conns.Sum(d.id)
-	if int64(a)+int64(in)+1 >= int64(d.uthresh) {
+	total := int64(a) + int64(in)
+	if !s.conns.overloaded(d.id, total, d.uthresh, d.lthresh) && total+1 >= int64(d.uthresh) {
 		s.conns.markOverloaded(d.id)
 	}
 }
