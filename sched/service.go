@@ -282,7 +282,7 @@ func (s *Service) Index(id uint32) int {
 }
 
 // Pick chooses the destination of a new connection arriving on core and returns its
-// index, or -1 when no destination is available. It never allocates and only core
+// index in the dests given to NewService, or -1 when none is available. It never allocates and only core
 // may call it with that index. It ignores persistence: a persistent service is
 // scheduled with PickPersistent. lblc and lblcr age their entries on the core's
 // clock, which PickAt, PickPersistent and Expire advance; Pick leaves it where it is.
