@@ -41,5 +41,14 @@
 //     Release, Expire, template listing.
 //   - index.go: chains, the pointer-free bounded hash index the tables share.
 //
+// Tests: ref_test.go holds reference schedulers written from the LVS definitions;
+// least_test.go, rr_test.go, hash_test.go, maglev_test.go, locality_test.go,
+// persist_test.go and threshold_test.go compare against them or check each
+// scheduler's properties on seeded random input; service_test.go checks
+// construction errors and that no scheduler ever picks a quiescent or overloaded
+// destination; kind_test.go and flags_test.go hold the parser tables and fuzz
+// targets; alloc_test.go proves 0 allocations, runs cores concurrently (-race) and
+// has the benchmarks; helpers_test.go builds fixtures.
+//
 // README.md has a table of the schedulers and their rules.
 package sched
