@@ -64,7 +64,10 @@ var (
 	dLaddrInUse   = desc("laddr_ports_in_use", "Local ports in use on the FULLNAT local address.", "service", "laddr")
 )
 
-func (c collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+// Describe sends nothing: collector is an unchecked collector (its label sets
+// follow the configuration), and describing by collecting would need the
+// control goroutine, which is not running yet when the registry is built.
+func (c collector) Describe(chan<- *prometheus.Desc) {}
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	g := c.g

@@ -227,7 +227,7 @@ func (g *Gateway) sessions() []ctl.Conn {
 		var list []nat.Session
 		var now int64
 		core := g.cores[i]
-		if !w.Exec(func(n int64) { now = n; list = core.AppendSessions(nil, maxListedSessions) }, sessionListTimeout) {
+		if !w.Exec(func(n int64) { now = n; list = core.Table().AppendSessions(nil, maxListedSessions) }, sessionListTimeout) {
 			continue
 		}
 		for _, s := range list {

@@ -50,6 +50,7 @@ type envOpts struct {
 	noNeigh   bool // the real servers' neighbour entries are missing
 	persist   bool
 	oneLaddr  bool
+	noLaddr   bool // FULLNAT services with no local address yet
 	noRSRoute bool // no route to the real servers' subnet
 	noDefault bool // no default route
 }
@@ -76,7 +77,10 @@ func newEnv(t testing.TB, o envOpts) *env {
 	e := &env{t: t, conns: sched.NewConns(o.ncores, maxDest), to: NewTimeouts(), now: start}
 	lim := Limits{MaxServices: 8, MaxDests: maxDest, MaxLocalAddrs: 8}
 	laddrs := []LocalAddr{{laddr1, 1}, {laddr2, 1}}
-	if o.oneLaddr {
+	switch {
+	case o.noLaddr:
+		laddrs = nil
+	case o.oneLaddr:
 		laddrs = laddrs[:1]
 	}
 	mk := func(id uint32, port uint16, proto uint8, rport uint16, d1, d2 uint32) ServiceConf {

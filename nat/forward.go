@@ -93,6 +93,11 @@ func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot)
 		return Tuple4{}, -1, ReasonNoRoute
 	}
 	n := len(svc.laddrs)
+	if n == 0 {
+		// A FULLNAT service whose local addresses are not configured yet
+		// (ipvsadm users add them after the real servers, as with DPVS).
+		return Tuple4{}, -1, ReasonNoLaddr
+	}
 	c.laddrRR++
 	start := int(c.laddrRR % uint32(n))
 	r := ReasonNoLaddr

@@ -211,6 +211,12 @@ func TestRedirectToOwnerCore(t *testing.T) {
 }
 
 func TestTableFullAndLaddrExhausted(t *testing.T) {
+	t.Run("no-laddr-yet", func(t *testing.T) {
+		// ipvsadm users add real servers before local addresses: the service
+		// exists, and new flows are dropped until a local address is added.
+		e := newEnv(t, envOpts{noLaddr: true})
+		e.expectDrop(0, fromClient(1, fSYN, 1, 0, "").frame(t), ReasonNoLaddr)
+	})
 	t.Run("table-full", func(t *testing.T) {
 		e := newEnv(t, envOpts{sessions: 2})
 		e.run(0, fromClient(1, fSYN, 1, 0, "").frame(t))

@@ -121,7 +121,6 @@ func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
 		}
 		s.byID[c.ID] = int32(i)
 		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...)}
-		fullnat := false
 		for j, d := range c.Dests {
 			dn := fmt.Sprintf("%s: destination %s", name, netip.AddrPortFrom(d.Addr, d.Port))
 			sd := c.Sched.Dest(j)
@@ -138,11 +137,7 @@ func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
 			case d.Mode == ModeTUN:
 				return nil, fmt.Errorf("%s: forwarding mode tun is not implemented by the datapath yet", dn)
 			}
-			fullnat = fullnat || d.Mode == ModeFullNAT
 			svc.dests[j] = dest{id: d.ID, addr: header.Addr4From(d.Addr), port: d.Port, mode: d.Mode}
-		}
-		if fullnat && len(c.LocalAddrs) == 0 {
-			return nil, fmt.Errorf("%s: fullnat destinations need at least one local address", name)
 		}
 		for j, l := range c.LocalAddrs {
 			if l.Addr.IsZero() {

@@ -126,7 +126,6 @@ func TestNewServicesRejects(t *testing.T) {
 		}, lim, "IPv4"},
 		{"dest-id-range", func(c []ServiceConf) []ServiceConf { return c }, Limits{MaxServices: 4, MaxDests: 1, MaxLocalAddrs: 2}, "MaxDests"},
 		{"tun", func(c []ServiceConf) []ServiceConf { c[0].Dests[0].Mode = ModeTUN; return c }, lim, "tun"},
-		{"fullnat-without-laddr", func(c []ServiceConf) []ServiceConf { c[0].LocalAddrs = nil; return c }, lim, "local address"},
 		{"laddr-twice", func(c []ServiceConf) []ServiceConf {
 			c[0].LocalAddrs = []LocalAddr{{laddr1, 1}, {laddr1, 1}}
 			return c
