@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fngw/arp"
 	"net/netip"
 	"slices"
 	"time"
@@ -55,8 +56,10 @@ func (g *Gateway) rawDest(id uint32) ctl.Counters {
 	return toCounters(s)
 }
 
-// tick feeds every estimator one 2-second sample (ip_vs_est.c's period).
+// tick runs every 2 seconds on the control goroutine: it feeds every estimator
+// one sample (ip_vs_est.c's period) and keeps neighbours in use confirmed.
 func (g *Gateway) tick() {
+	g.refreshNeighs()
 	g.est.init()
 	for k, id := range g.svcIDs.byKey {
 		e := g.est.svc[k]
@@ -264,4 +267,18 @@ func (g *Gateway) destByID(svc ctl.ServiceKey, id uint32) (netip.AddrPort, bool)
 		}
 	}
 	return netip.AddrPort{}, false
+}
+
+// refreshNeighs reports every STALE neighbour as in use. Workers send with MACs
+// cached from the snapshot and never tell the stack, so without this a
+// neighbour carrying traffic would age out and the next packets would wait for
+// a new resolution. Use moves it to DELAY and then PROBE: a unicast ARP
+// confirms it, and a host that is gone fails and is removed, as in Linux.
+func (g *Gateway) refreshNeighs() {
+	now := g.control.Now()
+	for _, n := range g.stack.Neighs() {
+		if n.State == arp.NeighStale {
+			g.stack.Use(now, n.Port, n.IP)
+		}
+	}
 }
