@@ -56,9 +56,10 @@ func Main(args []string, stderr io.Writer) int {
 
 // LocalCommand answers the commands that need no running gateway (ipvsadm's -h
 // and -v, and command lines that do not parse, so that a typo is reported even
-// when the gateway is down). It reports whether it handled args, and the exit
-// status.
-func LocalCommand(args []string, stdout, stderr io.Writer) (bool, int) {
+// when the gateway is down). prog is how the user invoked it ("gw adm", or
+// "ipvsadm" through the link), for the help texts. It reports whether it
+// handled args, and the exit status.
+func LocalCommand(prog string, args []string, stdout, stderr io.Writer) (bool, int) {
 	if args[0] != "adm" {
 		return false, 0
 	}
@@ -67,14 +68,14 @@ func LocalCommand(args []string, stdout, stderr io.Writer) (bool, int) {
 		fmt.Fprintf(stderr, "%v\n", err)
 		var ue *ctl.UsageError
 		if errors.As(err, &ue) {
-			fmt.Fprint(stderr, ctl.TryHelp("gw adm"))
+			fmt.Fprint(stderr, ctl.TryHelp(prog))
 			return true, 2
 		}
 		return true, 1
 	}
 	switch cmd.Op {
 	case ctl.OpHelp:
-		io.WriteString(stdout, ctl.Usage("gw adm"))
+		io.WriteString(stdout, ctl.Usage(prog))
 		return true, 0
 	case ctl.OpVersion:
 		fmt.Fprintln(stdout, ctl.VersionText)

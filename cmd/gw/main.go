@@ -36,7 +36,9 @@ func main() {
 
 func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args := argv[1:]
+	prog := "gw adm"
 	if filepath.Base(argv[0]) == "ipvsadm" {
+		prog = "ipvsadm"
 		args = append([]string{"adm"}, args...)
 	}
 	sock := os.Getenv("FNGW_SOCK")
@@ -61,7 +63,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if args[0] == "run" {
 		return gateway.Main(args[1:], stderr)
 	}
-	if local, code := gateway.LocalCommand(args, stdout, stderr); local {
+	if local, code := gateway.LocalCommand(prog, args, stdout, stderr); local {
 		return code
 	}
 	req := socket.Request{Args: args}
