@@ -198,3 +198,15 @@ func (n *Netns) Sysctl(key, value string) {
 	n.t.Helper()
 	n.MustRun("sysctl", "-q", "-w", key+"="+value)
 }
+
+// AddVeth creates the veth pair a <-> b inside n, disables IPv6 on both ends
+// (so that the kernel sends no router or neighbour solicitations: only what
+// the test sends crosses the pair) and sets both up.
+func (n *Netns) AddVeth(a, b string) {
+	n.t.Helper()
+	n.MustIP("link", "add", a, "type", "veth", "peer", "name", b)
+	for _, l := range []string{a, b} {
+		n.Sysctl("net.ipv6.conf."+l+".disable_ipv6", "1")
+		n.LinkUp(l)
+	}
+}

@@ -100,6 +100,51 @@ func ICMPEchoRequest(h Hosts, id, seq uint16, payload []byte) []byte {
 	return serialize(h.eth(layers.EthernetTypeIPv4), h.ipv4(layers.IPProtocolICMPv4), icmp, gopacket.Payload(payload))
 }
 
+// ICMP types and codes of the errors tests build (RFC 792, RFC 1191).
+const (
+	ICMPDstUnreachable      = 3
+	ICMPTimeExceeded        = 11
+	ICMPCodePortUnreachable = 3
+	ICMPCodeFragNeeded      = 4
+)
+
+// ICMPError is an ICMP error message (RFC 792) of type typ and code whose
+// 32-bit field after the checksum is rest (for fragmentation needed, RFC 1191
+// puts the next-hop MTU in its low 16 bits) and whose data is quote: the
+// offending datagram's IPv4 header and the start of its payload, as the
+// reporting host saw it.
+func ICMPError(h Hosts, typ, code uint8, rest uint32, quote []byte) []byte {
+	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, code), Id: uint16(rest >> 16), Seq: uint16(rest)}
+	return serialize(h.eth(layers.EthernetTypeIPv4), h.ipv4(layers.IPProtocolICMPv4), icmp, gopacket.Payload(quote))
+}
+
+// IPv4Packet returns the IPv4 datagram of an untagged Ethernet frame without
+// the Ethernet header and padding (a copy).
+func IPv4Packet(frame []byte) []byte {
+	tl := int(frame[l3+2])<<8 | int(frame[l3+3])
+	return append([]byte(nil), frame[l3:l3+tl]...)
+}
+
+// WithTTL returns a copy of an IPv4 frame with another TTL, the header
+// checksum fixed.
+func WithTTL(frame []byte, ttl uint8) []byte {
+	b := append([]byte(nil), frame...)
+	b[l3+8] = ttl
+	return FixIPv4Checksum(b)
+}
+
+// WithoutUDPChecksum returns a copy of an IPv4 UDP frame whose UDP checksum
+// is 0: "no checksum" (RFC 768), which a gateway must leave at 0.
+func WithoutUDPChecksum(frame []byte) []byte {
+	b := append([]byte(nil), frame...)
+	if b[l3+9] != 17 {
+		panic("harness: WithoutUDPChecksum on a frame that is not UDP")
+	}
+	hl := int(b[l3]&0x0f) * 4
+	b[l3+hl+6], b[l3+hl+7] = 0, 0
+	return b
+}
+
 // TCPFlags are the TCP header flags a builder sets.
 type TCPFlags uint8
 
