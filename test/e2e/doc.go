@@ -2,14 +2,22 @@
 // net_tap PMD with the real Linux stack on the other side. The gateway runs in
 // its own network namespace; the tap interface it creates is then moved into a
 // client namespace (`ip link set TAP netns NS`: the PMD keeps working after the
-// move), where ordinary tools (ping, and later HTTP and UDP clients) talk to
-// it. All traffic stays inside namespaces the test created. Run with
+// move), where ordinary tools and real servers talk to it: ping, and
+// e2epeer (cmd/e2epeer, built by the tests with go build): HTTP and UDP echo
+// servers that record their peers, and HTTP, download, UDP and
+// hold-a-connection clients. All traffic stays inside namespaces the test created. Run with
 // `make e2e` (root, bin/gw built, one gateway at a time: go test -p 1; the
 // gateway uses CPUs 0-1 with an idle back-off so the clients get CPU time).
 //
 // Files:
 //
-//	e2e_test.go  the namespace/tap set-up (tapClient) and TestPing: ARP and ping from a
-//	             client, the neighbour table, port counters, static neighbours through
-//	             the CLI, CLI errors, clean stop
+//	e2e_test.go      the namespace/tap set-up (tapClient) and TestPing: ARP and ping from a
+//	                 client, the neighbour table, port counters, static neighbours through
+//	                 the CLI, CLI errors, clean stop
+//	fullnat_test.go  the FULLNAT topology (client ns, gateway ns, a switch ns bridging the
+//	                 server-side tap to two real-server namespaces), services set up with
+//	                 gw adm; TestFullNATHTTP: 200 HTTP requests over both servers, peers
+//	                 only LIPs, 50 MB download sha256, UDP echo, no lost traffic;
+//	                 TestFullNATExpiry: sessions expire on schedule with shortened timeouts
+//	cmd/e2epeer      the real-server and client program
 package e2e

@@ -17,15 +17,17 @@
 //	            unique names, the stale sweep (namespaces, processes, DPDK runtime dirs)
 //	wait.go     Poll and Eventually: condition polling with deadlines (no bare sleeps)
 //	netns.go    Netns: create/delete namespaces, run commands inside, move links,
-//	            addresses, routes, MACs
+//	            addresses, routes, MACs, veth pairs
 //	config.go   Config: the gateway's TOML configuration, written by the harness
 //	gateway.go  Gateway: start `gw run -c` (optionally in a namespace), wait for the
 //	            control socket, run client commands (Cmd, JSON), Stop with exit status
 //	            0 asserted, log shown on failure; link/neighbour JSON shapes
 //	pcap.go     classic pcap files (Ethernet link type): write frames, read them back,
 //	            tolerate a file still being written
-//	packet.go   frame builders (ARP, ICMP echo, TCP, UDP) with correct checksums and
-//	            Ethernet minimum padding, and deliberate corruptions
+//	packet.go   frame builders (ARP, ICMP echo and errors, TCP, UDP) with correct
+//	            checksums and Ethernet minimum padding, field edits, deliberate corruptions
+//	raw.go      PacketSocket: an AF_PACKET socket on a link inside a namespace, to put
+//	            crafted frames on a live interface a gateway port reads
 //	check.go    decoding with gopacket, composable checks (Check, Expect), an
 //	            independent checksum verifier for IPv4/TCP/UDP/ICMP
 package harness

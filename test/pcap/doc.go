@@ -8,6 +8,11 @@
 //
 // Files:
 //
-//	pcap_test.go  the gateway set-up (runPcap), frame classification, and the tests:
-//	              ARP reply, ICMP echo replies, frames that must produce nothing
+//	pcap_test.go     the gateway set-up (runPcap), frame classification, and the tests:
+//	                 ARP reply, ICMP echo replies, frames that must produce nothing
+//	fullnat_test.go  FULLNAT, interactively: the ports read live veths (rx_iface) the
+//	                 test writes with AF_PACKET, so the real server's answers are built
+//	                 from the local port the gateway chose; TCP handshake, data, FIN,
+//	                 UDP (checksum 0 kept), ICMP frag-needed and port unreachable
+//	                 translated, all byte-exact
 package pcap

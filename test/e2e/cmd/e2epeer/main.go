@@ -1,0 +1,376 @@
+// Command e2epeer is the real-server and client program of the end-to-end
+// tests (and of scripts/demo.sh). It runs inside a network namespace (ip netns
+// exec) on the real Linux stack; the tests build it with go build. It is test
+// code: no part of the gateway uses it.
+//
+//	e2epeer serve -name NAME -http ADDR [-udp ADDR] [-dir DIR] [-peers FILE] [-ready FILE]
+//	    An HTTP server: GET / answers "NAME PEER\n" (PEER is the client address
+//	    it saw), GET /files/... serves DIR. With -udp, a UDP echo server. Every
+//	    peer IP seen (per protocol) is recorded in FILE as JSON, rewritten when
+//	    a new one appears; FILE.tmp is renamed over it. -ready FILE is created
+//	    once every socket listens.
+//	e2epeer get -url URL [-n N] [-c C] [-timeout D]
+//	    N GET requests, C at a time, each on a new TCP connection; prints a JSON
+//	    report: requests that succeeded and failed, answers per server name, peers.
+//	e2epeer fetch -url URL -o FILE
+//	    One GET, body written to FILE; prints {"bytes":N,"seconds":S}.
+//	e2epeer udp -addr ADDR [-flows F] [-n N] [-size S]
+//	    F UDP sockets each send N datagrams of S bytes and await each echo (1 s);
+//	    prints {"sent":N,"echoed":M,"bad":B}.
+//	e2epeer hold -addr ADDR -mode idle|finwait|rst [-for D]
+//	    One HTTP request on a raw TCP connection, then: idle keeps the
+//	    connection open and silent; finwait sends "Connection: close", reads to
+//	    the server's FIN and keeps its own side open (the gateway sees FIN_WAIT);
+//	    rst closes with a reset (SO_LINGER 0). Prints "ready LOCALADDR" when the last
+//	    packet has gone, then waits D before exiting.
+//
+// TCP keepalives are off everywhere, so an idle connection is really silent.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: e2epeer serve|get|fetch|udp|hold ...")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "get":
+		err = get(os.Args[2:])
+	case "fetch":
+		err = fetch(os.Args[2:])
+	case "udp":
+		err = udp(os.Args[2:])
+	case "hold":
+		err = hold(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q; want serve, get, fetch, udp or hold", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2epeer:", err)
+		os.Exit(1)
+	}
+}
+
+// peers records the peer IPs a server saw, per protocol.
+type peers struct {
+	mu   sync.Mutex
+	file string
+	seen map[string]map[string]int // proto -> IP -> count
+}
+
+func (p *peers) add(proto, addr string) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.seen[proto]
+	if m == nil {
+		m = map[string]int{}
+		p.seen[proto] = m
+	}
+	m[host]++
+	if p.file == "" {
+		return
+	}
+	// Rewritten on every connection: the test reads it at any time and must
+	// see complete JSON with current counts.
+	b, _ := json.Marshal(p.seen)
+	tmp := p.file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		os.Rename(tmp, p.file)
+	}
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	name := fs.String("name", "", "server name in answers")
+	httpAddr := fs.String("http", "", "HTTP listen address")
+	udpAddr := fs.String("udp", "", "UDP echo listen address")
+	dir := fs.String("dir", "", "directory served under /files/")
+	peerFile := fs.String("peers", "", "file recording the peers seen")
+	ready := fs.String("ready", "", "file created once listening")
+	fs.Parse(args)
+	if *name == "" || *httpAddr == "" {
+		return errors.New("serve needs -name and -http")
+	}
+	p := &peers{file: *peerFile, seen: map[string]map[string]int{}}
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp4", *httpAddr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s\n", *name, r.RemoteAddr)
+	})
+	if *dir != "" {
+		mux.Handle("/files/", http.StripPrefix("/files/", http.FileServer(http.Dir(*dir))))
+	}
+	srv := &http.Server{Handler: mux, ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			p.add("tcp", c.RemoteAddr().String())
+		}
+	}}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if *udpAddr != "" {
+		pc, err := net.ListenPacket("udp4", *udpAddr)
+		if err != nil {
+			return err
+		}
+		go func() {
+			buf := make([]byte, 65536)
+			for {
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					errc <- err
+					return
+				}
+				p.add("udp", from.String())
+				pc.WriteTo(buf[:n], from)
+			}
+		}()
+	}
+	if *ready != "" {
+		if err := os.WriteFile(*ready, []byte("ready\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	return <-errc
+}
+
+// getReport is what get prints.
+type getReport struct {
+	OK       int            `json:"ok"`
+	Failed   int            `json:"failed"`
+	Errors   []string       `json:"errors,omitempty"` // the first few
+	ByServer map[string]int `json:"by_server"`
+	Peers    map[string]int `json:"peers"` // the client addresses the servers reported
+	Seconds  float64        `json:"seconds"`
+}
+
+func newClient(timeout time.Duration) *http.Client {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: -1}
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		DialContext: d.DialContext, DisableKeepAlives: true, Proxy: nil}}
+}
+
+func get(args []string) error {
+	fs := flag.NewFlagSet("get", flag.ExitOnError)
+	url := fs.String("url", "", "URL")
+	n := fs.Int("n", 1, "requests")
+	c := fs.Int("c", 1, "concurrency")
+	timeout := fs.Duration("timeout", 5*time.Second, "per request")
+	fs.Parse(args)
+	client := newClient(*timeout)
+	rep := getReport{ByServer: map[string]int{}, Peers: map[string]int{}}
+	var mu sync.Mutex
+	start := time.Now()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range max(*c, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				body, err := func() (string, error) {
+					resp, err := client.Get(*url)
+					if err != nil {
+						return "", err
+					}
+					defer resp.Body.Close()
+					b, err := io.ReadAll(resp.Body)
+					if err != nil {
+						return "", err
+					}
+					if resp.StatusCode != http.StatusOK {
+						return "", fmt.Errorf("status %s", resp.Status)
+					}
+					return string(b), nil
+				}()
+				f := strings.Fields(body)
+				mu.Lock()
+				switch {
+				case err != nil:
+					rep.Failed++
+					if len(rep.Errors) < 10 {
+						rep.Errors = append(rep.Errors, err.Error())
+					}
+				case len(f) != 2:
+					rep.Failed++
+					if len(rep.Errors) < 10 {
+						rep.Errors = append(rep.Errors, fmt.Sprintf("unexpected answer %q", body))
+					}
+				default:
+					rep.OK++
+					rep.ByServer[f[0]]++
+					host, _, _ := net.SplitHostPort(f[1])
+					rep.Peers[host]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range *n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	rep.Seconds = time.Since(start).Seconds()
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+func fetch(args []string) error {
+	fs := flag.NewFlagSet("fetch", flag.ExitOnError)
+	url := fs.String("url", "", "URL")
+	out := fs.String("o", "", "output file")
+	timeout := fs.Duration("timeout", 120*time.Second, "whole transfer")
+	fs.Parse(args)
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	start := time.Now()
+	resp, err := newClient(*timeout).Get(*url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", *url, resp.Status)
+	}
+	n, err := io.Copy(f, resp.Body)
+	if err != nil {
+		return fmt.Errorf("after %d bytes: %w", n, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"bytes": n, "seconds": time.Since(start).Seconds()})
+}
+
+func udp(args []string) error {
+	fs := flag.NewFlagSet("udp", flag.ExitOnError)
+	addr := fs.String("addr", "", "server address")
+	flows := fs.Int("flows", 1, "sockets (flows)")
+	n := fs.Int("n", 10, "datagrams per flow")
+	size := fs.Int("size", 64, "datagram size")
+	fs.Parse(args)
+	var mu sync.Mutex
+	sent, echoed, bad := 0, 0, 0
+	var errs []string
+	var wg sync.WaitGroup
+	for fl := range *flows {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("udp4", *addr)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err.Error())
+				mu.Unlock()
+				return
+			}
+			defer conn.Close()
+			buf := make([]byte, 65536)
+			for i := range *n {
+				msg := []byte(fmt.Sprintf("flow %d datagram %d ", fl, i))
+				for len(msg) < *size {
+					msg = append(msg, byte('a'+len(msg)%26))
+				}
+				mu.Lock()
+				sent++
+				mu.Unlock()
+				if _, err := conn.Write(msg); err != nil {
+					continue
+				}
+				conn.SetReadDeadline(time.Now().Add(time.Second))
+				k, err := conn.Read(buf)
+				mu.Lock()
+				switch {
+				case err != nil:
+					if len(errs) < 10 {
+						errs = append(errs, err.Error())
+					}
+				case string(buf[:k]) == string(msg):
+					echoed++
+				default:
+					bad++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"sent": sent, "echoed": echoed, "bad": bad, "errors": errs})
+}
+
+func hold(args []string) error {
+	fs := flag.NewFlagSet("hold", flag.ExitOnError)
+	addr := fs.String("addr", "", "server address")
+	mode := fs.String("mode", "idle", "idle, finwait or rst")
+	d := fs.Duration("for", time.Minute, "how long to hold after ready")
+	fs.Parse(args)
+	dl := net.Dialer{Timeout: 5 * time.Second, KeepAlive: -1}
+	c, err := dl.Dial("tcp4", *addr)
+	if err != nil {
+		return err
+	}
+	tc := c.(*net.TCPConn)
+	conn := "keep-alive"
+	if *mode == "finwait" {
+		conn = "close"
+	}
+	if _, err := fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: e2e\r\nConnection: %s\r\n\r\n", conn); err != nil {
+		return err
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	resp.Body.Close()
+	switch *mode {
+	case "idle":
+	case "finwait":
+		// The server closes after answering: wait for its FIN (EOF).
+		if _, err := br.ReadByte(); err != io.EOF {
+			return fmt.Errorf("want EOF after the response, got %v", err)
+		}
+	case "rst":
+		tc.SetLinger(0)
+		tc.Close()
+	default:
+		return fmt.Errorf("unknown mode %q", *mode)
+	}
+	// Let the kernel send the ACK of the last segment before saying ready.
+	time.Sleep(100 * time.Millisecond)
+	fmt.Println("ready", c.LocalAddr())
+	time.Sleep(*d)
+	return nil
+}
