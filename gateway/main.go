@@ -68,7 +68,7 @@ func LocalCommand(prog string, args []string, stdout, stderr io.Writer) (bool, i
 		fmt.Fprintf(stderr, "%v\n", err)
 		var ue *ctl.UsageError
 		if errors.As(err, &ue) {
-			fmt.Fprint(stderr, ctl.TryHelp(prog))
+			fmt.Fprintln(stderr, ctl.TryHelp(prog))
 			return true, 2
 		}
 		return true, 1
