@@ -134,7 +134,9 @@ func (g *Gateway) ip(args []string, w io.Writer) error {
 	switch cmd.Op {
 	case ctl.OpListNeigh:
 		return g.writeNeighs(w, asJSON)
-	case ctl.OpListAddr, ctl.OpListRoute:
+	case ctl.OpListRoute:
+		return g.writeRoutes(w, asJSON)
+	case ctl.OpListAddr:
 		return ctl.WriteStack(w, g.cfg, cmd.Op, asJSON)
 	}
 	next := g.cfg.Clone()

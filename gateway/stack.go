@@ -241,3 +241,46 @@ func (g *Gateway) writeNeighs(w io.Writer, asJSON bool) error {
 	}
 	return nil
 }
+
+// routeJSON is one route in `gw ip route show --json`.
+type routeJSON struct {
+	Prefix string `json:"prefix"`
+	Via    string `json:"via,omitempty"`
+	Dev    string `json:"dev"`
+	Proto  string `json:"proto"` // "static", or "kernel" for connected routes as iproute2 names them
+}
+
+// writeRoutes prints the route table, connected routes included, as `ip route
+// show` does.
+func (g *Gateway) writeRoutes(w io.Writer, asJSON bool) error {
+	names := make(map[uint16]string)
+	for n, id := range g.portIDs {
+		names[id] = n
+	}
+	list := []routeJSON{}
+	for _, r := range g.stack.Routes() {
+		e := routeJSON{Prefix: r.Prefix.String(), Dev: names[r.Port], Proto: "static"}
+		if r.Via.IsValid() {
+			e.Via = r.Via.String()
+		}
+		if r.Kind == arp.RouteConnected {
+			e.Proto = "kernel"
+		}
+		list = append(list, e)
+	}
+	if asJSON {
+		return writeJSON(w, list)
+	}
+	for _, e := range list {
+		line := e.Prefix
+		if e.Via != "" {
+			line += " via " + e.Via
+		}
+		line += " dev " + e.Dev
+		if e.Proto == "kernel" {
+			line += " proto kernel scope link"
+		}
+		fmt.Fprintln(w, line)
+	}
+	return nil
+}
