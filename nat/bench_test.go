@@ -59,6 +59,76 @@ func BenchmarkReply(b *testing.B) {
 	benchProcess(b, e, rep)
 }
 
+// establishedMode returns an env with one established TCP session of mode m
+// (ncores cores, the session on its owner) and the frames of its two
+// directions (64-byte data segments; the reply is nil for DR and TUN).
+func establishedMode(tb testing.TB, o envOpts) (*env, int, *benchFrame, *benchFrame) {
+	if o.sessions == 0 {
+		o.sessions = 1 << 16
+	}
+	e := newEnv(tb, o)
+	c := 0
+	if o.mode == ModeNAT && len(e.cores) > 1 {
+		c = NATOwner(cip, 40000, len(e.cores))
+	}
+	e.run(c, fromClient(40000, fSYN, 1, 0, "").frame(tb))
+	e.run(c, fromClient(40000, fACK, 2, 1, "").frame(tb))
+	s := e.session(c, header.IPProtoTCP, 40000, 80)
+	fwd := newBenchFrame(fromClient(40000, fPSH|fACK, 2, 1, "0123456789").frame(tb))
+	if s.Reply.Proto == 0 {
+		return e, c, fwd, nil
+	}
+	rep := pkt{srcMAC: rsMAC1, dstMAC: gwMAC1, src: s.Reply.Src, dst: s.Reply.Dst, ttl: 64, proto: header.IPProtoTCP,
+		sport: s.Reply.SPort, dport: s.Reply.DPort, flags: fPSH | fACK, seq: 1, ack: 2, payload: []byte("0123456789")}
+	return e, c, fwd, newBenchFrame(rep.frame(tb))
+}
+
+func benchCore(b *testing.B, e *env, c int, bf *benchFrame, want Action) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		bf.reset()
+		if r := e.cores[c].Process(&bf.f, e.svcs, e.stack, e.now); r.Act != want {
+			b.Fatalf("verdict %+v", r)
+		}
+	}
+}
+
+func BenchmarkNATForward(b *testing.B) {
+	e, c, fwd, _ := establishedMode(b, envOpts{mode: ModeNAT})
+	benchCore(b, e, c, fwd, ActTx)
+}
+
+func BenchmarkNATReply(b *testing.B) {
+	e, c, _, rep := establishedMode(b, envOpts{mode: ModeNAT})
+	benchCore(b, e, c, rep, ActTx)
+}
+
+// BenchmarkNATRedirect is the cost on a core that does not own a NAT
+// connection: a session miss, then the hand-over decision.
+func BenchmarkNATRedirect(b *testing.B) {
+	e, c, _, rep := establishedMode(b, envOpts{mode: ModeNAT, ncores: 2})
+	benchCore(b, e, 1-c, rep, ActRedirect)
+}
+
+func BenchmarkDRForward(b *testing.B) {
+	e, c, fwd, _ := establishedMode(b, envOpts{mode: ModeDR})
+	benchCore(b, e, c, fwd, ActTx)
+}
+
+func BenchmarkTUNForward(b *testing.B) {
+	e, c, fwd, _ := establishedMode(b, envOpts{mode: ModeTUN})
+	benchCore(b, e, c, fwd, ActTx)
+}
+
+// BenchmarkTUNFragNeeded answers a 1500-byte DF segment with an ICMP error
+// built in place (the token bucket is made large enough never to refuse).
+func BenchmarkTUNFragNeeded(b *testing.B) {
+	e, c, _, _ := establishedMode(b, envOpts{mode: ModeTUN, icmpBurst: 1 << 30})
+	big := newBenchFrame(fromClient(40000, fPSH|fACK, 2, 1, string(make([]byte, 1460))).frame(b))
+	benchCore(b, e, c, big, ActTx)
+}
+
 // synFrames returns n SYNs from distinct clients.
 func synFrames(tb testing.TB, n int) []*benchFrame {
 	fs := make([]*benchFrame, n)
@@ -113,6 +183,31 @@ func TestProcessAllocsPerRun(t *testing.T) {
 		in := icmpErr{srcMAC: hopMAC, dstMAC: gwMAC1, src: hopIP, dst: s.Reply.Dst, ttl: 64, typ: 3, code: 4, mtu: 1400, quoted: quote(t, sent, false)}
 		assertNoAllocs(t, e, newBenchFrame(in.frame(t)))
 	})
+	for _, m := range []Mode{ModeNAT, ModeDR, ModeTUN} {
+		t.Run(m.String()+"-forward", func(t *testing.T) {
+			e, c, fwd, rep := establishedMode(t, envOpts{mode: m})
+			assertCoreNoAllocs(t, e, c, fwd, ActTx)
+			if rep != nil {
+				assertCoreNoAllocs(t, e, c, rep, ActTx)
+			}
+		})
+	}
+	t.Run("nat-redirect", func(t *testing.T) {
+		e, c, fwd, rep := establishedMode(t, envOpts{mode: ModeNAT, ncores: 2})
+		assertCoreNoAllocs(t, e, 1-c, fwd, ActRedirect)
+		assertCoreNoAllocs(t, e, 1-c, rep, ActRedirect)
+	})
+	t.Run("tun-frag-needed", func(t *testing.T) {
+		e, c, _, _ := establishedMode(t, envOpts{mode: ModeTUN, icmpBurst: 1 << 30})
+		big := newBenchFrame(fromClient(40000, fPSH|fACK, 2, 1, string(make([]byte, 1460))).frame(t))
+		assertCoreNoAllocs(t, e, c, big, ActTx)
+	})
+	t.Run("tun-icmp-rate-limited", func(t *testing.T) {
+		e, c, _, _ := establishedMode(t, envOpts{mode: ModeTUN, icmpRate: 1, icmpBurst: 1})
+		big := newBenchFrame(fromClient(40000, fPSH|fACK, 2, 1, string(make([]byte, 1460))).frame(t))
+		e.cores[c].Process(&big.f, e.svcs, e.stack, e.now) // takes the only token
+		assertCoreNoAllocs(t, e, c, big, ActDrop)
+	})
 	t.Run("new-flow-and-expire", func(t *testing.T) {
 		e := newEnv(t, envOpts{sessions: 1 << 12})
 		c := e.cores[0]
@@ -142,6 +237,19 @@ func assertNoAllocs(t testing.TB, e *env, bf *benchFrame) {
 		bf.reset()
 		if r := c.Process(&bf.f, e.svcs, e.stack, e.now); r.Act != ActTx {
 			t.Fatalf("verdict %+v", r)
+		}
+	})
+	if a != 0 {
+		t.Fatalf("%.1f allocations per packet", a)
+	}
+}
+
+func assertCoreNoAllocs(t testing.TB, e *env, c int, bf *benchFrame, want Action) {
+	t.Helper()
+	a := testing.AllocsPerRun(1000, func() {
+		bf.reset()
+		if r := e.cores[c].Process(&bf.f, e.svcs, e.stack, e.now); r.Act != want {
+			t.Fatalf("verdict %+v, want %v", r, want)
 		}
 	})
 	if a != 0 {

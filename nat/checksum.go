@@ -4,11 +4,16 @@ import (
 	"encoding/binary"
 
 	"fngw/header"
+	"fngw/tunnel"
 )
 
 // csumDelta holds, for one receive direction of a session, the precomputed
 // RFC 1624 eqn. 3 term Σ(~m + m') of every 16-bit word the rewrite changes, so
 // a packet's checksums are updated with one add each: field' = ~(~field + Δ).
+//
+// A TUN session has no reply direction; its delta[DirOut].ip holds instead
+// the sum of its outer IPIP header's fixed words (tunnel.FixedSum), derived
+// from the tuples like the deltas (see Session.tunnel).
 type csumDelta struct {
 	ip uint16 // IPv4 header: both addresses and, when forwarding, the TTL decrement
 	l4 uint16 // TCP/UDP: pseudo-header addresses and both ports
@@ -24,6 +29,9 @@ func (s *Session) computeDeltas() {
 	for d := DirIn; d <= DirOut; d++ {
 		if d == DirOut && s.Reply.Proto == 0 {
 			s.delta[d] = csumDelta{}
+			if s.Mode == ModeTUN && !s.Reply.Dst.IsZero() {
+				s.delta[d].ip = tunnel.FixedSum(s.Reply.Dst, s.Reply.Src)
+			}
 			continue
 		}
 		in, out := s.In(d), s.Out(d)

@@ -23,7 +23,20 @@ type Config struct {
 	// TickShift and WheelSlots size the timer wheel (see TableConfig).
 	TickShift  uint
 	WheelSlots int
+	// ICMPRate and ICMPBurst limit the ICMP errors the core originates
+	// (fragmentation needed for TUN), per second and in a burst; zero means
+	// DefaultICMPRate and DefaultICMPBurst.
+	ICMPRate, ICMPBurst int
 }
+
+// Defaults of Config.ICMPRate and ICMPBurst: Linux's net.ipv4.icmp_msgs_per_sec
+// and icmp_msgs_burst, the global limit that also applies to fragmentation
+// needed (which Linux exempts from its per-destination limit so as not to
+// slow path-MTU discovery), here per core.
+const (
+	DefaultICMPRate  = 1000
+	DefaultICMPBurst = 50
+)
 
 // Core is one worker core's datapath: its session table, port pools and
 // counters. Process, Expire and Flush must only be called from that core's
@@ -42,6 +55,9 @@ type Core struct {
 	laddrRR   uint32 // rotates the first local address tried for a new flow
 	schedNext int    // next service whose scheduler tables Expire ages
 	reap      [64]int32
+
+	icmp arp.TokenBucket // ICMP errors this core originates
+	ipID uint16          // IPv4 ID of the next datagram this core originates (see nextID)
 }
 
 // sessAux is what a session holds outside the table, released when it ends.
@@ -67,6 +83,15 @@ func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, er
 	if cfg.Ports == (PortRange{}) {
 		cfg.Ports = DefaultPortRange
 	}
+	if cfg.ICMPRate == 0 {
+		cfg.ICMPRate = DefaultICMPRate
+	}
+	if cfg.ICMPBurst == 0 {
+		cfg.ICMPBurst = DefaultICMPBurst
+	}
+	if cfg.ICMPRate < 0 || cfg.ICMPRate > 1e9 || cfg.ICMPBurst < 0 {
+		return nil, fmt.Errorf("core %d: ICMP rate %d/s, burst %d: want 0 < rate <= 1e9 and burst > 0", cfg.Core, cfg.ICMPRate, cfg.ICMPBurst)
+	}
 	ports, err := NewPortPools(cfg.Core, cfg.NumCores, cfg.Ports, cfg.Limits.MaxLocalAddrs)
 	if err != nil {
 		return nil, err
@@ -84,7 +109,20 @@ func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, er
 		conns:  conns,
 		to:     to,
 		ctr:    newCounters(cfg.Limits),
+		icmp:   arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
+		ipID:   uint16(cfg.Core),
 	}, nil
+}
+
+// nextID returns the IPv4 identification of a datagram this core originates
+// (an outer IPIP header without DF, an ICMP error). Cores step by the number
+// of cores from their own number, so no two cores use the same ID at the same
+// time toward one destination (RFC 791; RFC 6864 §4.2 for fragmentable
+// datagrams).
+func (c *Core) nextID() uint16 {
+	id := c.ipID
+	c.ipID += uint16(c.ncores)
+	return id
 }
 
 // Table returns the core's session table, for the core's own worker (session
@@ -109,11 +147,12 @@ func (c *Core) Process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 	if svcs == nil {
 		svcs = noServices
 	}
+	rxLen := f.Len
 	r := c.process(f, svcs, stack, now)
 	k := &c.ctr.n
 	k[ctrRx]++
-	if f.Len > 0 {
-		k[ctrRxBytes] += uint64(f.Len)
+	if rxLen > 0 {
+		k[ctrRxBytes] += uint64(rxLen)
 	}
 	k[ctrVerdict+int(r.Act)]++
 	switch r.Act {
@@ -150,16 +189,16 @@ func (c *Core) process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 	ip = ip[:ip.TotalLength()] // drop Ethernet padding
 	switch ip.Protocol() {
 	case header.IPProtoTCP, header.IPProtoUDP:
-		return c.transport(pkt, ip, svcs, stack, now)
+		return c.transport(f, pkt, ip, svcs, stack, now)
 	case header.IPProtoICMP:
-		return c.icmpError(pkt, ip, svcs, stack, now)
+		return c.icmpError(f, pkt, ip, svcs, stack, now)
 	}
 	return notMine
 }
 
 // transport handles TCP and UDP: an existing session in either direction, a
 // reply owned by another core, or a new flow to a service.
-func (c *Core) transport(pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+func (c *Core) transport(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
 	dst := ip.DestinationAddress()
 	toLaddr := svcs.IsLocalAddr(dst)
 	if ip.IsFragment() {
@@ -193,16 +232,21 @@ func (c *Core) transport(pkt []byte, ip header.IPv4, svcs *Services, stack *arp.
 		idx = -1
 	}
 	if idx >= 0 {
-		return c.forward(pkt, ip, l4, idx, d, stack, now)
+		return c.forward(f, pkt, ip, l4, idx, d, stack, now)
 	}
 	if toLaddr {
 		return drop(ReasonNoSession)
 	}
 	si := svcs.lookup(dst, k.DPort, proto)
+	if c.ncores > 1 {
+		if o, ok := svcs.natOwner(&k, si, c.ncores); ok && o != c.id {
+			return Result{Act: ActRedirect, Core: uint16(o)}
+		}
+	}
 	if si < 0 {
 		return notMine
 	}
-	return c.newFlow(pkt, ip, l4, &k, &svcs.svcs[si], stack, now)
+	return c.newFlow(f, pkt, ip, l4, &k, &svcs.svcs[si], stack, now)
 }
 
 // ifOurs drops a packet for reason r when it is addressed to a VIP or a local

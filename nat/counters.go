@@ -18,6 +18,7 @@ const (
 	ctrCreated
 	ctrExpired
 	ctrICMP                               // ICMP errors translated through a session
+	ctrICMPSent                           // ICMP errors originated (fragmentation needed)
 	ctrSessions                           // live sessions, a gauge (int64 two's complement)
 	ctrVerdict                            // + Action
 	ctrDrop     = ctrVerdict + NumActions // + DropReason
@@ -123,7 +124,8 @@ type Stats struct {
 	SessionsCreated      uint64
 	SessionsExpired      uint64
 	ICMPTranslated       uint64
-	Sessions             int64 // live sessions
+	ICMPSent             uint64 // errors originated: fragmentation needed for TUN
+	Sessions             int64  // live sessions
 }
 
 // EndpointStats are ipvsadm --stats' columns for a service or destination.
@@ -147,6 +149,7 @@ func (c *Core) AddStats(s *Stats) {
 	s.SessionsCreated += p[ctrCreated].Load()
 	s.SessionsExpired += p[ctrExpired].Load()
 	s.ICMPTranslated += p[ctrICMP].Load()
+	s.ICMPSent += p[ctrICMPSent].Load()
 	s.Sessions += int64(p[ctrSessions].Load())
 }
 

@@ -25,20 +25,54 @@
 // Every mode follows one rule (see Session): a packet received in direction d
 // with tuple In(d) leaves with In(other).Reverse(). FULLNAT rewrites both ends
 // (CIP:cport→VIP:vport becomes LIP:lport→RIP:rport, the reply comes back to
-// LIP:lport); NAT rewrites the destination only and expects the real server to
-// route replies through the gateway; DR changes only the destination MAC. TUN
-// is declared but rejected by NewServices until tunnel/ exists.
+// LIP:lport); NAT rewrites the destination only (VIP:vport→RIP:rport, the
+// client address kept) and expects the real server to route replies through
+// the gateway, which restores VIP:vport as their source; DR changes only the
+// MAC addresses (the real server's, resolved on-link; TTL untouched, the
+// frame is switched); TUN decrements the TTL and wraps the packet in IPIP
+// (package tunnel) from the egress port's address to the real server. DR and
+// TUN cannot map ports (NewServices refuses it, as ipvsadm does). Their
+// sessions are driven by the client's packets only: the real server answers
+// the client directly, so TCP follows LVS's INPUT-ONLY transition table
+// (FlagNoOutput) with LVS's timeouts.
+//
+// # TUN and the MTU
+//
+// Encapsulation adds 20 bytes. A packet that no longer fits the egress port's
+// MTU (arp.Snapshot.PortMTU) is never sent truncated nor dropped silently:
+// with DF set it is answered, like LVS's ensure_mtu_is_adequate, with ICMP
+// fragmentation needed (RFC 1191) carrying the MTU minus 20, from the VIP to
+// the client, built in place in the frame's headroom and sent by the worker
+// like any frame (ActTx toward the client; ActControl when the client's next
+// hop must be resolved). A per-core arp.TokenBucket (Config.ICMPRate,
+// ICMPBurst; Linux's 1000/s, burst 50) limits these errors; a packet over
+// the limit is dropped as icmp_rate_limited. With DF clear the datapath does
+// not fragment (LVS lets the kernel fragment the outer datagram; here that
+// would need a second mbuf the worker does not have): the packet is dropped
+// and counted as too_big. Senders that clear DF on packets larger than the
+// tunnel's MTU are rare (Linux sets DF on TCP and, by default, on UDP);
+// raising the MTU of the link to the real servers by 20 bytes avoids the
+// case entirely.
 //
 // A session keeps the destination it was scheduled to for its whole life,
 // also after a new snapshot removes that destination or its service (LVS's
 // default, expire_nodest_conn = 0); the control plane must not reuse a
 // destination or service ID while sessions of it may remain.
 //
-// # Multi-core FULLNAT
+// # Multi-core FULLNAT and NAT
 //
 // A core allocates local ports only from its slice (port % ncores == core), so
 // a reply that lands on another core is handed to OwnerCore(lport) with
 // ActRedirect, without any cross-core lookup.
+//
+// A NAT connection is owned by NATOwner(CIP, cport): the client endpoint is in
+// both directions (the reply is RIP:rport→CIP:cport), so any core computes
+// the owner from any packet and redirects what it does not own. A symmetric
+// RSS key would not do: it sends A→B and B→A to one queue, but NAT's two
+// directions are CIP→VIP and RIP→CIP. New flows of a service with a NAT
+// destination are created on the owner whatever destination they get;
+// services without one, and DR/TUN (one direction only), stay on the core RSS
+// chose. With one worker nothing is redirected.
 //
 // # Files
 //
@@ -54,10 +88,12 @@
 //	laddr.go      PortPools: per (LIP, RIP:rport) port pools on the core's port
 //	              slice, OwnerCore, per-LIP usage for --get-laddr.
 //	services.go   Services snapshot: ServiceConf/DestConf/LocalAddr, Limits,
-//	              allocation-free VIP:port/proto, VIP and LIP lookups.
+//	              allocation-free VIP:port/proto, VIP and LIP lookups, NAT
+//	              destinations and NATOwner.
 //	core.go       Core, Config, Process dispatch, Expire, session release.
 //	forward.go    New flows (schedule, local address, session), forwarding of
-//	              established ones: TCP state, egress cache, rewrite.
+//	              established ones: TCP state, egress cache, rewrite or IPIP
+//	              encapsulation, ICMP fragmentation needed for TUN.
 //	icmp.go       ICMP error translation through a session (outer and quoted
 //	              headers), so path-MTU discovery works through the gateway.
 //	checksum.go   Precomputed per-session RFC 1624 checksum deltas.

@@ -53,6 +53,14 @@ type envOpts struct {
 	noLaddr   bool // FULLNAT services with no local address yet
 	noRSRoute bool // no route to the real servers' subnet
 	noDefault bool // no default route
+	// rsDevRoute: the real servers' subnet is a device route on port 1,
+	// which has no address (nothing to be a tunnel's outer source).
+	rsDevRoute bool
+	// icmpRate, icmpBurst: the cores' ICMP error limit (0: defaults).
+	icmpRate, icmpBurst int
+	// mixed: the TCP service's second destination has this mode instead
+	// of mode (a service with mixed forwarding methods, as LVS allows).
+	mixed *Mode
 }
 
 type env struct {
@@ -64,6 +72,9 @@ type env struct {
 	stack *arp.Snapshot // e.arp's latest snapshot
 	cores []*Core
 	now   int64
+	// mayMove: Process may move frames (TUN encapsulation, ICMP errors
+	// built in the headroom); run then returns the moved frame.
+	mayMove bool
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -74,7 +85,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.sessions == 0 {
 		o.sessions = 1024
 	}
-	e := &env{t: t, conns: sched.NewConns(o.ncores, maxDest), to: NewTimeouts(), now: start}
+	e := &env{t: t, conns: sched.NewConns(o.ncores, maxDest), to: NewTimeouts(), now: start, mayMove: o.mode == ModeTUN}
 	lim := Limits{MaxServices: 8, MaxDests: maxDest, MaxLocalAddrs: 8}
 	laddrs := []LocalAddr{{laddr1, 1}, {laddr2, 1}}
 	switch {
@@ -84,9 +95,18 @@ func newEnv(t testing.TB, o envOpts) *env {
 		laddrs = laddrs[:1]
 	}
 	mk := func(id uint32, port uint16, proto uint8, rport uint16, d1, d2 uint32) ServiceConf {
+		if o.mode == ModeDR || o.mode == ModeTUN {
+			rport = port // these modes cannot map ports
+		}
 		dc := []DestConf{
 			{ID: d1, Addr: rip1.Netip(), Port: rport, Mode: o.mode},
 			{ID: d2, Addr: rip2.Netip(), Port: rport, Mode: o.mode},
+		}
+		if o.mixed != nil && proto == header.IPProtoTCP {
+			dc[1].Mode = *o.mixed
+			if dc[1].Mode == ModeDR || dc[1].Mode == ModeTUN {
+				dc[1].Port = port
+			}
 		}
 		sc := make([]sched.DestConf, len(dc))
 		for i, d := range dc {
@@ -113,7 +133,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 	e.arp = testStack(t, o)
 	e.stack = e.arp.Snapshot()
 	for c := range o.ncores {
-		core, err := NewCore(Config{Core: c, NumCores: o.ncores, Sessions: o.sessions, Ports: o.ports, Limits: lim, Seed: 99}, e.conns, e.to, start)
+		core, err := NewCore(Config{Core: c, NumCores: o.ncores, Sessions: o.sessions, Ports: o.ports, Limits: lim, Seed: 99,
+			ICMPRate: o.icmpRate, ICMPBurst: o.icmpBurst}, e.conns, e.to, start)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +166,12 @@ func testStack(t testing.TB, o envOpts) *arp.Stack[struct{}] {
 		must(st.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Via: routerIP.Netip(), Port: 0}))
 	}
 	must(st.AddNeigh(0, routerIP.Netip(), routerMAC))
-	if !o.noRSRoute {
+	if o.rsDevRoute {
+		must(st.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Port: 1}))
+		must(st.AddNeigh(1, rip1.Netip(), rsMAC1))
+		must(st.AddNeigh(1, rip2.Netip(), rsMAC2))
+	}
+	if !o.noRSRoute && !o.rsDevRoute {
 		must(st.AddAddr(1, netip.MustParsePrefix("10.1.0.1/16"), arp.OwnInterface))
 		must(st.AddAddr(1, netip.PrefixFrom(laddr1.Netip(), 32), arp.OwnLocalAddr))
 		must(st.AddAddr(1, netip.PrefixFrom(laddr2.Netip(), 32), arp.OwnLocalAddr))
@@ -170,15 +196,19 @@ func (e *env) run(c int, b []byte) (Result, []byte) {
 	f := Frame{Buf: buf, Off: head, Len: len(b), L3: header.EthernetLen}
 	r := e.cores[c].Process(&f, e.svcs, e.stack, e.now)
 	e.cores[c].Flush() // a burst of one
+	if (f.Off != head || f.Len != len(b)) && !e.mayMove {
+		e.t.Fatalf("Process moved the frame to %d+%d", f.Off, f.Len)
+	}
+	if f.Off < 0 || f.Len < 0 || f.Off+f.Len > len(buf) {
+		e.t.Fatalf("Process left the frame at %d+%d, outside its %d-byte buffer", f.Off, f.Len, len(buf))
+	}
+	lo, hi := min(head, f.Off), max(head+len(b), f.Off+f.Len)
 	for i, x := range buf {
-		if (i < head || i >= head+len(b)) && x != 0xa5 {
+		if (i < lo || i >= hi) && x != 0xa5 {
 			e.t.Fatalf("Process wrote outside the frame at offset %d", i-head)
 		}
 	}
-	if f.Off != head || f.Len != len(b) {
-		e.t.Fatalf("Process moved the frame to %d+%d", f.Off, f.Len)
-	}
-	return r, buf[head : head+len(b)]
+	return r, buf[f.Off : f.Off+f.Len]
 }
 
 // active returns destination id's active and inactive connection counts.

@@ -7,12 +7,13 @@ import (
 	"fngw/arp"
 	"fngw/header"
 	"fngw/sched"
+	"fngw/tunnel"
 )
 
 // newFlow schedules the first packet of a connection to service svc: it picks a
 // destination, allocates a FULLNAT local address and port, creates the
 // session and forwards the packet. k is the packet's tuple.
-func (c *Core) newFlow(pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, svc *service, stack *arp.Snapshot, now int64) Result {
+func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, svc *service, stack *arp.Snapshot, now int64) Result {
 	if k.Proto == header.IPProtoTCP && !isPureSYN(header.TCP(l4).Flags()) {
 		return drop(ReasonNoSession) // LVS drops non-SYN segments without a connection
 	}
@@ -46,11 +47,12 @@ func (c *Core) newFlow(pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, svc *se
 		}
 	case ModeNAT:
 		reply = Tuple4{Src: d.addr, Dst: k.Src, SPort: d.port, DPort: k.SPort, Proto: k.Proto}
-	case ModeDR:
+	case ModeDR, ModeTUN:
 		// Replies bypass the gateway; Reply only names the real server
-		// and is not indexed (Proto 0).
+		// (and, for TUN, the tunnel's source once the egress is
+		// resolved) and is not indexed (Proto 0).
 		reply = Tuple4{Src: d.addr, SPort: d.port}
-	default: // TUN: NewServices refuses it until tunnel/ exists
+	default:
 		svc.sched.Release(c.id, tmpl, now)
 		return drop(ReasonModeUnsupported)
 	}
@@ -81,7 +83,7 @@ func (c *Core) newFlow(pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, svc *se
 	c.ctr.svc(svc.id).n[epConns]++
 	c.ctr.n[ctrCreated]++
 	c.ctr.n[ctrSessions]++
-	return c.forward(pkt, ip, l4, idx, DirIn, stack, now)
+	return c.forward(f, pkt, ip, l4, idx, DirIn, stack, now)
 }
 
 // allocLaddr picks a FULLNAT local address on the port that routes to the real
@@ -116,8 +118,8 @@ func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot)
 }
 
 // forward sends a packet of session idx received in direction d: TCP state,
-// deadline, counters, rewrite, egress.
-func (c *Core) forward(pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, stack *arp.Snapshot, now int64) Result {
+// deadline, counters, rewrite (or encapsulation), egress.
+func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, stack *arp.Snapshot, now int64) Result {
 	s := c.tab.At(idx)
 	if s.Mode != ModeDR && ip.TTL() <= 1 {
 		return drop(ReasonTTLExceeded)
@@ -126,8 +128,19 @@ func (c *Core) forward(pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, 
 	o := s.In(d ^ 1) // the packet leaves with o reversed (see Session)
 	r := ReasonNone
 	if !ds.Valid || ds.Gen != stack.Gen() {
-		if r = resolve(ds, stack, hopFor(s, o)); r == ReasonNoRoute {
+		if r = c.resolveEgress(s, ds, stack, hopFor(s, o)); r != ReasonNone && r != ReasonNoNeigh {
 			return drop(r)
+		}
+	}
+	if s.Mode == ModeTUN {
+		// Checked before anything changes: a packet that is not sent
+		// neither moves the TCP state nor counts, and an ICMP error
+		// quotes it as it was received.
+		if mtu := int(stack.PortMTU(ds.Port)); len(ip)+tunnel.IPIPLen > mtu {
+			return c.fragNeeded(f, ip, s, mtu-tunnel.IPIPLen, stack, now)
+		}
+		if f.Off < tunnel.IPIPLen {
+			return drop(ReasonNoHeadroom)
 		}
 	}
 	if s.Orig.Proto == header.IPProtoTCP {
@@ -148,7 +161,11 @@ func (c *Core) forward(pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, 
 	se.n[pk]++
 	se.n[by] += n
 
-	if s.Mode != ModeDR {
+	switch s.Mode {
+	case ModeDR:
+	case ModeTUN:
+		pkt = c.encap(f, ip, s)
+	default:
 		rewrite(ip, l4, o, s.delta[d])
 	}
 	eth := header.Ethernet(pkt)
@@ -160,14 +177,91 @@ func (c *Core) forward(pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, 
 	return Result{Act: ActTx, Port: ds.Port}
 }
 
+// encap forwards ip, a packet of TUN session s, into the session's IPIP
+// tunnel: it decrements the inner TTL (RFC 2003 §3.1: the encapsulator is
+// forwarding the datagram; LVS decrement_ttl) and prepends the outer header
+// from the session's template, moving the frame. It returns the new frame.
+// The caller has checked the TTL, the headroom and the MTU.
+func (c *Core) encap(f *Frame, ip header.IPv4, s *Session) []byte {
+	ip.DecrementTTLWithChecksumUpdate()
+	id := uint16(0) // DF: an atomic datagram (RFC 6864 §4.1), as Linux sends them
+	if !ip.DF() {
+		id = c.nextID()
+	}
+	t := s.tunnel()
+	f.Off, f.Len = t.Encap(f.Buf, f.Off, f.L3+len(ip), f.L3, id)
+	return f.Buf[f.Off : f.Off+f.Len : f.Off+f.Len]
+}
+
+// fragNeeded answers ip, a packet of session s that does not fit the egress
+// MTU once encapsulated, with ICMP destination unreachable, fragmentation
+// needed (RFC 792, RFC 1191) carrying mtu, the MTU left for inner packets, as
+// LVS's ensure_mtu_is_adequate does for IP_VS_RT_MODE_TUNNEL. The error comes
+// from the VIP (Orig.Dst): LVS's icmp_send takes the source of an error about
+// a packet addressed to the director itself from that packet's destination.
+// It goes to the packet's source, through the egress toward the client cached
+// in Dir[DirOut] (TUN replies never use it), and it is built over the frame:
+// the quoted header and 8 payload bytes stay where they are and the new
+// Ethernet, IPv4 and ICMP headers go in front of them, into the headroom. The
+// core's token bucket limits these errors; a packet without DF is not
+// answered (see ReasonTooBig). Never silently: every outcome is a counted
+// verdict.
+func (c *Core) fragNeeded(f *Frame, ip header.IPv4, s *Session, mtu int, stack *arp.Snapshot, now int64) Result {
+	if !ip.DF() || mtu < minIPv4MTU {
+		return drop(ReasonTooBig)
+	}
+	const pre = header.IPv4MinLen + header.ICMPv4MinLen // in front of the quote
+	if f.Off < pre {
+		return drop(ReasonNoHeadroom)
+	}
+	ds := &s.Dir[DirOut]
+	r := ReasonNone
+	if !ds.Valid || ds.Gen != stack.Gen() {
+		if r = resolve(ds, stack, hop{addr: ip.SourceAddress()}); r == ReasonNoRoute {
+			return drop(r)
+		}
+	}
+	if !c.icmp.Allow(now) {
+		return drop(ReasonICMPRateLimited)
+	}
+	off, l3 := f.Off-pre, f.L3
+	copy(f.Buf[off:off+l3], f.Buf[f.Off:f.Off+l3])
+	e := arp.ICMPError{Type: header.ICMPv4DstUnreachable, Code: header.ICMPv4FragNeeded, MTU: uint16(mtu),
+		Src: s.Orig.Dst, ID: c.nextID()}
+	// ip starts at f.Off+l3, pre bytes after the buffer handed to the
+	// builder: the builder writes its headers below ip and copies the
+	// quote onto itself.
+	n := arp.BuildICMPError(f.Buf[off+l3:f.Off+l3+len(ip)], ip, &e)
+	if n == 0 {
+		return drop(ReasonTooBig) // RFC 1122 §3.2.2: no error about this one
+	}
+	f.Off, f.Len = off, l3+n
+	c.ctr.n[ctrICMPSent]++
+	eth := header.Ethernet(f.Buf[f.Off : f.Off+f.Len])
+	eth.SetSource(ds.SrcMAC)
+	if r == ReasonNoNeigh {
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port}
+	}
+	eth.SetDestination(ds.DstMAC)
+	return Result{Act: ActTx, Port: ds.Port}
+}
+
+// minIPv4MTU is the smallest MTU every IPv4 link must carry (RFC 791): a
+// tunnel leaving less is not usable (LVS: "mtu less than 68").
+const minIPv4MTU = 68
+
 // hopFor returns the address whose route and neighbour a packet of s follows
 // when it leaves with o reversed (o is the other direction's tuple), and
 // whether that address must be the neighbour itself. DR sends the unchanged
 // packet to the real server's MAC, so it resolves the real server (on-link,
-// LVS IP_VS_RT_MODE_KNOWN_NH), which Reply names.
+// LVS IP_VS_RT_MODE_KNOWN_NH), which Reply names; TUN routes the outer packet
+// to the real server like any datagram to it.
 func hopFor(s *Session, o *Tuple4) hop {
-	if s.Mode == ModeDR {
+	switch s.Mode {
+	case ModeDR:
 		return hop{addr: s.Reply.Src, direct: true}
+	case ModeTUN:
+		return hop{addr: s.Reply.Src}
 	}
 	return hop{addr: o.Src}
 }
@@ -175,6 +269,28 @@ func hopFor(s *Session, o *Tuple4) hop {
 type hop struct {
 	addr   header.Addr4
 	direct bool // the neighbour is addr itself, whatever the route's gateway
+}
+
+// resolveEgress is resolve for direction ds of session s, plus what depends
+// on the egress port: a TUN session's outer source address (the port's
+// address, LVS's route source for the real server) and the outer header's
+// precomputed sum, refreshed when they change. It returns ReasonNone,
+// ReasonNoNeigh (ds.Port known, MAC not) or a reason to drop.
+func (c *Core) resolveEgress(s *Session, ds *DirState, stack *arp.Snapshot, h hop) DropReason {
+	r := resolve(ds, stack, h)
+	if r == ReasonNoRoute || s.Mode != ModeTUN {
+		return r
+	}
+	src, ok := stack.PortAddr(ds.Port)
+	if !ok {
+		ds.Valid = false
+		return ReasonNoTunnelSource
+	}
+	if src != s.Reply.Dst {
+		s.Reply.Dst = src
+		s.computeDeltas()
+	}
+	return r
 }
 
 // resolve makes ds hold the egress toward h for stack's generation, by route

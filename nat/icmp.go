@@ -5,6 +5,7 @@ import (
 
 	"fngw/arp"
 	"fngw/header"
+	"fngw/tunnel"
 )
 
 // ICMP error translation (LVS ip_vs_in_icmp / ip_vs_out_icmp and
@@ -26,7 +27,7 @@ import (
 
 // icmpError handles ICMP destination unreachable, source quench and time
 // exceeded (the types LVS translates); other ICMP is not ours.
-func (c *Core) icmpError(pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
 	if ip.IsFragment() {
 		return notMine
 	}
@@ -75,6 +76,12 @@ func (c *Core) icmpError(pkt []byte, ip header.IPv4, svcs *Services, stack *arp.
 		if toLaddr {
 			return drop(ReasonNoSession)
 		}
+		if c.ncores > 1 {
+			// About a NAT-capable connection: its owner is known.
+			if o, ok := svcs.natOwner(&k, svcs.lookup(k.Dst, k.DPort, k.Proto), c.ncores); ok && o != c.id {
+				return Result{Act: ActRedirect, Core: uint16(o)}
+			}
+		}
 		// To a VIP: the session may live on another core (RSS spreads
 		// ICMP by addresses only); the caller decides.
 		return notMine
@@ -88,11 +95,26 @@ func (c *Core) icmpError(pkt []byte, ip header.IPv4, svcs *Services, stack *arp.
 	in, out := s.In(d), s.Out(d)
 	r := ReasonNone
 	if !ds.Valid || ds.Gen != stack.Gen() {
-		if r = resolve(ds, stack, hopFor(s, s.In(d^1))); r == ReasonNoRoute {
+		if r = c.resolveEgress(s, ds, stack, hopFor(s, s.In(d^1))); r != ReasonNone && r != ReasonNoNeigh {
 			return drop(r)
 		}
 	}
-	if s.Mode != ModeDR {
+	switch s.Mode {
+	case ModeDR:
+	case ModeTUN:
+		// Into the tunnel like the session's other packets (LVS
+		// ip_vs_icmp_xmit uses the connection's transmitter for every
+		// method but NAT); the real server's stack matches the quote
+		// against its own reply. Errors are small: one that does not fit
+		// is dropped, never answered with another error.
+		if len(ip)+tunnel.IPIPLen > int(stack.PortMTU(ds.Port)) {
+			return drop(ReasonTooBig)
+		}
+		if f.Off < tunnel.IPIPLen {
+			return drop(ReasonNoHeadroom)
+		}
+		pkt = c.encap(f, ip, s)
+	default:
 		// The checksum is recomputed below, so verify it first rather
 		// than launder a corrupted message (LVS handle_response_icmp).
 		if !icmp.IsChecksumValid() {

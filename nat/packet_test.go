@@ -27,8 +27,10 @@ type pkt struct {
 	flags          header.TCPFlags
 	seq, ack       uint32
 	payload        []byte
-	noUDPCsum      bool // send the UDP checksum as zero (none)
+	noUDPCsum      bool // send the UDP checksum as zero (none, RFC 768)
 	mf             bool // more fragments
+	noDF           bool // DF clear (the default sets it)
+	tos            uint8
 }
 
 func ipOf(a header.Addr4) net.IP          { return net.IPv4(a[0], a[1], a[2], a[3]).To4() }
@@ -46,7 +48,10 @@ func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 func (p pkt) ipLayer() *layers.IPv4 {
 	ip := &layers.IPv4{
 		Version: 4, IHL: 5, TTL: p.ttl, Id: p.id, Protocol: layers.IPProtocol(p.proto),
-		SrcIP: ipOf(p.src), DstIP: ipOf(p.dst), Flags: layers.IPv4DontFragment,
+		SrcIP: ipOf(p.src), DstIP: ipOf(p.dst), Flags: layers.IPv4DontFragment, TOS: p.tos,
+	}
+	if p.noDF {
+		ip.Flags = 0
 	}
 	if p.mf {
 		ip.Flags = layers.IPv4MoreFragments
@@ -115,11 +120,12 @@ func (e icmpErr) frame(t testing.TB) []byte {
 
 // decoded is a frame decoded by gopacket with its checksums verified.
 type decoded struct {
-	eth  *layers.Ethernet
-	ip   *layers.IPv4
-	tcp  *layers.TCP
-	udp  *layers.UDP
-	icmp *layers.ICMPv4
+	eth   *layers.Ethernet
+	ip    *layers.IPv4 // the outer header of an IPIP packet
+	inner *layers.IPv4 // IPIP: the encapsulated header; else nil
+	tcp   *layers.TCP
+	udp   *layers.UDP
+	icmp  *layers.ICMPv4
 }
 
 // decode parses b with gopacket and checks every checksum it carries against
@@ -143,8 +149,23 @@ func decode(t testing.TB, b []byte) decoded {
 	if !header.IPv4(l3).IsChecksumValid() {
 		t.Errorf("IPv4 header checksum %#04x does not verify", d.ip.Checksum)
 	}
-	seg := l3[d.ip.IHL*4 : d.ip.Length]
-	src, dst := header.Addr4(d.ip.SrcIP.To4()), header.Addr4(d.ip.DstIP.To4())
+	top := d.ip
+	if d.ip.Protocol == layers.IPProtocolIPv4 {
+		// IPIP: the inner header and what it carries are checked too.
+		for _, l := range p.Layers() {
+			if ip, ok := l.(*layers.IPv4); ok && ip != d.ip {
+				d.inner = ip
+				break
+			}
+		}
+		l3 = l3[d.ip.IHL*4 : d.ip.Length]
+		if d.inner == nil || !header.IPv4(l3).IsValid(len(l3)) || !header.IPv4(l3).IsChecksumValid() {
+			t.Fatalf("IPIP payload is not a valid IPv4 packet:\n%s", p.Dump())
+		}
+		top = d.inner
+	}
+	seg := l3[top.IHL*4 : top.Length]
+	src, dst := header.Addr4(top.SrcIP.To4()), header.Addr4(top.DstIP.To4())
 	switch {
 	case d.tcp != nil && !header.TCP(seg).IsChecksumValid(src, dst):
 		t.Errorf("TCP checksum %#04x does not verify", d.tcp.Checksum)

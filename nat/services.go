@@ -63,7 +63,11 @@ type Services struct {
 	byID   map[uint32]int32 // service ID → index into svcs
 	vips   addrSet
 	laddrs addrSet
-	lim    Limits
+	// natDests holds RIP:rport/proto (svcKey) of every NAT destination:
+	// with several cores, a packet from one to a client is handed to the
+	// core that owns the connection (natOwner).
+	natDests keySet
+	lim      Limits
 }
 
 type service struct {
@@ -71,6 +75,7 @@ type service struct {
 	sched  *sched.Service
 	dests  []dest
 	laddrs []LocalAddr
+	nat    bool // some destination is NAT: new flows are created on NATOwner's core
 }
 
 // dest is a destination as the datapath reads it.
@@ -99,6 +104,7 @@ func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
 	nb := 1 << bits.Len(uint(2*len(conf)))
 	s.byKey = make([]svcSlot, nb)
 	var vips, laddrs []header.Addr4
+	var natDests []uint64
 	for i := range conf {
 		c := &conf[i]
 		name := fmt.Sprintf("service %s:%d/%s", c.VIP, c.Port, protoName(c.Proto))
@@ -134,10 +140,16 @@ func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
 					dn, sd.ID, netip.AddrPortFrom(sd.Addr, sd.Port), j)
 			case d.Mode >= numModes:
 				return nil, fmt.Errorf("%s: invalid forwarding mode %d", dn, d.Mode)
-			case d.Mode == ModeTUN:
-				return nil, fmt.Errorf("%s: forwarding mode tun is not implemented by the datapath yet", dn)
+			case (d.Mode == ModeDR || d.Mode == ModeTUN) && d.Port != c.Port:
+				// ipvsadm forces dport = vport for -g and -i.
+				return nil, fmt.Errorf("%s: %s forwarding sends the packet with its destination port unchanged, so the port must be the service's %d",
+					dn, d.Mode, c.Port)
 			}
 			svc.dests[j] = dest{id: d.ID, addr: header.Addr4From(d.Addr), port: d.Port, mode: d.Mode}
+			if d.Mode == ModeNAT {
+				svc.nat = true
+				natDests = append(natDests, svcKey(svc.dests[j].addr, d.Port, c.Proto))
+			}
 		}
 		for j, l := range c.LocalAddrs {
 			if l.Addr.IsZero() {
@@ -161,6 +173,7 @@ func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
 	}
 	s.vips = newAddrSet(vips)
 	s.laddrs = newAddrSet(laddrs)
+	s.natDests = newKeySet(natDests)
 	for _, v := range vips {
 		if s.laddrs.has(v) {
 			return nil, fmt.Errorf("address %s is both a VIP and a local address", v)
@@ -200,6 +213,39 @@ func (s *Services) byIDOrNil(id uint32) *service {
 		return &s.svcs[i]
 	}
 	return nil
+}
+
+// NATOwner returns the core, among ncores, that owns the connections of the
+// client endpoint cip:cport to services with a NAT destination. Both
+// directions of a NAT connection carry that endpoint (client → VIP:vport
+// from it, RIP:rport → client to it), so every core computes the same owner
+// from any packet without a cross-core lookup. A symmetric RSS key cannot do
+// this: it maps A→B and B→A to one queue, but a NAT reply is RIP→CIP, not
+// VIP→CIP. A core that receives such a packet and has no session for it hands
+// it to the owner (ActRedirect). The function is fixed, not seeded: every
+// core and every snapshot must agree.
+func NATOwner(cip header.Addr4, cport uint16, ncores int) int {
+	h := (uint64(cip.Uint32())<<16 | uint64(cport)) * 0x9e3779b97f4a7c15
+	return int((h >> 32) * uint64(ncores) >> 32)
+}
+
+// natOwner says whether k, a packet that matched no session on this core,
+// belongs to a NAT-capable connection and which core owns it: a client's
+// packet to service si (>= 0) that has a NAT destination, or a packet from a
+// NAT destination RIP:rport to a client. With a NAT destination in a service,
+// all of its new flows, whatever destination they get, are created on the
+// owner's core, since the mode is only known after scheduling.
+func (s *Services) natOwner(k *Tuple4, si int32, ncores int) (int, bool) {
+	if si >= 0 {
+		if s.svcs[si].nat {
+			return NATOwner(k.Src, k.SPort, ncores), true
+		}
+		return 0, false
+	}
+	if s.natDests.len() > 0 && s.natDests.has(svcKey(k.Src, k.SPort, k.Proto)) {
+		return NATOwner(k.Dst, k.DPort, ncores), true
+	}
+	return 0, false
 }
 
 // Lookup returns the ID of the service VIP:port/proto.
@@ -256,3 +302,34 @@ func (s *addrSet) has(a header.Addr4) bool {
 }
 
 func (s *addrSet) len() int { return s.n }
+
+// keySet is an open-addressing set of nonzero uint64 keys (svcKey values) at
+// a load of at most 1/2.
+type keySet struct {
+	slots []uint64
+	n     int
+}
+
+func newKeySet(keys []uint64) keySet {
+	s := keySet{slots: make([]uint64, 1<<bits.Len(uint(2*len(keys))))}
+	for _, k := range keys {
+		if p := s.pos(k); s.slots[p] == 0 {
+			s.slots[p] = k
+			s.n++
+		}
+	}
+	return s
+}
+
+func (s *keySet) pos(k uint64) uint64 {
+	m := uint64(len(s.slots) - 1)
+	for i := k * 0x9e3779b97f4a7c15 >> 32 & m; ; i = (i + 1) & m {
+		if e := s.slots[i]; e == k || e == 0 {
+			return i
+		}
+	}
+}
+
+func (s *keySet) has(k uint64) bool { return k != 0 && s.slots[s.pos(k)] == k }
+
+func (s *keySet) len() int { return s.n }

@@ -125,7 +125,14 @@ func TestNewServicesRejects(t *testing.T) {
 			return c
 		}, lim, "IPv4"},
 		{"dest-id-range", func(c []ServiceConf) []ServiceConf { return c }, Limits{MaxServices: 4, MaxDests: 1, MaxLocalAddrs: 2}, "MaxDests"},
-		{"tun", func(c []ServiceConf) []ServiceConf { c[0].Dests[0].Mode = ModeTUN; return c }, lim, "tun"},
+		{"dr-port-mapping", func(c []ServiceConf) []ServiceConf {
+			c[0].Dests[0].Mode, c[0].Port = ModeDR, 81
+			return c
+		}, lim, "dr forwarding sends the packet with its destination port unchanged, so the port must be the service's 81"},
+		{"tun-port-mapping", func(c []ServiceConf) []ServiceConf {
+			c[0].Dests[0].Mode, c[0].Port = ModeTUN, 8080
+			return c
+		}, lim, "tun forwarding"},
 		{"laddr-twice", func(c []ServiceConf) []ServiceConf {
 			c[0].LocalAddrs = []LocalAddr{{laddr1, 1}, {laddr1, 1}}
 			return c

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"fngw/header"
+	"fngw/tunnel"
 )
 
 // Mode is a destination's forwarding method (the ipvsadm -g/-m/-i flags, plus
@@ -22,8 +23,8 @@ const (
 	// ModeDR (direct routing) only changes the destination MAC; replies go
 	// from the real server straight to the client.
 	ModeDR
-	// ModeTUN wraps the packet in IPIP toward the real server (not yet
-	// implemented by the datapath).
+	// ModeTUN wraps the packet in IPIP (package tunnel) toward the real
+	// server, which decapsulates it and answers the client directly.
 	ModeTUN
 
 	numModes = iota
@@ -93,9 +94,12 @@ type Session struct {
 	// Orig is the tuple as received from the client: CIP:cport→VIP:vport.
 	Orig Tuple4
 	// Reply is the tuple as received from the real server:
-	// RIP:rport→LIP:lport for FULLNAT, RIP:rport→CIP:cport for NAT. Zero
-	// (Proto 0) for DR and TUN, whose replies bypass the gateway; for those
-	// the packet leaves with Orig unchanged.
+	// RIP:rport→LIP:lport for FULLNAT, RIP:rport→CIP:cport for NAT. For DR
+	// and TUN, whose replies bypass the gateway, Proto is 0 (not indexed)
+	// and the packet leaves with Orig unchanged; Src:SPort names the real
+	// server, and for TUN Dst is the tunnel's outer source, the address of
+	// the egress port toward the real server (set when the egress is
+	// resolved), so RIP→DIP is the tunnel seen from its exit.
 	Reply Tuple4
 	// Expires is the deadline in the caller's monotonic nanoseconds,
 	// refreshed on every packet to now + the state's timeout (LVS behaviour).
@@ -108,7 +112,18 @@ type Session struct {
 
 	wheel uint32       // low 32 bits of the timer-wheel tick it is linked at
 	delta [2]csumDelta // per receive direction: precomputed checksum deltas
-	Dir   [2]DirState  // indexed by Dir
+	// Dir is indexed by Dir. For DR and TUN, which receive nothing in
+	// DirOut, Dir[DirOut] caches the egress toward the client that the
+	// ICMP errors the gateway originates about the session take; its
+	// counters stay zero.
+	Dir [2]DirState
+}
+
+// tunnel returns the outer-header template of a TUN session: from the egress
+// port's address (Reply.Dst) to the real server (Reply.Src), with the sum
+// computeDeltas keeps in delta[DirOut].ip.
+func (s *Session) tunnel() tunnel.IPIP {
+	return tunnel.IPIP{Src: s.Reply.Dst, Dst: s.Reply.Src, Sum: s.delta[DirOut].ip}
 }
 
 // In returns the tuple of packets received in direction d.

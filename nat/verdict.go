@@ -3,9 +3,12 @@ package nat
 // Frame is one received packet as a worker hands it to Core.Process. Buf is the
 // mbuf's whole data room; the frame's bytes are Buf[Off:Off+Len], preceded by
 // Off bytes of headroom (typically 128). A handler rewrites in place; it may
-// prepend (Off -= n, Len += n) when Off >= n, as TUN encapsulation will. L3 is
-// the offset of the IPv4 header inside the frame (14, or 18 behind one VLAN
-// tag).
+// move the frame within Buf, and the worker must then take Off and Len back
+// for every verdict that sends the frame on (ActTx, ActControl): TUN
+// encapsulation prepends its outer header (Off -= 20, and Len changes by 20
+// less any Ethernet padding), and an ICMP error the datapath answers with is
+// built over the frame (see ActTx). L3 is the offset of the IPv4 header inside
+// the frame (14, or 18 behind one VLAN tag).
 //
 // The worker (lcore) owns the Frame and has validated the Ethernet header and
 // that an IPv4 header of IsValid length is present at L3. Process re-checks the
@@ -27,9 +30,14 @@ const (
 	// ActDrop drops the frame; Result.Reason says why (counted per core).
 	ActDrop Action = iota
 	// ActTx sends the frame on Result.Port; its MAC addresses are written.
+	// The frame may be a different packet from the one received: an ICMP
+	// error the datapath originated in its place (fragmentation needed for
+	// a TUN packet that does not fit the tunnel), sent toward the client.
 	ActTx
 	// ActRedirect hands the frame to core Result.Core through the redirect
-	// ring: it is a reply for a local port that core owns.
+	// ring: it is a FULLNAT reply for a local port that core owns, or, with
+	// several cores, a packet of a NAT-capable connection that core owns
+	// (see NATOwner).
 	ActRedirect
 	// ActControl hands the frame to the control lcore. With Reason
 	// ReasonNoNeigh the frame is fully rewritten except its destination MAC:
@@ -106,6 +114,22 @@ const (
 	// ReasonModeUnsupported: the destination's forwarding mode is not
 	// implemented by this datapath yet.
 	ReasonModeUnsupported
+	// ReasonTooBig: a packet that does not fit the egress MTU once
+	// encapsulated (TUN) and cannot be answered with ICMP fragmentation
+	// needed: DF is clear (the datapath does not fragment; see the TUN
+	// section of the package documentation), the egress MTU leaves less
+	// than 68 bytes, or no error may be sent about it (RFC 1122 §3.2.2).
+	ReasonTooBig
+	// ReasonICMPRateLimited: a packet answered with an ICMP error the core
+	// originates (fragmentation needed) while the core's ICMP token
+	// bucket was empty (RFC 1812 §4.3.2.8): dropped without the error.
+	ReasonICMPRateLimited
+	// ReasonNoTunnelSource: the egress port toward a TUN real server has
+	// no interface address to be the outer source.
+	ReasonNoTunnelSource
+	// ReasonNoHeadroom: the frame's headroom cannot hold the outer header
+	// or the ICMP error built in front of it (mbufs have 128 bytes).
+	ReasonNoHeadroom
 
 	// NumDropReasons is the number of reasons, the size of counter arrays.
 	NumDropReasons = iota
@@ -115,6 +139,7 @@ var reasonNames = [NumDropReasons]string{
 	"none", "malformed_l3", "malformed_l4", "fragment", "bad_checksum",
 	"no_session", "no_dest", "table_full", "session_conflict", "no_laddr",
 	"laddr_exhausted", "ttl_exceeded", "no_route", "no_neigh", "mode_unsupported",
+	"too_big", "icmp_rate_limited", "no_tunnel_source", "no_headroom",
 }
 
 // String returns the snake_case name of r ("no_session", "laddr_exhausted"...).
