@@ -274,11 +274,11 @@ func (w *Worker) balance(m *dpdk.Mbuf, st state, now int64) {
 	off, n := m.DataOff(), m.DataLen()
 	f := nat.Frame{Buf: m.Room(), Off: off, Len: n, L3: header.EthernetLen, Port: m.Port(), RSS: m.RSS()}
 	r := w.cfg.NAT.Process(&f, st.svcs, st.stack, now)
+	if (r.Act == nat.ActTx || r.Act == nat.ActControl) && (f.Off != off || f.Len != n) {
+		m.SetData(f.Off, f.Len) // moved: TUN encapsulation, an ICMP error built in place
+	}
 	switch r.Act {
 	case nat.ActTx:
-		if f.Off != off || f.Len != n {
-			m.SetData(f.Off, f.Len)
-		}
 		w.queueTx(r.Port, m)
 	case nat.ActRedirect:
 		w.redirect(int(r.Core), m)
