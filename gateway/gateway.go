@@ -167,13 +167,10 @@ func (g *Gateway) run() error {
 
 func (g *Gateway) setupPorts() error {
 	f := g.file
-	for i, pc := range f.Ports {
+	for _, pc := range f.Ports {
 		dev, err := dpdk.PortByName(pc.DeviceName())
 		if err != nil {
 			return fmt.Errorf("port %s: %w", pc.Name, err)
-		}
-		if int(dev.ID) != i {
-			return fmt.Errorf("port %s: DPDK gave it id %d, expected %d (list ports in EAL order)", pc.Name, dev.ID, i)
 		}
 		if _, err := dev.Configure(dpdk.PortConf{RxQueues: pc.Queues, TxQueues: g.nworkers,
 			RxDesc: pc.RxDesc, TxDesc: pc.TxDesc, Pool: g.pool}); err != nil {
@@ -308,12 +305,18 @@ func (g *Gateway) setupDatapath() error {
 		for _, q := range wc.Rx {
 			rx = append(rx, lcore.Queue{Port: g.portIDs[q.Port], Queue: uint16(q.Queue)})
 		}
-		txq := make([]uint16, len(g.ports))
+		// Port ids are DPDK's (PCI devices first, then vdevs), indexes of the
+		// per-port tx arrays.
+		maxID := uint16(0)
+		for _, p := range g.ports {
+			maxID = max(maxID, p.dev.ID)
+		}
+		txq := make([]uint16, maxID+1)
 		for p := range txq {
 			txq[p] = uint16(i)
 		}
 		g.workers = append(g.workers, lcore.NewWorker(lcore.WorkerConfig{
-			ID: i, CPU: wc.Lcore, Register: registerLcore, Rx: rx, TxQueue: txq, IO: io,
+			ID: i, CPU: f.CPU(wc.Lcore), Register: registerLcore, Rx: rx, TxQueue: txq, IO: io,
 			Services: &g.svcs, Stack: g.stack, NAT: g.cores[i], RedirectOut: red[i], RedirectIn: in,
 			ToControl: toCtl[i], FromControl: fromCtl[i],
 			IdlePolls: f.IdlePolls, IdleSleep: time.Duration(f.IdleSleepUS) * time.Microsecond,

@@ -453,10 +453,30 @@ func TestParseLcores(t *testing.T) {
 			t.Errorf("%q: %v %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "a", "1-", "-1", "2-1", "0,0", "0-128", "1,,2"} {
+	for _, in := range []string{"", "a", "1-", "-1", "2-1", "0,0", "0-128", "1,,2", "1@", "@1", "1@x", "1@200", "0,0@1"} {
 		if _, err := ParseLcores(in); err == nil {
 			t.Errorf("%q accepted", in)
 		}
+	}
+	ids, cpus, err := ParseLcoreCPUs("0,1@1,2@1")
+	if err != nil || !reflect.DeepEqual(ids, []int{0, 1, 2}) || !reflect.DeepEqual(cpus, map[int]int{1: 1, 2: 1}) {
+		t.Errorf("0,1@1,2@1: %v %v %v", ids, cpus, err)
+	}
+}
+
+// TestLcoresOnSharedCPU: two workers may share a CPU (LCORE@CPU); the EAL gets
+// --lcores and each worker's CPU is the one written.
+func TestLcoresOnSharedCPU(t *testing.T) {
+	f, err := Parse("t", []byte("[eal]\nlcores = \"0,1@1,2@1\"\n[[port]]\nname = \"p\"\ndevice = \"net_null0\"\nqueues = 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Workers) != 2 || f.CPU(f.Workers[0].Lcore) != 1 || f.CPU(f.Workers[1].Lcore) != 1 || f.CPU(0) != 0 {
+		t.Fatalf("workers %+v", f.Workers)
+	}
+	args := strings.Join(f.EALArgs("gw"), " ")
+	if !strings.Contains(args, "--lcores 0@0,1@1,2@1 --main-lcore 0") {
+		t.Fatalf("EAL args %q", args)
 	}
 }
 

@@ -150,8 +150,9 @@ type File struct {
 
 // EAL holds the DPDK EAL settings.
 type EAL struct {
-	Lcores     []int  // in the order written; Lcores[0] is the control lcore
-	LcoresText string // as written, e.g. "0-1"
+	Lcores     []int       // in the order written; Lcores[0] is the control lcore
+	LcoresText string      // as written, e.g. "0-1"
+	CPUs       map[int]int // lcore → CPU for lcores written LCORE@CPU; nil when none
 	MemoryMB   int
 	Hugepages  bool
 	FilePrefix string
@@ -208,6 +209,14 @@ type Pool struct {
 
 // ControlLcore is the first lcore of eal.lcores.
 func (f *File) ControlLcore() int { return f.EAL.Lcores[0] }
+
+// CPU is the CPU lcore runs on: the one written as LCORE@CPU, else its number.
+func (f *File) CPU(lcore int) int {
+	if c, ok := f.EAL.CPUs[lcore]; ok {
+		return c
+	}
+	return lcore
+}
 
 // Port returns the port named name.
 func (f *File) Port(name string) (*Port, bool) {

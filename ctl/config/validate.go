@@ -62,13 +62,39 @@ func (v *validator) file(raw *rawFile) *File {
 }
 
 // ParseLcores parses a DPDK lcore list such as "0-3,5,8-9", keeping the
-// order written.
+// order written. An element may also be LCORE@CPU (DPDK's --lcores form), which
+// runs that lcore on that CPU, e.g. "0@0,1@1,2@1" for two workers sharing CPU 1
+// on a small machine; see ParseLcoreCPUs.
 func ParseLcores(s string) ([]int, error) {
+	ids, _, err := ParseLcoreCPUs(s)
+	return ids, err
+}
+
+// ParseLcoreCPUs is ParseLcores that also returns the CPU of each lcore written
+// as LCORE@CPU (nil when there is none: every lcore runs on the CPU of its number).
+func ParseLcoreCPUs(s string) ([]int, map[int]int, error) {
 	var out []int
+	var cpus map[int]int
 	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("empty lcore list; write e.g. \"0-1\"")
+		return nil, nil, fmt.Errorf("empty lcore list; write e.g. \"0-1\"")
 	}
 	for _, part := range strings.Split(s, ",") {
+		if id, cpu, ok := strings.Cut(part, "@"); ok {
+			a, err1 := strconv.Atoi(id)
+			c, err2 := strconv.Atoi(cpu)
+			if err1 != nil || err2 != nil || a < 0 || c < 0 || a > MaxLcore || c > MaxLcore {
+				return nil, nil, fmt.Errorf("%q is not LCORE@CPU with numbers 0-%d (write e.g. \"2@1\")", part, MaxLcore)
+			}
+			if slices.Contains(out, a) {
+				return nil, nil, fmt.Errorf("lcore %d listed twice", a)
+			}
+			if cpus == nil {
+				cpus = make(map[int]int)
+			}
+			cpus[a] = c
+			out = append(out, a)
+			continue
+		}
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err1 := strconv.Atoi(lo)
 		b, err2 := a, error(nil)
@@ -76,22 +102,22 @@ func ParseLcores(s string) ([]int, error) {
 			b, err2 = strconv.Atoi(hi)
 		}
 		if err1 != nil || err2 != nil || a < 0 || b < 0 {
-			return nil, fmt.Errorf("%q is not an lcore number or range (write e.g. \"0-1,4\")", part)
+			return nil, nil, fmt.Errorf("%q is not an lcore number or range (write e.g. \"0-1,4\")", part)
 		}
 		if b < a {
-			return nil, fmt.Errorf("range %q goes backwards; write %d-%d", part, b, a)
+			return nil, nil, fmt.Errorf("range %q goes backwards; write %d-%d", part, b, a)
 		}
 		if b > MaxLcore {
-			return nil, fmt.Errorf("lcore %d above the maximum %d", b, MaxLcore)
+			return nil, nil, fmt.Errorf("lcore %d above the maximum %d", b, MaxLcore)
 		}
 		for i := a; i <= b; i++ {
 			if slices.Contains(out, i) {
-				return nil, fmt.Errorf("lcore %d listed twice", i)
+				return nil, nil, fmt.Errorf("lcore %d listed twice", i)
 			}
 			out = append(out, i)
 		}
 	}
-	return out, nil
+	return out, cpus, nil
 }
 
 func (v *validator) eal(raw *rawFile, f *File) {
@@ -100,7 +126,8 @@ func (v *validator) eal(raw *rawFile, f *File) {
 		v.errf("eal.lcores", "missing; list the control lcore then the workers, e.g. lcores = \"0-1\"")
 	} else {
 		e.LcoresText = *raw.EAL.Lcores
-		l, err := ParseLcores(e.LcoresText)
+		l, cpus, err := ParseLcoreCPUs(e.LcoresText)
+		e.CPUs = cpus
 		switch {
 		case err != nil:
 			v.errf("eal.lcores", "%v", err)
@@ -582,13 +609,21 @@ func (v *validator) laddr(f *File, s string) (ctl.LocalAddr, error) {
 	return ctl.LocalAddr{}, fmt.Errorf("%q is on no port's subnet, so its port is ambiguous; write \"%s dev PORT\"", s, a)
 }
 
-// EALArgs returns the EAL argument vector, program name first: -l LCORES
+// EALArgs returns the EAL argument vector, program name first: -l LCORES (or
+// --lcores LCORE@CPU,... when eal.lcores maps lcores to CPUs)
 // --main-lcore FIRST, --no-huge -m MB (or -m MB with hugepages),
 // --file-prefix, one --vdev per vdev port and -a per PCI port (--no-pci when
 // there is none), then eal.args. DPDK numbers ports PCI devices first, then
 // vdevs in the order given; look ports up by device name, not by order.
 func (f *File) EALArgs(prog string) []string {
 	a := []string{prog, "-l", f.EAL.LcoresText, "--main-lcore", strconv.Itoa(f.ControlLcore())}
+	if f.EAL.CPUs != nil {
+		var m []string
+		for _, l := range f.EAL.Lcores {
+			m = append(m, fmt.Sprintf("%d@%d", l, f.CPU(l)))
+		}
+		a[1], a[2] = "--lcores", strings.Join(m, ",")
+	}
 	if f.EAL.Hugepages {
 		a = append(a, "-m", strconv.Itoa(f.EAL.MemoryMB))
 	} else {
