@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# fngw demo (make demo): a FULLNAT load balancer in front of two real HTTP
+# servers, on one machine, with network namespaces and DPDK net_tap ports.
+#
+#   fngw-client 198.18.1.2 ── tap ── [fngw-gw: gw] dpdk0 198.18.1.1, VIP 198.18.1.100:80
+#                                                 dpdk1 198.18.2.1, LIPs 198.18.2.100-101
+#                                                   └── tap ── fngw-sw (bridge) ─┬─ fngw-rs1 198.18.2.11:80
+#                                                                                └─ fngw-rs2 198.18.2.12:80
+#
+# It starts gw from configs/demo.toml, adds the service with the ipvsadm
+# commands of an LVS/DPVS user, sends HTTP requests from the client, shows
+# which server answered and which addresses the servers saw (only the local
+# addresses: FULLNAT), prints the gateway's tables and counters, and removes
+# everything it made on exit, Ctrl-C or failure. It exits non-zero if any
+# request failed. Run as root; `make demo` installs what is missing and
+# builds bin/gw first.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+GW=$ROOT/bin/gw
+CONF=$ROOT/configs/demo.toml
+SOCK=/run/fngw/demo.sock
+VIP=198.18.1.100
+REQUESTS=${REQUESTS:-400}
+PARALLEL=${PARALLEL:-4}
+NS_GW=fngw-gw NS_CL=fngw-client NS_SW=fngw-sw NS_RS1=fngw-rs1 NS_RS2=fngw-rs2
+ALL_NS="$NS_GW $NS_CL $NS_SW $NS_RS1 $NS_RS2"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '+ %s\n' "$*"; "$@"; }
+gw() { "$GW" --sock "$SOCK" "$@"; }
+die() { echo "demo: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (network namespaces, tap devices and DPDK need it): sudo make demo"
+if [ ! -x "$GW" ]; then
+  ./scripts/deps.sh
+  make -s build
+fi
+for c in ip curl python3; do command -v $c >/dev/null || die "$c is missing; run scripts/deps.sh (or make demo)"; done
+if gw link show >/dev/null 2>&1; then
+  die "a gateway already answers on $SOCK (another demo running?); stop it first"
+fi
+
+TMP=$(mktemp -d /tmp/fngw-demo.XXXXXX)
+PIDS=()   # processes this script started (servers, stats loop)
+GW_PID=
+TRAFFIC=  # process group of the client traffic while it runs
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  [ -n "$TRAFFIC" ] && kill -- -"$TRAFFIC" 2>/dev/null
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
+    kill -TERM "$GW_PID"
+    for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$GW_PID" 2>/dev/null && { echo "demo: gw did not stop within 10 s; killing it" >&2; kill -KILL "$GW_PID"; }
+  fi
+  wait 2>/dev/null
+  for ns in $ALL_NS; do ip netns del "$ns" 2>/dev/null; done
+  if [ $rc -ne 0 ] && [ -f "$TMP/gw.log" ]; then
+    echo "--- gw log (last 30 lines) ---" >&2
+    tail -30 "$TMP/gw.log" >&2
+  fi
+  rm -rf "$TMP"
+  echo "demo: cleaned up (namespaces, processes, $TMP)"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
+
+say "namespaces: $ALL_NS"
+for ns in $ALL_NS; do
+  ip netns del "$ns" 2>/dev/null || true   # a leftover of an interrupted run
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  # IPv4 only: no IPv6 router/neighbour solicitations in the counters.
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+
+say "gateway: gw run -c configs/demo.toml (in $NS_GW)"
+mkdir -p "$(dirname "$SOCK")"
+ip netns exec "$NS_GW" "$GW" run -c "$CONF" >"$TMP/gw.log" 2>&1 &
+GW_PID=$!
+for _ in $(seq 100); do
+  gw link show >/dev/null 2>&1 && break
+  kill -0 "$GW_PID" 2>/dev/null || die "gw exited during start-up"
+  sleep 0.2
+done
+gw link show >/dev/null 2>&1 || die "gw did not answer on $SOCK within 20 s"
+grep -E 'port up|forwarding' "$TMP/gw.log" | sed 's/^time=[^ ]* //'
+
+say "wiring: client tap -> $NS_CL, server tap -> bridge in $NS_SW with veths to $NS_RS1 and $NS_RS2"
+ip -n "$NS_GW" link set fngw-demo-c netns "$NS_CL"
+ip -n "$NS_CL" addr add 198.18.1.2/24 dev fngw-demo-c
+ip -n "$NS_CL" link set fngw-demo-c up
+ip -n "$NS_CL" route add default via 198.18.1.1
+ip -n "$NS_GW" link set fngw-demo-s netns "$NS_SW"
+ip -n "$NS_SW" link add br0 type bridge
+ip -n "$NS_SW" link set fngw-demo-s master br0
+ip -n "$NS_SW" link set fngw-demo-s up
+ip -n "$NS_SW" link set br0 up
+i=0
+for ns in $NS_RS1 $NS_RS2; do
+  i=$((i + 1))
+  ip -n "$NS_SW" link add "sw-rs$i" type veth peer name eth0 netns "$ns"
+  ip -n "$NS_SW" link set "sw-rs$i" master br0
+  ip -n "$NS_SW" link set "sw-rs$i" up
+  ip -n "$ns" addr add "198.18.2.1$i/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  mkdir -p "$TMP/rs$i"
+  echo "rs$i" >"$TMP/rs$i/index.html"
+  ip netns exec "$ns" python3 -m http.server 80 --bind "198.18.2.1$i" --directory "$TMP/rs$i" >>"$TMP/rs$i.log" 2>&1 &
+  PIDS+=($!)
+done
+for i in 1 2; do
+  for _ in $(seq 50); do
+    ip netns exec "fngw-rs$i" curl -sf -m 1 -o /dev/null "http://198.18.2.1$i/" && break
+    sleep 0.2
+  done
+  ip netns exec "fngw-rs$i" curl -sf -m 1 -o /dev/null "http://198.18.2.1$i/" || die "the HTTP server of rs$i did not start"
+done
+: >"$TMP/rs1.log"; : >"$TMP/rs2.log"   # forget the readiness checks (the logs are O_APPEND)
+echo "rs1 198.18.2.11:80 and rs2 198.18.2.12:80 serve HTTP (python3 -m http.server)"
+
+say "FULLNAT service, as an ipvsadm/DPVS user types it (gw adm = ipvsadm)"
+run gw adm -A -t $VIP:80 -s rr
+run gw adm -a -t $VIP:80 -r 198.18.2.11:80 --fullnat -w 1
+run gw adm -a -t $VIP:80 -r 198.18.2.12:80 --fullnat -w 1
+run gw adm --add-laddr -z 198.18.2.100 -t $VIP:80 -F dpdk1
+run gw adm --add-laddr -z 198.18.2.101 -t $VIP:80 -F dpdk1
+
+say "traffic: $REQUESTS HTTP requests from $NS_CL to http://$VIP/ ($PARALLEL at a time), live stats every second"
+(
+  while sleep 1; do
+    printf '  [live] %s | %s\n' "$(gw stats 2>/dev/null | head -1)" \
+      "$(gw adm -L -n --rate 2>/dev/null | awk '$1 == "TCP" { print "CPS " $3 " InPPS " $4 " OutPPS " $5; exit }')"
+  done
+) &
+PIDS+=($!)
+start=$(date +%s.%N)
+# In the background and waited for, so that a signal to this script is
+# handled at once (bash runs traps only between foreground commands); in its
+# own process group (setsid), which cleanup kills whole: xargs and its curls.
+setsid ip netns exec "$NS_CL" sh -c "seq $REQUESTS | xargs -P $PARALLEL -I{} sh -c 'curl -sf -m 3 http://$VIP/ || echo FAILED'" >"$TMP/answers" &
+TRAFFIC=$!
+wait $TRAFFIC
+TRAFFIC=
+end=$(date +%s.%N)
+LIVE=${PIDS[-1]}
+kill "$LIVE" 2>/dev/null || true
+wait "$LIVE" 2>/dev/null || true
+
+failed=$(grep -c FAILED "$TMP/answers" || true)
+ok=$(grep -cE '^rs[12]$' "$TMP/answers" || true)
+printf '%d requests in %.1f s: %d answered, %d failed\n' "$REQUESTS" "$(awk "BEGIN { print $end - $start }")" "$ok" "$failed"
+echo "answers per real server:"
+grep -E '^rs[12]$' "$TMP/answers" | sort | uniq -c | sed 's/^/  /'
+echo "client addresses the real servers saw (FULLNAT: only the local addresses):"
+for i in 1 2; do
+  awk -v rs="rs$i" '/"GET / { n[$1]++ } END { for (a in n) printf "  %s: %s x%d\n", rs, a, n[a] }' "$TMP/rs$i.log" | sort
+done
+
+say "gw adm -L -n"
+gw adm -L -n
+say "gw adm -L -n --stats"
+gw adm -L -n --stats
+say "gw adm -G   (local addresses: ports in use, conflicts)"
+gw adm -G
+say "gw adm -L -n -c | head   (sessions: client, virtual, local, destination)"
+gw adm -L -n -c >"$TMP/conns"
+head -8 "$TMP/conns"
+say "gw stats"
+gw stats
+
+rs_ok=1
+for i in 1 2; do grep -qx "rs$i" "$TMP/answers" || rs_ok=0; done
+if [ "$failed" -ne 0 ] || [ "$ok" -ne "$REQUESTS" ] || [ $rs_ok -ne 1 ]; then
+  say "FAILED: $failed of $REQUESTS requests failed (or a server never answered)"
+  exit 1
+fi
+say "OK: all $REQUESTS requests answered, by both real servers"
