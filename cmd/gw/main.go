@@ -24,6 +24,7 @@ const usage = `usage: gw [--sock PATH] COMMAND [ARGS]
   gw ip addr|route|neigh …  the user-space stack on the gateway's ports
   gw link show [-s]         ports, link state and counters
   gw stats [--json]         per-core counters and drops by reason
+  gw top [-d DUR] [-n N]    refreshing view of per-core load and service rates
   gw reload                 re-read the configuration file and apply the difference
 
 Every show/list command accepts --json. The control socket is --sock PATH, else
@@ -63,6 +64,12 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if args[0] == "run" {
 		return gateway.Main(args[1:], stderr)
 	}
+	if sock == "" {
+		sock = defaultSock
+	}
+	if args[0] == "top" {
+		return top(sock, args[1:], stdout, stderr)
+	}
 	if local, code := gateway.LocalCommand(prog, args, stdout, stderr); local {
 		return code
 	}
@@ -74,9 +81,6 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 1
 		}
 		req.Stdin = b
-	}
-	if sock == "" {
-		sock = defaultSock
 	}
 	resp, err := socket.Do(sock, req)
 	if err != nil {
