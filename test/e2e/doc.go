@@ -18,6 +18,8 @@
 //	                 server-side tap to two real-server namespaces), services set up with
 //	                 gw adm; TestFullNATHTTP: 200 HTTP requests over both servers, peers
 //	                 only LIPs, 50 MB download sha256, UDP echo, no lost traffic;
-//	                 TestFullNATExpiry: sessions expire on schedule with shortened timeouts
+//	                 TestFullNATExpiry: sessions expire on schedule with shortened timeouts;
+//	                 TestFullNATTwoWorkers: the same traffic with two workers sharing CPU 1
+//	                 and two queues per tap: port slices per core, redirect ring used
 //	cmd/e2epeer      the real-server and client program
 package e2e
