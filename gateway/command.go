@@ -209,6 +209,13 @@ func (g *Gateway) link(args []string, w io.Writer) error {
 				st.Duplex = "full"
 			}
 		}
+		if p.tap {
+			// The tap PMD asks its kernel interface by name in the gateway's
+			// namespace; once the interface is moved to the peer's namespace the
+			// answer is "down" although the queues forward. A started tap port
+			// is up.
+			st.Up = true
+		}
 		if stats {
 			s, err := p.dev.Stats()
 			if err != nil {

@@ -35,10 +35,12 @@ const (
 
 // port is one configured DPDK port.
 type port struct {
-	conf *config.File
-	cfg  config.Port
-	dev  *dpdk.Port
-	mac  header.MAC
+	cfg config.Port
+	dev *dpdk.Port
+	mac header.MAC
+	// tap: a net_tap port, whose kernel side is a peer host, usually moved to
+	// another namespace (where the PMD can no longer query its link).
+	tap bool
 }
 
 // Gateway is a running gateway. Fields below "owned by the control goroutine" are
@@ -214,7 +216,7 @@ func (g *Gateway) setupPorts() error {
 				mac = pc.MAC
 			}
 		}
-		g.ports = append(g.ports, &port{conf: f, cfg: pc, dev: dev, mac: header.MAC(mac)})
+		g.ports = append(g.ports, &port{cfg: pc, dev: dev, mac: header.MAC(mac), tap: tap})
 		g.portIDs[pc.Name] = dev.ID
 		g.log.Info("port up", "port", pc.Name, "device", pc.Device, "id", dev.ID, "mac", header.MAC(mac).String(),
 			"rx_queues", pc.Queues, "tx_queues", g.nworkers)
