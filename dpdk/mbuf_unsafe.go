@@ -58,6 +58,14 @@ func (m *Mbuf) SetOlFlags(f uint64) { *m.u64(offOlFlags) = f }
 // RSS is the RSS hash the NIC computed; meaningful when OlFlags has RxRSSHash.
 func (m *Mbuf) RSS() uint32 { return *m.u32(offRSS) }
 
+// UserTag is hash.usr, DPDK's user-defined tag, which shares its storage with
+// the RSS hash: once a packet's RSS hash has been read, an application may
+// carry its own 32 bits of metadata there between its lcores.
+func (m *Mbuf) UserTag() uint32 { return *m.u32(offRSS) }
+
+// SetUserTag sets hash.usr (overwriting the RSS hash).
+func (m *Mbuf) SetUserTag(v uint32) { *m.u32(offRSS) = v }
+
 // PacketType is the PMD's packet type classification (RTE_PTYPE_*), 0 when unknown.
 func (m *Mbuf) PacketType() uint32 { return *m.u32(offPacketType) }
 

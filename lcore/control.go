@@ -201,8 +201,9 @@ func (c *Control) poll(now int64) int {
 }
 
 // input handles one packet a worker handed over: ARP, IPv4 to an address the
-// gateway owns (ICMP echo), or a packet whose next hop must be resolved. The
-// packet is sent, queued in the stack, or freed.
+// gateway owns (ICMP echo), or a packet whose next hop must be resolved (its
+// mbuf's user tag names the next hop; see Worker.toControl). The packet is
+// sent, queued in the stack, or freed.
 func (c *Control) input(m *dpdk.Mbuf, now int64) {
 	frame := m.Data()
 	port := m.Port()
@@ -224,6 +225,15 @@ func (c *Control) input(m *dpdk.Mbuf, now int64) {
 	ip := header.IPv4(frame[eth.HeaderLen():])
 	if eth.PayloadType() != header.EtherTypeIPv4 || !ip.IsValid(len(ip)) {
 		c.ignore(m)
+		return
+	}
+	if nh := m.UserTag(); nh != 0 {
+		// Rewritten by the datapath for port m.Port(); only the
+		// destination MAC is missing. The next hop is not always the
+		// route's toward the destination (DR: the VIP's packet goes
+		// to the real server).
+		c.cnt.resolving.add(1)
+		c.stack.Output(now, port, header.Addr4FromUint32(nh), m)
 		return
 	}
 	snap := c.stack.Snapshot()

@@ -232,7 +232,7 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state, now int64) {
 	switch eth.Type() {
 	case header.EtherTypeIPv4:
 	case header.EtherTypeARP:
-		w.toControl(m)
+		w.toControl(m, header.Addr4{})
 		return
 	case header.EtherTypeVLAN:
 		w.drop(m, VLANOnUntagged)
@@ -286,11 +286,11 @@ func (w *Worker) balance(m *dpdk.Mbuf, st state, now int64) {
 		if r.Port != m.Port() {
 			m.SetPort(r.Port)
 		}
-		w.toControl(m)
+		w.toControl(m, r.NextHop)
 	case nat.ActNotMine:
 		ip := header.IPv4(f.Buf[f.Off+f.L3 : f.Off+f.Len])
 		if _, _, ok := st.stack.Owned(ip.DestinationAddress()); ok {
-			w.toControl(m)
+			w.toControl(m, header.Addr4{})
 			return
 		}
 		w.drop(m, NotForUs)
@@ -339,7 +339,12 @@ func (w *Worker) redirect(core int, m *dpdk.Mbuf) {
 	w.nred[core]++
 }
 
-func (w *Worker) toControl(m *dpdk.Mbuf) {
+// toControl queues m for the control lcore. nexthop, carried in the mbuf's
+// user tag, is the neighbour to resolve for a packet the datapath rewrote
+// and could not address (nat.ActControl with ReasonNoNeigh); zero for a
+// packet the control lcore handles itself (ARP, ICMP to the gateway).
+func (w *Worker) toControl(m *dpdk.Mbuf, nexthop header.Addr4) {
+	m.SetUserTag(nexthop.Uint32())
 	if w.nctl == bufCap {
 		w.flushControl()
 	}

@@ -126,9 +126,9 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 	}
 	ds := &s.Dir[d]
 	o := s.In(d ^ 1) // the packet leaves with o reversed (see Session)
-	r := ReasonNone
+	r, nh := ReasonNone, header.Addr4{}
 	if !ds.Valid || ds.Gen != stack.Gen() {
-		if r = c.resolveEgress(s, ds, stack, hopFor(s, o)); r != ReasonNone && r != ReasonNoNeigh {
+		if nh, r = c.resolveEgress(s, ds, stack, hopFor(s, o)); r != ReasonNone && r != ReasonNoNeigh {
 			return drop(r)
 		}
 	}
@@ -171,7 +171,7 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 	eth := header.Ethernet(pkt)
 	eth.SetSource(ds.SrcMAC)
 	if r == ReasonNoNeigh {
-		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port}
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh}
 	}
 	eth.SetDestination(ds.DstMAC)
 	return Result{Act: ActTx, Port: ds.Port}
@@ -215,9 +215,9 @@ func (c *Core) fragNeeded(f *Frame, ip header.IPv4, s *Session, mtu int, stack *
 		return drop(ReasonNoHeadroom)
 	}
 	ds := &s.Dir[DirOut]
-	r := ReasonNone
+	r, nh := ReasonNone, header.Addr4{}
 	if !ds.Valid || ds.Gen != stack.Gen() {
-		if r = resolve(ds, stack, hop{addr: ip.SourceAddress()}); r == ReasonNoRoute {
+		if nh, r = resolve(ds, stack, hop{addr: ip.SourceAddress()}); r == ReasonNoRoute {
 			return drop(r)
 		}
 	}
@@ -240,7 +240,7 @@ func (c *Core) fragNeeded(f *Frame, ip header.IPv4, s *Session, mtu int, stack *
 	eth := header.Ethernet(f.Buf[f.Off : f.Off+f.Len])
 	eth.SetSource(ds.SrcMAC)
 	if r == ReasonNoNeigh {
-		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port}
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh}
 	}
 	eth.SetDestination(ds.DstMAC)
 	return Result{Act: ActTx, Port: ds.Port}
@@ -274,35 +274,39 @@ type hop struct {
 // resolveEgress is resolve for direction ds of session s, plus what depends
 // on the egress port: a TUN session's outer source address (the port's
 // address, LVS's route source for the real server) and the outer header's
-// precomputed sum, refreshed when they change. It returns ReasonNone,
-// ReasonNoNeigh (ds.Port known, MAC not) or a reason to drop.
-func (c *Core) resolveEgress(s *Session, ds *DirState, stack *arp.Snapshot, h hop) DropReason {
-	r := resolve(ds, stack, h)
+// precomputed sum, refreshed when they change. It returns what resolve
+// does, or ReasonNoTunnelSource.
+func (c *Core) resolveEgress(s *Session, ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, DropReason) {
+	nh, r := resolve(ds, stack, h)
 	if r == ReasonNoRoute || s.Mode != ModeTUN {
-		return r
+		return nh, r
 	}
 	src, ok := stack.PortAddr(ds.Port)
 	if !ok {
 		ds.Valid = false
-		return ReasonNoTunnelSource
+		return nh, ReasonNoTunnelSource
 	}
 	if src != s.Reply.Dst {
 		s.Reply.Dst = src
 		s.computeDeltas()
 	}
-	return r
+	return nh, r
 }
 
 // resolve makes ds hold the egress toward h for stack's generation, by route
 // and neighbour lookups; callers skip it while ds is valid for that
-// generation. With ReasonNoNeigh, ds.Port and ds.SrcMAC are set but the entry
-// stays invalid, so the next packet looks up again.
-func resolve(ds *DirState, stack *arp.Snapshot, h hop) DropReason {
+// generation. It returns the neighbour the packet goes to and ReasonNone,
+// ReasonNoRoute, or ReasonNoNeigh: then ds.Port and ds.SrcMAC are set but the
+// entry stays invalid, so the next packet looks up again, and the caller
+// hands the packet to the control lcore to resolve the neighbour (Result.
+// NextHop: for DR it is the real server, which the packet's destination, the
+// VIP, does not tell).
+func resolve(ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, DropReason) {
 	gen := stack.Gen()
 	ds.Valid = false
 	port, nh, ok := stack.Route(h.addr)
 	if !ok {
-		return ReasonNoRoute
+		return header.Addr4{}, ReasonNoRoute
 	}
 	if h.direct {
 		nh = h.addr
@@ -310,10 +314,10 @@ func resolve(ds *DirState, stack *arp.Snapshot, h hop) DropReason {
 	ds.Port, ds.SrcMAC = port, stack.PortMAC(port)
 	mac, ok := stack.Neigh(port, nh)
 	if !ok {
-		return ReasonNoNeigh
+		return nh, ReasonNoNeigh
 	}
 	ds.DstMAC, ds.Gen, ds.Valid = mac, gen, true
-	return ReasonNone
+	return nh, ReasonNone
 }
 
 // tcpState applies LVS's transition for a segment with flags f received in

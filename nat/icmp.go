@@ -93,9 +93,9 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	}
 	ds := &s.Dir[d]
 	in, out := s.In(d), s.Out(d)
-	r := ReasonNone
+	r, nh := ReasonNone, header.Addr4{}
 	if !ds.Valid || ds.Gen != stack.Gen() {
-		if r = c.resolveEgress(s, ds, stack, hopFor(s, s.In(d^1))); r != ReasonNone && r != ReasonNoNeigh {
+		if nh, r = c.resolveEgress(s, ds, stack, hopFor(s, s.In(d^1))); r != ReasonNone && r != ReasonNoNeigh {
 			return drop(r)
 		}
 	}
@@ -134,7 +134,7 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	eth := header.Ethernet(pkt)
 	eth.SetSource(ds.SrcMAC)
 	if r == ReasonNoNeigh {
-		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port}
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh}
 	}
 	eth.SetDestination(ds.DstMAC)
 	return Result{Act: ActTx, Port: ds.Port}

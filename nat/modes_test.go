@@ -248,7 +248,7 @@ func TestTUNEgress(t *testing.T) {
 		e := newEnv(t, envOpts{mode: ModeTUN, noNeigh: true})
 		syn := fromClient(40000, fSYN, 1, 0, "")
 		r, out := e.run(0, syn.frame(t))
-		if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1}) {
+		if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1, NextHop: rip1}) {
 			t.Fatalf("verdict %+v", r)
 		}
 		w := syn
@@ -381,5 +381,19 @@ func TestNATOwnerSpreads(t *testing.T) {
 				t.Errorf("%d cores: core %d owns %d of %d endpoints", n, c, k, 1<<14)
 			}
 		}
+	}
+}
+
+// TestDRNeighbourMissing: a DR packet is addressed to the VIP, so the control
+// lcore cannot find the real server from it: the verdict names the neighbour
+// to resolve.
+func TestDRNeighbourMissing(t *testing.T) {
+	e := newEnv(t, envOpts{mode: ModeDR, noNeigh: true})
+	r, out := e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
+	if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1, NextHop: rip1}) {
+		t.Fatalf("verdict %+v, want control/no_neigh on port 1 toward %v", r, rip1)
+	}
+	if d := decode(t, out); !d.ip.DstIP.Equal(ipOf(vip)) || d.eth.SrcMAC.String() != macOf(gwMAC1).String() {
+		t.Fatalf("frame handed over: %v → %v", d.ip.SrcIP, d.ip.DstIP)
 	}
 }

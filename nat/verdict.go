@@ -1,5 +1,7 @@
 package nat
 
+import "fngw/header"
+
 // Frame is one received packet as a worker hands it to Core.Process. Buf is the
 // mbuf's whole data room; the frame's bytes are Buf[Off:Off+Len], preceded by
 // Off bytes of headroom (typically 128). A handler rewrites in place; it may
@@ -41,8 +43,9 @@ const (
 	ActRedirect
 	// ActControl hands the frame to the control lcore. With Reason
 	// ReasonNoNeigh the frame is fully rewritten except its destination MAC:
-	// the control lcore resolves the next hop toward the IPv4 destination on
-	// Result.Port and sends it.
+	// the control lcore resolves Result.NextHop on Result.Port and sends it.
+	// (The next hop is not always derivable from the frame: DR sends a
+	// packet addressed to the VIP to the real server's MAC.)
 	ActControl
 	// ActNotMine: not a load-balancing packet (not to a VIP or LIP, no
 	// session); the worker decides (local stack, ICMP, drop).
@@ -68,6 +71,9 @@ type Result struct {
 	Reason DropReason // why, for ActDrop and ActControl
 	Port   uint16     // egress port, for ActTx and ActControl
 	Core   uint16     // owner core, for ActRedirect
+	// NextHop is the neighbour whose MAC the frame needs, for ActControl
+	// with ReasonNoNeigh.
+	NextHop header.Addr4
 }
 
 // DropReason says why a frame was dropped or handed to the control lcore.
