@@ -1,0 +1,894 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"fngw/test/harness"
+)
+
+// End-to-end tests of the NAT (-m), DR (-g) and TUN (-i) forwarding modes,
+// modelled on the Linux kernel's IPVS selftest (tools/testing/selftests/
+// netfilter/ipvs.sh): a client namespace, the gateway's namespace and a real
+// server namespace, each with its own kernel stack.
+//
+//	client 198.18.1.2 ──tap── dpdk0 198.18.1.1   dpdk1 198.18.2.1 ──tap── 198.18.2.11 real server
+//	       198.18.9.1 ─────────────── veth (DR and TUN only) ─────────────── 198.18.9.2
+//	                          VIP 198.18.1.100
+//
+// NAT: the real server's default route is the gateway (198.18.2.1), which
+// rewrites VIP:80 to RIP:8080 and the replies back; the server sees the
+// client's own address. DR and TUN: the real server holds the VIP on lo with
+// ARP for it suppressed (arp_ignore=1, arp_announce=2), rp_filter=0, and
+// answers the client directly over the veth, which bypasses the gateway; the
+// client also runs rp_filter=0, since those answers come from the VIP on
+// another interface than its route to the VIP. This kernel has no ipip
+// module, so for TUN the real server runs ipipdecap (test/e2e/cmd/ipipdecap,
+// built by the test): a raw protocol-4 socket feeding a TUN device, so that
+// the server's own kernel TCP/UDP stack answers.
+//
+// The servers and clients are goroutines of the test: each socket is created
+// on an OS thread moved into the right namespace (setns), then used from
+// anywhere. Services are configured with the ipvsadm commands a user types.
+
+const (
+	mdGwClient = "198.18.1.1"
+	mdClient   = "198.18.1.2"
+	mdGwRS     = "198.18.2.1"
+	mdRS       = "198.18.2.11"
+	mdVIP      = "198.18.1.100"
+	mdDirectCl = "198.18.9.1" // the client's end of the direct path
+	mdDirectRS = "198.18.9.2"
+	mdTunDev   = "ipipd" // ipipdecap's TUN device in the real server's namespace
+
+	mdFileSize = 8 << 20
+	mdIOWait   = 120 * time.Second // one transfer, at most
+)
+
+// mdTopo is one running topology.
+type mdTopo struct {
+	mode           string // "nat", "dr" or "tun"
+	g              *harness.Gateway
+	client, rs, gw *harness.Netns
+	tapC, tapS     string
+	dir            string
+	decap          *exec.Cmd // TUN: the decapsulator
+	decapOut       *bytes.Buffer
+	tcpPort        string // real server TCP port
+	udpPort        string // real server UDP port
+	udp            *mdUDPServer
+}
+
+var (
+	mdBuildOnce sync.Once
+	mdDecapBin  string
+	mdBuildErr  error
+)
+
+// mdDecapBinary builds test/e2e/cmd/ipipdecap once per test process.
+func mdDecapBinary(t *testing.T) string {
+	t.Helper()
+	mdBuildOnce.Do(func() {
+		root, err := harness.ModuleRoot()
+		if err != nil {
+			mdBuildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "fngwt-ipipdecap")
+		if err != nil {
+			mdBuildErr = err
+			return
+		}
+		mdDecapBin = filepath.Join(dir, "ipipdecap")
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			gobin = "go"
+		}
+		cmd := exec.Command(gobin, "build", "-o", mdDecapBin, "./test/e2e/cmd/ipipdecap")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			mdBuildErr = fmt.Errorf("go build ./test/e2e/cmd/ipipdecap: %v\n%s", err, out)
+		}
+	})
+	if mdBuildErr != nil {
+		t.Fatal(mdBuildErr)
+	}
+	return mdDecapBin
+}
+
+// mdNetnsDo runs fn on an OS thread that has entered namespace ns, and
+// returns its error. The thread goes back to its own namespace afterwards and
+// is unlocked only then. (Letting a locked thread exit instead would be
+// simpler but kills child processes: the gateway and ipipdecap are started
+// with Pdeathsig, which fires when the thread that forked them exits, and
+// that may be this one.) Sockets fn creates belong to ns for good and may be
+// used from any goroutine.
+func mdNetnsDo(ns *harness.Netns, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer self.Close()
+		f, err := os.Open("/var/run/netns/" + ns.Name)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
+			return
+		}
+		err = fn()
+		if rerr := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); rerr != nil {
+			// Stay locked: the runtime then ends this thread with the
+			// goroutine rather than reuse it in ns.
+			errc <- errors.Join(err, fmt.Errorf("setns back from %s: %w", ns.Name, rerr))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	return <-errc
+}
+
+func mdListen(t *testing.T, ns *harness.Netns, network, addr string) net.Listener {
+	t.Helper()
+	var l net.Listener
+	if err := mdNetnsDo(ns, func() (err error) { l, err = net.Listen(network, addr); return }); err != nil {
+		t.Fatalf("listen %s %s in %s: %v", network, addr, ns, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func mdDial(ns *harness.Netns, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := mdNetnsDo(ns, func() (err error) {
+		c, err = net.DialTimeout(network, addr, 10*time.Second)
+		return
+	})
+	return c, err
+}
+
+// mdStart builds the topology for mode and starts the gateway (cfg gives
+// lcores and so on; queues per port, 0 meaning 1), the real server's TCP and
+// UDP servers and, for TUN, the decapsulator. Services are left to the test.
+func mdStart(t *testing.T, mode string, cfg harness.Config, queues int) *mdTopo {
+	t.Helper()
+	harness.Prepare(t)
+	tp := &mdTopo{mode: mode, tcpPort: "80", udpPort: "53"}
+	if mode == "nat" {
+		tp.tcpPort, tp.udpPort = "8080", "5353" // NAT maps ports
+	}
+	var decapBin string
+	if mode == "tun" {
+		decapBin = mdDecapBinary(t)
+	}
+	// Namespaces first: cleanups run in reverse, so the gateway and the
+	// processes stop before their namespaces go.
+	tp.gw = harness.NewNetns(t, "gw")
+	tp.client = harness.NewNetns(t, "client")
+	tp.rs = harness.NewNetns(t, "rs")
+	for _, ns := range []*harness.Netns{tp.gw, tp.client, tp.rs} {
+		ns.Sysctl("net.ipv6.conf.all.disable_ipv6", "1")
+		ns.Sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+	}
+	dir, err := os.MkdirTemp("", "fngwt-modes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	tp.dir = dir
+
+	tp.tapC, tp.tapS = harness.UniqueIfName(), harness.UniqueIfName()
+	q := max(queues, 1)
+	cfg.Ports = []harness.Port{
+		{Name: "dpdk0", Device: "net_tap0,iface=" + tp.tapC, Queues: q, Addrs: []string{mdGwClient + "/24"}},
+		{Name: "dpdk1", Device: "net_tap1,iface=" + tp.tapS, Queues: q, Addrs: []string{mdGwRS + "/24"}},
+	}
+	tp.g = harness.Start(t, cfg, tp.gw)
+	tp.gw.WaitLink(tp.tapC, 10*time.Second)
+	tp.gw.WaitLink(tp.tapS, 10*time.Second)
+
+	tp.gw.MoveLink(tp.tapC, tp.client)
+	tp.client.AddAddr(tp.tapC, mdClient+"/24")
+	tp.client.LinkUp(tp.tapC)
+	tp.client.AddRoute("default", mdGwClient)
+
+	tp.gw.MoveLink(tp.tapS, tp.rs)
+	tp.rs.AddAddr(tp.tapS, mdRS+"/24")
+	tp.rs.LinkUp(tp.tapS)
+
+	if mode == "nat" {
+		// Replies must come back through the gateway.
+		tp.rs.AddRoute("default", mdGwRS)
+	} else {
+		// The real-server set-up docs/modes.md gives for DR and TUN.
+		tp.rs.MustIP("addr", "add", mdVIP+"/32", "dev", "lo")
+		for _, kv := range [][2]string{
+			{"net.ipv4.conf.all.arp_ignore", "1"}, {"net.ipv4.conf.all.arp_announce", "2"},
+			{"net.ipv4.conf.all.rp_filter", "0"}, {"net.ipv4.conf.default.rp_filter", "0"},
+			{"net.ipv4.conf." + tp.tapS + ".rp_filter", "0"},
+		} {
+			tp.rs.Sysctl(kv[0], kv[1])
+		}
+		// The direct path back to the client, bypassing the gateway.
+		a, b := harness.UniqueIfName(), harness.UniqueIfName()
+		tp.client.AddVeth(a, b)
+		tp.client.MoveLink(b, tp.rs)
+		tp.client.AddAddr(a, mdDirectCl+"/30")
+		tp.rs.AddAddr(b, mdDirectRS+"/30")
+		tp.rs.LinkUp(b)
+		tp.rs.AddRoute("198.18.1.0/24", mdDirectCl)
+		for _, l := range []string{"all", "default", a} {
+			tp.client.Sysctl("net.ipv4.conf."+l+".rp_filter", "0")
+		}
+		tp.rs.Sysctl("net.ipv4.conf."+b+".rp_filter", "0")
+	}
+	if mode == "tun" {
+		tp.startDecap(t, decapBin)
+	}
+
+	// The real server's services: on the VIP for DR and TUN (the packets
+	// arrive addressed to it), on every address for NAT.
+	host := mdVIP
+	if mode == "nat" {
+		host = "0.0.0.0"
+	}
+	go mdServeTCP(mdListen(t, tp.rs, "tcp4", net.JoinHostPort(host, tp.tcpPort)))
+	var pc net.PacketConn
+	if err := mdNetnsDo(tp.rs, func() (err error) {
+		pc, err = net.ListenPacket("udp4", net.JoinHostPort(host, tp.udpPort))
+		return
+	}); err != nil {
+		t.Fatalf("UDP listen in %s: %v", tp.rs, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	tp.udp = &mdUDPServer{pc: pc, peers: map[string]int{}}
+	go tp.udp.serve()
+	return tp
+}
+
+// startDecap runs ipipdecap in the real server's namespace until the test
+// ends; its report is read by decapReport.
+func (tp *mdTopo) startDecap(t *testing.T, bin string) {
+	t.Helper()
+	ready := filepath.Join(tp.dir, "decap.ready")
+	tp.decapOut = new(bytes.Buffer)
+	cmd := tp.rs.Command(bin, "-tun", mdTunDev, "-ready", ready)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = tp.decapOut, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %v: %v", cmd.Args, err)
+	}
+	tp.decap = cmd
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("ipipdecap stderr:\n%s\nstdout:\n%s", stderr.String(), tp.decapOut.String())
+		}
+	})
+	harness.Eventually(t, 10*time.Second, "ipipdecap ready", func() error {
+		if _, err := os.Stat(ready); err != nil {
+			return err
+		}
+		return nil
+	})
+	for _, l := range []string{mdTunDev} {
+		tp.rs.Sysctl("net.ipv4.conf."+l+".rp_filter", "0")
+	}
+}
+
+// mdDecapReport is ipipdecap's report.
+type mdDecapReport struct {
+	Packets  uint64         `json:"packets"`
+	Bytes    uint64         `json:"bytes"`
+	Bad      uint64         `json:"bad"`
+	MaxOuter int            `json:"max_outer"`
+	MaxInner int            `json:"max_inner"`
+	DF       uint64         `json:"df"`
+	Sources  map[string]int `json:"sources"`
+	Errors   []string       `json:"errors"`
+}
+
+// decapReport stops ipipdecap (SIGTERM) and returns its report.
+func (tp *mdTopo) decapReport(t *testing.T) mdDecapReport {
+	t.Helper()
+	tp.decap.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- tp.decap.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ipipdecap: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		tp.decap.Process.Kill()
+		t.Fatal("ipipdecap did not exit on SIGTERM")
+	}
+	var r mdDecapReport
+	if err := json.Unmarshal(tp.decapOut.Bytes(), &r); err != nil {
+		t.Fatalf("ipipdecap report %q: %v", tp.decapOut.String(), err)
+	}
+	return r
+}
+
+// The TCP test protocol: the client sends an operation byte and a 16-byte
+// header (length, seed), then
+//
+//	'U' upload: length bytes; the server answers with their SHA-256 and the
+//	    client address it saw ("IP:port"), after the client's FIN;
+//	'D' download: the server sends length bytes of ChaCha8(seed) and closes.
+func mdServeTCP(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(mdIOWait))
+			var hdr [17]byte
+			if _, err := io.ReadFull(c, hdr[:]); err != nil {
+				return
+			}
+			n := int64(binary.BigEndian.Uint64(hdr[1:]))
+			switch hdr[0] {
+			case 'U':
+				h := sha256.New()
+				if got, err := io.Copy(h, c); err != nil || got != n {
+					fmt.Fprintf(c, "ERR read %d of %d bytes: %v", got, n, err)
+					return
+				}
+				c.Write(h.Sum(nil))
+				io.WriteString(c, c.RemoteAddr().String())
+			case 'D':
+				var seed [32]byte
+				copy(seed[:], hdr[9:17])
+				io.CopyN(c, mrand.NewChaCha8(seed), n)
+			}
+		}()
+	}
+}
+
+// upload sends size random bytes to VIP:80 from the client and returns the
+// client address the server saw; it fails unless the server's SHA-256 of what
+// it received is the data's.
+func (tp *mdTopo) upload(t *testing.T, size int64) string {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	want := sha256.Sum256(data)
+	c, err := mdDial(tp.client, "tcp4", mdVIP+":80")
+	if err != nil {
+		t.Fatalf("connect to %s:80 from the client: %v; gateway stats:\n%s", mdVIP, err, tp.stats())
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(mdIOWait))
+	var hdr [17]byte
+	hdr[0] = 'U'
+	binary.BigEndian.PutUint64(hdr[1:], uint64(size))
+	start := time.Now()
+	if _, err := c.Write(append(hdr[:], data...)); err != nil {
+		t.Fatalf("upload: after %v: %v; gateway stats:\n%s", time.Since(start), err, tp.stats())
+	}
+	c.(*net.TCPConn).CloseWrite()
+	ans, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("upload: reading the server's answer: %v", err)
+	}
+	if len(ans) < sha256.Size || !bytes.Equal(ans[:sha256.Size], want[:]) {
+		t.Fatalf("upload of %d bytes: the server answered %q, want the SHA-256 %x", size, ans, want)
+	}
+	d := time.Since(start)
+	t.Logf("uploaded %d bytes in %v (%.0f Mbit/s), SHA-256 %x identical", size, d.Round(time.Millisecond), float64(size)*8/d.Seconds()/1e6, want[:8])
+	return string(ans[sha256.Size:])
+}
+
+// download receives size bytes from the server and fails unless they are
+// the expected pseudo-random stream, byte for byte (SHA-256 compared).
+func (tp *mdTopo) download(t *testing.T, size int64) {
+	t.Helper()
+	var seed [32]byte
+	rand.Read(seed[:8])
+	wantH := sha256.New()
+	io.CopyN(wantH, mrand.NewChaCha8(seed), size)
+	c, err := mdDial(tp.client, "tcp4", mdVIP+":80")
+	if err != nil {
+		t.Fatalf("connect to %s:80 from the client: %v; gateway stats:\n%s", mdVIP, err, tp.stats())
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(mdIOWait))
+	var hdr [17]byte
+	hdr[0] = 'D'
+	binary.BigEndian.PutUint64(hdr[1:], uint64(size))
+	copy(hdr[9:], seed[:8])
+	start := time.Now()
+	if _, err := c.Write(hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, c)
+	d := time.Since(start)
+	if err != nil || n != size {
+		t.Fatalf("download: %d of %d bytes after %v: %v; gateway stats:\n%s", n, size, d, err, tp.stats())
+	}
+	if got, want := h.Sum(nil), wantH.Sum(nil); !bytes.Equal(got, want) {
+		t.Fatalf("download of %d bytes: SHA-256 %x, want %x", size, got, want)
+	}
+	t.Logf("downloaded %d bytes in %v (%.0f Mbit/s), identical", size, d.Round(time.Millisecond), float64(size)*8/d.Seconds()/1e6)
+}
+
+// mdUDPServer echoes datagrams and records the peer addresses it saw.
+type mdUDPServer struct {
+	pc    net.PacketConn
+	mu    sync.Mutex
+	peers map[string]int // IP -> datagrams
+}
+
+func (s *mdUDPServer) serve() {
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := s.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.peers[from.(*net.UDPAddr).IP.String()]++
+		s.mu.Unlock()
+		s.pc.WriteTo(buf[:n], from)
+	}
+}
+
+func (s *mdUDPServer) peersSeen() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]int{}
+	for k, v := range s.peers {
+		m[k] = v
+	}
+	return m
+}
+
+// udpEcho sends n datagrams of random sizes (1 to maxSize bytes) and random
+// contents to VIP:53 from one client socket, one at a time, and fails unless
+// each comes back byte-identical (a lost datagram is resent, at most 3 times).
+func (tp *mdTopo) udpEcho(t *testing.T, n, maxSize int) {
+	t.Helper()
+	c, err := mdDial(tp.client, "udp4", mdVIP+":53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 65536)
+	resent := 0
+	for i := range n {
+		d := make([]byte, 1+mrand.IntN(maxSize))
+		rand.Read(d)
+		ok := false
+		for try := 0; try < 4 && !ok; try++ {
+			if try > 0 {
+				resent++
+			}
+			if _, err := c.Write(d); err != nil {
+				t.Fatalf("datagram %d (%d bytes): %v", i, len(d), err)
+			}
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			for {
+				m, err := c.Read(buf)
+				if err != nil {
+					break // timeout: send again
+				}
+				if bytes.Equal(buf[:m], d) {
+					ok = true
+					break
+				}
+				// An echo of an earlier resent datagram: keep reading.
+			}
+		}
+		if !ok {
+			t.Fatalf("datagram %d (%d bytes) never echoed; gateway stats:\n%s", i, len(d), tp.stats())
+		}
+	}
+	t.Logf("%d datagrams echoed byte-identical (%d resent)", n, resent)
+	if resent > n/20 {
+		t.Errorf("%d of %d datagrams had to be resent", resent, n)
+	}
+}
+
+// stats describes the state for a failure message: the gateway's counters
+// and services, and the kernel counters of the client and the real server.
+func (tp *mdTopo) stats() string {
+	a, _ := tp.g.Cmd("stats")
+	b, _ := tp.g.Cmd("adm", "-L", "-n", "--stats")
+	c, _ := tp.client.Run("nstat", "-as")
+	d, _ := tp.rs.Run("nstat", "-as")
+	return a + b + "client kernel counters:\n" + c + "real server kernel counters:\n" + d
+}
+
+// adm runs gw adm args..., failing the test on error.
+func (tp *mdTopo) adm(t *testing.T, args ...string) {
+	t.Helper()
+	tp.g.MustCmd(append([]string{"adm"}, args...)...)
+}
+
+// addServices configures VIP:80/tcp and VIP:53/udp with the real server in
+// the topology's mode, as an LVS user would: ipvsadm -A, then -a with -m, -g
+// or -i.
+func (tp *mdTopo) addServices(t *testing.T) {
+	t.Helper()
+	flag := map[string][]string{"nat": {"-m"}, "dr": {"-g"}, "tun": {"-i", "--tun-type", "ipip"}}[tp.mode]
+	tp.adm(t, "-A", "-t", mdVIP+":80", "-s", "rr")
+	tp.adm(t, append([]string{"-a", "-t", mdVIP + ":80", "-r", mdRS + ":" + tp.tcpPort, "-w", "1"}, flag...)...)
+	tp.adm(t, "-A", "-u", mdVIP+":53", "-s", "rr")
+	tp.adm(t, append([]string{"-a", "-u", mdVIP + ":53", "-r", mdRS + ":" + tp.udpPort, "-w", "1"}, flag...)...)
+}
+
+// mdList is the part of `gw adm -L -n --stats --json` the tests read.
+type mdList struct {
+	Services []struct {
+		Service struct {
+			Proto string `json:"proto"`
+			Port  uint16 `json:"port"`
+		} `json:"service"`
+		Dests []struct {
+			Stats struct {
+				Conns    uint64 `json:"conns"`
+				InPkts   uint64 `json:"inpkts"`
+				OutPkts  uint64 `json:"outpkts"`
+				InBytes  uint64 `json:"inbytes"`
+				OutBytes uint64 `json:"outbytes"`
+			} `json:"stats"`
+		} `json:"dests"`
+	} `json:"services"`
+}
+
+// destCounters returns the real server's counters in service port/proto.
+func (tp *mdTopo) destCounters(t *testing.T, proto string, port uint16) (conns, inPkts, outPkts, inBytes, outBytes uint64) {
+	t.Helper()
+	var l mdList
+	tp.g.MustJSON(&l, "adm", "-L", "-n", "--stats")
+	for _, s := range l.Services {
+		if strings.EqualFold(s.Service.Proto, proto) && s.Service.Port == port && len(s.Dests) == 1 {
+			st := s.Dests[0].Stats
+			return st.Conns, st.InPkts, st.OutPkts, st.InBytes, st.OutBytes
+		}
+	}
+	t.Fatalf("no %s service on port %d with one real server in gw adm -L -n --stats --json", proto, port)
+	return
+}
+
+// mdCore is one core of `gw stats --json`.
+type mdCore struct {
+	Core        int               `json:"core"`
+	RedirectOut uint64            `json:"redirect_out"`
+	RedirectIn  uint64            `json:"redirect_in"`
+	Drops       map[string]uint64 `json:"drops"`
+}
+
+// drops sums the drop counters of every core.
+func (tp *mdTopo) drops(t *testing.T) (map[string]uint64, []mdCore) {
+	t.Helper()
+	var cs []mdCore
+	tp.g.MustJSON(&cs, "stats")
+	d := map[string]uint64{}
+	for _, c := range cs {
+		for r, n := range c.Drops {
+			d[r] += n
+		}
+	}
+	return d, cs
+}
+
+// checkDrops fails on drop reasons that mean lost or refused traffic; allowed
+// lists the ones the test provokes (and no_session, a late retransmission
+// after a session ended, is logged only).
+func (tp *mdTopo) checkDrops(t *testing.T, allowed ...string) {
+	t.Helper()
+	d, _ := tp.drops(t)
+	for r, n := range d {
+		switch {
+		case r == "no_session" || r == "not_for_us" || r == "other_host" || r == "l2_multicast":
+			t.Logf("%d drops for %s", n, r)
+		case slices.Contains(allowed, r):
+			t.Logf("%d drops for %s (expected)", n, r)
+		default:
+			t.Errorf("%d packets dropped for %s", n, r)
+		}
+	}
+}
+
+// linkRxBytes is the bytes port received so far.
+func (tp *mdTopo) linkRxBytes(port string) uint64 { return tp.g.MustLink(port).RxBytes }
+
+// runTraffic is the traffic every mode must carry: an 8 MB upload and an 8 MB
+// download, byte-identical, with the client's own address seen by the server;
+// UDP echo; the session counters; and which way the bytes went: through
+// the gateway both ways for NAT, only client → server for DR and TUN.
+func runTraffic(t *testing.T, tp *mdTopo) {
+	t.Run("tcp_upload_8MB", func(t *testing.T) {
+		rx0 := tp.linkRxBytes("dpdk0")
+		peer := tp.upload(t, mdFileSize)
+		if host, _, _ := net.SplitHostPort(peer); host != mdClient {
+			t.Errorf("the real server saw the client as %q, want %s (the client's own address)", peer, mdClient)
+		}
+		if rx := tp.linkRxBytes("dpdk0") - rx0; rx < mdFileSize {
+			t.Errorf("dpdk0 received %d bytes during an upload of %d through the gateway", rx, mdFileSize)
+		}
+	})
+	t.Run("tcp_download_8MB", func(t *testing.T) {
+		rx0 := tp.linkRxBytes("dpdk1")
+		tp.download(t, mdFileSize)
+		rx := tp.linkRxBytes("dpdk1") - rx0
+		switch tp.mode {
+		case "nat":
+			if rx < mdFileSize {
+				t.Errorf("dpdk1 received %d bytes during a NAT download of %d: the replies must cross the gateway", rx, mdFileSize)
+			}
+		default:
+			if rx > mdFileSize/20 {
+				t.Errorf("dpdk1 received %d bytes during a %s download of %d: the replies must bypass the gateway", rx, tp.mode, mdFileSize)
+			}
+		}
+	})
+	t.Run("udp_echo", func(t *testing.T) {
+		tp.udpEcho(t, 500, 1400)
+		peers := tp.udp.peersSeen()
+		if len(peers) != 1 || peers[mdClient] < 500 {
+			t.Errorf("the UDP server saw peers %v, want only the client %s, at least 500 datagrams", peers, mdClient)
+		}
+	})
+	t.Run("counters", func(t *testing.T) {
+		conns, in, out, inB, outB := tp.destCounters(t, "TCP", 80)
+		t.Logf("TCP real server: %d conns, in %d packets %d bytes, out %d packets %d bytes", conns, in, inB, out, outB)
+		if conns < 2 || inB < mdFileSize {
+			t.Errorf("TCP real server counted %d connections and %d bytes in, want at least 2 and %d", conns, inB, mdFileSize)
+		}
+		// Sessions exist in every mode; replies are only seen by NAT.
+		if tp.mode == "nat" && outB < mdFileSize {
+			t.Errorf("NAT real server counted %d bytes out, want at least %d", outB, mdFileSize)
+		}
+		if tp.mode != "nat" && (out != 0 || outB != 0) {
+			t.Errorf("%s real server counted %d packets out: its replies must bypass the gateway", tp.mode, out)
+		}
+		var conn struct {
+			Conns []struct {
+				Proto  string `json:"proto"`
+				Client string `json:"client"`
+				Dest   string `json:"dest"`
+				State  string `json:"state"`
+			} `json:"conns"`
+		}
+		tp.g.MustJSON(&conn, "adm", "-L", "-n", "-c")
+		found := false
+		for _, c := range conn.Conns {
+			found = found || (strings.HasPrefix(c.Client, mdClient+":") && strings.HasPrefix(c.Dest, mdRS+":"))
+		}
+		if !found {
+			t.Errorf("gw adm -L -n -c lists no session from %s to %s: %+v", mdClient, mdRS, conn.Conns)
+		}
+	})
+}
+
+// TestModesNAT: masquerading (-m) with port mapping VIP:80 → RIP:8080 and
+// VIP:53 → RIP:5353. The real server's default route is the gateway; it sees
+// the client's own address; 8 MB each way cross the gateway byte-identical;
+// UDP echo; nothing lost.
+func TestModesNAT(t *testing.T) {
+	tp := mdStart(t, "nat", harness.Config{}, 0)
+	tp.addServices(t)
+	runTraffic(t, tp)
+	t.Run("no_lost_traffic", func(t *testing.T) { tp.checkDrops(t) })
+}
+
+// TestModesNATTwoWorkers: the NAT traffic with two workers sharing CPU 1 and
+// two queues per tap, many connections: the kernel spreads flows over the
+// queues by its own hash, so packets of either direction reach a core that
+// does not own the connection and are redirected to NATOwner's core; every
+// transfer still completes byte-identical.
+func TestModesNATTwoWorkers(t *testing.T) {
+	tp := mdStart(t, "nat", harness.Config{Lcores: "0@0,1@1,2@1"}, 2)
+	tp.addServices(t)
+	t.Run("connections", func(t *testing.T) {
+		for i := range 12 {
+			if peer := tp.upload(t, 256<<10); !strings.HasPrefix(peer, mdClient+":") {
+				t.Fatalf("connection %d: the server saw %q", i, peer)
+			}
+		}
+		tp.download(t, mdFileSize)
+		tp.udpEcho(t, 200, 1400)
+	})
+	t.Run("redirected", func(t *testing.T) {
+		_, cs := tp.drops(t)
+		var out, in uint64
+		for _, c := range cs {
+			out += c.RedirectOut
+			in += c.RedirectIn
+		}
+		t.Logf("redirect ring: %d out, %d in, per core %+v", out, in, cs)
+		if len(cs) != 2 || out == 0 || in != out {
+			t.Errorf("two cores should hand NAT packets to each other: %d out, %d in over %d cores", out, in, len(cs))
+		}
+	})
+	t.Run("no_lost_traffic", func(t *testing.T) { tp.checkDrops(t) })
+}
+
+// TestModesDR: direct routing (-g). Only the MACs change; the real server has
+// the VIP on lo and answers the client over the direct path. ipvsadm refuses
+// a port mapping for -g with its own explanation.
+func TestModesDR(t *testing.T) {
+	tp := mdStart(t, "dr", harness.Config{}, 0)
+	t.Run("port_mapping_refused", func(t *testing.T) {
+		tp.adm(t, "-A", "-t", mdVIP+":81", "-s", "rr")
+		_, err := tp.g.Cmd("adm", "-a", "-t", mdVIP+":81", "-r", mdRS+":8081", "-g")
+		var ce *harness.CmdError
+		if !errors.As(err, &ce) || ce.ExitCode() <= 0 || !strings.Contains(ce.Stderr, "port") {
+			t.Fatalf("-a with -g and another port: want a non-zero exit explaining the port, got %v", err)
+		}
+		tp.adm(t, "-D", "-t", mdVIP+":81")
+	})
+	tp.addServices(t)
+	runTraffic(t, tp)
+	t.Run("no_lost_traffic", func(t *testing.T) { tp.checkDrops(t) })
+}
+
+// TestModesTUN: IPIP tunnelling (-i --tun-type ipip), decapsulated on the real
+// server by ipipdecap. Before the bulk traffic, path-MTU discovery through the
+// tunnel: the client's DF datagram of 1500 bytes does not fit once
+// encapsulated; the gateway answers with ICMP fragmentation needed (MTU
+// 1480); the client's kernel lowers its path MTU to the VIP, refuses the next
+// oversized send, and a datagram of the new size is echoed. The 8 MB upload
+// then runs into the same limit with full-size TCP segments and completes.
+// The decapsulator saw only outer packets from the gateway's port address, of
+// at most 1500 bytes. GRE and GUE are refused with a clear message.
+func TestModesTUN(t *testing.T) {
+	tp := mdStart(t, "tun", harness.Config{}, 0)
+	t.Run("tun_type_refused", func(t *testing.T) {
+		tp.adm(t, "-A", "-t", mdVIP+":81", "-s", "rr")
+		for _, typ := range []string{"gre", "gue"} {
+			_, err := tp.g.Cmd("adm", "-a", "-t", mdVIP+":81", "-r", mdRS, "-i", "--tun-type", typ)
+			var ce *harness.CmdError
+			if !errors.As(err, &ce) || ce.ExitCode() <= 0 || !strings.Contains(ce.Stderr, typ) || !strings.Contains(ce.Stderr, "ipip") {
+				t.Errorf("--tun-type %s: want a non-zero exit naming %s and ipip, got %v", typ, typ, err)
+			}
+		}
+		tp.adm(t, "-D", "-t", mdVIP+":81")
+	})
+	tp.addServices(t)
+
+	t.Run("pmtu_udp_df", func(t *testing.T) {
+		tp.client.MustIP("route", "flush", "cache")
+		var c net.Conn
+		if err := mdNetnsDo(tp.client, func() (err error) {
+			c, err = net.Dial("udp4", mdVIP+":53")
+			if err == nil {
+				// IP_PMTUDISC_DO: DF on every datagram, never fragment
+				// locally; what ping -M do does.
+				sc, _ := c.(*net.UDPConn).SyscallConn()
+				sc.Control(func(fd uintptr) {
+					err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
+				})
+			}
+			return
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ipMTU := func() int {
+			var v int
+			sc, _ := c.(*net.UDPConn).SyscallConn()
+			sc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU) })
+			return v
+		}
+		if m := ipMTU(); m != 1500 {
+			t.Fatalf("path MTU to the VIP before the test: %d, want 1500", m)
+		}
+		big := make([]byte, 1500-28)
+		if _, err := c.Write(big); err != nil {
+			t.Fatalf("first 1500-byte datagram: %v", err)
+		}
+		// The ICMP error comes back; the kernel lowers the path MTU.
+		harness.Eventually(t, 5*time.Second, "the client's path MTU to the VIP to drop to 1480", func() error {
+			if m := ipMTU(); m != 1480 {
+				return fmt.Errorf("IP_MTU %d", m)
+			}
+			return nil
+		})
+		// The connected socket was told too (udp_err: the ICMP error is
+		// the socket's pending error, EMSGSIZE).
+		var soErr int
+		sc, _ := c.(*net.UDPConn).SyscallConn()
+		sc.Control(func(fd uintptr) { soErr, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR) })
+		if syscall.Errno(soErr) != unix.EMSGSIZE {
+			t.Errorf("the client socket's pending error after the ICMP message: %v, want EMSGSIZE", syscall.Errno(soErr))
+		}
+		if _, err := c.Write(big); !errors.Is(err, unix.EMSGSIZE) {
+			t.Errorf("a second 1500-byte DF datagram: %v, want EMSGSIZE now that the path MTU is 1480", err)
+		}
+		fits := make([]byte, 1480-28)
+		rand.Read(fits)
+		buf := make([]byte, 2000)
+		for try := 0; ; try++ {
+			if _, err := c.Write(fits); err != nil {
+				t.Fatalf("a 1480-byte datagram: %v", err)
+			}
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			n, err := c.Read(buf)
+			if err == nil && bytes.Equal(buf[:n], fits) {
+				break
+			}
+			if try == 3 {
+				t.Fatalf("a 1480-byte datagram was not echoed: %v", err)
+			}
+		}
+		out := tp.client.MustIP("route", "get", mdVIP)
+		if !strings.Contains(out, "mtu 1480") {
+			t.Errorf("ip route get %s in the client: %q, want a cached mtu 1480", mdVIP, out)
+		}
+	})
+
+	t.Run("pmtu_tcp", func(t *testing.T) {
+		// Forget the learnt MTU: the 8 MB upload below starts with
+		// 1500-byte segments again (MSS 1460 from the SYN).
+		tp.client.MustIP("route", "flush", "cache")
+		if out := tp.client.MustIP("route", "get", mdVIP); strings.Contains(out, "mtu") {
+			t.Fatalf("the path MTU is still cached: %q", out)
+		}
+	})
+	runTraffic(t, tp)
+	t.Run("pmtu_after_upload", func(t *testing.T) {
+		out := tp.client.MustIP("route", "get", mdVIP)
+		if !strings.Contains(out, "mtu 1480") {
+			t.Errorf("ip route get %s in the client after the upload: %q, want a cached mtu 1480", mdVIP, out)
+		}
+	})
+	t.Run("no_lost_traffic", func(t *testing.T) { tp.checkDrops(t, "icmp_rate_limited") })
+	t.Run("decapsulated", func(t *testing.T) {
+		r := tp.decapReport(t)
+		t.Logf("ipipdecap: %+v", r)
+		if r.Packets == 0 || r.Bad != 0 || len(r.Errors) != 0 {
+			t.Errorf("ipipdecap: %d packets, %d bad, errors %v", r.Packets, r.Bad, r.Errors)
+		}
+		if r.MaxOuter > 1500 || r.MaxInner > 1480 || r.MaxInner < 1400 {
+			t.Errorf("largest outer packet %d bytes, inner %d: want at most 1500 and 1480 (and full-size segments)", r.MaxOuter, r.MaxInner)
+		}
+		if len(r.Sources) != 1 || r.Sources[mdGwRS] == 0 {
+			t.Errorf("outer sources %v, want only the gateway's port address %s", r.Sources, mdGwRS)
+		}
+		if r.Bytes < mdFileSize {
+			t.Errorf("only %d inner bytes decapsulated", r.Bytes)
+		}
+	})
+}
