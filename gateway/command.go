@@ -12,6 +12,7 @@ import (
 	"fngw/ctl"
 	"fngw/ctl/config"
 	"fngw/ctl/socket"
+	"fngw/dpdk"
 	"fngw/lcore"
 )
 
@@ -148,29 +149,18 @@ func (g *Gateway) ip(args []string, w io.Writer) error {
 
 // portStatus is one line of `gw link show`.
 type portStatus struct {
-	Name     string `json:"name"`
-	ID       uint16 `json:"id"`
-	Device   string `json:"device"`
-	MAC      string `json:"mac"`
-	MTU      int    `json:"mtu"`
-	Up       bool   `json:"up"`
-	Speed    uint32 `json:"speed_mbps"`
-	Duplex   string `json:"duplex"`
-	Promisc  bool   `json:"promiscuous"`
-	RxQueues int    `json:"rx_queues"`
-	TxQueues int    `json:"tx_queues"`
-	*portCounters
-}
-
-type portCounters struct {
-	RxPackets uint64 `json:"rx_packets"`
-	TxPackets uint64 `json:"tx_packets"`
-	RxBytes   uint64 `json:"rx_bytes"`
-	TxBytes   uint64 `json:"tx_bytes"`
-	Imissed   uint64 `json:"imissed"`
-	Ierrors   uint64 `json:"ierrors"`
-	Oerrors   uint64 `json:"oerrors"`
-	RxNombuf  uint64 `json:"rx_nombuf"`
+	Name        string `json:"name"`
+	ID          uint16 `json:"id"`
+	Device      string `json:"device"`
+	MAC         string `json:"mac"`
+	MTU         int    `json:"mtu"`
+	Up          bool   `json:"up"`
+	Speed       uint32 `json:"speed_mbps"`
+	Duplex      string `json:"duplex"`
+	Promisc     bool   `json:"promiscuous"`
+	RxQueues    int    `json:"rx_queues"`
+	TxQueues    int    `json:"tx_queues"`
+	*dpdk.Stats        // with -s
 }
 
 // link runs `link show [-s] [--json] [PORT]`, after DPVS's `dpip link show`.
@@ -221,7 +211,7 @@ func (g *Gateway) link(args []string, w io.Writer) error {
 			if err != nil {
 				return err
 			}
-			st.portCounters = &portCounters{s.RxPackets, s.TxPackets, s.RxBytes, s.TxBytes, s.Imissed, s.Ierrors, s.Oerrors, s.RxNombuf}
+			st.Stats = &s
 		}
 		list = append(list, st)
 	}
@@ -238,7 +228,7 @@ func (g *Gateway) link(args []string, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%d: %s: <%s> mtu %d rx-queue %d tx-queue %d\n", p.ID, p.Name, state, p.MTU, p.RxQueues, p.TxQueues)
 		fmt.Fprintf(w, "    link/ether %s device %s speed %dMbps %s-duplex promisc %v\n", p.MAC, p.Device, p.Speed, p.Duplex, p.Promisc)
-		if c := p.portCounters; c != nil {
+		if c := p.Stats; c != nil {
 			fmt.Fprintf(w, "    rx: packets %d bytes %d imissed %d ierrors %d nombuf %d\n", c.RxPackets, c.RxBytes, c.Imissed, c.Ierrors, c.RxNombuf)
 			fmt.Fprintf(w, "    tx: packets %d bytes %d oerrors %d\n", c.TxPackets, c.TxBytes, c.Oerrors)
 		}

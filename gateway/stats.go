@@ -61,34 +61,26 @@ func (g *Gateway) rawDest(id uint32) ctl.Counters {
 func (g *Gateway) tick() {
 	g.refreshNeighs()
 	g.est.init()
-	for k, id := range g.svcIDs.byKey {
-		e := g.est.svc[k]
+	tickAll(g.svcIDs.byKey, g.est.svc, g.est.zsvc, g.rawService)
+	tickAll(g.destIDs.byKey, g.est.dest, g.est.zdest, g.rawDest)
+}
+
+// tickAll samples the counters of every live ID into its estimator (created at
+// the first sample) and forgets the estimators and -Z offsets of keys gone.
+func tickAll[K comparable](live map[K]uint32, est map[K]*ctl.Estimator, zero map[K]ctl.Counters, raw func(uint32) ctl.Counters) {
+	for k, id := range live {
+		e := est[k]
 		if e == nil {
 			e = new(ctl.Estimator)
-			e.Reset(g.rawService(id))
-			g.est.svc[k] = e
+			e.Reset(raw(id))
+			est[k] = e
 		}
-		e.Tick(g.rawService(id))
+		e.Tick(raw(id))
 	}
-	for k, id := range g.destIDs.byKey {
-		e := g.est.dest[k]
-		if e == nil {
-			e = new(ctl.Estimator)
-			e.Reset(g.rawDest(id))
-			g.est.dest[k] = e
-		}
-		e.Tick(g.rawDest(id))
-	}
-	for k := range g.est.svc {
-		if _, ok := g.svcIDs.byKey[k]; !ok {
-			delete(g.est.svc, k)
-			delete(g.est.zsvc, k)
-		}
-	}
-	for k := range g.est.dest {
-		if _, ok := g.destIDs.byKey[k]; !ok {
-			delete(g.est.dest, k)
-			delete(g.est.zdest, k)
+	for k := range est {
+		if _, ok := live[k]; !ok {
+			delete(est, k)
+			delete(zero, k)
 		}
 	}
 }
