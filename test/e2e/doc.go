@@ -22,4 +22,16 @@
 //	                 TestFullNATTwoWorkers: the same traffic with two workers sharing CPU 1
 //	                 and two queues per tap: port slices per core, redirect ring used
 //	cmd/e2epeer      the real-server and client program
+//	modes_test.go    NAT, DR and TUN, after the kernel's IPVS selftest: client, gateway and
+//	                 real-server namespaces, a direct real server → client veth for DR/TUN,
+//	                 servers and clients as goroutines on sockets made inside the
+//	                 namespaces (setns); TestModesNAT/DR/TUN: 8 MB each way byte-identical,
+//	                 UDP echo, the client's own address at the server, counters, DR/TUN
+//	                 replies bypassing the gateway, -g port mapping and gre/gue refused;
+//	                 TestModesTUN also path-MTU discovery through the tunnel (UDP with DF:
+//	                 ICMP, IP_MTU 1480, EMSGSIZE, then echo; TCP upload completing with
+//	                 the route's mtu 1480 cached); TestModesNATTwoWorkers: NAT connections
+//	                 handed to their owner core over the redirect rings
+//	cmd/ipipdecap    user-space IPIP decapsulator for the TUN real server (raw socket →
+//	                 TUN device), since this kernel has no ipip module
 package e2e

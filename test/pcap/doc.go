@@ -15,4 +15,10 @@
 //	                 from the local port the gateway chose; TCP handshake, data, FIN,
 //	                 UDP (checksum 0 kept), ICMP frag-needed and port unreachable
 //	                 translated, all byte-exact
+//	modes_test.go    NAT, DR and TUN over one one-armed port (client behind a router,
+//	                 real server on the link, static neighbours), every frame written
+//	                 before the run: TCP SYN/data/FIN and UDP (checksum 0 kept) for each
+//	                 mode, NAT's replies, the IPIP outer header (TOS, DF, ID, TTL 64),
+//	                 ICMP fragmentation needed for a DF packet too big for the tunnel
+//	                 and the too_big drop without DF, all byte-exact
 package pcap
