@@ -1,0 +1,152 @@
+// Command bench is the perf lab's runner (`make bench`): for each scenario it
+// runs dpdk-testpmd and then the gateway on the same net_pcap vdev and core,
+// measures them over the same window, repeats, and writes a Markdown table,
+// one JSON file per run, a summary and PNG charts under perf/results/STAMP.
+//
+//	go run ./perf/cmd/bench                       # every scenario, 3 runs each
+//	go run ./perf/cmd/bench -scenarios udp-1k -reps 5 -window 10s
+//	go run ./perf/cmd/bench -quick                # one short run of each, no profiles
+//
+// It needs root (DPDK EAL), dpdk-testpmd, a built gw (make build) and about
+// 6 GiB of free memory (a million-packet pcap replayed from memory holds one
+// mbuf per frame, 4 KiB each without hugepages). See perf/README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"fngw/perf/lab"
+)
+
+func main() {
+	var names []string
+	for _, s := range lab.Scenarios {
+		names = append(names, s.Name)
+	}
+	var (
+		gw        = flag.String("gw", "bin/gw", "the gw binary")
+		testpmd   = flag.String("testpmd", "dpdk-testpmd", "dpdk-testpmd")
+		perfBin   = flag.String("perf", "perf", "linux perf for profiles of the gateway (empty: none)")
+		out       = flag.String("out", "perf/results", "results directory (a timestamped subdirectory is made)")
+		cache     = flag.String("cache", "/var/tmp/fngw-perf", "where generated pcaps are kept between runs")
+		scen      = flag.String("scenarios", strings.Join(names, ","), "comma-separated scenarios to run")
+		reps      = flag.Int("reps", 3, "runs per scenario and forwarder")
+		window    = flag.Duration("window", 5*time.Second, "measurement window of throughput runs")
+		warmup    = flag.Duration("warmup", time.Second, "wait after sessions exist, before the window")
+		cpus      = flag.String("cpus", "0,1", "MAIN,WORKER CPUs: both forwarders poll on WORKER")
+		huge      = flag.Bool("hugepages", false, "run both forwarders on hugepages (reserve and mount them first)")
+		noiseMax  = flag.Float64("noise", 0.3, "re-run when other processes used more than this many cores in the window")
+		stealMax  = flag.Float64("steal", 0.1, "re-run when the hypervisor stole more than this many cores")
+		retries   = flag.Int("retries", 2, "re-runs of a noisy run")
+		quick     = flag.Bool("quick", false, "one short run per scenario, no profiles, no table fill (a smoke test)")
+		noProfile = flag.Bool("no-profile", false, "skip the perf profiles")
+	)
+	flag.Parse()
+	if *quick {
+		*reps, *window, *noProfile = 1, 2*time.Second, true
+		if !flagSet("scenarios") {
+			*scen = "udp-1k,udp-1m,mixed-1k,syn-1m"
+		}
+	}
+	var scs []lab.Scenario
+	for _, n := range strings.Split(*scen, ",") {
+		s, ok := lab.ByName(strings.TrimSpace(n))
+		if !ok {
+			fail("unknown scenario %q (known: %s)", n, strings.Join(names, ", "))
+		}
+		scs = append(scs, s)
+	}
+	main, worker, err := parseCPUs(*cpus)
+	if err != nil {
+		fail("-cpus: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		fail("the perf lab needs root (DPDK EAL, hugepage-less memory, vdevs)")
+	}
+	tp, err := exec.LookPath(*testpmd)
+	if err != nil {
+		fail("%s not found: apt-get install dpdk (Debian's DPDK 22.11 ships dpdk-testpmd)", *testpmd)
+	}
+	gwBin, err := filepath.Abs(*gw)
+	if err != nil {
+		fail("%v", err)
+	}
+	if _, err := os.Stat(gwBin); err != nil {
+		fail("%s: %v (run make build first)", gwBin, err)
+	}
+	perf := ""
+	if !*noProfile && *perfBin != "" {
+		if p, err := exec.LookPath(*perfBin); err == nil {
+			perf = p
+		} else {
+			fmt.Fprintf(os.Stderr, "bench: %s not found, no profiles (apt-get install linux-perf)\n", *perfBin)
+		}
+	}
+	start := time.Now()
+	stamp := start.UTC().Format("20060102-150405")
+	dir := filepath.Join(*out, stamp)
+	work, err := os.MkdirTemp("", "fngw-perf-")
+	if err != nil {
+		fail("%v", err)
+	}
+	defer os.RemoveAll(work)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := lab.New(lab.Config{GW: gwBin, Testpmd: tp, Perf: perf, Out: dir, Cache: *cache, Work: work,
+		MainCPU: main, WorkerCPU: worker, Reps: *reps, Warmup: *warmup, Window: *window, Hugepages: *huge,
+		NoiseMax: *noiseMax, StealMax: *stealMax, Retries: *retries, Progress: os.Stdout})
+	if err != nil {
+		fail("%v", err)
+	}
+	m := lab.DescribeMachine()
+	m.Hugepages = *huge
+	fmt.Printf("fngw perf lab: %d scenarios × %d runs, results in %s\nmachine: %s\n", len(scs), *reps, dir, m)
+	results, err := b.Run(ctx, scs)
+	rep := &lab.Report{Start: start, Duration: time.Since(start).Seconds(), Machine: m,
+		Command: "go run ./perf/cmd/bench " + strings.Join(os.Args[1:], " "), Reps: *reps, WindowS: window.Seconds(), Results: results}
+	if cerr := rep.WriteCharts(dir); cerr != nil {
+		fmt.Fprintf(os.Stderr, "bench: charts: %v\n", cerr)
+	}
+	if werr := rep.Write(dir); werr != nil {
+		fail("%v", werr)
+	}
+	fmt.Printf("\n%s\nresults: %s (took %v)\n", rep.Table(), dir, time.Since(start).Round(time.Second))
+	if err != nil {
+		fail("%v", err)
+	}
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func parseCPUs(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, ",")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q: want MAIN,WORKER", s)
+	}
+	m, err1 := strconv.Atoi(a)
+	w, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || m < 0 || w == m {
+		return 0, 0, fmt.Errorf("%q: want MAIN,WORKER with MAIN != WORKER", s)
+	}
+	return m, w, nil
+}
+
+func fail(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...)
+	os.Exit(1)
+}

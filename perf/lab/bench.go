@@ -1,0 +1,636 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"fngw/perf/gen"
+)
+
+// Config is how a bench run is set up.
+type Config struct {
+	GW      string // the gw binary
+	Testpmd string // dpdk-testpmd
+	Perf    string // linux perf, for profiles ("" = no profiles)
+	Out     string // this run's results directory (perf/results/STAMP)
+	Cache   string // generated pcaps, reused between runs
+	Work    string // configurations, logs and sockets of this run
+
+	// Both forwarders poll on WorkerCPU: testpmd with -l MainCPU,WorkerCPU,
+	// gw with lcores "MainCPU,WorkerCPU" (control lcore, one worker).
+	MainCPU, WorkerCPU int
+
+	Reps      int
+	Warmup    time.Duration // after sessions exist, before the window
+	Window    time.Duration // measurement window of throughput runs
+	Hugepages bool
+
+	// A run during which other processes used more than NoiseMax cores, or
+	// the hypervisor stole more than StealMax, is repeated up to Retries
+	// times; the quietest attempt is kept.
+	NoiseMax, StealMax float64
+	Retries            int
+
+	Progress io.Writer
+}
+
+// Result is one scenario's outcome over its repetitions.
+type Result struct {
+	Scenario string  `json:"scenario"`
+	Title    string  `json:"title"`
+	Kind     Kind    `json:"kind"`
+	Target   string  `json:"target"`
+	Testpmd  Summary `json:"testpmd_mpps"` // Throughput: forwarded Mpps
+	GW       Summary `json:"gw_mpps"`
+	Ratio    Summary `json:"ratio"` // per repetition gw/testpmd
+	// Value: sessions per second (NewSessions) or total bytes per session
+	// (Memory); Marginal: bytes per session while filling (Memory).
+	Value    Summary  `json:"value"`
+	Marginal Summary  `json:"marginal,omitempty"`
+	Sessions uint64   `json:"sessions,omitempty"` // Memory: sessions reached (median run)
+	Met      bool     `json:"met"`
+	Verdict  string   `json:"verdict"`
+	Profile  string   `json:"profile,omitempty"` // file with the gw profile
+	Runs     []string `json:"runs"`              // JSON files of the runs
+	Noisy    int      `json:"noisy_runs"`
+	Notes    []string `json:"notes,omitempty"`
+
+	runs []*Run
+}
+
+// Bench runs scenarios.
+type Bench struct {
+	cfg Config
+	seq int
+}
+
+// New checks the configuration and makes the directories.
+func New(cfg Config) (*Bench, error) {
+	if cfg.Reps < 1 {
+		cfg.Reps = 3
+	}
+	for _, d := range []string{cfg.Out, filepath.Join(cfg.Out, "runs"), cfg.Cache, cfg.Work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	return &Bench{cfg: cfg}, nil
+}
+
+func (b *Bench) logf(format string, a ...any) {
+	fmt.Fprintf(b.cfg.Progress, format+"\n", a...)
+}
+
+// pcap returns the scenario's pcap, generating it into the cache when absent.
+func (b *Bench) pcap(sc *Scenario) (string, gen.Spec, error) {
+	sp, err := sc.Spec()
+	if err != nil {
+		return "", sp, err
+	}
+	name := fmt.Sprintf("v%d-%s-%s-%d-%dB-%drs-%dlip.pcap", gen.Version, sp.Mode, sp.Proto, sp.Flows, sp.Size, sc.Servers, sc.LIPs)
+	path := filepath.Join(b.cfg.Cache, name)
+	if _, err := os.Stat(path); err == nil {
+		return path, sp, nil
+	}
+	t0 := time.Now()
+	n, err := gen.WriteFile(path, sp)
+	if err != nil {
+		return "", sp, err
+	}
+	b.logf("  generated %s: %d frames in %v", path, n, time.Since(t0).Round(time.Millisecond))
+	return path, sp, nil
+}
+
+// sizing returns the mbuf pool size and EAL memory of a scenario: a looped
+// pcap lives in mbufs, one per frame; without hugepages every mbuf takes a
+// 4 KiB page of its own (objects may not cross pages).
+func (b *Bench) sizing(sc *Scenario, frames int) (mbufs, memMB int) {
+	if sc.Streamed {
+		return 0, 1024
+	}
+	n := 1
+	for n-1 < frames+16384 {
+		n <<= 1
+	}
+	mbufs = n - 1
+	per := 4096
+	if b.cfg.Hugepages {
+		per = 2560
+	}
+	return mbufs, mbufs*per>>20 + 512
+}
+
+func (b *Bench) gwConfig(sc *Scenario, sp gen.Spec, device string, mbufs, memMB int) *GatewayConfig {
+	b.seq++
+	return &GatewayConfig{
+		Lcores: fmt.Sprintf("%d,%d", b.cfg.MainCPU, b.cfg.WorkerCPU), MemoryMB: memMB, Hugepages: b.cfg.Hugepages,
+		FilePrefix: fmt.Sprintf("fngwperf%d", os.Getpid()), Device: device,
+		Socket:   filepath.Join(b.cfg.Work, "gw.sock"),
+		Capacity: sc.Capacity, Mbufs: mbufs, Proto: sp.Proto, VIP: sp.VIP, Servers: sp.Servers, LIPs: sp.LIPs,
+		Router: gen.LabRouter, RouterMAC: gen.LabRouterMAC.String(), ServerMAC: gen.LabServerMAC.String(),
+		PortAddrs: gen.LabPortAddrs,
+	}
+}
+
+func (b *Bench) startGW(ctx context.Context, sc *Scenario, cfg *GatewayConfig, tag string) (*Gateway, error) {
+	base := filepath.Join(b.cfg.Work, fmt.Sprintf("%s-%s-%d", sc.Name, tag, b.seq))
+	return StartGateway(ctx, b.cfg.GW, cfg, base+".toml", base+".log")
+}
+
+// Run measures every scenario in order and returns the results.
+func (b *Bench) Run(ctx context.Context, scs []Scenario) ([]Result, error) {
+	var out []Result
+	for i := range scs {
+		sc := &scs[i]
+		b.logf("== %s: %s (%d of %d)", sc.Name, sc.Title, i+1, len(scs))
+		r, err := b.scenario(ctx, sc)
+		if err != nil {
+			return out, fmt.Errorf("scenario %s: %w", sc.Name, err)
+		}
+		b.logf("   => %s", r.line())
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+func (b *Bench) scenario(ctx context.Context, sc *Scenario) (*Result, error) {
+	path, sp, err := b.pcap(sc)
+	if err != nil {
+		return nil, err
+	}
+	device := "net_pcap0,rx_pcap=" + path
+	if !sc.Streamed {
+		device += ",infinite_rx=1"
+	}
+	mbufs, memMB := b.sizing(sc, sp.Packets())
+	res := &Result{Scenario: sc.Name, Title: sc.Title, Kind: sc.Kind, Target: sc.TargetText()}
+	var base int64
+	if sc.Kind == Memory {
+		if base, err = b.baseRSS(ctx, sc, sp, device, mbufs, memMB); err != nil {
+			return nil, err
+		}
+		b.logf("  baseline: gw with a 1 024-session table, RSS %.0f MiB", float64(base)/(1<<20))
+	}
+	for rep := 1; rep <= b.cfg.Reps; rep++ {
+		if sc.Kind == Throughput {
+			tp := &Testpmd{Path: b.cfg.Testpmd, Lcores: fmt.Sprintf("%d,%d", b.cfg.MainCPU, b.cfg.WorkerCPU),
+				MemoryMB: memMB, Hugepages: b.cfg.Hugepages, FilePrefix: fmt.Sprintf("fngwperf-tp%d", os.Getpid()),
+				Device: device, Mbufs: mbufs}
+			r, err := b.attempts(ctx, sc, rep, "testpmd", func() (*Run, error) {
+				return tp.Measure(ctx, b.cfg.Warmup+time.Second, b.cfg.Window)
+			})
+			if err != nil {
+				return nil, err
+			}
+			res.runs = append(res.runs, r)
+		}
+		r, err := b.attempts(ctx, sc, rep, "gw", func() (*Run, error) {
+			cfg := b.gwConfig(sc, sp, device, mbufs, memMB)
+			switch sc.Kind {
+			case Throughput:
+				return b.gwThroughput(ctx, sc, sp, cfg)
+			case NewSessions:
+				return b.gwNewSessions(ctx, sc, cfg)
+			default:
+				return b.gwFill(ctx, sc, cfg, base)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.runs = append(res.runs, r)
+	}
+	if b.cfg.Perf != "" && sc.Kind != Memory {
+		p, err := b.profile(ctx, sc, sp, device, mbufs, memMB)
+		if err != nil {
+			b.logf("  profile failed: %v", err)
+			res.Notes = append(res.Notes, "profile failed: "+err.Error())
+		} else {
+			res.Profile = p
+			b.logf("  profile: %s", p)
+		}
+	}
+	res.summarize(sc)
+	return res, nil
+}
+
+// attempts runs measure until a quiet attempt or the retry budget is spent,
+// keeps the quietest, prints a progress line and writes its JSON file.
+func (b *Bench) attempts(ctx context.Context, sc *Scenario, rep int, impl string, measure func() (*Run, error)) (*Run, error) {
+	var best *Run
+	for a := 1; a <= b.cfg.Retries+1; a++ {
+		load := loadAvg()
+		start := time.Now()
+		r, err := measure()
+		if err != nil {
+			return nil, fmt.Errorf("%s rep %d: %w", impl, rep, err)
+		}
+		r.Scenario, r.Impl, r.Rep, r.Attempt, r.Start, r.Load1 = sc.Name, impl, rep, a, start, load
+		r.Noisy = r.OtherCPU > b.cfg.NoiseMax || r.Steal > b.cfg.StealMax
+		b.logf("  [%s %d/%d] %-7s %s", sc.Name, rep, b.cfg.Reps, impl, r.line())
+		if best == nil || r.OtherCPU+r.Steal < best.OtherCPU+best.Steal {
+			best = r
+		}
+		if !r.Noisy {
+			break
+		}
+		if a <= b.cfg.Retries {
+			b.logf("  noisy (others %.2f cores, steal %.2f): measuring again", r.OtherCPU, r.Steal)
+		}
+	}
+	best.clean()
+	f := filepath.Join(b.cfg.Out, "runs", fmt.Sprintf("%s-%s-%d.json", sc.Name, impl, rep))
+	data, err := json.MarshalIndent(best, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return best, os.WriteFile(f, append(data, '\n'), 0o644)
+}
+
+// line is a run's progress line.
+func (r *Run) line() string {
+	var s string
+	switch {
+	case r.SessionsPerSec > 0:
+		s = fmt.Sprintf("%.3f M sessions/s", r.SessionsPerSec/1e6)
+	case r.BytesPerSessionTotal > 0:
+		s = fmt.Sprintf("%.1f M sessions, %.0f B/session (marginal %.0f), RSS %.0f MiB", float64(r.Sessions)/1e6,
+			r.BytesPerSessionTotal, r.BytesPerSession, float64(r.RSSBytes)/(1<<20))
+	default:
+		s = fmt.Sprintf("%6.2f Mpps fwd (rx %.2f)", r.TxPPS/1e6, r.RxPPS/1e6)
+		if r.Impl == "gw" {
+			s += fmt.Sprintf(", busy %.0f%%", 100*r.Utilisation)
+		}
+	}
+	s += fmt.Sprintf("  [load %.2f, others %.2f cores, steal %.2f]", r.Load1, r.OtherCPU, r.Steal)
+	if len(r.Notes) > 0 {
+		s += "  " + strings.Join(r.Notes, "; ")
+	}
+	return s
+}
+
+// waitSessions polls until the gateway has created want sessions (the first
+// pass of a looped pcap) and returns the samples taken.
+func waitSessions(ctx context.Context, g *Gateway, want uint64, limit time.Duration) ([]Sample, error) {
+	var samples []Sample
+	deadline := time.Now().Add(limit)
+	for {
+		cs, err := g.Stats(ctx)
+		if err != nil {
+			return samples, err
+		}
+		t := sumCores(cs)
+		samples = append(samples, Sample{T: time.Since(g.Ready).Seconds(), Rx: t.Rx, Tx: t.Tx, Sessions: t.Sessions, Created: t.Created})
+		if t.Created >= want {
+			return samples, nil
+		}
+		if time.Now().After(deadline) {
+			return samples, fmt.Errorf("%d of %d sessions created after %v (drops %v)", t.Created, want, limit, t.Drops)
+		}
+		if err := sleepCtx(ctx, 5*time.Millisecond); err != nil {
+			return samples, err
+		}
+	}
+}
+
+// snapshot reads the port and core counters, stamping the CPU snapshot with
+// the middle of the reads.
+func snapshot(ctx context.Context, g *Gateway) (PortStats, CoreStats, cpuSnap, error) {
+	c := snapCPU(g.Pid())
+	ps, err := g.Link(ctx)
+	mid := c.at.Add(time.Since(c.at) / 2)
+	if err != nil {
+		return PortStats{}, CoreStats{}, c, err
+	}
+	c.at = mid
+	cs, err := g.Stats(ctx)
+	if err != nil {
+		return PortStats{}, CoreStats{}, c, err
+	}
+	if len(ps) == 0 {
+		return PortStats{}, CoreStats{}, c, fmt.Errorf("gw reports no port")
+	}
+	return ps[0], sumCores(cs), c, nil
+}
+
+func (b *Bench) gwThroughput(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *GatewayConfig) (*Run, error) {
+	g, err := b.startGW(ctx, sc, cfg, "gw")
+	if err != nil {
+		return nil, err
+	}
+	defer g.Stop()
+	r := &Run{Impl: "gw", StartupS: g.Ready.Sub(g.Start).Seconds()}
+	ps, err := g.Link(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 || !strings.EqualFold(ps[0].MAC, sp.GatewayMAC.String()) {
+		return nil, fmt.Errorf("the gateway's port MAC is %v, the pcap is addressed to %s (see gen.LabGatewayMAC)", ps, sp.GatewayMAC)
+	}
+	if _, err := waitSessions(ctx, g, uint64(sc.Flows), 2*time.Minute); err != nil {
+		return nil, err
+	}
+	if err := sleepCtx(ctx, b.cfg.Warmup); err != nil {
+		return nil, err
+	}
+	p0, k0, c0, err := snapshot(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if err := sleepCtx(ctx, b.cfg.Window); err != nil {
+		return nil, err
+	}
+	p1, k1, c1, err := snapshot(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	r.fill(c0, c1, p1.RxPackets-p0.RxPackets, p1.TxPackets-p0.TxPackets, p1.Imissed-p0.Imissed)
+	if d := k1.TotalNs - k0.TotalNs; d > 0 {
+		r.Utilisation = float64(k1.BusyNs-k0.BusyNs) / float64(d)
+	}
+	r.Sessions, r.Created = k1.Sessions, k1.Created
+	var dropped uint64
+	for k, v := range k1.Drops {
+		if d := v - k0.Drops[k]; d > 0 {
+			if r.Drops == nil {
+				r.Drops = map[string]uint64{}
+			}
+			r.Drops[k] = d
+			dropped += d
+		}
+	}
+	if dropped > r.RxPkts/1000 {
+		r.Notes = append(r.Notes, fmt.Sprintf("dropped %d of %d packets in the window: %v", dropped, r.RxPkts, r.Drops))
+	}
+	return r, nil
+}
+
+func (b *Bench) gwNewSessions(ctx context.Context, sc *Scenario, cfg *GatewayConfig) (*Run, error) {
+	g, err := b.startGW(ctx, sc, cfg, "gw")
+	if err != nil {
+		return nil, err
+	}
+	defer g.Stop()
+	c0 := snapCPU(g.Pid())
+	samples, err := waitSessions(ctx, g, uint64(sc.Flows), 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	c1 := snapCPU(g.Pid())
+	r := &Run{Impl: "gw", Samples: samples, StartupS: g.Ready.Sub(g.Start).Seconds()}
+	r.OtherCPU, r.Steal = noise(c0, c1)
+	var t, n, rx []float64
+	lo, hi := 0.1*float64(sc.Flows), 0.9*float64(sc.Flows)
+	for _, s := range samples {
+		if c := float64(s.Created); c >= lo && c <= hi {
+			t, n, rx = append(t, s.T), append(n, c), append(rx, float64(s.Rx))
+		}
+	}
+	if len(t) < 3 {
+		// Too fast for the sampling: the whole pass between the first and last
+		// samples that saw it under way.
+		t, n, rx = t[:0], n[:0], rx[:0]
+		for _, s := range samples {
+			if s.Created > 0 {
+				t, n, rx = append(t, s.T), append(n, float64(s.Created)), append(rx, float64(s.Rx))
+			}
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("only %d samples inside 10-90%% of the pass; rate over the whole pass", len(t)))
+	}
+	r.SessionsPerSec = Slope(t, n)
+	r.RxPPS = Slope(t, rx)
+	last := samples[len(samples)-1]
+	r.Sessions, r.Created = last.Sessions, last.Created
+	if cs, err := g.Stats(ctx); err == nil {
+		if d := sumCores(cs).Drops; len(d) > 0 {
+			r.Drops = d
+			r.Notes = append(r.Notes, fmt.Sprintf("drops %v", d))
+		}
+	}
+	return r, nil
+}
+
+// baseRSS is the resident memory of the same gateway with a 1 024-session
+// table, a few seconds into the same traffic: what the fill is compared with.
+func (b *Bench) baseRSS(ctx context.Context, sc *Scenario, sp gen.Spec, device string, mbufs, memMB int) (int64, error) {
+	small := *sc
+	small.Capacity = 1024
+	g, err := b.startGW(ctx, &small, b.gwConfig(&small, sp, device, mbufs, memMB), "base")
+	if err != nil {
+		return 0, err
+	}
+	defer g.Stop()
+	if err := sleepCtx(ctx, 3*time.Second); err != nil {
+		return 0, err
+	}
+	return rssBytes(g.Pid()), nil
+}
+
+func (b *Bench) gwFill(ctx context.Context, sc *Scenario, cfg *GatewayConfig, base int64) (*Run, error) {
+	g, err := b.startGW(ctx, sc, cfg, "gw")
+	if err != nil {
+		return nil, err
+	}
+	defer g.Stop()
+	pid := g.Pid()
+	c0 := snapCPU(pid)
+	r := &Run{Impl: "gw", BaseRSSBytes: base, StartupS: g.Ready.Sub(g.Start).Seconds()}
+	var stall time.Time
+	var prev uint64
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		cs, err := g.Stats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t := sumCores(cs)
+		s := Sample{T: time.Since(g.Ready).Seconds(), Rx: t.Rx, Tx: t.Tx, Sessions: t.Sessions, Created: t.Created, RSS: rssBytes(pid)}
+		r.Samples = append(r.Samples, s)
+		if t.Created >= uint64(sc.Flows) {
+			r.Drops = t.Drops
+			break
+		}
+		if t.Created != prev || stall.IsZero() {
+			prev, stall = t.Created, time.Now()
+		} else if time.Since(stall) > 5*time.Second {
+			r.Drops = t.Drops
+			r.Notes = append(r.Notes, fmt.Sprintf("creation stopped at %d of %d sessions (drops %v)", t.Created, sc.Flows, t.Drops))
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("fill did not finish in 10 minutes (%d sessions)", t.Created)
+		}
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	// Let the last pages settle, then the final reading.
+	_ = sleepCtx(ctx, 500*time.Millisecond)
+	cs, err := g.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t := sumCores(cs)
+	r.Sessions, r.Created, r.RSSBytes = t.Sessions, t.Created, rssBytes(pid)
+	r.Samples = append(r.Samples, Sample{T: time.Since(g.Ready).Seconds(), Rx: t.Rx, Tx: t.Tx, Sessions: t.Sessions, Created: t.Created, RSS: r.RSSBytes})
+	c1 := snapCPU(pid)
+	r.OtherCPU, r.Steal = noise(c0, c1)
+	var xs, ys []float64
+	for _, s := range r.Samples {
+		if f := float64(s.Sessions); f >= 0.1*float64(r.Sessions) && f <= 0.9*float64(r.Sessions) {
+			xs, ys = append(xs, f), append(ys, float64(s.RSS))
+		}
+	}
+	r.BytesPerSession = Slope(xs, ys)
+	if r.Sessions > 0 {
+		r.BytesPerSessionTotal = float64(r.RSSBytes-base) / float64(r.Sessions)
+	}
+	if n := len(r.Samples); n > 1 {
+		first, last := r.Samples[0], r.Samples[n-1]
+		if dt := last.T - first.T; dt > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("filled at %.2f M sessions/s", float64(last.Created-first.Created)/dt/1e6))
+		}
+	}
+	return r, nil
+}
+
+// profile records where the gateway's worker spends its time with linux
+// perf on the worker CPU (established traffic, or the SYN pass) and writes
+// the flat report next to the results.
+func (b *Bench) profile(ctx context.Context, sc *Scenario, sp gen.Spec, device string, mbufs, memMB int) (string, error) {
+	g, err := b.startGW(ctx, sc, b.gwConfig(sc, sp, device, mbufs, memMB), "profile")
+	if err != nil {
+		return "", err
+	}
+	defer g.Stop()
+	dur := b.cfg.Window
+	if sc.Kind == Throughput {
+		if _, err := waitSessions(ctx, g, uint64(sc.Flows), 2*time.Minute); err != nil {
+			return "", err
+		}
+		if err := sleepCtx(ctx, b.cfg.Warmup); err != nil {
+			return "", err
+		}
+	} else {
+		dur = 2 * time.Second // inside the first pass
+	}
+	data := filepath.Join(b.cfg.Work, sc.Name+".perf.data")
+	rec := exec.CommandContext(ctx, b.cfg.Perf, "record", "-q", "-g", "-C", fmt.Sprint(b.cfg.WorkerCPU), "-o", data,
+		"--", "sleep", fmt.Sprintf("%.1f", dur.Seconds()))
+	if out, err := rec.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("perf record: %v: %s", err, tail(string(out), 5))
+	}
+	var report strings.Builder
+	fmt.Fprintf(&report, "# %s: %s\n# perf record -g -C %d for %v on the gw worker CPU; flat profile (self time)\n\n",
+		sc.Name, sc.Title, b.cfg.WorkerCPU, dur)
+	for _, args := range [][]string{
+		{"report", "-i", data, "--stdio", "--no-children", "--sort", "dso", "-g", "none", "--percent-limit", "0.5"},
+		{"report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol", "-g", "none", "--percent-limit", "0.4"},
+	} {
+		out, err := exec.CommandContext(ctx, b.cfg.Perf, args...).Output()
+		if err != nil {
+			return "", fmt.Errorf("perf report: %v", err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "# ") && l != "#" {
+				report.WriteString(l + "\n")
+			}
+		}
+		report.WriteString("\n")
+	}
+	_ = os.Remove(data)
+	f := filepath.Join(b.cfg.Out, sc.Name+".profile.txt")
+	return f, os.WriteFile(f, []byte(report.String()), 0o644)
+}
+
+// summarize computes the result's summaries and verdict from its runs.
+func (res *Result) summarize(sc *Scenario) {
+	var tp, gw, ratio, val, marg []float64
+	byRep := map[int]*Run{}
+	for _, r := range res.runs {
+		res.Runs = append(res.Runs, filepath.Join("runs", fmt.Sprintf("%s-%s-%d.json", r.Scenario, r.Impl, r.Rep)))
+		if r.Noisy {
+			res.Noisy++
+		}
+		switch {
+		case r.Impl == "testpmd":
+			tp = append(tp, r.TxPPS/1e6)
+			byRep[r.Rep] = r
+		case sc.Kind == Throughput:
+			gw = append(gw, r.TxPPS/1e6)
+			if t := byRep[r.Rep]; t != nil && t.TxPPS > 0 {
+				ratio = append(ratio, r.TxPPS/t.TxPPS)
+			}
+		case sc.Kind == NewSessions:
+			val = append(val, r.SessionsPerSec)
+		case sc.Kind == Memory:
+			val = append(val, r.BytesPerSessionTotal)
+			marg = append(marg, r.BytesPerSession)
+		}
+	}
+	res.Testpmd, res.GW, res.Ratio = Summarize(tp), Summarize(gw), Summarize(ratio)
+	res.Value, res.Marginal = Summarize(val), Summarize(marg)
+	switch sc.Kind {
+	case Throughput:
+		res.Met = sc.Target == 0 || res.Ratio.Median >= sc.Target
+	case NewSessions:
+		res.Met = res.Value.Median >= sc.Target
+	case Memory:
+		var ss []float64
+		for _, r := range res.runs {
+			ss = append(ss, float64(r.Sessions))
+		}
+		res.Sessions = uint64(Summarize(ss).Median)
+		res.Met = res.Sessions >= uint64(sc.MinSessions) && res.Value.Median <= sc.Target
+		if res.Sessions >= uint64(sc.MinSessions) && !res.Met {
+			res.Notes = append(res.Notes, fmt.Sprintf("%d sessions reached (target met); bytes per session missed", res.Sessions))
+		}
+	}
+	switch {
+	case sc.Target == 0:
+		res.Verdict = "(no target)"
+	case math.IsNaN(res.Ratio.Median) && sc.Kind == Throughput:
+		res.Verdict = "not measured"
+	case res.Met:
+		res.Verdict = "met"
+	default:
+		res.Verdict = "**missed**"
+	}
+}
+
+// line is a result's one-line summary.
+func (res *Result) line() string {
+	switch res.Kind {
+	case Throughput:
+		return fmt.Sprintf("testpmd %s Mpps, gw %s Mpps, ratio %s (target %s): %s", res.Testpmd.Text(2), res.GW.Text(2),
+			res.Ratio.Text(2), res.Target, res.Verdict)
+	case NewSessions:
+		m := Summary{Median: res.Value.Median / 1e6, Min: res.Value.Min / 1e6, Max: res.Value.Max / 1e6}
+		return fmt.Sprintf("%s M sessions/s (target %s): %s", m.Text(3), res.Target, res.Verdict)
+	default:
+		return fmt.Sprintf("%.1f M sessions, %s B/session, marginal %s (target %s): %s", float64(res.Sessions)/1e6,
+			res.Value.Text(0), res.Marginal.Text(0), res.Target, res.Verdict)
+	}
+}
+
+// Text formats a summary as "median (min–max)".
+func (s Summary) Text(prec int) string {
+	if math.IsNaN(s.Median) {
+		return "—"
+	}
+	if s.Min == s.Max {
+		return fmt.Sprintf("%.*f", prec, s.Median)
+	}
+	return fmt.Sprintf("%.*f (%.*f–%.*f)", prec, s.Median, prec, s.Min, prec, s.Max)
+}

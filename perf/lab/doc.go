@@ -1,0 +1,35 @@
+// Package lab is fngw's perf lab runner (behind `make bench` and
+// perf/cmd/bench): it measures the gateway side by side with dpdk-testpmd on
+// the same net_pcap vdev and core, in the scenarios of issue 7, and reports
+// medians, ranges, ratios and profiles.
+//
+// For each scenario it generates the traffic (package perf/gen, cached by
+// content), then for each repetition runs testpmd (macswap) and the gateway
+// one after the other, so that a drift of the machine hits both alike:
+//
+//	throughput    testpmd: counters from `show port stats all` at both ends of
+//	              the window; gw: counters from `gw link show -s --json`, after
+//	              the first pass of the looped pcap created every session
+//	new-sessions  gw only: `gw stats --json` sampled as fast as the CLI allows
+//	              during the first pass; the rate is the least-squares slope of
+//	              sessions created over time between 10 % and 90 % of the pass
+//	memory        gw only: a pcap streamed once fills one core's table; RSS
+//	              (/proc) sampled with the session count; bytes per session is
+//	              RSS at the end minus a gateway with a 1 024-session table,
+//	              divided by sessions (and the slope while filling, marginal)
+//
+// During every window it accounts the CPU time of the machine (/proc/stat)
+// against the process under test and itself: time used by other processes or
+// stolen by the hypervisor marks the run noisy, and it is measured again.
+//
+// Files:
+//
+//	scenario.go  the scenarios and their targets
+//	bench.go     Bench: pcaps, sizing, repetitions, the gw measurements, profiles
+//	testpmd.go   running dpdk-testpmd interactively and reading its counters
+//	gateway.go   the gw configuration, process and CLI readings
+//	sys.go       CPU accounting, RSS, load, the machine's description
+//	stats.go     median and range, least-squares slope
+//	report.go    summary.json and the Markdown table
+//	chart.go     PNG charts
+package lab

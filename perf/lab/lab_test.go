@@ -1,0 +1,103 @@
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fngw/ctl/config"
+)
+
+// Every scenario's gateway configuration must load with the real loader.
+func TestGatewayConfigLoads(t *testing.T) {
+	b := &Bench{cfg: Config{MainCPU: 0, WorkerCPU: 1, Work: t.TempDir()}}
+	for _, sc := range Scenarios {
+		t.Run(sc.Name, func(t *testing.T) {
+			sp, err := sc.Spec()
+			if err != nil {
+				t.Fatal(err)
+			}
+			mbufs, mem := b.sizing(&sc, sp.Packets())
+			cfg := b.gwConfig(&sc, sp, "net_pcap0,rx_pcap=/x.pcap,infinite_rx=1", mbufs, mem)
+			path := filepath.Join(t.TempDir(), "gw.toml")
+			if err := os.WriteFile(path, []byte(cfg.TOML()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := config.Load(path)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, cfg.TOML())
+			}
+			if f.Session.CapacityPerCore != sc.Capacity || len(f.Workers) != 1 || f.IdleSleepUS != 0 {
+				t.Fatalf("loaded %+v", f)
+			}
+			if mbufs > 0 && (f.Pool.Mbufs != mbufs || mbufs < sp.Packets()) {
+				t.Fatalf("pool %d mbufs for %d frames", f.Pool.Mbufs, sp.Packets())
+			}
+			if sc.Kind != Memory && sc.Flows > 64512*sc.Servers*sc.LIPs {
+				t.Fatalf("%d flows exceed the local ports", sc.Flows)
+			}
+		})
+	}
+}
+
+func TestParseTestpmdStats(t *testing.T) {
+	out := `testpmd> show port stats all
+
+  ######################## NIC statistics for port 0  ########################
+  RX-packets: 20449088   RX-missed: 0          RX-bytes:  1226945280
+  RX-errors: 0
+  RX-nombuf:  0         
+  TX-packets: 20279136   TX-errors: 0          TX-bytes:  1216748160
+
+  Throughput (since last show)
+  Rx-pps:            0          Rx-bps:            0
+  Tx-pps:            0          Tx-bps:            0
+  ############################################################################
+testpmd> show port stats all
+  ######################## NIC statistics for port 0  ########################
+  RX-packets: 92887872   RX-missed: 7          RX-bytes:  5573272320
+  RX-errors: 0
+  RX-nombuf:  0         
+  TX-packets: 92717856   TX-errors: 0          TX-bytes:  5563071360
+
+  Throughput (since last show)
+  Rx-pps:     14475301          Rx-bps:   6948144832
+  Tx-pps:     14475288          Tx-bps:   6948138688
+  ############################################################################
+`
+	st := parseTestpmdStats(out)
+	if len(st) != 2 {
+		t.Fatalf("%d blocks", len(st))
+	}
+	if st[1].rx != 92887872 || st[1].tx != 92717856 || st[1].missed != 7 || st[1].rxPPS != 14475301 || st[0].rx != 20449088 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+func TestNoise(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	a := cpuSnap{at: t0, busy: 1000, steal: 10, proc: 500, self: 100}
+	// 2 s: 400 ticks of 2 CPUs; the process used 200 (one core), the runner 10,
+	// others 40 (0.2 cores); steal 20 ticks (0.1 core).
+	b := cpuSnap{at: t0.Add(2 * time.Second), busy: 1250, steal: 30, proc: 700, self: 110}
+	o, s := noise(a, b)
+	if o < 0.199 || o > 0.201 || s < 0.099 || s > 0.101 {
+		t.Fatalf("others %v steal %v", o, s)
+	}
+}
+
+func TestTable(t *testing.T) {
+	rep := &Report{Reps: 3, WindowS: 5, Command: "bench", Results: []Result{
+		{Scenario: "udp-1k", Title: "t", Kind: Throughput, Target: "≥ 0.80 of testpmd", Testpmd: Summary{10, 9, 11, 3},
+			GW: Summary{8.5, 8, 9, 3}, Ratio: Summary{0.85, 0.8, 0.9, 3}, Verdict: "met"},
+		{Scenario: "syn-1m", Kind: NewSessions, Value: Summary{2.5e6, 2.4e6, 2.6e6, 3}, Verdict: "met"},
+	}}
+	tab := rep.Table()
+	for _, want := range []string{"| `udp-1k` t | 10.00 (9.00–11.00) | 8.50 (8.00–9.00) | 0.85 (0.80–0.90) |", "2.500 (2.400–2.600) M sessions/s"} {
+		if !strings.Contains(tab, want) {
+			t.Errorf("table lacks %q:\n%s", want, tab)
+		}
+	}
+}

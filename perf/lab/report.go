@@ -1,0 +1,63 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Report is what a bench run writes as summary.json.
+type Report struct {
+	Start    time.Time `json:"start"`
+	Duration float64   `json:"duration_s"`
+	Machine  Machine   `json:"machine"`
+	Command  string    `json:"command"`
+	Reps     int       `json:"reps"`
+	WindowS  float64   `json:"window_s"`
+	Results  []Result  `json:"results"`
+	Charts   []string  `json:"charts,omitempty"`
+}
+
+// Table renders the results as a Markdown table.
+func (rep *Report) Table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured %s on %s.\n", rep.Start.UTC().Format("2006-01-02 15:04 MST"), rep.Machine)
+	fmt.Fprintf(&b, "Median of %d runs (min–max); one worker core; testpmd `macswap` and gw side by side on the same\n", rep.Reps)
+	fmt.Fprintf(&b, "`net_pcap` vdev, same core, same run; %.0f s windows. Command: `%s`.\n\n", rep.WindowS, rep.Command)
+	b.WriteString("| scenario | testpmd Mpps | gw Mpps | gw / testpmd | gw figure | target | result |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, r := range rep.Results {
+		tp, gw, ratio, fig := "—", "—", "—", "—"
+		switch r.Kind {
+		case Throughput:
+			tp, gw, ratio = r.Testpmd.Text(2), r.GW.Text(2), r.Ratio.Text(2)
+			fig = "forwarded pps"
+		case NewSessions:
+			m := Summary{Median: r.Value.Median / 1e6, Min: r.Value.Min / 1e6, Max: r.Value.Max / 1e6}
+			fig = m.Text(3) + " M sessions/s"
+		case Memory:
+			fig = fmt.Sprintf("%.2f M sessions; %s B/session (marginal %s)", float64(r.Sessions)/1e6, r.Value.Text(0), r.Marginal.Text(0))
+		}
+		noisy := ""
+		if r.Noisy > 0 {
+			noisy = fmt.Sprintf(" (%d noisy runs)", r.Noisy)
+		}
+		fmt.Fprintf(&b, "| `%s` %s | %s | %s | %s | %s | %s | %s%s |\n", r.Scenario, r.Title, tp, gw, ratio, fig, r.Target, r.Verdict, noisy)
+	}
+	return b.String()
+}
+
+// Write writes summary.json and table.md into dir.
+func (rep *Report) Write(dir string) error {
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "table.md"), []byte(rep.Table()), 0o644)
+}
