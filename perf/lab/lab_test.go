@@ -101,3 +101,32 @@ func TestTable(t *testing.T) {
 		}
 	}
 }
+
+func TestCharts(t *testing.T) {
+	dir := t.TempDir()
+	rep := &Report{Results: []Result{
+		{Scenario: "udp-1k", Kind: Throughput, Testpmd: Summary{10, 9, 11, 3}, GW: Summary{8.5, 8, 9, 3}, Ratio: Summary{0.85, 0.8, 0.9, 3}},
+		{Scenario: "udp-1m", Kind: Throughput, Testpmd: Summary{4, 3, 5, 3}, GW: Summary{2, 1.5, 2.5, 3}, Ratio: Summary{0.5, 0.4, 0.6, 3}},
+		{Scenario: "syn-1m", Kind: NewSessions, runs: []*Run{{Rep: 1, SessionsPerSec: 1e6,
+			Samples: []Sample{{T: 0.1, Created: 1000}, {T: 0.5, Created: 400000}, {T: 1.1, Created: 1 << 20}}}}},
+		{Scenario: "fill", Kind: Memory, runs: []*Run{{Rep: 1, BaseRSSBytes: 64 << 20, BytesPerSessionTotal: 190,
+			Samples: []Sample{{Sessions: 1000, RSS: 100 << 20}, {Sessions: 8e6, RSS: 1600 << 20}, {Sessions: 16e6, RSS: 3100 << 20}}}}},
+	}}
+	if err := rep.WriteCharts(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"pps.png", "new-sessions.png", "sessions-memory.png"} {
+		if st, err := os.Stat(filepath.Join(dir, c)); err != nil || st.Size() < 1000 {
+			t.Errorf("%s: %v", c, err)
+		}
+	}
+	if len(rep.Charts) != 3 {
+		t.Fatalf("charts %v", rep.Charts)
+	}
+	if os.Getenv("FNGW_KEEP_CHARTS") != "" {
+		for _, c := range rep.Charts {
+			b, _ := os.ReadFile(filepath.Join(dir, c))
+			_ = os.WriteFile(filepath.Join(os.Getenv("FNGW_KEEP_CHARTS"), c), b, 0o644)
+		}
+	}
+}
