@@ -10,6 +10,10 @@ import (
 	"github.com/google/gopacket/layers"
 )
 
+// Version changes whenever the frames generated for a Spec change, so that
+// caches of generated files can be keyed by it.
+const Version = 1
+
 // Mode is what the generated packets are.
 type Mode string
 
