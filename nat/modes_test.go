@@ -9,6 +9,7 @@ import (
 
 	"fngw/arp"
 	"fngw/header"
+	"fngw/tunnel"
 )
 
 func TestNATMode(t *testing.T) {
@@ -150,6 +151,15 @@ func TestTUNMode(t *testing.T) {
 	s := e.session(0, header.IPProtoTCP, 40000, 80)
 	if s.Mode != ModeTUN || s.Flags&FlagNoOutput == 0 || s.Reply != (Tuple4{Src: rip1, Dst: portAddr1, SPort: 80}) || s.State != StateSynRecv {
 		t.Fatalf("TUN session %v flags %b reply %v state %v", s.Mode, s.Flags, s.Reply, s.State)
+	}
+	if s.tunnel() != tunnel.NewIPIP(portAddr1, rip1) {
+		t.Fatalf("session's tunnel %+v, want %+v", s.tunnel(), tunnel.NewIPIP(portAddr1, rip1))
+	}
+	// A synced copy (session sync) rebuilds the tunnel template.
+	b, _ := s.AppendBinary(nil)
+	var cp Session
+	if err := cp.UnmarshalBinary(b); err != nil || cp.tunnel() != s.tunnel() || cp.Reply != s.Reply {
+		t.Fatalf("decoded TUN session: %v, tunnel %+v, reply %v", err, cp.tunnel(), cp.Reply)
 	}
 	// Client-side packets drive the INPUT-ONLY state machine, as for DR.
 	for _, st := range []struct {
