@@ -20,6 +20,8 @@ const (
 	TxQueueFull                    // the port's tx queue did not take the packet
 	RedirectRingFull               // the owner core's redirect ring was full
 	ControlRingFull                // the control lcore's ring was full
+	BadL4Checksum                  // TCP/UDP checksum wrong by the NIC's verdict
+	LocalUnhandled                 // not ICMP, to an address the gateway owns that no service uses
 	NumReasons
 )
 
@@ -27,6 +29,7 @@ var reasonNames = [NumReasons]string{
 	"short_frame", "multi_segment", "unknown_ethertype", "vlan_on_untagged_port",
 	"other_host", "l2_multicast", "malformed_ipv4", "bad_ipv4_checksum", "not_for_us",
 	"tx_queue_full", "redirect_ring_full", "control_ring_full",
+	"bad_l4_checksum", "local_unhandled",
 }
 
 // String is the reason's metric label.

@@ -265,6 +265,13 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state, now int64) {
 			return
 		}
 	}
+	if m.OlFlags()&dpdk.RxL4CksumMask == dpdk.RxL4CksumBad {
+		// The NIC verified the TCP/UDP checksum and it is wrong. Without
+		// a NIC verdict the datapath does not check it: its incremental
+		// updates keep a wrong checksum wrong, and the end host drops it.
+		w.drop(m, BadL4Checksum)
+		return
+	}
 	w.balance(m, st, now)
 }
 
@@ -290,6 +297,13 @@ func (w *Worker) balance(m *dpdk.Mbuf, st state, now int64) {
 	case nat.ActNotMine:
 		ip := header.IPv4(f.Buf[f.Off+f.L3 : f.Off+f.Len])
 		if _, _, ok := st.stack.Owned(ip.DestinationAddress()); ok {
+			if ip.Protocol() != header.IPProtoICMP {
+				// The stack answers ICMP only: TCP, UDP and other
+				// protocols to the gateway's own addresses have no
+				// listener (until a path to the kernel exists).
+				w.drop(m, LocalUnhandled)
+				return
+			}
 			w.toControl(m, header.Addr4{})
 			return
 		}

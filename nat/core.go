@@ -187,6 +187,13 @@ func (c *Core) process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 		return drop(ReasonMalformedL3)
 	}
 	ip = ip[:ip.TotalLength()] // drop Ethernet padding
+	if end := max(f.L3+len(ip), minFrameLen); f.Len > end {
+		// Bytes after the datagram beyond the Ethernet minimum are not
+		// padding but a trailer: never forward them (Linux trims the
+		// same way, pskb_trim_rcsum in ip_rcv).
+		f.Len = end
+		pkt = pkt[:end:end]
+	}
 	switch ip.Protocol() {
 	case header.IPProtoTCP, header.IPProtoUDP:
 		return c.transport(f, pkt, ip, svcs, stack, now)
@@ -244,6 +251,9 @@ func (c *Core) transport(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 		}
 	}
 	if si < 0 {
+		if svcs.IsVIP(dst) {
+			return drop(ReasonNoService)
+		}
 		return notMine
 	}
 	return c.newFlow(f, pkt, ip, l4, &k, &svcs.svcs[si], stack, now)
@@ -256,6 +266,28 @@ func ifOurs(svcs *Services, dst header.Addr4, toLaddr bool, r DropReason) Result
 		return drop(r)
 	}
 	return notMine
+}
+
+// minFrameLen is the shortest Ethernet frame without its FCS: shorter
+// datagrams arrive padded to it, and the padding is kept.
+const minFrameLen = 60
+
+// tcpValidFlags lists the flag combinations a TCP stack sends, as
+// netfilter's tcp_valid_flags, indexed by FIN, SYN, RST, ACK and URG packed
+// into five bits (PSH, ECE and CWR do not matter).
+var tcpValidFlags = func() (v [32]bool) {
+	const fin, syn, rst, ack, urg = 1, 2, 4, 8, 16
+	for _, f := range []int{syn, syn | urg, syn | ack, rst, rst | ack, fin | ack, fin | ack | urg, ack, ack | urg} {
+		v[f] = true
+	}
+	return v
+}()
+
+// isValidTCPFlags reports whether f is a combination tcpValidFlags allows.
+func isValidTCPFlags(f header.TCPFlags) bool {
+	low := f & (header.TCPFlagFIN | header.TCPFlagSYN | header.TCPFlagRST)
+	high := f & (header.TCPFlagACK | header.TCPFlagURG) // PSH between them is skipped
+	return tcpValidFlags[int(low)|int(high)>>1]
 }
 
 // isPureSYN reports a connection-opening segment: SYN without ACK, RST or

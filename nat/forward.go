@@ -15,6 +15,9 @@ import (
 // session and forwards the packet. k is the packet's tuple.
 func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, svc *service, stack *arp.Snapshot, now int64) Result {
 	if k.Proto == header.IPProtoTCP && !isPureSYN(header.TCP(l4).Flags()) {
+		if !isValidTCPFlags(header.TCP(l4).Flags()) {
+			return drop(ReasonBadTCPFlags) // scans and crafted segments, told apart
+		}
 		return drop(ReasonNoSession) // LVS drops non-SYN segments without a connection
 	}
 	// Checks that need no scheduling come first: Pick has side effects

@@ -31,8 +31,14 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	if ip.IsFragment() {
 		return notMine
 	}
+	outerDst := ip.DestinationAddress()
+	toLaddr := svcs.IsLocalAddr(outerDst)
+	ours := toLaddr || svcs.IsVIP(outerDst)
 	icmp := header.ICMPv4(ip[ip.HeaderLength():])
 	if !icmp.IsValid(len(icmp)) {
+		if ours {
+			return drop(ReasonMalformedL4)
+		}
 		return notMine
 	}
 	switch icmp.Type() {
@@ -40,9 +46,6 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	default:
 		return notMine
 	}
-	outerDst := ip.DestinationAddress()
-	toLaddr := svcs.IsLocalAddr(outerDst)
-	ours := toLaddr || svcs.IsVIP(outerDst)
 	inner := header.IPv4(icmp[header.ICMPv4MinLen:])
 	// RFC 792 quotes the IPv4 header and the first 8 bytes of its payload:
 	// the ports, and the UDP checksum. The quoted total length may exceed

@@ -22,7 +22,7 @@ func TestProcessVerdicts(t *testing.T) {
 			p := syn
 			p.dport = 81
 			return p.frame(t)
-		}, ActNotMine, 0},
+		}, ActDrop, ReasonNoService},
 		{"other-address", func(t *testing.T) []byte {
 			p := syn
 			p.dst = header.Addr4{198, 18, 0, 1}

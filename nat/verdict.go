@@ -136,6 +136,16 @@ const (
 	// ReasonNoHeadroom: the frame's headroom cannot hold the outer header
 	// or the ICMP error built in front of it (mbufs have 128 bytes).
 	ReasonNoHeadroom
+	// ReasonNoService: TCP or UDP to a VIP on a port and protocol with no
+	// service. Dropped silently, as a firewall would, rather than answered
+	// with a RST or ICMP port unreachable (which would make the gateway a
+	// reflector for spoofed floods and tell scanners which VIPs exist).
+	ReasonNoService
+	// ReasonBadTCPFlags: a TCP segment without a session whose flags no
+	// stack sends (SYN+FIN, SYN+RST, no SYN/ACK/RST/FIN at all, FIN
+	// without ACK: the combinations netfilter's tcp_valid_flags rejects).
+	// Other non-SYN segments without a session are ReasonNoSession.
+	ReasonBadTCPFlags
 
 	// NumDropReasons is the number of reasons, the size of counter arrays.
 	NumDropReasons = iota
@@ -146,6 +156,7 @@ var reasonNames = [NumDropReasons]string{
 	"no_session", "no_dest", "table_full", "session_conflict", "no_laddr",
 	"laddr_exhausted", "ttl_exceeded", "no_route", "no_neigh", "mode_unsupported",
 	"too_big", "icmp_rate_limited", "no_tunnel_source", "no_headroom",
+	"no_service", "bad_tcp_flags",
 }
 
 // String returns the snake_case name of r ("no_session", "laddr_exhausted"...).
