@@ -1,9 +1,11 @@
 package lcore
 
 import (
+	"net/netip"
 	"testing"
 
 	"fngw/dpdk"
+	"fngw/nat"
 	"fngw/test/harness"
 )
 
@@ -26,6 +28,11 @@ func (f flagIO) RxBurst(port, queue uint16, b *dpdk.Burst) int {
 // the control lcore, each under its reason, nothing sent, nothing leaked.
 func TestWorkerDropsHostileInput(t *testing.T) {
 	syn := harness.TCPSyn(toGateway, 1234, 22, 1)
+	from := func(src string) []byte {
+		h := toGateway
+		h.Src = netip.MustParseAddr(src)
+		return harness.ICMPEchoRequest(h, 1, 1, nil)
+	}
 	for _, tc := range []struct {
 		name  string
 		frame []byte
@@ -36,6 +43,11 @@ func TestWorkerDropsHostileInput(t *testing.T) {
 		{"udp to the gateway's address", harness.UDP(toGateway, 1234, 53, []byte("q")), 0, LocalUnhandled},
 		{"nic says l4 checksum bad", syn, dpdk.RxIPCksumGood | dpdk.RxL4CksumBad, BadL4Checksum},
 		{"nic says ip checksum bad", syn, dpdk.RxIPCksumBad | dpdk.RxL4CksumGood, BadIPv4Checksum},
+		{"source 0.0.0.0", from("0.0.0.0"), 0, MartianSource},
+		{"source loopback", from("127.0.0.1"), 0, MartianSource},
+		{"source multicast", from("224.0.0.5"), 0, MartianSource},
+		{"source broadcast", from("255.255.255.255"), 0, MartianSource},
+		{"source class e", from("240.0.0.1"), 0, MartianSource},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t)
@@ -75,4 +87,19 @@ func TestNICGoodChecksumsSkipSoftwareCheck(t *testing.T) {
 		t.Fatalf("echo request not answered: %+v", s)
 	}
 	r.noLeaks()
+}
+
+// TestReasonNamesDisjoint: worker and datapath reasons share the
+// core_drops_total{reason} series and the drops map of `gw stats`, so no
+// name may be used by both (the metrics collector refuses duplicates).
+func TestReasonNamesDisjoint(t *testing.T) {
+	seen := map[string]bool{}
+	for r := Reason(0); r < NumReasons; r++ {
+		seen[r.String()] = true
+	}
+	for r := nat.DropReason(0); r < nat.NumDropReasons; r++ {
+		if seen[r.String()] {
+			t.Errorf("drop reason %q is both a worker and a datapath reason", r)
+		}
+	}
 }

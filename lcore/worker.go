@@ -265,6 +265,12 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state, now int64) {
 			return
 		}
 	}
+	if src := ip.SourceAddress(); src[0] == 0 || src[0] == 127 || src[0] >= 224 {
+		// "This network", loopback, multicast, reserved and broadcast
+		// sources are never valid on the wire (RFC 1812 §5.3.7).
+		w.drop(m, MartianSource)
+		return
+	}
 	if m.OlFlags()&dpdk.RxL4CksumMask == dpdk.RxL4CksumBad {
 		// The NIC verified the TCP/UDP checksum and it is wrong. Without
 		// a NIC verdict the datapath does not check it: its incremental

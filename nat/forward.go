@@ -22,6 +22,9 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	}
 	// Checks that need no scheduling come first: Pick has side effects
 	// (round-robin position, persistence templates).
+	if _, _, own := stack.Owned(k.Src); own {
+		return drop(ReasonOwnSource)
+	}
 	if ip.TTL() <= 1 {
 		return drop(ReasonTTLExceeded)
 	}

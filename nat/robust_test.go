@@ -160,3 +160,20 @@ func TestMalformedICMPToVIP(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnSource: a new flow from one of the gateway's own addresses (the
+// VIP itself, a local address, an interface address) is spoofed: dropped
+// before scheduling, no session.
+func TestOwnSource(t *testing.T) {
+	for _, src := range []header.Addr4{vip, laddr1, {198, 18, 0, 1}} {
+		t.Run(src.String(), func(t *testing.T) {
+			e := newEnv(t, envOpts{})
+			p := fromClient(40000, fSYN, 1, 0, "")
+			p.src = src
+			e.expectDrop(0, p.frame(t), ReasonOwnSource)
+			if n := e.cores[0].tab.Len(); n != 0 {
+				t.Fatalf("%d sessions created", n)
+			}
+		})
+	}
+}

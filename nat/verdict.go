@@ -146,6 +146,10 @@ const (
 	// without ACK: the combinations netfilter's tcp_valid_flags rejects).
 	// Other non-SYN segments without a session are ReasonNoSession.
 	ReasonBadTCPFlags
+	// ReasonOwnSource: a new flow whose source is one of the gateway's
+	// own addresses (a VIP, a local address, an interface address): a
+	// spoofed packet (the "land" attack), whose replies would loop.
+	ReasonOwnSource
 
 	// NumDropReasons is the number of reasons, the size of counter arrays.
 	NumDropReasons = iota
@@ -156,7 +160,7 @@ var reasonNames = [NumDropReasons]string{
 	"no_session", "no_dest", "table_full", "session_conflict", "no_laddr",
 	"laddr_exhausted", "ttl_exceeded", "no_route", "no_neigh", "mode_unsupported",
 	"too_big", "icmp_rate_limited", "no_tunnel_source", "no_headroom",
-	"no_service", "bad_tcp_flags",
+	"no_service", "bad_tcp_flags", "own_source",
 }
 
 // String returns the snake_case name of r ("no_session", "laddr_exhausted"...).
