@@ -202,6 +202,14 @@ func TestProcessAllocsPerRun(t *testing.T) {
 		big := newBenchFrame(fromClient(40000, fPSH|fACK, 2, 1, string(make([]byte, 1460))).frame(t))
 		assertCoreNoAllocs(t, e, c, big, ActTx)
 	})
+	t.Run("tun-relay-frag-needed", func(t *testing.T) {
+		e, c, _, _ := establishedMode(t, envOpts{mode: ModeTUN, icmpBurst: 1 << 30})
+		inner := fromClient(40000, fPSH|fACK, 2, 1, string(make([]byte, 1400)))
+		inner.ttl = 63
+		q := ipipFrame(t, inner, rsMAC1, 0)[header.EthernetLen:][:576-28]
+		in := icmpErr{srcMAC: hopMAC, dstMAC: gwMAC1, src: hopIP, dst: portAddr1, ttl: 64, typ: 3, code: 4, mtu: 1400, quoted: q}
+		assertCoreNoAllocs(t, e, c, newBenchFrame(in.frame(t)), ActTx)
+	})
 	t.Run("tun-icmp-rate-limited", func(t *testing.T) {
 		e, c, _, _ := establishedMode(t, envOpts{mode: ModeTUN, icmpRate: 1, icmpBurst: 1})
 		big := newBenchFrame(fromClient(40000, fPSH|fACK, 2, 1, string(make([]byte, 1460))).frame(t))

@@ -52,7 +52,10 @@
 // and counted as too_big. Senders that clear DF on packets larger than the
 // tunnel's MTU are rare (Linux sets DF on TCP and, by default, on UDP);
 // raising the MTU of the link to the real servers by 20 bytes avoids the
-// case entirely.
+// case entirely. A router beyond the gateway with a smaller MTU reports it
+// about the outer packet, to the gateway's port address; the gateway relays
+// it to the client, MTU minus 20, from the VIP (tunnelError, as LVS does for
+// errors about its own IPIP packets), without needing the session.
 //
 // A session keeps the destination it was scheduled to for its whole life,
 // also after a new snapshot removes that destination or its service (LVS's
@@ -95,7 +98,9 @@
 //	              established ones: TCP state, egress cache, rewrite or IPIP
 //	              encapsulation, ICMP fragmentation needed for TUN.
 //	icmp.go       ICMP error translation through a session (outer and quoted
-//	              headers), so path-MTU discovery works through the gateway.
+//	              headers), so path-MTU discovery works through the gateway;
+//	              relay of fragmentation needed about the gateway's IPIP
+//	              packets to the client.
 //	checksum.go   Precomputed per-session RFC 1624 checksum deltas.
 //	counters.go   Per-core counters, Flush publication, Stats readers.
 package nat

@@ -58,6 +58,9 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 		return notMine
 	}
 	proto := inner.Protocol()
+	if proto == header.IPProtoIPIP && inner.FragmentOffset() == 0 {
+		return c.tunnelError(f, ip, icmp, inner, svcs, stack, now)
+	}
 	if (proto != header.IPProtoTCP && proto != header.IPProtoUDP) || inner.FragmentOffset() != 0 {
 		return notMine
 	}
@@ -171,4 +174,78 @@ func translateQuoted(inner header.IPv4, il4 []byte, q Tuple4) {
 		binary.BigEndian.PutUint16(il4[0:], q.SPort)
 		binary.BigEndian.PutUint16(il4[2:], q.DPort)
 	}
+}
+
+// tunnelError relays a fragmentation needed about one of the gateway's own
+// IPIP packets to the client whose packet it carried, as LVS's ip_vs_in_icmp
+// does for "errors for IPIP packets originated from this node": a router on
+// the way to a TUN real server has a smaller MTU than the gateway's port, and
+// without the relay the client's path-MTU discovery would stall (a black
+// hole). icmp is the router's message to the gateway's port address, outer
+// the IPIP header it quotes.
+//
+// The message is relayed when it is about a packet from that address to a
+// TUN real server (Services.tunDests), and the router quoted the client's
+// IPv4 header and 8 bytes of its payload (Linux quotes up to 576 bytes; a
+// router that quotes only RFC 792's 8 bytes leaves nothing to relay). No
+// session is needed: the ICMP arrives on whichever core RSS picks for the
+// router, not the session's, and the quote names the client and the VIP. The
+// client gets fragmentation needed from the VIP with the router's MTU minus
+// the outer header, quoting its packet, built over the frame (the quote stays
+// in place, the new headers go before it), rate-limited like the gateway's
+// own. Other errors about IPIP packets are not relayed (notMine: they go to
+// the control lcore like any ICMP to the gateway).
+func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+	if icmp.Type() != header.ICMPv4DstUnreachable || icmp.Code() != header.ICMPv4FragNeeded ||
+		outer.SourceAddress() != ip.DestinationAddress() || !svcs.tunDests.has(outer.DestinationAddress()) {
+		return notMine
+	}
+	q := header.IPv4(outer[outer.HeaderLength():]) // the client's packet as tunnelled
+	if len(q) < header.IPv4MinLen || q.Version() != header.IPv4Version || q.HeaderLength() < header.IPv4MinLen ||
+		len(q) < q.HeaderLength()+8 || !svcs.IsVIP(q.DestinationAddress()) || q.FragmentOffset() != 0 {
+		return notMine
+	}
+	if !icmp.IsChecksumValid() {
+		return drop(ReasonBadChecksum)
+	}
+	mtu := int(icmp.MTU()) - tunnel.IPIPLen
+	if mtu < minIPv4MTU || !q.DF() {
+		// No usable MTU (an RFC 792 router reports none), or a client
+		// packet without DF (then the outer had none either: a router
+		// fragments it rather than complain).
+		return drop(ReasonTooBig)
+	}
+	var ds DirState
+	nh, r := resolve(&ds, stack, hop{addr: q.SourceAddress()})
+	if r == ReasonNoRoute {
+		return drop(r)
+	}
+	if !c.icmp.Allow(now) {
+		return drop(ReasonICMPRateLimited)
+	}
+	const pre = header.IPv4MinLen + header.ICMPv4MinLen
+	l3 := f.L3
+	qOff := f.Off + l3 + ip.HeaderLength() + header.ICMPv4MinLen + outer.HeaderLength()
+	quote := q.HeaderLength() + 8
+	off := qOff - pre - l3 // > f.Off: two IPv4 headers and the ICMP header go
+	copy(f.Buf[off:off+l3], f.Buf[f.Off:f.Off+l3])
+	vip, cip := q.DestinationAddress(), q.SourceAddress()
+	b := f.Buf[off+l3 : qOff+quote]
+	header.IPv4(b).Encode(&header.IPv4Fields{TOS: 0xc0, TotalLength: uint16(len(b)), ID: c.nextID(),
+		TTL: header.IPv4DefaultTTL, Protocol: header.IPProtoICMP, Src: vip, Dst: cip})
+	m := header.ICMPv4(b[header.IPv4MinLen:])
+	m.SetType(header.ICMPv4DstUnreachable)
+	m.SetCode(header.ICMPv4FragNeeded)
+	m.SetChecksum(0)
+	m.SetMTU(uint16(mtu))
+	m.SetChecksum(m.CalculateChecksum())
+	f.Off, f.Len = off, l3+len(b)
+	c.ctr.n[ctrICMPSent]++
+	eth := header.Ethernet(f.Buf[f.Off : f.Off+f.Len])
+	eth.SetSource(ds.SrcMAC)
+	if r == ReasonNoNeigh {
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh}
+	}
+	eth.SetDestination(ds.DstMAC)
+	return Result{Act: ActTx, Port: ds.Port}
 }

@@ -407,3 +407,53 @@ func TestDRNeighbourMissing(t *testing.T) {
 		t.Fatalf("frame handed over: %v → %v", d.ip.SrcIP, d.ip.DstIP)
 	}
 }
+
+// TestTUNRelayFragNeeded: a router between the gateway and a TUN real server
+// has a smaller MTU (1400) and says so about the gateway's IPIP packet; the
+// gateway relays fragmentation needed, MTU 1380, from the VIP to the client,
+// quoting the client's packet as it was tunnelled (LVS ip_vs_in_icmp).
+func TestTUNRelayFragNeeded(t *testing.T) {
+	e := newEnv(t, envOpts{mode: ModeTUN})
+	data := fromClient(40000, fPSH|fACK, 2, 1, string(make([]byte, 1400)))
+	tunnelled := data
+	tunnelled.ttl = 63
+	// What the router received: the gateway's IPIP packet (its TTL one
+	// lower now, which the quote shows).
+	outer := header.IPv4(ipipFrame(t, tunnelled, rsMAC1, 0)[header.EthernetLen:])
+	routerQuote := func(n int) []byte {
+		q := append([]byte(nil), outer[:n]...)
+		header.IPv4(q).SetTTL(63)
+		header.IPv4(q).SetChecksum(header.IPv4(q).CalculateChecksum())
+		return q
+	}
+	from := func(mtu uint16, quote []byte) []byte {
+		return icmpErr{srcMAC: hopMAC, dstMAC: gwMAC1, src: hopIP, dst: portAddr1, ttl: 64, typ: 3, code: 4, mtu: mtu, quoted: quote}.frame(t)
+	}
+	e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
+
+	// Linux routers quote up to 576 bytes.
+	r, out := e.run(0, from(1400, routerQuote(576-20-8)))
+	if r != (Result{Act: ActTx, Port: 0}) {
+		t.Fatalf("verdict %+v, want tx toward the client", r)
+	}
+	sameFrame(t, out, fragNeededFrame(t, tunnelled, 1380, 0))
+
+	// A router quoting only RFC 792's 8 bytes past the outer header leaves
+	// the client unknown: not relayed (the control lcore sees it).
+	if r, _ := e.run(0, from(1400, routerQuote(20+8))); r.Act != ActNotMine {
+		t.Fatalf("RFC 792-sized quote: %+v", r)
+	}
+	// No usable MTU.
+	e.expectDrop(0, from(0, routerQuote(20+28)), ReasonTooBig)
+	// About a tunnel to somewhere that is no TUN real server.
+	other := routerQuote(20 + 28)
+	header.IPv4(other).SetDestinationAddressWithChecksumUpdate(header.Addr4{10, 1, 0, 99})
+	if r, _ := e.run(0, from(1400, other)); r.Act != ActNotMine {
+		t.Fatalf("quote of an IPIP packet to a non-TUN address: %+v", r)
+	}
+	var st Stats
+	e.cores[0].AddStats(&st)
+	if st.ICMPSent != 1 {
+		t.Fatalf("%d ICMP errors sent, want 1", st.ICMPSent)
+	}
+}

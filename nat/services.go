@@ -67,6 +67,9 @@ type Services struct {
 	// with several cores, a packet from one to a client is handed to the
 	// core that owns the connection (natOwner).
 	natDests keySet
+	// tunDests holds the address of every TUN destination: fragmentation
+	// needed about an IPIP packet to one is relayed to the client.
+	tunDests addrSet
 	lim      Limits
 }
 
@@ -105,6 +108,7 @@ func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
 	s.byKey = make([]svcSlot, nb)
 	var vips, laddrs []header.Addr4
 	var natDests []uint64
+	var tunDests []header.Addr4
 	for i := range conf {
 		c := &conf[i]
 		name := fmt.Sprintf("service %s:%d/%s", c.VIP, c.Port, protoName(c.Proto))
@@ -146,9 +150,12 @@ func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
 					dn, d.Mode, c.Port)
 			}
 			svc.dests[j] = dest{id: d.ID, addr: header.Addr4From(d.Addr), port: d.Port, mode: d.Mode}
-			if d.Mode == ModeNAT {
+			switch d.Mode {
+			case ModeNAT:
 				svc.nat = true
 				natDests = append(natDests, svcKey(svc.dests[j].addr, d.Port, c.Proto))
+			case ModeTUN:
+				tunDests = append(tunDests, svc.dests[j].addr)
 			}
 		}
 		for j, l := range c.LocalAddrs {
@@ -174,6 +181,7 @@ func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
 	s.vips = newAddrSet(vips)
 	s.laddrs = newAddrSet(laddrs)
 	s.natDests = newKeySet(natDests)
+	s.tunDests = newAddrSet(tunDests)
 	for _, v := range vips {
 		if s.laddrs.has(v) {
 			return nil, fmt.Errorf("address %s is both a VIP and a local address", v)
