@@ -30,7 +30,9 @@
 //	                 replies bypassing the gateway, -g port mapping and gre/gue refused;
 //	                 TestModesTUN also path-MTU discovery through the tunnel (UDP with DF:
 //	                 ICMP, IP_MTU 1480, EMSGSIZE, then echo; TCP upload completing with
-//	                 the route's mtu 1480 cached); TestModesNATTwoWorkers: NAT connections
+//	                 the route's mtu 1480 cached); TestModesTUNRouted: a router with MTU
+//	                 1400 before the real server, whose fragmentation needed the gateway
+//	                 relays (1480, then 1380); TestModesNATTwoWorkers: NAT connections
 //	                 handed to their owner core over the redirect rings
 //	cmd/ipipdecap    user-space IPIP decapsulator for the TUN real server (raw socket →
 //	                 TUN device), since this kernel has no ipip module

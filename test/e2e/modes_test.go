@@ -59,7 +59,9 @@ const (
 	mdVIP      = "198.18.1.100"
 	mdDirectCl = "198.18.9.1" // the client's end of the direct path
 	mdDirectRS = "198.18.9.2"
-	mdTunDev   = "ipipd" // ipipdecap's TUN device in the real server's namespace
+	mdTunDev   = "ipipd"        // ipipdecap's TUN device in the real server's namespace
+	mdRouter   = "198.18.2.254" // TestModesTUNRouted: the router toward 198.18.3.0/24
+	mdRoutedRS = "198.18.3.11"
 
 	mdFileSize = 8 << 20
 	mdIOWait   = 120 * time.Second // one transfer, at most
@@ -77,6 +79,22 @@ type mdTopo struct {
 	tcpPort        string // real server TCP port
 	udpPort        string // real server UDP port
 	udp            *mdUDPServer
+	rsAddr         string // the real server's address (RIP)
+	router         *harness.Netns
+	// udpMax is the largest UDP payload the echo test sends: one that
+	// fits the path MTU the client learns, since the client's kernel
+	// fragments larger ones and the gateway does not forward fragments.
+	udpMax int
+}
+
+// mdOpts vary a topology.
+type mdOpts struct {
+	cfg    harness.Config // Lcores...; ports are filled in
+	queues int            // per port; 0 means 1
+	// routedMTU, if set, puts a router namespace between the gateway and
+	// the real server (198.18.2.254 → 198.18.3.0/24, RIP 198.18.3.11) whose
+	// link to the real server has this MTU.
+	routedMTU int
 }
 
 var (
@@ -178,13 +196,18 @@ func mdDial(ns *harness.Netns, network, addr string) (net.Conn, error) {
 	return c, err
 }
 
-// mdStart builds the topology for mode and starts the gateway (cfg gives
-// lcores and so on; queues per port, 0 meaning 1), the real server's TCP and
-// UDP servers and, for TUN, the decapsulator. Services are left to the test.
-func mdStart(t *testing.T, mode string, cfg harness.Config, queues int) *mdTopo {
+// mdStart builds the topology for mode and starts the gateway, the real
+// server's TCP and UDP servers and, for TUN, the decapsulator. Services are
+// left to the test.
+func mdStart(t *testing.T, mode string, o mdOpts) *mdTopo {
 	t.Helper()
 	harness.Prepare(t)
-	tp := &mdTopo{mode: mode, tcpPort: "80", udpPort: "53"}
+	cfg, queues := o.cfg, o.queues
+	tp := &mdTopo{mode: mode, tcpPort: "80", udpPort: "53", rsAddr: mdRS, udpMax: 1400}
+	if o.routedMTU != 0 {
+		tp.rsAddr = mdRoutedRS
+		tp.udpMax = o.routedMTU - 20 - 28
+	}
 	if mode == "nat" {
 		tp.tcpPort, tp.udpPort = "8080", "5353" // NAT maps ports
 	}
@@ -197,7 +220,12 @@ func mdStart(t *testing.T, mode string, cfg harness.Config, queues int) *mdTopo 
 	tp.gw = harness.NewNetns(t, "gw")
 	tp.client = harness.NewNetns(t, "client")
 	tp.rs = harness.NewNetns(t, "rs")
-	for _, ns := range []*harness.Netns{tp.gw, tp.client, tp.rs} {
+	all := []*harness.Netns{tp.gw, tp.client, tp.rs}
+	if o.routedMTU != 0 {
+		tp.router = harness.NewNetns(t, "router")
+		all = append(all, tp.router)
+	}
+	for _, ns := range all {
 		ns.Sysctl("net.ipv6.conf.all.disable_ipv6", "1")
 		ns.Sysctl("net.ipv6.conf.default.disable_ipv6", "1")
 	}
@@ -223,9 +251,30 @@ func mdStart(t *testing.T, mode string, cfg harness.Config, queues int) *mdTopo 
 	tp.client.LinkUp(tp.tapC)
 	tp.client.AddRoute("default", mdGwClient)
 
-	tp.gw.MoveLink(tp.tapS, tp.rs)
-	tp.rs.AddAddr(tp.tapS, mdRS+"/24")
-	tp.rs.LinkUp(tp.tapS)
+	rsLink := tp.tapS
+	if o.routedMTU == 0 {
+		tp.gw.MoveLink(tp.tapS, tp.rs)
+		tp.rs.AddAddr(tp.tapS, mdRS+"/24")
+		tp.rs.LinkUp(tp.tapS)
+	} else {
+		// gateway ── 198.18.2.254 router 198.18.3.1 ──(MTU routedMTU)── 198.18.3.11
+		tp.gw.MoveLink(tp.tapS, tp.router)
+		tp.router.AddAddr(tp.tapS, mdRouter+"/24")
+		tp.router.LinkUp(tp.tapS)
+		a, b := harness.UniqueIfName(), harness.UniqueIfName()
+		tp.router.AddVeth(a, b)
+		tp.router.MoveLink(b, tp.rs)
+		mtu := fmt.Sprint(o.routedMTU)
+		tp.router.MustIP("link", "set", a, "mtu", mtu)
+		tp.rs.MustIP("link", "set", b, "mtu", mtu)
+		tp.router.AddAddr(a, "198.18.3.1/24")
+		tp.rs.AddAddr(b, mdRoutedRS+"/24")
+		tp.rs.LinkUp(b)
+		tp.rs.AddRoute(mdGwRS+"/32", "198.18.3.1")
+		tp.router.Sysctl("net.ipv4.ip_forward", "1")
+		tp.g.MustCmd("ip", "route", "add", "198.18.3.0/24", "via", mdRouter, "dev", "dpdk1")
+		rsLink = b
+	}
 
 	if mode == "nat" {
 		// Replies must come back through the gateway.
@@ -236,7 +285,7 @@ func mdStart(t *testing.T, mode string, cfg harness.Config, queues int) *mdTopo 
 		for _, kv := range [][2]string{
 			{"net.ipv4.conf.all.arp_ignore", "1"}, {"net.ipv4.conf.all.arp_announce", "2"},
 			{"net.ipv4.conf.all.rp_filter", "0"}, {"net.ipv4.conf.default.rp_filter", "0"},
-			{"net.ipv4.conf." + tp.tapS + ".rp_filter", "0"},
+			{"net.ipv4.conf." + rsLink + ".rp_filter", "0"},
 		} {
 			tp.rs.Sysctl(kv[0], kv[1])
 		}
@@ -551,9 +600,9 @@ func (tp *mdTopo) addServices(t *testing.T) {
 	t.Helper()
 	flag := map[string][]string{"nat": {"-m"}, "dr": {"-g"}, "tun": {"-i", "--tun-type", "ipip"}}[tp.mode]
 	tp.adm(t, "-A", "-t", mdVIP+":80", "-s", "rr")
-	tp.adm(t, append([]string{"-a", "-t", mdVIP + ":80", "-r", mdRS + ":" + tp.tcpPort, "-w", "1"}, flag...)...)
+	tp.adm(t, append([]string{"-a", "-t", mdVIP + ":80", "-r", tp.rsAddr + ":" + tp.tcpPort, "-w", "1"}, flag...)...)
 	tp.adm(t, "-A", "-u", mdVIP+":53", "-s", "rr")
-	tp.adm(t, append([]string{"-a", "-u", mdVIP + ":53", "-r", mdRS + ":" + tp.udpPort, "-w", "1"}, flag...)...)
+	tp.adm(t, append([]string{"-a", "-u", mdVIP + ":53", "-r", tp.rsAddr + ":" + tp.udpPort, "-w", "1"}, flag...)...)
 }
 
 // mdList is the part of `gw adm -L -n --stats --json` the tests read.
@@ -664,7 +713,7 @@ func runTraffic(t *testing.T, tp *mdTopo) {
 		}
 	})
 	t.Run("udp_echo", func(t *testing.T) {
-		tp.udpEcho(t, 500, 1400)
+		tp.udpEcho(t, 500, tp.udpMax)
 		peers := tp.udp.peersSeen()
 		if len(peers) != 1 || peers[mdClient] < 500 {
 			t.Errorf("the UDP server saw peers %v, want only the client %s, at least 500 datagrams", peers, mdClient)
@@ -694,10 +743,10 @@ func runTraffic(t *testing.T, tp *mdTopo) {
 		tp.g.MustJSON(&conn, "adm", "-L", "-n", "-c")
 		found := false
 		for _, c := range conn.Conns {
-			found = found || (strings.HasPrefix(c.Client, mdClient+":") && strings.HasPrefix(c.Dest, mdRS+":"))
+			found = found || (strings.HasPrefix(c.Client, mdClient+":") && strings.HasPrefix(c.Dest, tp.rsAddr+":"))
 		}
 		if !found {
-			t.Errorf("gw adm -L -n -c lists no session from %s to %s: %+v", mdClient, mdRS, conn.Conns)
+			t.Errorf("gw adm -L -n -c lists no session from %s to %s: %+v", mdClient, tp.rsAddr, conn.Conns)
 		}
 	})
 }
@@ -707,7 +756,7 @@ func runTraffic(t *testing.T, tp *mdTopo) {
 // the client's own address; 8 MB each way cross the gateway byte-identical;
 // UDP echo; nothing lost.
 func TestModesNAT(t *testing.T) {
-	tp := mdStart(t, "nat", harness.Config{}, 0)
+	tp := mdStart(t, "nat", mdOpts{})
 	tp.addServices(t)
 	runTraffic(t, tp)
 	t.Run("no_lost_traffic", func(t *testing.T) { tp.checkDrops(t) })
@@ -719,7 +768,7 @@ func TestModesNAT(t *testing.T) {
 // does not own the connection and are redirected to NATOwner's core; every
 // transfer still completes byte-identical.
 func TestModesNATTwoWorkers(t *testing.T) {
-	tp := mdStart(t, "nat", harness.Config{Lcores: "0@0,1@1,2@1"}, 2)
+	tp := mdStart(t, "nat", mdOpts{cfg: harness.Config{Lcores: "0@0,1@1,2@1"}, queues: 2})
 	tp.addServices(t)
 	t.Run("connections", func(t *testing.T) {
 		for i := range 12 {
@@ -749,7 +798,7 @@ func TestModesNATTwoWorkers(t *testing.T) {
 // the VIP on lo and answers the client over the direct path. ipvsadm refuses
 // a port mapping for -g with its own explanation.
 func TestModesDR(t *testing.T) {
-	tp := mdStart(t, "dr", harness.Config{}, 0)
+	tp := mdStart(t, "dr", mdOpts{})
 	t.Run("port_mapping_refused", func(t *testing.T) {
 		tp.adm(t, "-A", "-t", mdVIP+":81", "-s", "rr")
 		_, err := tp.g.Cmd("adm", "-a", "-t", mdVIP+":81", "-r", mdRS+":8081", "-g")
@@ -774,7 +823,7 @@ func TestModesDR(t *testing.T) {
 // The decapsulator saw only outer packets from the gateway's port address, of
 // at most 1500 bytes. GRE and GUE are refused with a clear message.
 func TestModesTUN(t *testing.T) {
-	tp := mdStart(t, "tun", harness.Config{}, 0)
+	tp := mdStart(t, "tun", mdOpts{})
 	t.Run("tun_type_refused", func(t *testing.T) {
 		tp.adm(t, "-A", "-t", mdVIP+":81", "-s", "rr")
 		for _, typ := range []string{"gre", "gue"} {
@@ -788,76 +837,7 @@ func TestModesTUN(t *testing.T) {
 	})
 	tp.addServices(t)
 
-	t.Run("pmtu_udp_df", func(t *testing.T) {
-		tp.client.MustIP("route", "flush", "cache")
-		var c net.Conn
-		if err := mdNetnsDo(tp.client, func() (err error) {
-			c, err = net.Dial("udp4", mdVIP+":53")
-			if err == nil {
-				// IP_PMTUDISC_DO: DF on every datagram, never fragment
-				// locally; what ping -M do does.
-				sc, _ := c.(*net.UDPConn).SyscallConn()
-				sc.Control(func(fd uintptr) {
-					err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
-				})
-			}
-			return
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		ipMTU := func() int {
-			var v int
-			sc, _ := c.(*net.UDPConn).SyscallConn()
-			sc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU) })
-			return v
-		}
-		if m := ipMTU(); m != 1500 {
-			t.Fatalf("path MTU to the VIP before the test: %d, want 1500", m)
-		}
-		big := make([]byte, 1500-28)
-		if _, err := c.Write(big); err != nil {
-			t.Fatalf("first 1500-byte datagram: %v", err)
-		}
-		// The ICMP error comes back; the kernel lowers the path MTU.
-		harness.Eventually(t, 5*time.Second, "the client's path MTU to the VIP to drop to 1480", func() error {
-			if m := ipMTU(); m != 1480 {
-				return fmt.Errorf("IP_MTU %d", m)
-			}
-			return nil
-		})
-		// The connected socket was told too (udp_err: the ICMP error is
-		// the socket's pending error, EMSGSIZE).
-		var soErr int
-		sc, _ := c.(*net.UDPConn).SyscallConn()
-		sc.Control(func(fd uintptr) { soErr, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR) })
-		if syscall.Errno(soErr) != unix.EMSGSIZE {
-			t.Errorf("the client socket's pending error after the ICMP message: %v, want EMSGSIZE", syscall.Errno(soErr))
-		}
-		if _, err := c.Write(big); !errors.Is(err, unix.EMSGSIZE) {
-			t.Errorf("a second 1500-byte DF datagram: %v, want EMSGSIZE now that the path MTU is 1480", err)
-		}
-		fits := make([]byte, 1480-28)
-		rand.Read(fits)
-		buf := make([]byte, 2000)
-		for try := 0; ; try++ {
-			if _, err := c.Write(fits); err != nil {
-				t.Fatalf("a 1480-byte datagram: %v", err)
-			}
-			c.SetReadDeadline(time.Now().Add(time.Second))
-			n, err := c.Read(buf)
-			if err == nil && bytes.Equal(buf[:n], fits) {
-				break
-			}
-			if try == 3 {
-				t.Fatalf("a 1480-byte datagram was not echoed: %v", err)
-			}
-		}
-		out := tp.client.MustIP("route", "get", mdVIP)
-		if !strings.Contains(out, "mtu 1480") {
-			t.Errorf("ip route get %s in the client: %q, want a cached mtu 1480", mdVIP, out)
-		}
-	})
+	t.Run("pmtu_udp_df", func(t *testing.T) { tp.pmtuUDP(t, 1480) })
 
 	t.Run("pmtu_tcp", func(t *testing.T) {
 		// Forget the learnt MTU: the 8 MB upload below starts with
@@ -875,20 +855,122 @@ func TestModesTUN(t *testing.T) {
 		}
 	})
 	t.Run("no_lost_traffic", func(t *testing.T) { tp.checkDrops(t, "icmp_rate_limited") })
-	t.Run("decapsulated", func(t *testing.T) {
-		r := tp.decapReport(t)
-		t.Logf("ipipdecap: %+v", r)
-		if r.Packets == 0 || r.Bad != 0 || len(r.Errors) != 0 {
-			t.Errorf("ipipdecap: %d packets, %d bad, errors %v", r.Packets, r.Bad, r.Errors)
-		}
-		if r.MaxOuter > 1500 || r.MaxInner > 1480 || r.MaxInner < 1400 {
-			t.Errorf("largest outer packet %d bytes, inner %d: want at most 1500 and 1480 (and full-size segments)", r.MaxOuter, r.MaxInner)
-		}
-		if len(r.Sources) != 1 || r.Sources[mdGwRS] == 0 {
-			t.Errorf("outer sources %v, want only the gateway's port address %s", r.Sources, mdGwRS)
-		}
-		if r.Bytes < mdFileSize {
-			t.Errorf("only %d inner bytes decapsulated", r.Bytes)
+	t.Run("decapsulated", func(t *testing.T) { tp.checkDecap(t, 1500) })
+}
+
+// TestModesTUNRouted: the real server is behind a router whose link to it has
+// an MTU of 1400. The client's 1500-byte DF datagram first gets the gateway's
+// own fragmentation needed (1480: its port's MTU less the outer header); at
+// 1480 bytes the outer packet is 1500 and the router reports 1400 about it to
+// the gateway, which relays 1380 to the client. The client's path MTU ends at
+// 1380, its datagrams of that size are echoed, and the 8 MB transfers complete.
+func TestModesTUNRouted(t *testing.T) {
+	tp := mdStart(t, "tun", mdOpts{routedMTU: 1400})
+	tp.addServices(t)
+	t.Run("pmtu_udp_df", func(t *testing.T) { tp.pmtuUDP(t, 1480, 1380) })
+	t.Run("pmtu_tcp", func(t *testing.T) { tp.client.MustIP("route", "flush", "cache") })
+	runTraffic(t, tp)
+	t.Run("pmtu_after_upload", func(t *testing.T) {
+		if out := tp.client.MustIP("route", "get", mdVIP); !strings.Contains(out, "mtu 1380") {
+			t.Errorf("ip route get %s in the client after the upload: %q, want a cached mtu 1380", mdVIP, out)
 		}
 	})
+	t.Run("no_lost_traffic", func(t *testing.T) { tp.checkDrops(t, "icmp_rate_limited") })
+	t.Run("decapsulated", func(t *testing.T) { tp.checkDecap(t, 1400) })
+}
+
+// pmtuUDP walks the client's path-MTU discovery toward the VIP with a
+// connected UDP socket that sets DF on every datagram (IP_PMTUDISC_DO, what
+// ping -M do does): starting at 1500 bytes, each datagram that does not fit
+// must bring an ICMP fragmentation needed with the next MTU of mtus (the
+// socket's pending error becomes EMSGSIZE, IP_MTU drops, a datagram of the
+// old size is refused locally), and a datagram of the last MTU must be
+// echoed byte-identical. The client's route cache then holds that MTU.
+func (tp *mdTopo) pmtuUDP(t *testing.T, mtus ...int) {
+	t.Helper()
+	tp.client.MustIP("route", "flush", "cache")
+	var c net.Conn
+	if err := mdNetnsDo(tp.client, func() (err error) {
+		c, err = net.Dial("udp4", mdVIP+":53")
+		if err == nil {
+			sc, _ := c.(*net.UDPConn).SyscallConn()
+			sc.Control(func(fd uintptr) {
+				err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
+			})
+		}
+		return
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sockopt := func(level, opt int) int {
+		var v int
+		sc, _ := c.(*net.UDPConn).SyscallConn()
+		sc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), level, opt) })
+		return v
+	}
+	if m := sockopt(unix.IPPROTO_IP, unix.IP_MTU); m != 1500 {
+		t.Fatalf("path MTU to the VIP before the test: %d, want 1500", m)
+	}
+	size := 1500
+	for _, want := range mtus {
+		if _, err := c.Write(make([]byte, size-28)); err != nil {
+			t.Fatalf("a %d-byte datagram: %v", size, err)
+		}
+		harness.Eventually(t, 5*time.Second, fmt.Sprintf("the client's path MTU to the VIP to drop to %d", want), func() error {
+			if m := sockopt(unix.IPPROTO_IP, unix.IP_MTU); m != want {
+				return fmt.Errorf("IP_MTU %d", m)
+			}
+			return nil
+		})
+		// The connected socket was told (udp_err: the ICMP error is its
+		// pending error, EMSGSIZE).
+		if e := syscall.Errno(sockopt(unix.SOL_SOCKET, unix.SO_ERROR)); e != unix.EMSGSIZE {
+			t.Errorf("the socket's pending error after the ICMP message for %d bytes: %v, want EMSGSIZE", size, e)
+		}
+		if _, err := c.Write(make([]byte, size-28)); !errors.Is(err, unix.EMSGSIZE) {
+			t.Errorf("another %d-byte DF datagram: %v, want EMSGSIZE now that the path MTU is %d", size, err, want)
+		}
+		size = want
+	}
+	fits := make([]byte, size-28)
+	rand.Read(fits)
+	buf := make([]byte, 2000)
+	for try := 0; ; try++ {
+		if _, err := c.Write(fits); err != nil {
+			t.Fatalf("a %d-byte datagram: %v", size, err)
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		n, err := c.Read(buf)
+		if err == nil && bytes.Equal(buf[:n], fits) {
+			break
+		}
+		if try == 3 {
+			t.Fatalf("a %d-byte datagram was not echoed: %v", size, err)
+		}
+	}
+	if out := tp.client.MustIP("route", "get", mdVIP); !strings.Contains(out, fmt.Sprintf("mtu %d", size)) {
+		t.Errorf("ip route get %s in the client: %q, want a cached mtu %d", mdVIP, out, size)
+	}
+}
+
+// checkDecap stops ipipdecap and checks what it saw: packets, none bad, only
+// the gateway's port address as the outer source, outer packets of at most
+// linkMTU bytes and full-size inner ones, at least the 8 MB upload.
+func (tp *mdTopo) checkDecap(t *testing.T, linkMTU int) {
+	t.Helper()
+	r := tp.decapReport(t)
+	t.Logf("ipipdecap: %+v", r)
+	if r.Packets == 0 || r.Bad != 0 || len(r.Errors) != 0 {
+		t.Errorf("ipipdecap: %d packets, %d bad, errors %v", r.Packets, r.Bad, r.Errors)
+	}
+	if r.MaxOuter > linkMTU || r.MaxInner > linkMTU-20 || r.MaxInner < linkMTU-100 {
+		t.Errorf("largest outer packet %d bytes, inner %d: want at most %d and %d (and full-size segments)", r.MaxOuter, r.MaxInner, linkMTU, linkMTU-20)
+	}
+	if len(r.Sources) != 1 || r.Sources[mdGwRS] == 0 {
+		t.Errorf("outer sources %v, want only the gateway's port address %s", r.Sources, mdGwRS)
+	}
+	if r.Bytes < mdFileSize {
+		t.Errorf("only %d inner bytes decapsulated", r.Bytes)
+	}
 }
