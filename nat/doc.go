@@ -101,6 +101,9 @@
 //	              headers), so path-MTU discovery works through the gateway;
 //	              relay of fragmentation needed about the gateway's IPIP
 //	              packets to the client.
+//	icmperr.go    ICMP errors the core originates about packets it forwards:
+//	              time exceeded, fragmentation needed (egress MTU), built in
+//	              place and rate-limited.
 //	checksum.go   Precomputed per-session RFC 1624 checksum deltas.
 //	counters.go   Per-core counters, Flush publication, Stats readers.
 package nat

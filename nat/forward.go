@@ -26,7 +26,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		return drop(ReasonOwnSource)
 	}
 	if ip.TTL() <= 1 {
-		return drop(ReasonTTLExceeded)
+		return c.timeExceeded(f, ip, stack, now)
 	}
 	if c.tab.Len() == c.tab.Cap() {
 		return drop(ReasonTableFull)
@@ -128,7 +128,7 @@ func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot)
 func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, stack *arp.Snapshot, now int64) Result {
 	s := c.tab.At(idx)
 	if s.Mode != ModeDR && ip.TTL() <= 1 {
-		return drop(ReasonTTLExceeded)
+		return c.timeExceeded(f, ip, stack, now)
 	}
 	ds := &s.Dir[d]
 	o := s.In(d ^ 1) // the packet leaves with o reversed (see Session)
@@ -148,6 +148,9 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 		if f.Off < tunnel.IPIPLen {
 			return drop(ReasonNoHeadroom)
 		}
+	} else if mtu := int(stack.PortMTU(ds.Port)); len(ip) > mtu {
+		// The egress link is narrower than the ingress one.
+		return c.tooBig(f, ip, mtu, stack, now)
 	}
 	if s.Orig.Proto == header.IPProtoTCP {
 		c.tcpState(s, d, header.TCP(l4).Flags())
@@ -216,40 +219,8 @@ func (c *Core) fragNeeded(f *Frame, ip header.IPv4, s *Session, mtu int, stack *
 	if !ip.DF() || mtu < minIPv4MTU {
 		return drop(ReasonTooBig)
 	}
-	const pre = header.IPv4MinLen + header.ICMPv4MinLen // in front of the quote
-	if f.Off < pre {
-		return drop(ReasonNoHeadroom)
-	}
-	ds := &s.Dir[DirOut]
-	r, nh := ReasonNone, header.Addr4{}
-	if !ds.Valid || ds.Gen != stack.Gen() {
-		if nh, r = resolve(ds, stack, hop{addr: ip.SourceAddress()}); r == ReasonNoRoute {
-			return drop(r)
-		}
-	}
-	if !c.icmp.Allow(now) {
-		return drop(ReasonICMPRateLimited)
-	}
-	off, l3 := f.Off-pre, f.L3
-	copy(f.Buf[off:off+l3], f.Buf[f.Off:f.Off+l3])
-	e := arp.ICMPError{Type: header.ICMPv4DstUnreachable, Code: header.ICMPv4FragNeeded, MTU: uint16(mtu),
-		Src: s.Orig.Dst, ID: c.nextID()}
-	// ip starts at f.Off+l3, pre bytes after the buffer handed to the
-	// builder: the builder writes its headers below ip and copies the
-	// quote onto itself.
-	n := arp.BuildICMPError(f.Buf[off+l3:f.Off+l3+len(ip)], ip, &e)
-	if n == 0 {
-		return drop(ReasonTooBig) // RFC 1122 §3.2.2: no error about this one
-	}
-	f.Off, f.Len = off, l3+n
-	c.ctr.n[ctrICMPSent]++
-	eth := header.Ethernet(f.Buf[f.Off : f.Off+f.Len])
-	eth.SetSource(ds.SrcMAC)
-	if r == ReasonNoNeigh {
-		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh}
-	}
-	eth.SetDestination(ds.DstMAC)
-	return Result{Act: ActTx, Port: ds.Port}
+	e := arp.ICMPError{Type: header.ICMPv4DstUnreachable, Code: header.ICMPv4FragNeeded, MTU: uint16(mtu), Src: s.Orig.Dst}
+	return c.originate(f, ip, &e, &s.Dir[DirOut], stack, now, ReasonTooBig) // RFC 1122 §3.2.2 cases: too_big
 }
 
 // minIPv4MTU is the smallest MTU every IPv4 link must carry (RFC 791): a

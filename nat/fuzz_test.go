@@ -61,8 +61,11 @@ func FuzzProcess(f *testing.F) {
 		ipOK := int(l3)+header.IPv4MinLen <= len(frame) && int(l3) >= header.EthernetLen &&
 			header.IPv4(frame[l3:]).IsValid(len(frame)-int(l3)) && header.IPv4(frame[l3:]).IsChecksumValid()
 		r := e.cores[int(core)%2].Process(&fr, e.svcs, e.stack, e.now)
-		// Other modes only trim a trailer off the end.
-		if fr.Off < 0 || fr.Len < 0 || fr.Off+fr.Len > len(buf) || (m != ModeTUN && (fr.Off != head || fr.Len > len(frame))) {
+		// Other modes only trim a trailer off the end, or replace the
+		// frame with an ICMP error built in front of its quote, which
+		// ends where the frame did at the latest (icmperr.go).
+		icmpErr := (r.Act == ActTx || r.Act == ActControl) && fr.Off < head && fr.Off+fr.Len <= head+len(frame)
+		if fr.Off < 0 || fr.Len < 0 || fr.Off+fr.Len > len(buf) || (m != ModeTUN && !icmpErr && (fr.Off != head || fr.Len > len(frame))) {
 			t.Fatalf("%v: frame moved to %d+%d in a %d-byte buffer", m, fr.Off, fr.Len, len(buf))
 		}
 		lo, hi := min(head, fr.Off), max(head+len(frame), fr.Off+fr.Len)

@@ -180,14 +180,18 @@ func TestTUNMode(t *testing.T) {
 	if ds := s.Dir[DirIn]; ds.Pkts != 5 || ds.Bytes != 5*40+4 || s.Dir[DirOut].Pkts != 0 {
 		t.Fatalf("counters in %d/%d out %d: want 5 packets, %d bytes, the inner lengths", ds.Pkts, ds.Bytes, s.Dir[DirOut].Pkts, 5*40+4)
 	}
-	// TTL 1 is not forwarded (the inner TTL is decremented).
+	// TTL 1 is not forwarded (the inner TTL is decremented): answered
+	// with time exceeded (icmperr.go).
 	last := fromClient(40000, fACK, 3, 1, "")
 	last.ttl = 1
-	e.expectDrop(0, last.frame(t), ReasonTTLExceeded)
+	if r, out := e.run(0, last.frame(t)); r.Act != ActTx || decode(t, out).icmp == nil || decode(t, out).icmp.TypeCode.Type() != header.ICMPv4TimeExceeded {
+		t.Fatalf("TTL 1: verdict %v/%v, want time exceeded sent", r.Act, r.Reason)
+	}
 
 	// UDP without DF: the outer header has no DF either and takes an ID
-	// from the core's counter (core 0 of 1: 0, 1, ...).
-	for _, id := range []uint16{0, 1} {
+	// from the core's counter (core 0 of 1: 0, 1, ...; 0 went to the time
+	// exceeded above).
+	for _, id := range []uint16{1, 2} {
 		q := pkt{srcMAC: routerMAC, dstMAC: gwMAC0, src: cip, dst: vip, ttl: 64, id: 5, proto: header.IPProtoUDP,
 			sport: 33333, dport: 9000, payload: []byte("ping"), noDF: true}
 		w := q

@@ -109,8 +109,10 @@ const (
 	// ReasonLaddrExhausted: every local address's port slice toward the
 	// chosen real server is in use on this core.
 	ReasonLaddrExhausted
-	// ReasonTTLExceeded: TTL <= 1 on a packet to forward; the worker may
-	// answer with ICMP time exceeded (RFC 1812 §5.3.1).
+	// ReasonTTLExceeded: TTL <= 1 on a packet to forward that cannot be
+	// answered with ICMP time exceeded (RFC 1812 §5.3.1; see icmperr.go):
+	// it is an ICMP error or a non-initial fragment (RFC 1122 §3.2.2), or
+	// the port toward its source has no address.
 	ReasonTTLExceeded
 	// ReasonNoRoute: no route toward the packet's new destination.
 	ReasonNoRoute
@@ -120,14 +122,14 @@ const (
 	// ReasonModeUnsupported: the destination's forwarding mode is not
 	// implemented by this datapath yet.
 	ReasonModeUnsupported
-	// ReasonTooBig: a packet that does not fit the egress MTU once
-	// encapsulated (TUN) and cannot be answered with ICMP fragmentation
+	// ReasonTooBig: a packet that does not fit the egress MTU (once
+	// encapsulated, for TUN) and cannot be answered with ICMP fragmentation
 	// needed: DF is clear (the datapath does not fragment; see the TUN
 	// section of the package documentation), the egress MTU leaves less
 	// than 68 bytes, or no error may be sent about it (RFC 1122 §3.2.2).
 	ReasonTooBig
 	// ReasonICMPRateLimited: a packet answered with an ICMP error the core
-	// originates (fragmentation needed) while the core's ICMP token
+	// originates (time exceeded, fragmentation needed) while the core's ICMP token
 	// bucket was empty (RFC 1812 §4.3.2.8): dropped without the error.
 	ReasonICMPRateLimited
 	// ReasonNoTunnelSource: the egress port toward a TUN real server has
