@@ -244,6 +244,7 @@ type coreStatus struct {
 	Created     uint64            `json:"sessions_created"`
 	Expired     uint64            `json:"sessions_expired"`
 	ICMPXlated  uint64            `json:"icmp_translated"`
+	ICMPSent    uint64            `json:"icmp_sent"` // errors originated: time exceeded, fragmentation needed
 	Utilisation float64           `json:"utilisation"`
 }
 

@@ -44,6 +44,7 @@ var (
 	dCoreRedOut   = desc("redirect_enqueued_total", "Packets handed to another core through its redirect ring.", "core")
 	dCoreRedIn    = desc("redirect_received_total", "Packets received from other cores' redirect rings.", "core")
 	dCoreICMP     = desc("icmp_translated_total", "ICMP errors translated through a session.", "core")
+	dCoreICMPSent = desc("icmp_sent_total", "ICMP errors originated by the datapath (time exceeded, fragmentation needed).", "core")
 	dCoreToCtl    = desc("core_to_control_total", "Packets handed to the control lcore.", "core")
 	dNeighEntries = desc("arp_entries", "Entries in the neighbour table.")
 	dNeighQDrops  = desc("arp_queue_drops_total", "Packets dropped because the queue of packets waiting for ARP resolution was full.")
@@ -116,6 +117,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dCoreRedOut, s.RedirectOut, core)
 		counter(dCoreRedIn, s.RedirectIn, core)
 		counter(dCoreICMP, ns.ICMPTranslated, core)
+		counter(dCoreICMPSent, ns.ICMPSent, core)
 		counter(dCoreToCtl, s.ToControl, core)
 	}
 	var metrics []prometheus.Metric

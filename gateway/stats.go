@@ -176,7 +176,7 @@ func (g *Gateway) coreStatuses() []coreStatus {
 		var ns nat.Stats
 		g.cores[i].AddStats(&ns)
 		cs := coreStatus{Stats: w.Stats(), Drops: make(map[string]uint64), Sessions: ns.Sessions,
-			Created: ns.SessionsCreated, Expired: ns.SessionsExpired, ICMPXlated: ns.ICMPTranslated}
+			Created: ns.SessionsCreated, Expired: ns.SessionsExpired, ICMPXlated: ns.ICMPTranslated, ICMPSent: ns.ICMPSent}
 		for r, v := range cs.Stats.Drops {
 			if v != 0 {
 				cs.Drops[lcore.Reason(r).String()] = v
