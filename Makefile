@@ -25,7 +25,7 @@ lint: deps
 
 unit: deps
 	$(GO) test -race -count=1 $(PURE_PKGS)
-	$(GO) test -count=1 ./dpdk/...
+	$(GO) test -count=1 ./dpdk/... ./gateway/
 
 pcap: build
 	$(GO) test -count=1 -p 1 -v ./test/pcap/

@@ -65,7 +65,7 @@ type Gateway struct {
 	// owned by the control goroutine
 	cfg         *ctl.Config
 	stack       *lcore.Stack
-	scheds      map[ctl.ServiceKey]*sched.Service
+	scheds      map[ctl.ServiceKey]*builtSched
 	svcIDs      *ids[ctl.ServiceKey]
 	destIDs     *ids[destKey]
 	lastWeights map[destKey]int32

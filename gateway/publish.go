@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,15 +67,39 @@ var fwdModes = map[ctl.FwdMode]nat.Mode{
 	ctl.FwdTunnel:  nat.ModeTUN,
 }
 
-// services builds the datapath's service snapshot for cfg. Scheduler state of
-// services that existed in prev carries over (sched.WithPrevious). It runs on the
-// control goroutine; on error nothing is published and the ID tables may hold IDs
-// for keys that are not live, which the next successful build releases.
-func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*sched.Service) (*nat.Services, map[ctl.ServiceKey]*sched.Service, error) {
+// schedSpec is what a service's scheduler is built from.
+type schedSpec struct {
+	kind    sched.Kind
+	flags   sched.Flags
+	persist sched.Persistence // zero when the service is not persistent
+	dests   []sched.DestConf
+}
+
+func (a *schedSpec) equal(b *schedSpec) bool {
+	return a.kind == b.kind && a.flags == b.flags && a.persist == b.persist && slices.Equal(a.dests, b.dests)
+}
+
+// builtSched is a service's scheduler and what it was built from.
+type builtSched struct {
+	svc  *sched.Service
+	spec schedSpec
+}
+
+// services builds the datapath's service snapshot for cfg. A service whose
+// scheduler inputs (scheduler, flags, persistence, destinations with their IDs,
+// weights and thresholds) are those it had in prev keeps its scheduler as it is,
+// per-core rr/wrr positions included: a change to another service must not
+// restart this one's cycle (LVS resets a wrr cycle only when the service's own
+// destinations change). Otherwise a new scheduler is built, taking over the
+// persistence templates and lblc/lblcr tables of the previous one
+// (sched.WithPrevious). It runs on the control goroutine; on error nothing is
+// published and the ID tables may hold IDs for keys that are not live, which the
+// next successful build releases.
+func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (*nat.Services, map[ctl.ServiceKey]*builtSched, error) {
 	var confs []nat.ServiceConf
 	liveSvc := make(map[ctl.ServiceKey]bool)
 	liveDest := make(map[destKey]bool)
-	scheds := make(map[ctl.ServiceKey]*sched.Service)
+	scheds := make(map[ctl.ServiceKey]*builtSched)
 	for _, vs := range cfg.Services {
 		s := vs.Service
 		key := s.Key()
@@ -92,7 +117,7 @@ func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*sched.Servi
 			return nil, nil, fmt.Errorf("service %s: %v", key, err)
 		}
 		sc := nat.ServiceConf{ID: sid, VIP: header.Addr4From(s.VIP), Port: s.Port, Proto: uint8(s.Proto)} // ctl.Proto values are IP protocol numbers
-		var sd []sched.DestConf
+		spec := schedSpec{kind: kind, flags: flags}
 		for _, d := range vs.Dests {
 			dk := destKey{key, d.Key()}
 			liveDest[dk] = true
@@ -100,7 +125,7 @@ func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*sched.Servi
 			if err != nil {
 				return nil, nil, fmt.Errorf("destination %s of %s: %v", d.Key(), key, err)
 			}
-			sd = append(sd, sched.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Weight: int32(d.Weight),
+			spec.dests = append(spec.dests, sched.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Weight: int32(d.Weight),
 				UThresh: d.UThresh, LThresh: d.LThresh, LastWeight: g.lastWeight(dk, d.Weight)})
 			sc.Dests = append(sc.Dests, nat.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Mode: fwdModes[d.Fwd]})
 		}
@@ -111,20 +136,26 @@ func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*sched.Servi
 			}
 			sc.LocalAddrs = append(sc.LocalAddrs, nat.LocalAddr{Addr: header.Addr4From(l.Addr), Port: pid})
 		}
-		var opts []sched.Option
-		if p := prev[key]; p != nil {
-			opts = append(opts, sched.WithPrevious(p))
-		}
 		if s.Persistent {
-			opts = append(opts, sched.WithPersistence(sched.Persistence{
-				Timeout: time.Duration(s.Timeout) * time.Second, Netmask: s.Netmask}))
+			spec.persist = sched.Persistence{Timeout: time.Duration(s.Timeout) * time.Second, Netmask: s.Netmask}
 		}
-		ss, err := sched.NewService(kind, flags, sd, g.conns, g.nworkers, opts...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("service %s: %v", key, err)
+		b := prev[key]
+		if b == nil || !b.spec.equal(&spec) {
+			var opts []sched.Option
+			if b != nil {
+				opts = append(opts, sched.WithPrevious(b.svc))
+			}
+			if s.Persistent {
+				opts = append(opts, sched.WithPersistence(spec.persist))
+			}
+			ss, err := sched.NewService(kind, flags, spec.dests, g.conns, g.nworkers, opts...)
+			if err != nil {
+				return nil, nil, fmt.Errorf("service %s: %v", key, err)
+			}
+			b = &builtSched{svc: ss, spec: spec}
 		}
-		sc.Sched = ss
-		scheds[key] = ss
+		sc.Sched = b.svc
+		scheds[key] = b
 		confs = append(confs, sc)
 	}
 	svcs, err := nat.NewServices(confs, g.limits)
