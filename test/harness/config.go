@@ -46,6 +46,7 @@ type Port struct {
 	Queues int      // default 1
 	Addrs  []string // interface addresses with prefix length, e.g. "198.18.1.1/24"
 	MAC    string   // the port's MAC; empty keeps the device's own
+	MTU    int      // the port's MTU; 0 leaves the key out (1500)
 }
 
 // Route is one [[route]] table (Via empty: a connected route).
@@ -131,6 +132,9 @@ func (c Config) TOML() string {
 		kv("addrs", tomlStrings(p.Addrs))
 		if p.MAC != "" {
 			kv("mac", tomlString(p.MAC))
+		}
+		if p.MTU != 0 {
+			kv("mtu", strconv.Itoa(p.MTU))
 		}
 	}
 	for _, r := range c.Routes {

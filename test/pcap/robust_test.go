@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
 	"fngw/test/harness"
@@ -57,8 +58,12 @@ func rawPortFrames() []badFrame {
 	}
 }
 
-// startRobustRig is startRig with a third port, dpdk2, reading raw.
-func startRobustRig(t *testing.T, raw [][]byte) (*rig, string) {
+// startRobustRig is startRig with a third port, dpdk2, reading raw. With
+// vethMTU set, the client-side veth has that MTU, so the test can send
+// frames larger than the gateway's port MTU (1500: net_pcap cannot change
+// it, and the gateway does not check the ingress MTU, as a NIC with a wider
+// MTU would not).
+func startRobustRig(t *testing.T, raw [][]byte, vethMTU int) (*rig, string) {
 	t.Helper()
 	harness.Prepare(t)
 	ns := harness.NewNetns(t, "gw")
@@ -72,6 +77,11 @@ func startRobustRig(t *testing.T, raw [][]byte) (*rig, string) {
 	for i, s := range []*side{r.client, r.server} {
 		gwEnd, testEnd := harness.UniqueIfName(), harness.UniqueIfName()
 		ns.AddVeth(gwEnd, testEnd)
+		if s == r.client && vethMTU != 0 {
+			for _, l := range []string{gwEnd, testEnd} {
+				ns.MustIP("link", "set", l, "mtu", fmt.Sprint(vethMTU))
+			}
+		}
 		s.tx = filepath.Join(dir, s.port+"-tx.pcap")
 		s.sock = ns.OpenPacketSocket(testEnd)
 		ports = append(ports, harness.Port{Name: s.port,
@@ -177,6 +187,25 @@ func withIPOptions(f []byte, opts []byte) []byte {
 	return harness.FixIPv4Checksum(b)
 }
 
+// originatedError is the ICMP error the gateway originates about the IPv4
+// datagram of frame about, as received: from srcMAC/src to dstMAC/dst, TOS
+// 0xc0 (internetwork control), TTL 64, no DF, IPv4 ID id, type and code,
+// next-hop MTU mtu, quoting about's IPv4 header and first 8 payload bytes.
+func originatedError(srcMAC, dstMAC net.HardwareAddr, src, dst netip.Addr, typ, code uint8, mtu, id uint16, about []byte) []byte {
+	ip := harness.IPv4Packet(about)
+	quote := ip[:int(ip[0]&0x0f)*4+8]
+	eth := &layers.Ethernet{SrcMAC: srcMAC, DstMAC: dstMAC, EthernetType: layers.EthernetTypeIPv4}
+	l3 := &layers.IPv4{Version: 4, IHL: 5, TOS: 0xc0, Id: id, TTL: 64, Protocol: layers.IPProtocolICMPv4,
+		SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, code), Seq: mtu}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, l3, icmp, gopacket.Payload(quote)); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
 // onesAdd is one's-complement 16-bit addition; onesSub(a, b) = a - b.
 func onesAdd(a, b uint16) uint16 {
 	s := uint32(a) + uint32(b)
@@ -193,7 +222,7 @@ func TestRobustCorpus(t *testing.T) {
 	for _, b := range raw {
 		rawFrames = append(rawFrames, b.frame)
 	}
-	r, rawTx := startRobustRig(t, rawFrames)
+	r, rawTx := startRobustRig(t, rawFrames, 0)
 	g, cl, sv := r.g, r.client, r.server
 	r.g.WaitRxPackets("dpdk2", uint64(len(raw)), fnTimeout)
 
@@ -294,9 +323,16 @@ func TestRobustCorpus(t *testing.T) {
 		badFrame{"udp_to_vip_port_without_service", harness.UDP(cHosts, 1, 161, []byte("x")), "no_service"},
 		badFrame{"gre_to_vip", withProtocol(syn, 47), "local_unhandled"},
 		badFrame{"tcp_to_gateway_address", harness.TCPSyn(toGw, 1, 22, 1), "local_unhandled"},
-		badFrame{"ttl_1_syn_to_vip", harness.WithTTL(synTo(tcpVPort), 1), "ttl_exceeded"},
-		badFrame{"ttl_0_syn_to_vip", harness.WithTTL(synTo(tcpVPort), 0), "ttl_exceeded"},
 	)
+	// TTL 1 and 0 are answered with time exceeded from the VIP (the
+	// gateway's errors are numbered by the core from 0), not dropped.
+	errID := uint16(0)
+	for _, ttl := range []uint8{1, 0} {
+		in := harness.WithTTL(synTo(tcpVPort), ttl)
+		step(fmt.Sprintf("ttl_%d_syn_answered_time_exceeded", ttl), cl, in, cl,
+			originatedError(cl.mac, clientMAC, vip, clientIP, harness.ICMPTimeExceeded, 0, 0, errID, in))
+		errID++
+	}
 
 	// The valid connection. Its SYN carries IP options (a Router Alert,
 	// RFC 2113): forwarded with the options unchanged.
@@ -319,10 +355,10 @@ func TestRobustCorpus(t *testing.T) {
 	sHosts.ID++
 	step("synack_to_client", sv, harness.TCP(sHosts, harness.TCPSeg{SrcPort: tcpRPort, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}), cl,
 		harness.TCP(with(toClient, sHosts.ID), harness.TCPSeg{SrcPort: tcpVPort, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}))
-	bad(
-		badFrame{"established_tuple_ttl_1", harness.WithTTL(ack, 1), "ttl_exceeded"},
-		badFrame{"established_tuple_truncated_tcp", cutIPv4(ack, 20+12), "malformed_l4"},
-	)
+	bad(badFrame{"established_tuple_truncated_tcp", cutIPv4(ack, 20+12), "malformed_l4"})
+	step("established_tuple_ttl_1_answered_time_exceeded", cl, harness.WithTTL(ack, 1), cl,
+		originatedError(cl.mac, clientMAC, vip, clientIP, harness.ICMPTimeExceeded, 0, 0, errID, harness.WithTTL(ack, 1)))
+	errID++
 	step("ack_to_rs", cl, ack, sv, harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1))
 
 	// Data with a wrong TCP checksum: forwarded, and still exactly as
@@ -421,4 +457,143 @@ func TestRobustCorpus(t *testing.T) {
 	if _, rest := splitGratuitous(out); len(rest) != 0 {
 		t.Errorf("port dpdk2 sent frames besides gratuitous ARPs:\n%s", harness.DescribeAll(rest))
 	}
+}
+
+// withoutDF returns a copy of an IPv4 frame with DF cleared.
+func withoutDF(f []byte) []byte {
+	b := append([]byte(nil), f...)
+	b[14+6] &^= 0x40
+	return harness.FixIPv4Checksum(b)
+}
+
+// TestICMPErrorsOriginated: the errors a router owes (RFC 1812), for
+// FULLNAT traffic, packet-exact:
+//
+//   - TTL 1 and 0 toward the VIP: time exceeded in transit from the VIP to
+//     the client, quoting the packet as received; no session is created;
+//   - a real server's reply with TTL 1: time exceeded from the local
+//     address to the real server, on the server side;
+//   - a DF segment of an established connection larger than the egress
+//     port's MTU (1500; it came in on a wider link): fragmentation needed
+//     with next-hop MTU 1500, from the VIP to the client; the same without
+//     DF is dropped (too_big: the gateway does not fragment); one that fits
+//     is forwarded;
+//   - a burst of 80 TTL-1 SYNs: at most the token bucket's burst (50) plus
+//     its refill is answered, the rest is counted as icmp_rate_limited;
+//   - icmp_sent counts the errors sent; the gateway sends nothing else and
+//     exits 0.
+func TestICMPErrorsOriginated(t *testing.T) {
+	r, _ := startRobustRig(t, nil, 9000)
+	g, cl, sv := r.g, r.client, r.server
+	cHosts := harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: 0x5001}
+	sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x6001}
+	toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
+	with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+	step := func(name string, from *side, in []byte, to *side, wantOut []byte) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			expectFrame(t, name, r.send(t, from, in, to), wantOut)
+		})
+	}
+	errID := uint16(0)
+	sent := 0
+	for _, ttl := range []uint8{1, 0} {
+		in := harness.WithTTL(harness.TCPSyn(cHosts, 42000, tcpVPort, 1), ttl)
+		step(fmt.Sprintf("syn_ttl_%d", ttl), cl, in, cl,
+			originatedError(cl.mac, clientMAC, vip, clientIP, harness.ICMPTimeExceeded, 0, 0, errID, in))
+		errID++
+		sent++
+	}
+
+	const cport, cISN, sISN = 42001, 100, 200
+	var lport uint16
+	t.Run("syn", func(t *testing.T) {
+		out := r.send(t, cl, harness.TCPSyn(cHosts, cport, tcpVPort, cISN), sv)
+		lport = transportSrcPort(t, out)
+	})
+	if lport == 0 {
+		t.Fatal("no local port learnt")
+	}
+	r.send(t, sv, harness.TCP(sHosts, harness.TCPSeg{SrcPort: tcpRPort, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}), cl)
+	cHosts.ID++
+	r.send(t, cl, harness.TCPAck(cHosts, cport, tcpVPort, cISN+1, sISN+1), sv)
+
+	sHosts.ID++
+	reply := harness.WithTTL(harness.TCPAck(sHosts, tcpRPort, lport, sISN+1, cISN+1), 1)
+	step("reply_ttl_1", sv, reply, sv, originatedError(sv.mac, rsMAC, lip, rip, harness.ICMPTimeExceeded, 0, 0, errID, reply))
+	errID++
+	sent++
+
+	// 1600-byte datagrams: 1560 bytes of TCP payload.
+	big := pattern(1600 - 40)
+	cHosts.ID++
+	bigDF := harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, big)
+	step("df_larger_than_egress_mtu", cl, bigDF, cl,
+		originatedError(cl.mac, clientMAC, vip, clientIP, harness.ICMPDstUnreachable, harness.ICMPCodeFragNeeded, 1500, errID, bigDF))
+	errID++
+	sent++
+	if err := cl.sock.Send(withoutDF(bigDF)); err != nil {
+		t.Fatal(err)
+	}
+	cl.sent++
+	fits := big[:1500-40]
+	cHosts.ID++
+	step("fits_egress_mtu", cl, harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, fits), sv,
+		harness.TCPData(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, fits))
+
+	// A burst of TTL-1 SYNs: the bucket holds 50 tokens, 1000/s refill.
+	const burst = 80
+	for i := range burst {
+		if err := cl.sock.Send(harness.WithTTL(harness.TCPSyn(cHosts, uint16(43000+i), tcpVPort, 1), 1)); err != nil {
+			t.Fatal(err)
+		}
+		cl.sent++
+	}
+	g.WaitRxPackets(cl.port, cl.sent, fnTimeout)
+	var answered int
+	harness.Eventually(t, fnTimeout, "the burst's errors and drops to add up", func() error {
+		got, err := cl.nonGratuitous()
+		if err != nil {
+			return err
+		}
+		answered = len(got) - len(cl.got)
+		if d := drops(t, g); uint64(answered)+d["icmp_rate_limited"] != burst {
+			return fmt.Errorf("%d answered + %d rate-limited != %d", answered, d["icmp_rate_limited"], burst)
+		}
+		return nil
+	})
+	got, _ := cl.nonGratuitous()
+	for i, f := range got[len(cl.got):] {
+		if err := harness.Expect(f, harness.EthSrc(cl.mac), harness.EthDst(clientMAC), harness.IPv4(vip, clientIP, layers.IPProtocolICMPv4),
+			icmpError(harness.ICMPTimeExceeded, 0, 0), harness.ValidChecksums()); err != nil {
+			t.Errorf("error #%d of the burst: %v", i, err)
+		}
+	}
+	cl.got = got
+	sent += answered
+	t.Logf("%d of %d TTL-1 SYNs answered, %d rate-limited", answered, burst, burst-answered)
+	if answered < 50 || answered >= burst {
+		t.Errorf("%d of %d TTL-1 SYNs answered, want the burst of 50 and a few refilled tokens", answered, burst)
+	}
+	t.Run("counters", func(t *testing.T) {
+		var cores []struct {
+			ICMPSent uint64 `json:"icmp_sent"`
+			Sessions int64  `json:"sessions"`
+		}
+		g.MustJSON(&cores, "stats")
+		var icmp uint64
+		var sessions int64
+		for _, c := range cores {
+			icmp += c.ICMPSent
+			sessions += c.Sessions
+		}
+		if icmp != uint64(sent) || sessions != 1 {
+			t.Errorf("icmp_sent %d, sessions %d; want %d and 1", icmp, sessions, sent)
+		}
+		d := drops(t, g)
+		if d["too_big"] != 1 || d["ttl_exceeded"] != 0 || len(d) != 2 {
+			t.Errorf("drops %v, want too_big 1 and icmp_rate_limited only", d)
+		}
+	})
+	r.finish(t)
 }
