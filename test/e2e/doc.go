@@ -36,4 +36,18 @@
 //	                 handed to their owner core over the redirect rings
 //	cmd/ipipdecap    user-space IPIP decapsulator for the TUN real server (raw socket →
 //	                 TUN device), since this kernel has no ipip module
+//	sched_test.go    schedulers on the FULLNAT topology (issue 5): TestSchedWRR: wrr 3:1 over
+//	                 400 new connections within ±5% (server-side counts, --stats Conns),
+//	                 weight 0 during a throttled 50 MB download (byte-identical, no new
+//	                 connection to it), the wrr cycle kept across changes to another
+//	                 service; TestSchedPersistence: -p 60 sends 50 connections of one client
+//	                 to one server, a quiesced destination keeps its persistent client
+//	reconfig_test.go live reconfiguration (issue 6): TestReconfigDuringDownload: services,
+//	                 destinations, weights, schedulers and an unused local address changed
+//	                 by the CLI, then gw reload and SIGHUP, during a throttled 50 MB
+//	                 download and continuous HTTP requests (zero failures); 20 concurrent
+//	                 gw adm clients; TestReconfigDeleteDestination: a deleted destination's
+//	                 transfer completes (expire_nodest_conn=0)
+//	lbhelpers_test.go helpers of both: server-side connection counts, -L --stats parsing,
+//	                 background throttled download (e2epeer fetch -rate) and HTTP load
 package e2e

@@ -12,8 +12,11 @@
 //	e2epeer get -url URL [-n N] [-c C] [-timeout D]
 //	    N GET requests, C at a time, each on a new TCP connection; prints a JSON
 //	    report: requests that succeeded and failed, answers per server name, peers.
-//	e2epeer fetch -url URL -o FILE
-//	    One GET, body written to FILE; prints {"bytes":N,"seconds":S}.
+//	e2epeer fetch -url URL -o FILE [-rate BYTES]
+//	    One GET, body written to FILE as it arrives; prints {"bytes":N,"seconds":S}.
+//	    -rate reads at most BYTES per second (as curl --limit-rate): the
+//	    receive window fills and TCP slows the sender, so a transfer lasts long
+//	    enough to reconfigure the gateway while it runs.
 //	e2epeer udp -addr ADDR [-flows F] [-n N] [-size S]
 //	    F UDP sockets each send N datagrams of S bytes and await each echo (1 s);
 //	    prints {"sent":N,"echoed":M,"bad":B}.
@@ -245,6 +248,7 @@ func fetch(args []string) error {
 	url := fs.String("url", "", "URL")
 	out := fs.String("o", "", "output file")
 	timeout := fs.Duration("timeout", 120*time.Second, "whole transfer")
+	rate := fs.Int64("rate", 0, "read at most this many bytes per second (0: as fast as possible)")
 	fs.Parse(args)
 	f, err := os.Create(*out)
 	if err != nil {
@@ -260,7 +264,11 @@ func fetch(args []string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", *url, resp.Status)
 	}
-	n, err := io.Copy(f, resp.Body)
+	var body io.Reader = resp.Body
+	if *rate > 0 {
+		body = &slowReader{r: resp.Body, rate: *rate, start: time.Now()}
+	}
+	n, err := io.Copy(f, body)
 	if err != nil {
 		return fmt.Errorf("after %d bytes: %w", n, err)
 	}
@@ -268,6 +276,29 @@ func fetch(args []string) error {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"bytes": n, "seconds": time.Since(start).Seconds()})
+}
+
+// slowReader reads at most rate bytes per second on average since start, in
+// reads of at most 16 KiB.
+type slowReader struct {
+	r     io.Reader
+	rate  int64
+	start time.Time
+	n     int64
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	// Wait until the bytes read so far are due.
+	due := s.start.Add(time.Duration(float64(s.n) / float64(s.rate) * float64(time.Second)))
+	if d := time.Until(due); d > 0 {
+		time.Sleep(d)
+	}
+	if len(p) > 16<<10 {
+		p = p[:16<<10]
+	}
+	k, err := s.r.Read(p)
+	s.n += int64(k)
+	return k, err
 }
 
 func udp(args []string) error {
