@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"fngw/ctl"
 	"fngw/ctl/config"
@@ -112,12 +111,6 @@ func (g *Gateway) adm(args []string, stdin []byte, w io.Writer) error {
 		next := g.cfg.Clone()
 		if err := next.Apply(cmd); err != nil {
 			return err
-		}
-		if cmd.Op == ctl.OpSetTimeouts {
-			t := next.Timeouts
-			if err := g.to.Set(time.Duration(t.TCP)*time.Second, time.Duration(t.TCPFin)*time.Second, time.Duration(t.UDP)*time.Second); err != nil {
-				return fmt.Errorf("%w: %v", ctl.ErrInvalid, err)
-			}
 		}
 		return g.apply(next, nil)
 	}

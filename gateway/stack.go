@@ -55,12 +55,12 @@ func (g *Gateway) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 
 // apply makes next the running configuration: it builds the datapath's service
 // snapshot (validating everything that can fail first), brings the stack's
-// addresses, routes and static neighbours in line, and publishes. Forwarding
-// never pauses: workers pick up the new snapshots on their next burst, and
-// established sessions keep their destination (sessions of a deleted
-// destination run until they expire). On error the running configuration is
-// unchanged. announce, when non-nil, receives the addresses added (for
-// gratuitous ARP); otherwise they are announced at once.
+// addresses, routes and static neighbours in line, sets the session timeouts,
+// and publishes. Forwarding never pauses: workers pick up the new snapshots on
+// their next burst, and established sessions keep their destination (sessions
+// of a deleted destination run until they expire). On error the running
+// configuration is unchanged. announce, when non-nil, receives the addresses
+// added (for gratuitous ARP); otherwise they are announced at once.
 func (g *Gateway) apply(next *ctl.Config, announce *[]owned) error {
 	svcs, scheds, err := g.services(next, g.scheds)
 	if err != nil {
@@ -79,6 +79,11 @@ func (g *Gateway) apply(next *ctl.Config, announce *[]owned) error {
 		return fmt.Errorf("%w: %v", ctl.ErrInvalid, err)
 	}
 	g.cfg, g.scheds = next, scheds
+	// The datapath's timeouts follow the configuration on every path that
+	// changes it (--set, -R, reload), and only once the change is applied.
+	// Set cannot fail: the values are whole seconds, never negative.
+	t := next.Timeouts
+	g.to.Set(time.Duration(t.TCP)*time.Second, time.Duration(t.TCPFin)*time.Second, time.Duration(t.UDP)*time.Second)
 	g.svcs.Store(svcs)
 	if announce != nil {
 		*announce = append(*announce, added...)
@@ -186,12 +191,6 @@ func (g *Gateway) reload() (string, error) {
 	for _, c := range cmds {
 		if err := next.Apply(c); err != nil {
 			return "", fmt.Errorf("reload: %s: %w", c, err)
-		}
-	}
-	if next.Timeouts != g.cfg.Timeouts {
-		t := next.Timeouts
-		if err := g.to.Set(time.Duration(t.TCP)*time.Second, time.Duration(t.TCPFin)*time.Second, time.Duration(t.UDP)*time.Second); err != nil {
-			return "", fmt.Errorf("%w: %v", ctl.ErrInvalid, err)
 		}
 	}
 	if err := g.apply(next, nil); err != nil {

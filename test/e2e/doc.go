@@ -47,7 +47,8 @@
 //	                 by the CLI, then gw reload and SIGHUP, during a throttled 50 MB
 //	                 download and continuous HTTP requests (zero failures); 20 concurrent
 //	                 gw adm clients; TestReconfigDeleteDestination: a deleted destination's
-//	                 transfer completes (expire_nodest_conn=0)
+//	                 transfer completes (expire_nodest_conn=0); TestReconfigTimeouts: the
+//	                 datapath's timeouts follow -R, and not a refused reload
 //	lbhelpers_test.go helpers of both: server-side connection counts, -L --stats parsing,
 //	                 background throttled download (e2epeer fetch -rate) and HTTP load
 package e2e

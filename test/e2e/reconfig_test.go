@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -323,4 +324,89 @@ func TestReconfigDeleteDestination(t *testing.T) {
 		t.Errorf("%s added back: 20 new connections split %v, want 10:10 (rr)", gone, srv)
 	}
 	checkNoBadDrops(t, tp.cores(t))
+}
+
+// TestReconfigTimeouts: the timeouts the datapath uses follow the running
+// configuration through every path that changes it, and only through a
+// change that is applied.
+//
+//   - restore: `ipvsadm -R` of "--set 7 2 2" (a line -S writes when timeouts
+//     differ from the defaults): -L --timeout shows 7 2 2 and a new idle
+//     connection's session expires in at most 7 s (-L -n -c), not 900;
+//   - refused reload: a file setting [session] tcp_timeout = 11 but with a
+//     service the datapath refuses (a VIP that is also a local address) is
+//     refused by gw reload, and neither -L --timeout nor the datapath takes 11.
+func TestReconfigTimeouts(t *testing.T) {
+	tp := startFullNAT(t, fnOpts{})
+	tp.addHTTPService(t, 1, 1, "-s", "rr")
+	timeouts := func() [3]uint32 {
+		t.Helper()
+		var to struct {
+			Timeouts struct{ TCP, TCPFin, UDP uint32 } `json:"timeouts"`
+		}
+		if err := tp.g.JSON(&to, "adm", "-L", "--timeout"); err != nil {
+			t.Fatal(err)
+		}
+		return [3]uint32{to.Timeouts.TCP, to.Timeouts.TCPFin, to.Timeouts.UDP}
+	}
+	// idleExpires opens an idle connection and returns its session's
+	// seconds left right after its last packet.
+	idleExpires := func() int {
+		t.Helper()
+		_, local := tp.holdConn(t, "idle")
+		for _, c := range tp.conns(t) {
+			if c.Client == local {
+				return c.Expires
+			}
+		}
+		t.Fatalf("no session of %s in -L -n -c", local)
+		return 0
+	}
+
+	t.Run("restore", func(t *testing.T) {
+		cmd := exec.Command(harness.Binary(t), "adm", "-R")
+		cmd.Env = append(os.Environ(), "FNGW_SOCK="+tp.g.Config.Socket)
+		cmd.Stdin = strings.NewReader("--set 7 2 2\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("gw adm -R: %v: %s", err, out)
+		}
+		if got := timeouts(); got != [3]uint32{7, 2, 2} {
+			t.Errorf("after restoring --set 7 2 2, -L --timeout says %v", got)
+		}
+		if e := idleExpires(); e > 7 {
+			t.Errorf("after restoring --set 7 2 2, an idle connection's session expires in %d s, want at most 7", e)
+		}
+	})
+
+	t.Run("refused_reload", func(t *testing.T) {
+		before := timeouts()
+		base, err := os.ReadFile(tp.g.ConfigPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := string(base) + `
+[session]
+tcp_timeout = 11
+
+[[service]]
+proto = "tcp"
+vip = "198.18.1.100:81"
+laddrs = ["198.18.1.100 dev dpdk0"]
+`
+		if err := os.WriteFile(tp.g.ConfigPath, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(tp.g.ConfigPath, base, 0o600)
+		if out, err := tp.g.Cmd("reload"); err == nil {
+			t.Fatalf("gw reload of a file whose VIP is also a local address succeeded: %s", out)
+		} else {
+			t.Logf("gw reload refused: %v", err)
+		}
+		if got := timeouts(); got != before {
+			t.Errorf("a refused reload changed -L --timeout from %v to %v", before, got)
+		}
+		if e := idleExpires(); e > int(before[0]) || e < int(before[0])-2 {
+			t.Errorf("after a refused reload of tcp_timeout 11, an idle connection's session expires in %d s, want %d (the running setting)", e, before[0])
+		}
+	})
 }
