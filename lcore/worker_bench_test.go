@@ -1,0 +1,459 @@
+package lcore_test
+
+import (
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+
+	"fngw/arp"
+	"fngw/dpdk"
+	"fngw/dpdk/dpdktest"
+	"fngw/header"
+	"fngw/lcore"
+	"fngw/nat"
+	"fngw/perf/gen"
+	"fngw/sched"
+)
+
+// Benchmarks of the worker loop: rx burst → classify → nat → per-port tx
+// buffers → tx burst, with an in-memory port (loopIO) that behaves like
+// net_pcap with infinite_rx: every rx copies the next frame of a looped list
+// into a free mbuf, tx and free give mbufs back. It allocates nothing, so the
+// allocation counts are the worker's own. The traffic is the perf lab's
+// (package perf/gen, lab addressing plan); the same loop over real DPDK
+// ports is in package perf/worker.
+
+// start is the monotonic clock of every rig at creation (ns).
+const start = int64(1_000_000_000_000)
+
+// mbufs is a free list of fake mbufs (dpdktest's layout) shared by the
+// workers of a rig, as a mempool is: a redirected packet is received by one
+// worker and sent, so freed, by another.
+type mbufs struct{ free []*dpdk.Mbuf }
+
+func newMbufs(n int) *mbufs {
+	p := dpdktest.NewPool(n)
+	m := &mbufs{}
+	for range n {
+		m.free = append(m.free, p.Packet(nil, 0, 0))
+	}
+	return m
+}
+
+// loopIO is an allocation-free lcore.IO over a shared free list: one worker's
+// port queue replaying frames in a loop.
+type loopIO struct {
+	*mbufs
+	frames [][]byte
+	next   int
+	rx, tx uint64
+}
+
+func (l *loopIO) RxBurst(port, q uint16, b *dpdk.Burst) int {
+	n := 0
+	for n < len(b.Pkts) && len(l.free) > 0 && len(l.frames) > 0 {
+		m := l.free[len(l.free)-1]
+		l.free = l.free[:len(l.free)-1]
+		f := l.frames[l.next]
+		if l.next++; l.next == len(l.frames) {
+			l.next = 0
+		}
+		m.SetData(dpdk.DefaultHeadroom, len(f))
+		copy(m.Data(), f)
+		m.SetPort(port)
+		m.SetOlFlags(0)
+		b.Pkts[n] = m
+		n++
+	}
+	l.rx += uint64(n)
+	return n
+}
+
+func (l *loopIO) TxBurst(port, q uint16, b *dpdk.Burst, from, n int) int {
+	l.free = append(l.free, b.Pkts[from:from+n]...)
+	l.tx += uint64(n)
+	return n
+}
+
+func (l *loopIO) FreeBulk(b *dpdk.Burst, from, n int) {
+	l.free = append(l.free, b.Pkts[from:from+n]...)
+}
+
+func (l *loopIO) AllocBulk(b *dpdk.Burst, from, n int) bool {
+	if len(l.free) < n {
+		return false
+	}
+	for i := range n {
+		b.Pkts[from+i] = l.free[len(l.free)-1]
+		l.free = l.free[:len(l.free)-1]
+	}
+	return true
+}
+
+// ring is an allocation-free single-producer/single-consumer lcore.Ring for
+// two workers polled from one goroutine.
+type ring struct {
+	q          []*dpdk.Mbuf
+	head, tail int
+}
+
+func newRing(n int) *ring { return &ring{q: make([]*dpdk.Mbuf, n)} }
+
+func (r *ring) Count() int { return r.tail - r.head }
+
+func (r *ring) Enqueue(b *dpdk.Burst, from, n int) int {
+	n = min(n, len(r.q)-1-r.Count())
+	for i := range n {
+		r.q[(r.tail+i)%len(r.q)] = b.Pkts[from+i]
+	}
+	r.tail += n
+	return n
+}
+
+func (r *ring) Dequeue(b *dpdk.Burst, from, n int) int {
+	n = min(n, r.Count())
+	for i := range n {
+		b.Pkts[from+i] = r.q[(r.head+i)%len(r.q)]
+	}
+	r.head += n
+	return n
+}
+
+// rig is a gateway's datapath on the lab plan with ncores workers sharing
+// one port (each worker its own loopIO, as with one rx queue per worker).
+type rig struct {
+	spec    gen.Spec
+	svcs    atomic.Pointer[nat.Services]
+	stack   *lcore.Stack
+	cores   []*nat.Core
+	ios     []*loopIO
+	workers []*lcore.Worker
+	now     int64 // the clock the workers are polled with
+}
+
+func addr4(a netip.Addr) header.Addr4 { return header.Addr4(a.As4()) }
+
+func mac(m net.HardwareAddr) header.MAC { return header.MAC(m) }
+
+func newRig(tb testing.TB, spec gen.Spec, ncores, sessions int) *rig {
+	tb.Helper()
+	spec.Defaults()
+	if err := spec.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	must := func(err error) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	r := &rig{spec: spec, now: start}
+	r.stack = arp.NewStack(arp.NeighConfig{}, arp.Hooks[*dpdk.Mbuf]{
+		Solicit: func(arp.Solicitation) {}, Transmit: func(*dpdk.Mbuf, uint16, header.MAC) {}, Drop: func(*dpdk.Mbuf) {},
+	})
+	must(r.stack.AddPort(arp.Port{ID: 0, Name: "dpdk0", MAC: mac(gen.LabGatewayMAC), MTU: 1500}))
+	for _, a := range gen.LabPortAddrs {
+		must(r.stack.AddAddr(0, netip.MustParsePrefix(a), arp.OwnInterface))
+	}
+	must(r.stack.AddAddr(0, netip.PrefixFrom(spec.VIP.Addr(), 32), arp.OwnVIP))
+	must(r.stack.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Via: gen.LabRouter, Port: 0}))
+	must(r.stack.AddNeigh(0, gen.LabRouter, mac(gen.LabRouterMAC)))
+	lim := nat.Limits{MaxServices: 8, MaxDests: 64, MaxLocalAddrs: 64}
+	conns := sched.NewConns(ncores, lim.MaxDests)
+	var sd []sched.DestConf
+	var nd []nat.DestConf
+	for i, s := range spec.Servers {
+		must(r.stack.AddNeigh(0, s.Addr(), mac(gen.LabServerMAC)))
+		sd = append(sd, sched.DestConf{ID: uint32(i + 1), Addr: s.Addr(), Port: s.Port(), Weight: 1})
+		nd = append(nd, nat.DestConf{ID: uint32(i + 1), Addr: s.Addr(), Port: s.Port(), Mode: nat.ModeFullNAT})
+	}
+	var la []nat.LocalAddr
+	for _, l := range spec.LIPs {
+		must(r.stack.AddAddr(0, netip.PrefixFrom(l, 32), arp.OwnLocalAddr))
+		la = append(la, nat.LocalAddr{Addr: addr4(l), Port: 0})
+	}
+	proto := uint8(header.IPProtoUDP)
+	if spec.Proto == "tcp" {
+		proto = header.IPProtoTCP
+	}
+	sc, err := sched.NewService(sched.RR, 0, sd, conns, ncores)
+	must(err)
+	svcs, err := nat.NewServices([]nat.ServiceConf{{ID: 1, VIP: addr4(spec.VIP.Addr()), Port: spec.VIP.Port(), Proto: proto,
+		Sched: sc, Dests: nd, LocalAddrs: la}}, lim)
+	must(err)
+	r.svcs.Store(svcs)
+	to := nat.NewTimeouts()
+	red := make([][]lcore.Ring, ncores)
+	for i := range red {
+		red[i] = make([]lcore.Ring, ncores)
+		for j := range red[i] {
+			if i != j {
+				red[i][j] = newRing(4096)
+			}
+		}
+	}
+	store := newMbufs(4096 * ncores)
+	for i := range ncores {
+		c, err := nat.NewCore(nat.Config{Core: i, NumCores: ncores, Sessions: sessions, Limits: lim, Seed: 7}, conns, to, start)
+		must(err)
+		io := &loopIO{mbufs: store}
+		var in []lcore.Ring
+		for j := range red {
+			if j != i {
+				in = append(in, red[j][i])
+			}
+		}
+		w := lcore.NewWorker(lcore.WorkerConfig{ID: i, CPU: -1, Rx: []lcore.Queue{{Port: 0, Queue: 0}}, TxQueue: []uint16{0},
+			IO: io, Services: &r.svcs, Stack: r.stack, NAT: c, RedirectOut: red[i], RedirectIn: in}, dpdk.NewGoBurst)
+		r.cores, r.ios, r.workers = append(r.cores, c), append(r.ios, io), append(r.workers, w)
+	}
+	return r
+}
+
+// frames returns every frame of spec (copies).
+func frames(tb testing.TB, spec gen.Spec) [][]byte {
+	tb.Helper()
+	b, err := gen.NewBuilder(spec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out [][]byte
+	if err := b.Each(func(f []byte) error { out = append(out, append([]byte(nil), f...)); return nil }); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// poll runs worker i until it has handled at least n packets.
+func (r *rig) poll(i, n int) {
+	for done := 0; done < n; {
+		done += r.workers[i].Poll(r.now)
+	}
+}
+
+// check fails unless every packet received so far left as transmitted.
+func (r *rig) check(tb testing.TB) {
+	tb.Helper()
+	for i, w := range r.workers {
+		st := w.Stats()
+		var ns nat.Stats
+		r.cores[i].AddStats(&ns)
+		for reason, v := range ns.Drops {
+			if v != 0 && nat.DropReason(reason) != nat.ReasonNone {
+				tb.Fatalf("core %d: %d packets dropped as %v", i, v, nat.DropReason(reason))
+			}
+		}
+		for reason, v := range st.Drops {
+			if v != 0 {
+				tb.Fatalf("core %d: %d packets dropped as %v", i, v, lcore.Reason(reason))
+			}
+		}
+	}
+}
+
+// established makes a one-core rig whose sessions for spec's flows exist
+// (the first pass done) and returns it with the forward frames loaded.
+func established(tb testing.TB, spec gen.Spec, sessions int) *rig {
+	fwd := spec
+	fwd.Mode = gen.Forward
+	r := newRig(tb, fwd, 1, sessions)
+	r.ios[0].frames = frames(tb, fwd)
+	r.poll(0, fwd.Flows)
+	var ns nat.Stats
+	r.cores[0].AddStats(&ns)
+	if ns.SessionsCreated != uint64(fwd.Flows) {
+		tb.Fatalf("%d sessions created for %d flows", ns.SessionsCreated, fwd.Flows)
+	}
+	return r
+}
+
+func labSpec(tb testing.TB, mode gen.Mode, proto string, flows, servers, lips int) gen.Spec {
+	s, err := gen.LabSpec(mode, proto, flows, 64, 80, 8080, servers, lips)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Defaults()
+	return s
+}
+
+// benchLoop reports per-packet time, Mpps and allocations per packet: b.N
+// is a number of packets.
+func benchLoop(b *testing.B, r *rig, i int) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	r.poll(i, b.N)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
+	r.check(b)
+}
+
+func BenchmarkWorkerEstablished1k(b *testing.B) {
+	benchLoop(b, established(b, labSpec(b, gen.Forward, "udp", 1024, 1, 1), 1<<16), 0)
+}
+
+func BenchmarkWorkerEstablished64k(b *testing.B) {
+	benchLoop(b, established(b, labSpec(b, gen.Forward, "udp", 1<<16, 2, 2), 1<<17), 0)
+}
+
+// BenchmarkWorkerReply sends the real servers' packets of established
+// sessions (RS → LIP:lport, the ports perf/gen predicts).
+func BenchmarkWorkerReply(b *testing.B) {
+	sp := labSpec(b, gen.Reply, "udp", 1024, 1, 1)
+	r := established(b, sp, 1<<16)
+	r.ios[0].frames = frames(b, sp)
+	benchLoop(b, r, 0)
+}
+
+// BenchmarkWorkerNewFlow creates a session per packet (unique TCP SYNs).
+// After each pass over the flows the clock moves past their SYN_RECV timeout
+// and the sessions are expired, outside the timer, so the next pass creates
+// them again.
+func BenchmarkWorkerNewFlow(b *testing.B) {
+	sp := labSpec(b, gen.SYN, "tcp", 1<<14, 1, 1)
+	r := newRig(b, sp, 1, 1<<15)
+	r.ios[0].frames = frames(b, sp)
+	r.poll(0, sp.Flows) // the first pass grows the port pools once
+	r.expirePass()
+	var before nat.Stats
+	r.cores[0].AddStats(&before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		if r.ios[0].next == 0 && done > 0 {
+			b.StopTimer()
+			r.expirePass()
+			b.StartTimer()
+		}
+		done += r.workers[0].Poll(r.now)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
+	var after nat.Stats
+	r.cores[0].AddStats(&after)
+	if created := after.SessionsCreated - before.SessionsCreated; created < uint64(b.N) {
+		b.Fatalf("%d sessions created for %d packets", created, b.N)
+	}
+	r.check(b)
+}
+
+// expirePass moves the clock two minutes on (past SYN_RECV's timeout) and
+// reaps every session of core 0.
+func (r *rig) expirePass() {
+	r.now += 120e9
+	r.cores[0].Expire(r.svcs.Load(), r.now, 1<<30)
+}
+
+// BenchmarkWorkerRedirect: two workers; the real servers' packets of core 1's
+// sessions arrive at core 0, which hands them over a redirect ring; core 1
+// rewrites and sends them. Per packet: classify, redirect, and the owner's work.
+func BenchmarkWorkerRedirect(b *testing.B) {
+	sp := labSpec(b, gen.Forward, "udp", 1024, 1, 1)
+	r := newRig(b, sp, 2, 1<<16)
+	r.ios[1].frames = frames(b, sp)
+	r.poll(1, sp.Flows)
+	r.ios[1].frames = nil
+	rep := replyFrames(b, sp, r.cores[1])
+	r.ios[0].frames = rep
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		r.workers[0].Poll(r.now)
+		done += r.workers[1].Poll(r.now)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
+	if st := r.workers[0].Stats(); st.RedirectOut == 0 {
+		b.Fatal("nothing was redirected")
+	}
+	r.check(b)
+}
+
+// replyFrames builds the real servers' packets of core c's sessions.
+func replyFrames(tb testing.TB, sp gen.Spec, c *nat.Core) [][]byte {
+	tb.Helper()
+	bl, err := gen.NewBuilder(sp)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out [][]byte
+	for _, s := range c.AppendSessions(nil, 1<<20) {
+		f, err := bl.Frame(gen.Packet{SrcMAC: gen.LabServerMAC,
+			Src: netip.AddrPortFrom(netip.AddrFrom4(s.Reply.Src), s.Reply.SPort),
+			Dst: netip.AddrPortFrom(netip.AddrFrom4(s.Reply.Dst), s.Reply.DPort)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, append([]byte(nil), f...))
+	}
+	return out
+}
+
+// TestWorkerPollAllocs proves the loop allocates nothing per packet: one Poll
+// handles a full burst of 32 packets in each of the paths.
+func TestWorkerPollAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	one := func(t *testing.T, r *rig, i int) {
+		t.Helper()
+		a := testing.AllocsPerRun(200, func() {
+			if n := r.workers[i].Poll(r.now); n == 0 {
+				t.Fatal("poll handled nothing")
+			}
+		})
+		if a != 0 {
+			t.Fatalf("%.2f allocations per burst", a)
+		}
+		r.check(t)
+	}
+	t.Run("established", func(t *testing.T) {
+		one(t, established(t, labSpec(t, gen.Forward, "udp", 1024, 1, 1), 1<<16), 0)
+	})
+	t.Run("reply", func(t *testing.T) {
+		sp := labSpec(t, gen.Reply, "udp", 1024, 1, 1)
+		r := established(t, sp, 1<<16)
+		r.ios[0].frames = frames(t, sp)
+		one(t, r, 0)
+	})
+	t.Run("mixed-tcp", func(t *testing.T) {
+		sp := labSpec(t, gen.Mixed, "tcp", 1024, 1, 1)
+		r := newRig(t, sp, 1, 1<<16)
+		r.ios[0].frames = frames(t, sp)
+		r.poll(0, 2*sp.Flows)
+		one(t, r, 0)
+	})
+	t.Run("new-flow", func(t *testing.T) {
+		sp := labSpec(t, gen.SYN, "tcp", 1<<14, 1, 1)
+		r := newRig(t, sp, 1, 1<<15)
+		r.ios[0].frames = frames(t, sp)
+		r.poll(0, sp.Flows)
+		r.expirePass()
+		var before, after nat.Stats
+		r.cores[0].AddStats(&before)
+		one(t, r, 0) // 201 bursts: 6 432 new sessions
+		r.cores[0].AddStats(&after)
+		if n := after.SessionsCreated - before.SessionsCreated; n != 201*32 {
+			t.Fatalf("%d sessions created by 201 bursts", n)
+		}
+	})
+	t.Run("redirect", func(t *testing.T) {
+		sp := labSpec(t, gen.Forward, "udp", 1024, 1, 1)
+		r := newRig(t, sp, 2, 1<<16)
+		r.ios[1].frames = frames(t, sp)
+		r.poll(1, sp.Flows)
+		r.ios[1].frames = nil
+		r.ios[0].frames = replyFrames(t, sp, r.cores[1])
+		a := testing.AllocsPerRun(200, func() {
+			r.workers[0].Poll(r.now)
+			r.workers[1].Poll(r.now)
+		})
+		if a != 0 {
+			t.Fatalf("%.2f allocations per burst", a)
+		}
+		if r.workers[0].Stats().RedirectOut == 0 || r.workers[1].Stats().Tx == 0 {
+			t.Fatal("nothing was redirected and sent")
+		}
+		r.check(t)
+	})
+}
