@@ -3,17 +3,14 @@ package lcore_test
 import (
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"testing"
 
-	"fngw/arp"
 	"fngw/dpdk"
 	"fngw/dpdk/dpdktest"
-	"fngw/header"
 	"fngw/lcore"
 	"fngw/nat"
+	"fngw/perf/datapath"
 	"fngw/perf/gen"
-	"fngw/sched"
 )
 
 // Benchmarks of the worker loop: rx burst → classify → nat → per-port tx
@@ -120,94 +117,32 @@ func (r *ring) Dequeue(b *dpdk.Burst, from, n int) int {
 	return n
 }
 
-// rig is a gateway's datapath on the lab plan with ncores workers sharing
-// one port (each worker its own loopIO, as with one rx queue per worker).
+// rig is a datapath on the lab plan (package perf/datapath) with ncores
+// workers, each with its own in-memory port queue over a shared mbuf store.
 type rig struct {
-	spec    gen.Spec
-	svcs    atomic.Pointer[nat.Services]
-	stack   *lcore.Stack
-	cores   []*nat.Core
-	ios     []*loopIO
-	workers []*lcore.Worker
-	now     int64 // the clock the workers are polled with
+	*datapath.Datapath
+	ios []*loopIO
+	now int64 // the clock the workers are polled with
 }
-
-func addr4(a netip.Addr) header.Addr4 { return header.Addr4(a.As4()) }
-
-func mac(m net.HardwareAddr) header.MAC { return header.MAC(m) }
 
 func newRig(tb testing.TB, spec gen.Spec, ncores, sessions int) *rig {
 	tb.Helper()
-	spec.Defaults()
-	if err := spec.Validate(); err != nil {
+	store := newMbufs(4096 * ncores)
+	r := &rig{now: start}
+	for range ncores {
+		r.ios = append(r.ios, &loopIO{mbufs: store})
+	}
+	d, err := datapath.New(datapath.Config{Spec: spec, Cores: ncores, Sessions: sessions,
+		PortMACs: []net.HardwareAddr{gen.LabGatewayMAC},
+		IO:       func(i int) lcore.IO { return r.ios[i] },
+		Rx:       func(int) []lcore.Queue { return []lcore.Queue{{Port: 0, Queue: 0}} },
+		NewBurst: dpdk.NewGoBurst,
+		NewRing:  func(int, int) (lcore.Ring, error) { return newRing(4096), nil },
+		Start:    start})
+	if err != nil {
 		tb.Fatal(err)
 	}
-	must := func(err error) {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
-	r := &rig{spec: spec, now: start}
-	r.stack = arp.NewStack(arp.NeighConfig{}, arp.Hooks[*dpdk.Mbuf]{
-		Solicit: func(arp.Solicitation) {}, Transmit: func(*dpdk.Mbuf, uint16, header.MAC) {}, Drop: func(*dpdk.Mbuf) {},
-	})
-	must(r.stack.AddPort(arp.Port{ID: 0, Name: "dpdk0", MAC: mac(gen.LabGatewayMAC), MTU: 1500}))
-	for _, a := range gen.LabPortAddrs {
-		must(r.stack.AddAddr(0, netip.MustParsePrefix(a), arp.OwnInterface))
-	}
-	must(r.stack.AddAddr(0, netip.PrefixFrom(spec.VIP.Addr(), 32), arp.OwnVIP))
-	must(r.stack.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Via: gen.LabRouter, Port: 0}))
-	must(r.stack.AddNeigh(0, gen.LabRouter, mac(gen.LabRouterMAC)))
-	lim := nat.Limits{MaxServices: 8, MaxDests: 64, MaxLocalAddrs: 64}
-	conns := sched.NewConns(ncores, lim.MaxDests)
-	var sd []sched.DestConf
-	var nd []nat.DestConf
-	for i, s := range spec.Servers {
-		must(r.stack.AddNeigh(0, s.Addr(), mac(gen.LabServerMAC)))
-		sd = append(sd, sched.DestConf{ID: uint32(i + 1), Addr: s.Addr(), Port: s.Port(), Weight: 1})
-		nd = append(nd, nat.DestConf{ID: uint32(i + 1), Addr: s.Addr(), Port: s.Port(), Mode: nat.ModeFullNAT})
-	}
-	var la []nat.LocalAddr
-	for _, l := range spec.LIPs {
-		must(r.stack.AddAddr(0, netip.PrefixFrom(l, 32), arp.OwnLocalAddr))
-		la = append(la, nat.LocalAddr{Addr: addr4(l), Port: 0})
-	}
-	proto := uint8(header.IPProtoUDP)
-	if spec.Proto == "tcp" {
-		proto = header.IPProtoTCP
-	}
-	sc, err := sched.NewService(sched.RR, 0, sd, conns, ncores)
-	must(err)
-	svcs, err := nat.NewServices([]nat.ServiceConf{{ID: 1, VIP: addr4(spec.VIP.Addr()), Port: spec.VIP.Port(), Proto: proto,
-		Sched: sc, Dests: nd, LocalAddrs: la}}, lim)
-	must(err)
-	r.svcs.Store(svcs)
-	to := nat.NewTimeouts()
-	red := make([][]lcore.Ring, ncores)
-	for i := range red {
-		red[i] = make([]lcore.Ring, ncores)
-		for j := range red[i] {
-			if i != j {
-				red[i][j] = newRing(4096)
-			}
-		}
-	}
-	store := newMbufs(4096 * ncores)
-	for i := range ncores {
-		c, err := nat.NewCore(nat.Config{Core: i, NumCores: ncores, Sessions: sessions, Limits: lim, Seed: 7}, conns, to, start)
-		must(err)
-		io := &loopIO{mbufs: store}
-		var in []lcore.Ring
-		for j := range red {
-			if j != i {
-				in = append(in, red[j][i])
-			}
-		}
-		w := lcore.NewWorker(lcore.WorkerConfig{ID: i, CPU: -1, Rx: []lcore.Queue{{Port: 0, Queue: 0}}, TxQueue: []uint16{0},
-			IO: io, Services: &r.svcs, Stack: r.stack, NAT: c, RedirectOut: red[i], RedirectIn: in}, dpdk.NewGoBurst)
-		r.cores, r.ios, r.workers = append(r.cores, c), append(r.ios, io), append(r.workers, w)
-	}
+	r.Datapath = d
 	return r
 }
 
@@ -228,27 +163,15 @@ func frames(tb testing.TB, spec gen.Spec) [][]byte {
 // poll runs worker i until it has handled at least n packets.
 func (r *rig) poll(i, n int) {
 	for done := 0; done < n; {
-		done += r.workers[i].Poll(r.now)
+		done += r.Workers[i].Poll(r.now)
 	}
 }
 
 // check fails unless every packet received so far left as transmitted.
 func (r *rig) check(tb testing.TB) {
 	tb.Helper()
-	for i, w := range r.workers {
-		st := w.Stats()
-		var ns nat.Stats
-		r.cores[i].AddStats(&ns)
-		for reason, v := range ns.Drops {
-			if v != 0 && nat.DropReason(reason) != nat.ReasonNone {
-				tb.Fatalf("core %d: %d packets dropped as %v", i, v, nat.DropReason(reason))
-			}
-		}
-		for reason, v := range st.Drops {
-			if v != 0 {
-				tb.Fatalf("core %d: %d packets dropped as %v", i, v, lcore.Reason(reason))
-			}
-		}
+	if d := r.Drops(); d != nil {
+		tb.Fatalf("drops: %v", d)
 	}
 }
 
@@ -260,10 +183,8 @@ func established(tb testing.TB, spec gen.Spec, sessions int) *rig {
 	r := newRig(tb, fwd, 1, sessions)
 	r.ios[0].frames = frames(tb, fwd)
 	r.poll(0, fwd.Flows)
-	var ns nat.Stats
-	r.cores[0].AddStats(&ns)
-	if ns.SessionsCreated != uint64(fwd.Flows) {
-		tb.Fatalf("%d sessions created for %d flows", ns.SessionsCreated, fwd.Flows)
+	if n := r.Created(); n != uint64(fwd.Flows) {
+		tb.Fatalf("%d sessions created for %d flows", n, fwd.Flows)
 	}
 	return r
 }
@@ -315,8 +236,7 @@ func BenchmarkWorkerNewFlow(b *testing.B) {
 	r.ios[0].frames = frames(b, sp)
 	r.poll(0, sp.Flows) // the first pass grows the port pools once
 	r.expirePass()
-	var before nat.Stats
-	r.cores[0].AddStats(&before)
+	before := r.Created()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; {
@@ -325,24 +245,18 @@ func BenchmarkWorkerNewFlow(b *testing.B) {
 			r.expirePass()
 			b.StartTimer()
 		}
-		done += r.workers[0].Poll(r.now)
+		done += r.Workers[0].Poll(r.now)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
-	var after nat.Stats
-	r.cores[0].AddStats(&after)
-	if created := after.SessionsCreated - before.SessionsCreated; created < uint64(b.N) {
+	if created := r.Created() - before; created < uint64(b.N) {
 		b.Fatalf("%d sessions created for %d packets", created, b.N)
 	}
 	r.check(b)
 }
 
-// expirePass moves the clock two minutes on (past SYN_RECV's timeout) and
-// reaps every session of core 0.
-func (r *rig) expirePass() {
-	r.now += 120e9
-	r.cores[0].Expire(r.svcs.Load(), r.now, 1<<30)
-}
+// expirePass moves the clock past every session's timeout and reaps them.
+func (r *rig) expirePass() { r.now = r.ExpireAll(r.now) }
 
 // BenchmarkWorkerRedirect: two workers; the real servers' packets of core 1's
 // sessions arrive at core 0, which hands them over a redirect ring; core 1
@@ -353,17 +267,17 @@ func BenchmarkWorkerRedirect(b *testing.B) {
 	r.ios[1].frames = frames(b, sp)
 	r.poll(1, sp.Flows)
 	r.ios[1].frames = nil
-	rep := replyFrames(b, sp, r.cores[1])
+	rep := replyFrames(b, sp, r.Cores[1])
 	r.ios[0].frames = rep
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; {
-		r.workers[0].Poll(r.now)
-		done += r.workers[1].Poll(r.now)
+		r.Workers[0].Poll(r.now)
+		done += r.Workers[1].Poll(r.now)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpps")
-	if st := r.workers[0].Stats(); st.RedirectOut == 0 {
+	if st := r.Workers[0].Stats(); st.RedirectOut == 0 {
 		b.Fatal("nothing was redirected")
 	}
 	r.check(b)
@@ -398,7 +312,7 @@ func TestWorkerPollAllocs(t *testing.T) {
 	one := func(t *testing.T, r *rig, i int) {
 		t.Helper()
 		a := testing.AllocsPerRun(200, func() {
-			if n := r.workers[i].Poll(r.now); n == 0 {
+			if n := r.Workers[i].Poll(r.now); n == 0 {
 				t.Fatal("poll handled nothing")
 			}
 		})
@@ -429,11 +343,9 @@ func TestWorkerPollAllocs(t *testing.T) {
 		r.ios[0].frames = frames(t, sp)
 		r.poll(0, sp.Flows)
 		r.expirePass()
-		var before, after nat.Stats
-		r.cores[0].AddStats(&before)
+		before := r.Created()
 		one(t, r, 0) // 201 bursts: 6 432 new sessions
-		r.cores[0].AddStats(&after)
-		if n := after.SessionsCreated - before.SessionsCreated; n != 201*32 {
+		if n := r.Created() - before; n != 201*32 {
 			t.Fatalf("%d sessions created by 201 bursts", n)
 		}
 	})
@@ -443,15 +355,15 @@ func TestWorkerPollAllocs(t *testing.T) {
 		r.ios[1].frames = frames(t, sp)
 		r.poll(1, sp.Flows)
 		r.ios[1].frames = nil
-		r.ios[0].frames = replyFrames(t, sp, r.cores[1])
+		r.ios[0].frames = replyFrames(t, sp, r.Cores[1])
 		a := testing.AllocsPerRun(200, func() {
-			r.workers[0].Poll(r.now)
-			r.workers[1].Poll(r.now)
+			r.Workers[0].Poll(r.now)
+			r.Workers[1].Poll(r.now)
 		})
 		if a != 0 {
 			t.Fatalf("%.2f allocations per burst", a)
 		}
-		if r.workers[0].Stats().RedirectOut == 0 || r.workers[1].Stats().Tx == 0 {
+		if r.Workers[0].Stats().RedirectOut == 0 || r.Workers[1].Stats().Tx == 0 {
 			t.Fatal("nothing was redirected and sent")
 		}
 		r.check(t)

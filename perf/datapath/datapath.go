@@ -1,0 +1,194 @@
+// Package datapath assembles a gateway's worker datapath — the user-space
+// stack, one FULLNAT service, per-core NAT state and lcore workers — on the
+// perf lab's addressing plan (package perf/gen), without the control plane,
+// for benchmarks of the worker loop: over an in-memory port (package lcore's
+// tests) or real DPDK ports (package perf/worker).
+//
+// Every port carries both sides, as in the lab: clients behind the router
+// 198.18.0.254, real servers and local addresses on 198.18.1.0/24.
+package datapath
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+
+	"fngw/arp"
+	"fngw/dpdk"
+	"fngw/header"
+	"fngw/lcore"
+	"fngw/nat"
+	"fngw/perf/gen"
+	"fngw/sched"
+)
+
+// Config is what a Datapath is built from.
+type Config struct {
+	Spec     gen.Spec // the traffic's service, real servers and local addresses
+	Cores    int      // workers; lports are sliced among them
+	Sessions int      // session table capacity per core
+	// PortMACs are the MACs of ports 0..n-1 (frames must be addressed to
+	// them); every port gets the lab's addresses.
+	PortMACs []net.HardwareAddr
+	// IO and Rx give each worker its I/O and the queues it polls.
+	IO       func(core int) lcore.IO
+	Rx       func(core int) []lcore.Queue
+	NewBurst func(n int) *dpdk.Burst
+	// NewRing makes the redirect ring from worker i to worker j.
+	NewRing func(i, j int) (lcore.Ring, error)
+	Start   int64 // the monotonic clock at creation (ns)
+}
+
+// Datapath is the assembled datapath. Workers are polled by the caller
+// (Worker.Poll), never started.
+type Datapath struct {
+	Spec     gen.Spec
+	Services atomic.Pointer[nat.Services]
+	Stack    *lcore.Stack
+	Cores    []*nat.Core
+	Workers  []*lcore.Worker
+}
+
+// New assembles a datapath.
+func New(cfg Config) (*Datapath, error) {
+	sp := cfg.Spec
+	sp.Defaults()
+	if err := sp.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Cores < 1 || len(cfg.PortMACs) < 1 {
+		return nil, fmt.Errorf("datapath: %d cores and %d ports; want at least one of each", cfg.Cores, len(cfg.PortMACs))
+	}
+	d := &Datapath{Spec: sp}
+	d.Stack = arp.NewStack(arp.NeighConfig{}, arp.Hooks[*dpdk.Mbuf]{
+		Solicit: func(arp.Solicitation) {}, Transmit: func(*dpdk.Mbuf, uint16, header.MAC) {}, Drop: func(*dpdk.Mbuf) {},
+	})
+	var errs []error
+	must := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i, m := range cfg.PortMACs {
+		must(d.Stack.AddPort(arp.Port{ID: uint16(i), Name: fmt.Sprintf("dpdk%d", i), MAC: header.MAC(m), MTU: 1500}))
+	}
+	// The lab's subnets are on port 0; further ports only receive.
+	for _, a := range gen.LabPortAddrs {
+		must(d.Stack.AddAddr(0, netip.MustParsePrefix(a), arp.OwnInterface))
+	}
+	must(d.Stack.AddAddr(0, netip.PrefixFrom(sp.VIP.Addr(), 32), arp.OwnVIP))
+	must(d.Stack.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Via: gen.LabRouter, Port: 0}))
+	must(d.Stack.AddNeigh(0, gen.LabRouter, header.MAC(gen.LabRouterMAC)))
+	lim := nat.Limits{MaxServices: 8, MaxDests: 256, MaxLocalAddrs: 256}
+	conns := sched.NewConns(cfg.Cores, lim.MaxDests)
+	var sd []sched.DestConf
+	var nd []nat.DestConf
+	for i, s := range sp.Servers {
+		must(d.Stack.AddNeigh(0, s.Addr(), header.MAC(gen.LabServerMAC)))
+		sd = append(sd, sched.DestConf{ID: uint32(i + 1), Addr: s.Addr(), Port: s.Port(), Weight: 1})
+		nd = append(nd, nat.DestConf{ID: uint32(i + 1), Addr: s.Addr(), Port: s.Port(), Mode: nat.ModeFullNAT})
+	}
+	var la []nat.LocalAddr
+	for _, l := range sp.LIPs {
+		must(d.Stack.AddAddr(0, netip.PrefixFrom(l, 32), arp.OwnLocalAddr))
+		la = append(la, nat.LocalAddr{Addr: header.Addr4(l.As4()), Port: 0})
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("datapath: stack: %v", errs)
+	}
+	proto := uint8(header.IPProtoUDP)
+	if sp.Proto == "tcp" {
+		proto = header.IPProtoTCP
+	}
+	sc, err := sched.NewService(sched.RR, 0, sd, conns, cfg.Cores)
+	if err != nil {
+		return nil, err
+	}
+	svcs, err := nat.NewServices([]nat.ServiceConf{{ID: 1, VIP: header.Addr4(sp.VIP.Addr().As4()), Port: sp.VIP.Port(),
+		Proto: proto, Sched: sc, Dests: nd, LocalAddrs: la}}, lim)
+	if err != nil {
+		return nil, err
+	}
+	d.Services.Store(svcs)
+	to := nat.NewTimeouts()
+	red := make([][]lcore.Ring, cfg.Cores)
+	for i := range red {
+		red[i] = make([]lcore.Ring, cfg.Cores)
+		for j := range red[i] {
+			if i != j {
+				if red[i][j], err = cfg.NewRing(i, j); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	txq := make([]uint16, len(cfg.PortMACs))
+	for i := range cfg.Cores {
+		c, err := nat.NewCore(nat.Config{Core: i, NumCores: cfg.Cores, Sessions: cfg.Sessions, Limits: lim, Seed: 7}, conns, to, cfg.Start)
+		if err != nil {
+			return nil, err
+		}
+		var in []lcore.Ring
+		for j := range red {
+			if j != i {
+				in = append(in, red[j][i])
+			}
+		}
+		w := lcore.NewWorker(lcore.WorkerConfig{ID: i, CPU: -1, Rx: cfg.Rx(i), TxQueue: txq, IO: cfg.IO(i),
+			Services: &d.Services, Stack: d.Stack, NAT: c, RedirectOut: red[i], RedirectIn: in}, cfg.NewBurst)
+		d.Cores, d.Workers = append(d.Cores, c), append(d.Workers, w)
+	}
+	return d, nil
+}
+
+// Created is the number of sessions the cores created so far.
+func (d *Datapath) Created() uint64 {
+	var n uint64
+	for _, c := range d.Cores {
+		var s nat.Stats
+		c.AddStats(&s)
+		n += s.SessionsCreated
+	}
+	return n
+}
+
+// Drops lists every packet drop so far by reason (the worker's and nat's),
+// or nil when there was none.
+func (d *Datapath) Drops() map[string]uint64 {
+	var m map[string]uint64
+	add := func(k string, v uint64) {
+		if v == 0 {
+			return
+		}
+		if m == nil {
+			m = map[string]uint64{}
+		}
+		m[k] += v
+	}
+	for i, w := range d.Workers {
+		st := w.Stats()
+		for r, v := range st.Drops {
+			add(lcore.Reason(r).String(), v)
+		}
+		var s nat.Stats
+		d.Cores[i].AddStats(&s)
+		for r, v := range s.Drops {
+			if nat.DropReason(r) != nat.ReasonNone {
+				add(nat.DropReason(r).String(), v)
+			}
+		}
+	}
+	return m
+}
+
+// ExpireAll moves past every session's deadline from clock now and reaps
+// them on every core (for benchmarks that create the same flows again); it
+// returns the new clock. Call it between polls, from the polling goroutine.
+func (d *Datapath) ExpireAll(now int64) int64 {
+	now += 3600e9
+	for _, c := range d.Cores {
+		c.Expire(d.Services.Load(), now, 1<<30)
+	}
+	return now
+}
