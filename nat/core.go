@@ -3,8 +3,10 @@ package nat
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"fngw/arp"
+	"fngw/frag"
 	"fngw/header"
 	"fngw/sched"
 )
@@ -27,6 +29,12 @@ type Config struct {
 	// (fragmentation needed for TUN), per second and in a burst; zero means
 	// DefaultICMPRate and DefaultICMPBurst.
 	ICMPRate, ICMPBurst int
+	// Fragments is how many fragmented datagrams the core tracks at once
+	// and FragmentTimeout how long after its first fragment the others may
+	// come (see frag.go); zero means frag.DefaultCapacity and
+	// frag.DefaultTimeout.
+	Fragments       int
+	FragmentTimeout time.Duration
 }
 
 // Defaults of Config.ICMPRate and ICMPBurst: Linux's net.ipv4.icmp_msgs_per_sec
@@ -56,7 +64,8 @@ type Core struct {
 	schedNext int    // next service whose scheduler tables Expire ages
 	reap      [64]int32
 
-	icmp arp.TokenBucket // ICMP errors this core originates
+	icmp  arp.TokenBucket // ICMP errors this core originates
+	frags *frag.Table     // datagrams whose first fragment was forwarded (frag.go)
 	ipID uint16          // IPv4 ID of the next datagram this core originates (see nextID)
 }
 
@@ -100,6 +109,10 @@ func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, er
 	if err != nil {
 		return nil, err
 	}
+	frags, err := frag.New(frag.Config{Capacity: cfg.Fragments, Timeout: int64(cfg.FragmentTimeout), Seed: cfg.Seed ^ 0x9e3779b97f4a7c15})
+	if err != nil {
+		return nil, fmt.Errorf("core %d: %w", cfg.Core, err)
+	}
 	return &Core{
 		id:     cfg.Core,
 		ncores: cfg.NumCores,
@@ -110,6 +123,7 @@ func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, er
 		to:     to,
 		ctr:    newCounters(cfg.Limits),
 		icmp:   arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
+		frags:  frags,
 		ipID:   uint16(cfg.Core),
 	}, nil
 }
@@ -206,15 +220,23 @@ func (c *Core) process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 // transport handles TCP and UDP: an existing session in either direction, a
 // reply owned by another core, or a new flow to a service.
 func (c *Core) transport(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+	if ip.IsFragment() {
+		return c.fragment(f, pkt, ip, svcs, stack, now) // frag.go
+	}
+	return c.segment(f, pkt, ip, svcs, stack, now, false)
+}
+
+// segment is transport for a packet that carries its TCP or UDP header:
+// unfragmented, or the first fragment of a datagram (first; its UDP length
+// then covers the whole datagram, not this fragment).
+func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64, first bool) Result {
 	dst := ip.DestinationAddress()
 	toLaddr := svcs.IsLocalAddr(dst)
-	if ip.IsFragment() {
-		return ifOurs(svcs, dst, toLaddr, ReasonFragment)
-	}
 	proto := ip.Protocol()
 	l4 := []byte(ip[ip.HeaderLength():])
 	if (proto == header.IPProtoTCP && !header.TCP(l4).IsValid(len(l4))) ||
-		(proto == header.IPProtoUDP && !header.UDP(l4).IsValid(len(l4))) {
+		(proto == header.IPProtoUDP && !first && !header.UDP(l4).IsValid(len(l4))) ||
+		(proto == header.IPProtoUDP && first && len(l4) < header.UDPLen) {
 		return ifOurs(svcs, dst, toLaddr, ReasonMalformedL4)
 	}
 	k := Tuple4{

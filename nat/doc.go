@@ -101,6 +101,8 @@
 //	              headers), so path-MTU discovery works through the gateway;
 //	              relay of fragmentation needed about the gateway's IPIP
 //	              packets to the client.
+//	frag.go       IPv4 fragments: the first through the ordinary path, later
+//	              ones with its rewrite, tracked in a frag.Table per core.
 //	icmperr.go    ICMP errors the core originates about packets it forwards:
 //	              time exceeded, fragmentation needed (egress MTU), built in
 //	              place and rate-limited.

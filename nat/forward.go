@@ -124,7 +124,8 @@ func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot)
 }
 
 // forward sends a packet of session idx received in direction d: TCP state,
-// deadline, counters, rewrite (or encapsulation), egress.
+// deadline, counters, rewrite (or encapsulation), egress. l4 is nil for a
+// non-first fragment (frag.go): only its IPv4 header is rewritten.
 func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, stack *arp.Snapshot, now int64) Result {
 	s := c.tab.At(idx)
 	if s.Mode != ModeDR && ip.TTL() <= 1 {
@@ -152,7 +153,7 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 		// The egress link is narrower than the ingress one.
 		return c.tooBig(f, ip, mtu, stack, now)
 	}
-	if s.Orig.Proto == header.IPProtoTCP {
+	if s.Orig.Proto == header.IPProtoTCP && l4 != nil {
 		c.tcpState(s, d, header.TCP(l4).Flags())
 	}
 	c.tab.touch(s, idx, now+c.to.ns[s.State].Load())
@@ -323,12 +324,17 @@ func (c *Core) tcpStateChange(s *Session, ns State) {
 // rewrite writes the reverse of tuple o (the other direction's) into the
 // packet and decrements the TTL, updating the IPv4 and TCP/UDP checksums with
 // the session's precomputed deltas (RFC 1624 eqn. 3). A zero UDP checksum
-// (none, RFC 768) stays zero; a computed zero is sent as 0xffff.
+// (none, RFC 768) stays zero; a computed zero is sent as 0xffff. l4 is nil
+// for a non-first fragment. The L4 delta holds for a first fragment too: the
+// checksum covers the whole datagram, and the change is in its header.
 func rewrite(ip header.IPv4, l4 []byte, o *Tuple4, dl csumDelta) {
 	ip.SetChecksum(applyDelta(ip.Checksum(), dl.ip))
 	ip.SetTTL(ip.TTL() - 1)
 	ip.SetSourceAddress(o.Dst)
 	ip.SetDestinationAddress(o.Src)
+	if l4 == nil {
+		return // a non-first fragment: the ports and checksum were in the first
+	}
 	binary.BigEndian.PutUint16(l4[0:], o.DPort)
 	binary.BigEndian.PutUint16(l4[2:], o.SPort)
 	if o.Proto == header.IPProtoTCP {

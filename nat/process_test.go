@@ -33,11 +33,12 @@ func TestProcessVerdicts(t *testing.T) {
 			p.ttl = 1
 			return p.frame(t)
 		}, ActTx, 0}, // time exceeded sent instead (icmperr.go)
-		{"fragment-to-vip", func(t *testing.T) []byte {
-			p := syn
-			p.mf = true
-			return p.frame(t)
-		}, ActDrop, ReasonFragment},
+		{"later-fragment-to-vip-without-first", func(t *testing.T) []byte {
+			b := syn.frame(t)
+			b[header.EthernetLen+6], b[header.EthernetLen+7] = 0x20, 0x10 // MF, offset 128
+			fixIPChecksum(b)
+			return b
+		}, ActDrop, ReasonFragNoFirst}, // first fragments are forwarded (frag_test.go)
 		{"fragment-elsewhere", func(t *testing.T) []byte {
 			p := syn
 			p.mf, p.dst = true, header.Addr4{8, 8, 8, 8}

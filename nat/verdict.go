@@ -88,8 +88,10 @@ const (
 	// ReasonMalformedL4: the TCP/UDP header or a quoted ICMP error is
 	// truncated or inconsistent.
 	ReasonMalformedL4
-	// ReasonFragment: an IP fragment to a VIP or LIP; the datapath does not
-	// reassemble (LVS relies on netfilter defragmentation before it).
+	// ReasonFragment: a TCP fragment at offset 8 to a VIP or LIP, which
+	// can only serve to overwrite the first fragment's TCP header (RFC 1858
+	// §4, the overlapping-fragment attack). Other fragments are forwarded
+	// (frag.go).
 	ReasonFragment
 	// ReasonBadChecksum: a checksum the NIC or the worker verified is wrong.
 	ReasonBadChecksum
@@ -152,6 +154,14 @@ const (
 	// own addresses (a VIP, a local address, an interface address): a
 	// spoofed packet (the "land" attack), whose replies would loop.
 	ReasonOwnSource
+	// ReasonFragNoFirst: a non-first fragment to a VIP or LIP whose first
+	// fragment was not forwarded by this core within the fragment timeout
+	// (it came later, was dropped, or the datagram is forged).
+	ReasonFragNoFirst
+	// ReasonFragTableFull: a first fragment dropped because the core's
+	// fragment table had no room for its datagram (a flood of fragmented
+	// datagrams; see Config.Fragments).
+	ReasonFragTableFull
 
 	// NumDropReasons is the number of reasons, the size of counter arrays.
 	NumDropReasons = iota
@@ -162,7 +172,7 @@ var reasonNames = [NumDropReasons]string{
 	"no_session", "no_dest", "table_full", "session_conflict", "no_laddr",
 	"laddr_exhausted", "ttl_exceeded", "no_route", "no_neigh", "mode_unsupported",
 	"too_big", "icmp_rate_limited", "no_tunnel_source", "no_headroom",
-	"no_service", "bad_tcp_flags", "own_source",
+	"no_service", "bad_tcp_flags", "own_source", "frag_no_first", "frag_table_full",
 }
 
 // String returns the snake_case name of r ("no_session", "laddr_exhausted"...).
