@@ -66,7 +66,7 @@ type Core struct {
 
 	icmp  arp.TokenBucket // ICMP errors this core originates
 	frags *frag.Table     // datagrams whose first fragment was forwarded (frag.go)
-	ipID uint16          // IPv4 ID of the next datagram this core originates (see nextID)
+	ipID  uint16          // IPv4 ID of the next datagram this core originates (see nextID)
 }
 
 // sessAux is what a session holds outside the table, released when it ends.
