@@ -38,10 +38,14 @@ type Config struct {
 	// NewRing makes the redirect ring from worker i to worker j.
 	NewRing func(i, j int) (lcore.Ring, error)
 	Start   int64 // the monotonic clock at creation (ns)
+	// CPU, if set, pins worker i when it runs (Worker.Run); Register then
+	// makes its thread a DPDK lcore. Unset: workers are only polled.
+	CPU      func(core int) int
+	Register func() error
 }
 
-// Datapath is the assembled datapath. Workers are polled by the caller
-// (Worker.Poll), never started.
+// Datapath is the assembled datapath. The caller polls the workers
+// (Worker.Poll) or runs them (Worker.Run, with Config.CPU).
 type Datapath struct {
 	Spec     gen.Spec
 	Services atomic.Pointer[nat.Services]
@@ -135,8 +139,12 @@ func New(cfg Config) (*Datapath, error) {
 				in = append(in, red[j][i])
 			}
 		}
-		w := lcore.NewWorker(lcore.WorkerConfig{ID: i, CPU: -1, Rx: cfg.Rx(i), TxQueue: txq, IO: cfg.IO(i),
-			Services: &d.Services, Stack: d.Stack, NAT: c, RedirectOut: red[i], RedirectIn: in}, cfg.NewBurst)
+		cpu := -1
+		if cfg.CPU != nil {
+			cpu = cfg.CPU(i)
+		}
+		w := lcore.NewWorker(lcore.WorkerConfig{ID: i, CPU: cpu, Register: cfg.Register, Rx: cfg.Rx(i), TxQueue: txq,
+			IO: cfg.IO(i), Services: &d.Services, Stack: d.Stack, NAT: c, RedirectOut: red[i], RedirectIn: in}, cfg.NewBurst)
 		d.Cores, d.Workers = append(d.Cores, c), append(d.Workers, w)
 	}
 	return d, nil
