@@ -10,6 +10,7 @@ import (
 	"fngw/header"
 	"fngw/lcore"
 	"fngw/nat"
+	"fngw/sched"
 )
 
 // estimators hold the LVS-style rate estimators and the -Z offsets of every
@@ -222,8 +223,36 @@ func (g *Gateway) sessions() []ctl.Conn {
 		var list []nat.Session
 		var now int64
 		core := g.cores[i]
-		if !w.Exec(func(n int64) { now = n; list = core.Table().AppendSessions(nil, maxListedSessions) }, sessionListTimeout) {
+		tmpls := make(map[ctl.ServiceKey][]sched.Template)
+		if !w.Exec(func(n int64) {
+			now = n
+			list = core.Table().AppendSessions(nil, maxListedSessions)
+			for k, b := range g.scheds {
+				sc := b.svc
+				if sc.Persistence().Timeout > 0 {
+					tmpls[k] = sc.AppendTemplates(i, nil, n)
+				}
+			}
+		}, sessionListTimeout) {
 			continue
+		}
+		// Persistence templates, listed as LVS lists them: state NONE, client
+		// port 0, expiry the time left (the full timeout while connections
+		// hold the template).
+		for k, ts := range tmpls {
+			for _, tp := range ts {
+				c := ctl.Conn{Proto: ctl.Proto(tp.Proto), Core: i, State: "NONE",
+					Client:  netip.AddrPortFrom(tp.Client, 0),
+					Virtual: netip.AddrPortFrom(tp.VIP, tp.VPort)}
+				c.Expires = uint32(tp.Expires / time.Second)
+				if tp.Conns > 0 {
+					c.Expires = uint32(g.scheds[k].svc.Persistence().Timeout / time.Second)
+				}
+				if d, ok := g.destByID(k, tp.DestID); ok {
+					c.Dest = d
+				}
+				conns = append(conns, c)
+			}
 		}
 		for _, s := range list {
 			c := ctl.Conn{Proto: ctl.Proto(s.Orig.Proto), Core: i,

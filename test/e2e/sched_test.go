@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -206,6 +207,13 @@ func TestSchedPersistence(t *testing.T) {
 		}
 		if out := tp.adm(t, "-L", "-n", "--persistent-conn"); !strings.Contains(out, "PersistConn") {
 			t.Errorf("-L -n --persistent-conn has no PersistConn column:\n%s", out)
+		}
+		// -L -c lists the template as LVS does: state NONE, client port 0,
+		// pointing at the chosen destination.
+		out := tp.adm(t, "-L", "-n", "-c")
+		tmpl := regexp.MustCompile(`(?m)^TCP \d\d:\d\d\s+NONE\s+` + regexp.QuoteMeta(fnClient) + `:0\s+` + regexp.QuoteMeta(fnHTTP) + `\s+(?:-\s+)?(\S+)\s*$`).FindStringSubmatch(out)
+		if tmpl == nil || tmpl[1] != chosen {
+			t.Errorf("-L -n -c has no persistence template %s:0 -> %s:\n%s", fnClient, chosen, out)
 		}
 	})
 	if chosen == "" {
