@@ -6,7 +6,7 @@ APT_PKGS := libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping cu
 # Packages with no cgo: they build with CGO_ENABLED=0 and are unit-tested with -race.
 PURE_PKGS = $(shell $(GO) list ./... | grep -v -e '/dpdk$$' -e '/cmd/' -e '/test/pcap' -e '/test/e2e' -e '/gateway$$')
 
-.PHONY: all deps build test unit lint e2e pcap bench demo clean
+.PHONY: all deps build test unit lint e2e pcap bench bench-go bench-compare demo clean
 
 all: build
 
@@ -35,8 +35,17 @@ e2e: build
 
 test: lint build unit pcap e2e
 
+# The perf lab (perf/README.md): testpmd and gw side by side, results in perf/results/.
 bench: build
+	FNGW_GW=$(BIN) ./perf/bench.sh $(BENCH_ARGS)
+
+# Go benchmarks of every package (benchstat-ready); bench-compare: the
+# per-packet ones, working tree against main (BASE=rev to change).
+bench-go: deps
 	$(GO) test -run '^$$' -bench . -benchmem $(PURE_PKGS) ./dpdk/
+
+bench-compare: deps
+	./perf/bench-compare.sh
 
 demo: build
 	./scripts/demo.sh
