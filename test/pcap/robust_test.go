@@ -418,6 +418,46 @@ func TestRobustCorpus(t *testing.T) {
 		t.Fatal("no local port learnt from the UDP datagram")
 	}
 	bad(badFrame{"udp_to_vip_bad_ipv4_checksum", harness.CorruptIPv4Checksum(uIn), "bad_ipv4_checksum"})
+
+	// A 3000-byte UDP datagram in three fragments: each leaves as a
+	// fragment, exactly the fragments of the rewritten datagram (the
+	// first carries the rewritten ports and checksum, the others only a
+	// rewritten IPv4 header). A later fragment without its first, and a
+	// TCP fragment at offset 8 (RFC 1858), are dropped.
+	cHosts.ID++
+	bigQuery := pattern(3000)
+	fragsIn := fragmentFrame(withoutDF(harness.UDP(cHosts, 50300, udpVPort, bigQuery)), 1500)
+	bad(badFrame{"later_fragment_before_its_first", fragsIn[1], "frag_no_first"})
+	var flport uint16
+	var fragsOut [][]byte
+	t.Run("udp_first_fragment_to_rs", func(t *testing.T) {
+		out := r.send(t, cl, fragsIn[0], sv)
+		flport = binary.BigEndian.Uint16(out[14+20:]) // gopacket does not decode a fragment's UDP header
+		fragsOut = append(fragsOut, out)
+	})
+	if flport == 0 {
+		t.Fatal("no local port learnt from the first fragment")
+	}
+	for i, f := range fragsIn[1:] {
+		t.Run(fmt.Sprintf("udp_fragment_%d_to_rs", i+1), func(t *testing.T) { fragsOut = append(fragsOut, r.send(t, cl, f, sv)) })
+	}
+	t.Run("fragments_exact", func(t *testing.T) {
+		want := fragmentFrame(withoutDF(harness.UDP(with(toRS, cHosts.ID), flport, udpRPort, bigQuery)), 1500)
+		if len(fragsOut) != len(want) {
+			t.Fatalf("%d fragments out, want %d", len(fragsOut), len(want))
+		}
+		for i := range want {
+			if err := harness.VerifyChecksums(fragsOut[i]); err != nil {
+				t.Errorf("fragment %d: %v", i, err)
+			}
+			if err := sameFrame(fragsOut[i], want[i]); err != nil {
+				t.Errorf("fragment %d: %v", i, err)
+			}
+		}
+	})
+	tcpFrag := append([]byte(nil), harness.TCPData(cHosts, cport, tcpVPort, 1, 1, pattern(40))...)
+	binary.BigEndian.PutUint16(tcpFrag[14+6:], 0x2001) // MF, offset 8 bytes
+	bad(badFrame{"tcp_fragment_at_offset_8", harness.FixIPv4Checksum(tcpFrag), "fragment"})
 	sHosts.ID++
 	step("udp_to_client", sv, harness.UDP(sHosts, udpRPort, ulport, []byte("answer")), cl,
 		harness.UDP(with(toClient, sHosts.ID), udpVPort, 50200, []byte("answer")))
@@ -457,6 +497,33 @@ func TestRobustCorpus(t *testing.T) {
 	if _, rest := splitGratuitous(out); len(rest) != 0 {
 		t.Errorf("port dpdk2 sent frames besides gratuitous ARPs:\n%s", harness.DescribeAll(rest))
 	}
+}
+
+// fragmentFrame splits an untagged IPv4 frame into fragment frames whose
+// datagrams are at most mtu bytes, as a sending host does (RFC 791): the
+// header copied into each, offsets in 8-byte units, MF on all but the last,
+// DF clear, header checksums recomputed, short frames padded.
+func fragmentFrame(f []byte, mtu int) [][]byte {
+	ip := harness.IPv4Packet(f)
+	hl := int(ip[0]&0x0f) * 4
+	payload := ip[hl:]
+	step := (mtu - hl) &^ 7
+	var out [][]byte
+	for off := 0; off < len(payload); off += step {
+		end := min(off+step, len(payload))
+		b := append(append(append([]byte(nil), f[:14]...), ip[:hl]...), payload[off:end]...)
+		binary.BigEndian.PutUint16(b[14+2:], uint16(hl+end-off))
+		fo := uint16(off / 8)
+		if end < len(payload) {
+			fo |= 0x2000 // MF
+		}
+		binary.BigEndian.PutUint16(b[14+6:], fo)
+		for len(b) < harness.MinFrameLen {
+			b = append(b, 0)
+		}
+		out = append(out, harness.FixIPv4Checksum(b))
+	}
+	return out
 }
 
 // withoutDF returns a copy of an IPv4 frame with DF cleared.
