@@ -256,8 +256,10 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, sta
 	if idx >= 0 && d == DirIn && proto == header.IPProtoTCP &&
 		isPureSYN(header.TCP(l4).Flags()) && isNewConnReuse(c.tab.At(idx).State) {
 		// LVS conn_reuse_mode: a SYN reusing the tuple of a connection in
-		// TIME_WAIT or CLOSE ends it at once and is scheduled afresh.
+		// TIME_WAIT or CLOSE ends it at once (counted as expired, as LVS
+		// expires it) and is scheduled afresh.
 		c.release(idx, svcs, now)
+		c.ctr.n[ctrExpired]++
 		idx = -1
 	}
 	if idx >= 0 {
