@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 
 	"fngw/ctl"
@@ -13,6 +14,7 @@ import (
 	"fngw/ctl/socket"
 	"fngw/dpdk"
 	"fngw/lcore"
+	"fngw/nat"
 )
 
 // handle serves one control-socket request by running it as a job on the control
@@ -106,6 +108,11 @@ func (g *Gateway) adm(args []string, stdin []byte, w io.Writer) error {
 			return err
 		}
 		return g.apply(next, nil)
+	}
+	if cmd.Op == ctl.OpDelLaddr && cmd.Laddr != nil {
+		if err := g.laddrIdle(cmd.Laddr.Addr); err != nil {
+			return err
+		}
 	}
 	if cmd.Op.Mutates() {
 		next := g.cfg.Clone()
@@ -268,4 +275,24 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// laddrIdle refuses to delete a local address whose ports carry connections
+// (as DPVS's sa_pool does): the replies of those connections are addressed to it,
+// and once it is gone the gateway would neither answer ARP for it nor steer the
+// replies to the owning core.
+func (g *Gateway) laddrIdle(a netip.Addr) error {
+	var buf []nat.LaddrUsage
+	var inUse int64
+	for _, c := range g.cores {
+		for _, u := range c.LaddrUsage(buf[:0]) {
+			if u.Addr.Netip() == a {
+				inUse += u.InUse
+			}
+		}
+	}
+	if inUse > 0 {
+		return fmt.Errorf("%w: local address %s has %d connection(s) in use; delete it once they have ended (quiesce the service's destinations with -w 0 first)", ctl.ErrInvalid, a, inUse)
+	}
+	return nil
 }

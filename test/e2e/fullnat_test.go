@@ -464,6 +464,16 @@ func runFullNATTraffic(t *testing.T, tp *fnTopo) {
 		if found != 2 {
 			t.Errorf("gw adm -G --json lists %d local addresses for %s, want 2: %+v", found, fnHTTP, l)
 		}
+		// A local address with ports in use cannot be deleted (DPVS's sa_pool
+		// says busy too): its connections' replies are addressed to it.
+		_, err := tp.g.Cmd("adm", "--del-laddr", "-z", fnLIP1, "-t", fnHTTP)
+		if err == nil || !strings.Contains(err.Error(), fnLIP1) || !strings.Contains(err.Error(), "in use") {
+			t.Errorf("--del-laddr of a busy local address: %v, want a refusal naming %s", err, fnLIP1)
+		}
+		tp.g.MustJSON(&l, "adm", "-G")
+		if n := len(l.Services[0].Laddrs); n != 2 {
+			t.Errorf("a refused --del-laddr changed the local addresses: %d left", n)
+		}
 	})
 
 	t.Run("download_50MB_sha256", func(t *testing.T) {
