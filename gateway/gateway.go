@@ -246,6 +246,9 @@ func (g *Gateway) setupDatapath() error {
 	if err := g.to.Set(time.Duration(t.TCP)*time.Second, time.Duration(t.TCPFin)*time.Second, time.Duration(t.UDP)*time.Second); err != nil {
 		return err
 	}
+	if err := g.to.SetSynRecv(time.Duration(f.Session.SynRecvTimeout) * time.Second); err != nil {
+		return err
+	}
 	seed := rand.Uint64()
 	for i := 0; i < g.nworkers; i++ {
 		c, err := nat.NewCore(nat.Config{Core: i, NumCores: g.nworkers, Sessions: f.Session.CapacityPerCore,

@@ -196,6 +196,7 @@ func (g *Gateway) reload() (string, error) {
 	if err := g.apply(next, nil); err != nil {
 		return "", err
 	}
+	g.to.SetSynRecv(time.Duration(f.Session.SynRecvTimeout) * time.Second) // whole seconds >= 1: cannot fail
 	msg := fmt.Sprintf("%s: %d changes applied", g.file.Path, len(cmds))
 	if f.EAL.LcoresText != g.file.EAL.LcoresText || len(f.Ports) != len(g.file.Ports) || len(f.Workers) != len(g.file.Workers) {
 		msg += "; EAL, port and worker settings take effect only after a restart"

@@ -2,6 +2,7 @@ package nat
 
 import (
 	"testing"
+	"time"
 
 	"fngw/header"
 )
@@ -175,5 +176,36 @@ func TestOwnSource(t *testing.T) {
 				t.Fatalf("%d sessions created", n)
 			}
 		})
+	}
+}
+
+// TestSynRecvTimeout: a half-open connection (the client's SYN only, as a
+// SYN flood leaves) expires after the SYN_RECV timeout, which SetSynRecv
+// shortens; zero keeps it, negative is refused.
+func TestSynRecvTimeout(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	if err := e.to.SetSynRecv(-1); err == nil {
+		t.Fatal("negative timeout accepted")
+	}
+	if err := e.to.SetSynRecv(3 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e.to.SetSynRecv(0)
+	if got := e.to.Of(StateSynRecv); got != 3*time.Second {
+		t.Fatalf("SYN_RECV timeout %v, want 3s", got)
+	}
+	e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
+	if s := e.session(0, header.IPProtoTCP, 40000, 80); s.State != StateSynRecv {
+		t.Fatalf("state %v after the client's SYN, want SYN_RECV", s.State)
+	}
+	e.now += 2 * sec
+	e.cores[0].Expire(e.svcs, e.now, 1000)
+	if n := e.cores[0].tab.Len(); n != 1 {
+		t.Fatalf("%d sessions after 2 s, want 1", n)
+	}
+	e.now += 2 * sec
+	e.cores[0].Expire(e.svcs, e.now, 1000)
+	if n := e.cores[0].tab.Len(); n != 0 {
+		t.Fatalf("%d sessions after 4 s, want 0 (SYN_RECV timeout 3 s)", n)
 	}
 }

@@ -16,6 +16,10 @@ import (
 	"fngw/ctl"
 )
 
+// DefaultSynRecvTimeout is LVS's SYN_RECV timeout, seconds
+// (session.tcp_syn_recv_timeout).
+const DefaultSynRecvTimeout = 60
+
 // Defaults for keys that are absent.
 const (
 	DefaultMemoryMB    = 512
@@ -102,6 +106,7 @@ type rawSession struct {
 	TCPTimeout      *int `toml:"tcp_timeout"`
 	TCPFinTimeout   *int `toml:"tcp_fin_timeout"`
 	UDPTimeout      *int `toml:"udp_timeout"`
+	SynRecvTimeout  *int `toml:"tcp_syn_recv_timeout"`
 }
 
 type rawPool struct {
@@ -199,6 +204,9 @@ type Ctl struct {
 // Session holds per-core session table settings.
 type Session struct {
 	CapacityPerCore int
+	// SynRecvTimeout is the SYN_RECV (half-open) timeout in seconds
+	// (DefaultSynRecvTimeout, LVS's).
+	SynRecvTimeout int
 }
 
 // Pool holds the mbuf pool settings.
@@ -363,7 +371,7 @@ func (v *validator) knownHint(k toml.Key) string {
 		"route":        {"prefix", "via", "port"},
 		"neigh":        {"addr", "mac", "port"},
 		"ctl":          {"socket", "metrics"},
-		"session":      {"capacity_per_core", "tcp_timeout", "tcp_fin_timeout", "udp_timeout"},
+		"session":      {"capacity_per_core", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "tcp_syn_recv_timeout"},
 		"pool":         {"mbufs", "cache_size"},
 		"service":      {"proto", "vip", "sched", "flags", "persistent", "netmask", "laddrs", "[[service.dest]]"},
 		"service.dest": {"addr", "fwd", "weight", "u_threshold", "l_threshold"},

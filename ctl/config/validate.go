@@ -428,6 +428,10 @@ func (v *validator) session(raw *rawFile, f *File) {
 		*x.dst = uint32(*x.p)
 	}
 	f.LB.Timeouts = t
+	f.Session.SynRecvTimeout = deref(raw.Session.SynRecvTimeout, DefaultSynRecvTimeout)
+	if s := f.Session.SynRecvTimeout; s < 1 || s > ctl.MaxTimeout {
+		v.errf("session.tcp_syn_recv_timeout", "%d out of range 1-%d seconds", s, ctl.MaxTimeout)
+	}
 }
 
 // neededMbufs is what the rx rings, tx rings and per-lcore caches hold at
