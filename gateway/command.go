@@ -71,6 +71,8 @@ func (g *Gateway) dispatch(req socket.Request, w io.Writer) error {
 		return g.link(args[1:], w)
 	case "stats":
 		return g.stats(args[1:], w)
+	case "mem":
+		return g.mem(args[1:], w) // mem.go
 	case "reload":
 		out, err := g.reload()
 		if err != nil {

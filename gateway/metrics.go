@@ -45,6 +45,7 @@ var (
 	dCoreRedIn    = desc("redirect_received_total", "Packets received from other cores' redirect rings.", "core")
 	dCoreICMP     = desc("icmp_translated_total", "ICMP errors translated through a session.", "core")
 	dCoreICMPSent = desc("icmp_sent_total", "ICMP errors originated by the datapath (time exceeded, fragmentation needed).", "core")
+	dMbufsInUse   = desc("mbufs_in_use", "Mbufs of the pool in use (rings, lcores, the stack's queues, in flight).")
 	dCoreToCtl    = desc("core_to_control_total", "Packets handed to the control lcore.", "core")
 	dNeighEntries = desc("arp_entries", "Entries in the neighbour table.")
 	dNeighQDrops  = desc("arp_queue_drops_total", "Packets dropped because the queue of packets waiting for ARP resolution was full.")
@@ -93,6 +94,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dPortOerrors, s.Oerrors, n)
 		counter(dPortNombuf, s.RxNombuf, n)
 	}
+	gauge(dMbufsInUse, float64(g.pool.InUse()))
 	for i, w := range g.workers {
 		core := strconv.Itoa(i)
 		s := w.Stats()

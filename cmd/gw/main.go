@@ -24,6 +24,7 @@ const usage = `usage: gw [--sock PATH] COMMAND [ARGS]
   gw ip addr|route|neigh …  the user-space stack on the gateway's ports
   gw link show [-s]         ports, link state and counters
   gw stats [--json]         per-core counters and drops by reason
+  gw mem [--json]           mbufs in use, the control plane's heap
   gw top [-d DUR] [-n N]    refreshing view of per-core load and service rates
   gw reload                 re-read the configuration file and apply the difference
 
