@@ -52,3 +52,13 @@ demo: build
 
 clean:
 	rm -rf bin
+
+# Robustness (docs/robustness.md). fuzz: every Fuzz target for FUZZTIME
+# each (scripts/fuzz.sh; about 3.5 min at 10 s, so not part of test: plain
+# go test replays the committed corpora under testdata/fuzz). soak: a
+# SOAK_DURATION end-to-end run through FULLNAT (scripts/soak.sh).
+FUZZTIME ?= 10s
+SOAK_DURATION ?= 10m
+.PHONY: fuzz soak
+fuzz: deps
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
