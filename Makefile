@@ -62,3 +62,5 @@ SOAK_DURATION ?= 10m
 .PHONY: fuzz soak
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+soak: build
+	SOAK_DURATION=$(SOAK_DURATION) ./scripts/soak.sh
