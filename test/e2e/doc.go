@@ -51,4 +51,9 @@
 //	                 datapath's timeouts follow -R, and not a refused reload
 //	lbhelpers_test.go helpers of both: server-side connection counts, -L --stats parsing,
 //	                 background throttled download (e2epeer fetch -rate) and HTTP load
+//	robust_test.go   IP fragments (issue 8): UDP datagrams up to 65507 bytes, fragmented
+//	                 by the client's kernel, echoed whole through FULLNAT and NAT, one
+//	                 and two workers
+//	soak_test.go     make soak (build tag soak): SOAK_DURATION of HTTP, bulk and UDP
+//	                 traffic with periodic reconfiguration, then drain and leak checks
 package e2e

@@ -21,4 +21,10 @@
 //	                 mode, NAT's replies, the IPIP outer header (TOS, DF, ID, TTL 64),
 //	                 ICMP fragmentation needed for a DF packet too big for the tunnel
 //	                 and the too_big drop without DF, all byte-exact
+//	robust_test.go   hostile input (docs/robustness.md): a corpus of malformed and unusual
+//	                 frames interleaved with a FULLNAT flow, each counted under its drop
+//	                 reason, the flow byte-exact; time exceeded, fragmentation needed and
+//	                 their rate limit; forwarded fragments
+//	flood_test.go    SYN flood from spoofed sources through a third port: table_full,
+//	                 the established connection forwarded, recovery
 package pcap
