@@ -50,7 +50,7 @@ var floodMAC = harness.MustMAC("02:70:63:61:70:02")
 // ACK, then sources SYNs with a data segment of that connection every
 // floodEstEvery packets. It returns how many established segments (data and
 // ACK, the SYN excluded) the file holds.
-func writeFlood(t *testing.T, path string, sources int) (est int) {
+func writeFlood(t *testing.T, path string, sources int, dstMAC net.HardwareAddr) (est int) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -76,13 +76,13 @@ func writeFlood(t *testing.T, path string, sources int) (est int) {
 		w.Write(frame)
 		n++
 	}
-	estH := harness.Hosts{SrcMAC: clientMAC, DstMAC: floodMAC, Src: clientIP, Dst: vip, TTL: 64, ID: 1}
+	estH := harness.Hosts{SrcMAC: clientMAC, DstMAC: dstMAC, Src: clientIP, Dst: vip, TTL: 64, ID: 1}
 	put(harness.TCPSyn(estH, floodEstClient, floodSvcPort, 1000))
 	put(harness.TCPAck(estH, floodEstClient, floodSvcPort, 1001, 1))
 	est = 1
 	seq := uint32(1001)
 	payload := []byte("fngw established segment")
-	syn := harness.TCPSyn(harness.Hosts{SrcMAC: clientMAC, DstMAC: floodMAC, Src: netip.MustParseAddr("100.64.0.0"), Dst: vip, TTL: 64}, 1, tcpVPort, 0)
+	syn := harness.TCPSyn(harness.Hosts{SrcMAC: clientMAC, DstMAC: dstMAC, Src: netip.MustParseAddr("100.64.0.0"), Dst: vip, TTL: 64}, 1, tcpVPort, 0)
 	for i := range sources {
 		if i%(floodEstEvery-1) == 0 {
 			estH.ID++
@@ -140,9 +140,9 @@ type floodSample struct {
 	sessions  int64
 }
 
-func sampleFlood(t *testing.T, g *harness.Gateway) (floodSample, error) {
+func sampleFlood(t *testing.T, g *harness.Gateway, port string) (floodSample, error) {
 	s := floodSample{at: time.Now()}
-	l, err := g.Link(floodPort)
+	l, err := g.Link(port)
 	if err != nil {
 		return s, err
 	}
@@ -190,7 +190,7 @@ func TestSYNFlood(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	floodPcap := filepath.Join(dir, "flood.pcap")
 	t0 := time.Now()
-	est := writeFlood(t, floodPcap, sources)
+	est := writeFlood(t, floodPcap, sources, floodMAC)
 	total := uint64(sources + est + 1)
 	t.Logf("flood pcap: %d SYNs from %d sources, %d established segments, written in %v", sources, sources, est, time.Since(t0).Round(time.Millisecond))
 
@@ -233,7 +233,7 @@ tcp_syn_recv_timeout = %[7]d
 	var samples []floodSample
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		s, err := sampleFlood(t, g)
+		s, err := sampleFlood(t, g, floodPort)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +254,7 @@ tcp_syn_recv_timeout = %[7]d
 		// Every segment of the established connection was forwarded:
 		// a full table refuses new flows, never existing ones.
 		harness.Eventually(t, fnTimeout, "every established segment forwarded", func() error {
-			s, err := sampleFlood(t, g)
+			s, err := sampleFlood(t, g, floodPort)
 			if err != nil {
 				return err
 			}
@@ -309,7 +309,7 @@ tcp_syn_recv_timeout = %[7]d
 	t.Run("half_open_sessions_expire", func(t *testing.T) {
 		start := time.Now()
 		harness.Eventually(t, (floodSynRecv+5)*time.Second, "only the established connection left", func() error {
-			s, err := sampleFlood(t, g)
+			s, err := sampleFlood(t, g, floodPort)
 			if err != nil {
 				return err
 			}
@@ -362,4 +362,138 @@ func mustMACOf(t *testing.T, g *harness.Gateway, port string) net.HardwareAddr {
 	}
 	t.Fatalf("no port %s", port)
 	return nil
+}
+
+// TestSYNFloodThroughput measures what an established connection gets
+// while a SYN flood runs at the rate the worker can take: net_pcap replays
+// a flood pcap from memory in a loop (infinite_rx) into one port and the
+// forwarded packets go to a net_null port, so neither the file nor the tx
+// pcap limits the rate. The pcap holds 32768 SYNs from distinct spoofed
+// sources to VIP:80 and, every eighth packet, a segment of an established
+// connection to VIP:443 (after its SYN and ACK). The table (1024 sessions)
+// is full after the first loop. It runs FNGW_FLOOD_SECONDS (default 2) for
+// the flood, and as long with the established connection's segments alone,
+// and reports both rates. It asserts that the established connection's
+// forwarded packets keep up with its share of what the port received (none
+// is dropped: a full table refuses only new flows) and that every other SYN
+// is refused as table_full or forwarded as a retransmission of a session
+// that got in.
+func TestSYNFloodThroughput(t *testing.T) {
+	secs := 2
+	if v := os.Getenv("FNGW_FLOOD_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 600 {
+			t.Fatalf("FNGW_FLOOD_SECONDS=%q: want 1 to 600", v)
+		}
+		secs = n
+	}
+	dir, err := os.MkdirTemp("", "fngwt-floodrate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// The flood comes in on the first port here: net_pcap's MAC for it.
+	mac0 := harness.MustMAC("02:70:63:61:70:00")
+	const sources = 32768
+	flood := filepath.Join(dir, "flood.pcap")
+	est := writeFlood(t, flood, sources, mac0)
+	share := float64(est) / float64(sources+est+1) // the established connection's part of the flood
+	alone := filepath.Join(dir, "alone.pcap")
+	writeEstablishedOnly(t, alone, est, mac0)
+
+	run := func(name, pcap string) (rxPPS, estPPS float64, cores []coreJSON) {
+		t.Helper()
+		harness.Prepare(t)
+		g := harness.Start(t, harness.Config{
+			IdleSleepUS: -1, // busy-poll: a rate measurement
+			Ports: []harness.Port{
+				{Name: "dpdk0", Device: "net_pcap0,rx_pcap=" + pcap + ",infinite_rx=1", Addrs: []string{"198.18.1.1/24"}},
+				{Name: "dpdk1", Device: "net_null0,no-rx=1", Addrs: []string{"198.18.2.1/24"}},
+			},
+			Neighs: []harness.Neigh{fnRS},
+			Extra: fmt.Sprintf(`
+[[service]]
+proto = "tcp"
+vip = "%[1]s:%[2]d"
+sched = "rr"
+laddrs = ["%[3]s dev dpdk1"]
+[[service.dest]]
+addr = "%[4]s:%[5]d"
+fwd = "fullnat"
+
+[[service]]
+proto = "tcp"
+vip = "%[1]s:%[6]d"
+sched = "rr"
+laddrs = ["%[3]s dev dpdk1"]
+[[service.dest]]
+addr = "%[4]s:%[7]d"
+fwd = "fullnat"
+
+[session]
+capacity_per_core = %[8]d
+tcp_syn_recv_timeout = 60
+
+[pool]
+mbufs = %[9]d
+`, vip, tcpVPort, lip, rip, tcpRPort, floodSvcPort, floodRSPort, floodCapacity, 1<<17-1),
+			MemoryMB: 1024,
+		}, nil)
+		if mac := g.MustLink("dpdk0").MAC; !strings.EqualFold(mac, mac0.String()) {
+			t.Fatalf("%s: port dpdk0 has MAC %s, the pcaps are addressed to %s", name, mac, mac0)
+		}
+		time.Sleep(time.Second) // the replay gets going, the table fills
+		a, err := sampleFlood(t, g, "dpdk0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(secs) * time.Second)
+		b, err := sampleFlood(t, g, "dpdk0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.MustJSON(&cores, "stats")
+		g.Stop()
+		d := b.at.Sub(a.at).Seconds()
+		return float64(b.rx-a.rx) / d, float64(b.estIn-a.estIn) / d, cores
+	}
+	rx, estRate, cores := run("flood", flood)
+	t.Logf("flood: %.2f Mpps received; established connection %.3f Mpps forwarded, %.1f%% of its share of the packets (%.1f%%)",
+		rx/1e6, estRate/1e6, 100*estRate/(rx*share), 100*share)
+	var full, created uint64
+	for _, c := range cores {
+		full += c.Drops["table_full"]
+		created += c.Created
+		for r, n := range c.Drops {
+			if r != "table_full" {
+				t.Errorf("core %d dropped %d packets for %s", c.Core, n, r)
+			}
+		}
+	}
+	if full == 0 || created != floodCapacity {
+		t.Errorf("table_full %d, sessions created %d: want the table full (%d) and the rest refused", full, created, floodCapacity)
+	}
+	if estRate < 0.98*rx*share {
+		t.Errorf("the established connection got %.0f pps of its %.0f pps share: dropped during the flood", estRate, rx*share)
+	}
+	rxAlone, estAlone, _ := run("alone", alone)
+	t.Logf("without the flood: established connection %.2f Mpps forwarded (%.2f Mpps received)", estAlone/1e6, rxAlone/1e6)
+}
+
+// writeEstablishedOnly writes the established connection of writeFlood
+// alone: its SYN, its ACK and n data segments.
+func writeEstablishedOnly(t *testing.T, path string, n int, dstMAC net.HardwareAddr) {
+	t.Helper()
+	estH := harness.Hosts{SrcMAC: clientMAC, DstMAC: dstMAC, Src: clientIP, Dst: vip, TTL: 64, ID: 1}
+	frames := [][]byte{harness.TCPSyn(estH, floodEstClient, floodSvcPort, 1000), harness.TCPAck(estH, floodEstClient, floodSvcPort, 1001, 1)}
+	seq := uint32(1001)
+	payload := []byte("fngw established segment")
+	for range n {
+		estH.ID++
+		frames = append(frames, harness.TCPData(estH, floodEstClient, floodSvcPort, seq, 1, payload))
+		seq += uint32(len(payload))
+	}
+	if err := harness.WritePcap(path, frames...); err != nil {
+		t.Fatal(err)
+	}
 }
