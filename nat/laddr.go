@@ -28,11 +28,17 @@ func OwnerCore(lport uint16, ncores int) int { return int(lport) % ncores }
 //
 // A pool is created on first use (amortised zero allocations: a map insert and
 // a struct) and costs about 80 bytes (48 for the pool, the rest its map entry)
-// plus 2 bytes per port it has had in use at once: ports never used yet are handed out by a cursor over the core's
-// slice, released ones go through a FIFO ring that grows by doubling, so
-// allocation and release are O(1) and never probe, and a released port is
-// reused as late as possible. Pools are kept when they empty (so a pair's
-// churn allocates nothing).
+// plus 2 bytes per port it has released (at most its slice: 126 KB with one
+// core): ports never used yet are handed out by a cursor over the core's
+// slice first, released ones go through a FIFO ring that grows by doubling and
+// is drawn from once the cursor has gone through the slice, so allocation and
+// release are O(1) and never probe, and a released port is reused as late as
+// possible: after every other port of the pool. That matters because the real
+// server usually closes first and keeps LIP:lport in TIME_WAIT (60 s on
+// Linux): a port handed out again within that time meets the old connection
+// there, and the client's SYN is answered with a stale ACK (a reset and a
+// 1 s retransmission at best, a failed connection at worst). Pools are kept
+// when they empty (so a pair's churn allocates nothing).
 //
 // A PortPools is owned by its core; only Usage may be called from other
 // goroutines.
@@ -118,13 +124,13 @@ func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (poo
 	}
 	pp := &p.pools[pool]
 	switch {
-	case pp.n > 0:
+	case pp.next < p.count: // never used: first (see PortPools on TIME_WAIT)
+		lport = p.first + uint16(pp.next)*p.step
+		pp.next++
+	case pp.n > 0: // the port released longest ago
 		lport = pp.ring[pp.head]
 		pp.head = (pp.head + 1) & uint32(len(pp.ring)-1)
 		pp.n--
-	case pp.next < p.count:
-		lport = p.first + uint16(pp.next)*p.step
-		pp.next++
 	default:
 		if pp.laddr >= 0 {
 			x := &p.laddrs[pp.laddr].exhausted
