@@ -33,7 +33,7 @@ pcap: build
 e2e: build
 	$(GO) test -count=1 -p 1 -timeout 20m -v ./test/e2e/
 
-test: lint build unit pcap e2e
+test: lint build unit fuzz-short pcap e2e
 
 # The perf lab (perf/README.md): testpmd and gw side by side, results in perf/results/.
 bench: build
@@ -59,8 +59,11 @@ clean:
 # SOAK_DURATION end-to-end run through FULLNAT (scripts/soak.sh).
 FUZZTIME ?= 10s
 SOAK_DURATION ?= 10m
-.PHONY: fuzz soak
+.PHONY: fuzz fuzz-short soak
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+# fuzz-short is the bounded pass make test runs: every target for 2 s.
+fuzz-short: deps
+	FUZZTIME=2s ./scripts/fuzz.sh
 soak: build
 	SOAK_DURATION=$(SOAK_DURATION) ./scripts/soak.sh
