@@ -71,11 +71,12 @@ func TestSoak(t *testing.T) {
 	var bulkOK, bulkBad, udpRuns int
 	var udpSent, udpEchoed int
 	var problems []string
+	start := time.Now()
 	problem := func(format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(problems) < 20 {
-			problems = append(problems, fmt.Sprintf(format, args...))
+			problems = append(problems, fmt.Sprintf("at %.0fs: ", time.Since(start).Seconds())+fmt.Sprintf(format, args...))
 		}
 	}
 	wg.Add(2)
@@ -143,7 +144,6 @@ func TestSoak(t *testing.T) {
 		{"udp weights 1:0", [][]string{{"-e", "-u", fnUDP, "-r", fnRS2 + ":" + fnUDPPort, "--fullnat", "-w", "0"}}},
 		{"udp weights 1:1", [][]string{{"-e", "-u", fnUDP, "-r", fnRS2 + ":" + fnUDPPort, "--fullnat", "-w", "1"}}},
 	}
-	start := time.Now()
 	var warm soakSample
 	var samples []soakSample
 	for i := 0; time.Since(start) < dur; i++ {
@@ -159,7 +159,8 @@ func TestSoak(t *testing.T) {
 				t.Errorf("reconfiguration %q: %v %s", st.what, err, out)
 			}
 		}
-		t.Logf("%5.0fs %s; then: %s", time.Since(start).Seconds(), s, st.what)
+		load, _ := os.ReadFile("/proc/loadavg") // other jobs on the machine show here
+		t.Logf("%5.0fs %s, loadavg %s; then: %s", time.Since(start).Seconds(), s, strings.Join(strings.Fields(string(load))[:3], " "), st.what)
 	}
 	close(stop)
 	wg.Wait()
@@ -175,6 +176,20 @@ func TestSoak(t *testing.T) {
 	}
 	mu.Unlock()
 	checkNoBadDrops(t, tp.cores(t))
+	// Where a lost packet could have gone besides the datapath's drops:
+	// the ports' receive counters and the kernel side of the taps.
+	links, _ := tp.g.Cmd("link", "show", "-s")
+	cl, _ := tp.client.Run("ip", "-s", "link")
+	sw, _ := tp.sw.Run("ip", "-s", "link")
+	tcpCounters := []string{"TcpRetransSegs", "TcpExtTCPTimeouts", "TcpAttemptFails", "TcpEstabResets", "TcpOutRsts",
+		"TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtTCPChallengeACK", "TcpExtPAWSEstab", "TcpExtTCPSynRetrans",
+		"TcpExtTW", "TcpExtTCPTimeWaitOverflow", "UdpRcvbufErrors"}
+	retr, _ := tp.client.Run("nstat", append([]string{"-az"}, tcpCounters...)...)
+	for i, ns := range tp.rs {
+		r, _ := ns.Run("nstat", append([]string{"-az"}, tcpCounters...)...)
+		retr += fmt.Sprintf("rs%d:\n%s", i+1, r)
+	}
+	t.Logf("ports:\n%s\nclient links:\n%s\nswitch links:\n%s\nclient kernel:\n%s", links, cl, sw, retr)
 
 	// Drain: every session times out, and what the traffic used comes back.
 	drainStart := time.Now()
