@@ -38,6 +38,12 @@ type Config struct {
 	// times; the quietest attempt is kept.
 	NoiseMax, StealMax float64
 	Retries            int
+	// RetryBudget: no run is repeated once the bench has run this long, so
+	// that a busy machine cannot stretch it without bound (0: no limit).
+	RetryBudget time.Duration
+	// FillReps is the number of runs of Memory scenarios (default 1: the
+	// bytes per session are the same in every run).
+	FillReps int
 
 	Progress io.Writer
 }
@@ -68,8 +74,9 @@ type Result struct {
 
 // Bench runs scenarios.
 type Bench struct {
-	cfg Config
-	seq int
+	cfg   Config
+	seq   int
+	start time.Time
 }
 
 // New checks the configuration and makes the directories.
@@ -85,7 +92,10 @@ func New(cfg Config) (*Bench, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
-	return &Bench{cfg: cfg}, nil
+	if cfg.FillReps < 1 {
+		cfg.FillReps = 1
+	}
+	return &Bench{cfg: cfg, start: time.Now()}, nil
 }
 
 func (b *Bench) logf(format string, a ...any) {
@@ -182,7 +192,11 @@ func (b *Bench) scenario(ctx context.Context, sc *Scenario) (*Result, error) {
 		}
 		b.logf("  baseline: gw with a 1 024-session table, RSS %.0f MiB", float64(base)/(1<<20))
 	}
-	for rep := 1; rep <= b.cfg.Reps; rep++ {
+	reps := b.cfg.Reps
+	if sc.Kind == Memory {
+		reps = b.cfg.FillReps
+	}
+	for rep := 1; rep <= reps; rep++ {
 		if sc.Kind == Throughput {
 			tp := &Testpmd{Path: b.cfg.Testpmd, Lcores: fmt.Sprintf("%d,%d", b.cfg.MainCPU, b.cfg.WorkerCPU),
 				MemoryMB: memMB, Hugepages: b.cfg.Hugepages, FilePrefix: fmt.Sprintf("fngwperf-tp%d", os.Getpid()),
@@ -211,7 +225,7 @@ func (b *Bench) scenario(ctx context.Context, sc *Scenario) (*Result, error) {
 		}
 		res.runs = append(res.runs, r)
 	}
-	if b.cfg.Perf != "" && sc.Kind != Memory {
+	if b.cfg.Perf != "" && sc.Profile {
 		p, err := b.profile(ctx, sc, sp, device, mbufs, memMB)
 		if err != nil {
 			b.logf("  profile failed: %v", err)
@@ -229,7 +243,11 @@ func (b *Bench) scenario(ctx context.Context, sc *Scenario) (*Result, error) {
 // keeps the quietest, prints a progress line and writes its JSON file.
 func (b *Bench) attempts(ctx context.Context, sc *Scenario, rep int, impl string, measure func() (*Run, error)) (*Run, error) {
 	var best *Run
-	for a := 1; a <= b.cfg.Retries+1; a++ {
+	retries := b.cfg.Retries
+	if sc.Kind == Memory {
+		retries = 0 // resident memory does not depend on the machine's load
+	}
+	for a := 1; a <= retries+1; a++ {
 		load := loadAvg()
 		start := time.Now()
 		r, err := measure()
@@ -238,16 +256,18 @@ func (b *Bench) attempts(ctx context.Context, sc *Scenario, rep int, impl string
 		}
 		r.Scenario, r.Impl, r.Rep, r.Attempt, r.Start, r.Load1 = sc.Name, impl, rep, a, start, load
 		r.Noisy = r.OtherCPU > b.cfg.NoiseMax || r.Steal > b.cfg.StealMax
-		b.logf("  [%s %d/%d] %-7s %s", sc.Name, rep, b.cfg.Reps, impl, r.line())
+		b.logf("  [%s run %d] %-7s %s", sc.Name, rep, impl, r.line())
 		if best == nil || r.OtherCPU+r.Steal < best.OtherCPU+best.Steal {
 			best = r
 		}
-		if !r.Noisy {
+		if !r.Noisy || a > retries {
 			break
 		}
-		if a <= b.cfg.Retries {
-			b.logf("  noisy (others %.2f cores, steal %.2f): measuring again", r.OtherCPU, r.Steal)
+		if b.cfg.RetryBudget > 0 && time.Since(b.start) > b.cfg.RetryBudget {
+			b.logf("  noisy (others %.2f cores, steal %.2f), but the retry budget of %v is spent: kept", r.OtherCPU, r.Steal, b.cfg.RetryBudget)
+			break
 		}
+		b.logf("  noisy (others %.2f cores, steal %.2f): measuring again", r.OtherCPU, r.Steal)
 	}
 	best.clean()
 	f := filepath.Join(b.cfg.Out, "runs", fmt.Sprintf("%s-%s-%d.json", sc.Name, impl, rep))

@@ -16,6 +16,7 @@ type Report struct {
 	Machine  Machine   `json:"machine"`
 	Command  string    `json:"command"`
 	Reps     int       `json:"reps"`
+	FillReps int       `json:"fill_reps"`
 	WindowS  float64   `json:"window_s"`
 	Results  []Result  `json:"results"`
 	Charts   []string  `json:"charts,omitempty"`
@@ -25,8 +26,8 @@ type Report struct {
 func (rep *Report) Table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured %s on %s.\n", rep.Start.UTC().Format("2006-01-02 15:04 MST"), rep.Machine)
-	fmt.Fprintf(&b, "Median of %d runs (min–max); one worker core; testpmd `macswap` and gw side by side on the same\n", rep.Reps)
-	fmt.Fprintf(&b, "`net_pcap` vdev, same core, same run; %.0f s windows. Command: `%s`.\n\n", rep.WindowS, rep.Command)
+	fmt.Fprintf(&b, "Median of %d runs (min–max; table fill: %d run); one worker core; testpmd `macswap` and gw one after\n", rep.Reps, rep.FillReps)
+	fmt.Fprintf(&b, "the other on the same `net_pcap` vdev and core in each run; %.0f s windows. Command: `%s`.\n\n", rep.WindowS, rep.Command)
 	b.WriteString("| scenario | testpmd Mpps | gw Mpps | gw / testpmd | gw figure | target | result |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, r := range rep.Results {

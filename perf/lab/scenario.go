@@ -42,6 +42,11 @@ type Scenario struct {
 	Target float64
 	// MinSessions (Memory): the number of sessions to reach.
 	MinSessions int
+	// Reps, when set, replaces the configured number of runs (Config.FillReps
+	// for Memory, whose figure does not vary between runs).
+	Reps int
+	// Profile: record where the gateway's worker spends its time.
+	Profile bool
 }
 
 // Spec is the scenario's traffic on the lab plan.
@@ -74,13 +79,13 @@ func (s *Scenario) TargetText() string {
 // targets, plus the two-direction mix).
 var Scenarios = []Scenario{
 	{Name: "udp-1k", Title: "FULLNAT established, 64 B UDP, 1 024 flows", Kind: Throughput,
-		Mode: gen.Forward, Proto: "udp", Flows: 1024, Size: 64, Servers: 1, LIPs: 1, Capacity: 1 << 20, Target: 0.80},
+		Mode: gen.Forward, Proto: "udp", Flows: 1024, Size: 64, Servers: 1, LIPs: 1, Capacity: 1 << 20, Target: 0.80, Profile: true},
 	{Name: "udp-1m", Title: "FULLNAT established, 64 B UDP, 1 048 576 flows", Kind: Throughput,
-		Mode: gen.Forward, Proto: "udp", Flows: 1 << 20, Size: 64, Servers: 4, LIPs: 8, Capacity: 1 << 21, Target: 0.50},
+		Mode: gen.Forward, Proto: "udp", Flows: 1 << 20, Size: 64, Servers: 4, LIPs: 8, Capacity: 1 << 21, Target: 0.50, Profile: true},
 	{Name: "mixed-1k", Title: "FULLNAT both directions (client→VIP, RS→LIP interleaved), 64 B UDP, 1 024 flows", Kind: Throughput,
 		Mode: gen.Mixed, Proto: "udp", Flows: 1024, Size: 64, Servers: 1, LIPs: 1, Capacity: 1 << 20},
 	{Name: "syn-1m", Title: "New sessions: 1 048 576 unique TCP SYNs, first pass", Kind: NewSessions,
-		Mode: gen.SYN, Proto: "tcp", Flows: 1 << 20, Size: 64, Servers: 4, LIPs: 8, Capacity: 1 << 21, Target: 2e6},
+		Mode: gen.SYN, Proto: "tcp", Flows: 1 << 20, Size: 64, Servers: 4, LIPs: 8, Capacity: 1 << 21, Target: 2e6, Profile: true},
 	{Name: "fill-16m", Title: "Concurrent sessions: one core's table filled (16 777 216 UDP flows, streamed)", Kind: Memory,
 		Mode: gen.Forward, Proto: "udp", Flows: 1 << 24, Size: 64, Servers: 16, LIPs: 17, Capacity: 1 << 24,
 		Streamed: true, Target: 128, MinSessions: 10_000_000},

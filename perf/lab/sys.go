@@ -202,3 +202,16 @@ func (m Machine) String() string {
 	}
 	return s + fmt.Sprintf(", Linux %s, DPDK %s, %s, %s, THP %s", m.Kernel, m.DPDK, m.Go, pages, m.THP)
 }
+
+// LoadLine is /proc/loadavg as uptime shows it.
+func LoadLine() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return "load average " + strings.Join(f[:3], ", ")
+}

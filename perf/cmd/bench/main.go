@@ -41,19 +41,21 @@ func main() {
 		cache     = flag.String("cache", "/var/tmp/fngw-perf", "where generated pcaps are kept between runs")
 		scen      = flag.String("scenarios", strings.Join(names, ","), "comma-separated scenarios to run")
 		reps      = flag.Int("reps", 3, "runs per scenario and forwarder")
-		window    = flag.Duration("window", 5*time.Second, "measurement window of throughput runs")
+		window    = flag.Duration("window", 4*time.Second, "measurement window of throughput runs")
 		warmup    = flag.Duration("warmup", time.Second, "wait after sessions exist, before the window")
 		cpus      = flag.String("cpus", "0,1", "MAIN,WORKER CPUs: both forwarders poll on WORKER")
 		huge      = flag.Bool("hugepages", false, "run both forwarders on hugepages (reserve and mount them first)")
 		noiseMax  = flag.Float64("noise", 0.3, "re-run when other processes used more than this many cores in the window")
 		stealMax  = flag.Float64("steal", 0.1, "re-run when the hypervisor stole more than this many cores")
-		retries   = flag.Int("retries", 2, "re-runs of a noisy run")
+		retries   = flag.Int("retries", 1, "re-runs of a noisy run")
+		budget    = flag.Duration("retry-budget", 7*time.Minute, "no re-runs once the bench has run this long (0: no limit)")
+		fillReps  = flag.Int("fill-reps", 1, "runs of the table-fill scenario (its bytes per session do not vary)")
 		quick     = flag.Bool("quick", false, "one short run per scenario, no profiles, no table fill (a smoke test)")
 		noProfile = flag.Bool("no-profile", false, "skip the perf profiles")
 	)
 	flag.Parse()
 	if *quick {
-		*reps, *window, *noProfile = 1, 2*time.Second, true
+		*reps, *window, *noProfile, *retries = 1, 2*time.Second, true, 0
 		if !flagSet("scenarios") {
 			*scen = "udp-1k,udp-1m,mixed-1k,syn-1m"
 		}
@@ -105,16 +107,18 @@ func main() {
 	defer stop()
 	b, err := lab.New(lab.Config{GW: gwBin, Testpmd: tp, Perf: perf, Out: dir, Cache: *cache, Work: work,
 		MainCPU: main, WorkerCPU: worker, Reps: *reps, Warmup: *warmup, Window: *window, Hugepages: *huge,
-		NoiseMax: *noiseMax, StealMax: *stealMax, Retries: *retries, Progress: os.Stdout})
+		NoiseMax: *noiseMax, StealMax: *stealMax, Retries: *retries, RetryBudget: *budget, FillReps: *fillReps,
+		Progress: os.Stdout})
 	if err != nil {
 		fail("%v", err)
 	}
 	m := lab.DescribeMachine()
 	m.Hugepages = *huge
-	fmt.Printf("fngw perf lab: %d scenarios × %d runs, results in %s\nmachine: %s\n", len(scs), *reps, dir, m)
+	fmt.Printf("fngw perf lab: %d scenarios, %d runs each (table fill: %d), results in %s\nmachine: %s\nload: %s\n",
+		len(scs), *reps, *fillReps, dir, m, lab.LoadLine())
 	results, err := b.Run(ctx, scs)
 	rep := &lab.Report{Start: start, Duration: time.Since(start).Seconds(), Machine: m,
-		Command: "go run ./perf/cmd/bench " + strings.Join(os.Args[1:], " "), Reps: *reps, WindowS: window.Seconds(), Results: results}
+		Command: "go run ./perf/cmd/bench " + strings.Join(os.Args[1:], " "), Reps: *reps, FillReps: *fillReps, WindowS: window.Seconds(), Results: results}
 	if cerr := rep.WriteCharts(dir); cerr != nil {
 		fmt.Fprintf(os.Stderr, "bench: charts: %v\n", cerr)
 	}
