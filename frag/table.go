@@ -152,6 +152,19 @@ func (t *Table) Insert(k Key, v Value, now int64) bool {
 	return true
 }
 
+// HasRoom reports whether Insert(k, ..., now) would succeed: k is live, or
+// its bucket has a free or expired way. The datapath asks before it acts on
+// a first fragment, so that a datagram it cannot track is refused before it
+// creates anything.
+func (t *Table) HasRoom(k Key, now int64) bool {
+	for _, e := range t.bucket(&k) {
+		if e.deadline <= now || e.key == k {
+			return true
+		}
+	}
+	return false
+}
+
 // Live counts the entries live at now (a full scan: for tests and listings).
 func (t *Table) Live(now int64) int {
 	n := 0

@@ -63,6 +63,9 @@ func TestFullBucketRefuses(t *testing.T) {
 			t.Fatalf("insert %d refused", i)
 		}
 	}
+	if tb.HasRoom(key(9), 50) || !tb.HasRoom(key(2), 50) {
+		t.Fatal("HasRoom disagrees with a full bucket")
+	}
 	if tb.Insert(key(9), 9, 50) {
 		t.Fatal("fifth datagram accepted into a full bucket")
 	}
@@ -126,7 +129,11 @@ func TestAgainstReference(t *testing.T) {
 			k := key(rng.IntN(600))
 			if rng.IntN(3) == 0 {
 				v := Value(step)
-				if tb.Insert(k, v, now) {
+				room := tb.HasRoom(k, now)
+				if ok := tb.Insert(k, v, now); ok != room {
+					t.Fatalf("step %d: HasRoom %v, Insert %v", step, room, ok)
+				}
+				if room {
 					m[k] = ref{v, now + 1000}
 				} else {
 					refused++

@@ -54,6 +54,11 @@ func (c *Core) fragment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, st
 		return c.laterFragment(f, pkt, ip, svcs, stack, now)
 	}
 	key := frag.KeyOf(ip) // before the rewrite changes the addresses
+	if !c.frags.HasRoom(key, now) {
+		// Refused before it creates a session or moves a counter.
+		dst := ip.DestinationAddress()
+		return ifOurs(svcs, dst, svcs.IsLocalAddr(dst), ReasonFragTableFull)
+	}
 	l4 := ip.Payload()
 	var sport, dport uint16
 	if len(l4) >= 4 {
@@ -68,9 +73,7 @@ func (c *Core) fragment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, st
 	default:
 		return r
 	}
-	if !c.frags.Insert(key, fragValue(sport, dport, owner), now) {
-		return drop(ReasonFragTableFull)
-	}
+	c.frags.Insert(key, fragValue(sport, dport, owner), now) // HasRoom said it fits
 	return r
 }
 

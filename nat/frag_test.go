@@ -200,6 +200,9 @@ func TestFragmentTableFull(t *testing.T) {
 			t.Fatalf("fifth first fragment: %v/%v, want drop frag_table_full", r.Act, r.Reason)
 		}
 	}
+	if n := e.cores[0].tab.Len(); n != 4 {
+		t.Fatalf("%d sessions: the refused datagram created one", n)
+	}
 	e.expectDrop(0, withEthernet(t, routerMAC, gwMAC0, all[4][1]), ReasonFragNoFirst)
 	for i := range 4 {
 		e.sendFragments(0, all[i][1:], routerMAC, gwMAC0, 1)
