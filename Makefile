@@ -54,8 +54,8 @@ clean:
 	rm -rf bin
 
 # Robustness (docs/robustness.md). fuzz: every Fuzz target for FUZZTIME
-# each (scripts/fuzz.sh; about 3.5 min at 10 s, so not part of test: plain
-# go test replays the committed corpora under testdata/fuzz). soak: a
+# each (scripts/fuzz.sh; about 3.5 min at 10 s; test runs fuzz-short below,
+# and plain go test replays the committed corpora under testdata/fuzz). soak: a
 # SOAK_DURATION end-to-end run through FULLNAT (scripts/soak.sh).
 FUZZTIME ?= 10s
 SOAK_DURATION ?= 10m
