@@ -564,7 +564,8 @@ func (b *Bench) profile(ctx context.Context, sc *Scenario, sp gen.Spec, device s
 		}
 		for _, l := range strings.Split(string(out), "\n") {
 			if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "# ") && l != "#" {
-				report.WriteString(l + "\n")
+				// perf pads empty columns with "-": drop them.
+				report.WriteString(strings.TrimRight(l, " -") + "\n")
 			}
 		}
 		report.WriteString("\n")

@@ -101,6 +101,7 @@ func (rep *Report) ppsChart() (*plot.Plot, error) {
 		p.Add(eb)
 	}
 	p.Y.Max = top * 1.3
+	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
 	p.Legend.Top, p.Legend.Left = true, true
 	p.NominalX(names...)
 	p.Y.Min = 0

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,5 +130,30 @@ func TestCharts(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(dir, c))
 			_ = os.WriteFile(filepath.Join(os.Getenv("FNGW_KEEP_CHARTS"), c), b, 0o644)
 		}
+	}
+}
+
+func TestReportRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "runs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := &Run{Scenario: "syn-1m", Impl: "gw", Rep: 1, SessionsPerSec: 1e6, Samples: []Sample{{T: 1, Created: 5}}}
+	b, _ := json.Marshal(run)
+	if err := os.WriteFile(filepath.Join(dir, "runs", "syn-1m-gw-1.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := &Report{Results: []Result{{Scenario: "syn-1m", Kind: NewSessions, Testpmd: Summarize(nil),
+		Value: Summary{1e6, 1e6, 1e6, 1}, Runs: []string{"runs/syn-1m-gw-1.json"}}}}
+	if err := rep.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := got.Results[0]
+	if !math.IsNaN(r.Testpmd.Median) || r.Value.Median != 1e6 || len(r.runs) != 1 || r.runs[0].Samples[0].Created != 5 {
+		t.Fatalf("%+v", r)
 	}
 }

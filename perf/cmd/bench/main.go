@@ -52,8 +52,23 @@ func main() {
 		fillReps  = flag.Int("fill-reps", 1, "runs of the table-fill scenario (its bytes per session do not vary)")
 		quick     = flag.Bool("quick", false, "one short run per scenario, no profiles, no table fill (a smoke test)")
 		noProfile = flag.Bool("no-profile", false, "skip the perf profiles")
+		replot    = flag.String("charts", "", "only draw the charts of an existing results directory again")
 	)
 	flag.Parse()
+	if *replot != "" {
+		rep, err := lab.LoadReport(*replot)
+		if err == nil {
+			err = rep.WriteCharts(*replot)
+		}
+		if err == nil {
+			err = rep.Write(*replot)
+		}
+		if err != nil {
+			fail("%v", err)
+		}
+		fmt.Printf("charts of %s: %v\n", *replot, rep.Charts)
+		return
+	}
 	if *quick {
 		*reps, *window, *noProfile, *retries = 1, 2*time.Second, true, 0
 		if !flagSet("scenarios") {
