@@ -3,11 +3,13 @@ package lcore
 import (
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"fngw/arp"
 	"fngw/dpdk"
 	"fngw/header"
 	"fngw/nat"
+	"fngw/prefetch"
 )
 
 // BurstSize is the rx burst size, and the unit of every buffer below.
@@ -70,6 +72,14 @@ type Worker struct {
 	stop atomic.Bool
 	idle int
 	job  atomic.Pointer[job]
+
+	// The batch for load balancing: packets that passed classification
+	// (or came over a redirect ring), their frames and verdicts, handed to
+	// nat.ProcessBurst at once.
+	lb     [BurstSize]*dpdk.Mbuf
+	frames [BurstSize]nat.Frame
+	res    [BurstSize]nat.Result
+	nlb    int
 }
 
 // job is a function the control plane runs on the worker's thread between two
@@ -184,16 +194,23 @@ func (w *Worker) Poll(now int64) int {
 		n := w.cfg.IO.RxBurst(q.Port, q.Queue, w.rx)
 		w.cnt.rx.add(uint64(n))
 		for i := 0; i < n; i++ {
-			w.classify(w.rx.Pkts[i], st, now)
+			// The headers of the whole burst start loading before the
+			// first is read (DMA leaves them in memory, not in L1).
+			prefetch.T0(unsafe.Pointer(unsafe.SliceData(w.rx.Pkts[i].Data())))
 		}
+		for i := 0; i < n; i++ {
+			w.classify(w.rx.Pkts[i], st)
+		}
+		w.balance(st, now)
 		total += n
 	}
 	for _, r := range w.cfg.RedirectIn {
 		n := r.Dequeue(w.rx, 0, BurstSize)
 		w.cnt.redirectIn.add(uint64(n))
 		for i := 0; i < n; i++ {
-			w.balance(w.rx.Pkts[i], st, now)
+			w.toBalance(w.rx.Pkts[i])
 		}
+		w.balance(st, now)
 		total += n
 	}
 	if w.cfg.FromControl != nil {
@@ -216,9 +233,10 @@ func (w *Worker) Poll(now int64) int {
 	return total
 }
 
-// classify runs the L2/L3 checks a kernel would before its IP layer, then hands
-// IPv4 to load balancing. Every packet ends in exactly one buffer or counter.
-func (w *Worker) classify(m *dpdk.Mbuf, st state, now int64) {
+// classify runs the L2/L3 checks a kernel would before its IP layer, then queues
+// IPv4 for load balancing (balance). Every packet ends in exactly one buffer or
+// counter.
+func (w *Worker) classify(m *dpdk.Mbuf, st state) {
 	if m.NbSegs() != 1 {
 		w.drop(m, MultiSegment)
 		return
@@ -232,7 +250,7 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state, now int64) {
 	switch eth.Type() {
 	case header.EtherTypeIPv4:
 	case header.EtherTypeARP:
-		w.toControl(m, header.Addr4{})
+		w.toControl(m, 0)
 		return
 	case header.EtherTypeVLAN:
 		w.drop(m, VLANOnUntagged)
@@ -278,16 +296,33 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state, now int64) {
 		w.drop(m, BadL4Checksum)
 		return
 	}
-	w.balance(m, st, now)
+	w.toBalance(m)
 }
 
-// balance runs load balancing on a packet whose Ethernet and IPv4 headers are
-// valid (classified here, or by the core that redirected it).
-func (w *Worker) balance(m *dpdk.Mbuf, st state, now int64) {
-	off, n := m.DataOff(), m.DataLen()
-	f := nat.Frame{Buf: m.Room(), Off: off, Len: n, L3: header.EthernetLen, Port: m.Port(), RSS: m.RSS()}
-	r := w.cfg.NAT.Process(&f, st.svcs, st.stack, now)
-	if (r.Act == nat.ActTx || r.Act == nat.ActControl) && (f.Off != off || f.Len != n) {
+// toBalance queues a packet whose Ethernet and IPv4 headers are valid
+// (classified here, or by the core that redirected it) for balance. A batch
+// holds one burst: balance runs after each.
+func (w *Worker) toBalance(m *dpdk.Mbuf) {
+	w.lb[w.nlb] = m
+	w.frames[w.nlb] = nat.Frame{Buf: m.Room(), Off: m.DataOff(), Len: m.DataLen(), L3: header.EthernetLen, Port: m.Port(), RSS: m.RSS()}
+	w.nlb++
+}
+
+// balance runs load balancing on the queued batch (nat.ProcessBurst looks the
+// whole batch's sessions up before processing any) and sends each packet
+// where its verdict says.
+func (w *Worker) balance(st state, now int64) {
+	n := w.nlb
+	w.nlb = 0
+	w.cfg.NAT.ProcessBurst(w.frames[:n], w.res[:n], st.svcs, st.stack, now)
+	for i := range n {
+		w.dispatch(w.lb[i], &w.frames[i], w.res[i], st)
+	}
+}
+
+// dispatch sends m, which nat processed into f with verdict r.
+func (w *Worker) dispatch(m *dpdk.Mbuf, f *nat.Frame, r nat.Result, st state) {
+	if (r.Act == nat.ActTx || r.Act == nat.ActControl) && (f.Off != m.DataOff() || f.Len != m.DataLen()) {
 		m.SetData(f.Off, f.Len) // moved: TUN encapsulation, an ICMP error built in place
 	}
 	switch r.Act {
@@ -310,7 +345,7 @@ func (w *Worker) balance(m *dpdk.Mbuf, st state, now int64) {
 				w.drop(m, LocalUnhandled)
 				return
 			}
-			w.toControl(m, header.Addr4{})
+			w.toControl(m, 0)
 			return
 		}
 		w.drop(m, NotForUs)
@@ -363,8 +398,8 @@ func (w *Worker) redirect(core int, m *dpdk.Mbuf) {
 // user tag, is the neighbour to resolve for a packet the datapath rewrote
 // and could not address (nat.ActControl with ReasonNoNeigh); zero for a
 // packet the control lcore handles itself (ARP, ICMP to the gateway).
-func (w *Worker) toControl(m *dpdk.Mbuf, nexthop header.Addr4) {
-	m.SetUserTag(nexthop.Uint32())
+func (w *Worker) toControl(m *dpdk.Mbuf, nexthop uint32) {
+	m.SetUserTag(nexthop)
 	if w.nctl == bufCap {
 		w.flushControl()
 	}

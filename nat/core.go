@@ -1,7 +1,6 @@
 package nat
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -67,7 +66,16 @@ type Core struct {
 	icmp  arp.TokenBucket // ICMP errors this core originates
 	frags *frag.Table     // datagrams whose first fragment was forwarded (frag.go)
 	ipID  uint16          // IPv4 ID of the next datagram this core originates (see nextID)
+
+	// ProcessBurst's scratch: per frame of a chunk, the tuple hash and the
+	// session candidate (Table.Candidate), -1 for none.
+	hash [hintChunk]uint32
+	cand [hintChunk]int32
 }
+
+// hintChunk is how many frames ProcessBurst looks up ahead at a time: two
+// rx bursts, a worker's largest batch.
+const hintChunk = 64
 
 // sessAux is what a session holds outside the table, released when it ends.
 type sessAux struct {
@@ -161,8 +169,79 @@ func (c *Core) Process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 	if svcs == nil {
 		svcs = noServices
 	}
+	return c.count(f, -1, svcs, stack, now)
+}
+
+// ProcessBurst is Process for each frame of a burst, in order: rs[i] is the
+// verdict of fs[i] (len(rs) >= len(fs)). It first looks the sessions of the
+// whole burst up in the Table's two prefetching steps (hash and prefetch
+// every home bucket, then read the buckets and prefetch the sessions they
+// name), so the cache and TLB misses of the burst overlap instead of
+// stalling each packet in turn; then it processes the frames. The verdicts
+// are exactly Process's, frame by frame.
+func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.Snapshot, now int64) {
+	if svcs == nil {
+		svcs = noServices
+	}
+	rs = rs[:len(fs)]
+	for len(fs) > 0 {
+		n := min(len(fs), hintChunk)
+		c.lookAhead(fs[:n])
+		for i := range n {
+			rs[i] = c.count(&fs[i], c.cand[i], svcs, stack, now)
+		}
+		fs, rs = fs[n:], rs[n:]
+	}
+}
+
+// lookAhead fills c.cand for frames (at most hintChunk): the candidate
+// session of each TCP or UDP packet that carries its ports, -1 for others.
+// Frames are not validated yet: a frame that peekTuple misreads only costs a
+// useless prefetch, since LookupHint verifies every candidate.
+func (c *Core) lookAhead(fs []Frame) {
+	var k Tuple4
+	for i := range fs {
+		if !peekTuple(&fs[i], &k) {
+			c.cand[i] = -1
+			continue
+		}
+		h := c.tab.Hash(&k)
+		c.hash[i], c.cand[i] = h, 0
+		c.tab.Prefetch(h)
+	}
+	for i := range fs {
+		if c.cand[i] == 0 {
+			c.cand[i] = c.tab.Candidate(c.hash[i])
+		}
+	}
+}
+
+// peekTuple reads into k the tuple of an unfragmented TCP or UDP packet in f,
+// if its headers are within the frame.
+func peekTuple(f *Frame, k *Tuple4) bool {
+	if f.Off < 0 || f.L3 < 0 || f.Len < f.L3 || f.Off > len(f.Buf)-f.Len {
+		return false
+	}
+	ip := header.IPv4(f.Buf[f.Off+f.L3 : f.Off+f.Len])
+	if !ip.IsValid(len(ip)) || ip.IsFragment() {
+		return false
+	}
+	if p := ip.Protocol(); p != header.IPProtoTCP && p != header.IPProtoUDP {
+		return false
+	}
+	l4 := []byte(ip[ip.HeaderLength():])
+	if len(l4) < 4 {
+		return false
+	}
+	k.read(ip, l4)
+	return true
+}
+
+// count is Process given the frame's session candidate (-1: none), counting
+// the verdict.
+func (c *Core) count(f *Frame, cand int32, svcs *Services, stack *arp.Snapshot, now int64) Result {
 	rxLen := f.Len
-	r := c.process(f, svcs, stack, now)
+	r := c.process(f, cand, svcs, stack, now)
 	k := &c.ctr.n
 	k[ctrRx]++
 	if rxLen > 0 {
@@ -189,7 +268,7 @@ var noServices = func() *Services {
 	return s
 }()
 
-func (c *Core) process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64) Result {
+func (c *Core) process(f *Frame, cand int32, svcs *Services, stack *arp.Snapshot, now int64) Result {
 	if f.Off < 0 || f.Len < 0 || f.Off > len(f.Buf) || f.Len > len(f.Buf)-f.Off ||
 		f.L3 < header.EthernetLen || f.L3 > f.Len-header.IPv4MinLen {
 		return drop(ReasonMalformedL3)
@@ -210,7 +289,7 @@ func (c *Core) process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 	}
 	switch ip.Protocol() {
 	case header.IPProtoTCP, header.IPProtoUDP:
-		return c.transport(f, pkt, ip, svcs, stack, now)
+		return c.transport(f, pkt, ip, cand, svcs, stack, now)
 	case header.IPProtoICMP:
 		return c.icmpError(f, pkt, ip, svcs, stack, now)
 	}
@@ -218,18 +297,20 @@ func (c *Core) process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 }
 
 // transport handles TCP and UDP: an existing session in either direction, a
-// reply owned by another core, or a new flow to a service.
-func (c *Core) transport(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+// reply owned by another core, or a new flow to a service. cand is the
+// session candidate of ProcessBurst's look-ahead, or -1.
+func (c *Core) transport(f *Frame, pkt []byte, ip header.IPv4, cand int32, svcs *Services, stack *arp.Snapshot, now int64) Result {
 	if ip.IsFragment() {
 		return c.fragment(f, pkt, ip, svcs, stack, now) // frag.go
 	}
-	return c.segment(f, pkt, ip, svcs, stack, now, false)
+	return c.segment(f, pkt, ip, svcs, stack, now, false, cand)
 }
 
 // segment is transport for a packet that carries its TCP or UDP header:
 // unfragmented, or the first fragment of a datagram (first; its UDP length
-// then covers the whole datagram, not this fragment).
-func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64, first bool) Result {
+// then covers the whole datagram, not this fragment). cand is the session
+// candidate of its tuple (Table.Candidate), or -1.
+func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64, first bool, cand int32) Result {
 	dst := ip.DestinationAddress()
 	toLaddr := svcs.IsLocalAddr(dst)
 	proto := ip.Protocol()
@@ -239,20 +320,15 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, sta
 		(proto == header.IPProtoUDP && first && len(l4) < header.UDPLen) {
 		return ifOurs(svcs, dst, toLaddr, ReasonMalformedL4)
 	}
-	k := Tuple4{
-		Src:   ip.SourceAddress(),
-		Dst:   dst,
-		SPort: binary.BigEndian.Uint16(l4[0:]),
-		DPort: binary.BigEndian.Uint16(l4[2:]),
-		Proto: proto,
-	}
+	var k Tuple4
+	k.read(ip, l4)
 	if toLaddr && c.ncores > 1 {
 		// A FULLNAT reply: only the core owning the local port has it.
 		if o := OwnerCore(k.DPort, c.ncores); o != c.id {
 			return Result{Act: ActRedirect, Core: uint16(o)}
 		}
 	}
-	idx, d := c.tab.Lookup(&k)
+	idx, d := c.tab.LookupHint(&k, cand)
 	if idx >= 0 && d == DirIn && proto == header.IPProtoTCP &&
 		isPureSYN(header.TCP(l4).Flags()) && isNewConnReuse(c.tab.At(idx).State) {
 		// LVS conn_reuse_mode: a SYN reusing the tuple of a connection in

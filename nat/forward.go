@@ -12,7 +12,8 @@ import (
 
 // newFlow schedules the first packet of a connection to service svc: it picks a
 // destination, allocates a FULLNAT local address and port, creates the
-// session and forwards the packet. k is the packet's tuple.
+// session and forwards the packet. k is the packet's tuple, which the caller
+// has just looked up in the table and not found.
 func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, svc *service, stack *arp.Snapshot, now int64) Result {
 	if k.Proto == header.IPProtoTCP && !isPureSYN(header.TCP(l4).Flags()) {
 		if !isValidTCPFlags(header.TCP(l4).Flags()) {
@@ -66,7 +67,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if k.Proto == header.IPProtoUDP {
 		st = StateUDP
 	}
-	idx, r := c.tab.Insert(k, &reply, now+int64(c.to.Of(st)))
+	idx, r := c.tab.insertNew(k, &reply, now+int64(c.to.Of(st))) // segment's lookup of k missed
 	if r != ReasonNone {
 		if pool >= 0 {
 			c.ports.Free(pool, reply.DPort)
@@ -181,7 +182,7 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 	eth := header.Ethernet(pkt)
 	eth.SetSource(ds.SrcMAC)
 	if r == ReasonNoNeigh {
-		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh}
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh.Uint32()}
 	}
 	eth.SetDestination(ds.DstMAC)
 	return Result{Act: ActTx, Port: ds.Port}

@@ -140,7 +140,7 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	eth := header.Ethernet(pkt)
 	eth.SetSource(ds.SrcMAC)
 	if r == ReasonNoNeigh {
-		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh}
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh.Uint32()}
 	}
 	eth.SetDestination(ds.DstMAC)
 	return Result{Act: ActTx, Port: ds.Port}
@@ -244,7 +244,7 @@ func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer h
 	eth := header.Ethernet(f.Buf[f.Off : f.Off+f.Len])
 	eth.SetSource(ds.SrcMAC)
 	if r == ReasonNoNeigh {
-		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh}
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh.Uint32()}
 	}
 	eth.SetDestination(ds.DstMAC)
 	return Result{Act: ActTx, Port: ds.Port}

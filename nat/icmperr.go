@@ -109,7 +109,7 @@ func (c *Core) originate(f *Frame, ip header.IPv4, e *arp.ICMPError, ds *DirStat
 	eth := header.Ethernet(f.Buf[f.Off : f.Off+f.Len])
 	eth.SetSource(ds.SrcMAC)
 	if r == ReasonNoNeigh {
-		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh}
+		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh.Uint32()}
 	}
 	eth.SetDestination(ds.DstMAC)
 	return Result{Act: ActTx, Port: ds.Port}

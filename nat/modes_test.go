@@ -262,7 +262,7 @@ func TestTUNEgress(t *testing.T) {
 		e := newEnv(t, envOpts{mode: ModeTUN, noNeigh: true})
 		syn := fromClient(40000, fSYN, 1, 0, "")
 		r, out := e.run(0, syn.frame(t))
-		if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1, NextHop: rip1}) {
+		if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1, NextHop: rip1.Uint32()}) {
 			t.Fatalf("verdict %+v", r)
 		}
 		w := syn
@@ -404,7 +404,7 @@ func TestNATOwnerSpreads(t *testing.T) {
 func TestDRNeighbourMissing(t *testing.T) {
 	e := newEnv(t, envOpts{mode: ModeDR, noNeigh: true})
 	r, out := e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
-	if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1, NextHop: rip1}) {
+	if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1, NextHop: rip1.Uint32()}) {
 		t.Fatalf("verdict %+v, want control/no_neigh on port 1 toward %v", r, rip1)
 	}
 	if d := decode(t, out); !d.ip.DstIP.Equal(ipOf(vip)) || d.eth.SrcMAC.String() != macOf(gwMAC1).String() {

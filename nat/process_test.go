@@ -115,7 +115,7 @@ func TestFullNATNeighbourMissing(t *testing.T) {
 	e := newEnv(t, envOpts{noNeigh: true})
 	in := fromClient(40000, fSYN, 1, 0, "")
 	r, out := e.run(0, in.frame(t))
-	if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1, NextHop: rip1}) {
+	if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1, NextHop: rip1.Uint32()}) {
 		t.Fatalf("verdict %+v, want control/no_neigh on port 1", r)
 	}
 	// Rewritten except the destination MAC, which the control lcore writes.

@@ -2,7 +2,9 @@ package nat
 
 import (
 	"fmt"
-	"math/bits"
+	"unsafe"
+
+	"fngw/prefetch"
 )
 
 // TableConfig sizes a Table. Everything is allocated by NewTable; the table
@@ -24,9 +26,11 @@ type TableConfig struct {
 
 // Table is one core's IPv4 session table. Sessions live in a preallocated,
 // pointer-free array and are named by int32 indexes. Both directions are
-// indexed in one open-addressing hash index (linear probing, load <= 1/2,
-// backward-shift deletion, so no tombstones): Orig under DirIn, Reply under
-// DirOut. A hashed timer wheel of intrusive doubly linked lists (int32 links,
+// indexed in one open-addressing hash index: Orig under DirIn, Reply under
+// DirOut, three buckets per session (so a load of at most 2/3 with both
+// directions indexed), the home bucket chosen by multiply-shift so the
+// index need not be a power of two, linear probing, backward-shift deletion
+// (no tombstones). A hashed timer wheel of intrusive doubly linked lists (int32 links,
 // one sentinel per slot) orders sessions by deadline.
 //
 // Deadlines are refreshed lazily: Touch only stores the new Expires unless it
@@ -39,8 +43,8 @@ type TableConfig struct {
 type Table struct {
 	sess    []Session
 	link    []link   // [0,cap): sessions; [cap,cap+slots): wheel slot sentinels
-	buckets []bucket // hash index, len a power of two
-	mask    uint32
+	buckets []bucket // hash index
+	nb      uint32   // len(buckets)
 	seed    uint64
 	free    int32 // head of the free list (through link.next), -1 when full
 	n       int
@@ -62,8 +66,7 @@ type link struct {
 	prev, next int32
 }
 
-// Memory per session: Session (144 bytes) + link (8) + two index buckets at a
-// load of at most 1/2 (>= 32 bytes, < 64 after rounding to a power of two).
+// Memory per session: Session + link (8 bytes) + three index buckets (24).
 
 // NewTable allocates a table; now (monotonic ns) starts the timer wheel.
 func NewTable(cfg TableConfig, now int64) (*Table, error) {
@@ -82,12 +85,12 @@ func NewTable(cfg TableConfig, now int64) (*Table, error) {
 	if cfg.Slots < 2 || cfg.Slots > 1<<24 || cfg.Slots&(cfg.Slots-1) != 0 {
 		return nil, fmt.Errorf("timer wheel slots %d: want a power of two in [2, %d]", cfg.Slots, 1<<24)
 	}
-	nb := 1 << bits.Len(uint(4*cfg.Capacity-1)) // >= 2 entries per session at load <= 1/2
+	nb := 3 * cfg.Capacity // two entries per session at most: load <= 2/3
 	t := &Table{
 		sess:     make([]Session, cfg.Capacity),
 		link:     make([]link, cfg.Capacity+cfg.Slots),
 		buckets:  make([]bucket, nb),
-		mask:     uint32(nb - 1),
+		nb:       uint32(nb),
 		seed:     cfg.Seed,
 		shift:    cfg.TickShift,
 		slotMask: int64(cfg.Slots - 1),
@@ -112,11 +115,23 @@ func (t *Table) Len() int { return t.n }
 // At returns session idx. The pointer is valid until the session is deleted.
 func (t *Table) At(idx int32) *Session { return &t.sess[idx] }
 
+// home returns the first bucket of hash h's probe run (Lemire's
+// multiply-shift: h's high bits pick the bucket, all 32 are the tag).
+func (t *Table) home(h uint32) uint32 { return uint32(uint64(h) * uint64(t.nb) >> 32) }
+
+// next returns the bucket after i, wrapping.
+func (t *Table) next(i uint32) uint32 {
+	if i++; i == t.nb {
+		return 0
+	}
+	return i
+}
+
 // Lookup finds the session with a tuple equal to k in either direction and
 // returns its index and the direction k matched, or -1.
 func (t *Table) Lookup(k *Tuple4) (int32, Dir) {
 	h := uint32(k.hash(t.seed))
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
+	for i := t.home(h); ; i = t.next(i) {
 		b := t.buckets[i]
 		if b.v == 0 {
 			return -1, 0
@@ -130,6 +145,59 @@ func (t *Table) Lookup(k *Tuple4) (int32, Dir) {
 	}
 }
 
+// Hint is a Lookup in two steps for a burst of packets, so that the cache and
+// TLB misses of all of them overlap (prefetch): Prefetch(h) for every
+// packet's hash h = t.Hash(k), then Candidate(h) for every packet, then
+// LookupHint(k, candidate) while processing each. A candidate is only a
+// guess (a tag match in the first bucket line); LookupHint verifies it
+// against the live session and falls back to Lookup, so sessions created or
+// deleted between the steps are never missed or mistaken.
+
+// Hash returns the tuple's hash, as Prefetch and Candidate take it.
+func (t *Table) Hash(k *Tuple4) uint32 { return uint32(k.hash(t.seed)) }
+
+// Prefetch starts loading the home bucket of hash h.
+func (t *Table) Prefetch(h uint32) { prefetch.T0(unsafe.Pointer(&t.buckets[t.home(h)])) }
+
+// candidateProbes bounds the buckets Candidate reads: the home bucket's
+// cache line and a little beyond (eight 8-byte buckets per line).
+const candidateProbes = 4
+
+// Candidate returns the first index entry tagged h in h's probe run, as
+// idx<<1 | dir, and prefetches that session's lines; -1 when none is found
+// within candidateProbes buckets.
+func (t *Table) Candidate(h uint32) int32 {
+	i := t.home(h)
+	for range candidateProbes {
+		b := t.buckets[i]
+		if b.v == 0 {
+			return -1
+		}
+		if b.h == h {
+			s := &t.sess[(b.v-1)>>1]
+			prefetch.T0(unsafe.Pointer(s))
+			prefetch.T0(unsafe.Add(unsafe.Pointer(s), unsafe.Sizeof(*s)-1))
+			return int32(b.v - 1)
+		}
+		i = t.next(i)
+	}
+	return -1
+}
+
+// LookupHint is Lookup given Candidate's answer for k's hash (or -1): when
+// the candidate session is live and has tuple k in its direction, that is
+// the answer (tuples are unique in the table, and Delete clears a freed
+// session's tuples); otherwise it looks k up.
+func (t *Table) LookupHint(k *Tuple4, cand int32) (int32, Dir) {
+	if cand >= 0 {
+		idx, d := cand>>1, Dir(cand&1)
+		if *t.sess[idx].In(d) == *k {
+			return idx, d
+		}
+	}
+	return t.Lookup(k)
+}
+
 // Insert adds a session with the given tuples (reply.Proto == 0: not indexed
 // in the reply direction) and deadline, zeroing every other field, and
 // returns its index. It fails with ReasonTableFull at capacity and
@@ -140,6 +208,15 @@ func (t *Table) Insert(orig, reply *Tuple4, expires int64) (int32, DropReason) {
 	}
 	if i, _ := t.Lookup(orig); i >= 0 {
 		return -1, ReasonSessionConflict
+	}
+	return t.insertNew(orig, reply, expires)
+}
+
+// insertNew is Insert for a caller that has just looked orig up and missed,
+// with no insertion since: it only checks the reply tuple.
+func (t *Table) insertNew(orig, reply *Tuple4, expires int64) (int32, DropReason) {
+	if t.free < 0 {
+		return -1, ReasonTableFull
 	}
 	if reply.Proto != 0 {
 		if i, _ := t.Lookup(reply); i >= 0 || *reply == *orig {
@@ -158,7 +235,9 @@ func (t *Table) Insert(orig, reply *Tuple4, expires int64) (int32, DropReason) {
 	return idx, ReasonNone
 }
 
-// Delete removes session idx from the index and the wheel and frees it.
+// Delete removes session idx from the index and the wheel and frees it. It
+// clears the session's protocols, so its tuples match no lookup (LookupHint
+// relies on it).
 func (t *Table) Delete(idx int32) {
 	if t.link[idx].prev < 0 {
 		panic(fmt.Sprintf("nat: Delete of free session %d", idx))
@@ -168,6 +247,7 @@ func (t *Table) Delete(idx int32) {
 	if s.Reply.Proto != 0 {
 		t.remove(&s.Reply, idx, DirOut)
 	}
+	s.Orig.Proto, s.Reply.Proto = 0, 0
 	if t.link[idx].next != idx {
 		t.unlink(idx)
 	}
@@ -178,11 +258,19 @@ func (t *Table) Delete(idx int32) {
 
 func (t *Table) put(k *Tuple4, idx int32, d Dir) {
 	h := uint32(k.hash(t.seed))
-	i := h & t.mask
+	i := t.home(h)
 	for t.buckets[i].v != 0 {
-		i = (i + 1) & t.mask
+		i = t.next(i)
 	}
 	t.buckets[i] = bucket{h: h, v: uint32(idx)<<1 | uint32(d) + 1}
+}
+
+// dist returns how many buckets lie from a forward to b, wrapping.
+func (t *Table) dist(a, b uint32) uint32 {
+	if b >= a {
+		return b - a
+	}
+	return b + t.nb - a
 }
 
 // remove deletes the index entry of (idx, d) keyed by k with backward-shift
@@ -190,18 +278,17 @@ func (t *Table) put(k *Tuple4, idx int32, d Dir) {
 // move up unless their home position lies cyclically in (hole, entry].
 func (t *Table) remove(k *Tuple4, idx int32, d Dir) {
 	want := uint32(idx)<<1 | uint32(d) + 1
-	i := uint32(k.hash(t.seed)) & t.mask
+	i := t.home(uint32(k.hash(t.seed)))
 	for t.buckets[i].v != want {
-		i = (i + 1) & t.mask
+		i = t.next(i)
 	}
 	for j := i; ; {
-		j = (j + 1) & t.mask
+		j = t.next(j)
 		b := t.buckets[j]
 		if b.v == 0 {
 			break
 		}
-		home := b.h & t.mask
-		if (j-home)&t.mask < (j-i)&t.mask {
+		if t.dist(t.home(b.h), j) < t.dist(i, j) {
 			continue // home in (i, j]: the entry may not move before it
 		}
 		t.buckets[i] = b

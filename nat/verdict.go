@@ -1,7 +1,5 @@
 package nat
 
-import "fngw/header"
-
 // Frame is one received packet as a worker hands it to Core.Process. Buf is the
 // mbuf's whole data room; the frame's bytes are Buf[Off:Off+Len], preceded by
 // Off bytes of headroom (typically 128). A handler rewrites in place; it may
@@ -72,8 +70,10 @@ type Result struct {
 	Port   uint16     // egress port, for ActTx and ActControl
 	Core   uint16     // owner core, for ActRedirect
 	// NextHop is the neighbour whose MAC the frame needs, for ActControl
-	// with ReasonNoNeigh.
-	NextHop header.Addr4
+	// with ReasonNoNeigh, as header.Addr4.Uint32 gives it: every field is a
+	// scalar, so a Result travels in registers (an array field would make
+	// Go return it through memory, and each copy a store-forwarding stall).
+	NextHop uint32
 }
 
 // DropReason says why a frame was dropped or handed to the control lcore.
