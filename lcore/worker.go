@@ -80,6 +80,7 @@ type Worker struct {
 	frames [BurstSize]nat.Frame
 	res    [BurstSize]nat.Result
 	nlb    int
+	pf     [BurstSize]uintptr // packet data to prefetch
 }
 
 // job is a function the control plane runs on the worker's thread between two
@@ -194,10 +195,11 @@ func (w *Worker) Poll(now int64) int {
 		n := w.cfg.IO.RxBurst(q.Port, q.Queue, w.rx)
 		w.cnt.rx.add(uint64(n))
 		for i := 0; i < n; i++ {
-			// The headers of the whole burst start loading before the
-			// first is read (DMA leaves them in memory, not in L1).
-			prefetch.T0(unsafe.Pointer(unsafe.SliceData(w.rx.Pkts[i].Data())))
+			w.pf[i] = uintptr(unsafe.Pointer(unsafe.SliceData(w.rx.Pkts[i].Data())))
 		}
+		// The headers of the whole burst start loading before the first
+		// is read (DMA leaves them in memory, not in L1).
+		prefetch.Lines(w.pf[:n])
 		for i := 0; i < n; i++ {
 			w.classify(w.rx.Pkts[i], st)
 		}
@@ -329,7 +331,7 @@ func (w *Worker) dispatch(m *dpdk.Mbuf, f *nat.Frame, r nat.Result, st state) {
 	case nat.ActTx:
 		w.queueTx(r.Port, m)
 	case nat.ActRedirect:
-		w.redirect(int(r.Core), m)
+		w.redirect(int(r.Core()), m)
 	case nat.ActControl:
 		if r.Port != m.Port() {
 			m.SetPort(r.Port)

@@ -7,6 +7,7 @@ import (
 	"fngw/arp"
 	"fngw/frag"
 	"fngw/header"
+	"fngw/prefetch"
 	"fngw/sched"
 )
 
@@ -68,9 +69,10 @@ type Core struct {
 	ipID  uint16          // IPv4 ID of the next datagram this core originates (see nextID)
 
 	// ProcessBurst's scratch: per frame of a chunk, the tuple hash and the
-	// session candidate (Table.Candidate), -1 for none.
+	// session candidate (Table.Candidate), -1 for none; the lines to prefetch.
 	hash [hintChunk]uint32
 	cand [hintChunk]int32
+	pf   [2 * hintChunk]uintptr
 }
 
 // hintChunk is how many frames ProcessBurst looks up ahead at a time: two
@@ -200,6 +202,7 @@ func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.
 // useless prefetch, since LookupHint verifies every candidate.
 func (c *Core) lookAhead(fs []Frame) {
 	var k Tuple4
+	n := 0
 	for i := range fs {
 		if !peekTuple(&fs[i], &k) {
 			c.cand[i] = -1
@@ -207,13 +210,23 @@ func (c *Core) lookAhead(fs []Frame) {
 		}
 		h := c.tab.Hash(&k)
 		c.hash[i], c.cand[i] = h, 0
-		c.tab.Prefetch(h)
+		c.pf[n] = c.tab.BucketAddr(h)
+		n++
 	}
+	prefetch.Lines(c.pf[:n])
+	n = 0
 	for i := range fs {
-		if c.cand[i] == 0 {
-			c.cand[i] = c.tab.Candidate(c.hash[i])
+		if c.cand[i] != 0 {
+			continue
+		}
+		cand := c.tab.Candidate(c.hash[i])
+		c.cand[i] = cand
+		if cand >= 0 {
+			c.pf[n], c.pf[n+1] = c.tab.SessionAddrs(cand >> 1)
+			n += 2
 		}
 	}
+	prefetch.Lines(c.pf[:n])
 }
 
 // peekTuple reads into k the tuple of an unfragmented TCP or UDP packet in f,
@@ -325,7 +338,7 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, sta
 	if toLaddr && c.ncores > 1 {
 		// A FULLNAT reply: only the core owning the local port has it.
 		if o := OwnerCore(k.DPort, c.ncores); o != c.id {
-			return Result{Act: ActRedirect, Core: uint16(o)}
+			return redirectTo(o)
 		}
 	}
 	idx, d := c.tab.LookupHint(&k, cand)
@@ -347,7 +360,7 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, sta
 	si := svcs.lookup(dst, k.DPort, proto)
 	if c.ncores > 1 {
 		if o, ok := svcs.natOwner(&k, si, c.ncores); ok && o != c.id {
-			return Result{Act: ActRedirect, Core: uint16(o)}
+			return redirectTo(o)
 		}
 	}
 	if si < 0 {

@@ -68,7 +68,7 @@ func (c *Core) fragment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, st
 	owner := 0
 	switch r.Act {
 	case ActRedirect:
-		owner = int(r.Core) + 1
+		owner = int(r.Core()) + 1
 	case ActTx, ActControl:
 	default:
 		return r
@@ -89,7 +89,7 @@ func (c *Core) laterFragment(f *Frame, pkt []byte, ip header.IPv4, svcs *Service
 		return ifOurs(svcs, dst, toLaddr, ReasonFragNoFirst)
 	}
 	if owner := int(v >> 32); owner != 0 {
-		return Result{Act: ActRedirect, Core: uint16(owner - 1)}
+		return redirectTo(owner - 1)
 	}
 	k := Tuple4{Src: ip.SourceAddress(), Dst: dst, SPort: uint16(v), DPort: uint16(v >> 16), Proto: ip.Protocol()}
 	idx, d := c.tab.Lookup(&k)

@@ -226,7 +226,7 @@ func TestFragmentsFollowTheOwner(t *testing.T) {
 	frags := fragmentIPv4(t, ans.l3(t), 1500)
 	for i, fr := range frags {
 		r, _ := e.run(1, withEthernet(t, rsMAC1, gwMAC1, fr))
-		if r.Act != ActRedirect || r.Core != 0 {
+		if r.Act != ActRedirect || r.Core() != 0 {
 			t.Fatalf("fragment %d on core 1: %+v, want redirect to core 0", i, r)
 		}
 	}

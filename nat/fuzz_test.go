@@ -74,7 +74,7 @@ func FuzzProcess(f *testing.F) {
 				t.Fatalf("%v: wrote outside the frame at %d", m, i-head)
 			}
 		}
-		if r.Act >= NumActions || r.Reason >= NumDropReasons || (r.Act == ActRedirect && r.Core > 1) {
+		if r.Act >= NumActions || r.Reason >= NumDropReasons || (r.Act == ActRedirect && r.Core() > 1) {
 			t.Fatalf("verdict %+v", r)
 		}
 		if r.Act == ActTx && ipOK {

@@ -74,7 +74,7 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	}
 	if toLaddr && c.ncores > 1 {
 		if o := OwnerCore(k.DPort, c.ncores); o != c.id {
-			return Result{Act: ActRedirect, Core: uint16(o)}
+			return redirectTo(o)
 		}
 	}
 	idx, d := c.tab.Lookup(&k)
@@ -85,7 +85,7 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 		if c.ncores > 1 {
 			// About a NAT-capable connection: its owner is known.
 			if o, ok := svcs.natOwner(&k, svcs.lookup(k.Dst, k.DPort, k.Proto), c.ncores); ok && o != c.id {
-				return Result{Act: ActRedirect, Core: uint16(o)}
+				return redirectTo(o)
 			}
 		}
 		// To a VIP: the session may live on another core (RSS spreads

@@ -80,7 +80,7 @@ func TestICMPErrorWithoutSession(t *testing.T) {
 	q := pkt{src: laddr1, dst: rip1, ttl: 63, proto: header.IPProtoTCP, sport: 3001, dport: 8080, flags: fSYN}
 	toLaddr := icmpErr{srcMAC: hopMAC, dstMAC: gwMAC1, src: hopIP, dst: laddr1, ttl: 64, typ: 3, code: 4, mtu: 1400, quoted: quote(t, q, false)}
 	// Port 3001 is core 1's: core 0 redirects, core 1 has no session.
-	if r, _ := e.run(0, toLaddr.frame(t)); r != (Result{Act: ActRedirect, Core: 1}) {
+	if r, _ := e.run(0, toLaddr.frame(t)); r != redirectTo(1) {
 		t.Fatalf("core 0: %+v", r)
 	}
 	e.expectDrop(1, toLaddr.frame(t), ReasonNoSession)

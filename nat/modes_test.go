@@ -337,7 +337,7 @@ func TestNATMultiCore(t *testing.T) {
 	// The client's SYN lands on core 0 (RSS) but core 1 owns the client's
 	// endpoint: redirected before scheduling.
 	syn := fromClient(cport, fSYN, 1, 0, "")
-	if r, _ := e.run(0, syn.frame(t)); r != (Result{Act: ActRedirect, Core: 1}) {
+	if r, _ := e.run(0, syn.frame(t)); r != redirectTo(1) {
 		t.Fatalf("SYN on core 0: %+v, want redirect to 1", r)
 	}
 	if r, _ := e.run(1, syn.frame(t)); r.Act != ActTx {
@@ -348,7 +348,7 @@ func TestNATMultiCore(t *testing.T) {
 	rs := s.Reply.Src
 	rep := pkt{srcMAC: rsMAC1, dstMAC: gwMAC1, src: rs, dst: cip, ttl: 64, proto: header.IPProtoTCP,
 		sport: 8080, dport: cport, flags: fSYN | fACK, seq: 9, ack: 2}
-	if r, _ := e.run(0, rep.frame(t)); r != (Result{Act: ActRedirect, Core: 1}) {
+	if r, _ := e.run(0, rep.frame(t)); r != redirectTo(1) {
 		t.Fatalf("reply on core 0: %+v, want redirect to 1", r)
 	}
 	if r, _ := e.run(1, rep.frame(t)); r.Act != ActTx || s.Dir[DirOut].Pkts != 1 {
@@ -358,7 +358,7 @@ func TestNATMultiCore(t *testing.T) {
 	sent := syn
 	sent.dst, sent.dport, sent.ttl = rs, 8080, 63
 	icmp := icmpErr{srcMAC: rsMAC1, dstMAC: gwMAC1, src: rs, dst: cip, ttl: 64, typ: 3, code: 3, quoted: quote(t, sent, false)}
-	if r, _ := e.run(0, icmp.frame(t)); r != (Result{Act: ActRedirect, Core: 1}) {
+	if r, _ := e.run(0, icmp.frame(t)); r != redirectTo(1) {
 		t.Fatalf("ICMP on core 0: %+v, want redirect to 1", r)
 	}
 	// Traffic that is no NAT's stays where it is.
@@ -375,7 +375,7 @@ func TestNATMultiCore(t *testing.T) {
 	// created on the owner, whichever destination it gets.
 	dr := ModeDR
 	m := newEnv(t, envOpts{ncores: 2, mode: ModeNAT, mixed: &dr})
-	if r, _ := m.run(0, syn.frame(t)); r != (Result{Act: ActRedirect, Core: 1}) {
+	if r, _ := m.run(0, syn.frame(t)); r != redirectTo(1) {
 		t.Fatalf("mixed service SYN on core 0: %+v", r)
 	}
 }

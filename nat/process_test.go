@@ -190,7 +190,7 @@ func TestRedirectToOwnerCore(t *testing.T) {
 		sport: 8080, dport: lport, flags: fSYN | fACK, seq: 9, ack: 2}
 	in := reply.frame(t)
 	r, out := e.run(0, in)
-	if r != (Result{Act: ActRedirect, Core: 1}) {
+	if r != redirectTo(1) {
 		t.Fatalf("core 0 verdict %+v, want redirect to core 1", r)
 	}
 	sameFrame(t, out, in) // untouched
@@ -201,7 +201,7 @@ func TestRedirectToOwnerCore(t *testing.T) {
 	e.run(0, fromClient(40001, fSYN, 1, 0, "").frame(t))
 	s0 := e.session(0, header.IPProtoTCP, 40001, 80)
 	reply.src, reply.dst, reply.dport = s0.Reply.Src, s0.Reply.Dst, s0.Reply.DPort
-	if r, _ := e.run(1, reply.frame(t)); r != (Result{Act: ActRedirect, Core: 0}) {
+	if r, _ := e.run(1, reply.frame(t)); r != redirectTo(0) {
 		t.Fatalf("core 1 verdict %+v, want redirect to core 0", r)
 	}
 	var st Stats

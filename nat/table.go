@@ -3,8 +3,6 @@ package nat
 import (
 	"fmt"
 	"unsafe"
-
-	"fngw/prefetch"
 )
 
 // TableConfig sizes a Table. Everything is allocated by NewTable; the table
@@ -145,10 +143,11 @@ func (t *Table) Lookup(k *Tuple4) (int32, Dir) {
 	}
 }
 
-// Hint is a Lookup in two steps for a burst of packets, so that the cache and
-// TLB misses of all of them overlap (prefetch): Prefetch(h) for every
-// packet's hash h = t.Hash(k), then Candidate(h) for every packet, then
-// LookupHint(k, candidate) while processing each. A candidate is only a
+// A burst of packets looks its sessions up in steps, so that the cache and
+// TLB misses of all of them overlap: prefetch BucketAddr(h) for every
+// packet's hash h = t.Hash(k), then Candidate(h) for every packet and
+// prefetch SessionAddrs of the candidates, then LookupHint(k, candidate)
+// while processing each. A candidate is only a
 // guess (a tag match in the first bucket line); LookupHint verifies it
 // against the live session and falls back to Lookup, so sessions created or
 // deleted between the steps are never missed or mistaken.
@@ -156,16 +155,22 @@ func (t *Table) Lookup(k *Tuple4) (int32, Dir) {
 // Hash returns the tuple's hash, as Prefetch and Candidate take it.
 func (t *Table) Hash(k *Tuple4) uint32 { return uint32(k.hash(t.seed)) }
 
-// Prefetch starts loading the home bucket of hash h.
-func (t *Table) Prefetch(h uint32) { prefetch.T0(unsafe.Pointer(&t.buckets[t.home(h)])) }
+// BucketAddr returns the address of hash h's home bucket, to prefetch.
+func (t *Table) BucketAddr(h uint32) uintptr { return uintptr(unsafe.Pointer(&t.buckets[t.home(h)])) }
+
+// SessionAddrs returns the addresses of the first and the last byte of
+// session idx, to prefetch the (at most two) lines it spans.
+func (t *Table) SessionAddrs(idx int32) (uintptr, uintptr) {
+	p := uintptr(unsafe.Pointer(&t.sess[idx]))
+	return p, p + unsafe.Sizeof(Session{}) - 1
+}
 
 // candidateProbes bounds the buckets Candidate reads: the home bucket's
 // cache line and a little beyond (eight 8-byte buckets per line).
 const candidateProbes = 4
 
 // Candidate returns the first index entry tagged h in h's probe run, as
-// idx<<1 | dir, and prefetches that session's lines; -1 when none is found
-// within candidateProbes buckets.
+// idx<<1 | dir; -1 when none is found within candidateProbes buckets.
 func (t *Table) Candidate(h uint32) int32 {
 	i := t.home(h)
 	for range candidateProbes {
@@ -174,9 +179,6 @@ func (t *Table) Candidate(h uint32) int32 {
 			return -1
 		}
 		if b.h == h {
-			s := &t.sess[(b.v-1)>>1]
-			prefetch.T0(unsafe.Pointer(s))
-			prefetch.T0(unsafe.Add(unsafe.Pointer(s), unsafe.Sizeof(*s)-1))
 			return int32(b.v - 1)
 		}
 		i = t.next(i)

@@ -34,7 +34,7 @@ const (
 	// error the datapath originated in its place (fragmentation needed for
 	// a TUN packet that does not fit the tunnel), sent toward the client.
 	ActTx
-	// ActRedirect hands the frame to core Result.Core through the redirect
+	// ActRedirect hands the frame to core Result.Core() through the redirect
 	// ring: it is a FULLNAT reply for a local port that core owns, or, with
 	// several cores, a packet of a NAT-capable connection that core owns
 	// (see NATOwner).
@@ -63,18 +63,26 @@ func (a Action) String() string {
 	return "unknown"
 }
 
-// Result is the verdict of Process for one frame.
+// Result is the verdict of Process for one frame. It has four scalar fields:
+// Go keeps such a struct in registers, while an array field or a fifth field
+// puts every Result in memory, and copying one just written field by field
+// stalls on store forwarding (the profiles showed it per packet).
 type Result struct {
 	Act    Action
 	Reason DropReason // why, for ActDrop and ActControl
-	Port   uint16     // egress port, for ActTx and ActControl
-	Core   uint16     // owner core, for ActRedirect
+	// Port is the egress port for ActTx and ActControl, and the owner core
+	// for ActRedirect (see Core).
+	Port uint16
 	// NextHop is the neighbour whose MAC the frame needs, for ActControl
-	// with ReasonNoNeigh, as header.Addr4.Uint32 gives it: every field is a
-	// scalar, so a Result travels in registers (an array field would make
-	// Go return it through memory, and each copy a store-forwarding stall).
+	// with ReasonNoNeigh, as header.Addr4.Uint32 gives it.
 	NextHop uint32
 }
+
+// Core returns the core an ActRedirect verdict hands the frame to.
+func (r Result) Core() uint16 { return r.Port }
+
+// redirectTo is the verdict that hands a frame to core c.
+func redirectTo(c int) Result { return Result{Act: ActRedirect, Port: uint16(c)} }
 
 // DropReason says why a frame was dropped or handed to the control lcore.
 // Every reason has its own per-core counter.

@@ -6,9 +6,8 @@
 // hash every packet's tuple and prefetch its index bucket, read the buckets and
 // prefetch the sessions they name, then process the packets, by which time the
 // lines are (ideally) in L1. A prefetch never faults and changes no state; on
-// architectures without an assembly version T0 does nothing.
+// architectures without an assembly version Lines does nothing.
 //
-// T0 is a tiny assembly function, not inlined: a call costs about a nanosecond,
-// which is why callers prefetch a whole burst's lines in one pass rather than
-// speculatively.
+// Lines is a small assembly loop over an array of addresses: Go cannot inline
+// assembly, so a burst's lines are prefetched in one call, not one call each.
 package prefetch

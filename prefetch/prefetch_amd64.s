@@ -1,7 +1,16 @@
 #include "textflag.h"
 
-// func T0(p unsafe.Pointer)
-TEXT ·T0(SB), NOSPLIT|NOFRAME, $0-8
-	MOVQ	p+0(FP), AX
+// func Lines(addrs []uintptr)
+TEXT ·Lines(SB), NOSPLIT|NOFRAME, $0-24
+	MOVQ	addrs_base+0(FP), SI
+	MOVQ	addrs_len+8(FP), CX
+	TESTQ	CX, CX
+	JEQ	done
+loop:
+	MOVQ	(SI), AX
 	PREFETCHT0	(AX)
+	ADDQ	$8, SI
+	DECQ	CX
+	JNE	loop
+done:
 	RET

@@ -2,10 +2,11 @@
 
 package prefetch
 
-import "unsafe"
-
-// T0 prefetches the cache line holding p into every cache level (PREFETCHT0 on
-// amd64, PRFM PLDL1KEEP on arm64).
+// Lines prefetches the cache line at each address into every cache level
+// (PREFETCHT0 on amd64, PRFM PLDL1KEEP on arm64), in one call for a whole
+// burst. The addresses are uintptrs so that filling the caller's array needs
+// no write barriers; they should point into memory the caller keeps alive (a
+// prefetch of anything else is harmless but useless: it never faults).
 //
 //go:noescape
-func T0(p unsafe.Pointer)
+func Lines(addrs []uintptr)

@@ -2,7 +2,5 @@
 
 package prefetch
 
-import "unsafe"
-
-// T0 does nothing on this architecture.
-func T0(p unsafe.Pointer) {}
+// Lines does nothing on this architecture.
+func Lines(addrs []uintptr) {}

@@ -6,17 +6,18 @@ import (
 	"unsafe"
 )
 
-// TestT0 prefetches addresses a datapath can pass: inside a slice, its end,
-// nil (a prefetch never faults) and changes nothing.
-func TestT0(t *testing.T) {
+// TestLines prefetches addresses a datapath can pass: inside a slice, its end,
+// past it, nil (a prefetch never faults), none, and changes nothing.
+func TestLines(t *testing.T) {
 	b := make([]uint64, 1024)
 	for i := range b {
 		b[i] = uint64(i)
 	}
-	T0(unsafe.Pointer(&b[0]))
-	T0(unsafe.Pointer(&b[len(b)-1]))
-	T0(unsafe.Add(unsafe.Pointer(&b[len(b)-1]), 4096)) // unmapped, perhaps
-	T0(nil)
+	end := uintptr(unsafe.Pointer(&b[len(b)-1]))
+	addrs := []uintptr{uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&b[512])), end, end + 1<<20, 0}
+	Lines(nil)
+	Lines(addrs[:1])
+	Lines(addrs)
 	for i := range b {
 		if b[i] != uint64(i) {
 			t.Fatalf("b[%d] = %d after prefetching", i, b[i])
@@ -28,8 +29,8 @@ func TestT0(t *testing.T) {
 // bucket names a random session, and ~100 dependent instructions of packet
 // work follow (enough to fill the out-of-order window, so misses of different
 // packets cannot overlap by themselves). Serial does bucket → session → work
-// packet by packet; Prefetched first prefetches all 32 buckets, then reads them
-// and prefetches all 32 sessions, then does the work. Both tables are 128 MiB,
+// packet by packet; Prefetched first prefetches all 32 buckets (one Lines
+// call), then reads them and prefetches all 32 sessions, then does the work. Both tables are 128 MiB,
 // written first so that every line is a real page.
 const (
 	tableLines = 1 << 21 // 64-byte lines
@@ -84,17 +85,20 @@ func BenchmarkBurstSerial(b *testing.B) {
 func BenchmarkBurstPrefetched(b *testing.B) {
 	m := newModel()
 	var sess [burst]uint64
+	var addrs [burst]uintptr
 	b.ResetTimer()
 	var s uint64
 	for i := range b.N {
 		keys := m.keys[(i%bursts)*burst:][:burst]
-		for _, k := range keys {
-			T0(unsafe.Pointer(&m.buckets[k]))
+		for j, k := range keys {
+			addrs[j] = uintptr(unsafe.Pointer(&m.buckets[k]))
 		}
+		Lines(addrs[:])
 		for j, k := range keys {
 			sess[j] = m.buckets[k][0]
-			T0(unsafe.Pointer(&m.sessions[sess[j]]))
+			addrs[j] = uintptr(unsafe.Pointer(&m.sessions[sess[j]]))
 		}
+		Lines(addrs[:])
 		for _, x := range sess {
 			s += work(m.sessions[x][0])
 		}
