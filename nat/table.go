@@ -66,7 +66,9 @@ type link struct {
 
 // Memory per session: Session + link (8 bytes) + three index buckets (24).
 
-// NewTable allocates a table; now (monotonic ns) starts the timer wheel.
+// NewTable allocates a table, its memory committed (see commit: resident, on
+// transparent huge pages where the kernel grants them); now (monotonic ns)
+// starts the timer wheel.
 func NewTable(cfg TableConfig, now int64) (*Table, error) {
 	if cfg.Capacity < 1 || cfg.Capacity > 1<<30 {
 		return nil, fmt.Errorf("session table capacity %d out of range [1, %d]", cfg.Capacity, 1<<30)
@@ -94,6 +96,9 @@ func NewTable(cfg TableConfig, now int64) (*Table, error) {
 		slotMask: int64(cfg.Slots - 1),
 		cursor:   now >> cfg.TickShift,
 	}
+	commit(t.sess)
+	commit(t.link)
+	commit(t.buckets)
 	for i := range cfg.Capacity {
 		t.link[i] = link{prev: -1, next: int32(i + 1)}
 	}

@@ -1,0 +1,81 @@
+package nat
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// TestTableCommitted: NewTable's arrays are resident when it returns (no page
+// faults left for the worker) and, where THP is available, on huge pages.
+func TestTableCommitted(t *testing.T) {
+	tb, err := NewTable(TableConfig{Capacity: 1 << 18, Seed: 1}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thp, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	huge := err == nil && !strings.Contains(string(thp), "[never]")
+	for _, a := range []struct {
+		name string
+		p    uintptr
+		n    uintptr
+	}{
+		{"sessions", uintptr(unsafe.Pointer(&tb.sess[0])), uintptr(len(tb.sess)) * unsafe.Sizeof(Session{})},
+		{"index", uintptr(unsafe.Pointer(&tb.buckets[0])), uintptr(len(tb.buckets)) * unsafe.Sizeof(bucket{})},
+	} {
+		rss, anonHuge := vmaOf(t, a.p, a.n)
+		if rss < uint64(a.n) {
+			t.Errorf("%s: %d bytes, but the mappings holding them have only %d resident", a.name, a.n, rss)
+		}
+		if huge && anonHuge < uint64(a.n)/2 {
+			t.Errorf("%s: %d bytes with THP %q, but only %d bytes of its mappings on huge pages", a.name, a.n, strings.TrimSpace(string(thp)), anonHuge)
+		}
+		t.Logf("%s: %d bytes; mappings: Rss %d, AnonHugePages %d", a.name, a.n, rss, anonHuge)
+	}
+}
+
+// vmaOf returns the Rss and AnonHugePages of the mappings that overlap
+// [p, p+n), from /proc/self/smaps (madvise splits a mapping where advice
+// changes, so an array may span several).
+func vmaOf(t *testing.T, p, n uintptr) (rss, anonHuge uint64) {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	in, found := false, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) == 0 {
+			continue
+		}
+		if lo, hi, ok := strings.Cut(fs[0], "-"); ok {
+			a, err1 := strconv.ParseUint(lo, 16, 64)
+			b, err2 := strconv.ParseUint(hi, 16, 64)
+			if err1 == nil && err2 == nil {
+				in = uint64(p) < b && uint64(p+n) > a
+				found = found || in
+				continue
+			}
+		}
+		if !in || len(fs) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseUint(fs[1], 10, 64)
+		switch fs[0] {
+		case "Rss:":
+			rss += v << 10
+		case "AnonHugePages:":
+			anonHuge += v << 10
+		}
+	}
+	if !found {
+		t.Fatalf("no mapping holds %#x", p)
+	}
+	return rss, anonHuge
+}
