@@ -53,7 +53,6 @@ type Core struct {
 	id     int
 	ncores int
 	tab    *Table
-	aux    []sessAux // per session slot: what the session holds outside the table
 	ports  *PortPools
 	conns  *sched.Conns
 	to     *Timeouts
@@ -78,12 +77,6 @@ type Core struct {
 // hintChunk is how many frames ProcessBurst looks up ahead at a time: two
 // rx bursts, a worker's largest batch.
 const hintChunk = 64
-
-// sessAux is what a session holds outside the table, released when it ends.
-type sessAux struct {
-	pool int32 // FULLNAT: port pool of Reply.DPort; -1 none
-	tmpl int32 // persistence template handle (sched.Service.PickPersistent); -1 none
-}
 
 // NewCore allocates a core's state. conns is the connection-count table shared
 // with the schedulers; to are the timeouts shared by all cores; now (monotonic
@@ -127,7 +120,6 @@ func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, er
 		id:     cfg.Core,
 		ncores: cfg.NumCores,
 		tab:    tab,
-		aux:    make([]sessAux, cfg.Sessions),
 		ports:  ports,
 		conns:  conns,
 		to:     to,
@@ -439,13 +431,12 @@ func (c *Core) Expire(svcs *Services, now int64, budget int) int {
 // template, its count in the destination's connections) and deletes it.
 func (c *Core) release(idx int32, svcs *Services, now int64) {
 	s := c.tab.At(idx)
-	a := &c.aux[idx]
-	if a.pool >= 0 {
-		c.ports.Free(a.pool, s.Reply.DPort)
+	if s.pool >= 0 {
+		c.ports.Free(s.pool, s.Reply.DPort)
 	}
-	if a.tmpl >= 0 {
+	if s.tmpl >= 0 {
 		if sv := svcs.byIDOrNil(s.SvcID); sv != nil {
-			sv.sched.Release(c.id, a.tmpl, now)
+			sv.sched.Release(c.id, s.tmpl, now)
 		}
 	}
 	// ip_vs_unbind_dest: the session leaves the count it is in.

@@ -82,7 +82,7 @@
 //	verdict.go    Frame, Action, Result and DropReason: the contract with lcore.
 //	tuple.go      Tuple4 (comparable 16-byte 5-tuple), its seeded hash, Dir.
 //	session.go    Session: the serialisable per-connection record, Mode,
-//	              Flags, per-direction egress cache and counters.
+//	              Flags, per-direction egress cache.
 //	table.go      Table: IPv4 session table, open-addressing index of both
 //	              directions with backward-shift deletion, free list.
 //	wheel.go      The Table's hashed timer wheel: lazy re-filing, Touch, Expire.

@@ -211,5 +211,12 @@ func (e *env) run(c int, b []byte) (Result, []byte) {
 	return r, buf[f.Off : f.Off+f.Len]
 }
 
+// destStats returns core c's counters of destination id (published by run).
+func (e *env) destStats(c int, id uint32) EndpointStats {
+	var st EndpointStats
+	e.cores[c].AddDestStats(id, &st)
+	return st
+}
+
 // active returns destination id's active and inactive connection counts.
 func (e *env) active(id uint32) (int32, int32) { return e.conns.Sum(id) }

@@ -84,7 +84,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		s.Flags |= FlagNoOutput
 	}
 	s.computeDeltas()
-	c.aux[idx] = sessAux{pool: pool, tmpl: tmpl}
+	s.pool, s.tmpl = pool, tmpl
 	c.conns.Add(c.id, d.id, 0, 1)
 	c.ctr.dest(d.id).n[epConns]++
 	c.ctr.svc(svc.id).n[epConns]++
@@ -125,8 +125,9 @@ func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot)
 }
 
 // forward sends a packet of session idx received in direction d: TCP state,
-// deadline, counters, rewrite (or encapsulation), egress. l4 is nil for a
-// non-first fragment (frag.go): only its IPv4 header is rewritten.
+// deadline, its destination's and service's counters, rewrite (or
+// encapsulation), egress. l4 is nil for a non-first fragment (frag.go): only
+// its IPv4 header is rewritten.
 func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, stack *arp.Snapshot, now int64) Result {
 	s := c.tab.At(idx)
 	if s.Mode != ModeDR && ip.TTL() <= 1 {
@@ -135,8 +136,8 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 	ds := &s.Dir[d]
 	o := s.In(d ^ 1) // the packet leaves with o reversed (see Session)
 	r, nh := ReasonNone, header.Addr4{}
-	if !ds.Valid || ds.Gen != stack.Gen() {
-		if nh, r = c.resolveEgress(s, ds, stack, hopFor(s, o)); r != ReasonNone && r != ReasonNoNeigh {
+	if !s.egressValid(d, stack) {
+		if nh, r = c.resolveEgress(s, d, stack, hopFor(s, o)); r != ReasonNone && r != ReasonNoNeigh {
 			return drop(r)
 		}
 	}
@@ -160,8 +161,6 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 	c.tab.touch(s, idx, now+c.to.ns[s.State].Load())
 
 	n := uint64(len(ip))
-	ds.Pkts++
-	ds.Bytes += n
 	de, se := c.ctr.dest(s.DestID), c.ctr.svc(s.SvcID)
 	pk, by := epInPkts, epInBytes
 	if d == DirOut {
@@ -180,7 +179,7 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 		rewrite(ip, l4, o, s.delta[d])
 	}
 	eth := header.Ethernet(pkt)
-	eth.SetSource(ds.SrcMAC)
+	eth.SetSource(stack.PortMAC(ds.Port))
 	if r == ReasonNoNeigh {
 		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh.Uint32()}
 	}
@@ -222,7 +221,7 @@ func (c *Core) fragNeeded(f *Frame, ip header.IPv4, s *Session, mtu int, stack *
 		return drop(ReasonTooBig)
 	}
 	e := arp.ICMPError{Type: header.ICMPv4DstUnreachable, Code: header.ICMPv4FragNeeded, MTU: uint16(mtu), Src: s.Orig.Dst}
-	return c.originate(f, ip, &e, &s.Dir[DirOut], stack, now, ReasonTooBig) // RFC 1122 §3.2.2 cases: too_big
+	return c.originate(f, ip, &e, s, stack, now, ReasonTooBig) // RFC 1122 §3.2.2 cases: too_big
 }
 
 // minIPv4MTU is the smallest MTU every IPv4 link must carry (RFC 791): a
@@ -250,19 +249,21 @@ type hop struct {
 	direct bool // the neighbour is addr itself, whatever the route's gateway
 }
 
-// resolveEgress is resolve for direction ds of session s, plus what depends
+// resolveEgress is resolve for direction d of session s, recorded for stack's
+// generation (setEgress; callers skip it while egressValid), plus what depends
 // on the egress port: a TUN session's outer source address (the port's
 // address, LVS's route source for the real server) and the outer header's
 // precomputed sum, refreshed when they change. It returns what resolve
 // does, or ReasonNoTunnelSource.
-func (c *Core) resolveEgress(s *Session, ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, DropReason) {
-	nh, r := resolve(ds, stack, h)
+func (c *Core) resolveEgress(s *Session, d Dir, stack *arp.Snapshot, h hop) (header.Addr4, DropReason) {
+	nh, r := resolve(&s.Dir[d], stack, h)
+	s.setEgress(d, stack.Gen(), r == ReasonNone)
 	if r == ReasonNoRoute || s.Mode != ModeTUN {
 		return nh, r
 	}
-	src, ok := stack.PortAddr(ds.Port)
+	src, ok := stack.PortAddr(s.Dir[d].Port)
 	if !ok {
-		ds.Valid = false
+		s.setEgress(d, stack.Gen(), false)
 		return nh, ReasonNoTunnelSource
 	}
 	if src != s.Reply.Dst {
@@ -272,17 +273,33 @@ func (c *Core) resolveEgress(s *Session, ds *DirState, stack *arp.Snapshot, h ho
 	return nh, r
 }
 
-// resolve makes ds hold the egress toward h for stack's generation, by route
-// and neighbour lookups; callers skip it while ds is valid for that
-// generation. It returns the neighbour the packet goes to and ReasonNone,
-// ReasonNoRoute, or ReasonNoNeigh: then ds.Port and ds.SrcMAC are set but the
-// entry stays invalid, so the next packet looks up again, and the caller
-// hands the packet to the control lcore to resolve the neighbour (Result.
-// NextHop: for DR it is the real server, which the packet's destination, the
-// VIP, does not tell).
+// egressValid reports whether Dir[d] holds the egress for stack's generation.
+func (s *Session) egressValid(d Dir, stack *arp.Snapshot) bool {
+	return s.egress>>d&1 != 0 && s.gen == stack.Gen()
+}
+
+// setEgress records whether Dir[d] holds the egress for generation gen. Under
+// a generation other than the session's, it also drops the other direction's
+// egress, which was resolved under the old one.
+func (s *Session) setEgress(d Dir, gen uint64, ok bool) {
+	if s.gen != gen {
+		s.gen, s.egress = gen, 0
+	}
+	if ok {
+		s.egress |= 1 << d
+	} else {
+		s.egress &^= 1 << d
+	}
+}
+
+// resolve makes ds hold the egress toward h in stack, by route and neighbour
+// lookups. It returns the neighbour the packet goes to and ReasonNone,
+// ReasonNoRoute, or ReasonNoNeigh: then ds.Port is set but not ds.DstMAC,
+// so the caller must not cache the entry (the next packet looks up again)
+// and hands the packet to the control lcore to resolve the neighbour
+// (Result.NextHop: for DR it is the real server, which the packet's
+// destination, the VIP, does not tell).
 func resolve(ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, DropReason) {
-	gen := stack.Gen()
-	ds.Valid = false
 	port, nh, ok := stack.Route(h.addr)
 	if !ok {
 		return header.Addr4{}, ReasonNoRoute
@@ -290,12 +307,12 @@ func resolve(ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, DropReason
 	if h.direct {
 		nh = h.addr
 	}
-	ds.Port, ds.SrcMAC = port, stack.PortMAC(port)
+	ds.Port = port
 	mac, ok := stack.Neigh(port, nh)
 	if !ok {
 		return nh, ReasonNoNeigh
 	}
-	ds.DstMAC, ds.Gen, ds.Valid = mac, gen, true
+	ds.DstMAC = mac
 	return nh, ReasonNone
 }
 

@@ -112,8 +112,8 @@ func TestFragmentsFullNAT(t *testing.T) {
 	if u := header.UDP(header.IPv4(got).Payload()); !u.IsChecksumValid(s.Reply.Dst, s.Reply.Src) {
 		t.Fatal("reassembled UDP checksum does not verify")
 	}
-	if st := s.Dir[DirIn]; st.Pkts != 3 {
-		t.Fatalf("session counted %d packets in, want 3", st.Pkts)
+	if st := e.destStats(0, s.DestID); st.InPkts != 3 {
+		t.Fatalf("destination counted %d packets in, want 3", st.InPkts)
 	}
 
 	// The real server's answer, fragmented at 1400.

@@ -134,9 +134,6 @@ func TestFullNATTCPLifecycle(t *testing.T) {
 	if ds.Conns != 1 || ds.InPkts != 4 || ds.OutPkts != 4 {
 		t.Fatalf("dest stats %+v, want 1 conn, 4 in, 4 out", ds)
 	}
-	if s.Dir[DirIn].Pkts != 4 || s.Dir[DirOut].Pkts != 4 || s.Dir[DirIn].Bytes != ds.InBytes {
-		t.Fatalf("session counters %+v", s.Dir)
-	}
 	if u := e.cores[0].LaddrUsage(nil); len(u) != 1 || u[0].Addr != lip || u[0].InUse != 1 {
 		t.Fatalf("laddr usage %+v", u)
 	}

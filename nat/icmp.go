@@ -100,8 +100,8 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	ds := &s.Dir[d]
 	in, out := s.In(d), s.Out(d)
 	r, nh := ReasonNone, header.Addr4{}
-	if !ds.Valid || ds.Gen != stack.Gen() {
-		if nh, r = c.resolveEgress(s, ds, stack, hopFor(s, s.In(d^1))); r != ReasonNone && r != ReasonNoNeigh {
+	if !s.egressValid(d, stack) {
+		if nh, r = c.resolveEgress(s, d, stack, hopFor(s, s.In(d^1))); r != ReasonNone && r != ReasonNoNeigh {
 			return drop(r)
 		}
 	}
@@ -138,7 +138,7 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	}
 	c.ctr.n[ctrICMP]++
 	eth := header.Ethernet(pkt)
-	eth.SetSource(ds.SrcMAC)
+	eth.SetSource(stack.PortMAC(ds.Port))
 	if r == ReasonNoNeigh {
 		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh.Uint32()}
 	}
@@ -242,7 +242,7 @@ func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer h
 	f.Off, f.Len = off, l3+len(b)
 	c.ctr.n[ctrICMPSent]++
 	eth := header.Ethernet(f.Buf[f.Off : f.Off+f.Len])
-	eth.SetSource(ds.SrcMAC)
+	eth.SetSource(stack.PortMAC(ds.Port))
 	if r == ReasonNoNeigh {
 		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh.Uint32()}
 	}

@@ -60,22 +60,25 @@ func (c *Core) tooBig(f *Frame, ip header.IPv4, mtu int, stack *arp.Snapshot, no
 
 // originate replaces frame f, holding datagram ip at f.L3, with ICMP error e
 // about ip, addressed to ip's source, and returns the verdict that sends it.
-// ds is the cached egress toward ip's source (resolved here when stale) or
-// nil for a lookup that caches nothing. fail is the reason to drop ip under
-// when no error may be sent about it. The caller has set e's type, code,
+// s is the session whose Dir[DirOut] caches the egress toward ip's source
+// (resolved here when stale) or nil for a lookup that caches nothing. fail is
+// the reason to drop ip under when no error may be sent about it. The caller has set e's type, code,
 // MTU and source (zero: the egress port's address); originate sets its ID.
-func (c *Core) originate(f *Frame, ip header.IPv4, e *arp.ICMPError, ds *DirState, stack *arp.Snapshot, now int64, fail DropReason) Result {
+func (c *Core) originate(f *Frame, ip header.IPv4, e *arp.ICMPError, s *Session, stack *arp.Snapshot, now int64, fail DropReason) Result {
 	const pre = header.IPv4MinLen + header.ICMPv4MinLen // in front of the quote
 	if f.Off < pre {
 		return drop(ReasonNoHeadroom)
 	}
-	var tmp DirState
-	r, nh := ReasonNone, header.Addr4{}
-	if ds == nil {
-		ds = &tmp
+	var tmp Session
+	if s == nil {
+		s = &tmp
 	}
-	if !ds.Valid || ds.Gen != stack.Gen() {
-		if nh, r = resolve(ds, stack, hop{addr: ip.SourceAddress()}); r == ReasonNoRoute {
+	ds := &s.Dir[DirOut]
+	r, nh := ReasonNone, header.Addr4{}
+	if !s.egressValid(DirOut, stack) {
+		nh, r = resolve(ds, stack, hop{addr: ip.SourceAddress()})
+		s.setEgress(DirOut, stack.Gen(), r == ReasonNone)
+		if r == ReasonNoRoute {
 			return drop(r)
 		}
 	}
@@ -107,7 +110,7 @@ func (c *Core) originate(f *Frame, ip header.IPv4, e *arp.ICMPError, ds *DirStat
 	f.Off, f.Len = off, l3+n
 	c.ctr.n[ctrICMPSent]++
 	eth := header.Ethernet(f.Buf[f.Off : f.Off+f.Len])
-	eth.SetSource(ds.SrcMAC)
+	eth.SetSource(stack.PortMAC(ds.Port))
 	if r == ReasonNoNeigh {
 		return Result{Act: ActControl, Reason: ReasonNoNeigh, Port: ds.Port, NextHop: nh.Uint32()}
 	}

@@ -56,8 +56,8 @@ func TestTimeExceeded(t *testing.T) {
 			sport: s.Reply.SPort, dport: s.Reply.DPort, flags: fSYN | fACK, seq: 9, ack: 2}
 		b := reply.frame(t)
 		e.expectTx(0, b, originated(t, gwMAC1, rsMAC1, s.Reply.Dst, s.Reply.Src, header.ICMPv4TimeExceeded, 0, 0, 0, b), 1)
-		if s.State != StateSynSent && s.State != StateNone && s.Dir[DirOut].Pkts != 0 {
-			t.Fatalf("the dropped reply moved the session: %v, %d packets out", s.State, s.Dir[DirOut].Pkts)
+		if out := e.destStats(0, s.DestID).OutPkts; s.State != StateSynSent && s.State != StateNone && out != 0 {
+			t.Fatalf("the dropped reply moved the session: %v, %d packets out", s.State, out)
 		}
 	})
 	t.Run("nat-reply-in-transit", func(t *testing.T) {
@@ -113,7 +113,7 @@ func TestICMPErrorRateLimit(t *testing.T) {
 // session larger than the egress port's MTU (the ingress link is wider) is
 // answered with fragmentation needed carrying that MTU when it has DF, from
 // the VIP toward the client, and dropped as too_big without DF (the
-// datapath does not fragment). The session's counters do not move.
+// datapath does not fragment). The destination's counters do not move.
 func TestFragmentationNeeded(t *testing.T) {
 	big := string(make([]byte, 1500-40+1)) // IPv4 total length 1501 > 1500
 	for _, mode := range []Mode{ModeFullNAT, ModeNAT, ModeDR} {
@@ -122,14 +122,14 @@ func TestFragmentationNeeded(t *testing.T) {
 			e.mayMove = true
 			e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
 			s := e.session(0, header.IPProtoTCP, 40000, 80)
-			before := s.Dir[DirIn].Pkts
+			before := e.destStats(0, s.DestID).InPkts
 			b := fromClient(40000, fACK|fPSH, 2, 1, big).frame(t)
 			e.expectTx(0, b, originated(t, gwMAC0, routerMAC, vip, cip, header.ICMPv4DstUnreachable, header.ICMPv4FragNeeded, 1500, 0, b), 0)
 			noDF := fromClient(40000, fACK|fPSH, 2, 1, big)
 			noDF.noDF = true
 			e.expectDrop(0, noDF.frame(t), ReasonTooBig)
-			if s.Dir[DirIn].Pkts != before {
-				t.Fatalf("packets in %d, want %d: a packet not sent was counted", s.Dir[DirIn].Pkts, before)
+			if in := e.destStats(0, s.DestID).InPkts; in != before {
+				t.Fatalf("packets in %d, want %d: a packet not sent was counted", in, before)
 			}
 			// A packet that fits still goes through.
 			ok := fromClient(40000, fACK|fPSH, 2, 1, big[:len(big)-1]).frame(t)

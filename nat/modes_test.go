@@ -177,8 +177,8 @@ func TestTUNMode(t *testing.T) {
 			t.Fatalf("after %v: %v, want %v", st.flags, s.State, st.state)
 		}
 	}
-	if ds := s.Dir[DirIn]; ds.Pkts != 5 || ds.Bytes != 5*40+4 || s.Dir[DirOut].Pkts != 0 {
-		t.Fatalf("counters in %d/%d out %d: want 5 packets, %d bytes, the inner lengths", ds.Pkts, ds.Bytes, s.Dir[DirOut].Pkts, 5*40+4)
+	if ds := e.destStats(0, s.DestID); ds.InPkts != 5 || ds.InBytes != 5*40+4 || ds.OutPkts != 0 {
+		t.Fatalf("counters in %d/%d out %d: want 5 packets, %d bytes, the inner lengths", ds.InPkts, ds.InBytes, ds.OutPkts, 5*40+4)
 	}
 	// TTL 1 is not forwarded (the inner TTL is decremented): answered
 	// with time exceeded (icmperr.go).
@@ -228,8 +228,8 @@ func TestTUNFragmentationNeeded(t *testing.T) {
 		t.Fatalf("after a second: verdict %+v", r)
 	}
 	sameFrame(t, out, fragNeededFrame(t, big, 1480, 2))
-	if s.State != StateSynRecv || s.Dir[DirIn].Pkts != 1 {
-		t.Fatalf("packets not sent moved the session: %v, %d packets", s.State, s.Dir[DirIn].Pkts)
+	if in := e.destStats(0, s.DestID).InPkts; s.State != StateSynRecv || in != 1 {
+		t.Fatalf("packets not sent moved the session: %v, %d packets", s.State, in)
 	}
 
 	// 1480 bytes fit exactly.
@@ -351,7 +351,7 @@ func TestNATMultiCore(t *testing.T) {
 	if r, _ := e.run(0, rep.frame(t)); r != redirectTo(1) {
 		t.Fatalf("reply on core 0: %+v, want redirect to 1", r)
 	}
-	if r, _ := e.run(1, rep.frame(t)); r.Act != ActTx || s.Dir[DirOut].Pkts != 1 {
+	if r, _ := e.run(1, rep.frame(t)); r.Act != ActTx || e.destStats(1, s.DestID).OutPkts != 1 {
 		t.Fatalf("reply on core 1: %+v", r)
 	}
 	// An ICMP error from the real servers' side about the client's packet.

@@ -123,7 +123,7 @@ func TestFullNATNeighbourMissing(t *testing.T) {
 	want := in
 	want.srcMAC, want.src, want.dst, want.sport, want.dport, want.ttl = gwMAC1, s.Reply.Dst, rip1, s.Reply.DPort, 8080, 63
 	sameFrame(t, out, want.frame(t))
-	if s.Dir[DirIn].Valid {
+	if s.egressValid(DirIn, e.stack) {
 		t.Fatal("egress cached without a neighbour")
 	}
 	// Once the neighbour is known (a new snapshot generation) it is used.
@@ -135,7 +135,7 @@ func TestFullNATNeighbourMissing(t *testing.T) {
 	want = ack
 	want.srcMAC, want.dstMAC, want.src, want.dst, want.sport, want.dport, want.ttl = gwMAC1, rsMAC1, s.Reply.Dst, rip1, s.Reply.DPort, 8080, 63
 	e.expectTx(0, ack.frame(t), want.frame(t), 1)
-	if !s.Dir[DirIn].Valid || s.Dir[DirIn].Gen != e.stack.Gen() {
+	if !s.egressValid(DirIn, e.stack) {
 		t.Fatalf("egress not cached: %+v", s.Dir[DirIn])
 	}
 }
@@ -158,11 +158,17 @@ func TestEgressRefreshedOnGeneration(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
 	s := e.session(0, header.IPProtoTCP, 40000, 80)
-	if !s.Dir[DirIn].Valid || s.Dir[DirIn].DstMAC != rsMAC1 || s.Dir[DirIn].Gen != e.stack.Gen() {
+	if !s.egressValid(DirIn, e.stack) || s.Dir[DirIn].DstMAC != rsMAC1 {
 		t.Fatalf("egress cache %+v", s.Dir[DirIn])
 	}
+	reply := pkt{srcMAC: rsMAC1, dstMAC: gwMAC1, src: s.Reply.Src, dst: s.Reply.Dst, ttl: 64, proto: header.IPProtoTCP,
+		sport: s.Reply.SPort, dport: s.Reply.DPort, flags: fSYN | fACK, seq: 9, ack: 2}
+	if r, _ := e.run(0, reply.frame(t)); r.Act != ActTx || !s.egressValid(DirOut, e.stack) || !s.egressValid(DirIn, e.stack) {
+		t.Fatalf("reply: %+v, egress cache %+v (bits %b)", r, s.Dir, s.egress)
+	}
 	// rip1 moves to another MAC: the new generation makes the session look
-	// its egress up again.
+	// its egress up again, in each direction (the generation is shared: a
+	// packet in one direction drops the other's cached egress too).
 	newMAC := header.MAC{2, 0, 0, 0, 9, 9}
 	if err := e.arp.AddNeigh(1, rip1.Netip(), newMAC); err != nil {
 		t.Fatal(err)
@@ -172,8 +178,15 @@ func TestEgressRefreshedOnGeneration(t *testing.T) {
 	want := ack
 	want.srcMAC, want.dstMAC, want.src, want.dst, want.sport, want.dport, want.ttl = gwMAC1, newMAC, s.Reply.Dst, rip1, s.Reply.DPort, 8080, 63
 	e.expectTx(0, ack.frame(t), want.frame(t), 1)
-	if s.Dir[DirIn].Gen != e.stack.Gen() || s.Dir[DirIn].DstMAC != newMAC {
+	if !s.egressValid(DirIn, e.stack) || s.Dir[DirIn].DstMAC != newMAC {
 		t.Fatalf("egress cache not refreshed: %+v", s.Dir[DirIn])
+	}
+	if s.egressValid(DirOut, e.stack) {
+		t.Fatal("the reply direction's egress of the old generation is still valid")
+	}
+	reply.flags, reply.seq = fACK, 10
+	if r, _ := e.run(0, reply.frame(t)); r.Act != ActTx || !s.egressValid(DirOut, e.stack) || !s.egressValid(DirIn, e.stack) {
+		t.Fatalf("reply: %+v, egress cache %+v (bits %b)", r, s.Dir, s.egress)
 	}
 }
 

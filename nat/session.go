@@ -67,24 +67,21 @@ const (
 	FlagNoOutput
 )
 
-// DirState is the per-direction part of a session: the cached egress and the
-// counters of packets received in that direction.
+// DirState is the egress a session caches for packets received in one
+// direction: the port they leave from and the next hop's MAC, their
+// destination MAC (the source MAC is the port's own, arp.Snapshot.PortMAC).
+// It holds a resolved egress only while the session's egress bit for the
+// direction is set and its generation is current (Session.egressValid).
 type DirState struct {
-	// Gen is the arp.Snapshot generation the egress below was resolved
-	// under; a different generation means look it up again.
-	Gen         uint64
-	Pkts, Bytes uint64
-	// Port is the egress port; SrcMAC and DstMAC are written into frames.
-	Port           uint16
-	SrcMAC, DstMAC header.MAC
-	// Valid: Port and the MACs hold a resolved egress for Gen.
-	Valid bool
+	Port   uint16
+	DstMAC header.MAC
 }
 
 // Session is one IPv4 connection as a Table stores it: pointer-free, fixed
-// size (144 bytes), touched by exactly one core. The service of the session is
-// Orig's destination (VIP:vport/proto); SvcID and DestID are the control
-// plane's stable IDs, never snapshot indexes.
+// size (96 bytes, a budget TestSessionLayout holds), touched by exactly one
+// core. The service of the session is Orig's destination (VIP:vport/proto);
+// SvcID and DestID are the control plane's stable IDs, never snapshot
+// indexes.
 //
 // Invariant used by every rewrite: a packet received in direction d with the
 // tuple In(d) leaves with the tuple In(other).Reverse(), where In(DirIn) is
@@ -110,12 +107,21 @@ type Session struct {
 	State   State
 	Flags   Flags
 
-	wheel uint32       // low 32 bits of the timer-wheel tick it is linked at
-	delta [2]csumDelta // per receive direction: precomputed checksum deltas
+	egress uint8        // bit 1<<d: Dir[d] holds the egress resolved under gen
+	wheel  uint32       // low 32 bits of the timer-wheel tick it is linked at
+	delta  [2]csumDelta // per receive direction: precomputed checksum deltas
+	// What the session holds outside the table, which Core.release
+	// returns when it ends.
+	pool int32 // FULLNAT: port pool of Reply.DPort; -1 none
+	tmpl int32 // persistence template handle (sched.Service.PickPersistent); -1 none
+	// gen is the arp.Snapshot generation the egresses flagged in egress
+	// were resolved under: one for both directions, so that a different
+	// generation invalidates both (setEgress), and 64 bits, so that it
+	// never wraps around to a generation an old egress was resolved under.
+	gen uint64
 	// Dir is indexed by Dir. For DR and TUN, which receive nothing in
 	// DirOut, Dir[DirOut] caches the egress toward the client that the
-	// ICMP errors the gateway originates about the session take; its
-	// counters stay zero.
+	// ICMP errors the gateway originates about the session take.
 	Dir [2]DirState
 }
 
@@ -146,18 +152,19 @@ func (s *Session) Out(d Dir) Tuple4 {
 }
 
 // SessionWireLen is the length of a Session's binary form.
-const SessionWireLen = 1 + 2*tupleWireLen + 8 + 4 + 4 + 3 + 2*dirWireLen
+const SessionWireLen = 1 + 2*tupleWireLen + 8 + 4 + 4 + 3 + 8 + 2*dirWireLen
 
 const (
-	sessionWireVersion = 1
+	sessionWireVersion = 2
 	tupleWireLen       = 13
-	dirWireLen         = 8 + 8 + 8 + 2 + 6 + 6 + 1
+	dirWireLen         = 2 + 6 + 1
 )
 
 // AppendBinary appends the session's fixed-size big-endian form (for session
 // sync): a version byte, the tuples, Expires as stored (the receiver rebases
-// it onto its own clock), IDs, mode, state, flags and both DirStates. It
-// implements encoding.BinaryAppender and never fails.
+// it onto its own clock), IDs, mode, state, flags, the egress generation and
+// both DirStates, each with its valid byte. It implements
+// encoding.BinaryAppender and never fails.
 func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, sessionWireVersion)
 	b = appendTuple(b, &s.Orig)
@@ -166,25 +173,21 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, s.DestID)
 	b = binary.BigEndian.AppendUint32(b, s.SvcID)
 	b = append(b, byte(s.Mode), byte(s.State), byte(s.Flags))
+	b = binary.BigEndian.AppendUint64(b, s.gen)
 	for i := range s.Dir {
 		d := &s.Dir[i]
-		b = binary.BigEndian.AppendUint64(b, d.Gen)
-		b = binary.BigEndian.AppendUint64(b, d.Pkts)
-		b = binary.BigEndian.AppendUint64(b, d.Bytes)
 		b = binary.BigEndian.AppendUint16(b, d.Port)
-		b = append(b, d.SrcMAC[:]...)
 		b = append(b, d.DstMAC[:]...)
-		v := byte(0)
-		if d.Valid {
-			v = 1
-		}
-		b = append(b, v)
+		b = append(b, s.egress>>i&1)
 	}
 	return b, nil
 }
 
 // UnmarshalBinary decodes what AppendBinary wrote into s (the table linkage
-// is not part of it) and recomputes the derived checksum deltas.
+// is not part of it) and recomputes the derived checksum deltas. The session
+// it decodes holds no local port or persistence template (those are the
+// sender's). Records of another version, such as version 1's with
+// per-direction counters and source MACs, are rejected.
 func (s *Session) UnmarshalBinary(b []byte) error {
 	if len(b) != SessionWireLen {
 		return fmt.Errorf("session record is %d bytes, want %d", len(b), SessionWireLen)
@@ -203,16 +206,16 @@ func (s *Session) UnmarshalBinary(b []byte) error {
 	if s.Mode >= numModes || s.State >= numStates {
 		return fmt.Errorf("session record has mode %d, state %d: out of range", b[16], b[17])
 	}
-	b = b[19:]
+	s.pool, s.tmpl = -1, -1
+	s.gen = binary.BigEndian.Uint64(b[19:])
+	b = b[27:]
 	for i := range s.Dir {
 		d := &s.Dir[i]
-		d.Gen = binary.BigEndian.Uint64(b)
-		d.Pkts = binary.BigEndian.Uint64(b[8:])
-		d.Bytes = binary.BigEndian.Uint64(b[16:])
-		d.Port = binary.BigEndian.Uint16(b[24:])
-		copy(d.SrcMAC[:], b[26:32])
-		copy(d.DstMAC[:], b[32:38])
-		d.Valid = b[38] != 0
+		d.Port = binary.BigEndian.Uint16(b)
+		copy(d.DstMAC[:], b[2:8])
+		if b[8] != 0 {
+			s.egress |= 1 << i
+		}
 		b = b[dirWireLen:]
 	}
 	s.computeDeltas()
