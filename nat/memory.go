@@ -9,6 +9,35 @@ const (
 	hugePage = 2 << 20
 )
 
+// mapMin is the size from which a table array is mapped from the kernel
+// rather than allocated on the Go heap (see mapArray). Smaller arrays, the
+// tables of unit tests among them, stay on the heap, where the race detector
+// watches them.
+const mapMin = 64 << 20
+
+// newArray returns a zeroed array of n elements of T, committed (see commit),
+// and the mapping that holds it (nil when it is on the Go heap): arrays of at
+// least mapMin bytes live outside the Go heap, in a mapping of their own, so
+// that they cost exactly their size. On the heap, a 2 GiB array costs 2 MiB
+// more: the runtime keeps a page-to-span table, 64 KiB per 64 MiB arena,
+// resident for every page of a large allocation. T must hold no pointers (the
+// garbage collector does not see outside its heap).
+func newArray[T any](n int) ([]T, []byte) {
+	var m []byte
+	var s []T
+	size := uintptr(n) * unsafe.Sizeof(*new(T))
+	if size >= mapMin {
+		m = mapArray(size)
+	}
+	if m != nil {
+		s = unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(m))), n)
+	} else {
+		s = make([]T, n)
+	}
+	commit(s)
+	return s, m
+}
+
 // commit prepares a table array of n elements of T for the datapath: it asks
 // the kernel to back it with transparent huge pages where it can (adviseHuge)
 // and then touches every page, so that the page faults and page clearing

@@ -22,3 +22,20 @@ func adviseHuge(b []byte) {
 	}
 	_ = syscall.Madvise(b[start-p:end-p], madvHugepage)
 }
+
+// mapArray maps size bytes of anonymous, private, zeroed memory, or returns
+// nil if the kernel refuses (newArray then falls back to the Go heap).
+func mapArray(size uintptr) []byte {
+	m, err := syscall.Mmap(-1, 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// unmapArrays releases mappings made by mapArray.
+func unmapArrays(ms [][]byte) {
+	for _, m := range ms {
+		_ = syscall.Munmap(m)
+	}
+}

@@ -2,6 +2,7 @@ package nat
 
 import (
 	"fmt"
+	"runtime"
 	"unsafe"
 )
 
@@ -66,8 +67,9 @@ type link struct {
 
 // Memory per session: Session + link (8 bytes) + three index buckets (24).
 
-// NewTable allocates a table, its memory committed (see commit: resident, on
-// transparent huge pages where the kernel grants them); now (monotonic ns)
+// NewTable allocates a table, its memory committed (see newArray and commit:
+// resident, off the Go heap when large, on transparent huge pages where the
+// kernel grants them); now (monotonic ns)
 // starts the timer wheel.
 func NewTable(cfg TableConfig, now int64) (*Table, error) {
 	if cfg.Capacity < 1 || cfg.Capacity > 1<<30 {
@@ -87,18 +89,21 @@ func NewTable(cfg TableConfig, now int64) (*Table, error) {
 	}
 	nb := 3 * cfg.Capacity // two entries per session at most: load <= 2/3
 	t := &Table{
-		sess:     make([]Session, cfg.Capacity),
-		link:     make([]link, cfg.Capacity+cfg.Slots),
-		buckets:  make([]bucket, nb),
 		nb:       uint32(nb),
 		seed:     cfg.Seed,
 		shift:    cfg.TickShift,
 		slotMask: int64(cfg.Slots - 1),
 		cursor:   now >> cfg.TickShift,
 	}
-	commit(t.sess)
-	commit(t.link)
-	commit(t.buckets)
+	var maps [3][]byte
+	t.sess, maps[0] = newArray[Session](cfg.Capacity)
+	t.link, maps[1] = newArray[link](cfg.Capacity + cfg.Slots)
+	t.buckets, maps[2] = newArray[bucket](nb)
+	if maps[0] != nil || maps[1] != nil || maps[2] != nil {
+		// Nothing points into the arrays once the Table is unreachable:
+		// sessions are reached only through it.
+		runtime.AddCleanup(t, unmapArrays, maps[:])
+	}
 	for i := range cfg.Capacity {
 		t.link[i] = link{prev: -1, next: int32(i + 1)}
 	}
