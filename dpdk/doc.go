@@ -15,7 +15,8 @@
 //	cgo.go                   the C preamble: wrappers for DPDK's static inline burst calls
 //	eal.go                   EAL init/cleanup, lcores, registering Go threads as lcores
 //	mempool.go               packet mbuf pools, bulk alloc and free, usage counts
-//	burst.go                 Burst: an mbuf pointer array allocated once in C memory
+//	burst_array.go           Burst: an mbuf pointer array (no cgo)
+//	burst.go                 NewBurst: a Burst allocated once in C memory
 //	ethdev.go                ports: configure queues and RSS, start/stop, MAC, MTU,
 //	                         link, promiscuous mode, statistics, rx/tx bursts
 //	ring.go                  rte_ring: SP/SC or MP/MC bulk and burst enqueue/dequeue

@@ -13,8 +13,14 @@
 // Files:
 //
 //	main.go     `gw run` entry, local (daemon-less) commands, logging
-//	gateway.go  start-up and shutdown: EAL, pool, ports, rings, workers, servers
-//	command.go  control-socket commands: adm (ipvsadm), ip, link, stats, reload
+//	gateway.go  start-up and shutdown: EAL, pool, ports, rings, workers (each
+//	            core's session table is allocated and committed here), servers
+//	command.go  control-socket commands: adm (ipvsadm), ip, link, stats, mem, reload
+//	stack.go    owned addresses, applying a configuration to the stack, gratuitous
+//	            ARP, reload, route and neighbour listings
+//	stats.go    rate estimators and -Z offsets, the tables ipvsadm listings show,
+//	            per-core status, the connection listing (-c)
+//	mem.go      `gw mem`: the mbuf pool's use, the Go heap, goroutines
 //	publish.go  building the datapath snapshots from the configuration; stable IDs
 //	metrics.go  the Prometheus collector (summed at scrape time)
 package gateway

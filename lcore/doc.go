@@ -9,9 +9,9 @@
 // their sessions up, with prefetching, before processing any), and collects the
 // packets by verdict: per-port tx buffers, the redirect rings toward other workers,
 // the ring to the control lcore, and one bulk free. Then it drains the rings other
-// cores fill for it (replies redirected to their session's owner, packets the control
-// lcore wants sent), flushes every buffer with one burst call each, and expires
-// sessions. It never blocks, takes no lock and allocates nothing per packet.
+// cores fill for it (replies redirected to their session's owner, balanced as a burst
+// the same way; packets the control lcore wants sent), flushes every buffer with one
+// burst call each, and expires sessions. It never blocks, takes no lock and allocates nothing per packet.
 //
 // The control lcore owns the user-space stack (package arp): it answers ARP and ICMP
 // echo for owned addresses, resolves next hops for packets workers could not send,

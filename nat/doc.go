@@ -8,17 +8,32 @@
 // A worker core owns one Core: its session Table, PortPools and counters are
 // touched only by that core, so nothing takes a lock. The control plane builds
 // an immutable *Services snapshot (and arp publishes an *arp.Snapshot); the
-// worker loads both once per burst and passes them, with the burst's
-// monotonic time, to Process. Process rewrites the frame in place and returns
-// a Result; it never allocates, returns no error and calls no interface or
-// closure. Session state lives in preallocated pointer-free arrays addressed
-// by int32 indexes, so the garbage collector never scans it.
+// worker loads both once per loop turn and passes them, with the monotonic
+// time, to ProcessBurst for each burst of frames (Process for one frame).
+// ProcessBurst first looks up the whole burst's sessions in two prefetching
+// steps (package prefetch): hash every tuple and prefetch its home index
+// bucket, then read the buckets and prefetch the candidate sessions they
+// name; then it processes the frames in order, so the cache and TLB misses of
+// a burst overlap instead of stalling each packet in turn. Candidates are
+// verified against the live session, so the verdicts are exactly Process's,
+// frame by frame. Processing rewrites each frame in place and returns a
+// Result; it never allocates, returns no error and calls no interface or
+// closure.
 //
-//	lcore loop:  for each burst:
-//	                 svcs, stack := services.Load(), arp.Snapshot()
-//	                 for each frame: r := core.Process(f, svcs, stack, now)
-//	                 core.Flush()                       // publish counters
+// Session state lives in preallocated pointer-free arrays addressed by int32
+// indexes, so the garbage collector never scans it: 128 bytes per session
+// (Session 96, timer-wheel link 8, three 8-byte index buckets). NewTable
+// maps arrays of 64 MiB or more outside the Go heap (on Linux) and commits
+// every array (transparent huge pages asked for, every page touched), so the
+// worker takes no page fault in them and a table is resident in full from
+// the start.
+//
+//	lcore loop:  svcs, stack := services.Load(), arp.Snapshot()
+//	             for each rx burst (and each redirect-ring burst):
+//	                 core.ProcessBurst(frames, results, svcs, stack, now)
+//	                 send each frame where its Result says
 //	             core.Expire(svcs, now, budget)         // every iteration
+//	             core.Flush()                           // publish counters
 //
 // # Modes
 //
@@ -81,10 +96,19 @@
 //
 //	verdict.go    Frame, Action, Result and DropReason: the contract with lcore.
 //	tuple.go      Tuple4 (comparable 16-byte 5-tuple), its seeded hash, Dir.
-//	session.go    Session: the serialisable per-connection record, Mode,
-//	              Flags, per-direction egress cache.
+//	session.go    Session: the per-connection record (96 bytes, no per-session
+//	              packet or byte counters) and its binary form for session sync
+//	              (version 2, SessionWireLen bytes), Mode, Flags, per-direction
+//	              egress cache (port and destination MAC; the source MAC is
+//	              the port's, arp.Snapshot.PortMAC).
 //	table.go      Table: IPv4 session table, open-addressing index of both
-//	              directions with backward-shift deletion, free list.
+//	              directions (three buckets per session, multiply-shift home,
+//	              linear probing, backward-shift deletion), free list, the
+//	              burst look-up steps (Hash, BucketAddr, Candidate,
+//	              SessionAddrs, LookupHint).
+//	memory*.go    A Table's arrays: large ones mapped off the Go heap on Linux
+//	              (unmapped by a cleanup), each committed at NewTable
+//	              (MADV_HUGEPAGE on Linux, every page touched).
 //	wheel.go      The Table's hashed timer wheel: lazy re-filing, Touch, Expire.
 //	tcpstate.go   LVS TCP states, the tcp_states[] transition tables
 //	              (input, output, input-only), Timeouts (ipvsadm --set).
@@ -93,7 +117,8 @@
 //	services.go   Services snapshot: ServiceConf/DestConf/LocalAddr, Limits,
 //	              allocation-free VIP:port/proto, VIP and LIP lookups, NAT
 //	              destinations and NATOwner.
-//	core.go       Core, Config, Process dispatch, Expire, session release.
+//	core.go       Core, Config, ProcessBurst (look-ahead with prefetch) and
+//	              Process dispatch, Expire, session release.
 //	forward.go    New flows (schedule, local address, session), forwarding of
 //	              established ones: TCP state, egress cache, rewrite or IPIP
 //	              encapsulation, ICMP fragmentation needed for TUN.
