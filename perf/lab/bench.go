@@ -285,7 +285,7 @@ func (r *Run) line() string {
 	case r.SessionsPerSec > 0:
 		s = fmt.Sprintf("%.3f M sessions/s", r.SessionsPerSec/1e6)
 	case r.BytesPerSessionTotal > 0:
-		s = fmt.Sprintf("%.1f M sessions, %.0f B/session (marginal %.0f), RSS %.0f MiB", float64(r.Sessions)/1e6,
+		s = fmt.Sprintf("%.1f M sessions, %.1f B/session (growth while filling %.1f), RSS %.0f MiB", float64(r.Sessions)/1e6,
 			r.BytesPerSessionTotal, r.BytesPerSession, float64(r.RSSBytes)/(1<<20))
 	default:
 		s = fmt.Sprintf("%6.2f Mpps fwd (rx %.2f)", r.TxPPS/1e6, r.RxPPS/1e6)
@@ -555,7 +555,7 @@ func (b *Bench) profile(ctx context.Context, sc *Scenario, sp gen.Spec, device s
 	fmt.Fprintf(&report, "# %s: %s\n# perf record -g -C %d for %v on the gw worker CPU; flat profile (self time)\n\n",
 		sc.Name, sc.Title, b.cfg.WorkerCPU, dur)
 	for _, args := range [][]string{
-		{"report", "-i", data, "--stdio", "--no-children", "--sort", "dso", "-g", "none", "--percent-limit", "0.5"},
+		{"report", "-i", data, "--stdio", "--no-children", "--sort", "comm,dso", "-g", "none", "--percent-limit", "0.5"},
 		{"report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol", "-g", "none", "--percent-limit", "0.4"},
 	} {
 		out, err := exec.CommandContext(ctx, b.cfg.Perf, args...).Output()
@@ -640,8 +640,8 @@ func (res *Result) line() string {
 		m := Summary{Median: res.Value.Median / 1e6, Min: res.Value.Min / 1e6, Max: res.Value.Max / 1e6}
 		return fmt.Sprintf("%s M sessions/s (target %s): %s", m.Text(3), res.Target, res.Verdict)
 	default:
-		return fmt.Sprintf("%.1f M sessions, %s B/session, marginal %s (target %s): %s", float64(res.Sessions)/1e6,
-			res.Value.Text(0), res.Marginal.Text(0), res.Target, res.Verdict)
+		return fmt.Sprintf("%.1f M sessions, %s B/session, growth while filling %s (target %s): %s", float64(res.Sessions)/1e6,
+			res.Value.Text(1), res.Marginal.Text(1), res.Target, res.Verdict)
 	}
 }
 

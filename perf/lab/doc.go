@@ -16,11 +16,16 @@
 //	memory        gw only: a pcap streamed once fills one core's table; RSS
 //	              (/proc) sampled with the session count; bytes per session is
 //	              RSS at the end minus a gateway with a 1 024-session table,
-//	              divided by sessions (and the slope while filling, marginal)
+//	              divided by sessions; also the slope of RSS over sessions while
+//	              filling, which is near 0: the table is committed at start and
+//	              the worker allocates nothing per session
 //
 // During every window it accounts the CPU time of the machine (/proc/stat)
 // against the process under test and itself: time used by other processes or
 // stolen by the hypervisor marks the run noisy, and it is measured again.
+// The runner confines itself, and so the CLI calls and perf it starts, to the
+// main CPU (PinRunner); the forwarders get the machine's CPUs back and poll
+// on the worker CPU alone.
 //
 // Files:
 //
@@ -28,6 +33,8 @@
 //	bench.go     Bench: pcaps, sizing, repetitions, the gw measurements, profiles
 //	testpmd.go   running dpdk-testpmd interactively and reading its counters
 //	gateway.go   the gw configuration, process and CLI readings
+//	run.go       one measurement (Run) and its JSON
+//	pin_linux.go keeping the runner off the worker CPU
 //	sys.go       CPU accounting, RSS, load, the machine's description
 //	stats.go     median and range, least-squares slope
 //	report.go    summary.json and the Markdown table

@@ -105,7 +105,8 @@ func StartGateway(ctx context.Context, bin string, cfg *GatewayConfig, cfgPath, 
 	}
 	defer lf.Close()
 	_ = os.Remove(cfg.Socket)
-	cmd := exec.Command(bin, "run", "-c", cfgPath)
+	name, args := Forwarder(bin, "run", "-c", cfgPath)
+	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -233,4 +234,16 @@ func sumCores(cs []CoreStats) CoreStats {
 		}
 	}
 	return t
+}
+
+// forwarderCPUs is the CPU list the forwarders get back when the runner is
+// pinned (PinRunner); empty when it is not.
+var forwarderCPUs string
+
+// Forwarder returns name and args as a command that runs on forwarderCPUs.
+func Forwarder(name string, args ...string) (string, []string) {
+	if forwarderCPUs == "" {
+		return name, args
+	}
+	return "taskset", append([]string{"-c", forwarderCPUs, name}, args...)
 }

@@ -40,7 +40,7 @@ func (rep *Report) Table() string {
 			m := Summary{Median: r.Value.Median / 1e6, Min: r.Value.Min / 1e6, Max: r.Value.Max / 1e6}
 			fig = m.Text(3) + " M sessions/s"
 		case Memory:
-			fig = fmt.Sprintf("%.2f M sessions; %s B/session (marginal %s)", float64(r.Sessions)/1e6, r.Value.Text(0), r.Marginal.Text(0))
+			fig = fmt.Sprintf("%.2f M sessions; %s B/session (growth while filling %s)", float64(r.Sessions)/1e6, r.Value.Text(1), r.Marginal.Text(1))
 		}
 		noisy := ""
 		if r.Noisy > 0 {

@@ -90,6 +90,9 @@ func main() {
 	if os.Geteuid() != 0 {
 		fail("the perf lab needs root (DPDK EAL, hugepage-less memory, vdevs)")
 	}
+	if err := lab.PinRunner(main); err != nil {
+		fail("%v", err)
+	}
 	tp, err := exec.LookPath(*testpmd)
 	if err != nil {
 		fail("%s not found: apt-get install dpdk (Debian's DPDK 22.11 ships dpdk-testpmd)", *testpmd)
