@@ -21,8 +21,8 @@
 // closure.
 //
 // Session state lives in preallocated pointer-free arrays addressed by int32
-// indexes, so the garbage collector never scans it: 128 bytes per session
-// (Session 96, timer-wheel link 8, three 8-byte index buckets). NewTable
+// indexes, so the garbage collector never scans it: 127 bytes per session
+// (Session 96, timer-wheel link 8, 20/7 8-byte index buckets). NewTable
 // maps arrays of 64 MiB or more outside the Go heap (on Linux) and commits
 // every array (transparent huge pages asked for, every page touched), so the
 // worker takes no page fault in them and a table is resident in full from
@@ -102,7 +102,7 @@
 //	              egress cache (port and destination MAC; the source MAC is
 //	              the port's, arp.Snapshot.PortMAC).
 //	table.go      Table: IPv4 session table, open-addressing index of both
-//	              directions (three buckets per session, multiply-shift home,
+//	              directions (20/7 buckets per session, multiply-shift home,
 //	              linear probing, backward-shift deletion), free list, the
 //	              burst look-up steps (Hash, BucketAddr, Candidate,
 //	              SessionAddrs, LookupHint).

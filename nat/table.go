@@ -26,7 +26,7 @@ type TableConfig struct {
 // Table is one core's IPv4 session table. Sessions live in a preallocated,
 // pointer-free array and are named by int32 indexes. Both directions are
 // indexed in one open-addressing hash index: Orig under DirIn, Reply under
-// DirOut, three buckets per session (so a load of at most 2/3 with both
+// DirOut, 20/7 buckets per session (so a load of at most 0.7 with both
 // directions indexed), the home bucket chosen by multiply-shift so the
 // index need not be a power of two, linear probing, backward-shift deletion
 // (no tombstones). A hashed timer wheel of intrusive doubly linked lists (int32 links,
@@ -65,7 +65,7 @@ type link struct {
 	prev, next int32
 }
 
-// Memory per session: Session + link (8 bytes) + three index buckets (24).
+// Memory per session: Session + link (8 bytes) + 20/7 index buckets (22.9).
 
 // NewTable allocates a table, its memory committed (see newArray and commit:
 // resident, off the Go heap when large, on transparent huge pages where the
@@ -87,7 +87,7 @@ func NewTable(cfg TableConfig, now int64) (*Table, error) {
 	if cfg.Slots < 2 || cfg.Slots > 1<<24 || cfg.Slots&(cfg.Slots-1) != 0 {
 		return nil, fmt.Errorf("timer wheel slots %d: want a power of two in [2, %d]", cfg.Slots, 1<<24)
 	}
-	nb := 3 * cfg.Capacity // two entries per session at most: load <= 2/3
+	nb := (20*cfg.Capacity + 6) / 7 // two entries per session at most: load <= 0.7
 	t := &Table{
 		nb:       uint32(nb),
 		seed:     cfg.Seed,

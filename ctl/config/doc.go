@@ -18,7 +18,7 @@
 //	[[route]] prefix, via (optional: connected route), port (optional when via is on a subnet)
 //	[[neigh]] addr, mac, port: static neighbours
 //	[ctl]     socket ("/run/fngw/gw.sock"), metrics ("127.0.0.1:9180"; "" disables)
-//	[session] capacity_per_core (1048576: a power of two from 1024 to 1<<26; 128 bytes per
+//	[session] capacity_per_core (1048576: a power of two from 1024 to 1<<26; 127 bytes per
 //	          session on every worker, all committed at start), tcp_timeout (900), tcp_fin_timeout (120),
 //	          udp_timeout (300), tcp_syn_recv_timeout (60)
 //	[pool]    mbufs (sized from rings and caches), cache_size (256)
