@@ -14,7 +14,7 @@ import (
 // TestTableCommitted: NewTable's arrays are resident when it returns (no page
 // faults left for the worker) and, where THP is available, on huge pages;
 // with 1 Mi sessions the session array (96 MiB) is mapped off the Go heap,
-// the index (24 MiB) is on it: both ways are checked.
+// the index (23 MiB) is on it: both ways are checked.
 func TestTableCommitted(t *testing.T) {
 	tb, err := NewTable(TableConfig{Capacity: 1 << 20, Seed: 1}, 0)
 	if err != nil {
