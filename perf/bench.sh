@@ -25,8 +25,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends linux-perf >/dev/null 2>&1 || echo "bench: linux-perf unavailable; no profiles" >&2
 fi
 avail_mb=$(awk '/MemAvailable/ {print int($2/1024)}' /proc/meminfo)
-if [ "$avail_mb" -lt 7000 ]; then
-  echo "bench: ${avail_mb} MiB available; the 1M-flow scenarios need about 7 GiB (one 4 KiB page per mbuf without hugepages)" >&2
+if [ "$avail_mb" -lt 5500 ]; then
+  echo "bench: ${avail_mb} MiB available; the 1M-flow scenarios need about 5.5 GiB (one 4 KiB page per mbuf without hugepages)" >&2
   echo "bench: run a subset instead, e.g. perf/bench.sh -scenarios udp-1k,mixed-1k" >&2
   exit 1
 fi
