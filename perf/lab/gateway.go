@@ -105,7 +105,7 @@ func StartGateway(ctx context.Context, bin string, cfg *GatewayConfig, cfgPath, 
 	}
 	defer lf.Close()
 	_ = os.Remove(cfg.Socket)
-	name, args := Forwarder(bin, "run", "-c", cfgPath)
+	name, args := forwarder(bin, "run", "-c", cfgPath)
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	start := time.Now()
@@ -240,8 +240,8 @@ func sumCores(cs []CoreStats) CoreStats {
 // pinned (PinRunner); empty when it is not.
 var forwarderCPUs string
 
-// Forwarder returns name and args as a command that runs on forwarderCPUs.
-func Forwarder(name string, args ...string) (string, []string) {
+// forwarder returns name and args as a command that runs on forwarderCPUs.
+func forwarder(name string, args ...string) (string, []string) {
 	if forwarderCPUs == "" {
 		return name, args
 	}

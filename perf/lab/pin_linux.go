@@ -14,7 +14,7 @@ import (
 // it they run wherever the scheduler puts them, the worker's CPU included,
 // and take their start-up and page faults out of the gateway's figure, which
 // testpmd, read over its stdin, never pays. The forwarders themselves are
-// started with the CPUs the runner had (Forwarder), since the gateway sizes
+// started with the CPUs the runner had (forwarder), since the gateway sizes
 // its Go runtime by its CPU mask and pins its own threads.
 func PinRunner(cpu int) error {
 	var all, one unix.CPUSet

@@ -97,7 +97,7 @@ func (t *Testpmd) Measure(ctx context.Context, warmup, window time.Duration) (*R
 		// Line-buffered stdout, so that output arrives as it is printed.
 		name, args = sb, append([]string{"-oL", t.Path}, args...)
 	}
-	name, args = Forwarder(name, args...)
+	name, args = forwarder(name, args...)
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
