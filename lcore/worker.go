@@ -306,7 +306,12 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state) {
 // holds one burst: balance runs after each.
 func (w *Worker) toBalance(m *dpdk.Mbuf) {
 	w.lb[w.nlb] = m
-	w.frames[w.nlb] = nat.Frame{Buf: m.Room(), Off: m.DataOff(), Len: m.DataLen(), L3: header.EthernetLen, Port: m.Port(), RSS: m.RSS()}
+	// Field by field: a Frame built whole and then copied is read back with
+	// wide loads from its narrow stores, which stalls on store forwarding
+	// (the profiles showed it on every packet).
+	f := &w.frames[w.nlb]
+	f.Buf, f.Off, f.Len, f.L3 = m.Room(), m.DataOff(), m.DataLen(), header.EthernetLen
+	f.Port, f.RSS = m.Port(), m.RSS()
 	w.nlb++
 }
 
