@@ -6,6 +6,7 @@ import (
 
 	"fngw/arp"
 	"fngw/header"
+	"fngw/prefetch"
 	"fngw/sched"
 	"fngw/tunnel"
 )
@@ -63,11 +64,36 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		svc.sched.Release(c.id, tmpl, now)
 		return drop(ReasonModeUnsupported)
 	}
+	var rh uint32
+	if reply.Proto != 0 {
+		// The reply tuple's index bucket is a cache miss of its own (a
+		// random line of the index): it loads while the session is set up
+		// and its egress resolved, before indexReply reads it.
+		rh = c.tab.Hash(&reply)
+		prefetch.Line(c.tab.BucketAddr(rh))
+	}
 	st := StateNone
 	if k.Proto == header.IPProtoUDP {
 		st = StateUDP
 	}
-	idx, r := c.tab.insertNew(k, &reply, now+int64(c.to.Of(st))) // segment's lookup of k missed
+	idx, r := c.tab.insertOrig(k, &reply, now+int64(c.to.Of(st))) // segment's lookup of k missed
+	if r == ReasonNone {
+		s := c.tab.At(idx)
+		s.DestID, s.SvcID, s.Mode, s.State = d.id, svc.id, d.mode, st
+		// ip_vs_bind_dest: a new connection starts inactive; the TCP state
+		// machine moves it to the active count once ESTABLISHED.
+		s.Flags = FlagInactive
+		if !d.mode.hasReply() {
+			s.Flags |= FlagNoOutput
+		}
+		s.computeDeltas()
+		if reply.Proto != 0 {
+			// forward's resolution, done early (it keeps a resolved
+			// egress; after a failure forward resolves again).
+			c.resolveEgress(s, DirIn, stack, hopFor(s, &s.Reply))
+			r = c.tab.indexReply(idx, rh)
+		}
+	}
 	if r != ReasonNone {
 		if pool >= 0 {
 			c.ports.Free(pool, reply.DPort)
@@ -76,14 +102,6 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		return drop(r)
 	}
 	s := c.tab.At(idx)
-	s.DestID, s.SvcID, s.Mode, s.State = d.id, svc.id, d.mode, st
-	// ip_vs_bind_dest: a new connection starts inactive; the TCP state
-	// machine moves it to the active count once ESTABLISHED.
-	s.Flags = FlagInactive
-	if !d.mode.hasReply() {
-		s.Flags |= FlagNoOutput
-	}
-	s.computeDeltas()
 	s.pool, s.tmpl = pool, tmpl
 	c.conns.Add(c.id, d.id, 0, 1)
 	c.ctr.dest(d.id).n[epConns]++

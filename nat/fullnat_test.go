@@ -228,3 +228,59 @@ func TestUDPChecksumZeroResultSentAsFFFF(t *testing.T) {
 		t.Fatalf("checksum %#04x, want 0xffff (a computed zero)", u.Checksum())
 	}
 }
+
+// TestFullNATReplyConflict: a new connection whose reply tuple is already
+// in use (here by a session as session sync imports it, which holds no local
+// port) is dropped as session_conflict and leaves nothing behind: the table,
+// the port pools, the connection counts and the counters are as before, and
+// the next connection gets the next port.
+func TestFullNATReplyConflict(t *testing.T) {
+	const cport = 40000
+	syn := fromClient(cport, fSYN, 1000, 0, "")
+	// An identical core shows the reply tuple the SYN is given.
+	ref := newEnv(t, envOpts{})
+	ref.run(0, syn.frame(t))
+	taken := ref.session(0, header.IPProtoTCP, cport, 80).Reply
+
+	e := newEnv(t, envOpts{})
+	other := Tuple4{Src: header.Addr4{192, 0, 2, 1}, Dst: vip, SPort: 1, DPort: 80, Proto: header.IPProtoTCP}
+	held, r := e.cores[0].tab.Insert(&other, &taken, e.now+100*sec)
+	if r != ReasonNone {
+		t.Fatalf("Insert: %v", r)
+	}
+	e.expectDrop(0, syn.frame(t), ReasonSessionConflict)
+	tab := e.cores[0].tab
+	if tab.Len() != 1 {
+		t.Fatalf("%d sessions after the conflict, want the one held", tab.Len())
+	}
+	if i, d := tab.Lookup(&taken); i != held || d != DirOut {
+		t.Fatalf("reply tuple now names session %d/%v, want %d/out", i, d, held)
+	}
+	k := Tuple4{Src: cip, Dst: vip, SPort: cport, DPort: 80, Proto: header.IPProtoTCP}
+	if i, _ := tab.Lookup(&k); i >= 0 {
+		t.Fatalf("the dropped SYN's tuple is indexed (session %d)", i)
+	}
+	for _, u := range e.cores[0].LaddrUsage(nil) {
+		if u.InUse != 0 {
+			t.Fatalf("local address %v has %d ports in use after the conflict", u.Addr, u.InUse)
+		}
+	}
+	if a, i := e.active(destT1); a != 0 || i != 0 {
+		t.Fatalf("destination counts %d active %d inactive after the conflict, want 0 0", a, i)
+	}
+	var st Stats
+	e.cores[0].AddStats(&st)
+	if st.SessionsCreated != 0 {
+		t.Fatalf("%d sessions counted as created", st.SessionsCreated)
+	}
+
+	// The next connection is scheduled and given another port.
+	e.run(0, fromClient(cport+1, fSYN, 1000, 0, "").frame(t))
+	s := e.session(0, header.IPProtoTCP, cport+1, 80)
+	if s.Reply == taken || s.Reply.Proto == 0 {
+		t.Fatalf("next connection's reply tuple %v", s.Reply)
+	}
+	if i, d := tab.Lookup(&s.Reply); i < 0 || d != DirOut || tab.At(i) != s {
+		t.Fatalf("next connection's reply tuple not indexed")
+	}
+}

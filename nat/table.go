@@ -137,8 +137,10 @@ func (t *Table) next(i uint32) uint32 {
 
 // Lookup finds the session with a tuple equal to k in either direction and
 // returns its index and the direction k matched, or -1.
-func (t *Table) Lookup(k *Tuple4) (int32, Dir) {
-	h := uint32(k.hash(t.seed))
+func (t *Table) Lookup(k *Tuple4) (int32, Dir) { return t.lookup(k, t.Hash(k)) }
+
+// lookup is Lookup given k's hash h.
+func (t *Table) lookup(k *Tuple4, h uint32) (int32, Dir) {
 	for i := t.home(h); ; i = t.next(i) {
 		b := t.buckets[i]
 		if b.v == 0 {
@@ -227,24 +229,47 @@ func (t *Table) Insert(orig, reply *Tuple4, expires int64) (int32, DropReason) {
 // insertNew is Insert for a caller that has just looked orig up and missed,
 // with no insertion since: it only checks the reply tuple.
 func (t *Table) insertNew(orig, reply *Tuple4, expires int64) (int32, DropReason) {
+	idx, r := t.insertOrig(orig, reply, expires)
+	if r != ReasonNone || reply.Proto == 0 {
+		return idx, r
+	}
+	return idx, t.indexReply(idx, t.Hash(reply))
+}
+
+// insertOrig is the first half of insertNew: it adds the session indexed
+// under orig only. Unless reply.Proto is 0 (not indexed), the caller then
+// calls indexReply, which completes or undoes the insertion, and nothing
+// else of the table in between: a session is indexed in both directions or
+// not at all. The halves let a caller prefetch the reply tuple's bucket
+// (BucketAddr) and set the session up while it loads.
+func (t *Table) insertOrig(orig, reply *Tuple4, expires int64) (int32, DropReason) {
 	if t.free < 0 {
 		return -1, ReasonTableFull
 	}
-	if reply.Proto != 0 {
-		if i, _ := t.Lookup(reply); i >= 0 || *reply == *orig {
-			return -1, ReasonSessionConflict
-		}
+	if reply.Proto != 0 && *reply == *orig {
+		return -1, ReasonSessionConflict
 	}
 	idx := t.free
 	t.free = t.link[idx].next
 	t.sess[idx] = Session{Orig: *orig, Reply: *reply, Expires: expires}
-	t.put(orig, idx, DirIn)
-	if reply.Proto != 0 {
-		t.put(reply, idx, DirOut)
-	}
+	t.put(t.Hash(orig), idx, DirIn)
 	t.linkAt(idx, max(expires>>t.shift, t.cursor))
 	t.n++
 	return idx, ReasonNone
+}
+
+// indexReply indexes session idx, which insertOrig added, under its reply
+// tuple, whose hash is h. When the tuple is in use it deletes the session
+// instead and returns ReasonSessionConflict.
+func (t *Table) indexReply(idx int32, h uint32) DropReason {
+	s := &t.sess[idx]
+	if i, _ := t.lookup(&s.Reply, h); i >= 0 {
+		s.Reply.Proto = 0 // not indexed: Delete must not look for it
+		t.Delete(idx)
+		return ReasonSessionConflict
+	}
+	t.put(h, idx, DirOut)
+	return ReasonNone
 }
 
 // Delete removes session idx from the index and the wheel and frees it. It
@@ -268,8 +293,8 @@ func (t *Table) Delete(idx int32) {
 	t.n--
 }
 
-func (t *Table) put(k *Tuple4, idx int32, d Dir) {
-	h := uint32(k.hash(t.seed))
+// put indexes (idx, d) under the tuple whose hash is h.
+func (t *Table) put(h uint32, idx int32, d Dir) {
 	i := t.home(h)
 	for t.buckets[i].v != 0 {
 		i = t.next(i)

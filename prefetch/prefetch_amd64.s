@@ -14,3 +14,9 @@ loop:
 	JNE	loop
 done:
 	RET
+
+// func Line(addr uintptr)
+TEXT ·Line(SB), NOSPLIT|NOFRAME, $0-8
+	MOVQ	addr+0(FP), AX
+	PREFETCHT0	(AX)
+	RET

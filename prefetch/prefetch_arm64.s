@@ -12,3 +12,9 @@ loop:
 	CBNZ	R2, loop
 done:
 	RET
+
+// func Line(addr uintptr)
+TEXT ·Line(SB), NOSPLIT|NOFRAME, $0-8
+	MOVD	addr+0(FP), R0
+	PRFM	(R0), PLDL1KEEP
+	RET

@@ -10,3 +10,9 @@ package prefetch
 //
 //go:noescape
 func Lines(addrs []uintptr)
+
+// Line prefetches the cache line at addr, as Lines does each of its
+// addresses, for a caller that has one line to ask for.
+//
+//go:noescape
+func Line(addr uintptr)

@@ -6,7 +6,7 @@ import (
 	"unsafe"
 )
 
-// TestLines prefetches addresses a datapath can pass: inside a slice, its end,
+// TestLines prefetches (Lines, and Line one by one) addresses a datapath can pass: inside a slice, its end,
 // past it, nil (a prefetch never faults), none, and changes nothing.
 func TestLines(t *testing.T) {
 	b := make([]uint64, 1024)
@@ -18,6 +18,9 @@ func TestLines(t *testing.T) {
 	Lines(nil)
 	Lines(addrs[:1])
 	Lines(addrs)
+	for _, a := range addrs {
+		Line(a)
+	}
 	for i := range b {
 		if b[i] != uint64(i) {
 			t.Fatalf("b[%d] = %d after prefetching", i, b[i])
