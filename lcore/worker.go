@@ -12,8 +12,12 @@ import (
 	"fngw/prefetch"
 )
 
-// BurstSize is the rx burst size, and the unit of every buffer below.
-const BurstSize = 32
+// BurstSize is the rx burst size, and the unit of every buffer below. 64
+// rather than DPDK's customary 32: the per-turn costs (two cgo calls, the
+// counters' publication, expiry) weigh half as much per packet, and a
+// batch's prefetches overlap more misses (syn-1m 1.83 -> 1.93 M sessions/s,
+// udp-1m +10 % with hugepages).
+const BurstSize = 64
 
 // state is what a worker reads the configuration from during one turn.
 type state struct {

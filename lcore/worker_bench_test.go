@@ -304,7 +304,7 @@ func replyFrames(tb testing.TB, sp gen.Spec, c *nat.Core) [][]byte {
 }
 
 // TestWorkerPollAllocs proves the loop allocates nothing per packet: one Poll
-// handles a full burst of 32 packets in each of the paths.
+// handles a full burst of BurstSize packets in each of the paths.
 func TestWorkerPollAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation counts")
@@ -344,8 +344,8 @@ func TestWorkerPollAllocs(t *testing.T) {
 		r.poll(0, sp.Flows)
 		r.expirePass()
 		before := r.Created()
-		one(t, r, 0) // 201 bursts: 6 432 new sessions
-		if n := r.Created() - before; n != 201*32 {
+		one(t, r, 0) // 201 bursts of new sessions
+		if n := r.Created() - before; n != 201*lcore.BurstSize {
 			t.Fatalf("%d sessions created by 201 bursts", n)
 		}
 	})

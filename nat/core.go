@@ -74,8 +74,8 @@ type Core struct {
 	pf   [2 * hintChunk]uintptr
 }
 
-// hintChunk is how many frames ProcessBurst looks up ahead at a time: two
-// rx bursts, a worker's largest batch.
+// hintChunk is how many frames ProcessBurst looks up ahead at a time: one
+// rx burst (lcore.BurstSize), a worker's batch.
 const hintChunk = 64
 
 // NewCore allocates a core's state. conns is the connection-count table shared
