@@ -1,6 +1,10 @@
 package arp
 
-import "fngw/header"
+import (
+	"math/bits"
+
+	"fngw/header"
+)
 
 // OwnKind says why the gateway owns an address.
 type OwnKind uint8
@@ -33,7 +37,7 @@ type Snapshot struct {
 	routes *lpm
 	neigh  map[uint64]header.MAC // valid entries only, by snapKey
 	ports  []portView            // indexed by port id
-	owned  map[header.Addr4]ownEntry
+	owned  ownedSet
 }
 
 // snapKey is the key of the snapshot's neighbour map: an integer hashes
@@ -50,6 +54,43 @@ type portView struct {
 type ownEntry struct {
 	port uint16
 	kind OwnKind
+}
+
+// ownedSet holds the owned addresses and their entries: open addressing over
+// a power-of-two table at a load of at most 1/2, multiply-shift hashing. The
+// datapath asks it about the source of every new flow; a Go map hashed the
+// 4-byte key with aeshash, several times the cost. The addresses come from
+// the configuration, so no peer can lengthen its probe runs.
+type ownedSet struct {
+	slots []ownSlot
+}
+
+type ownSlot struct {
+	addr header.Addr4
+	ownEntry
+	used bool
+}
+
+// newOwnedSet makes a set for n addresses.
+func newOwnedSet(n int) ownedSet { return ownedSet{slots: make([]ownSlot, 1<<bits.Len(uint(2*n)))} }
+
+// pos returns the slot of a, or the empty slot that ends its probe run.
+func (o *ownedSet) pos(a header.Addr4) int {
+	m := len(o.slots) - 1
+	for i := int(uint64(a.Uint32())*0x9e3779b97f4a7c15>>32) & m; ; i = (i + 1) & m {
+		if s := &o.slots[i]; !s.used || s.addr == a {
+			return i
+		}
+	}
+}
+
+func (o *ownedSet) put(a header.Addr4, e ownEntry) {
+	o.slots[o.pos(a)] = ownSlot{addr: a, ownEntry: e, used: true}
+}
+
+func (o *ownedSet) get(a header.Addr4) (ownEntry, bool) {
+	s := &o.slots[o.pos(a)]
+	return s.ownEntry, s.used
 }
 
 // Gen returns the generation: it differs between any two snapshots published
@@ -107,6 +148,6 @@ func (s *Snapshot) PortMTU(port uint16) uint16 {
 // Owned reports whether the gateway owns ip (an interface address, a VIP or a
 // local address) and on which port it answers ARP for it.
 func (s *Snapshot) Owned(ip header.Addr4) (port uint16, kind OwnKind, ok bool) {
-	o, ok := s.owned[ip]
+	o, ok := s.owned.get(ip)
 	return o.port, o.kind, ok
 }

@@ -122,7 +122,7 @@ func NewStack[P any](cfg NeighConfig, hooks Hooks[P]) *Stack[P] {
 		routes: make(map[netip.Prefix]Route),
 	}
 	s.neigh = NewNeighTable(cfg, NeighHooks[P]{Solicit: s.solicit, Transmit: hooks.Transmit, Drop: hooks.Drop})
-	s.snap.Store(&Snapshot{routes: buildLPM(nil), neigh: map[uint64]header.MAC{}, owned: map[header.Addr4]ownEntry{}})
+	s.snap.Store(&Snapshot{routes: buildLPM(nil), neigh: map[uint64]header.MAC{}, owned: newOwnedSet(0)})
 	s.routesDirty, s.addrsDirty = true, true
 	s.publish()
 	return s
@@ -453,10 +453,10 @@ func (s *Stack[P]) publish() {
 		for id, p := range s.ports {
 			n.ports[id] = portView{mac: p.MAC, mtu: p.MTU}
 		}
-		n.owned = make(map[header.Addr4]ownEntry, len(s.addrs))
+		n.owned = newOwnedSet(len(s.addrs))
 		for _, a := range s.addrs {
 			ip := header.Addr4From(a.Prefix.Addr())
-			n.owned[ip] = ownEntry{port: a.Port, kind: a.Kind}
+			n.owned.put(ip, ownEntry{port: a.Port, kind: a.Kind})
 			if pv := &n.ports[a.Port]; a.Kind == OwnInterface && !pv.hasAddr {
 				pv.addr, pv.hasAddr = ip, true
 			}

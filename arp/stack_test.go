@@ -106,6 +106,38 @@ func TestSnapshotLookups(t *testing.T) {
 	}
 }
 
+// TestSnapshotOwnedMany: with hundreds of owned addresses (probe runs in
+// the owned set, some colliding) every one is found with its port and kind,
+// and after removals neither the removed ones nor near misses are.
+func TestSnapshotOwnedMany(t *testing.T) {
+	s, _ := newTestStack(t)
+	vip := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}) }
+	for i := range 500 {
+		kind, port := OwnVIP, uint16(0)
+		if i%3 == 0 {
+			kind, port = OwnLocalAddr, 1
+		}
+		must(t, s.AddAddr(port, netip.PrefixFrom(vip(i), 32), kind))
+	}
+	for i := 0; i < 500; i += 2 {
+		must(t, s.DelAddr(vip(i)))
+	}
+	snap := s.Snapshot()
+	for i := range 600 {
+		port, kind, ok := snap.Owned(header.Addr4From(vip(i)))
+		wantKind, wantPort := OwnVIP, uint16(0)
+		if i%3 == 0 {
+			wantKind, wantPort = OwnLocalAddr, 1
+		}
+		if want := i < 500 && i%2 == 1; ok != want || ok && (port != wantPort || kind != wantKind) {
+			t.Fatalf("Owned(%v) = %d %v %v, want owned %v", vip(i), port, kind, ok, want)
+		}
+	}
+	if _, kind, ok := snap.Owned(a4("192.0.2.1")); !ok || kind != OwnInterface {
+		t.Fatalf("interface address: %v %v", kind, ok)
+	}
+}
+
 func TestSnapshotEmptyStack(t *testing.T) {
 	s := NewStack(NeighConfig{}, Hooks[int]{})
 	snap := s.Snapshot()

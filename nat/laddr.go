@@ -2,6 +2,7 @@ package nat
 
 import (
 	"fmt"
+	"math/bits"
 	"sync/atomic"
 
 	"fngw/header"
@@ -49,12 +50,30 @@ type PortPools struct {
 	pools  []portPool
 	index  map[poolKey]int32
 	laddrs []laddrStat // per LIP, fixed size so that Usage can read it concurrently
+	// recent caches index entries, direct-mapped by poolKey.slot: a new
+	// flow finds its pool there without hashing the 16-byte key for the
+	// map (a service has a handful of LIP × real server pairs).
+	recent [poolCacheSize]poolCacheEntry
+}
+
+const poolCacheSize = 64 // a power of two
+
+type poolCacheEntry struct {
+	k    poolKey
+	pool int32 // index into pools + 1; 0 = empty
 }
 
 type poolKey struct {
 	lip, rip header.Addr4
 	rport    uint16
 	proto    uint8
+}
+
+// slot returns k's place in PortPools.recent (multiply-shift over its words).
+func (k *poolKey) slot() uint32 {
+	x := uint64(k.lip.Uint32())<<32 | uint64(k.rip.Uint32())
+	x ^= uint64(k.rport)<<8 | uint64(k.proto)
+	return uint32(x * 0x9e3779b97f4a7c15 >> (64 - bits.Len(poolCacheSize-1)))
 }
 
 type portPool struct {
@@ -116,11 +135,16 @@ func (p *PortPools) PerPool() int { return int(p.count) }
 // untouched).
 func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (pool int32, lport uint16, ok bool) {
 	k := poolKey{lip: lip, rip: rip, rport: rport, proto: proto}
-	pool, found := p.index[k]
-	if !found {
-		pool = int32(len(p.pools))
-		p.pools = append(p.pools, portPool{laddr: p.laddrSlot(lip)})
-		p.index[k] = pool
+	c := &p.recent[k.slot()]
+	pool = c.pool - 1
+	if pool < 0 || c.k != k {
+		var found bool
+		if pool, found = p.index[k]; !found {
+			pool = int32(len(p.pools))
+			p.pools = append(p.pools, portPool{laddr: p.laddrSlot(lip)})
+			p.index[k] = pool
+		}
+		c.k, c.pool = k, pool+1
 	}
 	pp := &p.pools[pool]
 	switch {

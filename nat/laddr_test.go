@@ -155,7 +155,13 @@ func TestPortPoolsAgainstReference(t *testing.T) {
 		h held
 	}
 	lips := []header.Addr4{lip1, lip2}
+	// 300 real servers: 600 pools, far more than PortPools.recent holds,
+	// so its entries are replaced all the time.
 	rss := []header.Addr4{rs1, rs2}
+	for i := range 298 {
+		rss = append(rss, header.Addr4{10, 2, byte(i >> 8), byte(i)})
+	}
+	poolOf := map[key]int32{}
 	for step := range 50000 {
 		if len(live) > 0 && r.IntN(2) == 0 {
 			j := r.IntN(len(live))
@@ -166,11 +172,18 @@ func TestPortPoolsAgainstReference(t *testing.T) {
 			delete(inUse[e.k], e.h.port)
 			continue
 		}
-		k := key{lips[r.IntN(2)], rss[r.IntN(2)]}
+		k := key{lips[r.IntN(2)], rss[r.IntN(len(rss))]}
+		if r.IntN(4) != 0 {
+			k.rip = rss[r.IntN(2)] // most connections to two of them: their pools fill up
+		}
 		if inUse[k] == nil {
 			inUse[k] = map[uint16]bool{}
 		}
 		pool, port, ok := p.Alloc(header.IPProtoTCP, k.lip, k.rip, 443)
+		if prev, seen := poolOf[k]; seen && pool != prev {
+			t.Fatalf("step %d: pool %d toward %v, %d before", step, pool, k, prev)
+		}
+		poolOf[k] = pool
 		if want := len(inUse[k]) < p.PerPool(); ok != want {
 			t.Fatalf("step %d: Alloc ok=%v with %d of %d in use", step, ok, len(inUse[k]), p.PerPool())
 		}
