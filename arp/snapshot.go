@@ -35,13 +35,12 @@ func (k OwnKind) String() string {
 type Snapshot struct {
 	gen    uint64
 	routes *lpm
-	neigh  map[uint64]header.MAC // valid entries only, by snapKey
-	ports  []portView            // indexed by port id
-	owned  ownedSet
+	neigh  keyMap[header.MAC] // valid entries only, by snapKey
+	ports  []portView         // indexed by port id
+	owned  keyMap[ownEntry]   // by address (Addr4.Uint32)
 }
 
-// snapKey is the key of the snapshot's neighbour map: an integer hashes
-// faster than the 6-byte neighKey on the datapath.
+// snapKey is the key of the snapshot's neighbour map.
 func snapKey(port uint16, ip header.Addr4) uint64 { return uint64(port)<<32 | uint64(ip.Uint32()) }
 
 type portView struct {
@@ -56,41 +55,42 @@ type ownEntry struct {
 	kind OwnKind
 }
 
-// ownedSet holds the owned addresses and their entries: open addressing over
-// a power-of-two table at a load of at most 1/2, multiply-shift hashing. The
-// datapath asks it about the source of every new flow; a Go map hashed the
-// 4-byte key with aeshash, several times the cost. The addresses come from
-// the configuration, so no peer can lengthen its probe runs.
-type ownedSet struct {
-	slots []ownSlot
+// keyMap maps 64-bit keys to values for the snapshot's datapath lookups (neighbours, owned addresses): open addressing over a
+// power-of-two table at a load of at most 1/2, multiply-shift hashing. A Go
+// map hashed every key with aeshash, several times the cost, on every new
+// flow's path. It is built once per publication and only read after. The
+// keys come from the configuration and from neighbours the gateway itself
+// solicited, so no peer can lengthen its probe runs at will.
+type keyMap[V any] struct {
+	slots []keySlot[V]
 }
 
-type ownSlot struct {
-	addr header.Addr4
-	ownEntry
+type keySlot[V any] struct {
+	key  uint64
+	val  V
 	used bool
 }
 
-// newOwnedSet makes a set for n addresses.
-func newOwnedSet(n int) ownedSet { return ownedSet{slots: make([]ownSlot, 1<<bits.Len(uint(2*n)))} }
+// newKeyMap makes a map for n keys.
+func newKeyMap[V any](n int) keyMap[V] {
+	return keyMap[V]{slots: make([]keySlot[V], 1<<bits.Len(uint(2*n)))}
+}
 
-// pos returns the slot of a, or the empty slot that ends its probe run.
-func (o *ownedSet) pos(a header.Addr4) int {
-	m := len(o.slots) - 1
-	for i := int(uint64(a.Uint32())*0x9e3779b97f4a7c15>>32) & m; ; i = (i + 1) & m {
-		if s := &o.slots[i]; !s.used || s.addr == a {
+// pos returns the slot of k, or the empty slot that ends its probe run.
+func (m *keyMap[V]) pos(k uint64) int {
+	mask := len(m.slots) - 1
+	for i := int(k*0x9e3779b97f4a7c15>>32) & mask; ; i = (i + 1) & mask {
+		if s := &m.slots[i]; !s.used || s.key == k {
 			return i
 		}
 	}
 }
 
-func (o *ownedSet) put(a header.Addr4, e ownEntry) {
-	o.slots[o.pos(a)] = ownSlot{addr: a, ownEntry: e, used: true}
-}
+func (m *keyMap[V]) put(k uint64, v V) { m.slots[m.pos(k)] = keySlot[V]{key: k, val: v, used: true} }
 
-func (o *ownedSet) get(a header.Addr4) (ownEntry, bool) {
-	s := &o.slots[o.pos(a)]
-	return s.ownEntry, s.used
+func (m *keyMap[V]) get(k uint64) (V, bool) {
+	s := &m.slots[m.pos(k)]
+	return s.val, s.used
 }
 
 // Gen returns the generation: it differs between any two snapshots published
@@ -116,8 +116,7 @@ func (s *Snapshot) Route(dst header.Addr4) (port uint16, nexthop header.Addr4, o
 // address for it (REACHABLE, STALE, DELAY, PROBE or PERMANENT). A miss means
 // the packet goes to the control goroutine, which resolves it (Stack.Output).
 func (s *Snapshot) Neigh(port uint16, ip header.Addr4) (header.MAC, bool) {
-	m, ok := s.neigh[snapKey(port, ip)]
-	return m, ok
+	return s.neigh.get(snapKey(port, ip))
 }
 
 // PortMAC returns the MAC address of port (zero for an unknown port).
@@ -148,6 +147,6 @@ func (s *Snapshot) PortMTU(port uint16) uint16 {
 // Owned reports whether the gateway owns ip (an interface address, a VIP or a
 // local address) and on which port it answers ARP for it.
 func (s *Snapshot) Owned(ip header.Addr4) (port uint16, kind OwnKind, ok bool) {
-	o, ok := s.owned.get(ip)
+	o, ok := s.owned.get(uint64(ip.Uint32()))
 	return o.port, o.kind, ok
 }

@@ -122,7 +122,7 @@ func NewStack[P any](cfg NeighConfig, hooks Hooks[P]) *Stack[P] {
 		routes: make(map[netip.Prefix]Route),
 	}
 	s.neigh = NewNeighTable(cfg, NeighHooks[P]{Solicit: s.solicit, Transmit: hooks.Transmit, Drop: hooks.Drop})
-	s.snap.Store(&Snapshot{routes: buildLPM(nil), neigh: map[uint64]header.MAC{}, owned: newOwnedSet(0)})
+	s.snap.Store(&Snapshot{routes: buildLPM(nil), neigh: newKeyMap[header.MAC](0), owned: newKeyMap[ownEntry](0)})
 	s.routesDirty, s.addrsDirty = true, true
 	s.publish()
 	return s
@@ -440,8 +440,8 @@ func (s *Stack[P]) publish() {
 		n.routes = buildLPM(rs)
 	}
 	if s.neigh.takeChanged() {
-		m := make(map[uint64]header.MAC, s.neigh.Len())
-		s.neigh.forValid(func(port uint16, ip header.Addr4, mac header.MAC) { m[snapKey(port, ip)] = mac })
+		m := newKeyMap[header.MAC](s.neigh.Len())
+		s.neigh.forValid(func(port uint16, ip header.Addr4, mac header.MAC) { m.put(snapKey(port, ip), mac) })
 		n.neigh = m
 	}
 	if s.addrsDirty {
@@ -453,10 +453,10 @@ func (s *Stack[P]) publish() {
 		for id, p := range s.ports {
 			n.ports[id] = portView{mac: p.MAC, mtu: p.MTU}
 		}
-		n.owned = newOwnedSet(len(s.addrs))
+		n.owned = newKeyMap[ownEntry](len(s.addrs))
 		for _, a := range s.addrs {
 			ip := header.Addr4From(a.Prefix.Addr())
-			n.owned.put(ip, ownEntry{port: a.Port, kind: a.Kind})
+			n.owned.put(uint64(ip.Uint32()), ownEntry{port: a.Port, kind: a.Kind})
 			if pv := &n.ports[a.Port]; a.Kind == OwnInterface && !pv.hasAddr {
 				pv.addr, pv.hasAddr = ip, true
 			}

@@ -138,6 +138,31 @@ func TestSnapshotOwnedMany(t *testing.T) {
 	}
 }
 
+// TestSnapshotNeighMany: hundreds of neighbours, found on their own port
+// only, each with its MAC.
+func TestSnapshotNeighMany(t *testing.T) {
+	s := NewStack(NeighConfig{MaxEntries: 1024}, Hooks[int]{})
+	must(t, s.AddPort(Port{ID: 0, Name: "dpdk0", MAC: mac0, MTU: 1500}))
+	must(t, s.AddPort(Port{ID: 1, Name: "dpdk1", MAC: mac1, MTU: 1500}))
+	rs := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 1, byte(1 + i>>8), byte(i)}) }
+	mac := func(i int) header.MAC { return header.MAC{2, 0, 0, 0, byte(i >> 8), byte(i)} }
+	for i := range 700 {
+		must(t, s.AddNeigh(1, rs(i), mac(i)))
+	}
+	snap := s.Snapshot()
+	for i := range 700 {
+		if m, ok := snap.Neigh(1, header.Addr4From(rs(i))); !ok || m != mac(i) {
+			t.Fatalf("Neigh(1, %v) = %v %v, want %v", rs(i), m, ok, mac(i))
+		}
+		if _, ok := snap.Neigh(0, header.Addr4From(rs(i))); ok {
+			t.Fatalf("Neigh(0, %v) found: it is a neighbour on port 1", rs(i))
+		}
+	}
+	if _, ok := snap.Neigh(1, a4("10.1.200.1")); ok {
+		t.Fatal("an address never added is a neighbour")
+	}
+}
+
 func TestSnapshotEmptyStack(t *testing.T) {
 	s := NewStack(NeighConfig{}, Hooks[int]{})
 	snap := s.Snapshot()
