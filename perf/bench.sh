@@ -5,12 +5,16 @@
 #
 # It installs what is missing (dpdk-dev for dpdk-testpmd, linux-perf for
 # profiles), builds bin/gw unless FNGW_GW names another binary, and refuses to
-# start without the memory the million-flow scenarios need.
+# start without the memory the million-flow scenarios need. Both forwarders
+# run on 2 MiB hugepages, as DPDK is deployed: it reserves the pages the
+# million-frame scenarios need (and gives back what it added when it ends),
+# or, when the kernel cannot spare them or FNGW_BENCH_HUGE=0, runs both
+# without hugepages (--no-huge: every mbuf on a 4 KiB page of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
 if [ "$(id -u)" != 0 ]; then
-  echo "bench: run as root (DPDK EAL without hugepages, vdevs)" >&2
+  echo "bench: run as root (hugepages, DPDK EAL, vdevs)" >&2
   exit 1
 fi
 need=()
@@ -30,9 +34,39 @@ if [ "$avail_mb" -lt 5500 ]; then
   echo "bench: run a subset instead, e.g. perf/bench.sh -scenarios udp-1k,mixed-1k" >&2
   exit 1
 fi
+# 1556 pages hold udp-1m's pool (1 048 576 + 16 384 mbufs of 2 560 B, plus
+# 512 MiB: perf/lab Bench.sizing); testpmd and the gateway take turns.
+huge_pages=1600
+huge_args=()
+huge_orig=""
+huge_free() { awk '/HugePages_Free/ {print $2}' /proc/meminfo; }
+restore_huge() {
+  if [ -n "$huge_orig" ]; then
+    echo "$huge_orig" > /proc/sys/vm/nr_hugepages || true
+  fi
+}
+trap restore_huge EXIT
+if [ "${FNGW_BENCH_HUGE:-1}" != 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+  if ! awk '$3 == "hugetlbfs" {found=1} END {exit !found}' /proc/mounts; then
+    mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages || true
+  fi
+  free=$(huge_free)
+  if [ "$free" -lt "$huge_pages" ]; then
+    huge_orig=$(cat /proc/sys/vm/nr_hugepages)
+    echo $((huge_orig + huge_pages - free)) > /proc/sys/vm/nr_hugepages || true
+  fi
+  if [ "$(huge_free)" -ge "$huge_pages" ] && awk '$3 == "hugetlbfs" {found=1} END {exit !found}' /proc/mounts; then
+    huge_args=(-hugepages)
+    echo "bench: $(huge_free) free 2 MiB hugepages"
+  else
+    restore_huge
+    huge_orig=""
+    echo "bench: could not get $huge_pages free 2 MiB hugepages (memory too fragmented?); running without hugepages (--no-huge)" >&2
+  fi
+fi
 gw=${FNGW_GW:-bin/gw}
 if [ -z "${FNGW_GW:-}" ]; then
   "$GO" build -o bin/gw ./cmd/gw
 fi
 echo "bench: load before start: $(uptime)"
-exec "$GO" run ./perf/cmd/bench -gw "$gw" "$@"
+"$GO" run ./perf/cmd/bench -gw "$gw" "${huge_args[@]}" "$@"
