@@ -151,8 +151,9 @@ func (c *Core) AppendSessions(dst []Session, max int) []Session {
 	return c.tab.AppendSessions(dst, max)
 }
 
-// LaddrUsage appends this core's per-local-address port usage to dst
-// (ipvsadm --get-laddr sums it over cores). Safe from any goroutine.
+// LaddrUsage appends this core's per-local-address port usage, as of its
+// last Flush, to dst (ipvsadm --get-laddr sums it over cores). Safe from any
+// goroutine.
 func (c *Core) LaddrUsage(dst []LaddrUsage) []LaddrUsage { return c.ports.Usage(dst) }
 
 // Process handles one frame: it finds or creates the session, rewrites the

@@ -105,6 +105,7 @@ func (c *Core) Flush() {
 		publish(&k.pubSvcs[id], &k.svcs[id])
 	}
 	k.dirtyDests, k.dirtySvcs = k.dirtyDests[:0], k.dirtySvcs[:0]
+	c.ports.Publish()
 }
 
 func publish(p *[numEp]atomic.Uint64, e *endpoint) {

@@ -148,11 +148,11 @@ func TestFullNATTCPLifecycle(t *testing.T) {
 	if a, i := e.active(destT1); a != 0 || i != 0 {
 		t.Fatalf("after expiry: active %d inactive %d", a, i)
 	}
+	e.cores[0].Flush()
 	if u := e.cores[0].LaddrUsage(nil); u[0].InUse != 0 {
 		t.Fatalf("laddr usage after expiry %+v", u)
 	}
 	var st Stats
-	e.cores[0].Flush()
 	e.cores[0].AddStats(&st)
 	if st.SessionsCreated != 1 || st.SessionsExpired != 1 || st.Sessions != 0 || st.Verdicts[ActTx] != 8 || st.Rx != 8 {
 		t.Fatalf("core stats %+v", st)

@@ -50,6 +50,11 @@ type PortPools struct {
 	pools  []portPool
 	index  map[poolKey]int32
 	laddrs []laddrStat // per LIP, fixed size so that Usage can read it concurrently
+	// counts are the core's own laddrs counts (inUse, exhausted per LIP),
+	// published into laddrs by Publish: an atomic store per port handed
+	// out or released cost a locked instruction (XCHG) each on amd64.
+	counts []laddrCount
+	dirty  []int32 // laddrs indexes changed since the last Publish
 	// recent caches index entries, direct-mapped by poolKey.slot: a new
 	// flow finds its pool there without hashing the 16-byte key for the
 	// map (a service has a handful of LIP × real server pairs).
@@ -85,12 +90,19 @@ type portPool struct {
 	laddr int32 // index into laddrs, -1 when that table was full
 }
 
-// laddrStat counts one local address's ports on this core. Written only by
-// the owning core (Store(Load()+1): single writer, no LOCK prefix).
+// laddrStat is one local address's port counts on this core as Usage reads
+// them, published by the owning core (Store(Load()+1): single writer).
 type laddrStat struct {
 	addr      atomic.Uint32 // header.Addr4 as a big-endian uint32; 0 = unused slot
 	inUse     atomic.Int64
 	exhausted atomic.Uint64
+}
+
+// laddrCount is the owning core's working copy of a laddrStat's counts.
+type laddrCount struct {
+	inUse     int64
+	exhausted uint64
+	dirty     bool // listed in PortPools.dirty
 }
 
 // LaddrUsage is one local address's usage on one core, for ipvsadm
@@ -123,6 +135,8 @@ func NewPortPools(core, ncores int, r PortRange, maxLaddrs int) (*PortPools, err
 		count:  uint32((int(r.Max)-first)/ncores + 1),
 		index:  make(map[poolKey]int32),
 		laddrs: make([]laddrStat, maxLaddrs),
+		counts: make([]laddrCount, maxLaddrs),
+		dirty:  make([]int32, 0, maxLaddrs),
 	}, nil
 }
 
@@ -157,15 +171,13 @@ func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (poo
 		pp.n--
 	default:
 		if pp.laddr >= 0 {
-			x := &p.laddrs[pp.laddr].exhausted
-			x.Store(x.Load() + 1)
+			p.tally(pp.laddr).exhausted++
 		}
 		return pool, 0, false
 	}
 	pp.inUse++
 	if pp.laddr >= 0 {
-		x := &p.laddrs[pp.laddr].inUse
-		x.Store(x.Load() + 1)
+		p.tally(pp.laddr).inUse++
 	}
 	return pool, lport, true
 }
@@ -180,8 +192,7 @@ func (p *PortPools) Free(pool int32, lport uint16) {
 	pp.n++
 	pp.inUse--
 	if pp.laddr >= 0 {
-		x := &p.laddrs[pp.laddr].inUse
-		x.Store(x.Load() - 1)
+		p.tally(pp.laddr).inUse--
 	}
 }
 
@@ -194,6 +205,28 @@ func (pp *portPool) grow() {
 		ring[i] = pp.ring[(pp.head+i)&uint32(len(pp.ring)-1)]
 	}
 	pp.ring, pp.head = ring, 0
+}
+
+// tally returns the working counts of usage slot i, marking them for Publish.
+func (p *PortPools) tally(i int32) *laddrCount {
+	c := &p.counts[i]
+	if !c.dirty {
+		c.dirty = true
+		p.dirty = append(p.dirty, i) // at most one entry per slot: no growth
+	}
+	return c
+}
+
+// Publish makes the counts changed since the last call visible to Usage.
+// The owning core calls it once per burst (Core.Flush).
+func (p *PortPools) Publish() {
+	for _, i := range p.dirty {
+		c, l := &p.counts[i], &p.laddrs[i]
+		l.inUse.Store(c.inUse)
+		l.exhausted.Store(c.exhausted)
+		c.dirty = false
+	}
+	p.dirty = p.dirty[:0]
 }
 
 // laddrSlot finds or claims the usage slot of lip (at pool creation only).
@@ -211,7 +244,8 @@ func (p *PortPools) laddrSlot(lip header.Addr4) int32 {
 	return -1
 }
 
-// Usage appends this core's per-LIP usage to dst. Safe from any goroutine.
+// Usage appends this core's per-LIP usage, as of its last Publish, to dst.
+// Safe from any goroutine.
 func (p *PortPools) Usage(dst []LaddrUsage) []LaddrUsage {
 	for i := range p.laddrs {
 		l := &p.laddrs[i]

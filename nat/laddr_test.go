@@ -109,6 +109,7 @@ func TestPortPoolsExhaustionAndRelease(t *testing.T) {
 			t.Fatalf("Alloc after Free = %d,%v want %d", port, ok, want)
 		}
 	}
+	p.Publish()
 	u := p.Usage(nil)
 	if len(u) != 1 || u[0].Addr != lip1 || u[0].InUse != 13 || u[0].Exhausted != 1 {
 		t.Fatalf("Usage = %+v, want lip1 with 13 in use and 1 exhaustion", u)
@@ -129,6 +130,7 @@ func TestPortPoolsBeyond64kPerLaddr(t *testing.T) {
 			}
 		}
 	}
+	p.Publish()
 	u := p.Usage(nil)
 	if len(u) != 1 || u[0].InUse != int64(2*per) || 2*per <= 65536 {
 		t.Fatalf("Usage = %+v, want %d (> 64k) in use on one LIP", u, 2*per)
@@ -206,6 +208,7 @@ func TestPortPoolsAgainstReference(t *testing.T) {
 	for k, m := range inUse {
 		want[k.lip[3]-1] += int64(len(m))
 	}
+	p.Publish()
 	for _, u := range p.Usage(nil) {
 		if u.InUse != want[u.Addr[3]-1] {
 			t.Fatalf("Usage of %s = %d, reference %d", u.Addr, u.InUse, want[u.Addr[3]-1])
