@@ -14,7 +14,10 @@
 // steps (package prefetch): hash every tuple and prefetch its home index
 // bucket, then read the buckets and prefetch the candidate sessions they
 // name; then it processes the frames in order, so the cache and TLB misses of
-// a burst overlap instead of stalling each packet in turn. Candidates are
+// a burst overlap instead of stalling each packet in turn; a new flow
+// prefetches its reply tuple's bucket once its local port is chosen and sets
+// the session up while the line loads (Table.insertOrig, then indexReply).
+// Candidates are
 // verified against the live session, so the verdicts are exactly Process's,
 // frame by frame. Processing rewrites each frame in place and returns a
 // Result; it never allocates, returns no error and calls no interface or

@@ -223,7 +223,7 @@ func BenchmarkBareLoop(b *testing.B) {
 }
 
 // TestPollAllocsAndCgo polls the worker on this test's thread (registered
-// as an lcore): no allocation per burst of 32 packets, and a handful of cgo
+// as an lcore): no allocation per burst of lcore.BurstSize packets, and a handful of cgo
 // calls per burst (rx, tx and, when something is dropped, a bulk free),
 // never one per packet.
 func TestPollAllocsAndCgo(t *testing.T) {
