@@ -55,12 +55,13 @@ type ownEntry struct {
 	kind OwnKind
 }
 
-// keyMap maps 64-bit keys to values for the snapshot's datapath lookups (neighbours, owned addresses): open addressing over a
-// power-of-two table at a load of at most 1/2, multiply-shift hashing. A Go
-// map hashed every key with aeshash, several times the cost, on every new
-// flow's path. It is built once per publication and only read after. The
-// keys come from the configuration and from neighbours the gateway itself
-// solicited, so no peer can lengthen its probe runs at will.
+// keyMap maps 64-bit keys to values for the snapshot's datapath lookups
+// (neighbours, owned addresses): open addressing over a power-of-two table
+// at a load of at most 1/2, multiply-shift hashing. A Go map hashed every key
+// with aeshash, several times the cost, on every new flow's path. It is
+// built once per publication and only read after. The keys come from the
+// configuration and from neighbours the gateway itself solicited, so no peer
+// can lengthen its probe runs at will.
 type keyMap[V any] struct {
 	slots []keySlot[V]
 }

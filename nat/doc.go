@@ -17,11 +17,10 @@
 // a burst overlap instead of stalling each packet in turn; a new flow
 // prefetches its reply tuple's bucket once its local port is chosen and sets
 // the session up while the line loads (Table.insertOrig, then indexReply).
-// Candidates are
-// verified against the live session, so the verdicts are exactly Process's,
-// frame by frame. Processing rewrites each frame in place and returns a
-// Result; it never allocates, returns no error and calls no interface or
-// closure.
+// Candidates are verified against the live session, so the verdicts are
+// exactly Process's, frame by frame. Processing rewrites each frame in place
+// and returns a Result; it never allocates, returns no error and calls no
+// interface or closure.
 //
 // Session state lives in preallocated pointer-free arrays addressed by int32
 // indexes, so the garbage collector never scans it: 127 bytes per session
