@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"unsafe"
+
+	"fngw/prefetch"
 )
 
 // TableConfig sizes a Table. Everything is allocated by NewTable; the table
@@ -251,6 +253,13 @@ func (t *Table) insertOrig(orig, reply *Tuple4, expires int64) (int32, DropReaso
 	}
 	idx := t.free
 	t.free = t.link[idx].next
+	if t.free >= 0 {
+		// The next new session's lines, so that writing it does not
+		// wait for them (after churn the free list is in no order).
+		first, last := t.SessionAddrs(t.free)
+		prefetch.Line(first)
+		prefetch.Line(last)
+	}
 	t.sess[idx] = Session{Orig: *orig, Reply: *reply, Expires: expires}
 	t.put(t.Hash(orig), idx, DirIn)
 	t.linkAt(idx, max(expires>>t.shift, t.cursor))
