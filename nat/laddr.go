@@ -2,7 +2,6 @@ package nat
 
 import (
 	"fmt"
-	"math/bits"
 	"sync/atomic"
 
 	"fngw/header"
@@ -61,7 +60,10 @@ type PortPools struct {
 	recent [poolCacheSize]poolCacheEntry
 }
 
-const poolCacheSize = 64 // a power of two
+const (
+	poolCacheBits = 6
+	poolCacheSize = 1 << poolCacheBits
+)
 
 type poolCacheEntry struct {
 	k    poolKey
@@ -78,7 +80,7 @@ type poolKey struct {
 func (k *poolKey) slot() uint32 {
 	x := uint64(k.lip.Uint32())<<32 | uint64(k.rip.Uint32())
 	x ^= uint64(k.rport)<<8 | uint64(k.proto)
-	return uint32(x * 0x9e3779b97f4a7c15 >> (64 - bits.Len(poolCacheSize-1)))
+	return uint32(x * 0x9e3779b97f4a7c15 >> (64 - poolCacheBits))
 }
 
 type portPool struct {
@@ -91,7 +93,8 @@ type portPool struct {
 }
 
 // laddrStat is one local address's port counts on this core as Usage reads
-// them, published by the owning core (Store(Load()+1): single writer).
+// them from any goroutine; only the owning core writes them (laddrSlot,
+// Publish).
 type laddrStat struct {
 	addr      atomic.Uint32 // header.Addr4 as a big-endian uint32; 0 = unused slot
 	inUse     atomic.Int64
