@@ -157,21 +157,21 @@ func TestLookupHintStale(t *testing.T) {
 	if cand != ia<<1 {
 		t.Fatalf("Candidate(a) = %d, want %d", cand, ia<<1)
 	}
-	if i, d := tb.LookupHint(&a, cand); i != ia || d != DirIn {
+	if i, d := tb.LookupHint(&a, tb.Hash(&a), cand); i != ia || d != DirIn {
 		t.Fatalf("LookupHint(a, live candidate) = %d,%v", i, d)
 	}
 	tb.Delete(ia)
-	if i, _ := tb.LookupHint(&a, cand); i != -1 {
+	if i, _ := tb.LookupHint(&a, tb.Hash(&a), cand); i != -1 {
 		t.Fatalf("LookupHint(a) after Delete = %d: a freed session matched", i)
 	}
 	ib, _ := tb.Insert(&b, &Tuple4{}, 1e12)
 	if ib != ia {
 		t.Fatalf("slot not reused (%d, %d): the test needs it", ia, ib)
 	}
-	if i, _ := tb.LookupHint(&a, cand); i != -1 {
+	if i, _ := tb.LookupHint(&a, tb.Hash(&a), cand); i != -1 {
 		t.Fatalf("LookupHint(a) with its slot now b's = %d", i)
 	}
-	if i, d := tb.LookupHint(&b, cand); i != ib || d != DirIn {
+	if i, d := tb.LookupHint(&b, tb.Hash(&b), cand); i != ib || d != DirIn {
 		t.Fatalf("LookupHint(b, a's old candidate) = %d,%v: must fall back to Lookup", i, d)
 	}
 }

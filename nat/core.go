@@ -72,6 +72,11 @@ type Core struct {
 	hash [hintChunk]uint32
 	cand [hintChunk]int32
 	pf   [2 * hintChunk]uintptr
+	// The frame being processed: its tuple's hash from the look-ahead,
+	// valid when hashed (segment reads the same tuple from the same
+	// bytes).
+	hashed bool
+	h      uint32
 }
 
 // hintChunk is how many frames ProcessBurst looks up ahead at a time: one
@@ -164,6 +169,7 @@ func (c *Core) Process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 	if svcs == nil {
 		svcs = noServices
 	}
+	c.hashed = false
 	return c.count(f, -1, svcs, stack, now)
 }
 
@@ -183,22 +189,29 @@ func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.
 		n := min(len(fs), hintChunk)
 		c.lookAhead(fs[:n])
 		for i := range n {
+			c.hashed, c.h = c.cand[i] != unhashed, c.hash[i]
 			rs[i] = c.count(&fs[i], c.cand[i], svcs, stack, now)
 		}
+		c.hashed = false
 		fs, rs = fs[n:], rs[n:]
 	}
 }
 
-// lookAhead fills c.cand for frames (at most hintChunk): the candidate
-// session of each TCP or UDP packet that carries its ports, -1 for others.
-// Frames are not validated yet: a frame that peekTuple misreads only costs a
-// useless prefetch, since LookupHint verifies every candidate.
+// unhashed is the candidate lookAhead gives a frame whose tuple it did not
+// read (not an unfragmented TCP or UDP packet carrying its ports).
+const unhashed = -2
+
+// lookAhead fills c.hash and c.cand for frames (at most hintChunk): the
+// tuple hash and candidate session of each TCP or UDP packet that carries its
+// ports (-1: no candidate), unhashed for others. Frames are not validated
+// yet: a frame that peekTuple misreads only costs a useless prefetch, since
+// LookupHint verifies every candidate, and never reaches segment.
 func (c *Core) lookAhead(fs []Frame) {
 	var k Tuple4
 	n := 0
 	for i := range fs {
 		if !peekTuple(&fs[i], &k) {
-			c.cand[i] = -1
+			c.cand[i] = unhashed
 			continue
 		}
 		h := c.tab.Hash(&k)
@@ -315,7 +328,8 @@ func (c *Core) transport(f *Frame, pkt []byte, ip header.IPv4, cand int32, svcs 
 // segment is transport for a packet that carries its TCP or UDP header:
 // unfragmented, or the first fragment of a datagram (first; its UDP length
 // then covers the whole datagram, not this fragment). cand is the session
-// candidate of its tuple (Table.Candidate), or -1.
+// candidate of its tuple (Table.Candidate), or negative for none; c.h is its
+// hash when c.hashed.
 func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64, first bool, cand int32) Result {
 	dst := ip.DestinationAddress()
 	toLaddr := svcs.IsLocalAddr(dst)
@@ -334,7 +348,11 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, sta
 			return redirectTo(o)
 		}
 	}
-	idx, d := c.tab.LookupHint(&k, cand)
+	h := c.h
+	if !c.hashed || first {
+		h = c.tab.Hash(&k)
+	}
+	idx, d := c.tab.LookupHint(&k, h, cand)
 	if idx >= 0 && d == DirIn && proto == header.IPProtoTCP &&
 		isPureSYN(header.TCP(l4).Flags()) && isNewConnReuse(c.tab.At(idx).State) {
 		// LVS conn_reuse_mode: a SYN reusing the tuple of a connection in
@@ -362,7 +380,7 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, sta
 		}
 		return notMine
 	}
-	return c.newFlow(f, pkt, ip, l4, &k, &svcs.svcs[si], stack, now)
+	return c.newFlow(f, pkt, ip, l4, &k, h, &svcs.svcs[si], stack, now)
 }
 
 // ifOurs drops a packet for reason r when it is addressed to a VIP or a local

@@ -13,9 +13,9 @@ import (
 
 // newFlow schedules the first packet of a connection to service svc: it picks a
 // destination, allocates a FULLNAT local address and port, creates the
-// session and forwards the packet. k is the packet's tuple, which the caller
-// has just looked up in the table and not found.
-func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, svc *service, stack *arp.Snapshot, now int64) Result {
+// session and forwards the packet. k is the packet's tuple, whose hash is h,
+// which the caller has just looked up in the table and not found.
+func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, h uint32, svc *service, stack *arp.Snapshot, now int64) Result {
 	if k.Proto == header.IPProtoTCP && !isPureSYN(header.TCP(l4).Flags()) {
 		if !isValidTCPFlags(header.TCP(l4).Flags()) {
 			return drop(ReasonBadTCPFlags) // scans and crafted segments, told apart
@@ -76,7 +76,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if k.Proto == header.IPProtoUDP {
 		st = StateUDP
 	}
-	idx, r := c.tab.insertOrig(k, &reply, now+int64(c.to.Of(st))) // segment's lookup of k missed
+	idx, r := c.tab.insertOrig(k, h, &reply, now+int64(c.to.Of(st))) // segment's lookup of k missed
 	if r == ReasonNone {
 		s := c.tab.At(idx)
 		s.DestID, s.SvcID, s.Mode, s.State = d.id, svc.id, d.mode, st

@@ -160,7 +160,7 @@ func (t *Table) lookup(k *Tuple4, h uint32) (int32, Dir) {
 // A burst of packets looks its sessions up in steps, so that the cache and
 // TLB misses of all of them overlap: prefetch BucketAddr(h) for every
 // packet's hash h = t.Hash(k), then Candidate(h) for every packet and
-// prefetch SessionAddrs of the candidates, then LookupHint(k, candidate)
+// prefetch SessionAddrs of the candidates, then LookupHint(k, h, candidate)
 // while processing each. A candidate is only a
 // guess (a tag match in the first bucket line); LookupHint verifies it
 // against the live session and falls back to Lookup, so sessions created or
@@ -200,18 +200,18 @@ func (t *Table) Candidate(h uint32) int32 {
 	return -1
 }
 
-// LookupHint is Lookup given Candidate's answer for k's hash (or -1): when
-// the candidate session is live and has tuple k in its direction, that is
-// the answer (tuples are unique in the table, and Delete clears a freed
-// session's tuples); otherwise it looks k up.
-func (t *Table) LookupHint(k *Tuple4, cand int32) (int32, Dir) {
+// LookupHint is Lookup given k's hash h and Candidate's answer for it
+// (negative: none): when the candidate session is live and has tuple k in
+// its direction, that is the answer (tuples are unique in the table, and
+// Delete clears a freed session's tuples); otherwise it looks k up.
+func (t *Table) LookupHint(k *Tuple4, h uint32, cand int32) (int32, Dir) {
 	if cand >= 0 {
 		idx, d := cand>>1, Dir(cand&1)
 		if *t.sess[idx].In(d) == *k {
 			return idx, d
 		}
 	}
-	return t.Lookup(k)
+	return t.lookup(k, h)
 }
 
 // Insert adds a session with the given tuples (reply.Proto == 0: not indexed
@@ -231,7 +231,7 @@ func (t *Table) Insert(orig, reply *Tuple4, expires int64) (int32, DropReason) {
 // insertNew is Insert for a caller that has just looked orig up and missed,
 // with no insertion since: it only checks the reply tuple.
 func (t *Table) insertNew(orig, reply *Tuple4, expires int64) (int32, DropReason) {
-	idx, r := t.insertOrig(orig, reply, expires)
+	idx, r := t.insertOrig(orig, t.Hash(orig), reply, expires)
 	if r != ReasonNone || reply.Proto == 0 {
 		return idx, r
 	}
@@ -239,12 +239,12 @@ func (t *Table) insertNew(orig, reply *Tuple4, expires int64) (int32, DropReason
 }
 
 // insertOrig is the first half of insertNew: it adds the session indexed
-// under orig only. Unless reply.Proto is 0 (not indexed), the caller then
+// under orig (whose hash is h) only. Unless reply.Proto is 0 (not indexed), the caller then
 // calls indexReply, which completes or undoes the insertion, and nothing
 // else of the table in between: a session is indexed in both directions or
 // not at all. The halves let a caller prefetch the reply tuple's bucket
 // (BucketAddr) and set the session up while it loads.
-func (t *Table) insertOrig(orig, reply *Tuple4, expires int64) (int32, DropReason) {
+func (t *Table) insertOrig(orig *Tuple4, h uint32, reply *Tuple4, expires int64) (int32, DropReason) {
 	if t.free < 0 {
 		return -1, ReasonTableFull
 	}
@@ -261,7 +261,7 @@ func (t *Table) insertOrig(orig, reply *Tuple4, expires int64) (int32, DropReaso
 		prefetch.Line(last)
 	}
 	t.sess[idx] = Session{Orig: *orig, Reply: *reply, Expires: expires}
-	t.put(t.Hash(orig), idx, DirIn)
+	t.put(h, idx, DirIn)
 	t.linkAt(idx, max(expires>>t.shift, t.cursor))
 	t.n++
 	return idx, ReasonNone
