@@ -349,7 +349,7 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, sta
 		}
 	}
 	h := c.h
-	if !c.hashed || first {
+	if !c.hashed {
 		h = c.tab.Hash(&k)
 	}
 	idx, d := c.tab.LookupHint(&k, h, cand)
