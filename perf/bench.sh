@@ -46,22 +46,23 @@ restore_huge() {
   fi
 }
 trap restore_huge EXIT
-if [ "${FNGW_BENCH_HUGE:-1}" != 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
-  if ! awk '$3 == "hugetlbfs" {found=1} END {exit !found}' /proc/mounts; then
-    mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages || true
+hugetlbfs_mounted() { awk '$3 == "hugetlbfs" {found=1} END {exit !found}' /proc/mounts; }
+if [ "${FNGW_BENCH_HUGE:-1}" != 0 ]; then
+  if ! hugetlbfs_mounted; then
+    mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null || true
   fi
   free=$(huge_free)
-  if [ "$free" -lt "$huge_pages" ]; then
+  if [ "$free" -lt "$huge_pages" ] && [ -w /proc/sys/vm/nr_hugepages ]; then
     huge_orig=$(cat /proc/sys/vm/nr_hugepages)
     echo $((huge_orig + huge_pages - free)) > /proc/sys/vm/nr_hugepages || true
   fi
-  if [ "$(huge_free)" -ge "$huge_pages" ] && awk '$3 == "hugetlbfs" {found=1} END {exit !found}' /proc/mounts; then
+  if [ "$(huge_free)" -ge "$huge_pages" ] && hugetlbfs_mounted; then
     huge_args=(-hugepages)
     echo "bench: $(huge_free) free 2 MiB hugepages"
   else
     restore_huge
     huge_orig=""
-    echo "bench: could not get $huge_pages free 2 MiB hugepages (memory too fragmented?); running without hugepages (--no-huge)" >&2
+    echo "bench: could not get $huge_pages free 2 MiB hugepages and a hugetlbfs mount (memory too fragmented, or /proc/sys read-only?); running without hugepages (--no-huge)" >&2
   fi
 fi
 gw=${FNGW_GW:-bin/gw}

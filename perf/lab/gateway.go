@@ -53,6 +53,10 @@ func (c *GatewayConfig) TOML() string {
 	p("memory_mb = %d", c.MemoryMB)
 	p("hugepages = %v", c.Hugepages)
 	p("file_prefix = %q", c.FilePrefix)
+	if c.Hugepages {
+		// No hugepage files left behind, even when the run is killed.
+		p("args = [\"--huge-unlink\"]")
+	}
 	p("")
 	p("[log]\nlevel = \"warn\"\n")
 	p("[[port]]")

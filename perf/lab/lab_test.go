@@ -2,6 +2,7 @@ package lab
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,35 +13,44 @@ import (
 	"fngw/ctl/config"
 )
 
-// Every scenario's gateway configuration must load with the real loader.
+// Every scenario's gateway configuration, with and without hugepages, must
+// load with the real loader.
 func TestGatewayConfigLoads(t *testing.T) {
-	b := &Bench{cfg: Config{MainCPU: 0, WorkerCPU: 1, Work: t.TempDir()}}
-	for _, sc := range Scenarios {
-		t.Run(sc.Name, func(t *testing.T) {
-			sp, err := sc.Spec()
-			if err != nil {
-				t.Fatal(err)
-			}
-			mbufs, mem := b.sizing(&sc, sp.Packets())
-			cfg := b.gwConfig(&sc, sp, "net_pcap0,rx_pcap=/x.pcap,infinite_rx=1", mbufs, mem)
-			path := filepath.Join(t.TempDir(), "gw.toml")
-			if err := os.WriteFile(path, []byte(cfg.TOML()), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			f, err := config.Load(path)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, cfg.TOML())
-			}
-			if f.Session.CapacityPerCore != sc.Capacity || len(f.Workers) != 1 || f.IdleSleepUS != 0 {
-				t.Fatalf("loaded %+v", f)
-			}
-			if mbufs > 0 && (f.Pool.Mbufs != mbufs || mbufs < sp.Packets()) {
-				t.Fatalf("pool %d mbufs for %d frames", f.Pool.Mbufs, sp.Packets())
-			}
-			if sc.Kind != Memory && sc.Flows > 64512*sc.Servers*sc.LIPs {
-				t.Fatalf("%d flows exceed the local ports", sc.Flows)
-			}
-		})
+	for _, huge := range []bool{false, true} {
+		b := &Bench{cfg: Config{MainCPU: 0, WorkerCPU: 1, Work: t.TempDir(), Hugepages: huge}}
+		for _, sc := range Scenarios {
+			t.Run(fmt.Sprintf("%s/hugepages=%v", sc.Name, huge), func(t *testing.T) { testGatewayConfig(t, b, sc) })
+		}
+	}
+}
+
+func testGatewayConfig(t *testing.T, b *Bench, sc Scenario) {
+	sp, err := sc.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbufs, mem := b.sizing(&sc, sp.Packets())
+	cfg := b.gwConfig(&sc, sp, "net_pcap0,rx_pcap=/x.pcap,infinite_rx=1", mbufs, mem)
+	path := filepath.Join(t.TempDir(), "gw.toml")
+	if err := os.WriteFile(path, []byte(cfg.TOML()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, cfg.TOML())
+	}
+	if f.Session.CapacityPerCore != sc.Capacity || len(f.Workers) != 1 || f.IdleSleepUS != 0 {
+		t.Fatalf("loaded %+v", f)
+	}
+	if mbufs > 0 && (f.Pool.Mbufs != mbufs || mbufs < sp.Packets()) {
+		t.Fatalf("pool %d mbufs for %d frames", f.Pool.Mbufs, sp.Packets())
+	}
+	if sc.Kind != Memory && sc.Flows > 64512*sc.Servers*sc.LIPs {
+		t.Fatalf("%d flows exceed the local ports", sc.Flows)
+	}
+	if args := strings.Join(f.EALArgs("gw"), " "); b.cfg.Hugepages != strings.Contains(args, "--huge-unlink") ||
+		b.cfg.Hugepages == strings.Contains(args, "--no-huge") {
+		t.Fatalf("EAL args %q with hugepages %v", args, b.cfg.Hugepages)
 	}
 }
 

@@ -68,7 +68,8 @@ func parseTestpmdStats(out string) []testpmdStats {
 func (t *Testpmd) args() []string {
 	a := []string{"-l", t.Lcores, "--file-prefix", t.FilePrefix, "--log-level", "*:warning"}
 	if t.Hugepages {
-		a = append(a, "-m", strconv.Itoa(t.MemoryMB))
+		// No hugepage files left behind, even when the run is killed.
+		a = append(a, "-m", strconv.Itoa(t.MemoryMB), "--huge-unlink")
 	} else {
 		a = append(a, "--no-huge", "-m", strconv.Itoa(t.MemoryMB))
 	}
