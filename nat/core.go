@@ -192,7 +192,6 @@ func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.
 			c.hashed, c.h = c.cand[i] != unhashed, c.hash[i]
 			rs[i] = c.count(&fs[i], c.cand[i], svcs, stack, now)
 		}
-		c.hashed = false
 		fs, rs = fs[n:], rs[n:]
 	}
 }
@@ -205,7 +204,8 @@ const unhashed = -2
 // tuple hash and candidate session of each TCP or UDP packet that carries its
 // ports (-1: no candidate), unhashed for others. Frames are not validated
 // yet: a frame that peekTuple misreads only costs a useless prefetch, since
-// LookupHint verifies every candidate, and never reaches segment.
+// LookupHint verifies every candidate, and fails the checks before segment,
+// so its hash is never used.
 func (c *Core) lookAhead(fs []Frame) {
 	var k Tuple4
 	n := 0

@@ -222,27 +222,23 @@ func (t *Table) Insert(orig, reply *Tuple4, expires int64) (int32, DropReason) {
 	if t.free < 0 {
 		return -1, ReasonTableFull
 	}
-	if i, _ := t.Lookup(orig); i >= 0 {
+	h := t.Hash(orig)
+	if i, _ := t.lookup(orig, h); i >= 0 {
 		return -1, ReasonSessionConflict
 	}
-	return t.insertNew(orig, reply, expires)
-}
-
-// insertNew is Insert for a caller that has just looked orig up and missed,
-// with no insertion since: it only checks the reply tuple.
-func (t *Table) insertNew(orig, reply *Tuple4, expires int64) (int32, DropReason) {
-	idx, r := t.insertOrig(orig, t.Hash(orig), reply, expires)
+	idx, r := t.insertOrig(orig, h, reply, expires)
 	if r != ReasonNone || reply.Proto == 0 {
 		return idx, r
 	}
 	return idx, t.indexReply(idx, t.Hash(reply))
 }
 
-// insertOrig is the first half of insertNew: it adds the session indexed
-// under orig (whose hash is h) only. Unless reply.Proto is 0 (not indexed), the caller then
-// calls indexReply, which completes or undoes the insertion, and nothing
-// else of the table in between: a session is indexed in both directions or
-// not at all. The halves let a caller prefetch the reply tuple's bucket
+// insertOrig is the first half of Insert for a caller that has just looked
+// orig (whose hash is h) up and missed, with no insertion since: it adds the
+// session indexed under orig only. Unless reply.Proto is 0 (not indexed),
+// the caller then calls indexReply, which completes or undoes the
+// insertion, and nothing else of the table in between: a session is indexed
+// in both directions or not at all. The halves let a caller prefetch the reply tuple's bucket
 // (BucketAddr) and set the session up while it loads.
 func (t *Table) insertOrig(orig *Tuple4, h uint32, reply *Tuple4, expires int64) (int32, DropReason) {
 	if t.free < 0 {

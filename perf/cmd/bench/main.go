@@ -88,7 +88,7 @@ func main() {
 		fail("-cpus: %v", err)
 	}
 	if os.Geteuid() != 0 {
-		fail("the perf lab needs root (DPDK EAL, hugepage-less memory, vdevs)")
+		fail("the perf lab needs root (DPDK EAL, hugepages, vdevs)")
 	}
 	if err := lab.PinRunner(main); err != nil {
 		fail("%v", err)
