@@ -1,8 +1,6 @@
 package nat
 
 import (
-	"encoding/binary"
-
 	"fngw/header"
 	"fngw/tunnel"
 )
@@ -24,35 +22,44 @@ type csumDelta struct {
 const ttlDecDelta = 0xfeff
 
 // computeDeltas fills s.delta from the tuples and the mode. Called once when
-// a session is created (or decoded), never per packet.
+// a session is created (or decoded), never per packet. Received in direction
+// d, a packet arrives with tuple s.In(d) and leaves with s.Out(d); the terms
+// are read from the tuples in place (Out's reversed copies cost more than the
+// sums).
 func (s *Session) computeDeltas() {
-	for d := DirIn; d <= DirOut; d++ {
-		if d == DirOut && s.Reply.Proto == 0 {
-			s.delta[d] = csumDelta{}
-			if s.Mode == ModeTUN && !s.Reply.Dst.IsZero() {
-				s.delta[d].ip = tunnel.FixedSum(s.Reply.Dst, s.Reply.Src)
-			}
-			continue
-		}
-		in, out := s.In(d), s.Out(d)
-		var acc uint32
-		acc = addrTerm(acc, in.Src, out.Src)
-		acc = addrTerm(acc, in.Dst, out.Dst)
-		ip := acc
-		acc += uint32(^in.SPort) + uint32(out.SPort)
-		acc += uint32(^in.DPort) + uint32(out.DPort)
-		if s.Mode != ModeDR {
-			ip += ttlDecDelta
-		}
-		s.delta[d] = csumDelta{ip: fold32(ip), l4: fold32(acc)}
+	o, r := &s.Orig, &s.Reply
+	ttl := uint32(ttlDecDelta)
+	if s.Mode == ModeDR {
+		ttl = 0
 	}
+	if r.Proto == 0 {
+		// Out(DirIn) is Orig itself: only the TTL changes.
+		s.delta[DirIn] = tupleDelta(o, o.Src, o.Dst, o.SPort, o.DPort, ttl)
+		s.delta[DirOut] = csumDelta{}
+		if s.Mode == ModeTUN && !r.Dst.IsZero() {
+			s.delta[DirOut].ip = tunnel.FixedSum(r.Dst, r.Src)
+		}
+		return
+	}
+	s.delta[DirIn] = tupleDelta(o, r.Dst, r.Src, r.DPort, r.SPort, ttl)
+	s.delta[DirOut] = tupleDelta(r, o.Dst, o.Src, o.DPort, o.SPort, ttl)
+}
+
+// tupleDelta is the delta of a packet arriving with tuple in and leaving
+// with the addresses and ports given; ttl is the TTL word's term.
+func tupleDelta(in *Tuple4, src, dst header.Addr4, sport, dport uint16, ttl uint32) csumDelta {
+	acc := addrTerm(0, in.Src, src)
+	acc = addrTerm(acc, in.Dst, dst)
+	ip := acc + ttl
+	acc += uint32(^in.SPort) + uint32(sport)
+	acc += uint32(^in.DPort) + uint32(dport)
+	return csumDelta{ip: fold32(ip), l4: fold32(acc)}
 }
 
 // addrTerm adds ~old + new for both 16-bit words of an IPv4 address.
 func addrTerm(acc uint32, old, new header.Addr4) uint32 {
-	acc += uint32(^binary.BigEndian.Uint16(old[0:2])) + uint32(binary.BigEndian.Uint16(new[0:2]))
-	acc += uint32(^binary.BigEndian.Uint16(old[2:4])) + uint32(binary.BigEndian.Uint16(new[2:4]))
-	return acc
+	a, b := old.Uint32(), new.Uint32()
+	return acc + uint32(^uint16(a>>16)) + uint32(^uint16(a)) + b>>16 + b&0xffff
 }
 
 // fold32 folds a 32-bit accumulator of 16-bit words into a ones-complement
