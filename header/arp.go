@@ -1,7 +1,5 @@
 package header
 
-import "encoding/binary"
-
 // ARP packet for IPv4 over Ethernet (RFC 826):
 //
 //	 0                   1                   2                   3
@@ -55,22 +53,22 @@ type ARP []byte
 // 0x0800, address lengths 6 and 4. Other ARP variants are not ours to answer.
 func (a ARP) IsValid(pktLen int) bool {
 	return pktLen >= ARPLen && pktLen <= len(a) &&
-		binary.BigEndian.Uint16(a[arpHType:]) == ARPHardwareEthernet &&
-		binary.BigEndian.Uint16(a[arpPType:]) == EtherTypeIPv4 &&
+		be16(a, arpHType) == ARPHardwareEthernet &&
+		be16(a, arpPType) == EtherTypeIPv4 &&
 		a[arpHLen] == 6 && a[arpPLen] == 4
 }
 
 // SetIPv4OverEthernet writes the fixed fields (hardware and protocol types and
 // lengths) of an IPv4-over-Ethernet ARP packet.
 func (a ARP) SetIPv4OverEthernet() {
-	binary.BigEndian.PutUint16(a[arpHType:], ARPHardwareEthernet)
-	binary.BigEndian.PutUint16(a[arpPType:], EtherTypeIPv4)
+	putBE16(a, arpHType, ARPHardwareEthernet)
+	putBE16(a, arpPType, EtherTypeIPv4)
 	a[arpHLen] = 6
 	a[arpPLen] = 4
 }
 
 // Op returns the opcode (ARPRequest, ARPReply, ...).
-func (a ARP) Op() uint16 { return binary.BigEndian.Uint16(a[arpOp:]) }
+func (a ARP) Op() uint16 { return be16(a, arpOp) }
 
 // SenderMAC returns the sender hardware address.
 func (a ARP) SenderMAC() MAC { return MAC(a[arpSHA : arpSHA+6]) }
@@ -85,16 +83,16 @@ func (a ARP) TargetMAC() MAC { return MAC(a[arpTHA : arpTHA+6]) }
 func (a ARP) TargetIP() Addr4 { return Addr4(a[arpTPA : arpTPA+4]) }
 
 // SetOp sets the opcode.
-func (a ARP) SetOp(op uint16) { binary.BigEndian.PutUint16(a[arpOp:], op) }
+func (a ARP) SetOp(op uint16) { putBE16(a, arpOp, op) }
 
 // SetSenderMAC sets the sender hardware address.
-func (a ARP) SetSenderMAC(m MAC) { copy(a[arpSHA:arpSHA+6], m[:]) }
+func (a ARP) SetSenderMAC(m MAC) { *(*MAC)(a[arpSHA : arpSHA+6]) = m }
 
 // SetSenderIP sets the sender protocol address.
-func (a ARP) SetSenderIP(ip Addr4) { copy(a[arpSPA:arpSPA+4], ip[:]) }
+func (a ARP) SetSenderIP(ip Addr4) { *(*Addr4)(a[arpSPA : arpSPA+4]) = ip }
 
 // SetTargetMAC sets the target hardware address.
-func (a ARP) SetTargetMAC(m MAC) { copy(a[arpTHA:arpTHA+6], m[:]) }
+func (a ARP) SetTargetMAC(m MAC) { *(*MAC)(a[arpTHA : arpTHA+6]) = m }
 
 // SetTargetIP sets the target protocol address.
-func (a ARP) SetTargetIP(ip Addr4) { copy(a[arpTPA:arpTPA+4], ip[:]) }
+func (a ARP) SetTargetIP(ip Addr4) { *(*Addr4)(a[arpTPA : arpTPA+4]) = ip }

@@ -1,7 +1,5 @@
 package header
 
-import "encoding/binary"
-
 // Ethernet II frame header (IEEE 802.3, RFC 894), optionally with one IEEE
 // 802.1Q tag:
 //
@@ -67,16 +65,16 @@ func (e Ethernet) Destination() MAC { return MAC(e[ethDst : ethDst+6]) }
 func (e Ethernet) Source() MAC { return MAC(e[ethSrc : ethSrc+6]) }
 
 // Type returns the outer EtherType (EtherTypeVLAN for a tagged frame).
-func (e Ethernet) Type() uint16 { return binary.BigEndian.Uint16(e[ethType:]) }
+func (e Ethernet) Type() uint16 { return be16(e, ethType) }
 
 // SetDestination sets the destination MAC.
-func (e Ethernet) SetDestination(m MAC) { copy(e[ethDst:ethDst+6], m[:]) }
+func (e Ethernet) SetDestination(m MAC) { *(*MAC)(e[ethDst : ethDst+6]) = m }
 
 // SetSource sets the source MAC.
-func (e Ethernet) SetSource(m MAC) { copy(e[ethSrc:ethSrc+6], m[:]) }
+func (e Ethernet) SetSource(m MAC) { *(*MAC)(e[ethSrc : ethSrc+6]) = m }
 
 // SetType sets the outer EtherType.
-func (e Ethernet) SetType(t uint16) { binary.BigEndian.PutUint16(e[ethType:], t) }
+func (e Ethernet) SetType(t uint16) { putBE16(e, ethType, t) }
 
 // HasVLAN reports whether the frame carries an 802.1Q tag.
 func (e Ethernet) HasVLAN() bool { return e.Type() == EtherTypeVLAN }
@@ -94,14 +92,14 @@ func (e Ethernet) HeaderLen() int {
 // tag. Stacked tags (QinQ) are not decoded: the inner type is returned as is.
 func (e Ethernet) PayloadType() uint16 {
 	if e.HasVLAN() {
-		return binary.BigEndian.Uint16(e[vlanType:])
+		return be16(e, vlanType)
 	}
 	return e.Type()
 }
 
 // VLANTCI returns the 802.1Q tag control information (PCP, DEI, VLAN ID).
 // The frame must have HasVLAN.
-func (e Ethernet) VLANTCI() uint16 { return binary.BigEndian.Uint16(e[vlanTCI:]) }
+func (e Ethernet) VLANTCI() uint16 { return be16(e, vlanTCI) }
 
 // VLANID returns the 12-bit VLAN identifier of the tag. The frame must have HasVLAN.
 func (e Ethernet) VLANID() uint16 { return e.VLANTCI() & 0x0fff }
@@ -110,7 +108,7 @@ func (e Ethernet) VLANID() uint16 { return e.VLANTCI() & 0x0fff }
 // 12..17; len(e) must be at least EthernetVLANLen. It is the tagged counterpart
 // of SetType: the caller has made room for the tag.
 func (e Ethernet) SetVLAN(tci, innerType uint16) {
-	binary.BigEndian.PutUint16(e[ethType:], EtherTypeVLAN)
-	binary.BigEndian.PutUint16(e[vlanTCI:], tci)
-	binary.BigEndian.PutUint16(e[vlanType:], innerType)
+	putBE16(e, ethType, EtherTypeVLAN)
+	putBE16(e, vlanTCI, tci)
+	putBE16(e, vlanType, innerType)
 }

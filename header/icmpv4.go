@@ -1,7 +1,5 @@
 package header
 
-import "encoding/binary"
-
 // ICMPv4 message (RFC 792); the first 8 bytes are common to every type:
 //
 //	 0                   1                   2                   3
@@ -86,19 +84,19 @@ func (b ICMPv4) Type() uint8 { return b[icmpType] }
 func (b ICMPv4) Code() uint8 { return b[icmpCode] }
 
 // Checksum returns the checksum field.
-func (b ICMPv4) Checksum() uint16 { return binary.BigEndian.Uint16(b[icmpChecksum:]) }
+func (b ICMPv4) Checksum() uint16 { return be16(b, icmpChecksum) }
 
 // RestOfHeader returns the type-specific second word.
-func (b ICMPv4) RestOfHeader() uint32 { return binary.BigEndian.Uint32(b[icmpRest:]) }
+func (b ICMPv4) RestOfHeader() uint32 { return be32(b, icmpRest) }
 
 // Ident returns the echo identifier.
-func (b ICMPv4) Ident() uint16 { return binary.BigEndian.Uint16(b[icmpIdent:]) }
+func (b ICMPv4) Ident() uint16 { return be16(b, icmpIdent) }
 
 // Sequence returns the echo sequence number.
-func (b ICMPv4) Sequence() uint16 { return binary.BigEndian.Uint16(b[icmpSeq:]) }
+func (b ICMPv4) Sequence() uint16 { return be16(b, icmpSeq) }
 
 // MTU returns the next-hop MTU of a fragmentation-needed message (RFC 1191 §4).
-func (b ICMPv4) MTU() uint16 { return binary.BigEndian.Uint16(b[icmpMTU:]) }
+func (b ICMPv4) MTU() uint16 { return be16(b, icmpMTU) }
 
 // Payload returns the bytes after the 8-byte header: the echo data, or the
 // quoted datagram of an error.
@@ -111,16 +109,16 @@ func (b ICMPv4) SetType(t uint8) { b[icmpType] = t }
 func (b ICMPv4) SetCode(c uint8) { b[icmpCode] = c }
 
 // SetChecksum sets the checksum field.
-func (b ICMPv4) SetChecksum(x uint16) { binary.BigEndian.PutUint16(b[icmpChecksum:], x) }
+func (b ICMPv4) SetChecksum(x uint16) { putBE16(b, icmpChecksum, x) }
 
 // SetRestOfHeader sets the type-specific second word.
-func (b ICMPv4) SetRestOfHeader(v uint32) { binary.BigEndian.PutUint32(b[icmpRest:], v) }
+func (b ICMPv4) SetRestOfHeader(v uint32) { putBE32(b, icmpRest, v) }
 
 // SetIdent sets the echo identifier.
-func (b ICMPv4) SetIdent(id uint16) { binary.BigEndian.PutUint16(b[icmpIdent:], id) }
+func (b ICMPv4) SetIdent(id uint16) { putBE16(b, icmpIdent, id) }
 
 // SetSequence sets the echo sequence number.
-func (b ICMPv4) SetSequence(seq uint16) { binary.BigEndian.PutUint16(b[icmpSeq:], seq) }
+func (b ICMPv4) SetSequence(seq uint16) { putBE16(b, icmpSeq, seq) }
 
 // SetMTU sets the next-hop MTU of a fragmentation-needed message, zeroing the
 // unused half of the word (RFC 1191 §4).
@@ -138,9 +136,9 @@ func (b ICMPv4) IsChecksumValid() bool { return Checksum(b, 0) == 0xffff }
 // SetTypeWithChecksumUpdate sets the type and updates the checksum incrementally
 // (RFC 1624); the type shares a 16-bit word with the code.
 func (b ICMPv4) SetTypeWithChecksumUpdate(t uint8) {
-	old := binary.BigEndian.Uint16(b[icmpType:])
+	old := be16(b, icmpType)
 	b[icmpType] = t
-	b.SetChecksum(ChecksumUpdate16(b.Checksum(), old, binary.BigEndian.Uint16(b[icmpType:])))
+	b.SetChecksum(ChecksumUpdate16(b.Checksum(), old, be16(b, icmpType)))
 }
 
 // SetIdentWithChecksumUpdate sets the echo identifier and updates the checksum

@@ -94,10 +94,10 @@ func (b IPv4) Options() []byte { return b[IPv4MinLen:b.HeaderLength()] }
 func (b IPv4) TOS() uint8 { return b[ipTOS] }
 
 // TotalLength returns the total length field (header plus payload).
-func (b IPv4) TotalLength() uint16 { return binary.BigEndian.Uint16(b[ipTotalLen:]) }
+func (b IPv4) TotalLength() uint16 { return be16(b, ipTotalLen) }
 
 // ID returns the identification field.
-func (b IPv4) ID() uint16 { return binary.BigEndian.Uint16(b[ipID:]) }
+func (b IPv4) ID() uint16 { return be16(b, ipID) }
 
 // Flags returns the three flag bits (IPv4FlagDF, IPv4FlagMF).
 func (b IPv4) Flags() uint8 { return b[ipFlagsFrag] >> 5 }
@@ -110,13 +110,13 @@ func (b IPv4) MF() bool { return b.Flags()&IPv4FlagMF != 0 }
 
 // FragmentOffset returns the fragment offset in bytes (the field × 8).
 func (b IPv4) FragmentOffset() uint16 {
-	return binary.BigEndian.Uint16(b[ipFlagsFrag:]) << 3
+	return be16(b, ipFlagsFrag) << 3
 }
 
 // IsFragment reports whether the packet is a fragment (MF set or a nonzero
 // offset): its L4 header is absent or incomplete unless it is the first one.
 func (b IPv4) IsFragment() bool {
-	return binary.BigEndian.Uint16(b[ipFlagsFrag:])&0x3fff != 0
+	return be16(b, ipFlagsFrag)&0x3fff != 0
 }
 
 // TTL returns the time-to-live field.
@@ -126,7 +126,7 @@ func (b IPv4) TTL() uint8 { return b[ipTTL] }
 func (b IPv4) Protocol() uint8 { return b[ipProto] }
 
 // Checksum returns the header checksum field.
-func (b IPv4) Checksum() uint16 { return binary.BigEndian.Uint16(b[ipChecksum:]) }
+func (b IPv4) Checksum() uint16 { return be16(b, ipChecksum) }
 
 // SourceAddress returns the source address.
 func (b IPv4) SourceAddress() Addr4 { return Addr4(b[ipSrc : ipSrc+4]) }
@@ -146,15 +146,15 @@ func (b IPv4) SetHeaderLength(hlen int) { b[ipVerIHL] = IPv4Version<<4 | uint8(h
 func (b IPv4) SetTOS(tos uint8) { b[ipTOS] = tos }
 
 // SetTotalLength sets the total length field.
-func (b IPv4) SetTotalLength(n uint16) { binary.BigEndian.PutUint16(b[ipTotalLen:], n) }
+func (b IPv4) SetTotalLength(n uint16) { putBE16(b, ipTotalLen, n) }
 
 // SetID sets the identification field.
-func (b IPv4) SetID(id uint16) { binary.BigEndian.PutUint16(b[ipID:], id) }
+func (b IPv4) SetID(id uint16) { putBE16(b, ipID, id) }
 
 // SetFlagsFragmentOffset sets the flag bits and the fragment offset in bytes
 // (a multiple of 8).
 func (b IPv4) SetFlagsFragmentOffset(flags uint8, offset uint16) {
-	binary.BigEndian.PutUint16(b[ipFlagsFrag:], uint16(flags&7)<<13|offset>>3)
+	putBE16(b, ipFlagsFrag, uint16(flags&7)<<13|offset>>3)
 }
 
 // SetTTL sets the time-to-live field.
@@ -164,13 +164,13 @@ func (b IPv4) SetTTL(ttl uint8) { b[ipTTL] = ttl }
 func (b IPv4) SetProtocol(p uint8) { b[ipProto] = p }
 
 // SetChecksum sets the header checksum field.
-func (b IPv4) SetChecksum(x uint16) { binary.BigEndian.PutUint16(b[ipChecksum:], x) }
+func (b IPv4) SetChecksum(x uint16) { putBE16(b, ipChecksum, x) }
 
 // SetSourceAddress sets the source address without touching the checksum.
-func (b IPv4) SetSourceAddress(a Addr4) { copy(b[ipSrc:ipSrc+4], a[:]) }
+func (b IPv4) SetSourceAddress(a Addr4) { *(*Addr4)(b[ipSrc : ipSrc+4]) = a }
 
 // SetDestinationAddress sets the destination address without touching the checksum.
-func (b IPv4) SetDestinationAddress(a Addr4) { copy(b[ipDst:ipDst+4], a[:]) }
+func (b IPv4) SetDestinationAddress(a Addr4) { *(*Addr4)(b[ipDst : ipDst+4]) = a }
 
 // CalculateChecksum returns the header checksum field value for the header as it
 // is, ignoring the current field: the complement of the sum over the header
@@ -216,9 +216,9 @@ func (b IPv4) SetDestinationAddressWithChecksumUpdate(a Addr4) {
 // header checksum incrementally (RFC 1624), as a router does when forwarding
 // (RFC 1812 §5.3.1). The caller has checked TTL > 1.
 func (b IPv4) DecrementTTLWithChecksumUpdate() {
-	old := binary.BigEndian.Uint16(b[ipTTL:])
+	old := be16(b, ipTTL)
 	b[ipTTL]--
-	b.SetChecksum(ChecksumUpdate16(b.Checksum(), old, binary.BigEndian.Uint16(b[ipTTL:])))
+	b.SetChecksum(ChecksumUpdate16(b.Checksum(), old, be16(b, ipTTL)))
 }
 
 // IPv4Fields holds the fields Encode writes; the header length is 20 (no options).

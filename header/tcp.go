@@ -1,7 +1,6 @@
 package header
 
 import (
-	"encoding/binary"
 	"strings"
 )
 
@@ -97,16 +96,16 @@ func (b TCP) IsValid(pktLen int) bool {
 }
 
 // SourcePort returns the source port.
-func (b TCP) SourcePort() uint16 { return binary.BigEndian.Uint16(b[tcpSrcPort:]) }
+func (b TCP) SourcePort() uint16 { return be16(b, tcpSrcPort) }
 
 // DestinationPort returns the destination port.
-func (b TCP) DestinationPort() uint16 { return binary.BigEndian.Uint16(b[tcpDstPort:]) }
+func (b TCP) DestinationPort() uint16 { return be16(b, tcpDstPort) }
 
 // SequenceNumber returns the sequence number.
-func (b TCP) SequenceNumber() uint32 { return binary.BigEndian.Uint32(b[tcpSeq:]) }
+func (b TCP) SequenceNumber() uint32 { return be32(b, tcpSeq) }
 
 // AckNumber returns the acknowledgment number.
-func (b TCP) AckNumber() uint32 { return binary.BigEndian.Uint32(b[tcpAck:]) }
+func (b TCP) AckNumber() uint32 { return be32(b, tcpAck) }
 
 // DataOffset returns the header length in bytes (data offset × 4).
 func (b TCP) DataOffset() int { return int(b[tcpDataOff]>>4) * 4 }
@@ -115,13 +114,13 @@ func (b TCP) DataOffset() int { return int(b[tcpDataOff]>>4) * 4 }
 func (b TCP) Flags() TCPFlags { return TCPFlags(b[tcpFlags]) }
 
 // WindowSize returns the (unscaled) window field.
-func (b TCP) WindowSize() uint16 { return binary.BigEndian.Uint16(b[tcpWindow:]) }
+func (b TCP) WindowSize() uint16 { return be16(b, tcpWindow) }
 
 // Checksum returns the checksum field.
-func (b TCP) Checksum() uint16 { return binary.BigEndian.Uint16(b[tcpChecksum:]) }
+func (b TCP) Checksum() uint16 { return be16(b, tcpChecksum) }
 
 // UrgentPointer returns the urgent pointer.
-func (b TCP) UrgentPointer() uint16 { return binary.BigEndian.Uint16(b[tcpUrgent:]) }
+func (b TCP) UrgentPointer() uint16 { return be16(b, tcpUrgent) }
 
 // Options returns the option bytes of the header (empty without options).
 func (b TCP) Options() []byte { return b[TCPMinLen:b.DataOffset()] }
@@ -130,16 +129,16 @@ func (b TCP) Options() []byte { return b[TCPMinLen:b.DataOffset()] }
 func (b TCP) Payload() []byte { return b[b.DataOffset():] }
 
 // SetSourcePort sets the source port without touching the checksum.
-func (b TCP) SetSourcePort(p uint16) { binary.BigEndian.PutUint16(b[tcpSrcPort:], p) }
+func (b TCP) SetSourcePort(p uint16) { putBE16(b, tcpSrcPort, p) }
 
 // SetDestinationPort sets the destination port without touching the checksum.
-func (b TCP) SetDestinationPort(p uint16) { binary.BigEndian.PutUint16(b[tcpDstPort:], p) }
+func (b TCP) SetDestinationPort(p uint16) { putBE16(b, tcpDstPort, p) }
 
 // SetSequenceNumber sets the sequence number without touching the checksum.
-func (b TCP) SetSequenceNumber(v uint32) { binary.BigEndian.PutUint32(b[tcpSeq:], v) }
+func (b TCP) SetSequenceNumber(v uint32) { putBE32(b, tcpSeq, v) }
 
 // SetAckNumber sets the acknowledgment number without touching the checksum.
-func (b TCP) SetAckNumber(v uint32) { binary.BigEndian.PutUint32(b[tcpAck:], v) }
+func (b TCP) SetAckNumber(v uint32) { putBE32(b, tcpAck, v) }
 
 // SetDataOffset sets the header length in bytes (a multiple of 4, 20..60),
 // clearing the reserved bits.
@@ -149,13 +148,13 @@ func (b TCP) SetDataOffset(n int) { b[tcpDataOff] = uint8(n/4) << 4 }
 func (b TCP) SetFlags(f TCPFlags) { b[tcpFlags] = uint8(f) }
 
 // SetWindowSize sets the window field.
-func (b TCP) SetWindowSize(w uint16) { binary.BigEndian.PutUint16(b[tcpWindow:], w) }
+func (b TCP) SetWindowSize(w uint16) { putBE16(b, tcpWindow, w) }
 
 // SetChecksum sets the checksum field.
-func (b TCP) SetChecksum(x uint16) { binary.BigEndian.PutUint16(b[tcpChecksum:], x) }
+func (b TCP) SetChecksum(x uint16) { putBE16(b, tcpChecksum, x) }
 
 // SetUrgentPointer sets the urgent pointer.
-func (b TCP) SetUrgentPointer(p uint16) { binary.BigEndian.PutUint16(b[tcpUrgent:], p) }
+func (b TCP) SetUrgentPointer(p uint16) { putBE16(b, tcpUrgent, p) }
 
 // CalculateChecksum returns the checksum field value for the segment b (header
 // and payload, len(b) bytes) sent from src to dst, ignoring the current field.

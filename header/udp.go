@@ -1,7 +1,5 @@
 package header
 
-import "encoding/binary"
-
 // UDP header (RFC 768):
 //
 //	 0      7 8     15 16    23 24    31
@@ -43,32 +41,32 @@ func (b UDP) IsValid(pktLen int) bool {
 }
 
 // SourcePort returns the source port.
-func (b UDP) SourcePort() uint16 { return binary.BigEndian.Uint16(b[udpSrcPort:]) }
+func (b UDP) SourcePort() uint16 { return be16(b, udpSrcPort) }
 
 // DestinationPort returns the destination port.
-func (b UDP) DestinationPort() uint16 { return binary.BigEndian.Uint16(b[udpDstPort:]) }
+func (b UDP) DestinationPort() uint16 { return be16(b, udpDstPort) }
 
 // Length returns the length field (header plus payload).
-func (b UDP) Length() uint16 { return binary.BigEndian.Uint16(b[udpLength:]) }
+func (b UDP) Length() uint16 { return be16(b, udpLength) }
 
 // Checksum returns the checksum field (0: none).
-func (b UDP) Checksum() uint16 { return binary.BigEndian.Uint16(b[udpChecksum:]) }
+func (b UDP) Checksum() uint16 { return be16(b, udpChecksum) }
 
 // Payload returns the bytes after the header, up to the length field. The
 // datagram must be IsValid.
 func (b UDP) Payload() []byte { return b[UDPLen:b.Length()] }
 
 // SetSourcePort sets the source port without touching the checksum.
-func (b UDP) SetSourcePort(p uint16) { binary.BigEndian.PutUint16(b[udpSrcPort:], p) }
+func (b UDP) SetSourcePort(p uint16) { putBE16(b, udpSrcPort, p) }
 
 // SetDestinationPort sets the destination port without touching the checksum.
-func (b UDP) SetDestinationPort(p uint16) { binary.BigEndian.PutUint16(b[udpDstPort:], p) }
+func (b UDP) SetDestinationPort(p uint16) { putBE16(b, udpDstPort, p) }
 
 // SetLength sets the length field.
-func (b UDP) SetLength(n uint16) { binary.BigEndian.PutUint16(b[udpLength:], n) }
+func (b UDP) SetLength(n uint16) { putBE16(b, udpLength, n) }
 
 // SetChecksum sets the checksum field.
-func (b UDP) SetChecksum(x uint16) { binary.BigEndian.PutUint16(b[udpChecksum:], x) }
+func (b UDP) SetChecksum(x uint16) { putBE16(b, udpChecksum, x) }
 
 // CalculateChecksum returns the checksum field value for the datagram b (len(b)
 // bytes) sent from src to dst, ignoring the current field; a computed zero is

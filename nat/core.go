@@ -77,6 +77,13 @@ type Core struct {
 	// bytes).
 	hashed bool
 	h      uint32
+	// The call in hand (Process, ProcessBurst): its services and stack
+	// snapshots and time. The per-packet chain (count, process, segment,
+	// newFlow, forward) reads them here rather than as arguments, which
+	// keeps its calls' arguments in registers.
+	svcs  *Services
+	stack *arp.Snapshot
+	now   int64
 }
 
 // hintChunk is how many frames ProcessBurst looks up ahead at a time: one
@@ -166,11 +173,17 @@ func (c *Core) LaddrUsage(dst []LaddrUsage) []LaddrUsage { return c.ports.Usage(
 // means none), stack the routes/neighbours snapshot (never nil) and now the
 // monotonic time, all read once per burst by the caller. It never allocates.
 func (c *Core) Process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64) Result {
+	c.begin(svcs, stack, now)
+	c.hashed = false
+	return c.count(f, -1)
+}
+
+// begin sets the call's context (see Core.svcs).
+func (c *Core) begin(svcs *Services, stack *arp.Snapshot, now int64) {
 	if svcs == nil {
 		svcs = noServices
 	}
-	c.hashed = false
-	return c.count(f, -1, svcs, stack, now)
+	c.svcs, c.stack, c.now = svcs, stack, now
 }
 
 // ProcessBurst is Process for each frame of a burst, in order: rs[i] is the
@@ -181,16 +194,14 @@ func (c *Core) Process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64)
 // stalling each packet in turn; then it processes the frames. The verdicts
 // are exactly Process's, frame by frame.
 func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.Snapshot, now int64) {
-	if svcs == nil {
-		svcs = noServices
-	}
+	c.begin(svcs, stack, now)
 	rs = rs[:len(fs)]
 	for len(fs) > 0 {
 		n := min(len(fs), hintChunk)
 		c.lookAhead(fs[:n])
 		for i := range n {
 			c.hashed, c.h = c.cand[i] != unhashed, c.hash[i]
-			rs[i] = c.count(&fs[i], c.cand[i], svcs, stack, now)
+			rs[i] = c.count(&fs[i], c.cand[i])
 		}
 		fs, rs = fs[n:], rs[n:]
 	}
@@ -258,9 +269,9 @@ func peekTuple(f *Frame, k *Tuple4) bool {
 
 // count is Process given the frame's session candidate (-1: none), counting
 // the verdict.
-func (c *Core) count(f *Frame, cand int32, svcs *Services, stack *arp.Snapshot, now int64) Result {
+func (c *Core) count(f *Frame, cand int32) Result {
 	rxLen := f.Len
-	r := c.process(f, cand, svcs, stack, now)
+	r := c.process(f, cand)
 	k := &c.ctr.n
 	k[ctrRx]++
 	if rxLen > 0 {
@@ -287,7 +298,11 @@ var noServices = func() *Services {
 	return s
 }()
 
-func (c *Core) process(f *Frame, cand int32, svcs *Services, stack *arp.Snapshot, now int64) Result {
+// process is Process given the frame's session candidate, with the call's
+// context in c: TCP and UDP (an existing session in either direction, a
+// reply owned by another core, a new flow to a service), their fragments,
+// and ICMP errors about them.
+func (c *Core) process(f *Frame, cand int32) Result {
 	if f.Off < 0 || f.Len < 0 || f.Off > len(f.Buf) || f.Len > len(f.Buf)-f.Off ||
 		f.L3 < header.EthernetLen || f.L3 > f.Len-header.IPv4MinLen {
 		return drop(ReasonMalformedL3)
@@ -308,29 +323,23 @@ func (c *Core) process(f *Frame, cand int32, svcs *Services, stack *arp.Snapshot
 	}
 	switch ip.Protocol() {
 	case header.IPProtoTCP, header.IPProtoUDP:
-		return c.transport(f, pkt, ip, cand, svcs, stack, now)
+		if ip.IsFragment() {
+			return c.fragment(f, pkt, ip, c.svcs, c.stack, c.now) // frag.go
+		}
+		return c.segment(f, pkt, ip, false, cand)
 	case header.IPProtoICMP:
-		return c.icmpError(f, pkt, ip, svcs, stack, now)
+		return c.icmpError(f, pkt, ip, c.svcs, c.stack, c.now)
 	}
 	return notMine
 }
 
-// transport handles TCP and UDP: an existing session in either direction, a
-// reply owned by another core, or a new flow to a service. cand is the
-// session candidate of ProcessBurst's look-ahead, or -1.
-func (c *Core) transport(f *Frame, pkt []byte, ip header.IPv4, cand int32, svcs *Services, stack *arp.Snapshot, now int64) Result {
-	if ip.IsFragment() {
-		return c.fragment(f, pkt, ip, svcs, stack, now) // frag.go
-	}
-	return c.segment(f, pkt, ip, svcs, stack, now, false, cand)
-}
-
-// segment is transport for a packet that carries its TCP or UDP header:
+// segment handles TCP and UDP for a packet that carries its header:
 // unfragmented, or the first fragment of a datagram (first; its UDP length
 // then covers the whole datagram, not this fragment). cand is the session
 // candidate of its tuple (Table.Candidate), or negative for none; c.h is its
 // hash when c.hashed.
-func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64, first bool, cand int32) Result {
+func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, first bool, cand int32) Result {
+	svcs := c.svcs
 	dst := ip.DestinationAddress()
 	toLaddr := svcs.IsLocalAddr(dst)
 	proto := ip.Protocol()
@@ -358,12 +367,12 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, sta
 		// LVS conn_reuse_mode: a SYN reusing the tuple of a connection in
 		// TIME_WAIT or CLOSE ends it at once (counted as expired, as LVS
 		// expires it) and is scheduled afresh.
-		c.release(idx, svcs, now)
+		c.release(idx, svcs, c.now)
 		c.ctr.n[ctrExpired]++
 		idx = -1
 	}
 	if idx >= 0 {
-		return c.forward(f, pkt, ip, l4, idx, d, stack, now)
+		return c.forward(f, pkt, ip, l4, idx, d)
 	}
 	if toLaddr {
 		return drop(ReasonNoSession)
@@ -380,7 +389,7 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, sta
 		}
 		return notMine
 	}
-	return c.newFlow(f, pkt, ip, l4, &k, h, &svcs.svcs[si], stack, now)
+	return c.newFlow(f, pkt, ip, l4, &k, h, &svcs.svcs[si])
 }
 
 // ifOurs drops a packet for reason r when it is addressed to a VIP or a local

@@ -15,7 +15,8 @@ import (
 // destination, allocates a FULLNAT local address and port, creates the
 // session and forwards the packet. k is the packet's tuple, whose hash is h,
 // which the caller has just looked up in the table and not found.
-func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, h uint32, svc *service, stack *arp.Snapshot, now int64) Result {
+func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, h uint32, svc *service) Result {
+	stack, now := c.stack, c.now
 	if k.Proto == header.IPProtoTCP && !isPureSYN(header.TCP(l4).Flags()) {
 		if !isValidTCPFlags(header.TCP(l4).Flags()) {
 			return drop(ReasonBadTCPFlags) // scans and crafted segments, told apart
@@ -108,7 +109,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	c.ctr.svc(svc.id).n[epConns]++
 	c.ctr.n[ctrCreated]++
 	c.ctr.n[ctrSessions]++
-	return c.forward(f, pkt, ip, l4, idx, DirIn, stack, now)
+	return c.forward(f, pkt, ip, l4, idx, DirIn)
 }
 
 // allocLaddr picks a FULLNAT local address on the port that routes to the real
@@ -146,7 +147,8 @@ func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot)
 // deadline, its destination's and service's counters, rewrite (or
 // encapsulation), egress. l4 is nil for a non-first fragment (frag.go): only
 // its IPv4 header is rewritten.
-func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir, stack *arp.Snapshot, now int64) Result {
+func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir) Result {
+	stack, now := c.stack, c.now
 	s := c.tab.At(idx)
 	if s.Mode != ModeDR && ip.TTL() <= 1 {
 		return c.timeExceeded(f, ip, stack, now)

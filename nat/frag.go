@@ -64,7 +64,7 @@ func (c *Core) fragment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, st
 	if len(l4) >= 4 {
 		sport, dport = binary.BigEndian.Uint16(l4[0:]), binary.BigEndian.Uint16(l4[2:])
 	}
-	r := c.segment(f, pkt, ip, svcs, stack, now, true, -1)
+	r := c.segment(f, pkt, ip, true, -1)
 	owner := 0
 	switch r.Act {
 	case ActRedirect:
@@ -96,5 +96,5 @@ func (c *Core) laterFragment(f *Frame, pkt []byte, ip header.IPv4, svcs *Service
 	if idx < 0 {
 		return drop(ReasonNoSession) // the session ended between the fragments
 	}
-	return c.forward(f, pkt, ip, nil, idx, d, stack, now)
+	return c.forward(f, pkt, ip, nil, idx, d)
 }
