@@ -34,8 +34,11 @@ func TestProcessBurstMatchesProcess(t *testing.T) {
 			n := min(1+r.IntN(70), len(frames)-done)
 			fs, bufs = fs[:0], bufs[:0]
 			for i := range n {
-				b := make([]byte, 128+len(frames[done+i])+64)
-				copy(b[128:], frames[done+i])
+				// A truncated frame keeps its lost bytes after it in
+				// the buffer, where the look-ahead may read them.
+				fr := frames[done+i]
+				b := make([]byte, 128+cap(fr)+64)
+				copy(b[128:], fr[:cap(fr)])
 				bufs = append(bufs, b)
 				fs = append(fs, Frame{Buf: b, Off: 128, Len: len(frames[done+i]), L3: header.EthernetLen})
 			}
@@ -94,8 +97,8 @@ func TestProcessBurstMatchesProcess(t *testing.T) {
 
 // runOn is run without the canary checks, for frames that may be malformed.
 func (e *env) runOn(c int, b []byte) (Result, []byte) {
-	buf := make([]byte, 128+len(b)+64)
-	copy(buf[128:], b)
+	buf := make([]byte, 128+cap(b)+64)
+	copy(buf[128:], b[:cap(b)])
 	f := Frame{Buf: buf, Off: 128, Len: len(b), L3: header.EthernetLen}
 	r := e.cores[c].Process(&f, e.svcs, e.stack, e.now)
 	return r, buf[f.Off : f.Off+f.Len]

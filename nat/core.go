@@ -246,26 +246,32 @@ func (c *Core) lookAhead(fs []Frame) {
 	prefetch.Lines(c.pf[:n])
 }
 
-// peekTuple reads into k the tuple of an unfragmented TCP or UDP packet in f,
-// if its headers are within the frame.
+// peekTuple reads into k the tuple of an unfragmented TCP or UDP packet in f
+// with an IPv4 header of 20 bytes (a header with options is left to segment,
+// which hashes its tuple itself). It only bounds its reads by the buffer:
+// bytes beyond the frame are read when the frame is too short to hold them,
+// and process then drops it before its hash is used.
 func peekTuple(f *Frame, k *Tuple4) bool {
-	if f.Off < 0 || f.L3 < 0 || f.Len < f.L3 || f.Off > len(f.Buf)-f.Len {
+	i := f.Off + f.L3
+	if f.Off < 0 || f.L3 < 0 || i > len(f.Buf)-peekLen {
 		return false
 	}
-	ip := header.IPv4(f.Buf[f.Off+f.L3 : f.Off+f.Len])
-	if !ip.IsValid(len(ip)) || ip.IsFragment() {
+	h := (*[peekLen]byte)(f.Buf[i : i+peekLen])
+	p := h[9]
+	if h[0] != 0x45 || (p != header.IPProtoTCP && p != header.IPProtoUDP) ||
+		h[6]&0x3f != 0 || h[7] != 0 { // MF or a fragment offset
 		return false
 	}
-	if p := ip.Protocol(); p != header.IPProtoTCP && p != header.IPProtoUDP {
-		return false
-	}
-	l4 := []byte(ip[ip.HeaderLength():])
-	if len(l4) < 4 {
-		return false
-	}
-	k.read(ip, l4)
+	k.Src, k.Dst = header.Addr4(h[12:16]), header.Addr4(h[16:20])
+	k.SPort = uint16(h[20])<<8 | uint16(h[21])
+	k.DPort = uint16(h[22])<<8 | uint16(h[23])
+	k.Proto = p
 	return true
 }
+
+// peekLen is what peekTuple reads: an IPv4 header without options and the
+// two ports.
+const peekLen = header.IPv4MinLen + 4
 
 // count is Process given the frame's session candidate (-1: none), counting
 // the verdict.
