@@ -6,7 +6,7 @@ APT_PKGS := libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping cu
 # Packages with no cgo: they build with CGO_ENABLED=0 and are unit-tested with -race.
 PURE_PKGS = $(shell $(GO) list ./... | grep -v -e '/dpdk$$' -e '/cmd/' -e '/test/pcap' -e '/test/e2e' -e '/gateway$$')
 
-.PHONY: all deps build test unit lint e2e pcap bench bench-go bench-compare demo clean
+.PHONY: all deps build test unit lint e2e pcap bench bench-go bench-compare bench-instr pgo demo clean
 
 all: build
 
@@ -46,6 +46,18 @@ bench-go: deps
 
 bench-compare: deps
 	./perf/bench-compare.sh
+
+# Instructions per packet of the worker benchmarks under callgrind: the same
+# count from run to run, for judging a change on a noisy host (BASE=rev to
+# compare).
+bench-instr: deps
+	GO=$(GO) ./perf/instr.sh
+
+# Profile-guided optimisation: go build compiles the gateway with
+# cmd/gw/default.pgo, a CPU profile of the worker benchmarks; pgo makes it
+# again (after a datapath change).
+pgo: deps
+	GO=$(GO) ./perf/pgo.sh
 
 demo: build
 	./scripts/demo.sh
