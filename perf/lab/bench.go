@@ -226,7 +226,7 @@ func (b *Bench) scenario(ctx context.Context, sc *Scenario) (*Result, error) {
 		res.runs = append(res.runs, r)
 	}
 	if b.cfg.Perf != "" && sc.Profile {
-		p, err := b.profile(ctx, sc, sp, device, mbufs, memMB)
+		p, err := b.profile(ctx, sc, sp, device, mbufs, memMB, res.runs)
 		if err != nil {
 			b.logf("  profile failed: %v", err)
 			res.Notes = append(res.Notes, "profile failed: "+err.Error())
@@ -441,6 +441,23 @@ func (b *Bench) gwNewSessions(ctx context.Context, sc *Scenario, cfg *GatewayCon
 	return r, nil
 }
 
+// passWindow is how long a new-sessions profile records: 60 % of the first
+// pass at the median rate runs measured (sc.Flows sessions), within 0.1 to
+// 2 s; 2 s without a rate.
+func passWindow(sc *Scenario, runs []*Run) time.Duration {
+	var rates []float64
+	for _, r := range runs {
+		if r.SessionsPerSec > 0 {
+			rates = append(rates, r.SessionsPerSec)
+		}
+	}
+	if len(rates) == 0 {
+		return 2 * time.Second
+	}
+	d := time.Duration(0.6 * float64(sc.Flows) / Summarize(rates).Median * float64(time.Second))
+	return min(max(d, 100*time.Millisecond), 2*time.Second)
+}
+
 // baseRSS is the resident memory of the same gateway with a 1 024-session
 // table, a few seconds into the same traffic: what the fill is compared with.
 func (b *Bench) baseRSS(ctx context.Context, sc *Scenario, sp gen.Spec, device string, mbufs, memMB int) (int64, error) {
@@ -527,8 +544,9 @@ func (b *Bench) gwFill(ctx context.Context, sc *Scenario, cfg *GatewayConfig, ba
 
 // profile records where the gateway's worker spends its time with linux
 // perf on the worker CPU (established traffic, or the SYN pass) and writes
-// the flat report next to the results.
-func (b *Bench) profile(ctx context.Context, sc *Scenario, sp gen.Spec, device string, mbufs, memMB int) (string, error) {
+// the flat report next to the results. runs are the scenario's measured
+// runs (a new-sessions profile is timed from them).
+func (b *Bench) profile(ctx context.Context, sc *Scenario, sp gen.Spec, device string, mbufs, memMB int, runs []*Run) (string, error) {
 	g, err := b.startGW(ctx, sc, b.gwConfig(sc, sp, device, mbufs, memMB), "profile")
 	if err != nil {
 		return "", err
@@ -543,11 +561,16 @@ func (b *Bench) profile(ctx context.Context, sc *Scenario, sp gen.Spec, device s
 			return "", err
 		}
 	} else {
-		dur = 2 * time.Second // inside the first pass
+		// Inside the first pass, from its first session on; later passes
+		// only find the sessions it made.
+		dur = passWindow(sc, runs)
+		if _, err := waitSessions(ctx, g, 1, 2*time.Minute); err != nil {
+			return "", err
+		}
 	}
 	data := filepath.Join(b.cfg.Work, sc.Name+".perf.data")
 	rec := exec.CommandContext(ctx, b.cfg.Perf, "record", "-q", "-g", "-C", fmt.Sprint(b.cfg.WorkerCPU), "-o", data,
-		"--", "sleep", fmt.Sprintf("%.1f", dur.Seconds()))
+		"--", "sleep", fmt.Sprintf("%.2f", dur.Seconds()))
 	if out, err := rec.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("perf record: %v: %s", err, tail(string(out), 5))
 	}

@@ -167,3 +167,27 @@ func TestReportRoundTrip(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// TestPassWindow: a new-sessions profile records 60 % of the first pass at
+// the measured median rate, within 0.1 to 2 s.
+func TestPassWindow(t *testing.T) {
+	sc := &Scenario{Flows: 1 << 20}
+	for _, c := range []struct {
+		rates []float64
+		want  time.Duration
+	}{
+		{[]float64{1.9e6, 2.1e6, 2e6}, 314572800 * time.Nanosecond},
+		{nil, 2 * time.Second},
+		{[]float64{0, 0}, 2 * time.Second},
+		{[]float64{1e8}, 100 * time.Millisecond},
+		{[]float64{1e5}, 2 * time.Second},
+	} {
+		var runs []*Run
+		for _, r := range c.rates {
+			runs = append(runs, &Run{SessionsPerSec: r})
+		}
+		if got := passWindow(sc, runs); got != c.want {
+			t.Errorf("rates %v: %v, want %v", c.rates, got, c.want)
+		}
+	}
+}
