@@ -3,6 +3,7 @@ package nat
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,34 +27,13 @@ func TestProcessBurstMatchesProcess(t *testing.T) {
 		burst.to.Set(3*time.Second, 2*time.Second, 2*time.Second)
 		r := rand.New(rand.NewPCG(7, uint64(ncores)))
 		frames := trafficMix(t, r, 4000)
-		var fs []Frame
 		seen := map[Action]int{}
 		seenDrop := map[DropReason]int{}
-		var bufs [][]byte
 		for done := 0; done < len(frames); {
 			n := min(1+r.IntN(70), len(frames)-done)
-			fs, bufs = fs[:0], bufs[:0]
-			for i := range n {
-				// A truncated frame keeps its lost bytes after it in
-				// the buffer, where the look-ahead may read them.
-				fr := frames[done+i]
-				b := make([]byte, 128+cap(fr)+64)
-				copy(b[128:], fr[:cap(fr)])
-				bufs = append(bufs, b)
-				fs = append(fs, Frame{Buf: b, Off: 128, Len: len(frames[done+i]), L3: header.EthernetLen})
-			}
-			c := r.IntN(ncores)
-			rs := make([]Result, n)
-			burst.cores[c].ProcessBurst(fs, rs, burst.svcs, burst.stack, burst.now)
-			for i := range n {
-				seen[rs[i].Act]++
-				seenDrop[rs[i].Reason]++
-				want, out := one.runOn(c, frames[done+i])
-				got := bufs[i][fs[i].Off : fs[i].Off+fs[i].Len]
-				if rs[i] != want || !bytes.Equal(got, out) {
-					t.Fatalf("%d cores, frame %d (burst of %d, #%d): ProcessBurst %+v % x\nProcess %+v % x",
-						ncores, done+i, n, i, rs[i], got, want, out)
-				}
+			for _, res := range burstLikeProcess(t, one, burst, r.IntN(ncores), frames[done:done+n]) {
+				seen[res.Act]++
+				seenDrop[res.Reason]++
 			}
 			done += n
 			if r.IntN(8) == 0 {
@@ -81,17 +61,148 @@ func TestProcessBurstMatchesProcess(t *testing.T) {
 				t.Errorf("%d cores: no %v drop in the mix: %v", ncores, d, seenDrop)
 			}
 		}
-		for i := range ncores {
-			a, b := one.cores[i].AppendSessions(nil, 1000), burst.cores[i].AppendSessions(nil, 1000)
-			if len(a) != len(b) {
-				t.Fatalf("core %d: %d sessions after Process, %d after ProcessBurst", i, len(a), len(b))
-			}
-			for j := range a {
-				if a[j] != b[j] {
-					t.Fatalf("core %d session %d: %+v vs %+v", i, j, a[j], b[j])
-				}
+		sameState(t, one, burst)
+	}
+}
+
+// burstLikeProcess runs frames as one ProcessBurst on core c of burst and
+// one at a time through Process on core c of one, and fails unless every
+// verdict and every frame's bytes agree. It returns the verdicts.
+func burstLikeProcess(t *testing.T, one, burst *env, c int, frames [][]byte) []Result {
+	t.Helper()
+	var fs []Frame
+	var bufs [][]byte
+	for _, fr := range frames {
+		// A truncated frame keeps its lost bytes after it in the
+		// buffer, where the look-ahead may read them.
+		b := make([]byte, 128+cap(fr)+64)
+		copy(b[128:], fr[:cap(fr)])
+		bufs = append(bufs, b)
+		fs = append(fs, Frame{Buf: b, Off: 128, Len: len(fr), L3: header.EthernetLen})
+	}
+	rs := make([]Result, len(fs))
+	burst.cores[c].ProcessBurst(fs, rs, burst.svcs, burst.stack, burst.now)
+	for i := range fs {
+		want, out := one.runOn(c, frames[i])
+		got := bufs[i][fs[i].Off : fs[i].Off+fs[i].Len]
+		if rs[i] != want || !bytes.Equal(got, out) {
+			t.Fatalf("core %d, frame #%d of a burst of %d: ProcessBurst %+v % x\nProcess %+v % x",
+				c, i, len(fs), rs[i], got, want, out)
+		}
+	}
+	return rs
+}
+
+// sameState fails unless the cores of a and b hold the same sessions and
+// counted the same: core counters, every destination's and service's,
+// local ports in use.
+func sameState(t *testing.T, a, b *env) {
+	t.Helper()
+	for i := range a.cores {
+		ca, cb := a.cores[i], b.cores[i]
+		x, y := ca.AppendSessions(nil, 1000), cb.AppendSessions(nil, 1000)
+		if len(x) != len(y) {
+			t.Fatalf("core %d: %d sessions after Process, %d after ProcessBurst", i, len(x), len(y))
+		}
+		for j := range x {
+			if x[j] != y[j] {
+				t.Fatalf("core %d session %d: %+v vs %+v", i, j, x[j], y[j])
 			}
 		}
+		ca.Flush()
+		cb.Flush()
+		var sa, sb Stats
+		ca.AddStats(&sa)
+		cb.AddStats(&sb)
+		if sa != sb {
+			t.Fatalf("core %d counted\n%+v after Process\n%+v after ProcessBurst", i, sa, sb)
+		}
+		for id := range uint32(maxDest) {
+			var da, db, va, vb EndpointStats
+			ca.AddDestStats(id, &da)
+			cb.AddDestStats(id, &db)
+			ca.AddServiceStats(id, &va)
+			cb.AddServiceStats(id, &vb)
+			if da != db || va != vb {
+				t.Fatalf("core %d, id %d: destination %+v/%+v, service %+v/%+v", i, id, da, db, va, vb)
+			}
+		}
+		if ua, ub := ca.LaddrUsage(nil), cb.LaddrUsage(nil); !slices.Equal(ua, ub) {
+			t.Fatalf("core %d: local ports %v after Process, %v after ProcessBurst", i, ua, ub)
+		}
+	}
+}
+
+// TestProcessBurstDeferredFlows covers what ProcessBurst must settle before
+// it goes on (see Core.settle), in single bursts: a real server's reply to a
+// flow created earlier in the burst, the flow's own next segments and a
+// reset and reuse of its tuple, an ICMP error about it, and a new flow
+// whose reply tuple is taken (dropped, its port and template given back).
+func TestProcessBurstDeferredFlows(t *testing.T) {
+	one, burst := newEnv(t, envOpts{}), newEnv(t, envOpts{})
+	// An identical core shows the reply tuples the SYNs are given.
+	ref := newEnv(t, envOpts{})
+	reply := func(cport uint16) Tuple4 {
+		ref.run(0, fromClient(cport, fSYN, 1000, 0, "").frame(t))
+		return ref.session(0, header.IPProtoTCP, cport, 80).Reply
+	}
+	fromRS := func(rt Tuple4, flags header.TCPFlags) []byte {
+		return pkt{srcMAC: rsMAC1, dstMAC: gwMAC1, src: rt.Src, dst: rt.Dst, ttl: 64, proto: header.IPProtoTCP,
+			sport: rt.SPort, dport: rt.DPort, flags: flags, seq: 5000, ack: 1001}.frame(t)
+	}
+	r1, r2 := reply(41000), reply(41001)
+	q := pkt{src: vip, dst: cip, ttl: 60, proto: header.IPProtoTCP, sport: 80, dport: 41000, flags: fACK}.l3(t)[:28]
+	rs := burstLikeProcess(t, one, burst, 0, [][]byte{
+		fromClient(41000, fSYN, 1000, 0, "").frame(t),
+		fromRS(r1, fSYN|fACK),
+		fromClient(41000, fACK, 1001, 5001, "").frame(t),
+		fromClient(41001, fSYN, 1000, 0, "").frame(t),
+		fromClient(41001, fRST, 1001, 0, "").frame(t),
+		fromClient(41001, fSYN, 2000, 0, "").frame(t),
+		fromRS(r2, fSYN|fACK),
+		icmpErr{srcMAC: routerMAC, dstMAC: gwMAC0, src: routerIP, dst: vip, ttl: 64,
+			typ: header.ICMPv4DstUnreachable, code: header.ICMPv4FragNeeded, mtu: 1400, quoted: q}.frame(t),
+	})
+	for i, want := range []Action{ActTx, ActTx, ActTx, ActTx, ActTx, ActTx, ActTx} {
+		if rs[i].Act != want {
+			t.Errorf("frame %d: %+v, want %v", i, rs[i], want)
+		}
+	}
+	sameState(t, one, burst)
+
+	// A reply tuple in use: the next SYN's, held by another session.
+	taken := reply(41002)
+	other := Tuple4{Src: header.Addr4{192, 0, 2, 1}, Dst: vip, SPort: 1, DPort: 80, Proto: header.IPProtoTCP}
+	for _, e := range []*env{one, burst} {
+		if _, r := e.cores[0].tab.Insert(&other, &taken, e.now+100*sec); r != ReasonNone {
+			t.Fatalf("Insert: %v", r)
+		}
+	}
+	rs = burstLikeProcess(t, one, burst, 0, [][]byte{
+		fromClient(41002, fSYN, 1000, 0, "").frame(t),
+		fromClient(41003, fSYN, 1000, 0, "").frame(t),
+		fromClient(41002, fACK, 1001, 5001, "").frame(t),
+		fromClient(41003, fACK, 1001, 5001, "").frame(t),
+	})
+	if rs[0] != drop(ReasonSessionConflict) || rs[1].Act != ActTx || rs[2] != drop(ReasonNoSession) || rs[3].Act != ActTx {
+		t.Errorf("verdicts %+v: want a conflict, a new flow, no session, the new flow's ACK", rs)
+	}
+	sameState(t, one, burst)
+	// Each local port in use is a live session's: the conflict's was given
+	// back (the session inserted by hand holds none).
+	c := burst.cores[0]
+	c.Flush()
+	held, inUse := 0, 0
+	for _, s := range c.AppendSessions(nil, 1000) {
+		if s.Orig != other && s.pool >= 0 {
+			held++
+		}
+	}
+	for _, u := range c.LaddrUsage(nil) {
+		inUse += int(u.InUse)
+	}
+	if held != 3 || inUse != held {
+		t.Errorf("%d local ports in use, %d sessions holding one; want 3 and 3", inUse, held)
 	}
 }
 

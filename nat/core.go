@@ -84,6 +84,85 @@ type Core struct {
 	svcs  *Services
 	stack *arp.Snapshot
 	now   int64
+	// New FULLNAT and NAT flows whose reply tuple is not indexed yet, in
+	// frame order, and a filter of their reply hashes (see settle).
+	pend     [hintChunk]pendingFlow
+	npend    int
+	pendHash [pendHashBits / 64]uint64
+	one      Result // Process's verdict (settle may write it)
+}
+
+// pendingFlow is a new flow newFlow deferred: its frame and where its
+// verdict goes, its session (indexed under the client's tuple) and the hash
+// of its reply tuple, and what bind or abandon need.
+type pendingFlow struct {
+	f     *Frame
+	res   *Result
+	rxLen int
+	idx   int32
+	rh    uint32
+	pool  int32
+	lport uint16
+	tmpl  int32
+	svc   *service
+	d     *dest
+}
+
+// pendHashBits sizes the filter of deferred reply hashes: with a chunk's
+// worth of flows deferred, a missed lookup settles needlessly about once in
+// sixteen.
+const pendHashBits = 1024
+
+// actPending is count's verdict for a frame whose new flow is deferred:
+// settle writes and counts the real one.
+const actPending = NumActions
+
+// mayBePending reports whether a tuple of hash h may be the reply of a
+// deferred flow.
+func (c *Core) mayBePending(h uint32) bool {
+	return c.pendHash[h/64%(pendHashBits/64)]&(1<<(h%64)) != 0
+}
+
+// deferFlow queues a new flow's completion for settle.
+func (c *Core) deferFlow(p pendingFlow) {
+	c.pend[c.npend] = p
+	c.npend++
+	c.pendHash[p.rh/64%(pendHashBits/64)] |= 1 << (p.rh % 64)
+}
+
+// settle completes the deferred new flows in frame order, as newFlow would
+// have at once: it indexes each one's reply tuple (its bucket was
+// prefetched when its port was chosen, most of a chunk's work ago, so the
+// miss is paid in the background), then binds the session and forwards the
+// first packet, or drops it on a conflicting reply tuple; and it counts the
+// verdict. Frames that could see a deferred flow otherwise settle first: a
+// missed tuple that may be a deferred reply, a session whose TCP state the
+// deferred packet moves first (segment), fragments and ICMP errors
+// (process), a new flow that finds the table full (a deferred flow dropped
+// on a conflict gives its session back). One difference from Process
+// remains: such a FULLNAT flow gives its local port back at settle, so a
+// new flow to the same real server later in the chunk finds one port fewer
+// (only with the pool exhausted does it show).
+func (c *Core) settle() {
+	for i := range c.npend {
+		p := &c.pend[i]
+		var r Result
+		if why := c.tab.indexReply(p.idx, p.rh); why != ReasonNone {
+			c.abandon(p.pool, p.lport, p.svc, p.tmpl)
+			r = drop(why)
+		} else {
+			f := p.f
+			pkt := f.Buf[f.Off : f.Off+f.Len : f.Off+f.Len] // as process sliced it
+			ip := header.IPv4(pkt[f.L3:])
+			ip = ip[:ip.TotalLength()]
+			r = c.bind(f, pkt, ip, ip[ip.HeaderLength():], p.idx, p.pool, p.tmpl, p.svc, p.d)
+		}
+		*p.res = r
+		c.account(p.f, p.rxLen, r)
+		*p = pendingFlow{}
+	}
+	c.npend = 0
+	c.pendHash = [pendHashBits / 64]uint64{}
 }
 
 // hintChunk is how many frames ProcessBurst looks up ahead at a time: one
@@ -175,7 +254,9 @@ func (c *Core) LaddrUsage(dst []LaddrUsage) []LaddrUsage { return c.ports.Usage(
 func (c *Core) Process(f *Frame, svcs *Services, stack *arp.Snapshot, now int64) Result {
 	c.begin(svcs, stack, now)
 	c.hashed = false
-	return c.count(f, -1)
+	c.count(f, -1, &c.one)
+	c.settle()
+	return c.one
 }
 
 // begin sets the call's context (see Core.svcs).
@@ -191,8 +272,10 @@ func (c *Core) begin(svcs *Services, stack *arp.Snapshot, now int64) {
 // whole burst up in the Table's two prefetching steps (hash and prefetch
 // every home bucket, then read the buckets and prefetch the sessions they
 // name), so the cache and TLB misses of the burst overlap instead of
-// stalling each packet in turn; then it processes the frames. The verdicts
-// are exactly Process's, frame by frame.
+// stalling each packet in turn; then it processes the frames, and indexes
+// the reply tuples of new flows at the end (settle). The verdicts are
+// Process's, frame by frame (settle says where a pool exhausted in the
+// chunk could tell them apart).
 func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.Snapshot, now int64) {
 	c.begin(svcs, stack, now)
 	rs = rs[:len(fs)]
@@ -201,8 +284,9 @@ func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.
 		c.lookAhead(fs[:n])
 		for i := range n {
 			c.hashed, c.h = c.cand[i] != unhashed, c.hash[i]
-			rs[i] = c.count(&fs[i], c.cand[i])
+			c.count(&fs[i], c.cand[i], &rs[i])
 		}
+		c.settle()
 		fs, rs = fs[n:], rs[n:]
 	}
 }
@@ -273,11 +357,23 @@ func peekTuple(f *Frame, k *Tuple4) bool {
 // two ports.
 const peekLen = header.IPv4MinLen + 4
 
-// count is Process given the frame's session candidate (-1: none), counting
-// the verdict.
-func (c *Core) count(f *Frame, cand int32) Result {
+// count is Process given the frame's session candidate (-1: none): it
+// writes the verdict to res and counts it, or leaves both to settle for a
+// new flow it deferred.
+func (c *Core) count(f *Frame, cand int32, res *Result) {
 	rxLen := f.Len
 	r := c.process(f, cand)
+	if r.Act == actPending {
+		p := &c.pend[c.npend-1]
+		p.res, p.rxLen = res, rxLen
+		return
+	}
+	*res = r
+	c.account(f, rxLen, r)
+}
+
+// account counts a frame of rxLen bytes received and its verdict r.
+func (c *Core) account(f *Frame, rxLen int, r Result) {
 	k := &c.ctr.n
 	k[ctrRx]++
 	if rxLen > 0 {
@@ -290,7 +386,6 @@ func (c *Core) count(f *Frame, cand int32) Result {
 	case ActTx:
 		k[ctrTxBytes] += uint64(f.Len)
 	}
-	return r
 }
 
 var notMine = Result{Act: ActNotMine}
@@ -330,10 +425,13 @@ func (c *Core) process(f *Frame, cand int32) Result {
 	switch ip.Protocol() {
 	case header.IPProtoTCP, header.IPProtoUDP:
 		if ip.IsFragment() {
+			// The sessions and fragment table as Process leaves them.
+			c.settle()
 			return c.fragment(f, pkt, ip, c.svcs, c.stack, c.now) // frag.go
 		}
 		return c.segment(f, pkt, ip, false, cand)
 	case header.IPProtoICMP:
+		c.settle() // an error may quote a pending flow's reply
 		return c.icmpError(f, pkt, ip, c.svcs, c.stack, c.now)
 	}
 	return notMine
@@ -368,6 +466,13 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, first bool, cand in
 		h = c.tab.Hash(&k)
 	}
 	idx, d := c.tab.LookupHint(&k, h, cand)
+	if c.npend > 0 && ((idx < 0 && c.mayBePending(h)) || (idx >= 0 && c.tab.At(idx).State == StateNone)) {
+		// The tuple may be a deferred flow's reply, not indexed yet, or
+		// the session of a TCP flow whose first segment is deferred (its
+		// state moves first, and it may yet be dropped): as Process.
+		c.settle()
+		idx, d = c.tab.lookup(&k, h)
+	}
 	if idx >= 0 && d == DirIn && proto == header.IPProtoTCP &&
 		isPureSYN(header.TCP(l4).Flags()) && isNewConnReuse(c.tab.At(idx).State) {
 		// LVS conn_reuse_mode: a SYN reusing the tuple of a connection in

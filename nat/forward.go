@@ -31,6 +31,9 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if ip.TTL() <= 1 {
 		return c.timeExceeded(f, ip, stack, now)
 	}
+	if c.tab.Len() == c.tab.Cap() && c.npend > 0 {
+		c.settle() // a deferred flow may yet give its session back
+	}
 	if c.tab.Len() == c.tab.Cap() {
 		return drop(ReasonTableFull)
 	}
@@ -92,16 +95,27 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 			// forward's resolution, done early (it keeps a resolved
 			// egress; after a failure forward resolves again).
 			c.resolveEgress(s, DirIn, stack, hopFor(s, &s.Reply))
+			if !ip.IsFragment() {
+				// Indexing the reply tuple reads its bucket: settle
+				// does it once the prefetch above has landed.
+				c.deferFlow(pendingFlow{f: f, idx: idx, rh: rh, pool: pool, lport: reply.DPort, tmpl: tmpl, svc: svc, d: d})
+				return Result{Act: actPending}
+			}
+			// A first fragment: fragment needs its verdict now.
 			r = c.tab.indexReply(idx, rh)
 		}
 	}
 	if r != ReasonNone {
-		if pool >= 0 {
-			c.ports.Free(pool, reply.DPort)
-		}
-		svc.sched.Release(c.id, tmpl, now)
+		c.abandon(pool, reply.DPort, svc, tmpl)
 		return drop(r)
 	}
+	return c.bind(f, pkt, ip, l4, idx, pool, tmpl, svc, d)
+}
+
+// bind completes new flow idx, indexed in both directions: the session
+// takes its local port (pool) and persistence template, is counted on its
+// destination and service, and forwards its first packet.
+func (c *Core) bind(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx, pool, tmpl int32, svc *service, d *dest) Result {
 	s := c.tab.At(idx)
 	s.pool, s.tmpl = pool, tmpl
 	c.conns.Add(c.id, d.id, 0, 1)
@@ -110,6 +124,15 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	c.ctr.n[ctrCreated]++
 	c.ctr.n[ctrSessions]++
 	return c.forward(f, pkt, ip, l4, idx, DirIn)
+}
+
+// abandon gives back what a new flow that could not be created held: its
+// local port (pool, lport) and persistence template.
+func (c *Core) abandon(pool int32, lport uint16, svc *service, tmpl int32) {
+	if pool >= 0 {
+		c.ports.Free(pool, lport)
+	}
+	svc.sched.Release(c.id, tmpl, c.now)
 }
 
 // allocLaddr picks a FULLNAT local address on the port that routes to the real
