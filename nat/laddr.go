@@ -55,13 +55,14 @@ type PortPools struct {
 	counts []laddrCount
 	dirty  []int32 // laddrs indexes changed since the last Publish
 	// recent caches index entries, direct-mapped by poolKey.slot: a new
-	// flow finds its pool there without hashing the 16-byte key for the
-	// map (a service has a handful of LIP × real server pairs).
+	// flow finds its pool there without hashing the key for the map. 256
+	// entries: at 64 the 32 LIP × real server pairs of the bench's services
+	// collided enough for the map to show in the profiles.
 	recent [poolCacheSize]poolCacheEntry
 }
 
 const (
-	poolCacheBits = 6
+	poolCacheBits = 8
 	poolCacheSize = 1 << poolCacheBits
 )
 
@@ -70,17 +71,23 @@ type poolCacheEntry struct {
 	pool int32 // index into pools + 1; 0 = empty
 }
 
+// poolKey names a pool: the local and real server addresses (addrs: LIP in
+// the high half), the real server's port and the protocol (port: rport<<8 |
+// proto). Two words, built and compared in registers: a struct of the four
+// fields was stored field by field and read back whole, which stalls on
+// store forwarding at every new flow.
 type poolKey struct {
-	lip, rip header.Addr4
-	rport    uint16
-	proto    uint8
+	addrs uint64
+	port  uint32
+}
+
+func newPoolKey(proto uint8, lip, rip header.Addr4, rport uint16) poolKey {
+	return poolKey{addrs: uint64(lip.Uint32())<<32 | uint64(rip.Uint32()), port: uint32(rport)<<8 | uint32(proto)}
 }
 
 // slot returns k's place in PortPools.recent (multiply-shift over its words).
-func (k *poolKey) slot() uint32 {
-	x := uint64(k.lip.Uint32())<<32 | uint64(k.rip.Uint32())
-	x ^= uint64(k.rport)<<8 | uint64(k.proto)
-	return uint32(x * 0x9e3779b97f4a7c15 >> (64 - poolCacheBits))
+func (k poolKey) slot() uint32 {
+	return uint32((k.addrs ^ uint64(k.port)) * 0x9e3779b97f4a7c15 >> (64 - poolCacheBits))
 }
 
 type portPool struct {
@@ -151,7 +158,7 @@ func (p *PortPools) PerPool() int { return int(p.count) }
 // toward that real server (the new flow is dropped; existing ones are
 // untouched).
 func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (pool int32, lport uint16, ok bool) {
-	k := poolKey{lip: lip, rip: rip, rport: rport, proto: proto}
+	k := newPoolKey(proto, lip, rip, rport)
 	c := &p.recent[k.slot()]
 	pool = c.pool - 1
 	if pool < 0 || c.k != k {
