@@ -15,10 +15,12 @@
 // bucket, then read the buckets and prefetch the candidate sessions they
 // name; then it processes the frames in order, so the cache and TLB misses of
 // a burst overlap instead of stalling each packet in turn; a new flow
-// prefetches its reply tuple's bucket once its local port is chosen and sets
-// the session up while the line loads (Table.insertOrig, then indexReply).
+// prefetches its reply tuple's bucket once its local port is chosen, sets the
+// session up (Table.insertOrig) and leaves the reply tuple's indexing and its
+// first packet to the end of the chunk (Core.settle), when the line has
+// loaded; a frame that could see such a flow otherwise settles first.
 // Candidates are verified against the live session, so the verdicts are
-// exactly Process's, frame by frame. Processing rewrites each frame in place
+// Process's, frame by frame. Processing rewrites each frame in place
 // and returns a Result; it never allocates, returns no error and calls no
 // interface or closure.
 //
@@ -119,8 +121,9 @@
 //	services.go   Services snapshot: ServiceConf/DestConf/LocalAddr, Limits,
 //	              allocation-free VIP:port/proto, VIP and LIP lookups, NAT
 //	              destinations and NATOwner.
-//	core.go       Core, Config, ProcessBurst (look-ahead with prefetch) and
-//	              Process dispatch, Expire, session release.
+//	core.go       Core, Config, ProcessBurst (look-ahead with prefetch,
+//	              deferred new flows) and Process dispatch, Expire, session
+//	              release.
 //	forward.go    New flows (schedule, local address, session), forwarding of
 //	              established ones: TCP state, egress cache, rewrite or IPIP
 //	              encapsulation, ICMP fragmentation needed for TUN.
