@@ -13,8 +13,10 @@ import (
 
 // newFlow schedules the first packet of a connection to service svc: it picks a
 // destination, allocates a FULLNAT local address and port, creates the
-// session and forwards the packet. k is the packet's tuple, whose hash is h,
-// which the caller has just looked up in the table and not found.
+// session and forwards the packet; a FULLNAT or NAT flow (but for a first
+// fragment) leaves its reply tuple's indexing and the forwarding to settle
+// and returns actPending. k is the packet's tuple, whose hash is h, which
+// the caller has just looked up in the table and not found.
 func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, h uint32, svc *service) Result {
 	stack, now := c.stack, c.now
 	if k.Proto == header.IPProtoTCP && !isPureSYN(header.TCP(l4).Flags()) {
