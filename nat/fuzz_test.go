@@ -88,3 +88,63 @@ func FuzzProcess(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProcessBurst runs a burst decoded from the input through ProcessBurst
+// on one gateway and through Process frame by frame on an identical one, in
+// every mode: every verdict, every output byte, the sessions and the
+// counters must agree (burstLikeProcess, sameState). The look-ahead's
+// candidates and the deferred new flows (Core.settle) must never show. The
+// input is a list of records, each a kind byte and three argument bytes: a
+// client's TCP segment (the flags from the arguments), a client's UDP
+// datagram, a real server's reply to one of the first local ports (or, for
+// NAT, to the client), an ICMP error quoting a client's connection, or raw
+// bytes; a record may flip one byte of its frame.
+func FuzzProcessBurst(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 0, 2, 1, 0, 0, 0, 1, 16, 0, 3, 1, 0, 0, 0, 2, 4, 0, 0, 2, 2, 0}, uint8(ModeFullNAT))
+	f.Add([]byte{0, 3, 2, 0, 1, 3, 0, 0, 2, 0, 0, 0, 0, 3, 16, 0, 4, 3, 0, 0}, uint8(ModeNAT))
+	f.Add([]byte{0, 5, 2, 0, 0, 5, 16, 0, 0, 5, 1, 9, 5, 20, 7, 3}, uint8(ModeFullNAT))
+	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
+		m := Mode(mode % uint8(numModes))
+		one, _ := fuzzEnv(t, m)
+		burst, _ := fuzzEnv(t, m)
+		var frames [][]byte
+		for len(data) >= 4 && len(frames) < hintChunk {
+			kind, a, b, flip := data[0], data[1], data[2], data[3]
+			data = data[4:]
+			cport := 40000 + uint16(a%8)
+			var fr []byte
+			switch kind % 6 {
+			case 0:
+				flags := []header.TCPFlags{fSYN, fACK, fACK | fPSH, fFIN | fACK, fRST, fRST | fACK, fSYN | fACK, fSYN | fFIN}[b%8]
+				fr = fromClient(cport, flags, 1000, 1, "t").frame(t)
+			case 1:
+				fr = pkt{srcMAC: routerMAC, dstMAC: gwMAC0, src: cip, dst: vip, ttl: 64, proto: header.IPProtoUDP,
+					sport: cport, dport: 9000, payload: []byte("u")}.frame(t)
+			case 2, 3:
+				rs, dst, dport := []header.Addr4{rip1, rip2}[b%2], []header.Addr4{laddr1, laddr2}[b/2%2], 1024+uint16(a%24)
+				if m == ModeNAT {
+					dst, dport = cip, cport
+				}
+				proto, sport := uint8(header.IPProtoTCP), uint16(8080)
+				if kind%6 == 3 {
+					proto, sport = header.IPProtoUDP, 9001
+				}
+				fr = pkt{srcMAC: rsMAC1, dstMAC: gwMAC1, src: rs, dst: dst, ttl: 64, proto: proto,
+					sport: sport, dport: dport, flags: fSYN | fACK, payload: []byte("r")}.frame(t)
+			case 4:
+				q := pkt{src: vip, dst: cip, ttl: 60, proto: header.IPProtoTCP, sport: 80, dport: cport, flags: fACK}.l3(t)[:28]
+				fr = icmpErr{srcMAC: routerMAC, dstMAC: gwMAC0, src: routerIP, dst: vip, ttl: 64,
+					typ: header.ICMPv4DstUnreachable, code: header.ICMPv4FragNeeded, mtu: 1400, quoted: q}.frame(t)
+			default:
+				n := min(int(a), len(data))
+				fr, data = append([]byte(nil), data[:n]...), data[n:]
+			}
+			if flip != 0 && len(fr) > 0 {
+				fr[int(b)%len(fr)] ^= flip
+			}
+			frames = append(frames, fr)
+		}
+		burstLikeProcess(t, one, burst, int(mode>>7), frames)
+		sameState(t, one, burst)
+	})
+}
