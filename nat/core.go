@@ -144,6 +144,9 @@ func (c *Core) deferFlow(p pendingFlow) {
 // new flow to the same real server later in the chunk finds one port fewer
 // (only with the pool exhausted does it show).
 func (c *Core) settle() {
+	if c.npend == 0 {
+		return
+	}
 	for i := range c.npend {
 		p := &c.pend[i]
 		var r Result
