@@ -120,14 +120,19 @@ const actPending = NumActions
 // mayBePending reports whether a tuple of hash h may be the reply of a
 // deferred flow.
 func (c *Core) mayBePending(h uint32) bool {
-	return c.pendHash[h/64%(pendHashBits/64)]&(1<<(h%64)) != 0
+	w, bit := pendBit(h)
+	return c.pendHash[w]&bit != 0
 }
+
+// pendBit is the filter word and bit of hash h.
+func pendBit(h uint32) (int, uint64) { return int(h / 64 % (pendHashBits / 64)), 1 << (h % 64) }
 
 // deferFlow queues a new flow's completion for settle.
 func (c *Core) deferFlow(p pendingFlow) {
 	c.pend[c.npend] = p
 	c.npend++
-	c.pendHash[p.rh/64%(pendHashBits/64)] |= 1 << (p.rh % 64)
+	w, bit := pendBit(p.rh)
+	c.pendHash[w] |= bit
 }
 
 // settle completes the deferred new flows in frame order, as newFlow would

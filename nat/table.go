@@ -237,9 +237,12 @@ func (t *Table) Insert(orig, reply *Tuple4, expires int64) (int32, DropReason) {
 // orig (whose hash is h) up and missed, with no insertion since: it adds the
 // session indexed under orig only. Unless reply.Proto is 0 (not indexed),
 // the caller then calls indexReply, which completes or undoes the
-// insertion, and nothing else of the table in between: a session is indexed
-// in both directions or not at all. The halves let a caller prefetch the reply tuple's bucket
-// (BucketAddr) and set the session up while it loads.
+// insertion (a session indexed under its reply tuple meanwhile makes it a
+// conflict). In between the table may serve other lookups, insertions and
+// deletions, but not Delete of this session: it would look for a reply
+// tuple that is not indexed (Core.segment settles first). The halves let a
+// caller prefetch the reply tuple's bucket (BucketAddr) and index it once
+// the line has loaded.
 func (t *Table) insertOrig(orig *Tuple4, h uint32, reply *Tuple4, expires int64) (int32, DropReason) {
 	if t.free < 0 {
 		return -1, ReasonTableFull
