@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"fngw/header"
+	"fngw/sched"
 )
 
 // TestProcessBurstMatchesProcess drives two identical cores with the same
@@ -91,6 +93,29 @@ func burstLikeProcess(t *testing.T, one, burst *env, c int, frames [][]byte) []R
 		}
 	}
 	return rs
+}
+
+// TestProcessBurstLeastConn sends a burst of new flows to least-connection
+// services: each flow must count on its real server before the next is
+// scheduled, as with Process, so that they spread over both.
+func TestProcessBurstLeastConn(t *testing.T) {
+	for _, m := range []Mode{ModeFullNAT, ModeNAT} {
+		one := newEnv(t, envOpts{mode: m, sched: sched.LC})
+		burst := newEnv(t, envOpts{mode: m, sched: sched.LC})
+		var frames [][]byte
+		for i := range 8 {
+			frames = append(frames, fromClient(uint16(40000+i), fSYN, 1, 0, "").frame(t))
+			frames = append(frames, pkt{srcMAC: routerMAC, dstMAC: gwMAC0, src: cip, dst: vip, ttl: 64,
+				proto: header.IPProtoUDP, sport: uint16(40000 + i), dport: 9000, payload: []byte("u")}.frame(t))
+		}
+		burstLikeProcess(t, one, burst, 0, frames)
+		sameState(t, one, burst)
+		for _, id := range []uint32{destT1, destT2, destU1, destU2} {
+			if _, inactive := burst.conns.Sum(id); inactive != 4 {
+				t.Errorf("%v: destination %d has %d inactive connections, want 4 of 8", m, id, inactive)
+			}
+		}
+	}
 }
 
 // sameState fails unless the cores of a and b hold the same sessions and
@@ -227,7 +252,11 @@ func trafficMix(t testing.TB, r *rand.Rand, n int) [][]byte {
 		var b []byte
 		switch x := r.IntN(20); {
 		case x < 10:
-			b = fromClient(cport, flags[r.IntN(len(flags))], 1, 1, "x").frame(t)
+			payload := "x"
+			if r.IntN(25) == 0 {
+				payload = strings.Repeat("x", 1440+r.IntN(40)) // may not fit the egress MTU
+			}
+			b = fromClient(cport, flags[r.IntN(len(flags))], 1, 1, payload).frame(t)
 		case x < 13:
 			b = pkt{srcMAC: routerMAC, dstMAC: gwMAC0, src: cip, dst: vip, ttl: 64, proto: header.IPProtoUDP,
 				sport: cport, dport: 9000, payload: []byte("u")}.frame(t)

@@ -67,10 +67,12 @@ type Core struct {
 	frags *frag.Table     // datagrams whose first fragment was forwarded (frag.go)
 	ipID  uint16          // IPv4 ID of the next datagram this core originates (see nextID)
 
-	// ProcessBurst's scratch: per frame of a chunk, the tuple hash and the
-	// session candidate (Table.Candidate), -1 for none; the lines to prefetch.
+	// ProcessBurst's scratch: per frame of a chunk, the tuple hash, the
+	// session candidate (Table.Candidate), -1 for none, and the tuple; the
+	// lines to prefetch.
 	hash [hintChunk]uint32
 	cand [hintChunk]int32
+	keys [hintChunk]Tuple4 // the tuples peekTuple read (valid when hashed)
 	pf   [2 * hintChunk]uintptr
 	// The frame being processed: its tuple's hash from the look-ahead,
 	// valid when hashed (segment reads the same tuple from the same
@@ -144,10 +146,18 @@ func (c *Core) deferFlow(p pendingFlow) {
 // missed tuple that may be a deferred reply, a session whose TCP state the
 // deferred packet moves first (segment), fragments and ICMP errors
 // (process), a new flow that finds the table full (a deferred flow dropped
-// on a conflict gives its session back). One difference from Process
-// remains: such a FULLNAT flow gives its local port back at settle, so a
-// new flow to the same real server later in the chunk finds one port fewer
-// (only with the pool exhausted does it show).
+// on a conflict gives its session back), a new flow that is not deferred.
+// Only packets that forward sends as they are wait (newFlow): what an ICMP
+// error takes (its IPv4 ID, the rate limit) is taken in frame order. A
+// deferred flow counts on its real server at once, so that the flows
+// scheduled after it see it (least-connection schedulers). One difference
+// from Process remains, for a deferred flow dropped on a conflicting reply
+// tuple: it gives its local port and its count on the real server back at
+// settle, so a new flow later in the chunk may find one port fewer, or that
+// server one connection busier, than Process would have it (a FULLNAT reply
+// tuple holds a port this core allocated and holds for no other session,
+// so only a NAT flow can conflict: one whose client address and port reach
+// the same real server through another virtual service).
 func (c *Core) settle() {
 	if c.npend == 0 {
 		return
@@ -156,7 +166,7 @@ func (c *Core) settle() {
 		p := &c.pend[i]
 		var r Result
 		if why := c.tab.indexReply(p.idx, p.rh); why != ReasonNone {
-			c.abandon(p.pool, p.lport, p.svc, p.tmpl)
+			c.unbind(p.pool, p.lport, p.svc, p.tmpl, p.d)
 			r = drop(why)
 		} else {
 			f := p.f
@@ -291,6 +301,9 @@ func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.
 		n := min(len(fs), hintChunk)
 		c.lookAhead(fs[:n])
 		for i := range n {
+			if c.cand[i] >= 0 && c.established(&fs[i], &c.keys[i], c.cand[i], &rs[i]) {
+				continue
+			}
 			c.hashed, c.h = c.cand[i] != unhashed, c.hash[i]
 			c.count(&fs[i], c.cand[i], &rs[i])
 		}
@@ -310,14 +323,14 @@ const unhashed = -2
 // LookupHint verifies every candidate, and fails the checks before segment,
 // so its hash is never used.
 func (c *Core) lookAhead(fs []Frame) {
-	var k Tuple4
 	n := 0
 	for i := range fs {
-		if !peekTuple(&fs[i], &k) {
+		k := &c.keys[i]
+		if !peekTuple(&fs[i], k) {
 			c.cand[i] = unhashed
 			continue
 		}
-		h := c.tab.Hash(&k)
+		h := c.tab.Hash(k)
 		c.hash[i], c.cand[i] = h, 0
 		c.pf[n] = c.tab.BucketAddr(h)
 		n++
@@ -412,24 +425,16 @@ var noServices = func() *Services {
 // reply owned by another core, a new flow to a service), their fragments,
 // and ICMP errors about them.
 func (c *Core) process(f *Frame, cand int32) Result {
-	if f.Off < 0 || f.Len < 0 || f.Off > len(f.Buf) || f.Len > len(f.Buf)-f.Off ||
-		f.L3 < header.EthernetLen || f.L3 > f.Len-header.IPv4MinLen {
+	pkt, ok := frameBytes(f)
+	if !ok {
 		return drop(ReasonMalformedL3)
 	}
-	// The three-index slice caps the frame: nothing below writes past it.
-	pkt := f.Buf[f.Off : f.Off+f.Len : f.Off+f.Len]
 	ip := header.IPv4(pkt[f.L3:])
 	if !ip.IsValid(len(ip)) {
 		return drop(ReasonMalformedL3)
 	}
 	ip = ip[:ip.TotalLength()] // drop Ethernet padding
-	if end := max(f.L3+len(ip), minFrameLen); f.Len > end {
-		// Bytes after the datagram beyond the Ethernet minimum are not
-		// padding but a trailer: never forward them (Linux trims the
-		// same way, pskb_trim_rcsum in ip_rcv).
-		f.Len = end
-		pkt = pkt[:end:end]
-	}
+	pkt = trim(f, pkt, len(ip))
 	switch ip.Protocol() {
 	case header.IPProtoTCP, header.IPProtoUDP:
 		if ip.IsFragment() {
@@ -445,6 +450,98 @@ func (c *Core) process(f *Frame, cand int32) Result {
 	return notMine
 }
 
+// frameBytes returns f's bytes, or false when its offsets do not describe a
+// frame with room for an IPv4 header after L2. The three-index slice caps
+// the frame: nothing that works on it writes past it.
+func frameBytes(f *Frame) ([]byte, bool) {
+	if f.Off < 0 || f.Len < 0 || f.Off > len(f.Buf) || f.Len > len(f.Buf)-f.Off ||
+		f.L3 < header.EthernetLen || f.L3 > f.Len-header.IPv4MinLen {
+		return nil, false
+	}
+	return f.Buf[f.Off : f.Off+f.Len : f.Off+f.Len], true
+}
+
+// trim cuts pkt, frame f's bytes holding a datagram of n bytes at f.L3, to
+// the datagram: bytes after it beyond the Ethernet minimum are not padding
+// but a trailer, never forwarded (Linux trims the same way, pskb_trim_rcsum
+// in ip_rcv).
+func trim(f *Frame, pkt []byte, n int) []byte {
+	if end := max(f.L3+n, minFrameLen); f.Len > end {
+		f.Len = end
+		pkt = pkt[:end:end]
+	}
+	return pkt
+}
+
+// isValidL4 reports whether l4 holds a valid TCP or UDP header of protocol
+// proto. A first fragment's UDP length covers the whole datagram, so only
+// its header's presence is checked.
+func isValidL4(proto uint8, l4 []byte, first bool) bool {
+	switch {
+	case proto == header.IPProtoTCP:
+		return header.TCP(l4).IsValid(len(l4))
+	case first:
+		return len(l4) >= header.UDPLen
+	}
+	return header.UDP(l4).IsValid(len(l4))
+}
+
+// established is count for a frame whose candidate session cand names the
+// tuple k peekTuple read, in the common case: the session is the frame's
+// and FULLNAT or NAT with its egress resolved, and the frame is well formed
+// (its IPv4 header is 20 bytes, of TCP or UDP, not a fragment), with a TTL
+// to decrement and within the egress MTU. Then it forwards the frame as
+// process would, writes the verdict to res, counts it and reports true. It
+// reports false, having changed nothing, for a frame that takes the general
+// path: another session or none, another mode, an egress to resolve, a
+// malformed frame, an expiring TTL, a packet too big, a reply another core
+// owns, a SYN reusing a closed connection, or a TCP session whose first
+// segment settle has yet to forward.
+func (c *Core) established(f *Frame, k *Tuple4, cand int32, res *Result) bool {
+	idx, d := cand>>1, Dir(cand&1)
+	s := c.tab.At(idx)
+	if *s.In(d) != *k || (c.npend > 0 && s.State == StateNone) || !s.Mode.hasReply() || !s.egressValid(d, c.stack) {
+		return false
+	}
+	pkt, ok := frameBytes(f)
+	if !ok {
+		return false
+	}
+	ip := header.IPv4(pkt[f.L3:])
+	n := int(ip.TotalLength())
+	ds := &s.Dir[d]
+	if n < header.IPv4MinLen || n > len(ip) || ip.TTL() <= 1 || n > int(c.stack.PortMTU(ds.Port)) {
+		return false
+	}
+	ip = ip[:n]
+	l4 := []byte(ip[header.IPv4MinLen:])
+	tcp := k.Proto == header.IPProtoTCP
+	if tcp {
+		t := header.TCP(l4)
+		if !t.IsValid(len(l4)) || (d == DirIn && isPureSYN(t.Flags()) && isNewConnReuse(s.State)) {
+			return false
+		}
+	} else if !header.UDP(l4).IsValid(len(l4)) {
+		return false
+	}
+	if c.ncores > 1 && OwnerCore(k.DPort, c.ncores) != c.id && c.svcs.IsLocalAddr(k.Dst) {
+		return false
+	}
+	rxLen := f.Len
+	pkt = trim(f, pkt, n)
+	if tcp {
+		c.tcpState(s, d, header.TCP(l4).Flags())
+	}
+	c.pass(s, idx, d, n)
+	rewrite(ip, l4, s.In(d^1), s.delta[d])
+	eth := header.Ethernet(pkt)
+	eth.SetSource(c.stack.PortMAC(ds.Port))
+	eth.SetDestination(ds.DstMAC)
+	*res = Result{Act: ActTx, Port: ds.Port}
+	c.account(f, rxLen, *res)
+	return true
+}
+
 // segment handles TCP and UDP for a packet that carries its header:
 // unfragmented, or the first fragment of a datagram (first; its UDP length
 // then covers the whole datagram, not this fragment). cand is the session
@@ -456,9 +553,7 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, first bool, cand in
 	toLaddr := svcs.IsLocalAddr(dst)
 	proto := ip.Protocol()
 	l4 := []byte(ip[ip.HeaderLength():])
-	if (proto == header.IPProtoTCP && !header.TCP(l4).IsValid(len(l4))) ||
-		(proto == header.IPProtoUDP && !first && !header.UDP(l4).IsValid(len(l4))) ||
-		(proto == header.IPProtoUDP && first && len(l4) < header.UDPLen) {
+	if !isValidL4(proto, l4, first) {
 		return ifOurs(svcs, dst, toLaddr, ReasonMalformedL4)
 	}
 	var k Tuple4

@@ -18,9 +18,13 @@
 // prefetches its reply tuple's bucket once its local port is chosen, sets the
 // session up (Table.insertOrig) and leaves the reply tuple's indexing and its
 // first packet to the end of the chunk (Core.settle), when the line has
-// loaded; a frame that could see such a flow otherwise settles first.
-// Candidates are verified against the live session, so the verdicts are
-// Process's, frame by frame. Processing rewrites each frame in place
+// loaded; a frame that could see such a flow otherwise settles first. A
+// frame whose candidate is its session and the common case (FULLNAT or NAT,
+// egress resolved, well formed, TTL and MTU in range) is forwarded by
+// Core.established, which checks only what the general path would find
+// different; every other frame takes the general path (process, segment,
+// forward). Candidates are verified against the live session, so the
+// verdicts are Process's, frame by frame. Processing rewrites each frame in place
 // and returns a Result; it never allocates, returns no error and calls no
 // interface or closure.
 //

@@ -61,6 +61,8 @@ type envOpts struct {
 	// mixed: the TCP service's second destination has this mode instead
 	// of mode (a service with mixed forwarding methods, as LVS allows).
 	mixed *Mode
+	// sched: the services' scheduler (0: round robin).
+	sched sched.Kind
 }
 
 type env struct {
@@ -116,7 +118,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 		if o.persist {
 			opts = append(opts, sched.WithPersistence(sched.Persistence{Timeout: 300e9}), sched.WithTemplateCapacity(64))
 		}
-		s, err := sched.NewService(sched.RR, 0, sc, e.conns, o.ncores, opts...)
+		kind := o.sched
+		if kind == 0 {
+			kind = sched.RR
+		}
+		s, err := sched.NewService(kind, 0, sc, e.conns, o.ncores, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}

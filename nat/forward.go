@@ -83,49 +83,64 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		st = StateUDP
 	}
 	idx, r := c.tab.insertOrig(k, h, &reply, now+int64(c.to.Of(st))) // segment's lookup of k missed
-	if r == ReasonNone {
-		s := c.tab.At(idx)
-		s.DestID, s.SvcID, s.Mode, s.State = d.id, svc.id, d.mode, st
-		// ip_vs_bind_dest: a new connection starts inactive; the TCP state
-		// machine moves it to the active count once ESTABLISHED.
-		s.Flags = FlagInactive
-		if !d.mode.hasReply() {
-			s.Flags |= FlagNoOutput
-		}
-		s.computeDeltas()
-		if reply.Proto != 0 {
-			// forward's resolution, done early (it keeps a resolved
-			// egress; after a failure forward resolves again).
-			c.resolveEgress(s, DirIn, stack, hopFor(s, &s.Reply))
-			if !ip.IsFragment() {
-				// Indexing the reply tuple reads its bucket: settle
-				// does it once the prefetch above has landed.
-				c.deferFlow(pendingFlow{f: f, idx: idx, rh: rh, pool: pool, lport: reply.DPort, tmpl: tmpl, svc: svc, d: d})
-				return Result{Act: actPending}
-			}
-			// A first fragment: fragment needs its verdict now.
-			r = c.tab.indexReply(idx, rh)
-		}
-	}
 	if r != ReasonNone {
 		c.abandon(pool, reply.DPort, svc, tmpl)
 		return drop(r)
 	}
+	s := c.tab.At(idx)
+	s.DestID, s.SvcID, s.Mode, s.State = d.id, svc.id, d.mode, st
+	// ip_vs_bind_dest: a new connection starts inactive (the TCP state
+	// machine moves it to the active count once ESTABLISHED), and counts
+	// at once, before the next flow is scheduled.
+	s.Flags = FlagInactive
+	if !d.mode.hasReply() {
+		s.Flags |= FlagNoOutput
+	}
+	c.conns.Add(c.id, d.id, 0, 1)
+	s.computeDeltas()
+	if reply.Proto != 0 {
+		// forward's resolution, done early (it keeps a resolved egress;
+		// after a failure forward resolves again).
+		c.resolveEgress(s, DirIn, stack, hopFor(s, &s.Reply))
+		if !ip.IsFragment() && s.egressValid(DirIn, stack) && len(ip) <= int(stack.PortMTU(s.Dir[DirIn].Port)) {
+			// Indexing the reply tuple reads its bucket: settle does
+			// it once the prefetch above has landed. Only a packet
+			// that forward will send as it is waits: one whose
+			// egress is unresolved or too narrow is handled now,
+			// since what it originates (an ICMP error, its IPv4 ID
+			// and rate limit) must come in frame order.
+			c.deferFlow(pendingFlow{f: f, idx: idx, rh: rh, pool: pool, lport: reply.DPort, tmpl: tmpl, svc: svc, d: d})
+			return Result{Act: actPending}
+		}
+		// The flows deferred before it go first, as Process takes them.
+		c.settle()
+		if r = c.tab.indexReply(idx, rh); r != ReasonNone {
+			c.unbind(pool, reply.DPort, svc, tmpl, d)
+			return drop(r)
+		}
+	}
 	return c.bind(f, pkt, ip, l4, idx, pool, tmpl, svc, d)
 }
 
-// bind completes new flow idx, indexed in both directions: the session
-// takes its local port (pool) and persistence template, is counted on its
-// destination and service, and forwards its first packet.
+// bind completes new flow idx, indexed in both directions and counted on
+// its destination d: the session takes its local port (pool) and
+// persistence template, is counted on the destination's and service's
+// statistics, and forwards its first packet.
 func (c *Core) bind(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx, pool, tmpl int32, svc *service, d *dest) Result {
 	s := c.tab.At(idx)
 	s.pool, s.tmpl = pool, tmpl
-	c.conns.Add(c.id, d.id, 0, 1)
 	c.ctr.dest(d.id).n[epConns]++
 	c.ctr.svc(svc.id).n[epConns]++
 	c.ctr.n[ctrCreated]++
 	c.ctr.n[ctrSessions]++
 	return c.forward(f, pkt, ip, l4, idx, DirIn)
+}
+
+// unbind is abandon for a new flow already counted on its destination d,
+// whose reply tuple could not be indexed.
+func (c *Core) unbind(pool int32, lport uint16, svc *service, tmpl int32, d *dest) {
+	c.conns.Add(c.id, d.id, 0, -1)
+	c.abandon(pool, lport, svc, tmpl)
 }
 
 // abandon gives back what a new flow that could not be created held: its
@@ -203,19 +218,7 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 	if s.Orig.Proto == header.IPProtoTCP && l4 != nil {
 		c.tcpState(s, d, header.TCP(l4).Flags())
 	}
-	c.tab.touch(s, idx, now+c.to.ns[s.State].Load())
-
-	n := uint64(len(ip))
-	de, se := c.ctr.dest(s.DestID), c.ctr.svc(s.SvcID)
-	pk, by := epInPkts, epInBytes
-	if d == DirOut {
-		pk, by = epOutPkts, epOutBytes
-	}
-	de.n[pk]++
-	de.n[by] += n
-	se.n[pk]++
-	se.n[by] += n
-
+	c.pass(s, idx, d, len(ip))
 	switch s.Mode {
 	case ModeDR:
 	case ModeTUN:
@@ -230,6 +233,22 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 	}
 	eth.SetDestination(ds.DstMAC)
 	return Result{Act: ActTx, Port: ds.Port}
+}
+
+// pass records a packet of n bytes of session idx (s) sent in direction d,
+// after its TCP state moved: the session's deadline for its state, and its
+// destination's and service's counters.
+func (c *Core) pass(s *Session, idx int32, d Dir, n int) {
+	c.tab.touch(s, idx, c.now+c.to.ns[s.State].Load())
+	de, se := c.ctr.dest(s.DestID), c.ctr.svc(s.SvcID)
+	pk, by := epInPkts, epInBytes
+	if d == DirOut {
+		pk, by = epOutPkts, epOutBytes
+	}
+	de.n[pk]++
+	de.n[by] += uint64(n)
+	se.n[pk]++
+	se.n[by] += uint64(n)
 }
 
 // encap forwards ip, a packet of TUN session s, into the session's IPIP
