@@ -64,10 +64,8 @@ type WorkerConfig struct {
 type Worker struct {
 	cfg  WorkerConfig
 	rx   *dpdk.Burst
-	tx   []*dpdk.Burst // per port
-	ntx  []int
-	red  []*dpdk.Burst // per destination core
-	nred []int
+	tx   []outBuf // per port
+	red  []outBuf // per destination core (b nil: none)
 	ctl  *dpdk.Burst
 	nctl int
 	free *dpdk.Burst
@@ -87,6 +85,13 @@ type Worker struct {
 	pf     [BurstSize]uintptr // packet data to prefetch
 }
 
+// outBuf is a buffer of packets for one way out (a tx port, a redirect
+// ring): a burst array and how much of it is filled.
+type outBuf struct {
+	b *dpdk.Burst
+	n int
+}
+
 // job is a function the control plane runs on the worker's thread between two
 // turns of the loop (to read state only the worker may touch, such as its
 // session table).
@@ -103,16 +108,14 @@ const bufCap = 2 * BurstSize
 // burst array (dpdk.NewBurst in production, so arrays handed to C live in C memory).
 func NewWorker(cfg WorkerConfig, newBurst func(int) *dpdk.Burst) *Worker {
 	w := &Worker{cfg: cfg, rx: newBurst(BurstSize), ctl: newBurst(bufCap), free: newBurst(bufCap)}
-	w.tx = make([]*dpdk.Burst, len(cfg.TxQueue))
-	w.ntx = make([]int, len(cfg.TxQueue))
+	w.tx = make([]outBuf, len(cfg.TxQueue))
 	for i := range w.tx {
-		w.tx[i] = newBurst(bufCap)
+		w.tx[i].b = newBurst(bufCap)
 	}
-	w.red = make([]*dpdk.Burst, len(cfg.RedirectOut))
-	w.nred = make([]int, len(cfg.RedirectOut))
+	w.red = make([]outBuf, len(cfg.RedirectOut))
 	for i, r := range cfg.RedirectOut {
 		if r != nil {
-			w.red[i] = newBurst(bufCap)
+			w.red[i].b = newBurst(bufCap)
 		}
 	}
 	if cfg.ExpireBudget == 0 {
@@ -265,7 +268,7 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state) {
 		w.drop(m, UnknownEtherType)
 		return
 	}
-	if dst := eth.Destination(); dst != st.stack.PortMAC(m.Port()) {
+	if dst := (*header.MAC)(d); *dst != st.stack.PortMAC(m.Port()) {
 		if dst.IsMulticast() {
 			w.drop(m, L2Multicast)
 		} else {
@@ -384,25 +387,27 @@ func (w *Worker) queueTx(port uint16, m *dpdk.Mbuf) {
 		w.drop(m, NotForUs)
 		return
 	}
-	if w.ntx[port] == bufCap {
+	q := &w.tx[port]
+	if q.n == bufCap {
 		w.flushPort(port)
 	}
-	w.tx[port].Pkts[w.ntx[port]] = m
-	w.ntx[port]++
+	q.b.Pkts[q.n] = m
+	q.n++
 }
 
 func (w *Worker) redirect(core int, m *dpdk.Mbuf) {
-	if core >= len(w.red) || w.red[core] == nil {
+	if core >= len(w.red) || w.red[core].b == nil {
 		// A reply for a session owned by this very core (or a bad core number):
 		// never loop, drop and count.
 		w.drop(m, RedirectRingFull)
 		return
 	}
-	if w.nred[core] == bufCap {
+	q := &w.red[core]
+	if q.n == bufCap {
 		w.flushRedirect(core)
 	}
-	w.red[core].Pkts[w.nred[core]] = m
-	w.nred[core]++
+	q.b.Pkts[q.n] = m
+	q.n++
 }
 
 // toControl queues m for the control lcore. nexthop, carried in the mbuf's
@@ -422,12 +427,12 @@ func (w *Worker) toControl(m *dpdk.Mbuf, nexthop uint32) {
 // bulk free.
 func (w *Worker) flush() {
 	for p := range w.tx {
-		if w.ntx[p] > 0 {
+		if w.tx[p].n > 0 {
 			w.flushPort(uint16(p))
 		}
 	}
 	for c := range w.red {
-		if w.nred[c] > 0 {
+		if w.red[c].n > 0 {
 			w.flushRedirect(c)
 		}
 	}
@@ -441,25 +446,25 @@ func (w *Worker) flush() {
 }
 
 func (w *Worker) flushPort(p uint16) {
-	n := w.ntx[p]
-	sent := w.cfg.IO.TxBurst(p, w.cfg.TxQueue[p], w.tx[p], 0, n)
+	q := &w.tx[p]
+	sent := w.cfg.IO.TxBurst(p, w.cfg.TxQueue[p], q.b, 0, q.n)
 	w.cnt.tx.add(uint64(sent))
-	if sent < n {
-		w.cnt.drops[TxQueueFull].add(uint64(n - sent))
-		w.cfg.IO.FreeBulk(w.tx[p], sent, n-sent)
+	if sent < q.n {
+		w.cnt.drops[TxQueueFull].add(uint64(q.n - sent))
+		w.cfg.IO.FreeBulk(q.b, sent, q.n-sent)
 	}
-	w.ntx[p] = 0
+	q.n = 0
 }
 
 func (w *Worker) flushRedirect(c int) {
-	n := w.nred[c]
-	q := w.cfg.RedirectOut[c].Enqueue(w.red[c], 0, n)
-	w.cnt.redirectOut.add(uint64(q))
-	if q < n {
-		w.cnt.drops[RedirectRingFull].add(uint64(n - q))
-		w.cfg.IO.FreeBulk(w.red[c], q, n-q)
+	q := &w.red[c]
+	sent := w.cfg.RedirectOut[c].Enqueue(q.b, 0, q.n)
+	w.cnt.redirectOut.add(uint64(sent))
+	if sent < q.n {
+		w.cnt.drops[RedirectRingFull].add(uint64(q.n - sent))
+		w.cfg.IO.FreeBulk(q.b, sent, q.n-sent)
 	}
-	w.nred[c] = 0
+	q.n = 0
 }
 
 func (w *Worker) flushControl() {
