@@ -280,6 +280,16 @@ func trafficMix(t testing.TB, r *rand.Rand, n int) [][]byte {
 		if r.IntN(30) == 0 {
 			b[header.EthernetLen+8] = 1 // TTL 1: time exceeded built in place
 		}
+		if l4 := b[min(len(b), header.EthernetLen+header.IPv4MinLen):]; r.IntN(30) == 0 && len(l4) >= header.TCPMinLen {
+			// A malformed L4 header: a TCP data offset past the
+			// segment, a UDP length past the datagram.
+			switch b[header.EthernetLen+9] {
+			case header.IPProtoTCP:
+				l4[12] = 0xf0
+			case header.IPProtoUDP:
+				l4[4], l4[5] = 0xff, 0xff
+			}
+		}
 		out = append(out, b)
 	}
 	return out
