@@ -1,7 +1,6 @@
 package nat
 
 import (
-	"encoding/binary"
 	"net/netip"
 
 	"fngw/arp"
@@ -410,6 +409,9 @@ func (c *Core) tcpStateChange(s *Session, ns State) {
 // for a non-first fragment. The L4 delta holds for a first fragment too: the
 // checksum covers the whole datagram, and the change is in its header.
 func rewrite(ip header.IPv4, l4 []byte, o *Tuple4, dl csumDelta) {
+	// The fixed part of each header as a slice of constant length: its
+	// fields, at constant offsets, need no bounds checks.
+	ip = (*[header.IPv4MinLen]byte)(ip)[:]
 	ip.SetChecksum(applyDelta(ip.Checksum(), dl.ip))
 	ip.SetTTL(ip.TTL() - 1)
 	ip.SetSourceAddress(o.Dst)
@@ -417,14 +419,17 @@ func rewrite(ip header.IPv4, l4 []byte, o *Tuple4, dl csumDelta) {
 	if l4 == nil {
 		return // a non-first fragment: the ports and checksum were in the first
 	}
-	binary.BigEndian.PutUint16(l4[0:], o.DPort)
-	binary.BigEndian.PutUint16(l4[2:], o.SPort)
 	if o.Proto == header.IPProtoTCP {
-		t := header.TCP(l4)
+		t := header.TCP((*[header.TCPMinLen]byte)(l4)[:])
+		t.SetSourcePort(o.DPort)
+		t.SetDestinationPort(o.SPort)
 		t.SetChecksum(applyDelta(t.Checksum(), dl.l4))
 		return
 	}
-	if u := header.UDP(l4); u.Checksum() != 0 {
+	u := header.UDP((*[header.UDPLen]byte)(l4)[:])
+	u.SetSourcePort(o.DPort)
+	u.SetDestinationPort(o.SPort)
+	if u.Checksum() != 0 {
 		x := applyDelta(u.Checksum(), dl.l4)
 		if x == 0 {
 			x = 0xffff
