@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,10 +20,14 @@ import (
 type Config struct {
 	GW      string // the gw binary
 	Testpmd string // dpdk-testpmd
-	Perf    string // linux perf, for profiles ("" = no profiles)
-	Out     string // this run's results directory (perf/results/STAMP)
-	Cache   string // generated pcaps, reused between runs
-	Work    string // configurations, logs and sockets of this run
+	// Refs are testpmd forward modes measured besides macswap in throughput
+	// scenarios, as yardsticks that do more work per packet (5tswap: parse
+	// and swap the L2-L4 addresses); they set no target.
+	Refs  []string
+	Perf  string // linux perf, for profiles ("" = no profiles)
+	Out   string // this run's results directory (perf/results/STAMP)
+	Cache string // generated pcaps, reused between runs
+	Work  string // configurations, logs and sockets of this run
 
 	// Both forwarders poll on WorkerCPU: testpmd with -l MainCPU,WorkerCPU,
 	// gw with lcores "MainCPU,WorkerCPU" (control lcore, one worker).
@@ -57,6 +62,7 @@ type Result struct {
 	Testpmd  Summary `json:"testpmd_mpps"` // Throughput: forwarded Mpps
 	GW       Summary `json:"gw_mpps"`
 	Ratio    Summary `json:"ratio"` // per repetition gw/testpmd
+	Refs     []Ref   `json:"refs,omitempty"`
 	// Value: sessions per second (NewSessions) or total bytes per session
 	// (Memory); Marginal: bytes per session while filling (Memory).
 	Value    Summary  `json:"value"`
@@ -71,6 +77,16 @@ type Result struct {
 
 	runs []*Run
 }
+
+// Ref is the result of one reference forward mode (Config.Refs).
+type Ref struct {
+	Mode  string  `json:"mode"`
+	Mpps  Summary `json:"mpps"`
+	Ratio Summary `json:"gw_ratio"` // per repetition gw/this mode
+}
+
+// refImpl is the Run.Impl of testpmd in a reference mode.
+func refImpl(mode string) string { return "testpmd-" + mode }
 
 // Bench runs scenarios.
 type Bench struct {
@@ -198,16 +214,22 @@ func (b *Bench) scenario(ctx context.Context, sc *Scenario) (*Result, error) {
 	}
 	for rep := 1; rep <= reps; rep++ {
 		if sc.Kind == Throughput {
-			tp := &Testpmd{Path: b.cfg.Testpmd, Lcores: fmt.Sprintf("%d,%d", b.cfg.MainCPU, b.cfg.WorkerCPU),
-				MemoryMB: memMB, Hugepages: b.cfg.Hugepages, FilePrefix: fmt.Sprintf("fngwperf-tp%d", os.Getpid()),
-				Device: device, Mbufs: mbufs}
-			r, err := b.attempts(ctx, sc, rep, "testpmd", func() (*Run, error) {
-				return tp.Measure(ctx, b.cfg.Warmup+time.Second, b.cfg.Window)
-			})
-			if err != nil {
-				return nil, err
+			for i, mode := range append([]string{"macswap"}, b.cfg.Refs...) {
+				impl := "testpmd"
+				if i > 0 {
+					impl = refImpl(mode)
+				}
+				tp := &Testpmd{Path: b.cfg.Testpmd, Lcores: fmt.Sprintf("%d,%d", b.cfg.MainCPU, b.cfg.WorkerCPU),
+					MemoryMB: memMB, Hugepages: b.cfg.Hugepages, FilePrefix: fmt.Sprintf("fngwperf-tp%d", os.Getpid()),
+					Device: device, Mbufs: mbufs, Mode: mode}
+				r, err := b.attempts(ctx, sc, rep, impl, func() (*Run, error) {
+					return tp.Measure(ctx, b.cfg.Warmup+time.Second, b.cfg.Window)
+				})
+				if err != nil {
+					return nil, err
+				}
+				res.runs = append(res.runs, r)
 			}
-			res.runs = append(res.runs, r)
 		}
 		r, err := b.attempts(ctx, sc, rep, "gw", func() (*Run, error) {
 			cfg := b.gwConfig(sc, sp, device, mbufs, memMB)
@@ -256,7 +278,7 @@ func (b *Bench) attempts(ctx context.Context, sc *Scenario, rep int, impl string
 		}
 		r.Scenario, r.Impl, r.Rep, r.Attempt, r.Start, r.Load1 = sc.Name, impl, rep, a, start, load
 		r.Noisy = r.OtherCPU > b.cfg.NoiseMax || r.Steal > b.cfg.StealMax
-		b.logf("  [%s run %d] %-7s %s", sc.Name, rep, impl, r.line())
+		b.logf("  [%s run %d] %-14s %s", sc.Name, rep, impl, r.line())
 		if best == nil || r.OtherCPU+r.Steal < best.OtherCPU+best.Steal {
 			best = r
 		}
@@ -601,7 +623,8 @@ func (b *Bench) profile(ctx context.Context, sc *Scenario, sp gen.Spec, device s
 // summarize computes the result's summaries and verdict from its runs.
 func (res *Result) summarize(sc *Scenario) {
 	var tp, gw, ratio, val, marg []float64
-	byRep := map[int]*Run{}
+	var modes []string // reference modes, in the order of their first run
+	byRep, gwByRep := map[int]*Run{}, map[int]*Run{}
 	for _, r := range res.runs {
 		res.Runs = append(res.Runs, filepath.Join("runs", fmt.Sprintf("%s-%s-%d.json", r.Scenario, r.Impl, r.Rep)))
 		if r.Noisy {
@@ -611,8 +634,13 @@ func (res *Result) summarize(sc *Scenario) {
 		case r.Impl == "testpmd":
 			tp = append(tp, r.TxPPS/1e6)
 			byRep[r.Rep] = r
+		case strings.HasPrefix(r.Impl, refImpl("")):
+			if m := strings.TrimPrefix(r.Impl, refImpl("")); !slices.Contains(modes, m) {
+				modes = append(modes, m)
+			}
 		case sc.Kind == Throughput:
 			gw = append(gw, r.TxPPS/1e6)
+			gwByRep[r.Rep] = r
 			if t := byRep[r.Rep]; t != nil && t.TxPPS > 0 {
 				ratio = append(ratio, r.TxPPS/t.TxPPS)
 			}
@@ -624,6 +652,20 @@ func (res *Result) summarize(sc *Scenario) {
 		}
 	}
 	res.Testpmd, res.GW, res.Ratio = Summarize(tp), Summarize(gw), Summarize(ratio)
+	res.Refs = nil
+	for _, mode := range modes {
+		var mpps, ratio []float64
+		for _, r := range res.runs {
+			if r.Impl != refImpl(mode) {
+				continue
+			}
+			mpps = append(mpps, r.TxPPS/1e6)
+			if g := gwByRep[r.Rep]; g != nil && r.TxPPS > 0 {
+				ratio = append(ratio, g.TxPPS/r.TxPPS)
+			}
+		}
+		res.Refs = append(res.Refs, Ref{Mode: mode, Mpps: Summarize(mpps), Ratio: Summarize(ratio)})
+	}
 	res.Value, res.Marginal = Summarize(val), Summarize(marg)
 	switch sc.Kind {
 	case Throughput:
@@ -657,8 +699,8 @@ func (res *Result) summarize(sc *Scenario) {
 func (res *Result) line() string {
 	switch res.Kind {
 	case Throughput:
-		return fmt.Sprintf("testpmd %s Mpps, gw %s Mpps, ratio %s (target %s): %s", res.Testpmd.Text(2), res.GW.Text(2),
-			res.Ratio.Text(2), res.Target, res.Verdict)
+		return fmt.Sprintf("testpmd %s Mpps, gw %s Mpps, ratio %s (target %s): %s%s", res.Testpmd.Text(2), res.GW.Text(2),
+			res.Ratio.Text(2), res.Target, res.Verdict, res.refsText())
 	case NewSessions:
 		m := Summary{Median: res.Value.Median / 1e6, Min: res.Value.Min / 1e6, Max: res.Value.Max / 1e6}
 		return fmt.Sprintf("%s M sessions/s (target %s): %s", m.Text(3), res.Target, res.Verdict)
@@ -666,6 +708,16 @@ func (res *Result) line() string {
 		return fmt.Sprintf("%.1f M sessions, %s B/session, growth while filling %s (target %s): %s", float64(res.Sessions)/1e6,
 			res.Value.Text(1), res.Marginal.Text(1), res.Target, res.Verdict)
 	}
+}
+
+// refsText is the reference modes' figures as the table and progress
+// print them: "; 5tswap 36.40 Mpps, gw / 5tswap 0.42".
+func (res *Result) refsText() string {
+	var b strings.Builder
+	for _, r := range res.Refs {
+		fmt.Fprintf(&b, "; %s %s Mpps, gw / %s %s", r.Mode, r.Mpps.Text(2), r.Mode, r.Ratio.Text(2))
+	}
+	return b.String()
 }
 
 // Text formats a summary as "median (min–max)".

@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
@@ -15,6 +16,9 @@ var (
 	colTestpmd = color.RGBA{R: 0x88, G: 0x88, B: 0x88, A: 0xff}
 	colGW      = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
 	colTarget  = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+	// colRefs colour testpmd's other modes, in turn.
+	colRefs = []color.Color{color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+		color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}}
 )
 
 // WriteCharts writes the PNG charts of the results into dir and lists them
@@ -58,33 +62,60 @@ func (b bars) YError(i int) (float64, float64) {
 }
 
 func (rep *Report) ppsChart() (*plot.Plot, error) {
+	type set struct {
+		name string
+		s    []Summary
+		col  color.Color
+	}
 	var names []string
-	var tp, gw []Summary
+	sets := []*set{{name: "dpdk-testpmd macswap", col: colTestpmd}}
+	ref := map[string]*set{} // the reference modes' sets, by mode
+	gw := &set{name: "fngw FULLNAT", col: colGW}
+	n := 0
 	for _, r := range rep.Results {
 		if r.Kind != Throughput {
 			continue
 		}
 		names = append(names, fmt.Sprintf("%s\ngw/testpmd %.2f", r.Scenario, r.Ratio.Median))
-		tp, gw = append(tp, r.Testpmd), append(gw, r.GW)
+		sets[0].s, gw.s = append(sets[0].s, r.Testpmd), append(gw.s, r.GW)
+		for _, f := range r.Refs {
+			if ref[f.Mode] == nil {
+				ref[f.Mode] = &set{name: "dpdk-testpmd " + f.Mode, col: colRefs[len(ref)%len(colRefs)]}
+				sets = append(sets, ref[f.Mode])
+			}
+			s := ref[f.Mode]
+			for len(s.s) < n {
+				s.s = append(s.s, Summarize(nil)) // not measured in an earlier scenario
+			}
+			s.s = append(s.s, f.Mpps)
+		}
+		n++
 	}
-	if len(names) == 0 {
+	if n == 0 {
 		return nil, nil
 	}
+	sets = append(sets, gw)
 	p := plot.New()
 	p.Title.Text = "Forwarding rate, one core (median, min–max)"
 	p.Y.Label.Text = "Mpps forwarded"
-	w := vg.Points(28)
+	// The bars of a scenario side by side around its category, 0.8 wide in
+	// all.
+	step := 0.8 / float64(len(sets))
+	w := vg.Points(56 / float64(len(sets)))
 	top := 0.0
-	for i, set := range []struct {
-		name string
-		s    []Summary
-		col  color.Color
-	}{{"dpdk-testpmd macswap", tp, colTestpmd}, {"fngw FULLNAT", gw, colGW}} {
-		vals := make(plotter.Values, len(set.s))
-		xs := make([]float64, len(set.s))
-		shift := float64(2*i-1) * 0.2 // both bars of a scenario around its category
+	for i, set := range sets {
+		for len(set.s) < n {
+			set.s = append(set.s, Summarize(nil))
+		}
+		vals := make(plotter.Values, n)
+		var eb bars // the measured ones
+		shift := (float64(i) - float64(len(sets)-1)/2) * step
 		for j, s := range set.s {
-			vals[j], xs[j] = s.Median, float64(j)+shift
+			if math.IsNaN(s.Median) {
+				continue
+			}
+			vals[j] = s.Median
+			eb.x, eb.s = append(eb.x, float64(j)+shift), append(eb.s, s)
 			top = max(top, s.Max)
 		}
 		bc, err := plotter.NewBarChart(vals, w)
@@ -94,11 +125,13 @@ func (rep *Report) ppsChart() (*plot.Plot, error) {
 		bc.Color, bc.LineStyle.Width, bc.XMin = set.col, 0, shift
 		p.Add(bc)
 		p.Legend.Add(set.name, bc)
-		eb, err := plotter.NewYErrorBars(bars{xs, set.s})
-		if err != nil {
-			return nil, err
+		if eb.Len() > 0 {
+			e, err := plotter.NewYErrorBars(eb)
+			if err != nil {
+				return nil, err
+			}
+			p.Add(e)
 		}
-		p.Add(eb)
 	}
 	p.Y.Max = top * 1.3
 	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3

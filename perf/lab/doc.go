@@ -8,8 +8,12 @@
 // one after the other, so that a drift of the machine hits both alike:
 //
 //	throughput    testpmd: counters from `show port stats all` at both ends of
-//	              the window; gw: counters from `gw link show -s --json`, after
-//	              the first pass of the looped pcap created every session
+//	              the window, in macswap (the target's reference) and then in
+//	              each mode of Config.Refs (5tswap by default: a yardstick
+//	              that parses every packet and rewrites its addresses and
+//	              ports, as a NAT does, but looks nothing up); gw: counters
+//	              from `gw link show -s --json`, after the first pass of the
+//	              looped pcap created every session
 //	new-sessions  gw only: `gw stats --json` sampled as fast as the CLI allows
 //	              during the first pass; the rate is the least-squares slope of
 //	              sessions created over time between 10 % and 90 % of the pass

@@ -26,16 +26,23 @@ type Report struct {
 func (rep *Report) Table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured %s on %s.\n", rep.Start.UTC().Format("2006-01-02 15:04 MST"), rep.Machine)
-	fmt.Fprintf(&b, "Median of %d runs (min–max; table fill: %d run); one worker core; testpmd `macswap` and gw one after\n", rep.Reps, rep.FillReps)
-	fmt.Fprintf(&b, "the other on the same `net_pcap` vdev and core in each run; %.0f s windows. Command: `%s`.\n\n", rep.WindowS, rep.Command)
-	b.WriteString("| scenario | testpmd Mpps | gw Mpps | gw / testpmd | gw figure | target | result |\n")
-	b.WriteString("|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "Median of %d runs (min–max; table fill: %d run); one worker core; testpmd `macswap` (then its other modes\n", rep.Reps, rep.FillReps)
+	fmt.Fprintf(&b, "listed) and gw one after the other on the same `net_pcap` vdev and core in each run; %.0f s windows. Command: `%s`.\n\n", rep.WindowS, rep.Command)
+	b.WriteString("| scenario | testpmd Mpps | gw Mpps | gw / testpmd | other testpmd modes: Mpps, gw / it | gw figure | target | result |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rep.Results {
-		tp, gw, ratio, fig := "—", "—", "—", "—"
+		tp, gw, ratio, refs, fig := "—", "—", "—", "—", "—"
 		switch r.Kind {
 		case Throughput:
 			tp, gw, ratio = r.Testpmd.Text(2), r.GW.Text(2), r.Ratio.Text(2)
 			fig = "forwarded pps"
+			if len(r.Refs) > 0 {
+				var l []string
+				for _, f := range r.Refs {
+					l = append(l, fmt.Sprintf("%s %s, %s", f.Mode, f.Mpps.Text(2), f.Ratio.Text(2)))
+				}
+				refs = strings.Join(l, "; ")
+			}
 		case NewSessions:
 			m := Summary{Median: r.Value.Median / 1e6, Min: r.Value.Min / 1e6, Max: r.Value.Max / 1e6}
 			fig = m.Text(3) + " M sessions/s"
@@ -46,7 +53,7 @@ func (rep *Report) Table() string {
 		if r.Noisy > 0 {
 			noisy = fmt.Sprintf(" (%d noisy runs)", r.Noisy)
 		}
-		fmt.Fprintf(&b, "| `%s` %s | %s | %s | %s | %s | %s | %s%s |\n", r.Scenario, r.Title, tp, gw, ratio, fig, r.Target, r.Verdict, noisy)
+		fmt.Fprintf(&b, "| `%s` %s | %s | %s | %s | %s | %s | %s | %s%s |\n", r.Scenario, r.Title, tp, gw, ratio, refs, fig, r.Target, r.Verdict, noisy)
 	}
 	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,16 @@ type Testpmd struct {
 	Mode       string // --forward-mode, default macswap
 	Log        io.Writer
 }
+
+// TestpmdModes are the testpmd forward modes that send back each packet
+// they receive (so that their rate compares with the gateway's), from the
+// least work per packet to the most: io forwards as is, mac sets the MACs,
+// macswap swaps them, 5tswap parses and swaps the Ethernet, IPv4/IPv6 and
+// TCP/UDP addresses, csum parses and computes the IP and L4 checksums.
+var TestpmdModes = []string{"io", "mac", "macswap", "5tswap", "csum"}
+
+// IsTestpmdMode reports whether m is one of TestpmdModes.
+func IsTestpmdMode(m string) bool { return slices.Contains(TestpmdModes, m) }
 
 // testpmdStats is one `show port stats` block.
 type testpmdStats struct {

@@ -36,6 +36,7 @@ func main() {
 	var (
 		gw        = flag.String("gw", "bin/gw", "the gw binary")
 		testpmd   = flag.String("testpmd", "dpdk-testpmd", "dpdk-testpmd")
+		refs      = flag.String("refs", "5tswap", "comma-separated testpmd forward modes also measured in throughput scenarios, as yardsticks beside macswap (empty: none)")
 		perfBin   = flag.String("perf", "perf", "linux perf for profiles of the gateway (empty: none)")
 		out       = flag.String("out", "perf/results", "results directory (a timestamped subdirectory is made)")
 		cache     = flag.String("cache", "/var/tmp/fngw-perf", "where generated pcaps are kept between runs")
@@ -123,7 +124,16 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b, err := lab.New(lab.Config{GW: gwBin, Testpmd: tp, Perf: perf, Out: dir, Cache: *cache, Work: work,
+	var refModes []string
+	for _, m := range strings.Split(*refs, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			if !lab.IsTestpmdMode(m) {
+				fail("-refs: unknown testpmd forward mode %q (known: %s)", m, strings.Join(lab.TestpmdModes, ", "))
+			}
+			refModes = append(refModes, m)
+		}
+	}
+	b, err := lab.New(lab.Config{GW: gwBin, Testpmd: tp, Refs: refModes, Perf: perf, Out: dir, Cache: *cache, Work: work,
 		MainCPU: main, WorkerCPU: worker, Reps: *reps, Warmup: *warmup, Window: *window, Hugepages: *huge,
 		NoiseMax: *noiseMax, StealMax: *stealMax, Retries: *retries, RetryBudget: *budget, FillReps: *fillReps,
 		Progress: os.Stdout})
