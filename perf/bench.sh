@@ -69,5 +69,7 @@ gw=${FNGW_GW:-bin/gw}
 if [ -z "${FNGW_GW:-}" ]; then
   "$GO" build -o bin/gw ./cmd/gw
 fi
+# The C yardstick (perf/cref), built against the same DPDK as the gateway.
+perf/cref/build.sh "$PWD/bin/cref"
 echo "bench: load before start: $(uptime)"
-"$GO" run ./perf/cmd/bench -gw "$gw" "${huge_args[@]}" "$@"
+"$GO" run ./perf/cmd/bench -gw "$gw" -cref bin/cref "${huge_args[@]}" "$@"

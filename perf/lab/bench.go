@@ -23,7 +23,10 @@ type Config struct {
 	// Refs are testpmd forward modes measured besides macswap in throughput
 	// scenarios, as yardsticks that do more work per packet (5tswap: parse
 	// and swap the L2-L4 addresses); they set no target.
-	Refs  []string
+	Refs []string
+	// CRef is perf/cref's binary, the gateway's established-flow work in C,
+	// measured in throughput scenarios as another yardstick ("": none).
+	CRef  string
 	Perf  string // linux perf, for profiles ("" = no profiles)
 	Out   string // this run's results directory (perf/results/STAMP)
 	Cache string // generated pcaps, reused between runs
@@ -78,15 +81,19 @@ type Result struct {
 	runs []*Run
 }
 
-// Ref is the result of one reference forward mode (Config.Refs).
+// Ref is the result of one yardstick besides macswap (Config.Refs and
+// CRef) in a throughput scenario.
 type Ref struct {
-	Mode  string  `json:"mode"`
+	Impl  string  `json:"impl"` // its runs' Run.Impl: testpmd-MODE, cref
 	Mpps  Summary `json:"mpps"`
-	Ratio Summary `json:"gw_ratio"` // per repetition gw/this mode
+	Ratio Summary `json:"gw_ratio"` // per repetition gw/it
 }
 
 // refImpl is the Run.Impl of testpmd in a reference mode.
 func refImpl(mode string) string { return "testpmd-" + mode }
+
+// crefImpl is the Run.Impl of perf/cref.
+const crefImpl = "cref"
 
 // Bench runs scenarios.
 type Bench struct {
@@ -169,6 +176,24 @@ func (b *Bench) gwConfig(sc *Scenario, sp gen.Spec, device string, mbufs, memMB 
 	}
 }
 
+// cref is perf/cref set up for a scenario as the gateway is: the same
+// service, real servers, local addresses, table capacity and mbufs.
+func (b *Bench) cref(sp gen.Spec, sc *Scenario, device string, mbufs, memMB int) *Testpmd {
+	var servers, lips []string
+	for _, s := range sp.Servers {
+		servers = append(servers, s.String())
+	}
+	for _, a := range sp.LIPs {
+		lips = append(lips, a.String())
+	}
+	return &Testpmd{Path: b.cfg.CRef, Lcores: fmt.Sprintf("%d,%d", b.cfg.MainCPU, b.cfg.WorkerCPU),
+		MemoryMB: memMB, Hugepages: b.cfg.Hugepages, FilePrefix: fmt.Sprintf("fngwperf-cref%d", os.Getpid()),
+		Device: device, Prompt: "cref> ",
+		AppArgs: []string{"--mbufs", fmt.Sprint(mbufs), "--capacity", fmt.Sprint(sc.Capacity), "--vip", sp.VIP.String(),
+			"--proto", sp.Proto, "--servers", strings.Join(servers, ","), "--lips", strings.Join(lips, ","),
+			"--server-mac", gen.LabServerMAC.String()}}
+}
+
 func (b *Bench) startGW(ctx context.Context, sc *Scenario, cfg *GatewayConfig, tag string) (*Gateway, error) {
 	base := filepath.Join(b.cfg.Work, fmt.Sprintf("%s-%s-%d", sc.Name, tag, b.seq))
 	return StartGateway(ctx, b.cfg.GW, cfg, base+".toml", base+".log")
@@ -224,6 +249,15 @@ func (b *Bench) scenario(ctx context.Context, sc *Scenario) (*Result, error) {
 					Device: device, Mbufs: mbufs, Mode: mode}
 				r, err := b.attempts(ctx, sc, rep, impl, func() (*Run, error) {
 					return tp.Measure(ctx, b.cfg.Warmup+time.Second, b.cfg.Window)
+				})
+				if err != nil {
+					return nil, err
+				}
+				res.runs = append(res.runs, r)
+			}
+			if b.cfg.CRef != "" {
+				r, err := b.attempts(ctx, sc, rep, crefImpl, func() (*Run, error) {
+					return b.cref(sp, sc, device, mbufs, memMB).Measure(ctx, b.cfg.Warmup+time.Second, b.cfg.Window)
 				})
 				if err != nil {
 					return nil, err
@@ -623,7 +657,7 @@ func (b *Bench) profile(ctx context.Context, sc *Scenario, sp gen.Spec, device s
 // summarize computes the result's summaries and verdict from its runs.
 func (res *Result) summarize(sc *Scenario) {
 	var tp, gw, ratio, val, marg []float64
-	var modes []string // reference modes, in the order of their first run
+	var refs []string // the yardsticks besides macswap, in the order of their first run
 	byRep, gwByRep := map[int]*Run{}, map[int]*Run{}
 	for _, r := range res.runs {
 		res.Runs = append(res.Runs, filepath.Join("runs", fmt.Sprintf("%s-%s-%d.json", r.Scenario, r.Impl, r.Rep)))
@@ -634,9 +668,9 @@ func (res *Result) summarize(sc *Scenario) {
 		case r.Impl == "testpmd":
 			tp = append(tp, r.TxPPS/1e6)
 			byRep[r.Rep] = r
-		case strings.HasPrefix(r.Impl, refImpl("")):
-			if m := strings.TrimPrefix(r.Impl, refImpl("")); !slices.Contains(modes, m) {
-				modes = append(modes, m)
+		case r.Impl != "gw":
+			if !slices.Contains(refs, r.Impl) {
+				refs = append(refs, r.Impl)
 			}
 		case sc.Kind == Throughput:
 			gw = append(gw, r.TxPPS/1e6)
@@ -653,10 +687,10 @@ func (res *Result) summarize(sc *Scenario) {
 	}
 	res.Testpmd, res.GW, res.Ratio = Summarize(tp), Summarize(gw), Summarize(ratio)
 	res.Refs = nil
-	for _, mode := range modes {
+	for _, impl := range refs {
 		var mpps, ratio []float64
 		for _, r := range res.runs {
-			if r.Impl != refImpl(mode) {
+			if r.Impl != impl {
 				continue
 			}
 			mpps = append(mpps, r.TxPPS/1e6)
@@ -664,7 +698,7 @@ func (res *Result) summarize(sc *Scenario) {
 				ratio = append(ratio, g.TxPPS/r.TxPPS)
 			}
 		}
-		res.Refs = append(res.Refs, Ref{Mode: mode, Mpps: Summarize(mpps), Ratio: Summarize(ratio)})
+		res.Refs = append(res.Refs, Ref{Impl: impl, Mpps: Summarize(mpps), Ratio: Summarize(ratio)})
 	}
 	res.Value, res.Marginal = Summarize(val), Summarize(marg)
 	switch sc.Kind {
@@ -710,12 +744,12 @@ func (res *Result) line() string {
 	}
 }
 
-// refsText is the reference modes' figures as the table and progress
-// print them: "; 5tswap 36.40 Mpps, gw / 5tswap 0.42".
+// refsText is the yardsticks' figures as the progress prints them:
+// "; testpmd-5tswap 36.40 Mpps, gw / it 0.42".
 func (res *Result) refsText() string {
 	var b strings.Builder
 	for _, r := range res.Refs {
-		fmt.Fprintf(&b, "; %s %s Mpps, gw / %s %s", r.Mode, r.Mpps.Text(2), r.Mode, r.Ratio.Text(2))
+		fmt.Fprintf(&b, "; %s %s Mpps, gw / it %s", r.Impl, r.Mpps.Text(2), r.Ratio.Text(2))
 	}
 	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -61,6 +62,14 @@ func (b bars) YError(i int) (float64, float64) {
 	return b.s[i].Median - b.s[i].Min, b.s[i].Max - b.s[i].Median
 }
 
+// refLabel is a yardstick's name in the chart's legend.
+func refLabel(impl string) string {
+	if impl == crefImpl {
+		return "cref: fngw's work in C"
+	}
+	return "dpdk-testpmd " + strings.TrimPrefix(impl, refImpl(""))
+}
+
 func (rep *Report) ppsChart() (*plot.Plot, error) {
 	type set struct {
 		name string
@@ -69,7 +78,7 @@ func (rep *Report) ppsChart() (*plot.Plot, error) {
 	}
 	var names []string
 	sets := []*set{{name: "dpdk-testpmd macswap", col: colTestpmd}}
-	ref := map[string]*set{} // the reference modes' sets, by mode
+	ref := map[string]*set{} // the yardsticks' sets, by Impl
 	gw := &set{name: "fngw FULLNAT", col: colGW}
 	n := 0
 	for _, r := range rep.Results {
@@ -79,11 +88,11 @@ func (rep *Report) ppsChart() (*plot.Plot, error) {
 		names = append(names, fmt.Sprintf("%s\ngw/testpmd %.2f", r.Scenario, r.Ratio.Median))
 		sets[0].s, gw.s = append(sets[0].s, r.Testpmd), append(gw.s, r.GW)
 		for _, f := range r.Refs {
-			if ref[f.Mode] == nil {
-				ref[f.Mode] = &set{name: "dpdk-testpmd " + f.Mode, col: colRefs[len(ref)%len(colRefs)]}
-				sets = append(sets, ref[f.Mode])
+			if ref[f.Impl] == nil {
+				ref[f.Impl] = &set{name: refLabel(f.Impl), col: colRefs[len(ref)%len(colRefs)]}
+				sets = append(sets, ref[f.Impl])
 			}
-			s := ref[f.Mode]
+			s := ref[f.Impl]
 			for len(s.s) < n {
 				s.s = append(s.s, Summarize(nil)) // not measured in an earlier scenario
 			}

@@ -104,11 +104,11 @@ func TestTable(t *testing.T) {
 	rep := &Report{Reps: 3, WindowS: 5, Command: "bench", Results: []Result{
 		{Scenario: "udp-1k", Title: "t", Kind: Throughput, Target: "≥ 0.80 of testpmd", Testpmd: Summary{10, 9, 11, 3},
 			GW: Summary{8.5, 8, 9, 3}, Ratio: Summary{0.85, 0.8, 0.9, 3}, Verdict: "met",
-			Refs: []Ref{{Mode: "5tswap", Mpps: Summary{9, 9, 9, 3}, Ratio: Summary{0.95, 0.9, 1, 3}}}},
+			Refs: []Ref{{Impl: "testpmd-5tswap", Mpps: Summary{9, 9, 9, 3}, Ratio: Summary{0.95, 0.9, 1, 3}}}},
 		{Scenario: "syn-1m", Kind: NewSessions, Value: Summary{2.5e6, 2.4e6, 2.6e6, 3}, Verdict: "met"},
 	}}
 	tab := rep.Table()
-	for _, want := range []string{"| `udp-1k` t | 10.00 (9.00–11.00) | 8.50 (8.00–9.00) | 0.85 (0.80–0.90) | 5tswap 9.00, 0.95 (0.90–1.00) |",
+	for _, want := range []string{"| `udp-1k` t | 10.00 (9.00–11.00) | 8.50 (8.00–9.00) | 0.85 (0.80–0.90) | testpmd-5tswap 9.00, 0.95 (0.90–1.00) |",
 		"2.500 (2.400–2.600) M sessions/s"} {
 		if !strings.Contains(tab, want) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
@@ -121,7 +121,8 @@ func TestCharts(t *testing.T) {
 	rep := &Report{Results: []Result{
 		{Scenario: "udp-1k", Kind: Throughput, Testpmd: Summary{10, 9, 11, 3}, GW: Summary{8.5, 8, 9, 3}, Ratio: Summary{0.85, 0.8, 0.9, 3}},
 		{Scenario: "udp-1m", Kind: Throughput, Testpmd: Summary{4, 3, 5, 3}, GW: Summary{2, 1.5, 2.5, 3}, Ratio: Summary{0.5, 0.4, 0.6, 3},
-			Refs: []Ref{{Mode: "5tswap", Mpps: Summary{3, 2.5, 3.5, 3}, Ratio: Summary{0.66, 0.6, 0.7, 3}}}},
+			Refs: []Ref{{Impl: "testpmd-5tswap", Mpps: Summary{3, 2.5, 3.5, 3}, Ratio: Summary{0.66, 0.6, 0.7, 3}},
+				{Impl: crefImpl, Mpps: Summary{2.5, 2.5, 2.5, 3}, Ratio: Summary{0.8, 0.8, 0.8, 3}}}},
 		{Scenario: "syn-1m", Kind: NewSessions, runs: []*Run{{Rep: 1, SessionsPerSec: 1e6,
 			Samples: []Sample{{T: 0.1, Created: 1000}, {T: 0.5, Created: 400000}, {T: 1.1, Created: 1 << 20}}}}},
 		{Scenario: "fill", Kind: Memory, runs: []*Run{{Rep: 1, BaseRSSBytes: 64 << 20, BytesPerSessionTotal: 190,
@@ -176,23 +177,25 @@ func TestReportRoundTrip(t *testing.T) {
 // which alone decides the verdict.
 func TestSummarizeRefs(t *testing.T) {
 	res := &Result{Kind: Throughput}
-	for rep, pps := range [][3]float64{{10e6, 5e6, 2e6}, {12e6, 4e6, 3e6}, {11e6, 6e6, 3e6}} {
-		for i, impl := range []string{"testpmd", refImpl("5tswap"), "gw"} {
+	for rep, pps := range [][4]float64{{10e6, 5e6, 4e6, 2e6}, {12e6, 4e6, 6e6, 3e6}, {11e6, 6e6, 6e6, 3e6}} {
+		for i, impl := range []string{"testpmd", refImpl("5tswap"), crefImpl, "gw"} {
 			res.runs = append(res.runs, &Run{Scenario: "udp-1k", Impl: impl, Rep: rep + 1, TxPPS: pps[i]})
 		}
 	}
 	res.summarize(&Scenario{Kind: Throughput, Target: 0.25})
-	if len(res.Refs) != 1 || res.Refs[0].Mode != "5tswap" {
+	if len(res.Refs) != 2 || res.Refs[0].Impl != "testpmd-5tswap" || res.Refs[1].Impl != crefImpl {
 		t.Fatalf("refs %+v", res.Refs)
 	}
-	r := res.Refs[0]
-	if r.Mpps != (Summary{5, 4, 6, 3}) || r.Ratio != (Summary{0.5, 0.4, 0.75, 3}) {
+	if r := res.Refs[0]; r.Mpps != (Summary{5, 4, 6, 3}) || r.Ratio != (Summary{0.5, 0.4, 0.75, 3}) {
 		t.Errorf("5tswap %+v", r)
+	}
+	if r := res.Refs[1]; r.Mpps != (Summary{6, 4, 6, 3}) || r.Ratio != (Summary{0.5, 0.5, 0.5, 3}) {
+		t.Errorf("cref %+v", r)
 	}
 	if res.Testpmd != (Summary{11, 10, 12, 3}) || res.Ratio != (Summary{0.25, 0.2, 3.0 / 11, 3}) || !res.Met {
 		t.Errorf("headline %+v %+v met %v", res.Testpmd, res.Ratio, res.Met)
 	}
-	if !strings.Contains(res.line(), "; 5tswap 5.00 (4.00–6.00) Mpps, gw / 5tswap 0.50 (0.40–0.75)") {
+	if !strings.Contains(res.line(), "; testpmd-5tswap 5.00 (4.00–6.00) Mpps, gw / it 0.50 (0.40–0.75); cref 6.00 (4.00–6.00) Mpps, gw / it 0.50") {
 		t.Errorf("line %q", res.line())
 	}
 }

@@ -26,9 +26,9 @@ type Report struct {
 func (rep *Report) Table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured %s on %s.\n", rep.Start.UTC().Format("2006-01-02 15:04 MST"), rep.Machine)
-	fmt.Fprintf(&b, "Median of %d runs (min–max; table fill: %d run); one worker core; testpmd `macswap` (then its other modes\n", rep.Reps, rep.FillReps)
+	fmt.Fprintf(&b, "Median of %d runs (min–max; table fill: %d run); one worker core; testpmd `macswap` (then the yardsticks\n", rep.Reps, rep.FillReps)
 	fmt.Fprintf(&b, "listed) and gw one after the other on the same `net_pcap` vdev and core in each run; %.0f s windows. Command: `%s`.\n\n", rep.WindowS, rep.Command)
-	b.WriteString("| scenario | testpmd Mpps | gw Mpps | gw / testpmd | other testpmd modes: Mpps, gw / it | gw figure | target | result |\n")
+	b.WriteString("| scenario | testpmd Mpps | gw Mpps | gw / testpmd | yardsticks: Mpps, gw / it | gw figure | target | result |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rep.Results {
 		tp, gw, ratio, refs, fig := "—", "—", "—", "—", "—"
@@ -39,7 +39,7 @@ func (rep *Report) Table() string {
 			if len(r.Refs) > 0 {
 				var l []string
 				for _, f := range r.Refs {
-					l = append(l, fmt.Sprintf("%s %s, %s", f.Mode, f.Mpps.Text(2), f.Ratio.Text(2)))
+					l = append(l, fmt.Sprintf("%s %s, %s", f.Impl, f.Mpps.Text(2), f.Ratio.Text(2)))
 				}
 				refs = strings.Join(l, "; ")
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,7 +18,8 @@ import (
 
 // Testpmd runs dpdk-testpmd as the reference forwarder: interactive, fed
 // commands on standard input, its port counters read with
-// `show port stats all` at both ends of the measurement window.
+// `show port stats all` at both ends of the measurement window. It runs
+// perf/cref, which speaks the same commands, the same way.
 type Testpmd struct {
 	Path       string // dpdk-testpmd
 	Lcores     string // EAL -l, e.g. "0,1": the first is the main lcore, the second forwards
@@ -28,6 +30,11 @@ type Testpmd struct {
 	Mbufs      int    // --total-num-mbufs
 	Mode       string // --forward-mode, default macswap
 	Log        io.Writer
+	// AppArgs, when set, replace testpmd's application arguments: for a
+	// forwarder that speaks testpmd's commands with other options (cref).
+	AppArgs []string
+	// Prompt is the forwarder's prompt (default "testpmd> ").
+	Prompt string
 }
 
 // TestpmdModes are the testpmd forward modes that send back each packet
@@ -52,7 +59,7 @@ var (
 	reRxPPS     = regexp.MustCompile(`Rx-pps:\s+(\d+)`)
 )
 
-const promptText = "testpmd> "
+const defaultPrompt = "testpmd> "
 
 // parseTestpmdStats returns every NIC statistics block in out, in order.
 func parseTestpmdStats(out string) []testpmdStats {
@@ -89,6 +96,9 @@ func (t *Testpmd) args() []string {
 	} else {
 		a = append(a, "--no-pci", "--vdev", t.Device)
 	}
+	if t.AppArgs != nil {
+		return append(append(a, "--"), t.AppArgs...)
+	}
 	mode := t.Mode
 	if mode == "" {
 		mode = "macswap"
@@ -120,6 +130,11 @@ func (t *Testpmd) Measure(ctx context.Context, warmup, window time.Duration) (*R
 	cmd.Stdout, cmd.Stderr = pw, pw
 	var mu sync.Mutex
 	var out bytes.Buffer
+	promptText := t.Prompt
+	if promptText == "" {
+		promptText = defaultPrompt
+	}
+	me := filepath.Base(t.Path)
 	prompt := make(chan struct{}, 64)
 	go func() {
 		r := bufio.NewReader(pr)
@@ -162,9 +177,9 @@ func (t *Testpmd) Measure(ctx context.Context, warmup, window time.Duration) (*R
 	select {
 	case <-prompt:
 	case err := <-exited:
-		return nil, fmt.Errorf("testpmd exited before its prompt (%v):\n%s", err, tail(output(), 15))
+		return nil, fmt.Errorf("%s exited before its prompt (%v):\n%s", me, err, tail(output(), 15))
 	case <-time.After(3 * time.Minute):
-		return fail(fmt.Errorf("testpmd gave no prompt within 3 minutes"))
+		return fail(fmt.Errorf("%s gave no prompt within 3 minutes", me))
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
@@ -197,11 +212,11 @@ func (t *Testpmd) Measure(ctx context.Context, warmup, window time.Duration) (*R
 	select {
 	case <-exited:
 	case <-time.After(30 * time.Second):
-		return fail(fmt.Errorf("testpmd did not quit"))
+		return fail(fmt.Errorf("%s did not quit", me))
 	}
 	st := parseTestpmdStats(output())
 	if len(st) < 2 {
-		return nil, fmt.Errorf("testpmd printed %d port statistics blocks, want 2:\n%s", len(st), tail(output(), 25))
+		return nil, fmt.Errorf("%s printed %d port statistics blocks, want 2:\n%s", me, len(st), tail(output(), 25))
 	}
 	a, b := st[len(st)-2], st[len(st)-1]
 	run.fill(c0, c1, b.rx-a.rx, b.tx-a.tx, b.missed-a.missed)

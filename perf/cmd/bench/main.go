@@ -36,6 +36,7 @@ func main() {
 	var (
 		gw        = flag.String("gw", "bin/gw", "the gw binary")
 		testpmd   = flag.String("testpmd", "dpdk-testpmd", "dpdk-testpmd")
+		cref      = flag.String("cref", "", "perf/cref's binary (perf/cref/build.sh OUT), the gateway's work in C, measured as a yardstick in throughput scenarios (empty: none)")
 		refs      = flag.String("refs", "5tswap", "comma-separated testpmd forward modes also measured in throughput scenarios, as yardsticks beside macswap (empty: none)")
 		perfBin   = flag.String("perf", "perf", "linux perf for profiles of the gateway (empty: none)")
 		out       = flag.String("out", "perf/results", "results directory (a timestamped subdirectory is made)")
@@ -133,7 +134,16 @@ func main() {
 			refModes = append(refModes, m)
 		}
 	}
-	b, err := lab.New(lab.Config{GW: gwBin, Testpmd: tp, Refs: refModes, Perf: perf, Out: dir, Cache: *cache, Work: work,
+	crefBin := ""
+	if *cref != "" {
+		if crefBin, err = filepath.Abs(*cref); err == nil {
+			_, err = os.Stat(crefBin)
+		}
+		if err != nil {
+			fail("-cref: %v (build it with perf/cref/build.sh %s)", err, *cref)
+		}
+	}
+	b, err := lab.New(lab.Config{GW: gwBin, Testpmd: tp, Refs: refModes, CRef: crefBin, Perf: perf, Out: dir, Cache: *cache, Work: work,
 		MainCPU: main, WorkerCPU: worker, Reps: *reps, Warmup: *warmup, Window: *window, Hugepages: *huge,
 		NoiseMax: *noiseMax, StealMax: *stealMax, Retries: *retries, RetryBudget: *budget, FillReps: *fillReps,
 		Progress: os.Stdout})

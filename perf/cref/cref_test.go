@@ -1,0 +1,260 @@
+package cref
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"fngw/perf/gen"
+	"fngw/test/harness"
+)
+
+// TestForward runs cref over net_pcap on frames of the lab plan: every
+// well-formed frame to the VIP leaves rewritten as the gateway would
+// rewrite it (LIP:lport -> RIP:rport, TTL decremented, checksums right,
+// the MACs set), and every other frame is dropped and counted under its
+// reason.
+func TestForward(t *testing.T) {
+	harness.Prepare(t)
+	bin := filepath.Join(t.TempDir(), "cref")
+	if out, err := exec.Command("./build.sh", bin).CombinedOutput(); err != nil {
+		t.Fatalf("build.sh: %v\n%s", err, out)
+	}
+	for _, proto := range []string{"udp", "tcp"} {
+		t.Run(proto, func(t *testing.T) { testForward(t, bin, proto) })
+	}
+}
+
+// counts is cref's own counter line.
+type counts struct {
+	rx, tx, notMine, malformed, other uint64
+	sessions                          int
+}
+
+var reCounts = regexp.MustCompile(`cref: rx (\d+) tx (\d+) not-mine (\d+) malformed (\d+) no-session \d+ full \d+ other (\d+) sessions (\d+)`)
+
+func testForward(t *testing.T, bin, proto string) {
+	const flows, nservers, nlips = 40, 2, 3
+	sp, err := gen.LabSpec(gen.Forward, proto, flows, 64, 80, 8080, nservers, nlips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Defaults()
+	b, err := gen.NewBuilder(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var good [][]byte
+	if err := b.Each(func(f []byte) error {
+		good = append(good, bytes.Clone(f))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Then frames that must not pass: another destination MAC and a bad
+	// IPv4 checksum (malformed), port 81 of the VIP (not mine: its L4
+	// checksum, now wrong, is not what drops it), and flow 0's packet
+	// again with a TTL of 1 (other: the gateway answers it with an ICMP
+	// error).
+	bad := func(fn func(f []byte)) []byte {
+		f := bytes.Clone(good[0])
+		fn(f)
+		return f
+	}
+	frames := append(append([][]byte{}, good...),
+		bad(func(f []byte) { f[5] ^= 1 }),
+		bad(func(f []byte) { f[14+10] ^= 0xff }),
+		bad(func(f []byte) { f[14+20+3]++ }),
+		bad(func(f []byte) { setTTL(f, 1) }),
+	)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.pcap"), filepath.Join(dir, "out.pcap")
+	if err := harness.WritePcap(in, frames...); err != nil {
+		t.Fatal(err)
+	}
+	var servers, lips []string
+	for _, s := range sp.Servers {
+		servers = append(servers, s.String())
+	}
+	for _, a := range sp.LIPs {
+		lips = append(lips, a.String())
+	}
+	cmd := exec.Command(bin, "-l", "0,1", "--no-huge", "-m", "256", "--no-pci",
+		"--file-prefix", fmt.Sprintf("creftest%d", os.Getpid()), "--log-level", "*:warning",
+		"--vdev", "net_pcap0,rx_pcap="+in+",tx_pcap="+out, "--",
+		"--mbufs", "4096", "--capacity", "1024", "--vip", sp.VIP.String(), "--proto", proto,
+		"--servers", strings.Join(servers, ","), "--lips", strings.Join(lips, ","), "--server-mac", gen.LabServerMAC.String())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf := filepath.Join(dir, "cref.log")
+	lf, err := os.Create(logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	cmd.Stdout, cmd.Stderr = lf, lf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}()
+	output := func() string {
+		b, _ := os.ReadFile(logf)
+		return string(b)
+	}
+	send := func(cmd string) {
+		if _, err := io.WriteString(stdin, cmd+"\n"); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, output())
+		}
+	}
+	// The counters after each show, until every frame has a verdict.
+	var c counts
+	send("start")
+	for end := time.Now().Add(60 * time.Second); ; {
+		send("show port stats all")
+		time.Sleep(100 * time.Millisecond)
+		if m := reCounts.FindAllStringSubmatch(output(), -1); m != nil {
+			c = parseCounts(m[len(m)-1])
+		}
+		if c.tx+c.notMine+c.malformed+c.other >= uint64(len(frames)) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("cref handled %+v of %d frames in 60 s:\n%s", c, len(frames), output())
+		}
+	}
+	send("quit")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("cref: %v\n%s", err, output())
+		}
+		done <- nil // for the deferred Wait
+	case <-time.After(30 * time.Second):
+		t.Fatalf("cref did not quit:\n%s", output())
+	}
+	if want := (counts{rx: uint64(len(frames)), tx: flows, notMine: 1, malformed: 2, other: 1, sessions: flows}); c != want {
+		t.Errorf("counters %+v, want %+v", c, want)
+	}
+	sent, err := harness.ReadPcap(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != flows {
+		t.Fatalf("%d frames sent, want %d", len(sent), flows)
+	}
+	for i, f := range sent {
+		if err := checkRewrite(good[i], f, sp, i, nservers, nlips); err != nil {
+			t.Errorf("frame %d: %v", i, err)
+		}
+	}
+}
+
+// checkRewrite checks frame out, cref's rewrite of in, the first packet of
+// flow i: cref hands flow i real server i%nservers, local address
+// i/nservers%nlips and local port 1024+i/(nservers*nlips).
+func checkRewrite(in, out []byte, sp gen.Spec, i, nservers, nlips int) error {
+	pi := gopacket.NewPacket(in, layers.LayerTypeEthernet, gopacket.Default)
+	po := gopacket.NewPacket(out, layers.LayerTypeEthernet, gopacket.Default)
+	eth, _ := po.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+	ip, _ := po.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	ipIn, _ := pi.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	if eth == nil || ip == nil || ipIn == nil {
+		return fmt.Errorf("not Ethernet and IPv4: %v", po)
+	}
+	if eth.SrcMAC.String() != gen.LabGatewayMAC.String() || eth.DstMAC.String() != gen.LabServerMAC.String() {
+		return fmt.Errorf("MACs %v -> %v", eth.SrcMAC, eth.DstMAC)
+	}
+	rs, lip := sp.Servers[i%nservers], sp.LIPs[i/nservers%nlips]
+	lport := uint16(1024 + i/(nservers*nlips))
+	src, _ := netip.AddrFromSlice(ip.SrcIP)
+	dst, _ := netip.AddrFromSlice(ip.DstIP)
+	if src != lip || dst != rs.Addr() || ip.TTL != ipIn.TTL-1 {
+		return fmt.Errorf("IPv4 %v -> %v TTL %d, want %v -> %v TTL %d", src, dst, ip.TTL, lip, rs.Addr(), ipIn.TTL-1)
+	}
+	var sport, dport uint16
+	var l4 gopacket.SerializableLayer
+	var payload []byte
+	var sum uint16
+	switch l := po.TransportLayer().(type) {
+	case *layers.UDP:
+		sport, dport, sum, payload = uint16(l.SrcPort), uint16(l.DstPort), l.Checksum, l.Payload
+		c := *l
+		_ = c.SetNetworkLayerForChecksum(ip)
+		l4 = &c
+	case *layers.TCP:
+		sport, dport, sum, payload = uint16(l.SrcPort), uint16(l.DstPort), l.Checksum, l.Payload
+		c := *l
+		_ = c.SetNetworkLayerForChecksum(ip)
+		l4 = &c
+	default:
+		return fmt.Errorf("no TCP or UDP: %v", po)
+	}
+	if sport != lport || dport != rs.Port() {
+		return fmt.Errorf("ports %d -> %d, want %d -> %d", sport, dport, lport, rs.Port())
+	}
+	if !bytes.Equal(payload, pi.TransportLayer().LayerPayload()) {
+		return fmt.Errorf("payload changed")
+	}
+	// The checksums as gopacket computes them from scratch.
+	ipc := *ip
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(buf, opts, &ipc, l4, gopacket.Payload(payload)); err != nil {
+		return err
+	}
+	want := gopacket.NewPacket(buf.Bytes(), layers.LayerTypeIPv4, gopacket.Default)
+	wantIP := want.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	var wantSum uint16
+	switch l := want.TransportLayer().(type) {
+	case *layers.UDP:
+		wantSum = l.Checksum
+	case *layers.TCP:
+		wantSum = l.Checksum
+	}
+	if ip.Checksum != wantIP.Checksum || sum != wantSum {
+		return fmt.Errorf("checksums IPv4 %#04x L4 %#04x, want %#04x %#04x", ip.Checksum, sum, wantIP.Checksum, wantSum)
+	}
+	return nil
+}
+
+func parseCounts(m []string) counts {
+	n := func(s string) uint64 {
+		v, _ := strconv.ParseUint(s, 10, 64)
+		return v
+	}
+	return counts{rx: n(m[1]), tx: n(m[2]), notMine: n(m[3]), malformed: n(m[4]), other: n(m[5]), sessions: int(n(m[6]))}
+}
+
+// setTTL sets the frame's TTL and computes its IPv4 checksum again.
+func setTTL(f []byte, ttl byte) {
+	ip := f[14:34]
+	ip[8] = ttl
+	ip[10], ip[11] = 0, 0
+	var acc uint32
+	for i := 0; i < 20; i += 2 {
+		acc += uint32(ip[i])<<8 | uint32(ip[i+1])
+	}
+	for acc > 0xffff {
+		acc = acc>>16 + acc&0xffff
+	}
+	ip[10], ip[11] = byte(^acc>>8), byte(^acc)
+}
