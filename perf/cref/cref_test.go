@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -21,11 +22,13 @@ import (
 	"fngw/test/harness"
 )
 
-// TestForward runs cref over net_pcap on frames of the lab plan: every
-// well-formed frame to the VIP leaves rewritten as the gateway would
-// rewrite it (LIP:lport -> RIP:rport, TTL decremented, checksums right,
-// the MACs set), and every other frame is dropped and counted under its
-// reason.
+// TestForward runs cref over net_pcap on the lab plan's mixed traffic
+// (each flow's first packet, then the real server's reply to it): every
+// well-formed packet leaves rewritten as the gateway would rewrite it
+// (CIP:cport -> VIP:vport to LIP:lport -> RIP:rport and back, with the
+// gateway's choice of real server, local address and port; TTL
+// decremented, checksums right, the MACs set), and every other frame is
+// dropped and counted under its reason.
 func TestForward(t *testing.T) {
 	harness.Prepare(t)
 	bin := filepath.Join(t.TempDir(), "cref")
@@ -47,7 +50,7 @@ var reCounts = regexp.MustCompile(`cref: rx (\d+) tx (\d+) not-mine (\d+) malfor
 
 func testForward(t *testing.T, bin, proto string) {
 	const flows, nservers, nlips = 40, 2, 3
-	sp, err := gen.LabSpec(gen.Forward, proto, flows, 64, 80, 8080, nservers, nlips)
+	sp, err := gen.LabSpec(gen.Mixed, proto, flows, 64, 80, 8080, nservers, nlips)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +98,8 @@ func testForward(t *testing.T, bin, proto string) {
 		"--file-prefix", fmt.Sprintf("creftest%d", os.Getpid()), "--log-level", "*:warning",
 		"--vdev", "net_pcap0,rx_pcap="+in+",tx_pcap="+out, "--",
 		"--mbufs", "4096", "--capacity", "1024", "--vip", sp.VIP.String(), "--proto", proto,
-		"--servers", strings.Join(servers, ","), "--lips", strings.Join(lips, ","), "--server-mac", gen.LabServerMAC.String())
+		"--servers", strings.Join(servers, ","), "--lips", strings.Join(lips, ","),
+		"--server-mac", gen.LabServerMAC.String(), "--router-mac", gen.LabRouterMAC.String())
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -151,27 +155,32 @@ func testForward(t *testing.T, bin, proto string) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("cref did not quit:\n%s", output())
 	}
-	if want := (counts{rx: uint64(len(frames)), tx: flows, notMine: 1, malformed: 2, other: 1, sessions: flows}); c != want {
+	if want := (counts{rx: uint64(len(frames)), tx: 2 * flows, notMine: 1, malformed: 2, other: 1, sessions: flows}); c != want {
 		t.Errorf("counters %+v, want %+v", c, want)
 	}
 	sent, err := harness.ReadPcap(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sent) != flows {
-		t.Fatalf("%d frames sent, want %d", len(sent), flows)
+	if len(sent) != 2*flows {
+		t.Fatalf("%d frames sent, want %d", len(sent), 2*flows)
 	}
-	for i, f := range sent {
-		if err := checkRewrite(good[i], f, sp, i, nservers, nlips); err != nil {
-			t.Errorf("frame %d: %v", i, err)
+	for i, x := range sp.Sessions() {
+		ca, cp := sp.Client(i)
+		client := netip.AddrPortFrom(ca, cp)
+		if err := checkRewrite(good[2*i], sent[2*i], netip.AddrPortFrom(x.LIP, x.Lport), x.Server, gen.LabServerMAC); err != nil {
+			t.Errorf("flow %d: %v", i, err)
+		}
+		if err := checkRewrite(good[2*i+1], sent[2*i+1], sp.VIP, client, gen.LabRouterMAC); err != nil {
+			t.Errorf("flow %d's reply: %v", i, err)
 		}
 	}
 }
 
-// checkRewrite checks frame out, cref's rewrite of in, the first packet of
-// flow i: cref hands flow i real server i%nservers, local address
-// i/nservers%nlips and local port 1024+i/(nservers*nlips).
-func checkRewrite(in, out []byte, sp gen.Spec, i, nservers, nlips int) error {
+// checkRewrite checks frame out, cref's rewrite of in: sent from src to dst
+// over the next hop dmac, TTL decremented, payload unchanged, checksums
+// right.
+func checkRewrite(in, out []byte, src, dst netip.AddrPort, dmac net.HardwareAddr) error {
 	pi := gopacket.NewPacket(in, layers.LayerTypeEthernet, gopacket.Default)
 	po := gopacket.NewPacket(out, layers.LayerTypeEthernet, gopacket.Default)
 	eth, _ := po.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
@@ -180,15 +189,13 @@ func checkRewrite(in, out []byte, sp gen.Spec, i, nservers, nlips int) error {
 	if eth == nil || ip == nil || ipIn == nil {
 		return fmt.Errorf("not Ethernet and IPv4: %v", po)
 	}
-	if eth.SrcMAC.String() != gen.LabGatewayMAC.String() || eth.DstMAC.String() != gen.LabServerMAC.String() {
-		return fmt.Errorf("MACs %v -> %v", eth.SrcMAC, eth.DstMAC)
+	if eth.SrcMAC.String() != gen.LabGatewayMAC.String() || eth.DstMAC.String() != dmac.String() {
+		return fmt.Errorf("MACs %v -> %v, want %v -> %v", eth.SrcMAC, eth.DstMAC, gen.LabGatewayMAC, dmac)
 	}
-	rs, lip := sp.Servers[i%nservers], sp.LIPs[i/nservers%nlips]
-	lport := uint16(1024 + i/(nservers*nlips))
-	src, _ := netip.AddrFromSlice(ip.SrcIP)
-	dst, _ := netip.AddrFromSlice(ip.DstIP)
-	if src != lip || dst != rs.Addr() || ip.TTL != ipIn.TTL-1 {
-		return fmt.Errorf("IPv4 %v -> %v TTL %d, want %v -> %v TTL %d", src, dst, ip.TTL, lip, rs.Addr(), ipIn.TTL-1)
+	sa, _ := netip.AddrFromSlice(ip.SrcIP)
+	da, _ := netip.AddrFromSlice(ip.DstIP)
+	if sa != src.Addr() || da != dst.Addr() || ip.TTL != ipIn.TTL-1 {
+		return fmt.Errorf("IPv4 %v -> %v TTL %d, want %v -> %v TTL %d", sa, da, ip.TTL, src.Addr(), dst.Addr(), ipIn.TTL-1)
 	}
 	var sport, dport uint16
 	var l4 gopacket.SerializableLayer
@@ -208,8 +215,8 @@ func checkRewrite(in, out []byte, sp gen.Spec, i, nservers, nlips int) error {
 	default:
 		return fmt.Errorf("no TCP or UDP: %v", po)
 	}
-	if sport != lport || dport != rs.Port() {
-		return fmt.Errorf("ports %d -> %d, want %d -> %d", sport, dport, lport, rs.Port())
+	if sport != src.Port() || dport != dst.Port() {
+		return fmt.Errorf("ports %d -> %d, want %d -> %d", sport, dport, src.Port(), dst.Port())
 	}
 	if !bytes.Equal(payload, pi.TransportLayer().LayerPayload()) {
 		return fmt.Errorf("payload changed")

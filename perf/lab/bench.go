@@ -191,7 +191,7 @@ func (b *Bench) cref(sp gen.Spec, sc *Scenario, device string, mbufs, memMB int)
 		Device: device, Prompt: "cref> ",
 		AppArgs: []string{"--mbufs", fmt.Sprint(mbufs), "--capacity", fmt.Sprint(sc.Capacity), "--vip", sp.VIP.String(),
 			"--proto", sp.Proto, "--servers", strings.Join(servers, ","), "--lips", strings.Join(lips, ","),
-			"--server-mac", gen.LabServerMAC.String()}}
+			"--server-mac", gen.LabServerMAC.String(), "--router-mac", gen.LabRouterMAC.String()}}
 }
 
 func (b *Bench) startGW(ctx context.Context, sc *Scenario, cfg *GatewayConfig, tag string) (*Gateway, error) {

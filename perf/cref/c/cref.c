@@ -14,9 +14,11 @@
  * The session (96 bytes) and the index (8-byte buckets, 20/7 per session,
  * linear probing, both directions indexed) have fngw's layout and load.
  *
- * A packet without a session to VIP:vport makes one: real servers in turn,
- * then the local addresses, the local port counting up; everything else is
- * dropped and counted. Only what the bench needs: no expiry, no ARP, no
+ * A packet without a session to VIP:vport makes one, as one fngw worker
+ * core would: real servers in turn, local addresses in turn from the
+ * second, local ports counting up per local address and real server (so
+ * that the lab's reply traffic, made for the gateway, finds its sessions);
+ * everything else is dropped and counted. Only what the bench needs: no expiry, no ARP, no
  * routes, no other modes.
  *
  * It reads testpmd's interactive commands on stdin (start, show port stats
@@ -24,7 +26,7 @@
  * perf lab measures it exactly as it measures testpmd.
  *
  *   cref EAL-ARGS -- --mbufs N --capacity N --vip A:P --proto udp|tcp
- *        --servers A:P,... --lips A,... --server-mac M
+ *        --servers A:P,... --lips A,... --server-mac M --router-mac M
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -104,7 +106,8 @@ static struct {
 	int nservers;
 	uint32_t lips[MAX_LIPS];
 	int nlips;
-	struct rte_ether_addr server_mac, port_mac;
+	struct rte_ether_addr server_mac, router_mac, port_mac;
+	uint32_t next[MAX_LIPS][MAX_SERVERS]; /* local ports handed out per pool */
 	uint32_t mbufs, capacity;
 	uint16_t port;
 } cfg;
@@ -213,8 +216,8 @@ new_flow(const struct tuple *k, uint64_t now)
 		tab.n[R_FULL]++;
 		return -1;
 	}
-	uint32_t n = tab.nsess, rs = n % cfg.nservers, lip = n / cfg.nservers % cfg.nlips;
-	uint32_t lport = LPORT_MIN + n / cfg.nservers / cfg.nlips;
+	uint32_t n = tab.nsess, rs = n % cfg.nservers, lip = (n + 1) % cfg.nlips;
+	uint32_t lport = LPORT_MIN + cfg.next[lip][rs];
 	if (lport > 65535) {
 		tab.n[R_FULL]++;
 		return -1;
@@ -225,7 +228,8 @@ new_flow(const struct tuple *k, uint64_t now)
 	s->t[1] = (struct tuple){.src = cfg.servers[rs], .dst = cfg.lips[lip], .sport = cfg.sports[rs],
 				 .dport = htons(lport), .proto = k->proto};
 	s->d[0] = (struct dir){.dmac = cfg.server_mac, .port = cfg.port};
-	s->d[1] = (struct dir){.dmac = cfg.server_mac, .port = cfg.port};
+	s->d[1] = (struct dir){.dmac = cfg.router_mac, .port = cfg.port};
+	cfg.next[lip][rs]++;
 	deltas(s, 0);
 	deltas(s, 1);
 	s->expires = now + tab.timeout;
@@ -519,7 +523,8 @@ parse_args(int argc, char **argv)
 		{"mbufs", required_argument, 0, 'm'},  {"capacity", required_argument, 0, 'c'},
 		{"vip", required_argument, 0, 'v'},    {"proto", required_argument, 0, 'p'},
 		{"servers", required_argument, 0, 's'}, {"lips", required_argument, 0, 'l'},
-		{"server-mac", required_argument, 0, 'M'}, {0, 0, 0, 0},
+		{"server-mac", required_argument, 0, 'M'}, {"router-mac", required_argument, 0, 'R'},
+		{0, 0, 0, 0},
 	};
 	int c;
 	cfg.vip.proto = IPPROTO_UDP;
@@ -562,12 +567,17 @@ parse_args(int argc, char **argv)
 			if (rte_ether_unformat_addr(optarg, &cfg.server_mac) != 0)
 				die("--server-mac: not a MAC address", optarg);
 			break;
+		case 'R':
+			if (rte_ether_unformat_addr(optarg, &cfg.router_mac) != 0)
+				die("--router-mac: not a MAC address", optarg);
+			break;
 		default:
 			die("unknown option", NULL);
 		}
 	}
-	if (cfg.mbufs == 0 || cfg.capacity == 0 || cfg.vip.dst == 0 || cfg.nservers == 0 || cfg.nlips == 0)
-		die("want --mbufs, --capacity, --vip, --servers and --lips", NULL);
+	if (cfg.mbufs == 0 || cfg.capacity == 0 || cfg.vip.dst == 0 || cfg.nservers == 0 || cfg.nlips == 0 ||
+	    rte_is_zero_ether_addr(&cfg.server_mac) || rte_is_zero_ether_addr(&cfg.router_mac))
+		die("want --mbufs, --capacity, --vip, --servers, --lips, --server-mac and --router-mac", NULL);
 }
 
 static void
