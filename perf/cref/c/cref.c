@@ -15,10 +15,11 @@
  * linear probing, both directions indexed) have fngw's layout and load.
  *
  * A packet without a session to VIP:vport makes one, as one fngw worker
- * core would: real servers in turn, local addresses in turn from the
- * second, local ports counting up per local address and real server (so
- * that the lab's reply traffic, made for the gateway, finds its sessions);
- * everything else is dropped and counted. Only what the bench needs: no expiry, no ARP, no
+ * core would (nat allocLaddr): real servers in turn, local addresses in turn
+ * from the second (the next one when a pool is exhausted), local ports
+ * counting up per local address and real server, so that the lab's reply
+ * traffic, made for the gateway, finds its sessions. Everything else is
+ * dropped and counted. Only what the bench needs: no expiry, no ARP, no
  * routes, no other modes.
  *
  * It reads testpmd's interactive commands on stdin (start, show port stats
@@ -108,6 +109,7 @@ static struct {
 	int nlips;
 	struct rte_ether_addr server_mac, router_mac, port_mac;
 	uint32_t next[MAX_LIPS][MAX_SERVERS]; /* local ports handed out per pool */
+	uint32_t laddr_rr;                    /* the local address tried first, in turn */
 	uint32_t mbufs, capacity;
 	uint16_t port;
 } cfg;
@@ -216,12 +218,19 @@ new_flow(const struct tuple *k, uint64_t now)
 		tab.n[R_FULL]++;
 		return -1;
 	}
-	uint32_t n = tab.nsess, rs = n % cfg.nservers, lip = (n + 1) % cfg.nlips;
-	uint32_t lport = LPORT_MIN + cfg.next[lip][rs];
-	if (lport > 65535) {
+	uint32_t n = tab.nsess, rs = n % cfg.nservers, lip = 0;
+	int j;
+	cfg.laddr_rr++;
+	for (j = 0; j < cfg.nlips; j++) {
+		lip = (cfg.laddr_rr + j) % cfg.nlips;
+		if (LPORT_MIN + cfg.next[lip][rs] <= 65535)
+			break;
+	}
+	if (j == cfg.nlips) {
 		tab.n[R_FULL]++;
 		return -1;
 	}
+	uint32_t lport = LPORT_MIN + cfg.next[lip][rs];
 	struct session *s = &tab.sess[n];
 	memset(s, 0, sizeof(*s));
 	s->t[0] = *k;
