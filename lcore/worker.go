@@ -245,6 +245,11 @@ func (w *Worker) Poll(now int64) int {
 // classify runs the L2/L3 checks a kernel would before its IP layer, then queues
 // IPv4 for load balancing (balance). Every packet ends in exactly one buffer or
 // counter.
+//
+// Not inlined into Poll (noinline), so that PGO inlines its hot calls into it
+// (perf/README.md, profile-guided optimisation).
+//
+//go:noinline
 func (w *Worker) classify(m *dpdk.Mbuf, st state) {
 	if m.NbSegs() != 1 {
 		w.drop(m, MultiSegment)
@@ -325,6 +330,11 @@ func (w *Worker) toBalance(m *dpdk.Mbuf) {
 // balance runs load balancing on the queued batch (nat.ProcessBurst looks the
 // whole batch's sessions up before processing any) and sends each packet
 // where its verdict says.
+//
+// Not inlined into Poll (noinline), so that PGO inlines dispatch into it
+// (perf/README.md, profile-guided optimisation).
+//
+//go:noinline
 func (w *Worker) balance(st state, now int64) {
 	n := w.nlb
 	w.nlb = 0

@@ -322,6 +322,11 @@ const unhashed = -2
 // yet: a frame that peekTuple misreads only costs a useless prefetch, since
 // LookupHint verifies every candidate, and fails the checks before segment,
 // so its hash is never used.
+//
+// Not inlined into ProcessBurst (noinline), so that PGO inlines peekTuple into
+// it (perf/README.md, profile-guided optimisation).
+//
+//go:noinline
 func (c *Core) lookAhead(fs []Frame) {
 	n := 0
 	for i := range fs {
@@ -497,6 +502,11 @@ func isValidL4(proto uint8, l4 []byte, first bool) bool {
 // malformed frame, an expiring TTL, a packet too big, a reply another core
 // owns, a SYN reusing a closed connection, or a TCP session whose first
 // segment settle has yet to forward.
+//
+// Not inlined into ProcessBurst (noinline), so that PGO inlines pass and
+// rewrite into it (perf/README.md, profile-guided optimisation).
+//
+//go:noinline
 func (c *Core) established(f *Frame, k *Tuple4, cand int32, res *Result) bool {
 	idx, d := cand>>1, Dir(cand&1)
 	s := c.tab.At(idx)
