@@ -11,7 +11,9 @@
 //	              the window, in macswap (the target's reference) and then in
 //	              each mode of Config.Refs (5tswap by default: a yardstick
 //	              that parses every packet and rewrites its addresses and
-//	              ports, as a NAT does, but looks nothing up); gw: counters
+//	              ports, as a NAT does, but looks nothing up), then cref
+//	              (Config.CRef: the gateway's work in C, perf/cref), which
+//	              speaks testpmd's commands; gw: counters
 //	              from `gw link show -s --json`, after the first pass of the
 //	              looped pcap created every session
 //	new-sessions  gw only: `gw stats --json` sampled as fast as the CLI allows
