@@ -2,7 +2,6 @@
 GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 GOFLAGS ?=
 BIN     := bin/gw
-APT_PKGS := libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping curl procps
 # Packages with no cgo: they build with CGO_ENABLED=0 and are unit-tested with -race.
 PURE_PKGS = $(shell $(GO) list ./... | grep -v -e '/dpdk$$' -e '/cmd/' -e '/test/pcap' -e '/test/e2e' -e '/gateway$$')
 
