@@ -11,14 +11,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"fngw/header"
 	"fngw/perf/gen"
+	"fngw/perf/lab"
 	"fngw/test/harness"
 )
 
@@ -87,19 +88,10 @@ func testForward(t *testing.T, bin, proto string) {
 	if err := harness.WritePcap(in, frames...); err != nil {
 		t.Fatal(err)
 	}
-	var servers, lips []string
-	for _, s := range sp.Servers {
-		servers = append(servers, s.String())
-	}
-	for _, a := range sp.LIPs {
-		lips = append(lips, a.String())
-	}
-	cmd := exec.Command(bin, "-l", "0,1", "--no-huge", "-m", "256", "--no-pci",
+	args := append([]string{"-l", "0,1", "--no-huge", "-m", "256", "--no-pci",
 		"--file-prefix", fmt.Sprintf("creftest%d", os.Getpid()), "--log-level", "*:warning",
-		"--vdev", "net_pcap0,rx_pcap="+in+",tx_pcap="+out, "--",
-		"--mbufs", "4096", "--capacity", "1024", "--vip", sp.VIP.String(), "--proto", proto,
-		"--servers", strings.Join(servers, ","), "--lips", strings.Join(lips, ","),
-		"--server-mac", gen.LabServerMAC.String(), "--router-mac", gen.LabRouterMAC.String())
+		"--vdev", "net_pcap0,rx_pcap=" + in + ",tx_pcap=" + out, "--"}, lab.CRefArgs(sp, 4096, 1024)...)
+	cmd := exec.Command(bin, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -253,15 +245,7 @@ func parseCounts(m []string) counts {
 
 // setTTL sets the frame's TTL and computes its IPv4 checksum again.
 func setTTL(f []byte, ttl byte) {
-	ip := f[14:34]
-	ip[8] = ttl
-	ip[10], ip[11] = 0, 0
-	var acc uint32
-	for i := 0; i < 20; i += 2 {
-		acc += uint32(ip[i])<<8 | uint32(ip[i+1])
-	}
-	for acc > 0xffff {
-		acc = acc>>16 + acc&0xffff
-	}
-	ip[10], ip[11] = byte(^acc>>8), byte(^acc)
+	ip := header.IPv4(f[header.EthernetLen:])
+	ip.SetTTL(ttl)
+	ip.SetChecksum(ip.CalculateChecksum())
 }

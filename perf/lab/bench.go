@@ -179,6 +179,15 @@ func (b *Bench) gwConfig(sc *Scenario, sp gen.Spec, device string, mbufs, memMB 
 // cref is perf/cref set up for a scenario as the gateway is: the same
 // service, real servers, local addresses, table capacity and mbufs.
 func (b *Bench) cref(sp gen.Spec, sc *Scenario, device string, mbufs, memMB int) *Testpmd {
+	return &Testpmd{Path: b.cfg.CRef, Lcores: fmt.Sprintf("%d,%d", b.cfg.MainCPU, b.cfg.WorkerCPU),
+		MemoryMB: memMB, Hugepages: b.cfg.Hugepages, FilePrefix: fmt.Sprintf("fngwperf-cref%d", os.Getpid()),
+		Device: device, Prompt: "cref> ", AppArgs: CRefArgs(sp, mbufs, sc.Capacity)}
+}
+
+// CRefArgs are perf/cref's options (after EAL's --) for traffic sp on the
+// lab plan: the service, real servers and local addresses, the next hops'
+// MACs, a pool of mbufs and a table of capacity sessions.
+func CRefArgs(sp gen.Spec, mbufs, capacity int) []string {
 	var servers, lips []string
 	for _, s := range sp.Servers {
 		servers = append(servers, s.String())
@@ -186,12 +195,9 @@ func (b *Bench) cref(sp gen.Spec, sc *Scenario, device string, mbufs, memMB int)
 	for _, a := range sp.LIPs {
 		lips = append(lips, a.String())
 	}
-	return &Testpmd{Path: b.cfg.CRef, Lcores: fmt.Sprintf("%d,%d", b.cfg.MainCPU, b.cfg.WorkerCPU),
-		MemoryMB: memMB, Hugepages: b.cfg.Hugepages, FilePrefix: fmt.Sprintf("fngwperf-cref%d", os.Getpid()),
-		Device: device, Prompt: "cref> ",
-		AppArgs: []string{"--mbufs", fmt.Sprint(mbufs), "--capacity", fmt.Sprint(sc.Capacity), "--vip", sp.VIP.String(),
-			"--proto", sp.Proto, "--servers", strings.Join(servers, ","), "--lips", strings.Join(lips, ","),
-			"--server-mac", gen.LabServerMAC.String(), "--router-mac", gen.LabRouterMAC.String()}}
+	return []string{"--mbufs", fmt.Sprint(mbufs), "--capacity", fmt.Sprint(capacity), "--vip", sp.VIP.String(),
+		"--proto", sp.Proto, "--servers", strings.Join(servers, ","), "--lips", strings.Join(lips, ","),
+		"--server-mac", gen.LabServerMAC.String(), "--router-mac", gen.LabRouterMAC.String()}
 }
 
 func (b *Bench) startGW(ctx context.Context, sc *Scenario, cfg *GatewayConfig, tag string) (*Gateway, error) {
