@@ -253,11 +253,15 @@ func (t *Table) insertOrig(orig *Tuple4, h uint32, reply *Tuple4, expires int64)
 	idx := t.free
 	t.free = t.link[idx].next
 	if t.free >= 0 {
-		// The next new session's lines, so that writing it does not
-		// wait for them (after churn the free list is in no order).
+		// The next new session's lines and its free-list link, so that
+		// neither writing it nor popping the one after it waits for a
+		// line: after churn the free list is in no order, and popping
+		// would wait on each link in turn (BenchmarkNewFlowBurst/churned
+		// 605-664 -> 402-449 ns per flow with the link's prefetch).
 		first, last := t.SessionAddrs(t.free)
 		prefetch.Line(first)
 		prefetch.Line(last)
+		prefetch.Line(uintptr(unsafe.Pointer(&t.link[t.free])))
 	}
 	t.sess[idx] = Session{Orig: *orig, Reply: *reply, Expires: expires}
 	t.put(h, idx, DirIn)
