@@ -57,7 +57,8 @@ type Core struct {
 	conns  *sched.Conns
 	to     *Timeouts
 
-	ctr counters
+	ctr    counters
+	routes []destRoute // by destination ID (see destEgress)
 
 	laddrRR   uint32 // rotates the first local address tried for a new flow
 	schedNext int    // next service whose scheduler tables Expire ages
@@ -233,6 +234,7 @@ func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, er
 		conns:  conns,
 		to:     to,
 		ctr:    newCounters(cfg.Limits),
+		routes: make([]destRoute, cfg.Limits.MaxDests),
 		icmp:   arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
 		frags:  frags,
 		ipID:   uint16(cfg.Core),

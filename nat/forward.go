@@ -98,9 +98,12 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	c.conns.Add(c.id, d.id, 0, 1)
 	s.computeDeltas()
 	if reply.Proto != 0 {
-		// forward's resolution, done early (it keeps a resolved egress;
-		// after a failure forward resolves again).
-		c.resolveEgress(s, DirIn, stack, hopFor(s, &s.Reply))
+		// forward's resolution (resolveEgress toward the real server,
+		// hopFor), done early from the destination's cache (forward
+		// keeps a resolved egress; after a failure it resolves again).
+		e := c.destEgress(d, stack)
+		s.Dir[DirIn] = e.ds
+		s.setEgress(DirIn, stack.Gen(), e.r == ReasonNone)
 		if !ip.IsFragment() && s.egressValid(DirIn, stack) && len(ip) <= int(stack.PortMTU(s.Dir[DirIn].Port)) {
 			// Indexing the reply tuple reads its bucket: settle does
 			// it once the prefetch above has landed. Only a packet
@@ -155,10 +158,11 @@ func (c *Core) abandon(pool int32, lport uint16, svc *service, tmpl int32) {
 // server, rotating the first one tried, and a local port from its pool toward
 // RIP:rport. It returns the session's reply tuple RIP:rport→LIP:lport.
 func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot) (Tuple4, int32, DropReason) {
-	port, _, ok := stack.Route(d.addr)
-	if !ok {
+	e := c.destEgress(d, stack)
+	if e.r == ReasonNoRoute {
 		return Tuple4{}, -1, ReasonNoRoute
 	}
+	port := e.ds.Port
 	n := len(svc.laddrs)
 	if n == 0 {
 		// A FULLNAT service whose local addresses are not configured yet
@@ -355,11 +359,36 @@ func (s *Session) setEgress(d Dir, gen uint64, ok bool) {
 	}
 }
 
+// destRoute is a core's cache of resolve's answer for packets to one
+// destination, a FULLNAT or NAT real server: its egress port and MAC and the
+// outcome, under one stack generation. Every new flow to the destination
+// takes them from here until the generation changes, instead of looking the
+// route and the neighbour up again (LVS keeps a route per destination the
+// same way, dest_dst).
+type destRoute struct {
+	gen  uint64       // the generation + 1 (0: empty; generations never wrap)
+	addr header.Addr4 // the destination it was resolved for: IDs are reused
+	ds   DirState
+	r    DropReason
+}
+
+// destEgress returns resolve's answer for a packet routed to destination d,
+// from the core's cache when it holds one for stack's generation.
+func (c *Core) destEgress(d *dest, stack *arp.Snapshot) *destRoute {
+	e := &c.routes[d.id]
+	if e.gen != stack.Gen()+1 || e.addr != d.addr {
+		*e = destRoute{gen: stack.Gen() + 1, addr: d.addr}
+		_, e.r = resolve(&e.ds, stack, hop{addr: d.addr})
+	}
+	return e
+}
+
 // resolve makes ds hold the egress toward h in stack, by route and neighbour
 // lookups. It returns the neighbour the packet goes to and ReasonNone,
 // ReasonNoRoute, or ReasonNoNeigh: then ds.Port is set but not ds.DstMAC,
-// so the caller must not cache the entry (the next packet looks up again)
-// and hands the packet to the control lcore to resolve the neighbour
+// so the caller must not mark the session's egress valid (the next packet
+// looks up again; destRoute keeps the answer for its generation only) and
+// hands the packet to the control lcore to resolve the neighbour
 // (Result.NextHop: for DR it is the real server, which the packet's
 // destination, the VIP, does not tell).
 func resolve(ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, DropReason) {

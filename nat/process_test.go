@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"fngw/header"
+	"fngw/sched"
 )
 
 func TestProcessVerdicts(t *testing.T) {
@@ -188,6 +189,59 @@ func TestEgressRefreshedOnGeneration(t *testing.T) {
 	if r, _ := e.run(0, reply.frame(t)); r.Act != ActTx || !s.egressValid(DirOut, e.stack) || !s.egressValid(DirIn, e.stack) {
 		t.Fatalf("reply: %+v, egress cache %+v (bits %b)", r, s.Dir, s.egress)
 	}
+}
+
+// TestNewFlowEgressPerDestination: new flows take their egress from the
+// core's cache of each destination's route and neighbour (destEgress),
+// which a new stack generation, or a destination ID naming another address
+// in a new services snapshot, must not let them reuse.
+func TestNewFlowEgressPerDestination(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	rip3, rsMAC3 := header.Addr4{10, 1, 0, 13}, header.MAC{2, 0, 0, 0, 1, 13}
+	cport := uint16(40000)
+	// flows sends n SYNs from new client ports and checks that each leaves
+	// for the MAC want names for its real server.
+	flows := func(n int, want map[header.Addr4]header.MAC) {
+		t.Helper()
+		for range n {
+			r, out := e.run(0, fromClient(cport, fSYN, 1, 0, "").frame(t))
+			cport++
+			if r.Act != ActTx {
+				t.Fatalf("client port %d: verdict %+v", cport-1, r)
+			}
+			ip := header.IPv4(out[header.EthernetLen:])
+			dst, mac := ip.DestinationAddress(), *(*header.MAC)(out)
+			if w, ok := want[dst]; !ok || mac != w {
+				t.Fatalf("client port %d: to %v via %v, want %v", cport-1, dst, mac, w)
+			}
+		}
+	}
+	flows(4, map[header.Addr4]header.MAC{rip1: rsMAC1, rip2: rsMAC2})
+	// rip1 moves to another MAC (a new generation).
+	newMAC := header.MAC{2, 0, 0, 0, 9, 9}
+	for _, n := range []struct {
+		ip  header.Addr4
+		mac header.MAC
+	}{{rip1, newMAC}, {rip3, rsMAC3}} {
+		if err := e.arp.AddNeigh(1, n.ip.Netip(), n.mac); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.stack = e.arp.Snapshot()
+	flows(4, map[header.Addr4]header.MAC{rip1: newMAC, rip2: rsMAC2})
+	// The same generation, and destT1's ID now names rip3.
+	dc := []DestConf{{ID: destT1, Addr: rip3.Netip(), Port: 8080}, {ID: destT2, Addr: rip2.Netip(), Port: 8080}}
+	sc := []sched.DestConf{{ID: destT1, Addr: rip3.Netip(), Port: 8080, Weight: 1}, {ID: destT2, Addr: rip2.Netip(), Port: 8080, Weight: 1}}
+	rr, err := sched.NewService(sched.RR, 0, sc, e.conns, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svcs, err = NewServices([]ServiceConf{{ID: svcTCP, VIP: vip, Port: 80, Proto: header.IPProtoTCP, Sched: rr, Dests: dc,
+		LocalAddrs: []LocalAddr{{laddr1, 1}, {laddr2, 1}}}}, Limits{MaxServices: 8, MaxDests: maxDest, MaxLocalAddrs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows(4, map[header.Addr4]header.MAC{rip3: rsMAC3, rip2: rsMAC2})
 }
 
 func TestRedirectToOwnerCore(t *testing.T) {
