@@ -41,8 +41,16 @@ func (s *Session) computeDeltas() {
 		}
 		return
 	}
-	s.delta[DirIn] = tupleDelta(o, r.Dst, r.Src, r.DPort, r.SPort, ttl)
-	s.delta[DirOut] = tupleDelta(r, o.Dst, o.Src, o.DPort, o.SPort, ttl)
+	// Both directions from one pass over the words: a word's term received
+	// in one direction, ~x + y, and its counterpart in the other, ~y + x,
+	// add up to 2·0xffff, so the reply direction's sums are the forward
+	// ones' complements to 2·0xffff per word (the same integers
+	// tupleDelta(r, o.Dst, o.Src, o.DPort, o.SPort, ttl) adds up).
+	a := addrTerm(addrTerm(0, o.Src, r.Dst), o.Dst, r.Src)
+	p := uint32(^o.SPort) + uint32(r.DPort) + uint32(^o.DPort) + uint32(r.SPort)
+	s.delta[DirIn] = csumDelta{ip: fold32(a + ttl), l4: fold32(a + p)}
+	ra, rp := 2*4*0xffff-a, 2*2*0xffff-p // four address words, two port words
+	s.delta[DirOut] = csumDelta{ip: fold32(ra + ttl), l4: fold32(ra + rp)}
 }
 
 // tupleDelta is the delta of a packet arriving with tuple in and leaving

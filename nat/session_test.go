@@ -121,3 +121,36 @@ func TestSessionOutInvariant(t *testing.T) {
 		t.Fatalf("String = %q", got)
 	}
 }
+
+// TestComputeDeltasBothDirections: the reply direction's deltas, which
+// computeDeltas derives from the forward direction's sums, are what
+// tupleDelta computes for that direction on its own, on random tuples and
+// on the words at the ends of the range (where a ones'-complement zero has
+// two forms).
+func TestComputeDeltasBothDirections(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	edge := []uint32{0, 0xffffffff, 0xffff0000, 0x0000ffff}
+	pick := func() uint32 {
+		if rng.IntN(2) == 0 {
+			return edge[rng.IntN(len(edge))]
+		}
+		return rng.Uint32()
+	}
+	addr := func() header.Addr4 {
+		v := pick()
+		return header.Addr4{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+	}
+	for i := range 200000 {
+		var s Session
+		s.Mode = []Mode{ModeFullNAT, ModeNAT}[i%2]
+		s.Orig = Tuple4{Src: addr(), Dst: addr(), SPort: uint16(pick()), DPort: uint16(pick()), Proto: header.IPProtoTCP}
+		s.Reply = Tuple4{Src: addr(), Dst: addr(), SPort: uint16(pick()), DPort: uint16(pick()), Proto: header.IPProtoTCP}
+		s.computeDeltas()
+		o, r := &s.Orig, &s.Reply
+		in := tupleDelta(o, r.Dst, r.Src, r.DPort, r.SPort, ttlDecDelta)
+		out := tupleDelta(r, o.Dst, o.Src, o.DPort, o.SPort, ttlDecDelta)
+		if s.delta[DirIn] != in || s.delta[DirOut] != out {
+			t.Fatalf("%+v / %+v: deltas %+v, want %+v and %+v", *o, *r, s.delta, in, out)
+		}
+	}
+}
