@@ -47,8 +47,7 @@ type Control struct {
 	cfg   ControlConfig
 	stack *Stack
 	rx    *dpdk.Burst
-	out   *dpdk.Burst
-	nout  int
+	out   outBuf // toward the tx worker
 	one   *dpdk.Burst
 	jobs  chan func()
 	stop  chan struct{}
@@ -63,8 +62,10 @@ type Control struct {
 // NewControl builds the control lcore and its stack (whose hooks send through
 // the workers' tx queues).
 func NewControl(cfg ControlConfig, newBurst func(int) *dpdk.Burst) *Control {
-	c := &Control{cfg: cfg, rx: newBurst(BurstSize), out: newBurst(bufCap), one: newBurst(1),
+	c := &Control{cfg: cfg, rx: newBurst(BurstSize), one: newBurst(1),
 		jobs: make(chan func(), 64), stop: make(chan struct{}), done: make(chan struct{}), base: time.Now()}
+	tx := cfg.ToWorkers[cfg.TxWorker]
+	c.out = newOutBuf(newBurst, func(b *dpdk.Burst, n int) int { return tx.Enqueue(b, 0, n) }, &c.cnt.sent, &c.cnt.ringFull)
 	if c.cfg.TickEvery == 0 {
 		c.cfg.TickEvery = 2 * time.Second
 	}
@@ -308,22 +309,7 @@ func (c *Control) alloc() *dpdk.Mbuf {
 // send queues m for transmission on port by the tx worker.
 func (c *Control) send(m *dpdk.Mbuf, port uint16) {
 	m.SetPort(port)
-	if c.nout == bufCap {
-		c.flush()
-	}
-	c.out.Pkts[c.nout] = m
-	c.nout++
+	c.out.put(m, c.cfg.IO)
 }
 
-func (c *Control) flush() {
-	if c.nout == 0 {
-		return
-	}
-	q := c.cfg.ToWorkers[c.cfg.TxWorker].Enqueue(c.out, 0, c.nout)
-	c.cnt.sent.add(uint64(q))
-	if q < c.nout {
-		c.cnt.ringFull.add(uint64(c.nout - q))
-		c.cfg.IO.FreeBulk(c.out, q, c.nout-q)
-	}
-	c.nout = 0
-}
+func (c *Control) flush() { c.out.flush(c.cfg.IO) }

@@ -66,8 +66,7 @@ type Worker struct {
 	rx   *dpdk.Burst
 	tx   []outBuf // per port
 	red  []outBuf // per destination core (b nil: none)
-	ctl  *dpdk.Burst
-	nctl int
+	ctl  outBuf
 	free *dpdk.Burst
 	nfre int
 	cnt  counters
@@ -85,13 +84,6 @@ type Worker struct {
 	pf     [BurstSize]uintptr // packet data to prefetch
 }
 
-// outBuf is a buffer of packets for one way out (a tx port, a redirect
-// ring): a burst array and how much of it is filled.
-type outBuf struct {
-	b *dpdk.Burst
-	n int
-}
-
 // job is a function the control plane runs on the worker's thread between two
 // turns of the loop (to read state only the worker may touch, such as its
 // session table).
@@ -107,17 +99,25 @@ const bufCap = 2 * BurstSize
 // NewWorker allocates every buffer the worker will ever use. newBurst makes a
 // burst array (dpdk.NewBurst in production, so arrays handed to C live in C memory).
 func NewWorker(cfg WorkerConfig, newBurst func(int) *dpdk.Burst) *Worker {
-	w := &Worker{cfg: cfg, rx: newBurst(BurstSize), ctl: newBurst(bufCap), free: newBurst(bufCap)}
+	w := &Worker{cfg: cfg, rx: newBurst(BurstSize), free: newBurst(bufCap)}
+	k := &w.cnt
 	w.tx = make([]outBuf, len(cfg.TxQueue))
-	for i := range w.tx {
-		w.tx[i].b = newBurst(bufCap)
+	for p, q := range cfg.TxQueue {
+		send := func(b *dpdk.Burst, n int) int { return cfg.IO.TxBurst(uint16(p), q, b, 0, n) }
+		w.tx[p] = newOutBuf(newBurst, send, &k.tx, &k.drops[TxQueueFull])
 	}
 	w.red = make([]outBuf, len(cfg.RedirectOut))
-	for i, r := range cfg.RedirectOut {
+	for c, r := range cfg.RedirectOut {
 		if r != nil {
-			w.red[i].b = newBurst(bufCap)
+			send := func(b *dpdk.Burst, n int) int { return r.Enqueue(b, 0, n) }
+			w.red[c] = newOutBuf(newBurst, send, &k.redirectOut, &k.drops[RedirectRingFull])
 		}
 	}
+	toCtl := func(*dpdk.Burst, int) int { return 0 }
+	if r := cfg.ToControl; r != nil {
+		toCtl = func(b *dpdk.Burst, n int) int { return r.Enqueue(b, 0, n) }
+	}
+	w.ctl = newOutBuf(newBurst, toCtl, &k.toControl, &k.drops[ControlRingFull])
 	if cfg.ExpireBudget == 0 {
 		w.cfg.ExpireBudget = 64
 	}
@@ -397,12 +397,7 @@ func (w *Worker) queueTx(port uint16, m *dpdk.Mbuf) {
 		w.drop(m, NotForUs)
 		return
 	}
-	q := &w.tx[port]
-	if q.n == bufCap {
-		w.flushPort(port)
-	}
-	q.b.Pkts[q.n] = m
-	q.n++
+	w.tx[port].put(m, w.cfg.IO)
 }
 
 func (w *Worker) redirect(core int, m *dpdk.Mbuf) {
@@ -412,12 +407,7 @@ func (w *Worker) redirect(core int, m *dpdk.Mbuf) {
 		w.drop(m, RedirectRingFull)
 		return
 	}
-	q := &w.red[core]
-	if q.n == bufCap {
-		w.flushRedirect(core)
-	}
-	q.b.Pkts[q.n] = m
-	q.n++
+	w.red[core].put(m, w.cfg.IO)
 }
 
 // toControl queues m for the control lcore. nexthop, carried in the mbuf's
@@ -426,67 +416,21 @@ func (w *Worker) redirect(core int, m *dpdk.Mbuf) {
 // packet the control lcore handles itself (ARP, ICMP to the gateway).
 func (w *Worker) toControl(m *dpdk.Mbuf, nexthop uint32) {
 	m.SetUserTag(nexthop)
-	if w.nctl == bufCap {
-		w.flushControl()
-	}
-	w.ctl.Pkts[w.nctl] = m
-	w.nctl++
+	w.ctl.put(m, w.cfg.IO)
 }
 
 // flush sends every buffer: one tx burst per port, one enqueue per ring, one
 // bulk free.
 func (w *Worker) flush() {
 	for p := range w.tx {
-		if w.tx[p].n > 0 {
-			w.flushPort(uint16(p))
-		}
+		w.tx[p].flush(w.cfg.IO)
 	}
 	for c := range w.red {
-		if w.red[c].n > 0 {
-			w.flushRedirect(c)
-		}
+		w.red[c].flush(w.cfg.IO)
 	}
-	if w.nctl > 0 {
-		w.flushControl()
-	}
+	w.ctl.flush(w.cfg.IO)
 	if w.nfre > 0 {
 		w.cfg.IO.FreeBulk(w.free, 0, w.nfre)
 		w.nfre = 0
 	}
-}
-
-func (w *Worker) flushPort(p uint16) {
-	q := &w.tx[p]
-	sent := w.cfg.IO.TxBurst(p, w.cfg.TxQueue[p], q.b, 0, q.n)
-	w.cnt.tx.add(uint64(sent))
-	if sent < q.n {
-		w.cnt.drops[TxQueueFull].add(uint64(q.n - sent))
-		w.cfg.IO.FreeBulk(q.b, sent, q.n-sent)
-	}
-	q.n = 0
-}
-
-func (w *Worker) flushRedirect(c int) {
-	q := &w.red[c]
-	sent := w.cfg.RedirectOut[c].Enqueue(q.b, 0, q.n)
-	w.cnt.redirectOut.add(uint64(sent))
-	if sent < q.n {
-		w.cnt.drops[RedirectRingFull].add(uint64(q.n - sent))
-		w.cfg.IO.FreeBulk(q.b, sent, q.n-sent)
-	}
-	q.n = 0
-}
-
-func (w *Worker) flushControl() {
-	n := w.nctl
-	q := 0
-	if w.cfg.ToControl != nil {
-		q = w.cfg.ToControl.Enqueue(w.ctl, 0, n)
-	}
-	w.cnt.toControl.add(uint64(q))
-	if q < n {
-		w.cnt.drops[ControlRingFull].add(uint64(n - q))
-		w.cfg.IO.FreeBulk(w.ctl, q, n-q)
-	}
-	w.nctl = 0
 }

@@ -1,8 +1,9 @@
 // Package datapath assembles a gateway's worker datapath — the user-space
-// stack, one FULLNAT service, per-core NAT state and lcore workers — on the
-// perf lab's addressing plan (package perf/gen), without the control plane,
-// for benchmarks of the worker loop: over an in-memory port (package lcore's
-// tests) or real DPDK ports (package perf/worker).
+// stack, one FULLNAT service, per-core NAT state and lcore workers, wired by
+// lcore.Build as in the gateway — on the perf lab's addressing plan (package
+// perf/gen), without the control plane, for benchmarks of the worker loop:
+// over an in-memory port (package lcore's tests) or real DPDK ports (package
+// perf/worker).
 //
 // Every port carries both sides, as in the lab: clients behind the router
 // 198.18.0.254, real servers and local addresses on 198.18.1.0/24.
@@ -12,7 +13,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sync/atomic"
 
 	"fngw/arp"
 	"fngw/dpdk"
@@ -35,8 +35,8 @@ type Config struct {
 	IO       func(core int) lcore.IO
 	Rx       func(core int) []lcore.Queue
 	NewBurst func(n int) *dpdk.Burst
-	// NewRing makes the redirect ring from worker i to worker j.
-	NewRing func(i, j int) (lcore.Ring, error)
+	// NewRing makes a ring between two lcores (lcore.Plan.NewRing).
+	NewRing func(name string) (lcore.Ring, error)
 	Start   int64 // the monotonic clock at creation (ns)
 	// CPU, if set, pins worker i when it runs (Worker.Run); Register then
 	// makes its thread a DPDK lcore. Unset: workers are only polled.
@@ -44,14 +44,12 @@ type Config struct {
 	Register func() error
 }
 
-// Datapath is the assembled datapath. The caller polls the workers
+// Datapath is the assembled datapath (lcore.Build, as the gateway builds
+// it), its control lcore not running. The caller polls the workers
 // (Worker.Poll) or runs them (Worker.Run, with Config.CPU).
 type Datapath struct {
-	Spec     gen.Spec
-	Services atomic.Pointer[nat.Services]
-	Stack    *lcore.Stack
-	Cores    []*nat.Core
-	Workers  []*lcore.Worker
+	*lcore.Datapath
+	Spec gen.Spec
 }
 
 // New assembles a datapath.
@@ -64,10 +62,22 @@ func New(cfg Config) (*Datapath, error) {
 	if cfg.Cores < 1 || len(cfg.PortMACs) < 1 {
 		return nil, fmt.Errorf("datapath: %d cores and %d ports; want at least one of each", cfg.Cores, len(cfg.PortMACs))
 	}
-	d := &Datapath{Spec: sp}
-	d.Stack = arp.NewStack(arp.NeighConfig{}, arp.Hooks[*dpdk.Mbuf]{
-		Solicit: func(arp.Solicitation) {}, Transmit: func(*dpdk.Mbuf, uint16, header.MAC) {}, Drop: func(*dpdk.Mbuf) {},
-	})
+	lim := nat.Limits{MaxServices: 8, MaxDests: 256, MaxLocalAddrs: 256}
+	plan := lcore.Plan{NumPorts: len(cfg.PortMACs), NewBurst: cfg.NewBurst, NewRing: cfg.NewRing, Register: cfg.Register,
+		Sessions: cfg.Sessions, Limits: lim, Seed: 7, Start: cfg.Start, IO: cfg.IO(0)}
+	for i := range cfg.Cores {
+		cpu := -1
+		if cfg.CPU != nil {
+			cpu = cfg.CPU(i)
+		}
+		plan.Workers = append(plan.Workers, lcore.WorkerPlan{CPU: cpu, Rx: cfg.Rx(i), IO: cfg.IO(i)})
+	}
+	ld, err := lcore.Build(plan)
+	if err != nil {
+		return nil, err
+	}
+	d := &Datapath{Datapath: ld, Spec: sp}
+	st := d.Stack()
 	var errs []error
 	must := func(err error) {
 		if err != nil {
@@ -75,27 +85,25 @@ func New(cfg Config) (*Datapath, error) {
 		}
 	}
 	for i, m := range cfg.PortMACs {
-		must(d.Stack.AddPort(arp.Port{ID: uint16(i), Name: fmt.Sprintf("dpdk%d", i), MAC: header.MAC(m), MTU: 1500}))
+		must(st.AddPort(arp.Port{ID: uint16(i), Name: fmt.Sprintf("dpdk%d", i), MAC: header.MAC(m), MTU: 1500}))
 	}
 	// The lab's subnets are on port 0; further ports only receive.
 	for _, a := range gen.LabPortAddrs {
-		must(d.Stack.AddAddr(0, netip.MustParsePrefix(a), arp.OwnInterface))
+		must(st.AddAddr(0, netip.MustParsePrefix(a), arp.OwnInterface))
 	}
-	must(d.Stack.AddAddr(0, netip.PrefixFrom(sp.VIP.Addr(), 32), arp.OwnVIP))
-	must(d.Stack.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Via: gen.LabRouter, Port: 0}))
-	must(d.Stack.AddNeigh(0, gen.LabRouter, header.MAC(gen.LabRouterMAC)))
-	lim := nat.Limits{MaxServices: 8, MaxDests: 256, MaxLocalAddrs: 256}
-	conns := sched.NewConns(cfg.Cores, lim.MaxDests)
+	must(st.AddAddr(0, netip.PrefixFrom(sp.VIP.Addr(), 32), arp.OwnVIP))
+	must(st.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Via: gen.LabRouter, Port: 0}))
+	must(st.AddNeigh(0, gen.LabRouter, header.MAC(gen.LabRouterMAC)))
 	var sd []sched.DestConf
 	var nd []nat.DestConf
 	for i, s := range sp.Servers {
-		must(d.Stack.AddNeigh(0, s.Addr(), header.MAC(gen.LabServerMAC)))
+		must(st.AddNeigh(0, s.Addr(), header.MAC(gen.LabServerMAC)))
 		sd = append(sd, sched.DestConf{ID: uint32(i + 1), Addr: s.Addr(), Port: s.Port(), Weight: 1})
 		nd = append(nd, nat.DestConf{ID: uint32(i + 1), Addr: s.Addr(), Port: s.Port(), Mode: nat.ModeFullNAT})
 	}
 	var la []nat.LocalAddr
 	for _, l := range sp.LIPs {
-		must(d.Stack.AddAddr(0, netip.PrefixFrom(l, 32), arp.OwnLocalAddr))
+		must(st.AddAddr(0, netip.PrefixFrom(l, 32), arp.OwnLocalAddr))
 		la = append(la, nat.LocalAddr{Addr: header.Addr4(l.As4()), Port: 0})
 	}
 	if len(errs) > 0 {
@@ -105,7 +113,7 @@ func New(cfg Config) (*Datapath, error) {
 	if sp.Proto == "tcp" {
 		proto = header.IPProtoTCP
 	}
-	sc, err := sched.NewService(sched.RR, 0, sd, conns, cfg.Cores)
+	sc, err := sched.NewService(sched.RR, 0, sd, d.Conns, cfg.Cores)
 	if err != nil {
 		return nil, err
 	}
@@ -115,38 +123,6 @@ func New(cfg Config) (*Datapath, error) {
 		return nil, err
 	}
 	d.Services.Store(svcs)
-	to := nat.NewTimeouts()
-	red := make([][]lcore.Ring, cfg.Cores)
-	for i := range red {
-		red[i] = make([]lcore.Ring, cfg.Cores)
-		for j := range red[i] {
-			if i != j {
-				if red[i][j], err = cfg.NewRing(i, j); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	txq := make([]uint16, len(cfg.PortMACs))
-	for i := range cfg.Cores {
-		c, err := nat.NewCore(nat.Config{Core: i, NumCores: cfg.Cores, Sessions: cfg.Sessions, Limits: lim, Seed: 7}, conns, to, cfg.Start)
-		if err != nil {
-			return nil, err
-		}
-		var in []lcore.Ring
-		for j := range red {
-			if j != i {
-				in = append(in, red[j][i])
-			}
-		}
-		cpu := -1
-		if cfg.CPU != nil {
-			cpu = cfg.CPU(i)
-		}
-		w := lcore.NewWorker(lcore.WorkerConfig{ID: i, CPU: cpu, Register: cfg.Register, Rx: cfg.Rx(i), TxQueue: txq,
-			IO: cfg.IO(i), Services: &d.Services, Stack: d.Stack, NAT: c, RedirectOut: red[i], RedirectIn: in}, cfg.NewBurst)
-		d.Cores, d.Workers = append(d.Cores, c), append(d.Workers, w)
-	}
 	return d, nil
 }
 

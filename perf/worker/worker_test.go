@@ -31,6 +31,7 @@ var (
 	ports []*dpdk.Port
 	specs []gen.Spec
 	cpu   = 1 // the CPU the worker is pinned to (FNGW_BENCH_CPU)
+	built int // datapaths built so far
 )
 
 func TestMain(m *testing.M) {
@@ -108,11 +109,14 @@ func newDatapath(tb testing.TB, port int) *datapath.Datapath {
 	for i := range specs {
 		macs[i] = specs[i].GatewayMAC
 	}
+	built++ // DPDK ring names are unique per process
 	d, err := datapath.New(datapath.Config{Spec: specs[port], Cores: 1, Sessions: 1 << 16, PortMACs: macs,
 		IO:       func(int) lcore.IO { return dpdk.EthIO{Pool: pool} },
 		Rx:       func(int) []lcore.Queue { return []lcore.Queue{{Port: ports[port].ID, Queue: 0}} },
 		NewBurst: dpdk.NewBurst,
-		NewRing:  func(int, int) (lcore.Ring, error) { return nil, fmt.Errorf("one core: no rings") },
+		NewRing: func(name string) (lcore.Ring, error) {
+			return dpdk.NewRing(fmt.Sprintf("%s_%d", name, built), 1024, true)
+		},
 		Start:    1,
 		CPU:      func(int) int { return cpu },
 		Register: func() error { _, err := dpdk.ThreadRegister(); return err },
