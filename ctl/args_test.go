@@ -73,8 +73,8 @@ func TestParseArgsValid(t *testing.T) {
 		{"-Ln -t 198.18.1.100:80", Command{Op: OpList, Service: svcKey(TCP, "198.18.1.100", 80), List: &ListOptions{Numeric: true}}},
 		{"-Z", Command{Op: OpZero}},
 		{"-Z -u 198.18.1.100:53", Command{Op: OpZero, Service: svcKey(UDP, "198.18.1.100", 53)}},
-		{"--set 900 120 300", Command{Op: OpSetTimeouts, Timeouts: &Timeouts{900, 120, 300}}},
-		{"--set 0 60 0", Command{Op: OpSetTimeouts, Timeouts: &Timeouts{0, 60, 0}}},
+		{"--set 900 120 300", Command{Op: OpSetTimeouts, Timeouts: &Timeouts{TCP: 900, TCPFin: 120, UDP: 300}}},
+		{"--set 0 60 0", Command{Op: OpSetTimeouts, Timeouts: &Timeouts{TCPFin: 60}}},
 		{"--add-laddr -t 198.18.1.100:80 -z 198.18.1.10 -F dpdk0", Command{Op: OpAddLaddr, Service: svcKey(TCP, "198.18.1.100", 80), Laddr: &LocalAddr{Addr: mustAddr("198.18.1.10"), Port: "dpdk0"}}},
 		{"-P -t 198.18.1.100:80 --laddr 198.18.1.10 --ifname dpdk0", Command{Op: OpAddLaddr, Service: svcKey(TCP, "198.18.1.100", 80), Laddr: &LocalAddr{Addr: mustAddr("198.18.1.10"), Port: "dpdk0"}}},
 		{"--del-laddr -t 198.18.1.100:80 -z 198.18.1.10", Command{Op: OpDelLaddr, Service: svcKey(TCP, "198.18.1.100", 80), Laddr: &LocalAddr{Addr: mustAddr("198.18.1.10")}}},
@@ -245,7 +245,7 @@ func TestDoubleDashEndsOptions(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	c, err := ParseArgs([]string{"--set", "--", "1", "2", "3"})
-	if err != nil || *c.Timeouts != (Timeouts{1, 2, 3}) {
+	if err != nil || *c.Timeouts != (Timeouts{TCP: 1, TCPFin: 2, UDP: 3}) {
 		t.Fatalf("got %v %v", c, err)
 	}
 }
@@ -275,6 +275,10 @@ func TestArgsRoundTrip(t *testing.T) {
 			}
 			if cmd.Op == OpDelNeigh {
 				cmd.Neigh = &Neigh{Addr: cmd.Neigh.Addr, Port: cmd.Neigh.Port}
+			}
+			if cmd.Op == OpSetTimeouts { // --set has no SYN_RECV timeout
+				t := cmd.Timeouts.ipvsadm()
+				cmd.Timeouts = &t
 			}
 			if !reflect.DeepEqual(got, cmd) {
 				t.Fatalf("seed %d: %q\n got %s\nwant %s", seed, args, dump(got), dump(cmd))

@@ -84,6 +84,7 @@ type Command struct {
 	Addr     *Addr        `json:"addr,omitempty"`
 	Route    *Route       `json:"route,omitempty"`
 	Neigh    *Neigh       `json:"neigh,omitempty"`
+	Dev      string       `json:"dev,omitempty"` // the port a link command names
 	List     *ListOptions `json:"list,omitempty"`
 	Batch    []Command    `json:"batch,omitempty"` // OpRestore: the commands to apply at once
 }
@@ -230,7 +231,8 @@ func svcArgs(s *Service) []string {
 }
 
 // Args renders the command as an argument vector for ParseArgs (ipvsadm
-// commands) or ParseStackArgs (stack commands), without the program name.
+// commands), ParseStackArgs (stack commands) or ParseCommandLine (the
+// gateway's own commands), without the program name.
 // For service and destination commands the order follows ipvsadm -S.
 func (c Command) Args() []string {
 	var a []string
@@ -345,6 +347,8 @@ func (c Command) Args() []string {
 				a = append(a, strings.Fields(c.Neigh.String())...)
 			}
 		}
+	case OpLinkShow, OpStats, OpMem, OpReload:
+		a = c.gwArgs()
 	default:
 		a = []string{string(c.Op)}
 	}

@@ -262,7 +262,7 @@ func (c *Config) DelLaddr(k ServiceKey, a netip.Addr) error {
 // SetTimeouts sets session timeouts in seconds (ipvsadm --set); a zero field
 // leaves that timeout unchanged, as in the kernel.
 func (c *Config) SetTimeouts(t Timeouts) error {
-	for _, v := range []uint32{t.TCP, t.TCPFin, t.UDP} {
+	for _, v := range []uint32{t.TCP, t.TCPFin, t.UDP, t.SynRecv} {
 		if v > MaxTimeout {
 			return invalidf("timeout %d above the maximum %d", v, MaxTimeout)
 		}
@@ -275,6 +275,9 @@ func (c *Config) SetTimeouts(t Timeouts) error {
 	}
 	if t.UDP != 0 {
 		c.Timeouts.UDP = t.UDP
+	}
+	if t.SynRecv != 0 {
+		c.Timeouts.SynRecv = t.SynRecv
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func randDest(r *rand.Rand, s Service) Dest {
 func randConfig(r *rand.Rand) *Config {
 	c := NewConfig()
 	if r.Intn(2) == 0 {
-		_ = c.SetTimeouts(Timeouts{uint32(r.Intn(3)) * 600, uint32(r.Intn(200)), uint32(r.Intn(1000))})
+		_ = c.SetTimeouts(Timeouts{TCP: uint32(r.Intn(3)) * 600, TCPFin: uint32(r.Intn(200)), UDP: uint32(r.Intn(1000))})
 	}
 	ports := []string{"dpdk0", "dpdk1"}
 	for i := range r.Intn(3) {

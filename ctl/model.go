@@ -459,15 +459,22 @@ type LocalAddr struct {
 	Port string     `json:"port"`
 }
 
-// Timeouts are the session timeouts in seconds (ipvsadm --set tcp tcpfin udp).
+// Timeouts are the session timeouts in seconds: ipvsadm --set tcp tcpfin
+// udp, and the SYN_RECV (half-open) timeout, which ipvsadm cannot set (the
+// [session] table of the configuration file sets all four).
 type Timeouts struct {
-	TCP    uint32 `json:"tcp"`
-	TCPFin uint32 `json:"tcpfin"`
-	UDP    uint32 `json:"udp"`
+	TCP     uint32 `json:"tcp"`
+	TCPFin  uint32 `json:"tcpfin"`
+	UDP     uint32 `json:"udp"`
+	SynRecv uint32 `json:"syn_recv"`
 }
 
-// DefaultTimeouts are the LVS defaults: 15 min, 2 min, 5 min.
-var DefaultTimeouts = Timeouts{TCP: 900, TCPFin: 120, UDP: 300}
+// DefaultTimeouts are the LVS defaults: 15 min, 2 min, 5 min, and 60 s in
+// SYN_RECV.
+var DefaultTimeouts = Timeouts{TCP: 900, TCPFin: 120, UDP: 300, SynRecv: 60}
+
+// ipvsadm returns the timeouts ipvsadm --set and --timeout show.
+func (t Timeouts) ipvsadm() Timeouts { return Timeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP} }
 
 // Served reports whether the dataplane serves addresses of a's family now:
 // only IPv4 is. The model itself is family-neutral; the daemon and the

@@ -16,8 +16,8 @@ import (
 // too. Addresses are always numeric, so -S and -S -n print the same.
 func WriteSave(w io.Writer, c *Config) error {
 	var b strings.Builder
-	if c.Timeouts != DefaultTimeouts {
-		b.WriteString(Command{Op: OpSetTimeouts, Timeouts: &c.Timeouts}.String() + "\n")
+	if t := c.Timeouts.ipvsadm(); t != DefaultTimeouts.ipvsadm() {
+		b.WriteString(Command{Op: OpSetTimeouts, Timeouts: &t}.String() + "\n")
 	}
 	for _, vs := range c.Services {
 		s := vs.Service

@@ -10,28 +10,24 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"fngw/arp"
-	"fngw/ctl"
 	"fngw/ctl/config"
+	"fngw/ctl/plane"
 	"fngw/ctl/socket"
 	"fngw/dpdk"
 	"fngw/header"
 	"fngw/lcore"
 	"fngw/nat"
-	"fngw/sched"
 )
 
 // Limits of the datapath's ID spaces.
-const (
-	maxServices   = 4096
-	maxDests      = 65536
-	maxLocalAddrs = 1024
-	ringSize      = 4096 // slots of every inter-lcore ring
-)
+var limits = nat.Limits{MaxServices: 4096, MaxDests: 65536, MaxLocalAddrs: 1024}
+
+// ringSize is the number of slots of every ring between lcores.
+const ringSize = 4096
 
 // port is one configured DPDK port.
 type port struct {
@@ -43,43 +39,24 @@ type port struct {
 	tap bool
 }
 
-// Gateway is a running gateway. Fields below "owned by the control goroutine" are
-// touched only by jobs running there.
+// Gateway is a running gateway: DPDK, its pool and ports, the datapath
+// (lcore.Build) and its control plane (package plane).
 type Gateway struct {
 	log      *slog.Logger
 	file     *config.File
 	nworkers int
-	limits   nat.Limits
 
-	pool    *dpdk.Pool
-	ports   []*port
-	portIDs map[string]uint16
-	conns   *sched.Conns
-	to      *nat.Timeouts
-	cores   []*nat.Core
-	workers []*lcore.Worker
-	control *lcore.Control
-	svcs    atomic.Pointer[nat.Services]
-	started time.Time
-
-	// owned by the control goroutine
-	cfg         *ctl.Config
-	stack       *lcore.Stack
-	scheds      map[ctl.ServiceKey]*builtSched
-	svcIDs      *ids[ctl.ServiceKey]
-	destIDs     *ids[destKey]
-	lastWeights map[destKey]int32
-	est         estimators
+	pool  *dpdk.Pool
+	ports []*port
+	dp    *lcore.Datapath
+	plane *plane.Plane
 }
 
 // Run starts the gateway described by f and blocks until SIGTERM or SIGINT, then
 // stops it cleanly. Errors before forwarding starts are returned; the process
 // should exit non-zero on them.
 func Run(f *config.File, log *slog.Logger) error {
-	g := &Gateway{log: log, file: f, nworkers: len(f.Workers), portIDs: make(map[string]uint16),
-		svcIDs: newIDs[ctl.ServiceKey](maxServices), destIDs: newIDs[destKey](maxDests),
-		lastWeights: make(map[destKey]int32), started: time.Now(),
-		limits: nat.Limits{MaxServices: maxServices, MaxDests: maxDests, MaxLocalAddrs: maxLocalAddrs}}
+	g := &Gateway{log: log, file: f, nworkers: len(f.Workers)}
 	errc := make(chan error, 1)
 	// The EAL makes the thread that initialises it the main lcore and pins it to
 	// the control CPU: that thread is kept for the control lcore for good.
@@ -113,21 +90,21 @@ func (g *Gateway) run() error {
 
 	// Control socket and metrics come up before the workers so that a failure to
 	// bind them stops the start cleanly.
-	sock, err := socket.Listen(f.Ctl.Socket, g.handle)
+	sock, err := socket.Listen(f.Ctl.Socket, g.plane.Handle)
 	if err != nil {
 		return err
 	}
 	defer sock.Close()
 	var msrv *http.Server
 	if f.Ctl.Metrics != "" {
-		if msrv, err = g.serveMetrics(f.Ctl.Metrics); err != nil {
+		if msrv, err = g.serveMetrics(f.Ctl.Metrics, g.plane.Collector()); err != nil {
 			return err
 		}
 		defer msrv.Close()
 	}
 
 	var wg sync.WaitGroup
-	for _, w := range g.workers {
+	for _, w := range g.dp.Workers {
 		wg.Add(1)
 		go func(w *lcore.Worker) {
 			defer wg.Done()
@@ -136,30 +113,24 @@ func (g *Gateway) run() error {
 			}
 		}(w)
 	}
-	g.control.Submit(g.announce) // runs once the control loop starts below
+	g.plane.Start() // runs once the control loop starts below
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	go func() {
 		for s := range sig {
 			if s == syscall.SIGHUP {
-				g.control.Submit(func() {
-					if out, err := g.reload(); err != nil {
-						g.log.Error("reload failed; running configuration kept", "err", err)
-					} else {
-						g.log.Info("reloaded", "changes", out)
-					}
-				})
+				g.plane.Reload()
 				continue
 			}
 			g.log.Info("stopping", "signal", s.String())
-			g.control.Stop()
+			g.dp.Control.Stop()
 			return
 		}
 	}()
 	g.log.Info("forwarding", "workers", g.nworkers, "ports", len(g.ports), "socket", f.Ctl.Socket)
-	g.control.Run() // the control lcore loop, on this (the EAL main) thread
+	g.dp.Control.Run() // the control lcore loop, on this (the EAL main) thread
 	signal.Stop(sig)
-	for _, w := range g.workers {
+	for _, w := range g.dp.Workers {
 		w.Stop()
 	}
 	wg.Wait()
@@ -217,7 +188,6 @@ func (g *Gateway) setupPorts() error {
 			}
 		}
 		g.ports = append(g.ports, &port{cfg: pc, dev: dev, mac: header.MAC(mac), tap: tap})
-		g.portIDs[pc.Name] = dev.ID
 		g.log.Info("port up", "port", pc.Name, "device", pc.Device, "id", dev.ID, "mac", header.MAC(mac).String(),
 			"rx_queues", pc.Queues, "tx_queues", g.nworkers)
 	}
@@ -235,99 +205,46 @@ func (g *Gateway) stopPorts() {
 	}
 }
 
-// setupDatapath builds the stack, the per-core NAT state, the rings, the workers
-// and the control lcore, and publishes the initial configuration.
+// setupDatapath builds the datapath (lcore.Build: per-core NAT state,
+// rings, workers, the control lcore and its stack), adds the ports to the
+// stack, and builds the control plane, which applies the configuration.
 func (g *Gateway) setupDatapath() error {
 	f := g.file
-	now := int64(0)
-	g.conns = sched.NewConns(g.nworkers, maxDests)
-	g.to = nat.NewTimeouts()
-	t := f.LB.Timeouts
-	if err := g.to.Set(time.Duration(t.TCP)*time.Second, time.Duration(t.TCPFin)*time.Second, time.Duration(t.UDP)*time.Second); err != nil {
+	ids := make(map[string]uint16)
+	maxID := uint16(0)
+	for _, p := range g.ports {
+		ids[p.cfg.Name] = p.dev.ID
+		maxID = max(maxID, p.dev.ID)
+	}
+	// Port ids are DPDK's (PCI devices first, then vdevs), indexes of the
+	// per-port tx arrays.
+	plan := lcore.Plan{NumPorts: int(maxID) + 1, IO: dpdk.EthIO{Pool: g.pool}, NewBurst: dpdk.NewBurst,
+		NewRing:  func(name string) (lcore.Ring, error) { return dpdk.NewRing(name, ringSize, true) },
+		Register: registerLcore, Sessions: f.Session.CapacityPerCore, Limits: limits, Seed: rand.Uint64(),
+		IdlePolls: f.IdlePolls, IdleSleep: time.Duration(f.IdleSleepUS) * time.Microsecond, Log: g.log}
+	for i, wc := range f.Workers {
+		wp := lcore.WorkerPlan{CPU: f.CPU(wc.Lcore), TxQueue: uint16(i)}
+		for _, q := range wc.Rx {
+			wp.Rx = append(wp.Rx, lcore.Queue{Port: ids[q.Port], Queue: uint16(q.Queue)})
+		}
+		plan.Workers = append(plan.Workers, wp)
+	}
+	dp, err := lcore.Build(plan)
+	if err != nil {
 		return err
 	}
-	if err := g.to.SetSynRecv(time.Duration(f.Session.SynRecvTimeout) * time.Second); err != nil {
-		return err
-	}
-	seed := rand.Uint64()
-	for i := 0; i < g.nworkers; i++ {
-		c, err := nat.NewCore(nat.Config{Core: i, NumCores: g.nworkers, Sessions: f.Session.CapacityPerCore,
-			Limits: g.limits, Seed: seed}, g.conns, g.to, now)
-		if err != nil {
-			return err
-		}
-		g.cores = append(g.cores, c)
-	}
-
-	io := dpdk.EthIO{Pool: g.pool}
-	newRing := func(name string) (lcore.Ring, error) { return dpdk.NewRing(name, ringSize, true) }
-	toCtl := make([]lcore.Ring, g.nworkers)
-	fromCtl := make([]lcore.Ring, g.nworkers)
-	red := make([][]lcore.Ring, g.nworkers) // red[i][j]: from worker i to worker j
-	var err error
-	for i := range red {
-		red[i] = make([]lcore.Ring, g.nworkers)
-		if toCtl[i], err = newRing(fmt.Sprintf("toctl%d", i)); err != nil {
-			return err
-		}
-		if fromCtl[i], err = newRing(fmt.Sprintf("fromctl%d", i)); err != nil {
-			return err
-		}
-		for j := range red[i] {
-			if i != j {
-				if red[i][j], err = newRing(fmt.Sprintf("red%d_%d", i, j)); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	g.control = lcore.NewControl(lcore.ControlConfig{IO: io, FromWorkers: toCtl, ToWorkers: fromCtl,
-		Tick: g.tick, TickEvery: ctl.EstimatorInterval, Log: g.log}, dpdk.NewBurst)
-	g.stack = g.control.Stack()
+	g.dp = dp
 	for _, p := range g.ports {
 		mtu := p.cfg.MTU
 		if m, err := p.dev.MTU(); err == nil {
 			mtu = m
 		}
-		if err := g.stack.AddPort(arp.Port{ID: p.dev.ID, Name: p.cfg.Name, MAC: p.mac, MTU: uint16(mtu)}); err != nil {
+		if err := dp.Stack().AddPort(arp.Port{ID: p.dev.ID, Name: p.cfg.Name, MAC: p.mac, MTU: uint16(mtu)}); err != nil {
 			return err
 		}
 	}
-	// Addresses configured at start are announced once the workers run (announce).
-	var added []owned
-	if err := g.apply(f.LB, &added); err != nil {
-		return err
-	}
-
-	for i, wc := range f.Workers {
-		var in []lcore.Ring
-		for j := range red {
-			if j != i {
-				in = append(in, red[j][i])
-			}
-		}
-		var rx []lcore.Queue
-		for _, q := range wc.Rx {
-			rx = append(rx, lcore.Queue{Port: g.portIDs[q.Port], Queue: uint16(q.Queue)})
-		}
-		// Port ids are DPDK's (PCI devices first, then vdevs), indexes of the
-		// per-port tx arrays.
-		maxID := uint16(0)
-		for _, p := range g.ports {
-			maxID = max(maxID, p.dev.ID)
-		}
-		txq := make([]uint16, maxID+1)
-		for p := range txq {
-			txq[p] = uint16(i)
-		}
-		g.workers = append(g.workers, lcore.NewWorker(lcore.WorkerConfig{
-			ID: i, CPU: f.CPU(wc.Lcore), Register: registerLcore, Rx: rx, TxQueue: txq, IO: io,
-			Services: &g.svcs, Stack: g.stack, NAT: g.cores[i], RedirectOut: red[i], RedirectIn: in,
-			ToControl: toCtl[i], FromControl: fromCtl[i],
-			IdlePolls: f.IdlePolls, IdleSleep: time.Duration(f.IdleSleepUS) * time.Microsecond,
-		}, dpdk.NewBurst))
-	}
-	return nil
+	g.plane, err = plane.New(plane.Config{File: f, Datapath: dp, Host: host{g}, Ports: ids, Limits: limits, Log: g.log})
+	return err
 }
 
 func registerLcore() error {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 
-	"fngw/ctl"
 	"fngw/ctl/config"
 )
 
@@ -52,43 +51,4 @@ func Main(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// LocalCommand answers the commands that need no running gateway (ipvsadm's -h
-// and -v, and command lines that do not parse, so that a typo is reported even
-// when the gateway is down). prog is how the user invoked it ("gw adm", or
-// "ipvsadm" through the link), for the help texts. It reports whether it
-// handled args, and the exit status.
-func LocalCommand(prog string, args []string, stdout, stderr io.Writer) (bool, int) {
-	if args[0] != "adm" {
-		return false, 0
-	}
-	cmd, err := ctl.ParseArgs(args[1:])
-	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
-		var ue *ctl.UsageError
-		if errors.As(err, &ue) {
-			fmt.Fprintln(stderr, ctl.TryHelp(prog))
-			return true, 2
-		}
-		return true, 1
-	}
-	switch cmd.Op {
-	case ctl.OpHelp:
-		io.WriteString(stdout, ctl.Usage(prog))
-		return true, 0
-	case ctl.OpVersion:
-		fmt.Fprintln(stdout, ctl.VersionText)
-		return true, 0
-	}
-	return false, 0
-}
-
-// ReadsStdin reports whether the command takes standard input (ipvsadm -R).
-func ReadsStdin(args []string) bool {
-	if args[0] != "adm" {
-		return false
-	}
-	cmd, err := ctl.ParseArgs(args[1:])
-	return err == nil && cmd.Op == ctl.OpRestore
 }

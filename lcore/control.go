@@ -21,11 +21,7 @@ type ControlConfig struct {
 	// TxWorker is the worker whose tx queues send the control lcore's packets.
 	TxWorker int
 	Neigh    arp.NeighConfig
-	// Tick, if set, runs on the control goroutine every TickEvery (rate
-	// estimators and other periodic control-plane work).
-	Tick      func()
-	TickEvery time.Duration
-	Log       *slog.Logger
+	Log      *slog.Logger
 }
 
 // ControlStats are the control lcore's counters.
@@ -54,7 +50,10 @@ type Control struct {
 	done  chan struct{}
 	once  atomic.Bool
 	base  time.Time
-	cnt   struct {
+	// tick runs every tickEvery (OnTick).
+	tick      func()
+	tickEvery time.Duration
+	cnt       struct {
 		rx, arp, arpReplies, echo, resolving, sent, ignored, allocFails, ringFull counter
 	}
 }
@@ -66,9 +65,6 @@ func NewControl(cfg ControlConfig, newBurst func(int) *dpdk.Burst) *Control {
 		jobs: make(chan func(), 64), stop: make(chan struct{}), done: make(chan struct{}), base: time.Now()}
 	tx := cfg.ToWorkers[cfg.TxWorker]
 	c.out = newOutBuf(newBurst, func(b *dpdk.Burst, n int) int { return tx.Enqueue(b, 0, n) }, &c.cnt.sent, &c.cnt.ringFull)
-	if c.cfg.TickEvery == 0 {
-		c.cfg.TickEvery = 2 * time.Second
-	}
 	c.stack = arp.NewStack(cfg.Neigh, arp.Hooks[*dpdk.Mbuf]{
 		Solicit:  c.solicit,
 		Transmit: c.transmit,
@@ -122,6 +118,12 @@ func (c *Control) Submit(fn func()) {
 	}
 }
 
+// OnTick makes fn run on the control goroutine every interval (rate
+// estimators and other periodic control-plane work). Call it before Run.
+func (c *Control) OnTick(every time.Duration, fn func()) {
+	c.tick, c.tickEvery = fn, every
+}
+
 // Stop makes Run return after its current turn. Safe to call more than once,
 // from any goroutine.
 func (c *Control) Stop() {
@@ -152,8 +154,8 @@ func (c *Control) Run() {
 			c.stack.Tick(now)
 			lastStack = now
 		}
-		if c.cfg.Tick != nil && now-lastTick >= int64(c.cfg.TickEvery) {
-			c.cfg.Tick()
+		if c.tick != nil && now-lastTick >= int64(c.tickEvery) {
+			c.tick()
 			lastTick = now
 		}
 		c.flush()

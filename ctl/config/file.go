@@ -16,10 +16,6 @@ import (
 	"fngw/ctl"
 )
 
-// DefaultSynRecvTimeout is LVS's SYN_RECV timeout, seconds
-// (session.tcp_syn_recv_timeout).
-const DefaultSynRecvTimeout = 60
-
 // Defaults for keys that are absent.
 const (
 	DefaultMemoryMB    = 512
@@ -201,12 +197,10 @@ type Ctl struct {
 	Metrics string // host:port of the Prometheus endpoint; "" disables it
 }
 
-// Session holds per-core session table settings.
+// Session holds per-core session table settings (the [session] timeouts
+// are part of LB: ctl.Timeouts).
 type Session struct {
 	CapacityPerCore int
-	// SynRecvTimeout is the SYN_RECV (half-open) timeout in seconds
-	// (DefaultSynRecvTimeout, LVS's).
-	SynRecvTimeout int
 }
 
 // Pool holds the mbuf pool settings.

@@ -417,7 +417,8 @@ func (v *validator) session(raw *rawFile, f *File) {
 		key string
 		p   *int
 		dst *uint32
-	}{{"session.tcp_timeout", raw.Session.TCPTimeout, &t.TCP}, {"session.tcp_fin_timeout", raw.Session.TCPFinTimeout, &t.TCPFin}, {"session.udp_timeout", raw.Session.UDPTimeout, &t.UDP}} {
+	}{{"session.tcp_timeout", raw.Session.TCPTimeout, &t.TCP}, {"session.tcp_fin_timeout", raw.Session.TCPFinTimeout, &t.TCPFin},
+		{"session.udp_timeout", raw.Session.UDPTimeout, &t.UDP}, {"session.tcp_syn_recv_timeout", raw.Session.SynRecvTimeout, &t.SynRecv}} {
 		if x.p == nil {
 			continue
 		}
@@ -428,10 +429,6 @@ func (v *validator) session(raw *rawFile, f *File) {
 		*x.dst = uint32(*x.p)
 	}
 	f.LB.Timeouts = t
-	f.Session.SynRecvTimeout = deref(raw.Session.SynRecvTimeout, DefaultSynRecvTimeout)
-	if s := f.Session.SynRecvTimeout; s < 1 || s > ctl.MaxTimeout {
-		v.errf("session.tcp_syn_recv_timeout", "%d out of range 1-%d seconds", s, ctl.MaxTimeout)
-	}
 }
 
 // neededMbufs is what the rx rings, tx rings and per-lcore caches hold at

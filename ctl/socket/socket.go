@@ -2,12 +2,13 @@
 // the running gateway: one request and one response per connection over a unix
 // stream socket, each a 4-byte big-endian length followed by a JSON object.
 //
-// The request carries the command line after the program name (the daemon parses
-// it, so the client stays thin and the daemon validates against its running state)
-// and, for commands that read standard input (`gw adm -R`), that input. Requests are
-// versioned and size-limited; a malformed or oversized request gets a coded error
-// and never affects the daemon. The socket is created mode 0600: only root (the
-// owner) may talk to the gateway.
+// The request carries the command the client parsed (ctl.Command: the client
+// parses the command line once, with ctl.ParseCommandLine, and reads what the
+// command takes from standard input — ipvsadm -R — into it); the gateway runs
+// it against its running state. Requests are versioned and size-limited; a
+// malformed, oversized or other-version request gets a coded error and never
+// affects the daemon. The socket is created mode 0600: only root (the owner)
+// may talk to the gateway.
 package socket
 
 import (
@@ -21,10 +22,14 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"fngw/ctl"
 )
 
 // Version is the protocol version; a request with another version is refused.
-const Version = 1
+// Version 1 carried the command line for the daemon to parse; 2 carries the
+// parsed command.
+const Version = 2
 
 // Limits.
 const (
@@ -36,9 +41,8 @@ const (
 
 // Request is one command.
 type Request struct {
-	V     int      `json:"v"`
-	Args  []string `json:"args"`
-	Stdin []byte   `json:"stdin,omitempty"`
+	V   int         `json:"v"`
+	Cmd ctl.Command `json:"cmd"`
 }
 
 // Error codes of a Response.
@@ -162,7 +166,7 @@ func (s *Server) serve(c net.Conn) {
 	if err := readMsg(c, &req, MaxRequest); err != nil {
 		resp.Code, resp.Error = CodeProtocol, "bad request: "+err.Error()
 	} else if req.V != Version {
-		resp.Code, resp.Error = CodeProtocol, fmt.Sprintf("protocol version %d not supported (this gateway speaks %d)", req.V, Version)
+		resp.Code, resp.Error = CodeProtocol, fmt.Sprintf("protocol version %d not supported (this gateway speaks %d): use the gw client of the running gateway's version", req.V, Version)
 	} else {
 		resp = s.h(req)
 		resp.V = Version

@@ -9,13 +9,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"fngw/ctl"
 )
 
 func echo(r Request) Response {
-	if len(r.Args) > 0 && r.Args[0] == "fail" {
-		return Response{Code: CodeInvalid, Error: "bad value " + strings.Join(r.Args[1:], " ")}
+	if r.Cmd.Op == "fail" {
+		return Response{Code: CodeInvalid, Error: "bad value " + r.Cmd.Dev}
 	}
-	return Response{Stdout: strings.Join(r.Args, " ") + "|" + string(r.Stdin)}
+	return Response{Stdout: r.Cmd.String()}
 }
 
 func start(t *testing.T) (*Server, string) {
@@ -38,14 +40,14 @@ func TestRoundTripAndMode(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode %v, want 0600", st.Mode().Perm())
 	}
-	r, err := Do(p, Request{Args: []string{"ip", "addr", "show"}, Stdin: []byte("x")})
+	r, err := Do(p, Request{Cmd: ctl.Command{Op: ctl.OpLinkShow, Dev: "dpdk0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Stdout != "ip addr show|x" || r.Code != "" || r.V != Version {
+	if r.Stdout != "link show dpdk0" || r.Code != "" || r.V != Version {
 		t.Fatalf("got %+v", r)
 	}
-	r, err = Do(p, Request{Args: []string{"fail", "42"}})
+	r, err = Do(p, Request{Cmd: ctl.Command{Op: "fail", Dev: "42"}})
 	if err != nil || r.Code != CodeInvalid || r.Error != "bad value 42" {
 		t.Fatalf("got %+v, %v", r, err)
 	}
@@ -77,11 +79,17 @@ func TestMalformedOversizedAndVersion(t *testing.T) {
 	if r := rawSend(t, p, MaxRequest+1, nil); r.Code != CodeProtocol || !strings.Contains(r.Error, "exceeds the limit") {
 		t.Fatalf("oversized: %+v", r)
 	}
-	body := []byte(`{"v":7,"args":["x"]}`)
+	body := []byte(`{"v":7,"cmd":{"op":"stats"}}`)
 	if r := rawSend(t, p, uint32(len(body)), body); r.Code != CodeProtocol || !strings.Contains(r.Error, "version 7") {
 		t.Fatalf("version: %+v", r)
 	}
-	if r, err := Do(p, Request{Args: []string{"still", "alive"}}); err != nil || r.Stdout != "still alive|" {
+	// A client of the first protocol (the command line, for the daemon to
+	// parse) is told to use a client of the gateway's version.
+	body = []byte(`{"v":1,"args":["adm","-L","-n"]}`)
+	if r := rawSend(t, p, uint32(len(body)), body); r.Code != CodeProtocol || !strings.Contains(r.Error, "version 1 not supported") {
+		t.Fatalf("version 1: %+v", r)
+	}
+	if r, err := Do(p, Request{Cmd: ctl.Command{Op: ctl.OpStats}}); err != nil || r.Stdout != "stats" {
 		t.Fatalf("server hurt by bad requests: %+v %v", r, err)
 	}
 }
@@ -99,9 +107,9 @@ func TestManyClientsAndSilentOne(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			arg := strings.Repeat("a", i)
-			r, err := Do(p, Request{Args: []string{arg}})
-			if err != nil || r.Stdout != arg+"|" {
+			dev := strings.Repeat("a", i+1)
+			r, err := Do(p, Request{Cmd: ctl.Command{Op: ctl.OpLinkShow, Dev: dev}})
+			if err != nil || r.Stdout != "link show "+dev {
 				errs <- err.Error()
 			}
 		}(i)

@@ -1,4 +1,4 @@
-package gateway
+package plane
 
 import (
 	"fmt"
@@ -95,7 +95,7 @@ type builtSched struct {
 // (sched.WithPrevious). It runs on the control goroutine; on error nothing is
 // published and the ID tables may hold IDs for keys that are not live, which the
 // next successful build releases.
-func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (*nat.Services, map[ctl.ServiceKey]*builtSched, error) {
+func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (*nat.Services, map[ctl.ServiceKey]*builtSched, error) {
 	var confs []nat.ServiceConf
 	liveSvc := make(map[ctl.ServiceKey]bool)
 	liveDest := make(map[destKey]bool)
@@ -104,7 +104,7 @@ func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched)
 		s := vs.Service
 		key := s.Key()
 		liveSvc[key] = true
-		sid, err := g.svcIDs.get(key)
+		sid, err := p.svcIDs.get(key)
 		if err != nil {
 			return nil, nil, fmt.Errorf("service %s: %v", key, err)
 		}
@@ -121,16 +121,16 @@ func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched)
 		for _, d := range vs.Dests {
 			dk := destKey{key, d.Key()}
 			liveDest[dk] = true
-			did, err := g.destIDs.get(dk)
+			did, err := p.destIDs.get(dk)
 			if err != nil {
 				return nil, nil, fmt.Errorf("destination %s of %s: %v", d.Key(), key, err)
 			}
 			spec.dests = append(spec.dests, sched.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Weight: int32(d.Weight),
-				UThresh: d.UThresh, LThresh: d.LThresh, LastWeight: g.lastWeight(dk, d.Weight)})
+				UThresh: d.UThresh, LThresh: d.LThresh, LastWeight: p.lastWeight(dk, d.Weight)})
 			sc.Dests = append(sc.Dests, nat.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Mode: fwdModes[d.Fwd]})
 		}
 		for _, l := range vs.Laddrs {
-			pid, ok := g.portIDs[l.Port]
+			pid, ok := p.portIDs[l.Port]
 			if !ok {
 				return nil, nil, fmt.Errorf("local address %s of %s: no port named %q", l.Addr, key, l.Port)
 			}
@@ -148,7 +148,7 @@ func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched)
 			if s.Persistent {
 				opts = append(opts, sched.WithPersistence(spec.persist))
 			}
-			ss, err := sched.NewService(kind, flags, spec.dests, g.conns, g.nworkers, opts...)
+			ss, err := sched.NewService(kind, flags, spec.dests, p.dp.Conns, len(p.dp.Cores), opts...)
 			if err != nil {
 				return nil, nil, fmt.Errorf("service %s: %v", key, err)
 			}
@@ -158,21 +158,21 @@ func (g *Gateway) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched)
 		scheds[key] = b
 		confs = append(confs, sc)
 	}
-	svcs, err := nat.NewServices(confs, g.limits)
+	svcs, err := nat.NewServices(confs, p.limits)
 	if err != nil {
 		return nil, nil, err
 	}
-	g.svcIDs.keep(liveSvc)
-	g.destIDs.keep(liveDest)
+	p.svcIDs.keep(liveSvc)
+	p.destIDs.keep(liveDest)
 	return svcs, scheds, nil
 }
 
 // lastWeight remembers each destination's latest non-zero weight (LVS
 // last_weight), which Maglev uses to keep a quiesced destination's slots.
-func (g *Gateway) lastWeight(k destKey, w int) int32 {
+func (p *Plane) lastWeight(k destKey, w int) int32 {
 	if w > 0 {
-		g.lastWeights[k] = int32(w)
+		p.lastWeights[k] = int32(w)
 		return 0
 	}
-	return g.lastWeights[k]
+	return p.lastWeights[k]
 }

@@ -1,8 +1,7 @@
-package gateway
+package plane
 
 import (
 	"fmt"
-	"io"
 	"net/netip"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"fngw/ctl"
 	"fngw/ctl/config"
 	"fngw/header"
+	"fngw/nat"
 )
 
 // owned is an address the stack should answer for: interface addresses with
@@ -24,10 +24,10 @@ type owned struct {
 // port whose subnet holds it (it answers ARP there with no extra command, as an
 // LVS director's VIP does on its interface); a VIP on no connected subnet is
 // reached through routing and needs no ARP.
-func (g *Gateway) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
+func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 	want := make(map[netip.Addr]owned)
 	for _, a := range cfg.Addrs {
-		id, ok := g.portIDs[a.Port]
+		id, ok := p.portIDs[a.Port]
 		if !ok {
 			return nil, fmt.Errorf("%w: address %s: no port named %q", ctl.ErrInvalid, a.Prefix, a.Port)
 		}
@@ -37,11 +37,11 @@ func (g *Gateway) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 		vip := vs.Service.VIP
 		if _, ok := want[vip]; !ok {
 			if name, ok := cfg.Connected(vip); ok {
-				want[vip] = owned{g.portIDs[name], netip.PrefixFrom(vip, vip.BitLen()), arp.OwnVIP}
+				want[vip] = owned{p.portIDs[name], netip.PrefixFrom(vip, vip.BitLen()), arp.OwnVIP}
 			}
 		}
 		for _, l := range vs.Laddrs {
-			id, ok := g.portIDs[l.Port]
+			id, ok := p.portIDs[l.Port]
 			if !ok {
 				return nil, fmt.Errorf("%w: local address %s: no port named %q", ctl.ErrInvalid, l.Addr, l.Port)
 			}
@@ -59,49 +59,51 @@ func (g *Gateway) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 // and publishes. Forwarding never pauses: workers pick up the new snapshots on
 // their next burst, and established sessions keep their destination (sessions
 // of a deleted destination run until they expire). On error the running
-// configuration is unchanged. announce, when non-nil, receives the addresses
-// added (for gratuitous ARP); otherwise they are announced at once.
-func (g *Gateway) apply(next *ctl.Config, announce *[]owned) error {
-	svcs, scheds, err := g.services(next, g.scheds)
+// configuration is unchanged. With announce, the addresses added are announced
+// by gratuitous ARP at once (at start, Start announces every address once the
+// control lcore runs).
+func (p *Plane) apply(next *ctl.Config, announce bool) error {
+	svcs, scheds, err := p.services(next, p.scheds)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ctl.ErrInvalid, err)
 	}
-	want, err := g.ownedAddrs(next)
+	want, err := p.ownedAddrs(next)
 	if err != nil {
 		return err
 	}
-	added, err := g.syncStack(next, want)
+	added, err := p.syncStack(next, want)
 	if err != nil {
 		// Put the stack back as the running configuration has it.
-		if back, err2 := g.ownedAddrs(g.cfg); err2 == nil {
-			g.syncStack(g.cfg, back)
+		if back, err2 := p.ownedAddrs(p.cfg); err2 == nil {
+			p.syncStack(p.cfg, back)
 		}
 		return fmt.Errorf("%w: %v", ctl.ErrInvalid, err)
 	}
-	g.cfg, g.scheds = next, scheds
+	p.cfg, p.scheds = next, scheds
 	// The datapath's timeouts follow the configuration on every path that
 	// changes it (--set, -R, reload), and only once the change is applied.
-	// Set cannot fail: the values are whole seconds, never negative.
+	// The values are whole seconds from 1 to ctl.MaxTimeout: Set cannot fail.
 	t := next.Timeouts
-	g.to.Set(time.Duration(t.TCP)*time.Second, time.Duration(t.TCPFin)*time.Second, time.Duration(t.UDP)*time.Second)
-	g.svcs.Store(svcs)
-	if announce != nil {
-		*announce = append(*announce, added...)
-	} else {
+	p.dp.Timeouts.Set(seconds(t.TCP), seconds(t.TCPFin), seconds(t.UDP))
+	p.dp.Timeouts.SetSynRecv(seconds(t.SynRecv))
+	p.dp.Services.Store(svcs)
+	if announce {
 		for _, a := range added {
-			g.control.Announce(a.port, header.Addr4From(a.pfx.Addr()))
+			p.dp.Control.Announce(a.port, header.Addr4From(a.pfx.Addr()))
 		}
 	}
 	return nil
 }
 
+func seconds(s uint32) time.Duration { return time.Duration(s) * time.Second }
+
 // syncStack changes the stack's owned addresses, static routes and static
 // neighbours to those of cfg and returns the addresses it added.
-func (g *Gateway) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned, error) {
-	st := g.stack
+func (p *Plane) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned, error) {
+	st := p.dp.Stack()
 	wantRoutes := make(map[netip.Prefix]arp.Route)
 	for _, r := range cfg.Routes {
-		wantRoutes[r.Prefix] = arp.Route{Prefix: r.Prefix, Via: r.Via, Port: g.portIDs[r.Port], Kind: arp.RouteStatic}
+		wantRoutes[r.Prefix] = arp.Route{Prefix: r.Prefix, Via: r.Via, Port: p.portIDs[r.Port], Kind: arp.RouteStatic}
 	}
 	type nkey struct {
 		port uint16
@@ -109,11 +111,11 @@ func (g *Gateway) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned
 	}
 	wantNeigh := make(map[nkey]header.MAC)
 	for _, n := range cfg.Neighs {
-		wantNeigh[nkey{g.portIDs[n.Port], n.Addr}] = header.MAC(n.MAC)
+		wantNeigh[nkey{p.portIDs[n.Port], n.Addr}] = header.MAC(n.MAC)
 	}
-	if g.cfg != nil {
-		for _, n := range g.cfg.Neighs {
-			k := nkey{g.portIDs[n.Port], n.Addr}
+	if p.cfg != nil {
+		for _, n := range p.cfg.Neighs {
+			k := nkey{p.portIDs[n.Port], n.Addr}
 			if m, ok := wantNeigh[k]; !ok || m != header.MAC(n.MAC) {
 				st.DelNeigh(k.port, k.ip)
 			}
@@ -156,8 +158,8 @@ func (g *Gateway) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned
 			haveRoutes[r.Prefix] = true
 		}
 	}
-	for p, r := range wantRoutes {
-		if !haveRoutes[p] {
+	for pfx, r := range wantRoutes {
+		if !haveRoutes[pfx] {
 			if err := st.AddRoute(r); err != nil {
 				return nil, err
 			}
@@ -172,115 +174,53 @@ func (g *Gateway) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned
 }
 
 // announce sends gratuitous ARP for every owned address (at start).
-func (g *Gateway) announce() {
-	for _, a := range g.stack.Addrs() {
-		g.control.Announce(a.Port, header.Addr4From(a.Prefix.Addr()))
+func (p *Plane) announce() {
+	for _, a := range p.dp.Stack().Addrs() {
+		p.dp.Control.Announce(a.Port, header.Addr4From(a.Prefix.Addr()))
 	}
 }
 
 // reload re-reads the configuration file and applies the difference to the
 // load-balancing and stack configuration through the same path as the CLI.
 // Settings that need a restart (EAL, ports, workers) are reported, not applied.
-func (g *Gateway) reload() (string, error) {
-	f, err := config.Load(g.file.Path)
+func (p *Plane) reload() (string, error) {
+	f, err := config.Load(p.file.Path)
 	if err != nil {
 		return "", err
 	}
-	cmds := ctl.Diff(g.cfg, f.LB)
-	next := g.cfg.Clone()
+	cmds := ctl.Diff(p.cfg, f.LB)
+	next := p.cfg.Clone()
 	for _, c := range cmds {
 		if err := next.Apply(c); err != nil {
 			return "", fmt.Errorf("reload: %s: %w", c, err)
 		}
 	}
-	if err := g.apply(next, nil); err != nil {
+	if err := p.apply(next, true); err != nil {
 		return "", err
 	}
-	g.to.SetSynRecv(time.Duration(f.Session.SynRecvTimeout) * time.Second) // whole seconds >= 1: cannot fail
-	msg := fmt.Sprintf("%s: %d changes applied", g.file.Path, len(cmds))
-	if f.EAL.LcoresText != g.file.EAL.LcoresText || len(f.Ports) != len(g.file.Ports) || len(f.Workers) != len(g.file.Workers) {
+	msg := fmt.Sprintf("%s: %d changes applied", p.file.Path, len(cmds))
+	if f.EAL.LcoresText != p.file.EAL.LcoresText || len(f.Ports) != len(p.file.Ports) || len(f.Workers) != len(p.file.Workers) {
 		msg += "; EAL, port and worker settings take effect only after a restart"
 	}
 	return msg, nil
 }
 
-// neighJSON is one neighbour in `gw ip neigh show --json`.
-type neighJSON struct {
-	Addr   string `json:"addr"`
-	LLAddr string `json:"lladdr,omitempty"`
-	Dev    string `json:"dev"`
-	State  string `json:"state"`
-}
-
-// writeNeighs prints the neighbour table as `ip neigh show` does.
-func (g *Gateway) writeNeighs(w io.Writer, asJSON bool) error {
-	names := make(map[uint16]string)
-	for n, id := range g.portIDs {
-		names[id] = n
-	}
-	var list []neighJSON
-	for _, n := range g.stack.Neighs() {
-		e := neighJSON{Addr: n.IP.String(), Dev: names[n.Port], State: n.State.String()}
-		if n.State.Valid() {
-			e.LLAddr = n.MAC.String()
-		}
-		list = append(list, e)
-	}
-	if asJSON {
-		if list == nil {
-			list = []neighJSON{}
-		}
-		return writeJSON(w, list)
-	}
-	for _, e := range list {
-		if e.LLAddr != "" {
-			fmt.Fprintf(w, "%s dev %s lladdr %s %s\n", e.Addr, e.Dev, e.LLAddr, e.State)
-		} else {
-			fmt.Fprintf(w, "%s dev %s %s\n", e.Addr, e.Dev, e.State)
+// laddrIdle refuses to delete a local address whose ports carry connections
+// (as DPVS's sa_pool does): the replies of those connections are addressed to it,
+// and once it is gone the gateway would neither answer ARP for it nor steer the
+// replies to the owning core.
+func (p *Plane) laddrIdle(a netip.Addr) error {
+	var buf []nat.LaddrUsage
+	var inUse int64
+	for _, c := range p.dp.Cores {
+		for _, u := range c.LaddrUsage(buf[:0]) {
+			if u.Addr.Netip() == a {
+				inUse += u.InUse
+			}
 		}
 	}
-	return nil
-}
-
-// routeJSON is one route in `gw ip route show --json`.
-type routeJSON struct {
-	Prefix string `json:"prefix"`
-	Via    string `json:"via,omitempty"`
-	Dev    string `json:"dev"`
-	Proto  string `json:"proto"` // "static", or "kernel" for connected routes as iproute2 names them
-}
-
-// writeRoutes prints the route table, connected routes included, as `ip route
-// show` does.
-func (g *Gateway) writeRoutes(w io.Writer, asJSON bool) error {
-	names := make(map[uint16]string)
-	for n, id := range g.portIDs {
-		names[id] = n
-	}
-	list := []routeJSON{}
-	for _, r := range g.stack.Routes() {
-		e := routeJSON{Prefix: r.Prefix.String(), Dev: names[r.Port], Proto: "static"}
-		if r.Via.IsValid() {
-			e.Via = r.Via.String()
-		}
-		if r.Kind == arp.RouteConnected {
-			e.Proto = "kernel"
-		}
-		list = append(list, e)
-	}
-	if asJSON {
-		return writeJSON(w, list)
-	}
-	for _, e := range list {
-		line := e.Prefix
-		if e.Via != "" {
-			line += " via " + e.Via
-		}
-		line += " dev " + e.Dev
-		if e.Proto == "kernel" {
-			line += " proto kernel scope link"
-		}
-		fmt.Fprintln(w, line)
+	if inUse > 0 {
+		return fmt.Errorf("%w: local address %s has %d connection(s) in use; delete it once they have ended (quiesce the service's destinations with -w 0 first)", ctl.ErrInvalid, a, inUse)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"encoding/json"
@@ -14,18 +14,6 @@ import (
 	"fngw/ctl/socket"
 )
 
-// coreView is the part of `gw stats --json` that top shows.
-type coreView struct {
-	Core        int               `json:"core"`
-	Rx          uint64            `json:"rx_packets"`
-	Tx          uint64            `json:"tx_packets"`
-	Sessions    int64             `json:"sessions"`
-	RedirectOut uint64            `json:"redirect_out"`
-	Drops       map[string]uint64 `json:"drops"`
-	BusyNs      uint64            `json:"busy_ns"`
-	TotalNs     uint64            `json:"total_ns"`
-}
-
 // top is `gw top [-d SECONDS] [-n COUNT]`: a refreshing table of services (with
 // LVS-estimator rates) and per-core load, from the control socket.
 func top(sock string, args []string, stdout, stderr io.Writer) int {
@@ -36,8 +24,8 @@ func top(sock string, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	ask := func(v any, args ...string) error {
-		r, err := socket.Do(sock, socket.Request{Args: args})
+	ask := func(v any, cmd ctl.Command) error {
+		r, err := socket.Do(sock, socket.Request{Cmd: cmd})
 		if err != nil {
 			return err
 		}
@@ -48,17 +36,17 @@ func top(sock string, args []string, stdout, stderr io.Writer) int {
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	prev := map[int]coreView{}
+	prev := map[int]ctl.CoreStatus{}
 	for i := 0; *count == 0 || i < *count; i++ {
-		var cores []coreView
+		var cores []ctl.CoreStatus
 		var list struct {
 			Services []ctl.ServiceStatus `json:"services"`
 		}
-		if err := ask(&cores, "stats", "--json"); err != nil {
+		if err := ask(&cores, ctl.Command{Op: ctl.OpStats, List: &ctl.ListOptions{JSON: true}}); err != nil {
 			fmt.Fprintf(stderr, "gw top: %v\n", err)
 			return 1
 		}
-		if err := ask(&list, "adm", "-L", "-n", "--rate", "--json"); err != nil {
+		if err := ask(&list, ctl.Command{Op: ctl.OpList, List: &ctl.ListOptions{Numeric: true, Rate: true, JSON: true}}); err != nil {
 			fmt.Fprintf(stderr, "gw top: %v\n", err)
 			return 1
 		}

@@ -1,11 +1,10 @@
-package gateway
+package plane
 
 import (
-	"fngw/arp"
 	"net/netip"
-	"slices"
 	"time"
 
+	"fngw/arp"
 	"fngw/ctl"
 	"fngw/header"
 	"fngw/lcore"
@@ -41,17 +40,17 @@ func toCounters(s nat.EndpointStats) ctl.Counters {
 }
 
 // rawService and rawDest sum a service's or destination's counters over cores.
-func (g *Gateway) rawService(id uint32) ctl.Counters {
+func (p *Plane) rawService(id uint32) ctl.Counters {
 	var s nat.EndpointStats
-	for _, c := range g.cores {
+	for _, c := range p.dp.Cores {
 		c.AddServiceStats(id, &s)
 	}
 	return toCounters(s)
 }
 
-func (g *Gateway) rawDest(id uint32) ctl.Counters {
+func (p *Plane) rawDest(id uint32) ctl.Counters {
 	var s nat.EndpointStats
-	for _, c := range g.cores {
+	for _, c := range p.dp.Cores {
 		c.AddDestStats(id, &s)
 	}
 	return toCounters(s)
@@ -59,11 +58,11 @@ func (g *Gateway) rawDest(id uint32) ctl.Counters {
 
 // tick runs every 2 seconds on the control goroutine: it feeds every estimator
 // one sample (ip_vs_est.c's period) and keeps neighbours in use confirmed.
-func (g *Gateway) tick() {
-	g.refreshNeighs()
-	g.est.init()
-	tickAll(g.svcIDs.byKey, g.est.svc, g.est.zsvc, g.rawService)
-	tickAll(g.destIDs.byKey, g.est.dest, g.est.zdest, g.rawDest)
+func (p *Plane) tick() {
+	p.refreshNeighs()
+	p.est.init()
+	tickAll(p.svcIDs.byKey, p.est.svc, p.est.zsvc, p.rawService)
+	tickAll(p.destIDs.byKey, p.est.dest, p.est.zdest, p.rawDest)
 }
 
 // tickAll samples the counters of every live ID into its estimator (created at
@@ -88,41 +87,41 @@ func tickAll[K comparable](live map[K]uint32, est map[K]*ctl.Estimator, zero map
 
 // zero is ipvsadm -Z: counters and rates of one service (with its
 // destinations) or of all, start again from zero.
-func (g *Gateway) zero(svc *ctl.Service) {
-	g.est.init()
-	for k, id := range g.svcIDs.byKey {
+func (p *Plane) zero(svc *ctl.Service) {
+	p.est.init()
+	for k, id := range p.svcIDs.byKey {
 		if svc != nil && svc.Key() != k {
 			continue
 		}
-		raw := g.rawService(id)
-		g.est.zsvc[k] = raw
-		if e := g.est.svc[k]; e != nil {
+		raw := p.rawService(id)
+		p.est.zsvc[k] = raw
+		if e := p.est.svc[k]; e != nil {
 			e.Reset(raw)
 		}
 	}
-	for k, id := range g.destIDs.byKey {
+	for k, id := range p.destIDs.byKey {
 		if svc != nil && svc.Key() != k.svc {
 			continue
 		}
-		raw := g.rawDest(id)
-		g.est.zdest[k] = raw
-		if e := g.est.dest[k]; e != nil {
+		raw := p.rawDest(id)
+		p.est.zdest[k] = raw
+		if e := p.est.dest[k]; e != nil {
 			e.Reset(raw)
 		}
 	}
 }
 
 // table is the running configuration with live statistics, for listings.
-func (g *Gateway) table(withConns bool) *ctl.Table {
-	g.est.init()
+func (p *Plane) table(withConns bool) *ctl.Table {
+	p.est.init()
 	size := 0
-	for _, c := range g.cores {
+	for _, c := range p.dp.Cores {
 		size += c.Table().Cap()
 	}
-	t := g.cfg.Table(size)
+	t := p.cfg.Table(size)
 	usage := make(map[header.Addr4]nat.LaddrUsage)
 	var buf []nat.LaddrUsage
-	for _, c := range g.cores {
+	for _, c := range p.dp.Cores {
 		buf = c.LaddrUsage(buf[:0])
 		for _, u := range buf {
 			a := usage[u.Addr]
@@ -134,26 +133,26 @@ func (g *Gateway) table(withConns bool) *ctl.Table {
 	for i := range t.Services {
 		ss := &t.Services[i]
 		k := ss.Service.Key()
-		if id, ok := g.svcIDs.byKey[k]; ok {
-			ss.Stats.Counters = sub(g.rawService(id), g.est.zsvc[k])
-			if e := g.est.svc[k]; e != nil {
+		if id, ok := p.svcIDs.byKey[k]; ok {
+			ss.Stats.Counters = sub(p.rawService(id), p.est.zsvc[k])
+			if e := p.est.svc[k]; e != nil {
 				ss.Stats.Rates = e.Rates()
 			}
 		}
 		for j := range ss.Dests {
 			ds := &ss.Dests[j]
 			dk := destKey{k, ds.Dest.Key()}
-			id, ok := g.destIDs.byKey[dk]
+			id, ok := p.destIDs.byKey[dk]
 			if !ok {
 				continue
 			}
-			ds.Stats.Counters = sub(g.rawDest(id), g.est.zdest[dk])
-			if e := g.est.dest[dk]; e != nil {
+			ds.Stats.Counters = sub(p.rawDest(id), p.est.zdest[dk])
+			if e := p.est.dest[dk]; e != nil {
 				ds.Stats.Rates = e.Rates()
 			}
-			a, in := g.conns.Sum(id)
+			a, in := p.dp.Conns.Sum(id)
 			ds.Stats.ActiveConns, ds.Stats.InactConns = uint32(max(a, 0)), uint32(max(in, 0))
-			ds.Stats.PersistConns = uint32(max(g.conns.Persist(id), 0))
+			ds.Stats.PersistConns = uint32(max(p.dp.Conns.Persist(id), 0))
 			ss.Stats.ActiveConns += ds.Stats.ActiveConns
 			ss.Stats.InactConns += ds.Stats.InactConns
 			ss.Stats.PersistConns += ds.Stats.PersistConns
@@ -165,20 +164,23 @@ func (g *Gateway) table(withConns bool) *ctl.Table {
 		}
 	}
 	if withConns {
-		t.Conns = g.sessions()
+		t.Conns = p.sessions()
 	}
 	return t
 }
 
 // coreStatuses reads every worker's counters.
-func (g *Gateway) coreStatuses() []coreStatus {
-	var list []coreStatus
-	for i, w := range g.workers {
+func (p *Plane) coreStatuses() []ctl.CoreStatus {
+	var list []ctl.CoreStatus
+	for i, w := range p.dp.Workers {
 		var ns nat.Stats
-		g.cores[i].AddStats(&ns)
-		cs := coreStatus{Stats: w.Stats(), Drops: make(map[string]uint64), Sessions: ns.Sessions,
+		p.dp.Cores[i].AddStats(&ns)
+		s := w.Stats()
+		cs := ctl.CoreStatus{Core: s.Core, Rx: s.Rx, Tx: s.Tx, RedirectOut: s.RedirectOut, RedirectIn: s.RedirectIn,
+			ToControl: s.ToControl, Injected: s.Injected, PollsBusy: s.PollsBusy, PollsIdle: s.PollsIdle,
+			BusyNs: s.BusyNs, TotalNs: s.TotalNs, Drops: make(map[string]uint64), Sessions: ns.Sessions,
 			Created: ns.SessionsCreated, Expired: ns.SessionsExpired, ICMPXlated: ns.ICMPTranslated, ICMPSent: ns.ICMPSent}
-		for r, v := range cs.Stats.Drops {
+		for r, v := range s.Drops {
 			if v != 0 {
 				cs.Drops[lcore.Reason(r).String()] = v
 			}
@@ -196,15 +198,6 @@ func (g *Gateway) coreStatuses() []coreStatus {
 	return list
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // sessionListTimeout bounds how long a listing waits for each worker.
 const sessionListTimeout = 2 * time.Second
 
@@ -213,21 +206,21 @@ const maxListedSessions = 100000
 
 // sessions lists every worker's sessions for -c, each copied on its own worker
 // between two bursts.
-func (g *Gateway) sessions() []ctl.Conn {
+func (p *Plane) sessions() []ctl.Conn {
 	var conns []ctl.Conn
 	names := make(map[uint32]ctl.ServiceKey)
-	for k, id := range g.svcIDs.byKey {
+	for k, id := range p.svcIDs.byKey {
 		names[id] = k
 	}
-	for i, w := range g.workers {
+	for i, w := range p.dp.Workers {
 		var list []nat.Session
 		var now int64
-		core := g.cores[i]
+		core := p.dp.Cores[i]
 		tmpls := make(map[ctl.ServiceKey][]sched.Template)
 		if !w.Exec(func(n int64) {
 			now = n
 			list = core.Table().AppendSessions(nil, maxListedSessions)
-			for k, b := range g.scheds {
+			for k, b := range p.scheds {
 				sc := b.svc
 				if sc.Persistence().Timeout > 0 {
 					tmpls[k] = sc.AppendTemplates(i, nil, n)
@@ -246,9 +239,9 @@ func (g *Gateway) sessions() []ctl.Conn {
 					Virtual: netip.AddrPortFrom(tp.VIP, tp.VPort)}
 				c.Expires = uint32(tp.Expires / time.Second)
 				if tp.Conns > 0 {
-					c.Expires = uint32(g.scheds[k].svc.Persistence().Timeout / time.Second)
+					c.Expires = uint32(p.scheds[k].svc.Persistence().Timeout / time.Second)
 				}
-				if d, ok := g.destByID(k, tp.DestID); ok {
+				if d, ok := p.destByID(k, tp.DestID); ok {
 					c.Dest = d
 				}
 				conns = append(conns, c)
@@ -269,7 +262,7 @@ func (g *Gateway) sessions() []ctl.Conn {
 			case nat.ModeNAT:
 				c.Dest = netip.AddrPortFrom(s.Reply.Src.Netip(), s.Reply.SPort)
 			default:
-				if d, ok := g.destByID(names[s.SvcID], s.DestID); ok {
+				if d, ok := p.destByID(names[s.SvcID], s.DestID); ok {
 					c.Dest = d
 				}
 			}
@@ -281,8 +274,8 @@ func (g *Gateway) sessions() []ctl.Conn {
 
 // destByID finds a destination's address by its ID (DR and TUN sessions keep
 // the client's tuple, so the destination comes from the configuration).
-func (g *Gateway) destByID(svc ctl.ServiceKey, id uint32) (netip.AddrPort, bool) {
-	for k, v := range g.destIDs.byKey {
+func (p *Plane) destByID(svc ctl.ServiceKey, id uint32) (netip.AddrPort, bool) {
+	for k, v := range p.destIDs.byKey {
 		if v == id && k.svc == svc {
 			return netip.AddrPortFrom(k.dest.Addr, k.dest.Port), true
 		}
@@ -295,11 +288,41 @@ func (g *Gateway) destByID(svc ctl.ServiceKey, id uint32) (netip.AddrPort, bool)
 // neighbour carrying traffic would age out and the next packets would wait for
 // a new resolution. Use moves it to DELAY and then PROBE: a unicast ARP
 // confirms it, and a host that is gone fails and is removed, as in Linux.
-func (g *Gateway) refreshNeighs() {
-	now := g.control.Now()
-	for _, n := range g.stack.Neighs() {
+func (p *Plane) refreshNeighs() {
+	now := p.dp.Control.Now()
+	for _, n := range p.dp.Stack().Neighs() {
 		if n.State == arp.NeighStale {
-			g.stack.Use(now, n.Port, n.IP)
+			p.dp.Stack().Use(now, n.Port, n.IP)
 		}
 	}
+}
+
+// neighs lists the neighbour table for `ip neigh show`.
+func (p *Plane) neighs() []ctl.NeighStatus {
+	var list []ctl.NeighStatus
+	for _, n := range p.dp.Stack().Neighs() {
+		e := ctl.NeighStatus{Addr: n.IP.String(), Dev: p.portNames[n.Port], State: n.State.String()}
+		if n.State.Valid() {
+			e.LLAddr = n.MAC.String()
+		}
+		list = append(list, e)
+	}
+	return list
+}
+
+// routes lists the route table, connected routes included, for `ip route
+// show`.
+func (p *Plane) routes() []ctl.RouteStatus {
+	var list []ctl.RouteStatus
+	for _, r := range p.dp.Stack().Routes() {
+		e := ctl.RouteStatus{Prefix: r.Prefix.String(), Dev: p.portNames[r.Port], Proto: "static"}
+		if r.Via.IsValid() {
+			e.Via = r.Via.String()
+		}
+		if r.Kind == arp.RouteConnected {
+			e.Proto = "kernel"
+		}
+		list = append(list, e)
+	}
+	return list
 }

@@ -1,4 +1,4 @@
-package gateway
+package plane
 
 import (
 	"net/netip"
@@ -6,18 +6,18 @@ import (
 	"testing"
 
 	"fngw/ctl"
+	"fngw/lcore"
 	"fngw/nat"
 	"fngw/sched"
 )
 
-// newTestGateway is a Gateway with what services() needs and nothing that
-// needs DPDK.
-func newTestGateway() *Gateway {
-	return &Gateway{nworkers: 1, portIDs: map[string]uint16{"dpdk1": 1},
-		conns:  sched.NewConns(1, maxDests),
-		svcIDs: newIDs[ctl.ServiceKey](maxServices), destIDs: newIDs[destKey](maxDests),
-		lastWeights: make(map[destKey]int32),
-		limits:      nat.Limits{MaxServices: maxServices, MaxDests: maxDests, MaxLocalAddrs: maxLocalAddrs}}
+// newTestPlane is a Plane with what services() needs and nothing more.
+func newTestPlane() *Plane {
+	lim := nat.Limits{MaxServices: 16, MaxDests: 64, MaxLocalAddrs: 16}
+	return &Plane{portIDs: map[string]uint16{"dpdk1": 1}, limits: lim,
+		dp:     &lcore.Datapath{Conns: sched.NewConns(1, lim.MaxDests), Cores: make([]*nat.Core, 1)},
+		svcIDs: newIDs[ctl.ServiceKey](lim.MaxServices), destIDs: newIDs[destKey](lim.MaxDests),
+		lastWeights: make(map[destKey]int32)}
 }
 
 // admApply applies ipvsadm command lines to cfg.
@@ -41,7 +41,7 @@ func admApply(t *testing.T, cfg *ctl.Config, lines ...string) {
 // two connections wrr 3:1 sent all of them to the first destination); a change
 // to its own destinations builds a new scheduler.
 func TestServicesKeepUnchangedSchedulers(t *testing.T) {
-	g := newTestGateway()
+	p := newTestPlane()
 	cfg := ctl.NewConfig()
 	admApply(t, cfg,
 		"-A -t 198.18.1.100:80 -s wrr",
@@ -51,7 +51,7 @@ func TestServicesKeepUnchangedSchedulers(t *testing.T) {
 	wrrKey := cfg.Services[0].Service.Key()
 	other := "-A -t 198.18.1.100:81 -s rr"
 
-	_, scheds, err := g.services(cfg, nil)
+	_, scheds, err := p.services(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestServicesKeepUnchangedSchedulers(t *testing.T) {
 		if i%2 == 0 {
 			admApply(t, next, other)
 		}
-		if _, scheds, err = g.services(next, scheds); err != nil {
+		if _, scheds, err = p.services(next, scheds); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +82,7 @@ func TestServicesKeepUnchangedSchedulers(t *testing.T) {
 	// Its own weight changes: a new scheduler with the new weights.
 	next := cfg.Clone()
 	admApply(t, next, "-e -t 198.18.1.100:80 -r 198.18.2.11:80 --fullnat -w 0")
-	if _, scheds, err = g.services(next, scheds); err != nil {
+	if _, scheds, err = p.services(next, scheds); err != nil {
 		t.Fatal(err)
 	}
 	ss := scheds[wrrKey].svc

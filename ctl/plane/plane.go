@@ -1,0 +1,227 @@
+package plane
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+
+	"fngw/ctl"
+	"fngw/ctl/config"
+	"fngw/ctl/socket"
+	"fngw/lcore"
+	"fngw/nat"
+)
+
+// Host is what only the process that assembled DPDK can tell: its ports and
+// its mbuf pool. The gateway implements it over DPDK, tests with a double.
+// Its methods may be called from any goroutine.
+type Host interface {
+	// Links describes every port, with its counters when counters is set.
+	Links(counters bool) ([]ctl.Link, error)
+	// Mbufs reports how many mbufs of the pool are in use and available.
+	Mbufs() (inUse, avail int)
+}
+
+// Config is what a Plane is built from.
+type Config struct {
+	File     *config.File // as loaded at start; reload reads File.Path again
+	Datapath *lcore.Datapath
+	Host     Host
+	Ports    map[string]uint16 // port name → port ID
+	Limits   nat.Limits        // the datapath's ID spaces
+	Log      *slog.Logger
+}
+
+// Plane is the gateway's control plane. It owns the running configuration
+// (the services with their destinations and local addresses, the timeouts,
+// the stack's addresses, routes and static neighbours), the IDs the
+// datapath counts under, the schedulers and the rate estimators; it applies
+// commands and reloads, publishes snapshots to the workers and answers
+// listings. Every method that reads or changes that state runs on the
+// control lcore's goroutine, as a job (Handle, Reload) or a tick.
+type Plane struct {
+	log       *slog.Logger
+	file      *config.File
+	dp        *lcore.Datapath
+	host      Host
+	portIDs   map[string]uint16
+	portNames map[uint16]string
+	limits    nat.Limits
+
+	// owned by the control goroutine
+	cfg         *ctl.Config
+	scheds      map[ctl.ServiceKey]*builtSched
+	svcIDs      *ids[ctl.ServiceKey]
+	destIDs     *ids[destKey]
+	lastWeights map[destKey]int32
+	est         estimators
+}
+
+// New builds the control plane of c.Datapath and applies the file's
+// configuration to it: the stack's addresses, routes and static neighbours
+// (on the ports the caller added to the stack), the services, the
+// timeouts. The control lcore must not run yet; Start schedules what runs
+// once it does.
+func New(c Config) (*Plane, error) {
+	p := &Plane{log: c.Log, file: c.File, dp: c.Datapath, host: c.Host, portIDs: c.Ports,
+		portNames: make(map[uint16]string), limits: c.Limits,
+		svcIDs: newIDs[ctl.ServiceKey](c.Limits.MaxServices), destIDs: newIDs[destKey](c.Limits.MaxDests),
+		lastWeights: make(map[destKey]int32)}
+	for name, id := range c.Ports {
+		p.portNames[id] = name
+	}
+	if err := p.apply(c.File.LB, false); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Start schedules the plane's work on the control lcore: the rate
+// estimators' tick and, once it runs, a gratuitous ARP for every owned
+// address. Call it before the control lcore's Run.
+func (p *Plane) Start() {
+	p.dp.Control.OnTick(ctl.EstimatorInterval, p.tick)
+	p.dp.Control.Submit(p.announce)
+}
+
+// Handle serves one control-socket request by running it as a job on the
+// control goroutine, so that commands are serialized with each other and
+// with the stack.
+func (p *Plane) Handle(req socket.Request) socket.Response {
+	var resp socket.Response
+	if !p.dp.Control.Do(func() { resp = p.exec(req.Cmd) }) {
+		return socket.Response{Code: socket.CodeInternal, Error: "the gateway is stopping"}
+	}
+	return resp
+}
+
+// Reload re-reads the configuration file on the control goroutine and logs
+// what it did (SIGHUP).
+func (p *Plane) Reload() {
+	p.dp.Control.Submit(func() {
+		if out, err := p.reload(); err != nil {
+			p.log.Error("reload failed; running configuration kept", "err", err)
+		} else {
+			p.log.Info("reloaded", "changes", out)
+		}
+	})
+}
+
+// exec runs a command on the control goroutine.
+func (p *Plane) exec(cmd ctl.Command) socket.Response {
+	var out bytes.Buffer
+	err := p.dispatch(cmd, &out)
+	resp := socket.Response{Stdout: out.String()}
+	if err != nil {
+		resp.Code, resp.Error = errCode(err), err.Error()
+	}
+	return resp
+}
+
+func errCode(err error) string {
+	var ue *ctl.UsageError
+	switch {
+	case errors.As(err, &ue):
+		return socket.CodeUsage
+	case errors.Is(err, ctl.ErrNotFound):
+		return socket.CodeNotFound
+	case errors.Is(err, ctl.ErrExists):
+		return socket.CodeExists
+	case errors.Is(err, ctl.ErrInvalid):
+		return socket.CodeInvalid
+	}
+	var ce config.Errors
+	if errors.As(err, &ce) {
+		return socket.CodeInvalid
+	}
+	return socket.CodeInternal
+}
+
+// dispatch runs cmd, writing what it prints to w.
+func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
+	asJSON := cmd.List != nil && cmd.List.JSON
+	switch cmd.Op {
+	case ctl.OpList, ctl.OpGetLaddr, ctl.OpSave:
+		return ctl.Render(w, cmd, p.table(cmd.List != nil && cmd.List.Conn))
+	case ctl.OpZero:
+		p.zero(cmd.Service)
+		return nil
+	case ctl.OpRestore:
+		next := p.cfg.Clone()
+		if err := next.ApplyBatch(cmd.Batch); err != nil {
+			return err
+		}
+		return p.apply(next, true)
+	case ctl.OpListAddr:
+		return ctl.WriteStack(w, p.cfg, cmd.Op, asJSON)
+	case ctl.OpListNeigh:
+		return ctl.WriteNeighs(w, p.neighs(), asJSON)
+	case ctl.OpListRoute:
+		return ctl.WriteRoutes(w, p.routes(), asJSON)
+	case ctl.OpLinkShow:
+		return p.links(w, cmd)
+	case ctl.OpStats:
+		return ctl.WriteCores(w, p.coreStatuses(), asJSON)
+	case ctl.OpMem:
+		return ctl.WriteMem(w, p.mem(), asJSON)
+	case ctl.OpReload:
+		out, err := p.reload()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, out)
+		return nil
+	}
+	if !cmd.Op.Mutates() {
+		return &ctl.UsageError{Msg: fmt.Sprintf("%q is not a command the gateway runs; use %s (gw -h)", cmd.Op, ctl.Commands)}
+	}
+	if cmd.Op == ctl.OpDelLaddr && cmd.Laddr != nil {
+		if err := p.laddrIdle(cmd.Laddr.Addr); err != nil {
+			return err
+		}
+	}
+	next := p.cfg.Clone()
+	if err := next.Apply(cmd); err != nil {
+		return err
+	}
+	return p.apply(next, true)
+}
+
+// links is `link show`: every port, or the one cmd names.
+func (p *Plane) links(w io.Writer, cmd ctl.Command) error {
+	o := ctl.ListOptions{}
+	if cmd.List != nil {
+		o = *cmd.List
+	}
+	all, err := p.host.Links(o.Stats)
+	if err != nil {
+		return err
+	}
+	list := all
+	if cmd.Dev != "" {
+		list = nil
+		for _, l := range all {
+			if l.Name == cmd.Dev {
+				list = append(list, l)
+			}
+		}
+		if len(list) == 0 {
+			return fmt.Errorf("%w: no port named %q", ctl.ErrNotFound, cmd.Dev)
+		}
+	}
+	return ctl.WriteLinks(w, list, o.JSON)
+}
+
+// mem is `gw mem`. The pool's counts are read without stopping the lcores:
+// in use counts the mbufs outside the pool and its per-lcore caches at the
+// moment of the read.
+func (p *Plane) mem() ctl.MemStatus {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	inUse, avail := p.host.Mbufs()
+	return ctl.MemStatus{Mbufs: inUse + avail, MbufsInUse: inUse, MbufsAvail: avail,
+		HeapBytes: ms.HeapAlloc, Goroutines: runtime.NumGoroutine()}
+}

@@ -1,0 +1,325 @@
+package plane
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"fngw/arp"
+	"fngw/ctl"
+	"fngw/ctl/config"
+	"fngw/ctl/socket"
+	"fngw/dpdk"
+	"fngw/dpdk/dpdktest"
+	"fngw/header"
+	"fngw/lcore"
+	"fngw/nat"
+	"fngw/test/harness"
+)
+
+// The rig is a whole control plane over a real datapath (lcore.Build, one
+// worker) on the dpdktest double: port dpdk0 (ID 0) with 198.18.1.1/24,
+// where clients, VIPs, real servers and local addresses all live. The
+// control lcore and the worker run in their goroutines as in the gateway
+// (unpinned, the worker sleeping when idle).
+var (
+	gwMAC     = header.MAC{0x02, 0, 0, 0, 0, 1}
+	clientMAC = harness.MustMAC("02:00:00:00:00:02")
+	serverMAC = header.MAC{0x02, 0, 0, 0, 0, 3}
+	vip       = netip.MustParseAddr("198.18.1.100")
+	client    = netip.MustParseAddr("198.18.1.2")
+	rip       = netip.MustParseAddr("198.18.1.11")
+	lip       = netip.MustParseAddr("198.18.1.200")
+)
+
+const baseFile = `
+[eal]
+lcores = "0-1"
+[[port]]
+name = "dpdk0"
+device = "net_null0"
+addrs = ["198.18.1.1/24"]
+[[neigh]]
+addr = "198.18.1.11"
+mac = "02:00:00:00:00:03"
+port = "dpdk0"
+`
+
+type rig struct {
+	t    *testing.T
+	dev  *dpdktest.Dev
+	dp   *lcore.Datapath
+	p    *Plane
+	path string
+}
+
+// fakeHost is the plane's Host without DPDK: one port, a pool of 1000.
+type fakeHost struct{}
+
+func (fakeHost) Links(counters bool) ([]ctl.Link, error) {
+	l := ctl.Link{Name: "dpdk0", Device: "net_null0", MAC: gwMAC.String(), MTU: 1500, Up: true, Duplex: "full", RxQueues: 1, TxQueues: 1}
+	if counters {
+		l.PortCounters = &ctl.PortCounters{RxPackets: 7}
+	}
+	return []ctl.Link{l}, nil
+}
+
+func (fakeHost) Mbufs() (int, int) { return 10, 990 }
+
+// newRig starts a plane on the configuration file text.
+func newRig(t *testing.T, file string) *rig {
+	t.Helper()
+	r := &rig{t: t, dev: dpdktest.NewDev(1024), path: filepath.Join(t.TempDir(), "gw.toml")}
+	r.write(file)
+	f, err := config.Load(r.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := nat.Limits{MaxServices: 16, MaxDests: 64, MaxLocalAddrs: 16}
+	dp, err := lcore.Build(lcore.Plan{Workers: []lcore.WorkerPlan{{CPU: -1, Rx: []lcore.Queue{{Port: 0, Queue: 0}}}},
+		NumPorts: 1, IO: r.dev, NewBurst: dpdk.NewGoBurst,
+		NewRing:  func(string) (lcore.Ring, error) { return dpdktest.NewRing(1024), nil },
+		Sessions: 1024, Limits: lim, IdlePolls: 1, IdleSleep: 50 * time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dp.Stack().AddPort(arp.Port{ID: 0, Name: "dpdk0", MAC: gwMAC, MTU: 1500}); err != nil {
+		t.Fatal(err)
+	}
+	r.dp = dp
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if r.p, err = New(Config{File: f, Datapath: dp, Host: fakeHost{}, Ports: map[string]uint16{"dpdk0": 0}, Limits: lim, Log: log}); err != nil {
+		t.Fatal(err)
+	}
+	r.p.Start()
+	ctlDone, wDone := make(chan struct{}), make(chan error, 1)
+	go func() { dp.Control.Run(); close(ctlDone) }()
+	go func() { wDone <- dp.Workers[0].Run() }()
+	t.Cleanup(func() {
+		dp.Control.Stop()
+		<-ctlDone
+		dp.Workers[0].Stop()
+		if err := <-wDone; err != nil {
+			t.Error(err)
+		}
+	})
+	return r
+}
+
+func (r *rig) write(file string) {
+	r.t.Helper()
+	if err := os.WriteFile(r.path, []byte(file), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// run runs a gw command line through Handle, as the control socket does,
+// and returns what it printed; it fails the test on an error.
+func (r *rig) run(line string) string {
+	r.t.Helper()
+	resp := r.try(line)
+	if resp.Code != socket.CodeOK {
+		r.t.Fatalf("%s: %s: %s", line, resp.Code, resp.Error)
+	}
+	return resp.Stdout
+}
+
+func (r *rig) try(line string) socket.Response {
+	r.t.Helper()
+	cmd, err := ctl.ParseCommandLine(strings.Fields(line))
+	if err != nil {
+		r.t.Fatalf("%s: %v", line, err)
+	}
+	return r.p.Handle(socket.Request{Cmd: cmd})
+}
+
+// syn sends a client's SYN to vip:80 through the worker and returns what the
+// gateway sent, decoded.
+func (r *rig) syn(sport uint16) gopacket.Packet {
+	r.t.Helper()
+	h := harness.Hosts{SrcMAC: clientMAC, DstMAC: net.HardwareAddr(gwMAC[:]), Src: client, Dst: vip}
+	r.dev.Push(0, 0, 0, harness.TCPSyn(h, sport, 80, 1000))
+	var ipv4 []gopacket.Packet // beside gratuitous ARPs the control lcore sent
+	for deadline := time.Now().Add(5 * time.Second); len(ipv4) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		for _, f := range r.dev.Sent(0) {
+			if p := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default); p.Layer(layers.LayerTypeIPv4) != nil {
+				ipv4 = append(ipv4, p)
+			}
+		}
+	}
+	if len(ipv4) != 1 {
+		r.t.Fatalf("%d IPv4 frames sent for one SYN, want 1 (drops %v)", len(ipv4), r.p.coreStatuses()[0].Drops)
+	}
+	return ipv4[0]
+}
+
+const fullnat = "adm -A -t 198.18.1.100:80 -s rr|adm -a -t 198.18.1.100:80 -r 198.18.1.11:8080 --fullnat|adm -P -t 198.18.1.100:80 -z 198.18.1.200 -F dpdk0"
+
+func (r *rig) runAll(lines string) {
+	r.t.Helper()
+	for _, l := range strings.Split(lines, "|") {
+		r.run(l)
+	}
+}
+
+// TestCommandsReachTheWorker: services added with ipvsadm commands are
+// published to the worker (a SYN to the VIP leaves FULLNAT-rewritten toward
+// the real server) and their addresses are owned by the stack.
+func TestCommandsReachTheWorker(t *testing.T) {
+	r := newRig(t, baseFile)
+	before := r.dp.Services.Load()
+	r.runAll(fullnat)
+	if r.dp.Services.Load() == before {
+		t.Fatal("no new services snapshot published")
+	}
+	owned := map[netip.Addr]arp.OwnKind{}
+	for _, a := range r.dp.Stack().Addrs() {
+		owned[a.Prefix.Addr()] = a.Kind
+	}
+	if owned[vip] != arp.OwnVIP || owned[lip] != arp.OwnLocalAddr {
+		t.Errorf("stack owns %v; want the VIP and the local address", owned)
+	}
+	p := r.syn(40000)
+	ip := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	tcp := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+	eth := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+	if ip.SrcIP.String() != lip.String() || ip.DstIP.String() != rip.String() || tcp.DstPort != 8080 ||
+		eth.DstMAC.String() != serverMAC.String() {
+		t.Errorf("sent %s:%d -> %s:%d to %s; want %s -> %s:8080 to %s", ip.SrcIP, tcp.SrcPort, ip.DstIP, tcp.DstPort, eth.DstMAC, lip, rip, serverMAC)
+	}
+	out := r.run("adm -L -n --stats")
+	if !strings.Contains(out, "TCP  198.18.1.100:80                     1        1        0       ") {
+		t.Errorf("listing does not count the connection and its packet:\n%s", out)
+	}
+	if out := r.run("adm -L -n -c"); !strings.Contains(out, "SYN_RECV") || !strings.Contains(out, "198.18.1.2:40000") {
+		t.Errorf("connection listing:\n%s", out)
+	}
+}
+
+// TestRefusedCommandChangesNothing: a command the datapath cannot take (a
+// local address on a port that does not exist) is refused with the value
+// named, and neither the configuration nor the published snapshot changes.
+func TestRefusedCommandChangesNothing(t *testing.T) {
+	r := newRig(t, baseFile)
+	r.runAll(fullnat)
+	snap, list := r.dp.Services.Load(), r.run("adm -S -n")
+	resp := r.try("adm -P -t 198.18.1.100:80 -z 198.18.1.201 -F dpdk9")
+	if resp.Code != socket.CodeInvalid || !strings.Contains(resp.Error, "dpdk9") {
+		t.Fatalf("got %+v; want an invalid-value error naming dpdk9", resp)
+	}
+	if r.dp.Services.Load() != snap || r.run("adm -S -n") != list {
+		t.Error("a refused command changed the running configuration")
+	}
+	if resp := r.try("adm -D -t 198.18.1.100:81"); resp.Code != socket.CodeNotFound {
+		t.Errorf("deleting a missing service: %+v", resp)
+	}
+}
+
+// TestReloadAppliesTheFile: a reload applies the file's changes through the
+// same path as the CLI (services, timeouts), reports how many, and says
+// which settings need a restart.
+func TestReloadAppliesTheFile(t *testing.T) {
+	svc := `
+[[service]]
+proto = "tcp"
+vip = "198.18.1.100:80"
+sched = "rr"
+laddrs = ["198.18.1.200 dev dpdk0"]
+[[service.dest]]
+addr = "198.18.1.11:8080"
+fwd = "fullnat"
+`
+	r := newRig(t, baseFile+svc)
+	if out := r.run("adm -L -n"); !strings.Contains(out, "198.18.1.11:8080") {
+		t.Fatalf("the file's service is not running:\n%s", out)
+	}
+	r.syn(40000)
+	r.write(baseFile + strings.Replace(svc, `fwd = "fullnat"`, "fwd = \"fullnat\"\nweight = 3", 1) +
+		"[session]\ntcp_timeout = 600\ntcp_syn_recv_timeout = 5\n")
+	out := r.run("reload")
+	if !strings.Contains(out, "2 changes applied") {
+		t.Errorf("reload said %q; want 2 changes (the weight, the timeouts)", out)
+	}
+	if out := r.run("adm -L -n"); !strings.Contains(out, "-> 198.18.1.11:8080             FullNat 3      0          1") {
+		t.Errorf("weight not reloaded, or the connection lost:\n%s", out)
+	}
+	if tcp, _, _ := r.dp.Timeouts.Get(); tcp.Seconds() != 600 {
+		t.Errorf("datapath TCP timeout %v after reload, want 600s", tcp)
+	}
+	if out := r.run("adm -L --timeout"); out != "Timeout (tcp tcpfin udp): 600 120 300\n" {
+		t.Errorf("--timeout: %q", out)
+	}
+
+	r.write(baseFile + "[[port]]\nname = \"dpdk1\"\ndevice = \"net_null1\"\n" + svc)
+	if out := r.run("reload"); !strings.Contains(out, "take effect only after a restart") {
+		t.Errorf("reload with a new port said %q", out)
+	}
+	r.write(baseFile + "[[service]]\nvip = \"nonsense\"\n")
+	resp := r.try("reload")
+	if resp.Code != socket.CodeInvalid || !strings.Contains(resp.Error, "nonsense") {
+		t.Errorf("reload of a bad file: %+v", resp)
+	}
+	if out := r.run("adm -L -n"); !strings.Contains(out, "198.18.1.11:8080") {
+		t.Errorf("a bad file changed the running configuration:\n%s", out)
+	}
+}
+
+// TestRestoreAndZero: -R applies a batch at once; -Z starts a service's
+// counters again.
+func TestRestoreAndZero(t *testing.T) {
+	r := newRig(t, baseFile)
+	batch, err := ctl.ReadRestore(strings.NewReader(strings.ReplaceAll(strings.ReplaceAll(fullnat, "adm ", ""), "|", "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := r.p.Handle(socket.Request{Cmd: ctl.Command{Op: ctl.OpRestore, Batch: batch}}); resp.Code != socket.CodeOK {
+		t.Fatalf("restore: %+v", resp)
+	}
+	r.syn(40000)
+	r.run("adm -Z -t 198.18.1.100:80")
+	if out := r.run("adm -L -n --stats"); !strings.Contains(out, "TCP  198.18.1.100:80                     0        0        0") {
+		t.Errorf("-Z left counters:\n%s", out)
+	}
+}
+
+// TestStatusCommands: stats, link, mem and the stack listings render what
+// the workers, the host and the stack hold.
+func TestStatusCommands(t *testing.T) {
+	r := newRig(t, baseFile)
+	r.runAll(fullnat)
+	r.syn(40000)
+	var cores []ctl.CoreStatus
+	if err := json.Unmarshal([]byte(r.run("stats --json")), &cores); err != nil || len(cores) != 1 || cores[0].Rx != 1 || cores[0].Created != 1 {
+		t.Errorf("stats --json: %+v %v", cores, err)
+	}
+	if out := r.run("link show -s dpdk0"); !strings.Contains(out, "0: dpdk0: <UP> mtu 1500") || !strings.Contains(out, "rx: packets 7") {
+		t.Errorf("link show:\n%s", out)
+	}
+	if resp := r.try("link show dpdk9"); resp.Code != socket.CodeNotFound {
+		t.Errorf("link show of a missing port: %+v", resp)
+	}
+	if out := r.run("mem"); !strings.HasPrefix(out, "mbufs 1000 in use 10 available 990\n") {
+		t.Errorf("mem: %q", out)
+	}
+	if out := r.run("ip route show"); out != "198.18.1.0/24 dev dpdk0 proto kernel scope link\n" {
+		t.Errorf("ip route show: %q", out)
+	}
+	if out := r.run("ip neigh show"); out != "198.18.1.11 dev dpdk0 lladdr 02:00:00:00:00:03 PERMANENT\n" {
+		t.Errorf("ip neigh show: %q", out)
+	}
+	r.run("ip addr add 198.18.2.1/24 dev dpdk0")
+	if out := r.run("ip addr show"); !strings.Contains(out, "198.18.2.1/24 dev dpdk0") {
+		t.Errorf("ip addr show after add: %q", out)
+	}
+}

@@ -1,0 +1,184 @@
+package ctl
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Link is one port in `gw link show`, after DPVS's `dpip link show`.
+type Link struct {
+	Name          string `json:"name"`
+	ID            uint16 `json:"id"`
+	Device        string `json:"device"`
+	MAC           string `json:"mac"`
+	MTU           int    `json:"mtu"`
+	Up            bool   `json:"up"`
+	Speed         uint32 `json:"speed_mbps"`
+	Duplex        string `json:"duplex"` // "full" or "half"
+	Promisc       bool   `json:"promiscuous"`
+	RxQueues      int    `json:"rx_queues"`
+	TxQueues      int    `json:"tx_queues"`
+	*PortCounters        // with -s
+}
+
+// PortCounters are a port's basic counters (rte_eth_stats).
+type PortCounters struct {
+	RxPackets uint64 `json:"rx_packets"`
+	TxPackets uint64 `json:"tx_packets"`
+	RxBytes   uint64 `json:"rx_bytes"`
+	TxBytes   uint64 `json:"tx_bytes"`
+	Imissed   uint64 `json:"imissed"`
+	Ierrors   uint64 `json:"ierrors"`
+	Oerrors   uint64 `json:"oerrors"`
+	RxNombuf  uint64 `json:"rx_nombuf"`
+}
+
+// WriteLinks prints links as `gw link show` does, or JSON.
+func WriteLinks(w io.Writer, links []Link, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, links)
+	}
+	var b strings.Builder
+	for _, p := range links {
+		state := "DOWN"
+		if p.Up {
+			state = "UP"
+		}
+		fmt.Fprintf(&b, "%d: %s: <%s> mtu %d rx-queue %d tx-queue %d\n", p.ID, p.Name, state, p.MTU, p.RxQueues, p.TxQueues)
+		fmt.Fprintf(&b, "    link/ether %s device %s speed %dMbps %s-duplex promisc %v\n", p.MAC, p.Device, p.Speed, p.Duplex, p.Promisc)
+		if c := p.PortCounters; c != nil {
+			fmt.Fprintf(&b, "    rx: packets %d bytes %d imissed %d ierrors %d nombuf %d\n", c.RxPackets, c.RxBytes, c.Imissed, c.Ierrors, c.RxNombuf)
+			fmt.Fprintf(&b, "    tx: packets %d bytes %d oerrors %d\n", c.TxPackets, c.TxBytes, c.Oerrors)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// CoreStatus is one worker's counters in `gw stats`.
+type CoreStatus struct {
+	Core        int               `json:"core"`
+	Rx          uint64            `json:"rx_packets"`
+	Tx          uint64            `json:"tx_packets"`
+	RedirectOut uint64            `json:"redirect_out"`
+	RedirectIn  uint64            `json:"redirect_in"`
+	ToControl   uint64            `json:"to_control"`
+	Injected    uint64            `json:"injected"` // sent for the control lcore
+	PollsBusy   uint64            `json:"polls_busy"`
+	PollsIdle   uint64            `json:"polls_idle"`
+	BusyNs      uint64            `json:"busy_ns"`
+	TotalNs     uint64            `json:"total_ns"`
+	Drops       map[string]uint64 `json:"drops"` // non-zero drop counters by reason
+	Sessions    int64             `json:"sessions"`
+	Created     uint64            `json:"sessions_created"`
+	Expired     uint64            `json:"sessions_expired"`
+	ICMPXlated  uint64            `json:"icmp_translated"`
+	ICMPSent    uint64            `json:"icmp_sent"` // errors originated: time exceeded, fragmentation needed
+	Utilisation float64           `json:"utilisation"`
+}
+
+// WriteCores prints per-core counters and drops by reason as `gw stats`
+// does, or JSON.
+func WriteCores(w io.Writer, cores []CoreStatus, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, cores)
+	}
+	var b strings.Builder
+	for _, c := range cores {
+		fmt.Fprintf(&b, "core %d: rx %d tx %d sessions %d created %d expired %d redirect out %d in %d to-control %d utilisation %.1f%%\n",
+			c.Core, c.Rx, c.Tx, c.Sessions, c.Created, c.Expired, c.RedirectOut, c.RedirectIn, c.ToControl, 100*c.Utilisation)
+		reasons := make([]string, 0, len(c.Drops))
+		for r := range c.Drops {
+			reasons = append(reasons, r)
+		}
+		slices.Sort(reasons)
+		for _, r := range reasons {
+			fmt.Fprintf(&b, "    drop %-22s %d\n", r, c.Drops[r])
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// MemStatus is `gw mem`: the mbuf pool and the control plane's Go heap, the
+// figures a soak test or an operator watches for leaks.
+type MemStatus struct {
+	Mbufs      int    `json:"mbufs"`        // pool size
+	MbufsInUse int    `json:"mbufs_in_use"` // in rx/tx rings, rings between lcores, held by the stack, in flight
+	MbufsAvail int    `json:"mbufs_available"`
+	HeapBytes  uint64 `json:"go_heap_bytes"` // live Go heap (control plane; the datapath allocates nothing)
+	Goroutines int    `json:"goroutines"`    // control socket clients, workers, control lcore...
+}
+
+// WriteMem prints m as `gw mem` does, or JSON.
+func WriteMem(w io.Writer, m MemStatus, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, m)
+	}
+	_, err := fmt.Fprintf(w, "mbufs %d in use %d available %d\ngo heap %d bytes, %d goroutines\n",
+		m.Mbufs, m.MbufsInUse, m.MbufsAvail, m.HeapBytes, m.Goroutines)
+	return err
+}
+
+// NeighStatus is one entry of the neighbour table in `gw ip neigh show`.
+type NeighStatus struct {
+	Addr   string `json:"addr"`
+	LLAddr string `json:"lladdr,omitempty"` // empty while unresolved
+	Dev    string `json:"dev"`
+	State  string `json:"state"` // Linux's NUD state names
+}
+
+// WriteNeighs prints the neighbour table as `ip neigh show` does, or JSON.
+func WriteNeighs(w io.Writer, list []NeighStatus, asJSON bool) error {
+	if asJSON {
+		if list == nil {
+			list = []NeighStatus{}
+		}
+		return writeJSON(w, list)
+	}
+	var b strings.Builder
+	for _, e := range list {
+		if e.LLAddr != "" {
+			fmt.Fprintf(&b, "%s dev %s lladdr %s %s\n", e.Addr, e.Dev, e.LLAddr, e.State)
+		} else {
+			fmt.Fprintf(&b, "%s dev %s %s\n", e.Addr, e.Dev, e.State)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// RouteStatus is one route in `gw ip route show`.
+type RouteStatus struct {
+	Prefix string `json:"prefix"`
+	Via    string `json:"via,omitempty"`
+	Dev    string `json:"dev"`
+	Proto  string `json:"proto"` // "static", or "kernel" for connected routes as iproute2 names them
+}
+
+// WriteRoutes prints the route table, connected routes included, as `ip
+// route show` does, or JSON.
+func WriteRoutes(w io.Writer, list []RouteStatus, asJSON bool) error {
+	if asJSON {
+		if list == nil {
+			list = []RouteStatus{}
+		}
+		return writeJSON(w, list)
+	}
+	var b strings.Builder
+	for _, e := range list {
+		line := e.Prefix
+		if e.Via != "" {
+			line += " via " + e.Via
+		}
+		line += " dev " + e.Dev
+		if e.Proto == "kernel" {
+			line += " proto kernel scope link"
+		}
+		b.WriteString(line + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
