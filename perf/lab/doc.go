@@ -44,5 +44,5 @@
 //	sys.go       CPU accounting, RSS, load, the machine's description
 //	stats.go     median and range, least-squares slope
 //	report.go    summary.json and the Markdown table
-//	chart.go     PNG charts
+//	chart.go     drawing the PNG charts with perf/chart, a module of its own
 package lab
