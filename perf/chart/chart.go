@@ -20,6 +20,7 @@ var (
 	// colRefs colour the yardsticks, in turn.
 	colRefs = []color.Color{color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 		color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}}
+	targetDashes = []vg.Length{vg.Points(4), vg.Points(3)}
 )
 
 // write draws rep's charts into dir and returns the names of the files
@@ -73,8 +74,20 @@ func refLabel(impl string) string {
 	return "dpdk-testpmd " + strings.TrimPrefix(impl, "testpmd-")
 }
 
+// targetLine is a dashed line in the targets' colour.
+func targetLine(pts plotter.XYs) (*plotter.Line, error) {
+	l, err := plotter.NewLine(pts)
+	if err != nil {
+		return nil, err
+	}
+	l.Color, l.Dashes, l.Width = colTarget, targetDashes, vg.Points(1.5)
+	return l, nil
+}
+
 // ppsChart: per throughput scenario, the median rate (min–max) of testpmd
-// macswap, of each yardstick and of the gateway side by side.
+// macswap, of each yardstick and of the gateway side by side, and the
+// scenario's target, a ratio of testpmd's rate, drawn at that ratio of
+// testpmd's median across the scenario's bars.
 func ppsChart(rep *report) (*plot.Plot, error) {
 	type set struct {
 		name string
@@ -85,12 +98,18 @@ func ppsChart(rep *report) (*plot.Plot, error) {
 	sets := []*set{{name: "dpdk-testpmd macswap", col: colTestpmd}}
 	ref := map[string]*set{} // the yardsticks' sets, by impl
 	gw := &set{name: "fngw FULLNAT", col: colGW}
+	var targets plotter.XYs // per scenario with a target: its index and the rate it asks
 	n := 0
 	for _, r := range rep.Results {
 		if r.Kind != throughput {
 			continue
 		}
-		names = append(names, fmt.Sprintf("%s\ngw/testpmd %.2f", r.Scenario, r.Ratio.Median))
+		name := fmt.Sprintf("%s\ngw/testpmd %.2f", r.Scenario, r.Ratio.Median)
+		if t, ok := r.target(); ok && !math.IsNaN(r.Testpmd.Median) {
+			name += fmt.Sprintf(", target %.2f", t)
+			targets = append(targets, plotter.XY{X: float64(n), Y: t * r.Testpmd.Median})
+		}
+		names = append(names, name)
 		sets[0].s, gw.s = append(sets[0].s, r.Testpmd), append(gw.s, r.GW)
 		for _, f := range r.Refs {
 			if ref[f.Impl] == nil {
@@ -147,6 +166,17 @@ func ppsChart(rep *report) (*plot.Plot, error) {
 			p.Add(e)
 		}
 	}
+	for i, t := range targets {
+		l, err := targetLine(plotter.XYs{{X: t.X - 0.45, Y: t.Y}, {X: t.X + 0.45, Y: t.Y}})
+		if err != nil {
+			return nil, err
+		}
+		p.Add(l)
+		if i == 0 {
+			p.Legend.Add("target: its ratio × testpmd macswap (median)", l)
+		}
+		top = max(top, t.Y)
+	}
 	p.Y.Max = top * 1.3
 	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
 	p.Legend.Top, p.Legend.Left = true, true
@@ -156,7 +186,7 @@ func ppsChart(rep *report) (*plot.Plot, error) {
 }
 
 // newSessionsChart: sessions created over time in each run of a
-// new-sessions scenario, and the 2 M/s target from the first sample of the
+// new-sessions scenario, and the target rate from the first sample of the
 // first run.
 func newSessionsChart(rep *report) (*plot.Plot, error) {
 	p := plot.New()
@@ -183,15 +213,16 @@ func newSessionsChart(rep *report) (*plot.Plot, error) {
 			l.Color = plotutil.Color(i + 1)
 			p.Add(l)
 			p.Legend.Add(fmt.Sprintf("%s run %d: %.2f M/s", r.Scenario, ru.Rep, ru.SessionsPerSec/1e6), l)
-			if !drawn {
-				t0, n := pts[0].X, pts[len(pts)-1].Y
-				tl, err := plotter.NewLine(plotter.XYs{{X: t0, Y: pts[0].Y}, {X: t0 + n/2, Y: pts[0].Y + n}})
+			if t, ok := r.target(); ok && !drawn {
+				// From the run's first sample to its last count, at the
+				// target's rate.
+				t0, y0, n := pts[0].X, pts[0].Y, pts[len(pts)-1].Y
+				tl, err := targetLine(plotter.XYs{{X: t0, Y: y0}, {X: t0 + (n-y0)/(t/1e6), Y: n}})
 				if err != nil {
 					return nil, err
 				}
-				tl.Color, tl.Dashes = colTarget, []vg.Length{vg.Points(4), vg.Points(3)}
 				p.Add(tl)
-				p.Legend.Add("target 2 M/s", tl)
+				p.Legend.Add(fmt.Sprintf("target %.1f M/s", t/1e6), tl)
 			}
 			drawn = true
 		}
@@ -204,43 +235,60 @@ func newSessionsChart(rep *report) (*plot.Plot, error) {
 	return p, nil
 }
 
-// memoryChart: resident memory over sessions while a table fills, and the
-// baseline plus 128 B per session.
+// perSession is a table-fill run's memory per session as the table fills:
+// at each sample, the resident memory above the baseline gateway's divided
+// by the sessions the run ended with. The last point is the run's figure
+// (bytes_per_session_total); the line before it shows how much of that was
+// resident before the sessions were made.
+func perSession(ru *run) plotter.XYs {
+	if ru.Sessions == 0 {
+		return nil
+	}
+	pts := make(plotter.XYs, 0, len(ru.Samples))
+	for _, s := range ru.Samples {
+		pts = append(pts, plotter.XY{X: float64(s.Sessions) / 1e6, Y: float64(s.RSS-ru.BaseRSSBytes) / float64(ru.Sessions)})
+	}
+	return pts
+}
+
+// memoryChart: bytes per session of each table-fill run (perSession)
+// against the target, the most bytes per session allowed. The y axis spans
+// the lines and the target, not from 0, so that a margin of a byte shows.
 func memoryChart(rep *report) (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = "Resident memory while one core's table fills"
+	p.Title.Text = "Memory per session of one core's filled table, while it fills"
 	p.X.Label.Text = "sessions (millions)"
-	p.Y.Label.Text = "gw resident memory (MiB)"
+	p.Y.Label.Text = "(RSS − baseline) ÷ sessions at the end (bytes)"
 	drawn := false
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, r := range rep.Results {
 		if r.Kind != memory {
 			continue
 		}
 		for i, ru := range r.runs {
-			pts := make(plotter.XYs, 0, len(ru.Samples))
-			for _, s := range ru.Samples {
-				pts = append(pts, plotter.XY{X: float64(s.Sessions) / 1e6, Y: float64(s.RSS) / (1 << 20)})
-			}
+			pts := perSession(ru)
 			if len(pts) == 0 {
 				continue
+			}
+			if t, ok := r.target(); ok && !drawn {
+				// Under the runs' lines, which may run close to it.
+				tl, err := targetLine(plotter.XYs{{X: 0, Y: t}, {X: pts[len(pts)-1].X, Y: t}})
+				if err != nil {
+					return nil, err
+				}
+				p.Add(tl)
+				p.Legend.Add(fmt.Sprintf("target: at most %.0f B/session", t), tl)
+				lo, hi = min(lo, t), max(hi, t)
 			}
 			l, err := plotter.NewLine(pts)
 			if err != nil {
 				return nil, err
 			}
-			l.Color = plotutil.Color(i + 1)
+			l.Color, l.Width = plotutil.Color(i+1), vg.Points(2)
 			p.Add(l)
-			p.Legend.Add(fmt.Sprintf("run %d: %.0f B/session", ru.Rep, ru.BytesPerSessionTotal), l)
-			if !drawn {
-				base := float64(ru.BaseRSSBytes) / (1 << 20)
-				top := pts[len(pts)-1].X
-				tl, err := plotter.NewLine(plotter.XYs{{X: 0, Y: base}, {X: top, Y: base + top*1e6*128/(1<<20)}})
-				if err != nil {
-					return nil, err
-				}
-				tl.Color, tl.Dashes = colTarget, []vg.Length{vg.Points(4), vg.Points(3)}
-				p.Add(tl)
-				p.Legend.Add("target: baseline + 128 B/session", tl)
+			p.Legend.Add(fmt.Sprintf("run %d: %.1f B/session at %.2f M sessions", ru.Rep, ru.BytesPerSessionTotal, float64(ru.Sessions)/1e6), l)
+			for _, pt := range pts {
+				lo, hi = min(lo, pt.Y), max(hi, pt.Y)
 			}
 			drawn = true
 		}
@@ -248,7 +296,7 @@ func memoryChart(rep *report) (*plot.Plot, error) {
 	if !drawn {
 		return nil, nil
 	}
-	p.Legend.Top, p.Legend.Left = true, true
-	p.Y.Min, p.X.Min = 0, 0
+	p.Legend.Top, p.Legend.Left = false, true
+	p.X.Min, p.Y.Min, p.Y.Max = 0, max(0, lo-0.25*hi), hi*1.15
 	return p, nil
 }

@@ -1,15 +1,16 @@
 // Command chart draws the PNG charts of a perf lab run (perf/cmd/bench, which
 // runs it when a run ends) from the run's results directory: the forwarding
-// rate of each throughput scenario beside testpmd's and the yardsticks';
-// sessions created over time in the first pass of unique SYNs; and resident
-// memory over sessions while a table fills.
+// rate of each throughput scenario beside testpmd's and the yardsticks', with
+// its target; sessions created over time in the first pass of unique SYNs;
+// and the memory per session of a filled table against its target.
 //
 //	cd perf/chart && go run . ../results/STAMP             # into the results directory
 //	cd perf/chart && go run . -o /tmp ../results/STAMP     # elsewhere
 //
 // It is a module of its own so that the gateway's module does not need the
 // plotting library. It reads summary.json and the runs/*.json files it lists
-// (perf/lab's Report and Run).
+// (perf/lab's Report and Run); targets are read from the text the runner
+// writes for them.
 package main
 
 import (
@@ -34,9 +35,17 @@ func main() {
 	if *out == "" {
 		*out = dir
 	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fail("%v", err)
+	}
 	rep, err := load(dir)
 	if err != nil {
 		fail("%v", err)
+	}
+	for _, r := range rep.Results {
+		if _, ok := r.target(); !ok && r.Target != "" && r.Target != noTarget {
+			fmt.Fprintf(os.Stderr, "chart: %s: target %q not understood; drawn without it\n", r.Scenario, r.Target)
+		}
 	}
 	files, err := write(rep, *out)
 	if err != nil {

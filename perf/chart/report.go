@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // Scenario kinds (perf/lab Kind).
@@ -14,6 +16,9 @@ const (
 	newSessions = "new-sessions"
 	memory      = "memory"
 )
+
+// noTarget is the target text of a scenario without one.
+const noTarget = "—"
 
 // report is what the charts read of a run's summary.json (perf/lab Report).
 type report struct {
@@ -24,6 +29,7 @@ type report struct {
 type result struct {
 	Scenario string   `json:"scenario"`
 	Kind     string   `json:"kind"`
+	Target   string   `json:"target"`
 	Testpmd  summary  `json:"testpmd_mpps"`
 	GW       summary  `json:"gw_mpps"`
 	Ratio    summary  `json:"ratio"`
@@ -105,4 +111,35 @@ func load(dir string) (*report, error) {
 		}
 	}
 	return &rep, nil
+}
+
+// target is the result's target as a number, read from the text the runner
+// writes (perf/lab Scenario.TargetText): the least ratio of testpmd's rate
+// ("≥ 0.80 of testpmd"), the least sessions per second ("≥ 2.0 M/s"), or the
+// most bytes per session ("≥ 10 M sessions, ≤ 128 B each"). ok is false for
+// a scenario without a target ("—") and for any other text.
+func (r *result) target() (v float64, ok bool) {
+	switch r.Kind {
+	case throughput:
+		return bound(r.Target, "≥", "of testpmd", 1)
+	case newSessions:
+		return bound(r.Target, "≥", "M/s", 1e6)
+	case memory:
+		return bound(r.Target, "≤", "B each", 1)
+	}
+	return 0, false
+}
+
+// bound finds "OP NUMBER UNIT" in text and returns NUMBER × scale.
+func bound(text, op, unit string, scale float64) (float64, bool) {
+	_, rest, ok := strings.Cut(text, op+" ")
+	if !ok {
+		return 0, false
+	}
+	num, after, _ := strings.Cut(rest, " ")
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || !strings.HasPrefix(after, unit) {
+		return 0, false
+	}
+	return v * scale, true
 }
