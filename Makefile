@@ -21,10 +21,12 @@ lint: deps
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build $(PURE_PKGS)
+	cd perf/chart && $(GO) vet ./...
 
 unit: deps
 	$(GO) test -race -count=1 $(PURE_PKGS)
 	$(GO) test -count=1 ./dpdk/... ./gateway/
+	cd perf/chart && $(GO) test -race -count=1 ./...
 
 pcap: build
 	$(GO) test -count=1 -p 1 -v ./test/pcap/

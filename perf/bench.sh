@@ -72,4 +72,4 @@ fi
 # The C yardstick (perf/cref), built against the same DPDK as the gateway.
 perf/cref/build.sh "$PWD/bin/cref"
 echo "bench: load before start: $(uptime)"
-"$GO" run ./perf/cmd/bench -gw "$gw" -cref bin/cref "${huge_args[@]}" "$@"
+"$GO" run ./perf/cmd/bench -gw "$gw" -cref bin/cref -go "$GO" "${huge_args[@]}" "$@"

@@ -24,3 +24,4 @@ if [ ! -x "$GO" ]; then
   exit 1
 fi
 "$GO" mod download
+(cd perf/chart && "$GO" mod download) # the perf lab's charts, a module of their own

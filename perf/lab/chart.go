@@ -1,239 +1,27 @@
 package lab
 
 import (
+	"context"
 	"fmt"
-	"image/color"
-	"math"
+	"io"
+	"os/exec"
 	"path/filepath"
-	"strings"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 )
 
-var (
-	colTestpmd = color.RGBA{R: 0x88, G: 0x88, B: 0x88, A: 0xff}
-	colGW      = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
-	colTarget  = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
-	// colRefs colour testpmd's other modes, in turn.
-	colRefs = []color.Color{color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-		color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}}
-)
-
-// WriteCharts writes the PNG charts of the results into dir and lists them
-// in rep.Charts: forwarding rate per scenario next to testpmd, sessions
-// created over time, and resident memory over sessions.
-func (rep *Report) WriteCharts(dir string) error {
-	rep.Charts = nil
-	for _, c := range []struct {
-		name string
-		make func() (*plot.Plot, error)
-	}{
-		{"pps.png", rep.ppsChart},
-		{"new-sessions.png", rep.newSessionsChart},
-		{"sessions-memory.png", rep.memoryChart},
-	} {
-		p, err := c.make()
-		if err != nil {
-			return err
-		}
-		if p == nil {
-			continue
-		}
-		if err := p.Save(7*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, c.name)); err != nil {
-			return err
-		}
-		rep.Charts = append(rep.Charts, c.name)
+// DrawCharts draws the PNG charts of the results directory dir (written by
+// Report.Write) with the chart command in module directory chart
+// (perf/chart: a module of its own, so that this one does not need the
+// plotting library), as `goBin run . DIR` there; its output goes to out.
+// The results do not depend on it: a failure leaves them as they are.
+func DrawCharts(ctx context.Context, goBin, chart, dir string, out io.Writer) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, goBin, "run", ".", abs)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = chart, out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s run . %s in %s: %w", goBin, abs, chart, err)
 	}
 	return nil
-}
-
-// bars are medians with min–max error bars at x positions.
-type bars struct {
-	x []float64
-	s []Summary
-}
-
-func (b bars) Len() int                    { return len(b.s) }
-func (b bars) XY(i int) (float64, float64) { return b.x[i], b.s[i].Median }
-func (b bars) YError(i int) (float64, float64) {
-	return b.s[i].Median - b.s[i].Min, b.s[i].Max - b.s[i].Median
-}
-
-// refLabel is a yardstick's name in the chart's legend.
-func refLabel(impl string) string {
-	if impl == crefImpl {
-		return "cref: fngw's work in C"
-	}
-	return "dpdk-testpmd " + strings.TrimPrefix(impl, refImpl(""))
-}
-
-func (rep *Report) ppsChart() (*plot.Plot, error) {
-	type set struct {
-		name string
-		s    []Summary
-		col  color.Color
-	}
-	var names []string
-	sets := []*set{{name: "dpdk-testpmd macswap", col: colTestpmd}}
-	ref := map[string]*set{} // the yardsticks' sets, by Impl
-	gw := &set{name: "fngw FULLNAT", col: colGW}
-	n := 0
-	for _, r := range rep.Results {
-		if r.Kind != Throughput {
-			continue
-		}
-		names = append(names, fmt.Sprintf("%s\ngw/testpmd %.2f", r.Scenario, r.Ratio.Median))
-		sets[0].s, gw.s = append(sets[0].s, r.Testpmd), append(gw.s, r.GW)
-		for _, f := range r.Refs {
-			if ref[f.Impl] == nil {
-				ref[f.Impl] = &set{name: refLabel(f.Impl), col: colRefs[len(ref)%len(colRefs)]}
-				sets = append(sets, ref[f.Impl])
-			}
-			s := ref[f.Impl]
-			for len(s.s) < n {
-				s.s = append(s.s, Summarize(nil)) // not measured in an earlier scenario
-			}
-			s.s = append(s.s, f.Mpps)
-		}
-		n++
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	sets = append(sets, gw)
-	p := plot.New()
-	p.Title.Text = "Forwarding rate, one core (median, min–max)"
-	p.Y.Label.Text = "Mpps forwarded"
-	// The bars of a scenario side by side around its category, 0.8 wide in
-	// all.
-	step := 0.8 / float64(len(sets))
-	w := vg.Points(56 / float64(len(sets)))
-	top := 0.0
-	for i, set := range sets {
-		for len(set.s) < n {
-			set.s = append(set.s, Summarize(nil))
-		}
-		vals := make(plotter.Values, n)
-		var eb bars // the measured ones
-		shift := (float64(i) - float64(len(sets)-1)/2) * step
-		for j, s := range set.s {
-			if math.IsNaN(s.Median) {
-				continue
-			}
-			vals[j] = s.Median
-			eb.x, eb.s = append(eb.x, float64(j)+shift), append(eb.s, s)
-			top = max(top, s.Max)
-		}
-		bc, err := plotter.NewBarChart(vals, w)
-		if err != nil {
-			return nil, err
-		}
-		bc.Color, bc.LineStyle.Width, bc.XMin = set.col, 0, shift
-		p.Add(bc)
-		p.Legend.Add(set.name, bc)
-		if eb.Len() > 0 {
-			e, err := plotter.NewYErrorBars(eb)
-			if err != nil {
-				return nil, err
-			}
-			p.Add(e)
-		}
-	}
-	p.Y.Max = top * 1.3
-	p.X.Min, p.X.Max = -0.7, float64(len(names))-0.3
-	p.Legend.Top, p.Legend.Left = true, true
-	p.NominalX(names...)
-	p.Y.Min = 0
-	return p, nil
-}
-
-func (rep *Report) newSessionsChart() (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = "Sessions created during the first pass of unique SYNs"
-	p.X.Label.Text = "seconds since the gateway answered"
-	p.Y.Label.Text = "sessions created (millions)"
-	any := false
-	for _, r := range rep.Results {
-		if r.Kind != NewSessions {
-			continue
-		}
-		for i, run := range r.runs {
-			pts := make(plotter.XYs, len(run.Samples))
-			for j, s := range run.Samples {
-				pts[j] = plotter.XY{X: s.T, Y: float64(s.Created) / 1e6}
-			}
-			if len(pts) == 0 {
-				continue
-			}
-			l, err := plotter.NewLine(pts)
-			if err != nil {
-				return nil, err
-			}
-			l.Color = plotutil.Color(i + 1)
-			p.Add(l)
-			p.Legend.Add(fmt.Sprintf("%s run %d: %.2f M/s", r.Scenario, run.Rep, run.SessionsPerSec/1e6), l)
-			if !any {
-				// The 2 M/s target from the first sample of the first run.
-				t0, n := pts[0].X, pts[len(pts)-1].Y
-				tl, _ := plotter.NewLine(plotter.XYs{{X: t0, Y: pts[0].Y}, {X: t0 + n/2, Y: pts[0].Y + n}})
-				tl.Color, tl.Dashes = colTarget, []vg.Length{vg.Points(4), vg.Points(3)}
-				p.Add(tl)
-				p.Legend.Add("target 2 M/s", tl)
-			}
-			any = true
-		}
-	}
-	if !any {
-		return nil, nil
-	}
-	p.Legend.Top, p.Legend.Left = true, true
-	p.Y.Min, p.X.Min = 0, 0
-	return p, nil
-}
-
-func (rep *Report) memoryChart() (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = "Resident memory while one core's table fills"
-	p.X.Label.Text = "sessions (millions)"
-	p.Y.Label.Text = "gw resident memory (MiB)"
-	any := false
-	for _, r := range rep.Results {
-		if r.Kind != Memory {
-			continue
-		}
-		for i, run := range r.runs {
-			pts := make(plotter.XYs, 0, len(run.Samples))
-			for _, s := range run.Samples {
-				pts = append(pts, plotter.XY{X: float64(s.Sessions) / 1e6, Y: float64(s.RSS) / (1 << 20)})
-			}
-			if len(pts) == 0 {
-				continue
-			}
-			l, err := plotter.NewLine(pts)
-			if err != nil {
-				return nil, err
-			}
-			l.Color = plotutil.Color(i + 1)
-			p.Add(l)
-			p.Legend.Add(fmt.Sprintf("run %d: %.0f B/session", run.Rep, run.BytesPerSessionTotal), l)
-			if !any {
-				base := float64(run.BaseRSSBytes) / (1 << 20)
-				top := pts[len(pts)-1].X
-				tl, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: base}, {X: top, Y: base + top*1e6*128/(1<<20)}})
-				tl.Color, tl.Dashes = colTarget, []vg.Length{vg.Points(4), vg.Points(3)}
-				p.Add(tl)
-				p.Legend.Add("target: baseline + 128 B/session", tl)
-			}
-			any = true
-		}
-	}
-	if !any {
-		return nil, nil
-	}
-	p.Legend.Top, p.Legend.Left = true, true
-	p.Y.Min, p.X.Min = 0, 0
-	return p, nil
 }

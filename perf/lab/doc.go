@@ -1,7 +1,7 @@
 // Package lab is fngw's perf lab runner (behind `make bench` and
 // perf/cmd/bench): it measures the gateway side by side with dpdk-testpmd on
-// the same net_pcap vdev and core, in the scenarios of issue 7, and reports
-// medians, ranges, ratios and profiles.
+// the same net_pcap vdev and core, in the scenarios of scenario.go (each with
+// its target), and reports medians, ranges, ratios and profiles.
 //
 // For each scenario it generates the traffic (package perf/gen, cached by
 // content), then for each repetition runs testpmd (macswap) and the gateway
@@ -44,5 +44,5 @@
 //	sys.go       CPU accounting, RSS, load, the machine's description
 //	stats.go     median and range, least-squares slope
 //	report.go    summary.json and the Markdown table
-//	chart.go     PNG charts
+//	chart.go     drawing the PNG charts with perf/chart, a module of its own
 package lab

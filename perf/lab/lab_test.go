@@ -1,9 +1,9 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,59 +116,56 @@ func TestTable(t *testing.T) {
 	}
 }
 
-func TestCharts(t *testing.T) {
-	dir := t.TempDir()
-	rep := &Report{Results: []Result{
-		{Scenario: "udp-1k", Kind: Throughput, Testpmd: Summary{10, 9, 11, 3}, GW: Summary{8.5, 8, 9, 3}, Ratio: Summary{0.85, 0.8, 0.9, 3}},
-		{Scenario: "udp-1m", Kind: Throughput, Testpmd: Summary{4, 3, 5, 3}, GW: Summary{2, 1.5, 2.5, 3}, Ratio: Summary{0.5, 0.4, 0.6, 3},
-			Refs: []Ref{{Impl: "testpmd-5tswap", Mpps: Summary{3, 2.5, 3.5, 3}, Ratio: Summary{0.66, 0.6, 0.7, 3}},
-				{Impl: crefImpl, Mpps: Summary{2.5, 2.5, 2.5, 3}, Ratio: Summary{0.8, 0.8, 0.8, 3}}}},
-		{Scenario: "syn-1m", Kind: NewSessions, runs: []*Run{{Rep: 1, SessionsPerSec: 1e6,
-			Samples: []Sample{{T: 0.1, Created: 1000}, {T: 0.5, Created: 400000}, {T: 1.1, Created: 1 << 20}}}}},
-		{Scenario: "fill", Kind: Memory, runs: []*Run{{Rep: 1, BaseRSSBytes: 64 << 20, BytesPerSessionTotal: 190,
-			Samples: []Sample{{Sessions: 1000, RSS: 100 << 20}, {Sessions: 8e6, RSS: 1600 << 20}, {Sessions: 16e6, RSS: 3100 << 20}}}}},
-	}}
-	if err := rep.WriteCharts(dir); err != nil {
+// TestDrawCharts: the chart command runs as `GO run . DIR` in the chart
+// module's directory, with DIR absolute, and its failure is an error.
+func TestDrawCharts(t *testing.T) {
+	tmp := t.TempDir()
+	fakeGo := filepath.Join(tmp, "go")
+	if err := os.WriteFile(fakeGo, []byte("#!/bin/sh\necho \"$PWD $*\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []string{"pps.png", "new-sessions.png", "sessions-memory.png"} {
-		if st, err := os.Stat(filepath.Join(dir, c)); err != nil || st.Size() < 1000 {
-			t.Errorf("%s: %v", c, err)
-		}
+	var out strings.Builder
+	if err := DrawCharts(context.Background(), fakeGo, tmp, "results/x", &out); err != nil {
+		t.Fatal(err)
 	}
-	if len(rep.Charts) != 3 {
-		t.Fatalf("charts %v", rep.Charts)
+	wd, _ := os.Getwd()
+	if want := tmp + " run . " + filepath.Join(wd, "results/x") + "\n"; out.String() != want {
+		t.Errorf("ran %q, want %q", out.String(), want)
 	}
-	if os.Getenv("FNGW_KEEP_CHARTS") != "" {
-		for _, c := range rep.Charts {
-			b, _ := os.ReadFile(filepath.Join(dir, c))
-			_ = os.WriteFile(filepath.Join(os.Getenv("FNGW_KEEP_CHARTS"), c), b, 0o644)
-		}
+	if err := DrawCharts(context.Background(), filepath.Join(tmp, "missing"), tmp, tmp, &out); err == nil {
+		t.Error("no error without the go command")
 	}
 }
 
-func TestReportRoundTrip(t *testing.T) {
+// TestReportWrite: summary.json writes what was not measured as null, and
+// table.md is the table.
+func TestReportWrite(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "runs"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	run := &Run{Scenario: "syn-1m", Impl: "gw", Rep: 1, SessionsPerSec: 1e6, Samples: []Sample{{T: 1, Created: 5}}}
-	b, _ := json.Marshal(run)
-	if err := os.WriteFile(filepath.Join(dir, "runs", "syn-1m-gw-1.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	rep := &Report{Results: []Result{{Scenario: "syn-1m", Kind: NewSessions, Testpmd: Summarize(nil),
 		Value: Summary{1e6, 1e6, 1e6, 1}, Runs: []string{"runs/syn-1m-gw-1.json"}}}}
 	if err := rep.Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadReport(dir)
+	data, err := os.ReadFile(filepath.Join(dir, "summary.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var got struct {
+		Results []struct {
+			Testpmd map[string]any `json:"testpmd_mpps"`
+			Value   map[string]any `json:"value"`
+			Runs    []string       `json:"runs"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
 	r := got.Results[0]
-	if !math.IsNaN(r.Testpmd.Median) || r.Value.Median != 1e6 || len(r.runs) != 1 || r.runs[0].Samples[0].Created != 5 {
-		t.Fatalf("%+v", r)
+	if r.Testpmd["median"] != nil || r.Value["median"] != 1e6 || len(r.Runs) != 1 {
+		t.Fatalf("%s", data)
+	}
+	if tab, err := os.ReadFile(filepath.Join(dir, "table.md")); err != nil || string(tab) != rep.Table() {
+		t.Fatalf("table.md: %v", err)
 	}
 }
 

@@ -19,7 +19,6 @@ type Report struct {
 	FillReps int       `json:"fill_reps"`
 	WindowS  float64   `json:"window_s"`
 	Results  []Result  `json:"results"`
-	Charts   []string  `json:"charts,omitempty"`
 }
 
 // Table renders the results as a Markdown table.
@@ -68,32 +67,4 @@ func (rep *Report) Write(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "table.md"), []byte(rep.Table()), 0o644)
-}
-
-// LoadReport reads a results directory written by Write (summary.json and
-// the runs it lists), e.g. to draw its charts again.
-func LoadReport(dir string) (*Report, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "summary.json"))
-	if err != nil {
-		return nil, err
-	}
-	var rep Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	for i := range rep.Results {
-		r := &rep.Results[i]
-		for _, f := range r.Runs {
-			b, err := os.ReadFile(filepath.Join(dir, f))
-			if err != nil {
-				return nil, err
-			}
-			run := new(Run)
-			if err := json.Unmarshal(b, run); err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			r.runs = append(r.runs, run)
-		}
-	}
-	return &rep, nil
 }

@@ -75,8 +75,9 @@ func (s *Scenario) TargetText() string {
 	return ""
 }
 
-// Scenarios are the perf lab's scenarios, in the order they run (issue 7's
-// targets, plus the two-direction mix).
+// Scenarios are the perf lab's scenarios, in the order they run: the four
+// with a target (perf/README.md, "Scenarios and targets"), plus the
+// two-direction mix, which has none.
 var Scenarios = []Scenario{
 	{Name: "udp-1k", Title: "FULLNAT established, 64 B UDP, 1 024 flows", Kind: Throughput,
 		Mode: gen.Forward, Proto: "udp", Flows: 1024, Size: 64, Servers: 1, LIPs: 1, Capacity: 1 << 20, Target: 0.80, Profile: true},

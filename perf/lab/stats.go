@@ -69,22 +69,3 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		N      int `json:"n"`
 	}{f(s.Median), f(s.Min), f(s.Max), s.N})
 }
-
-// UnmarshalJSON reads what MarshalJSON writes (null: NaN).
-func (s *Summary) UnmarshalJSON(b []byte) error {
-	var v struct {
-		Median, Min, Max *float64
-		N                int
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	f := func(p *float64) float64 {
-		if p == nil {
-			return math.NaN()
-		}
-		return *p
-	}
-	*s = Summary{Median: f(v.Median), Min: f(v.Min), Max: f(v.Max), N: v.N}
-	return nil
-}

@@ -1,7 +1,8 @@
 // Command bench is the perf lab's runner (`make bench`): for each scenario it
 // runs dpdk-testpmd and then the gateway on the same net_pcap vdev and core,
 // measures them over the same window, repeats, and writes a Markdown table,
-// one JSON file per run, a summary and PNG charts under perf/results/STAMP.
+// one JSON file per run and a summary under perf/results/STAMP, then draws
+// their PNG charts with perf/chart (a module of its own).
 //
 //	go run ./perf/cmd/bench                       # every scenario, 3 runs each
 //	go run ./perf/cmd/bench -scenarios udp-1k -reps 5 -window 10s
@@ -55,20 +56,14 @@ func main() {
 		quick     = flag.Bool("quick", false, "one short run per scenario, no profiles, no table fill (a smoke test)")
 		noProfile = flag.Bool("no-profile", false, "skip the perf profiles")
 		replot    = flag.String("charts", "", "only draw the charts of an existing results directory again")
+		chart     = flag.String("chart-module", "perf/chart", "the chart module's directory, where the charts are drawn with go run (empty: no charts)")
+		goBin     = flag.String("go", "go", "the go command that runs the chart module")
 	)
 	flag.Parse()
 	if *replot != "" {
-		rep, err := lab.LoadReport(*replot)
-		if err == nil {
-			err = rep.WriteCharts(*replot)
+		if err := lab.DrawCharts(context.Background(), *goBin, *chart, *replot, os.Stdout); err != nil {
+			fail("charts: %v", err)
 		}
-		if err == nil {
-			err = rep.Write(*replot)
-		}
-		if err != nil {
-			fail("%v", err)
-		}
-		fmt.Printf("charts of %s: %v\n", *replot, rep.Charts)
 		return
 	}
 	if *quick {
@@ -157,11 +152,13 @@ func main() {
 	results, err := b.Run(ctx, scs)
 	rep := &lab.Report{Start: start, Duration: time.Since(start).Seconds(), Machine: m,
 		Command: "go run ./perf/cmd/bench " + strings.Join(os.Args[1:], " "), Reps: *reps, FillReps: *fillReps, WindowS: window.Seconds(), Results: results}
-	if cerr := rep.WriteCharts(dir); cerr != nil {
-		fmt.Fprintf(os.Stderr, "bench: charts: %v\n", cerr)
-	}
 	if werr := rep.Write(dir); werr != nil {
 		fail("%v", werr)
+	}
+	if *chart != "" {
+		if cerr := lab.DrawCharts(ctx, *goBin, *chart, dir, os.Stdout); cerr != nil {
+			fmt.Fprintf(os.Stderr, "bench: no charts (the results are written; draw them later with -charts %s): %v\n", dir, cerr)
+		}
 	}
 	fmt.Printf("\n%s\nresults: %s (took %v)\n", rep.Table(), dir, time.Since(start).Round(time.Second))
 	if err != nil {

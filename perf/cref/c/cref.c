@@ -1,6 +1,6 @@
 /*
  * cref: the gateway's established-flow FULLNAT work in C, as a yardstick for
- * the perf lab (perf/README.md, "A C reference").
+ * the perf lab (perf/README.md, "How a run measures": the yardsticks).
  *
  * One worker lcore polls one port and does, per packet, what fngw's worker
  * does on its fast path (lcore classify, nat lookAhead and established): the
