@@ -1,15 +1,16 @@
 // Package ctl is the gateway's control-plane model and its ipvsadm-compatible
 // face: the public model of services, destinations and the user-space stack,
-// the desired-state Config with its operations and Diff, the ipvsadm (and
-// DPVS laddr) command line, listings byte-for-byte like ipvsadm's,
+// the desired-state Config with its operations and Diff, the client command
+// line (ipvsadm's and DPVS's laddr commands, the stack's, the gateway's own),
+// listings byte-for-byte like ipvsadm's and the gateway's status listings,
 // save/restore, and the LVS rate estimator. It is pure Go, does no I/O of its
 // own and is never imported by the packet path (lcore, nat, sched, arp).
 //
-//	argv ──ParseArgs/ParseStackArgs──▶ Command ──JSON──▶ daemon
-//	                                      │
-//	restore file ──ReadRestore──▶ []Command ──Config.ApplyBatch──▶ Config ──▶ snapshot for the dataplane
+//	argv ──ParseCommandLine──▶ Command ──(ctl/socket, JSON)──▶ ctl/plane ──▶ snapshots for the datapath
+//	restore file ──ReadRestore──▶ []Command ──Config.ApplyBatch──▶ Config
 //	TOML file ──(ctl/config)──▶ Config ──Diff(old,new)──▶ []Command ──Config.Apply
 //	Config + counters ──Config.Table──▶ Table ──Render/WriteList/WriteSave──▶ ipvsadm text or JSON
+//	datapath counters ──(ctl/plane)──▶ Link, CoreStatus, ... ──WriteLinks, WriteCores, ...──▶ text or JSON
 //
 // Files:
 //
@@ -20,6 +21,7 @@
 //	config.go     Config: the whole desired state, kept sorted; Add/Edit/Del operations, all-or-nothing.
 //	command.go    Op, Command (JSON over the control socket), ListOptions, Config.Apply/ApplyBatch,
 //	              Command.Args (renders a command back to arguments).
+//	cmdline.go    ParseCommandLine: the client's one parse of a gw command line; the gateway's own ops.
 //	args.go       ParseArgs: ipvsadm 1.31's command line (popt rules, commands_v_options table, defaults).
 //	stackargs.go  ParseStackArgs: "addr|route|neigh add|del|show" in iproute2 style.
 //	usage.go      -h and -v texts.
@@ -27,10 +29,13 @@
 //	stats.go      Counters, Rates, Stats, the ip_vs_est.c Estimator, Table (what listings show), Conn.
 //	format.go     Render, WriteList, WriteLaddrs, WriteStack: ipvsadm's print_* functions and JSON.
 //	save.go       WriteSave (ipvsadm -S, lossless) and ReadRestore (ipvsadm -R input).
+//	status.go     Link, CoreStatus, MemStatus, NeighStatus, RouteStatus and their listings
+//	              (gw link show, gw stats, gw mem, gw ip neigh|route show).
 //
-// Subpackage config loads and validates the daemon's TOML file; subpackage
-// socket (the lead's) carries commands between client and daemon.
+// Subpackages: config loads and validates the daemon's TOML file; socket
+// carries commands between client and daemon; plane is the control plane
+// that runs them; client is the gw command line.
 //
-// Ownership: a Config belongs to one goroutine, the daemon's control loop;
-// nothing here locks. Estimators belong to the daemon's statistics loop.
+// Ownership: a Config belongs to one goroutine, the control plane's (the
+// control lcore's); nothing here locks.
 package ctl

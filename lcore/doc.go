@@ -25,6 +25,9 @@
 // Files:
 //
 //	io.go        burst I/O contracts (IO, Ring)
+//	datapath.go  Build: the one wiring of cores, workers, rings and the control
+//	             lcore, from a Plan (the gateway, the perf lab and tests use it)
+//	out.go       outBuf: a buffer toward one way out, flushed in one call
 //	counter.go   per-core counters and drop reasons; snapshots for the control plane
 //	worker.go    the worker: loop, classification, verdict buffers, flushing
 //	control.go   the control lcore: ARP, ICMP echo, next-hop resolution, injected tx
