@@ -94,7 +94,7 @@ func BenchmarkSnapshotNeigh(b *testing.B) {
 
 func BenchmarkHandleARPRequest(b *testing.B) {
 	s, _ := benchStack(b)
-	req := arpFrame(b, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("10.0.0.9"), a4("10.0.0.1"), false)
+	req := arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("10.0.0.9"), a4("10.0.0.1"), false)
 	frame := make([]byte, len(req))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -105,7 +105,7 @@ func BenchmarkHandleARPRequest(b *testing.B) {
 
 func BenchmarkHandleICMPEcho(b *testing.B) {
 	s, _ := benchStack(b)
-	req := icmpEcho(b, a4("10.0.0.1"), nil, make([]byte, 56), false)
+	req := icmpEcho(a4("10.0.0.1"), nil, make([]byte, 56), false)
 	frame := make([]byte, len(req))
 	b.ReportAllocs()
 	for b.Loop() {

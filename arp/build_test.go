@@ -10,6 +10,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/header"
+	"fngw/test/pkttest"
 )
 
 func TestBuildARP(t *testing.T) {
@@ -36,7 +37,7 @@ func TestBuildARP(t *testing.T) {
 			if !bytes.Equal(buf[42:60], make([]byte, 18)) || buf[60] != 0xee {
 				t.Fatal("padding not zeroed, or wrote past the frame")
 			}
-			p := gopacket.NewPacket(buf[:ARPFrameLen], layers.LayerTypeEthernet, gopacket.Default)
+			p := pkttest.Decode(buf[:ARPFrameLen])
 			eth := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
 			a, _ := p.Layer(layers.LayerTypeARP).(*layers.ARP)
 			if a == nil || header.MAC(eth.DstMAC) != tc.ethDst || header.MAC(eth.SrcMAC) != tc.sha ||
@@ -63,7 +64,7 @@ func offending(t testing.TB, proto layers.IPProtocol, l4 gopacket.SerializableLa
 			t.Fatal(err)
 		}
 	}
-	return serialize(t, ip, l4, gopacket.Payload(payload))
+	return pkttest.Serialize(ip, l4, gopacket.Payload(payload))
 }
 
 func TestBuildICMPError(t *testing.T) {

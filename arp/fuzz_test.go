@@ -29,9 +29,9 @@ func checkGuards(t *testing.T, buf []byte, n int) {
 }
 
 func FuzzHandleARP(f *testing.F) {
-	f.Add(arpFrame(f, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.100"), false))
-	f.Add(arpFrame(f, layers.ARPReply, peerMAC, mac0, peerMAC, a4("192.0.2.254"), a4("192.0.2.1"), true))
-	f.Add(arpFrame(f, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("0.0.0.0"), a4("192.0.2.1"), false))
+	f.Add(arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.100"), false))
+	f.Add(arpFrame(layers.ARPReply, peerMAC, mac0, peerMAC, a4("192.0.2.254"), a4("192.0.2.1"), true))
+	f.Add(arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("0.0.0.0"), a4("192.0.2.1"), false))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, _ := newTestStack(t)
 		s.Output(0, 0, a4("192.0.2.254"), 1)
@@ -56,8 +56,8 @@ func FuzzHandleARP(f *testing.F) {
 }
 
 func FuzzHandleICMP(f *testing.F) {
-	f.Add(icmpEcho(f, a4("192.0.2.1"), nil, []byte("abc"), false))
-	f.Add(icmpEcho(f, a4("192.0.2.100"), nil, nil, true))
+	f.Add(icmpEcho(a4("192.0.2.1"), nil, []byte("abc"), false))
+	f.Add(icmpEcho(a4("192.0.2.100"), nil, nil, true))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, _ := newTestStack(t)
 		buf, frame := guarded(b)

@@ -10,36 +10,21 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/header"
+	"fngw/test/pkttest"
 )
 
 var peerMAC = header.MAC{0x02, 0xaa, 0, 0, 0, 9}
 
-func hw(m header.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
-func ip4(a header.Addr4) net.IP        { return net.IP(a[:]) }
-
-func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
-}
-
 // arpFrame builds an ARP frame with gopacket, optionally VLAN-tagged.
-func arpFrame(t testing.TB, op uint16, ethSrc, ethDst, sha header.MAC, spa, tpa header.Addr4, vlan bool) []byte {
-	eth := &layers.Ethernet{SrcMAC: hw(ethSrc), DstMAC: hw(ethDst), EthernetType: layers.EthernetTypeARP}
+func arpFrame(op uint16, ethSrc, ethDst, sha header.MAC, spa, tpa header.Addr4, vlan bool) []byte {
+	eth := &layers.Ethernet{SrcMAC: pkttest.MAC(ethSrc), DstMAC: pkttest.MAC(ethDst), EthernetType: layers.EthernetTypeARP}
 	a := &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
-		Operation: op, SourceHwAddress: hw(sha), SourceProtAddress: ip4(spa), DstHwAddress: make([]byte, 6), DstProtAddress: ip4(tpa)}
+		Operation: op, SourceHwAddress: pkttest.MAC(sha), SourceProtAddress: pkttest.IP(spa), DstHwAddress: make([]byte, 6), DstProtAddress: pkttest.IP(tpa)}
 	if vlan {
 		eth.EthernetType = layers.EthernetTypeDot1Q
-		return serialize(t, eth, &layers.Dot1Q{VLANIdentifier: 42, Type: layers.EthernetTypeARP}, a)
+		return pkttest.Serialize(eth, &layers.Dot1Q{VLANIdentifier: 42, Type: layers.EthernetTypeARP}, a)
 	}
-	return serialize(t, eth, a)
-}
-
-func decode(frame []byte) gopacket.Packet {
-	return gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default)
+	return pkttest.Serialize(eth, a)
 }
 
 func TestHandleARPReplies(t *testing.T) {
@@ -58,7 +43,7 @@ func TestHandleARPReplies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newTestStack(t)
-			frame := arpFrame(t, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4(tc.spa), a4(tc.tpa), tc.vlan)
+			frame := arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4(tc.spa), a4(tc.tpa), tc.vlan)
 			n := len(frame)
 			if !s.HandleARP(5, tc.port, frame) {
 				t.Fatal("request for an owned address not answered")
@@ -66,7 +51,7 @@ func TestHandleARPReplies(t *testing.T) {
 			if len(frame) != n {
 				t.Fatal("frame length changed")
 			}
-			p := decode(frame)
+			p := pkttest.Decode(frame)
 			eth := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
 			a, _ := p.Layer(layers.LayerTypeARP).(*layers.ARP)
 			if a == nil {
@@ -111,34 +96,34 @@ func TestHandleARPNoReply(t *testing.T) {
 		conflicts uint64
 	}{
 		{"not ours", func(t *testing.T) []byte {
-			return arpFrame(t, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.50"), false)
+			return arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.50"), false)
 		}, 0, false, 0},
 		{"owned on another port", func(t *testing.T) []byte {
-			return arpFrame(t, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("10.1.9.1"), false)
+			return arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("10.1.9.1"), false)
 		}, 0, false, 0},
 		{"sender claims our address", func(t *testing.T) []byte {
-			return arpFrame(t, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.1"), a4("192.0.2.100"), false)
+			return arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.1"), a4("192.0.2.100"), false)
 		}, 0, false, 1},
 		{"multicast sender MAC", func(t *testing.T) []byte {
-			return arpFrame(t, layers.ARPRequest, peerMAC, header.BroadcastMAC, header.MAC{1, 0, 0x5e, 0, 0, 1}, a4("192.0.2.9"), a4("192.0.2.1"), false)
+			return arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, header.MAC{1, 0, 0x5e, 0, 0, 1}, a4("192.0.2.9"), a4("192.0.2.1"), false)
 		}, 0, true, 0},
 		{"our own MAC looped back", func(t *testing.T) []byte {
-			return arpFrame(t, layers.ARPRequest, mac0, header.BroadcastMAC, mac0, a4("192.0.2.9"), a4("192.0.2.1"), false)
+			return arpFrame(layers.ARPRequest, mac0, header.BroadcastMAC, mac0, a4("192.0.2.9"), a4("192.0.2.1"), false)
 		}, 0, true, 0},
 		{"loopback target", func(t *testing.T) []byte {
-			return arpFrame(t, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("127.0.0.1"), false)
+			return arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("127.0.0.1"), false)
 		}, 0, true, 0},
 		{"unknown port", func(t *testing.T) []byte {
-			return arpFrame(t, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.1"), false)
+			return arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.1"), false)
 		}, 5, true, 0},
 		{"truncated", func(t *testing.T) []byte {
-			return arpFrame(t, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.1"), false)[:40]
+			return arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.1"), false)[:40]
 		}, 0, true, 0},
 		{"bad opcode", func(t *testing.T) []byte {
-			return arpFrame(t, 3, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.1"), false)
+			return arpFrame(3, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.1"), false)
 		}, 0, true, 0},
 		{"not ARP", func(t *testing.T) []byte {
-			return serialize(t, &layers.Ethernet{SrcMAC: hw(other), DstMAC: hw(mac0), EthernetType: layers.EthernetTypeIPv4}, gopacket.Payload(make([]byte, 46)))
+			return pkttest.Serialize(&layers.Ethernet{SrcMAC: pkttest.MAC(other), DstMAC: pkttest.MAC(mac0), EthernetType: layers.EthernetTypeIPv4}, gopacket.Payload(make([]byte, 46)))
 		}, 0, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,7 +152,7 @@ func TestHandleARPLearning(t *testing.T) {
 	t.Run("unicast reply resolves and releases the queue", func(t *testing.T) {
 		s, r := newTestStack(t)
 		s.Output(0, 0, gw, 1)
-		frame := arpFrame(t, layers.ARPReply, peerMAC, mac0, peerMAC, gw, a4("192.0.2.1"), false)
+		frame := arpFrame(layers.ARPReply, peerMAC, mac0, peerMAC, gw, a4("192.0.2.1"), false)
 		if s.HandleARP(1, 0, frame) {
 			t.Fatal("a reply needs no answer")
 		}
@@ -184,14 +169,14 @@ func TestHandleARPLearning(t *testing.T) {
 	t.Run("broadcast reply only makes it stale", func(t *testing.T) {
 		s, _ := newTestStack(t)
 		s.Output(0, 0, gw, 1)
-		s.HandleARP(1, 0, arpFrame(t, layers.ARPReply, peerMAC, header.BroadcastMAC, peerMAC, gw, a4("192.0.2.1"), false))
+		s.HandleARP(1, 0, arpFrame(layers.ARPReply, peerMAC, header.BroadcastMAC, peerMAC, gw, a4("192.0.2.1"), false))
 		if n, _ := s.neigh.Lookup(0, gw); n.State != NeighStale {
 			t.Fatalf("state %v", n.State)
 		}
 	})
 	t.Run("unsolicited reply creates nothing", func(t *testing.T) {
 		s, _ := newTestStack(t)
-		s.HandleARP(1, 0, arpFrame(t, layers.ARPReply, peerMAC, mac0, peerMAC, gw, a4("192.0.2.1"), false))
+		s.HandleARP(1, 0, arpFrame(layers.ARPReply, peerMAC, mac0, peerMAC, gw, a4("192.0.2.1"), false))
 		if s.neigh.Len() != 0 {
 			t.Fatal("unsolicited reply created an entry")
 		}
@@ -199,14 +184,14 @@ func TestHandleARPLearning(t *testing.T) {
 	t.Run("gratuitous ARP updates an existing entry only", func(t *testing.T) {
 		s, _ := newTestStack(t)
 		newMAC := header.MAC{0x02, 0xcc, 0, 0, 0, 1}
-		s.HandleARP(0, 0, arpFrame(t, layers.ARPRequest, newMAC, header.BroadcastMAC, newMAC, a4("192.0.2.77"), a4("192.0.2.77"), false))
+		s.HandleARP(0, 0, arpFrame(layers.ARPRequest, newMAC, header.BroadcastMAC, newMAC, a4("192.0.2.77"), a4("192.0.2.77"), false))
 		if s.neigh.Len() != 0 {
 			t.Fatal("gratuitous ARP created an entry")
 		}
 		s.Output(0, 0, gw, 1)
-		s.HandleARP(1, 0, arpFrame(t, layers.ARPReply, peerMAC, mac0, peerMAC, gw, a4("192.0.2.1"), false))
+		s.HandleARP(1, 0, arpFrame(layers.ARPReply, peerMAC, mac0, peerMAC, gw, a4("192.0.2.1"), false))
 		s.Tick(1)
-		s.HandleARP(2, 0, arpFrame(t, layers.ARPRequest, newMAC, header.BroadcastMAC, newMAC, gw, gw, false))
+		s.HandleARP(2, 0, arpFrame(layers.ARPRequest, newMAC, header.BroadcastMAC, newMAC, gw, gw, false))
 		if n, _ := s.neigh.Lookup(0, gw); n.State != NeighStale || n.MAC != newMAC {
 			t.Fatalf("after gratuitous ARP: %+v", n)
 		}
@@ -218,7 +203,7 @@ func TestHandleARPLearning(t *testing.T) {
 	t.Run("static entries ignore ARP", func(t *testing.T) {
 		s, _ := newTestStack(t)
 		must(t, s.AddNeigh(0, gw.Netip(), peerMAC))
-		s.HandleARP(1, 0, arpFrame(t, layers.ARPRequest, mac1, header.BroadcastMAC, header.MAC{2, 9, 9, 9, 9, 9}, gw, a4("192.0.2.1"), false))
+		s.HandleARP(1, 0, arpFrame(layers.ARPRequest, mac1, header.BroadcastMAC, header.MAC{2, 9, 9, 9, 9, 9}, gw, a4("192.0.2.1"), false))
 		if n, _ := s.neigh.Lookup(0, gw); n.State != NeighPermanent || n.MAC != peerMAC {
 			t.Fatalf("static entry changed: %+v", n)
 		}
@@ -226,16 +211,16 @@ func TestHandleARPLearning(t *testing.T) {
 }
 
 // icmpEcho builds an echo request from 198.51.100.7 (peerMAC) to dst.
-func icmpEcho(t testing.TB, dst header.Addr4, opts []layers.IPv4Option, payload []byte, vlan bool) []byte {
-	eth := &layers.Ethernet{SrcMAC: hw(peerMAC), DstMAC: hw(mac0), EthernetType: layers.EthernetTypeIPv4}
+func icmpEcho(dst header.Addr4, opts []layers.IPv4Option, payload []byte, vlan bool) []byte {
+	eth := &layers.Ethernet{SrcMAC: pkttest.MAC(peerMAC), DstMAC: pkttest.MAC(mac0), EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 17, Id: 0x1234, Protocol: layers.IPProtocolICMPv4,
-		SrcIP: net.IPv4(198, 51, 100, 7).To4(), DstIP: ip4(dst), Options: opts}
+		SrcIP: net.IPv4(198, 51, 100, 7).To4(), DstIP: pkttest.IP(dst), Options: opts}
 	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 0xbeef, Seq: 3}
 	if vlan {
 		eth.EthernetType = layers.EthernetTypeDot1Q
-		return serialize(t, eth, &layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeIPv4}, ip, icmp, gopacket.Payload(payload))
+		return pkttest.Serialize(eth, &layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeIPv4}, ip, icmp, gopacket.Payload(payload))
 	}
-	return serialize(t, eth, ip, icmp, gopacket.Payload(payload))
+	return pkttest.Serialize(eth, ip, icmp, gopacket.Payload(payload))
 }
 
 // checkChecksums re-serializes the decoded IPv4 and ICMP layers with gopacket
@@ -244,7 +229,7 @@ func checkChecksums(t *testing.T, p gopacket.Packet) {
 	t.Helper()
 	ip := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 	icmp := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
-	again := serialize(t, ip, icmp, gopacket.Payload(icmp.Payload))
+	again := pkttest.Serialize(ip, icmp, gopacket.Payload(icmp.Payload))
 	if got := binary.BigEndian.Uint16(again[10:]); got != ip.Checksum {
 		t.Fatalf("IPv4 checksum %#x, gopacket computes %#x", ip.Checksum, got)
 	}
@@ -270,14 +255,14 @@ func TestHandleICMPEcho(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newTestStack(t)
-			frame := icmpEcho(t, a4(tc.dst), tc.opts, tc.payload, tc.vlan)
+			frame := icmpEcho(a4(tc.dst), tc.opts, tc.payload, tc.vlan)
 			for len(frame) < 60 {
 				frame = append(frame, 0) // minimum frame size, as a NIC delivers it
 			}
 			if !s.HandleICMP(0, frame) {
 				t.Fatal("echo request not answered")
 			}
-			p := decode(frame)
+			p := pkttest.Decode(frame)
 			eth := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
 			ip := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 			icmp := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
@@ -315,7 +300,7 @@ func TestHandleICMPIgnored(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newTestStack(t)
-			frame := icmpEcho(t, a4(tc.dst), nil, []byte("payload!"), false)
+			frame := icmpEcho(a4(tc.dst), nil, []byte("payload!"), false)
 			if tc.mod != nil {
 				tc.mod(frame)
 			}
@@ -337,8 +322,8 @@ func ipFix(f []byte) {
 
 func TestHandlersDoNotAllocate(t *testing.T) {
 	s, _ := newTestStack(t)
-	req := arpFrame(t, layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.100"), false)
-	echo := icmpEcho(t, a4("192.0.2.1"), nil, []byte("payload!"), false)
+	req := arpFrame(layers.ARPRequest, peerMAC, header.BroadcastMAC, peerMAC, a4("192.0.2.9"), a4("192.0.2.100"), false)
+	echo := icmpEcho(a4("192.0.2.1"), nil, []byte("payload!"), false)
 	s.HandleARP(0, 0, append([]byte(nil), req...)) // the sender gets its entry
 	s.Tick(0)
 	frame := make([]byte, len(req))

@@ -9,21 +9,11 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"fngw/test/pkttest"
 )
 
-// serialize builds a packet with gopacket, lengths and checksums computed.
-func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatalf("gopacket serialize: %v", err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
-}
-
 func randAddr(r *rand.Rand) Addr4 { return Addr4FromUint32(r.Uint32()) }
-
-func hw(m MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
 
 func randMAC(r *rand.Rand) MAC {
 	var m MAC
@@ -52,7 +42,7 @@ func randIPv4(r *rand.Rand, proto layers.IPProtocol) *layers.IPv4 {
 func TestIPv4TCPAgainstGopacket(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	for i := 0; i < 300; i++ {
-		eth := &layers.Ethernet{SrcMAC: hw(randMAC(r)), DstMAC: hw(randMAC(r)), EthernetType: layers.EthernetTypeIPv4}
+		eth := &layers.Ethernet{SrcMAC: pkttest.MAC(randMAC(r)), DstMAC: pkttest.MAC(randMAC(r)), EthernetType: layers.EthernetTypeIPv4}
 		ip := randIPv4(r, layers.IPProtocolTCP)
 		tcp := &layers.TCP{
 			SrcPort: layers.TCPPort(r.Uint32()), DstPort: layers.TCPPort(r.Uint32()),
@@ -67,7 +57,7 @@ func TestIPv4TCPAgainstGopacket(t *testing.T) {
 			t.Fatal(err)
 		}
 		payload := randBytes(r, r.IntN(100)) // odd lengths too
-		pkt := serialize(t, eth, ip, tcp, gopacket.Payload(payload))
+		pkt := pkttest.Serialize(eth, ip, tcp, gopacket.Payload(payload))
 
 		e := Ethernet(pkt)
 		if !e.IsValid(len(pkt)) || e.Source() != MAC(eth.SrcMAC) || e.Destination() != MAC(eth.DstMAC) ||
@@ -120,7 +110,7 @@ func TestIPv4UDPAgainstGopacket(t *testing.T) {
 			t.Fatal(err)
 		}
 		payload := randBytes(r, r.IntN(100))
-		pkt := serialize(t, ip, udp, gopacket.Payload(payload))
+		pkt := pkttest.Serialize(ip, udp, gopacket.Payload(payload))
 		// Ethernet-like trailing padding must not confuse the views.
 		pkt = append(pkt, 0, 0, 0, 0)
 		v := IPv4(pkt)
@@ -142,12 +132,12 @@ func TestIPv4UDPAgainstGopacket(t *testing.T) {
 func TestVLANICMPAgainstGopacket(t *testing.T) {
 	r := rand.New(rand.NewPCG(25, 26))
 	for i := 0; i < 100; i++ {
-		eth := &layers.Ethernet{SrcMAC: hw(randMAC(r)), DstMAC: hw(randMAC(r)), EthernetType: layers.EthernetTypeDot1Q}
+		eth := &layers.Ethernet{SrcMAC: pkttest.MAC(randMAC(r)), DstMAC: pkttest.MAC(randMAC(r)), EthernetType: layers.EthernetTypeDot1Q}
 		vlan := &layers.Dot1Q{Priority: uint8(r.IntN(8)), VLANIdentifier: uint16(r.IntN(4096)), Type: layers.EthernetTypeIPv4}
 		ip := randIPv4(r, layers.IPProtocolICMPv4)
 		icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(uint8(r.IntN(20)), uint8(r.IntN(16))), Id: uint16(r.Uint32()), Seq: uint16(r.Uint32())}
 		payload := randBytes(r, r.IntN(64))
-		pkt := serialize(t, eth, vlan, ip, icmp, gopacket.Payload(payload))
+		pkt := pkttest.Serialize(eth, vlan, ip, icmp, gopacket.Payload(payload))
 
 		e := Ethernet(pkt)
 		tci := uint16(vlan.Priority)<<13 | vlan.VLANIdentifier
@@ -179,7 +169,7 @@ func TestARPAgainstGopacket(t *testing.T) {
 		a := &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
 			HwAddressSize: 6, ProtAddressSize: 4, Operation: uint16(1 + r.IntN(2)),
 			SourceHwAddress: sha[:], SourceProtAddress: spa[:], DstHwAddress: tha[:], DstProtAddress: tpa[:]}
-		pkt := serialize(t, a)
+		pkt := pkttest.Serialize(a)
 		v := ARP(pkt)
 		if !v.IsValid(len(pkt)) || v.Op() != a.Operation || v.SenderMAC() != sha || v.SenderIP() != spa ||
 			v.TargetMAC() != tha || v.TargetIP() != tpa {
@@ -197,7 +187,7 @@ func TestARPAgainstGopacket(t *testing.T) {
 			t.Fatalf("view-built ARP\n% x\ngopacket\n% x", []byte(w), pkt)
 		}
 	}
-	bad := serialize(t, &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv6,
+	bad := pkttest.Serialize(&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv6,
 		HwAddressSize: 6, ProtAddressSize: 16, Operation: 1,
 		SourceHwAddress: make([]byte, 6), SourceProtAddress: make([]byte, 16), DstHwAddress: make([]byte, 6), DstProtAddress: make([]byte, 16)})
 	if ARP(bad).IsValid(len(bad)) {
@@ -235,7 +225,7 @@ func TestViewsBuildDecodedByGopacket(t *testing.T) {
 		copy(tcp.Payload(), payload)
 		tcp.SetChecksum(tcp.CalculateChecksum(f.Src, f.Dst))
 
-		p := gopacket.NewPacket(pkt, layers.LayerTypeEthernet, gopacket.Default)
+		p := pkttest.Decode(pkt)
 		ge, _ := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
 		gv, _ := p.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
 		gi, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
@@ -254,7 +244,7 @@ func TestViewsBuildDecodedByGopacket(t *testing.T) {
 		if err := gt.SetNetworkLayerForChecksum(gi); err != nil {
 			t.Fatal(err)
 		}
-		again := serialize(t, gi, gt, gopacket.Payload(payload))
+		again := pkttest.Serialize(gi, gt, gopacket.Payload(payload))
 		if binary.BigEndian.Uint16(again[10:]) != ip.Checksum() || binary.BigEndian.Uint16(again[IPv4MinLen+16:]) != tcp.Checksum() {
 			t.Fatalf("checksums differ from gopacket's: ip %#x/%#x tcp %#x/%#x",
 				ip.Checksum(), binary.BigEndian.Uint16(again[10:]), tcp.Checksum(), binary.BigEndian.Uint16(again[IPv4MinLen+16:]))

@@ -16,6 +16,7 @@ import (
 	"fngw/nat"
 	"fngw/sched"
 	"fngw/test/harness"
+	"fngw/test/pkttest"
 )
 
 var (
@@ -23,7 +24,7 @@ var (
 	clientMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
 	gwIP      = netip.MustParseAddr("198.18.1.1")
 	clientIP  = netip.MustParseAddr("198.18.1.2")
-	toGateway = harness.Hosts{SrcMAC: clientMAC, DstMAC: net.HardwareAddr(gwMAC[:]), Src: clientIP, Dst: gwIP}
+	toGateway = harness.Hosts{SrcMAC: clientMAC, DstMAC: pkttest.MAC(gwMAC), Src: clientIP, Dst: gwIP}
 )
 
 // rig is one worker and the control lcore over the dpdktest double: port 0 with
@@ -134,7 +135,7 @@ func TestWorkerDropsByReason(t *testing.T) {
 
 func decode(t *testing.T, b []byte) gopacket.Packet {
 	t.Helper()
-	p := gopacket.NewPacket(b, layers.LayerTypeEthernet, gopacket.Default)
+	p := pkttest.Decode(b)
 	if p.ErrorLayer() != nil {
 		t.Fatalf("undecodable frame: %v", p.ErrorLayer().Error())
 	}

@@ -80,7 +80,7 @@ func (e *env) sendFragments(c int, frags [][]byte, srcMAC, dstMAC header.MAC, po
 	e.t.Helper()
 	var out [][]byte
 	for i, fr := range frags {
-		r, b := e.run(c, withEthernet(e.t, srcMAC, dstMAC, fr))
+		r, b := e.run(c, withEthernet(srcMAC, dstMAC, fr))
 		if r.Act != ActTx || r.Port != port {
 			e.t.Fatalf("fragment %d: verdict %+v (%v), want tx on port %d", i, r, r.Reason, port)
 		}
@@ -155,15 +155,15 @@ func TestFragmentsWithoutFirst(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	in := bigUDP(t, 5002, 3000, 79)
 	frags := fragmentIPv4(t, in.l3(t), 1500)
-	e.expectDrop(0, withEthernet(t, routerMAC, gwMAC0, frags[1]), ReasonFragNoFirst)
+	e.expectDrop(0, withEthernet(routerMAC, gwMAC0, frags[1]), ReasonFragNoFirst)
 	e.sendFragments(0, frags[:1], routerMAC, gwMAC0, 1)
 	e.sendFragments(0, frags[1:2], routerMAC, gwMAC0, 1)
 	e.now += int64(frag.DefaultTimeout)
-	e.expectDrop(0, withEthernet(t, routerMAC, gwMAC0, frags[2]), ReasonFragNoFirst)
+	e.expectDrop(0, withEthernet(routerMAC, gwMAC0, frags[2]), ReasonFragNoFirst)
 
 	elsewhere := in
 	elsewhere.dst = header.Addr4{192, 0, 2, 1}
-	if r, _ := e.run(0, withEthernet(t, routerMAC, gwMAC0, fragmentIPv4(t, elsewhere.l3(t), 1500)[1])); r.Act != ActNotMine {
+	if r, _ := e.run(0, withEthernet(routerMAC, gwMAC0, fragmentIPv4(t, elsewhere.l3(t), 1500)[1])); r.Act != ActNotMine {
 		t.Fatalf("later fragment to another address: %v/%v, want not_mine", r.Act, r.Reason)
 	}
 }
@@ -192,7 +192,7 @@ func TestFragmentTableFull(t *testing.T) {
 	for i := range 5 {
 		frags := fragmentIPv4(t, bigUDP(t, uint16(6000+i), 2000, uint16(100+i)).l3(t), 1500)
 		all = append(all, frags)
-		r, _ := e.run(0, withEthernet(t, routerMAC, gwMAC0, frags[0]))
+		r, _ := e.run(0, withEthernet(routerMAC, gwMAC0, frags[0]))
 		if i < 4 && r.Act != ActTx {
 			t.Fatalf("first fragment %d: %v/%v", i, r.Act, r.Reason)
 		}
@@ -203,7 +203,7 @@ func TestFragmentTableFull(t *testing.T) {
 	if n := e.cores[0].tab.Len(); n != 4 {
 		t.Fatalf("%d sessions: the refused datagram created one", n)
 	}
-	e.expectDrop(0, withEthernet(t, routerMAC, gwMAC0, all[4][1]), ReasonFragNoFirst)
+	e.expectDrop(0, withEthernet(routerMAC, gwMAC0, all[4][1]), ReasonFragNoFirst)
 	for i := range 4 {
 		e.sendFragments(0, all[i][1:], routerMAC, gwMAC0, 1)
 	}
@@ -225,7 +225,7 @@ func TestFragmentsFollowTheOwner(t *testing.T) {
 		sport: s.Reply.SPort, dport: s.Reply.DPort, payload: make([]byte, 2500), noDF: true}
 	frags := fragmentIPv4(t, ans.l3(t), 1500)
 	for i, fr := range frags {
-		r, _ := e.run(1, withEthernet(t, rsMAC1, gwMAC1, fr))
+		r, _ := e.run(1, withEthernet(rsMAC1, gwMAC1, fr))
 		if r.Act != ActRedirect || r.Core() != 0 {
 			t.Fatalf("fragment %d on core 1: %+v, want redirect to core 0", i, r)
 		}
@@ -241,8 +241,8 @@ func TestFragmentAllocs(t *testing.T) {
 	}
 	e := newEnv(t, envOpts{})
 	frags := fragmentIPv4(t, bigUDP(t, 5004, 3000, 81).l3(t), 1500)
-	first := newBenchFrame(withEthernet(t, routerMAC, gwMAC0, frags[0]))
-	later := newBenchFrame(withEthernet(t, routerMAC, gwMAC0, frags[1]))
+	first := newBenchFrame(withEthernet(routerMAC, gwMAC0, frags[0]))
+	later := newBenchFrame(withEthernet(routerMAC, gwMAC0, frags[1]))
 	assertCoreNoAllocs(t, e, 0, first, ActTx)
 	assertCoreNoAllocs(t, e, 0, later, ActTx)
 }
@@ -254,12 +254,12 @@ func FuzzLaterFragment(f *testing.F) {
 	in := bigUDP(f, 5005, 3000, 82)
 	frags := fragmentIPv4(f, in.l3(f), 1500)
 	for _, fr := range frags[1:] {
-		f.Add(withEthernet(f, routerMAC, gwMAC0, fr))
+		f.Add(withEthernet(routerMAC, gwMAC0, fr))
 	}
 	reply := fragmentIPv4(f, pkt{src: rip1, dst: laddr1, ttl: 64, id: 5, proto: header.IPProtoUDP, sport: 9001, dport: 1024,
 		payload: make([]byte, 2000), noDF: true}.l3(f), 1500)
-	f.Add(withEthernet(f, rsMAC1, gwMAC1, reply[1]))
-	first := withEthernet(f, routerMAC, gwMAC0, frags[0])
+	f.Add(withEthernet(rsMAC1, gwMAC1, reply[1]))
+	first := withEthernet(routerMAC, gwMAC0, frags[0])
 	e := newEnv(f, envOpts{}) // one gateway for the whole run: state carries over, as in production
 	e.mayMove = true
 	f.Fuzz(func(t *testing.T, frame []byte) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"fngw/header"
+	"fngw/test/pkttest"
 )
 
 // Flags shorthands.
@@ -68,7 +69,7 @@ func TestFullNATTCPLifecycle(t *testing.T) {
 	sameFrame(t, out, want.frame(t))
 	d := decode(t, out)
 	if !d.tcp.SYN || d.ip.TTL != 63 || uint16(d.tcp.SrcPort) != lport || d.tcp.DstPort != 8080 ||
-		!d.ip.SrcIP.Equal(ipOf(lip)) || !d.ip.DstIP.Equal(ipOf(rip1)) || d.tcp.Seq != 1000 {
+		!d.ip.SrcIP.Equal(pkttest.IP(lip)) || !d.ip.DstIP.Equal(pkttest.IP(rip1)) || d.tcp.Seq != 1000 {
 		t.Fatalf("decoded SYN: %+v %+v", d.ip, d.tcp)
 	}
 	if s.State != StateSynRecv || s.Mode != ModeFullNAT || s.DestID != destT1 || s.SvcID != svcTCP {

@@ -7,6 +7,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/header"
+	"fngw/test/pkttest"
 )
 
 // originated is the ICMP error the gateway builds about the IPv4 packet
@@ -16,9 +17,9 @@ func originated(t testing.TB, srcMAC, dstMAC header.MAC, src, dst header.Addr4, 
 	t.Helper()
 	ip := header.IPv4(quotedFrom[header.EthernetLen:])
 	quote := []byte(ip[:ip.HeaderLength()+8])
-	l3 := &layers.IPv4{Version: 4, IHL: 5, TOS: 0xc0, Id: id, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: ipOf(src), DstIP: ipOf(dst)}
+	l3 := &layers.IPv4{Version: 4, IHL: 5, TOS: 0xc0, Id: id, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: pkttest.IP(src), DstIP: pkttest.IP(dst)}
 	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, code), Seq: mtu}
-	return withEthernet(t, srcMAC, dstMAC, serialize(t, l3, icmp, gopacket.Payload(quote)))
+	return withEthernet(srcMAC, dstMAC, pkttest.Serialize(l3, icmp, gopacket.Payload(quote)))
 }
 
 // TestTimeExceeded: a packet whose TTL would reach 0 is answered with ICMP

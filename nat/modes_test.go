@@ -9,6 +9,7 @@ import (
 
 	"fngw/arp"
 	"fngw/header"
+	"fngw/test/pkttest"
 	"fngw/tunnel"
 )
 
@@ -114,11 +115,11 @@ func ipipAround(t testing.TB, l3 []byte, dstMAC header.MAC, id uint16) []byte {
 	t.Helper()
 	in := header.IPv4(l3)
 	outer := &layers.IPv4{Version: 4, IHL: 5, TOS: in.TOS(), Id: id, TTL: 64, Protocol: layers.IPProtocolIPv4,
-		SrcIP: ipOf(portAddr1), DstIP: ipOf(rip1)}
+		SrcIP: pkttest.IP(portAddr1), DstIP: pkttest.IP(rip1)}
 	if in.DF() {
 		outer.Flags = layers.IPv4DontFragment
 	}
-	return withEthernet(t, gwMAC1, dstMAC, serialize(t, outer, gopacket.Payload(l3)))
+	return withEthernet(gwMAC1, dstMAC, pkttest.Serialize(outer, gopacket.Payload(l3)))
 }
 
 // fragNeededFrame is the ICMP fragmentation needed (RFC 1191) the gateway
@@ -128,9 +129,9 @@ func ipipAround(t testing.TB, l3 []byte, dstMAC header.MAC, id uint16) []byte {
 func fragNeededFrame(t testing.TB, orig pkt, mtu, id uint16) []byte {
 	t.Helper()
 	ip := &layers.IPv4{Version: 4, IHL: 5, TOS: 0xc0, Id: id, TTL: 64, Protocol: layers.IPProtocolICMPv4,
-		SrcIP: ipOf(vip), DstIP: ipOf(orig.src)}
+		SrcIP: pkttest.IP(vip), DstIP: pkttest.IP(orig.src)}
 	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 4), Seq: mtu}
-	return withEthernet(t, gwMAC0, routerMAC, serialize(t, ip, icmp, gopacket.Payload(orig.l3(t)[:20+8])))
+	return withEthernet(gwMAC0, routerMAC, pkttest.Serialize(ip, icmp, gopacket.Payload(orig.l3(t)[:20+8])))
 }
 
 // portAddr1 is port 1's interface address: the tunnels' outer source.
@@ -299,7 +300,7 @@ func TestTUNEgress(t *testing.T) {
 			t.Fatalf("verdict %+v", r)
 		}
 		d := decode(t, out)
-		if !d.ip.SrcIP.Equal(ipOf(newAddr)) || d.inner == nil {
+		if !d.ip.SrcIP.Equal(pkttest.IP(newAddr)) || d.inner == nil {
 			t.Fatalf("outer source %v after the port's address changed", d.ip.SrcIP)
 		}
 		if s := e.session(0, header.IPProtoTCP, 40000, 80); s.Reply.Dst != newAddr {
@@ -407,7 +408,7 @@ func TestDRNeighbourMissing(t *testing.T) {
 	if r != (Result{Act: ActControl, Reason: ReasonNoNeigh, Port: 1, NextHop: rip1.Uint32()}) {
 		t.Fatalf("verdict %+v, want control/no_neigh on port 1 toward %v", r, rip1)
 	}
-	if d := decode(t, out); !d.ip.DstIP.Equal(ipOf(vip)) || d.eth.SrcMAC.String() != macOf(gwMAC1).String() {
+	if d := decode(t, out); !d.ip.DstIP.Equal(pkttest.IP(vip)) || d.eth.SrcMAC.String() != pkttest.MAC(gwMAC1).String() {
 		t.Fatalf("frame handed over: %v → %v", d.ip.SrcIP, d.ip.DstIP)
 	}
 }

@@ -2,13 +2,13 @@ package nat
 
 import (
 	"bytes"
-	"net"
 	"testing"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
 	"fngw/header"
+	"fngw/test/pkttest"
 )
 
 // Packet builders and checkers for the datapath tests. gopacket builds every
@@ -33,22 +33,10 @@ type pkt struct {
 	tos            uint8
 }
 
-func ipOf(a header.Addr4) net.IP          { return net.IPv4(a[0], a[1], a[2], a[3]).To4() }
-func macOf(m header.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
-
-func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
-}
-
 func (p pkt) ipLayer() *layers.IPv4 {
 	ip := &layers.IPv4{
 		Version: 4, IHL: 5, TTL: p.ttl, Id: p.id, Protocol: layers.IPProtocol(p.proto),
-		SrcIP: ipOf(p.src), DstIP: ipOf(p.dst), Flags: layers.IPv4DontFragment, TOS: p.tos,
+		SrcIP: pkttest.IP(p.src), DstIP: pkttest.IP(p.dst), Flags: layers.IPv4DontFragment, TOS: p.tos,
 	}
 	if p.noDF {
 		ip.Flags = 0
@@ -74,13 +62,13 @@ func (p pkt) l3(t testing.TB) []byte {
 		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
 			t.Fatal(err)
 		}
-		b = serialize(t, ip, tcp, gopacket.Payload(p.payload))
+		b = pkttest.Serialize(ip, tcp, gopacket.Payload(p.payload))
 	case header.IPProtoUDP:
 		udp := &layers.UDP{SrcPort: layers.UDPPort(p.sport), DstPort: layers.UDPPort(p.dport)}
 		if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
 			t.Fatal(err)
 		}
-		b = serialize(t, ip, udp, gopacket.Payload(p.payload))
+		b = pkttest.Serialize(ip, udp, gopacket.Payload(p.payload))
 		if p.noUDPCsum {
 			b[20+6], b[20+7] = 0, 0
 		}
@@ -93,12 +81,12 @@ func (p pkt) l3(t testing.TB) []byte {
 // frame returns the whole Ethernet frame.
 func (p pkt) frame(t testing.TB) []byte {
 	t.Helper()
-	return withEthernet(t, p.srcMAC, p.dstMAC, p.l3(t))
+	return withEthernet(p.srcMAC, p.dstMAC, p.l3(t))
 }
 
-func withEthernet(t testing.TB, src, dst header.MAC, l3 []byte) []byte {
-	eth := &layers.Ethernet{SrcMAC: macOf(src), DstMAC: macOf(dst), EthernetType: layers.EthernetTypeIPv4}
-	return serialize(t, eth, gopacket.Payload(l3))
+func withEthernet(src, dst header.MAC, l3 []byte) []byte {
+	eth := &layers.Ethernet{SrcMAC: pkttest.MAC(src), DstMAC: pkttest.MAC(dst), EthernetType: layers.EthernetTypeIPv4}
+	return pkttest.Serialize(eth, gopacket.Payload(l3))
 }
 
 // icmpErr describes an ICMP error frame quoting a packet.
@@ -113,9 +101,9 @@ type icmpErr struct {
 
 func (e icmpErr) frame(t testing.TB) []byte {
 	t.Helper()
-	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: e.ttl, Protocol: layers.IPProtocolICMPv4, SrcIP: ipOf(e.src), DstIP: ipOf(e.dst)}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: e.ttl, Protocol: layers.IPProtocolICMPv4, SrcIP: pkttest.IP(e.src), DstIP: pkttest.IP(e.dst)}
 	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(e.typ, e.code), Seq: e.mtu}
-	return withEthernet(t, e.srcMAC, e.dstMAC, serialize(t, ip, icmp, gopacket.Payload(e.quoted)))
+	return withEthernet(e.srcMAC, e.dstMAC, pkttest.Serialize(ip, icmp, gopacket.Payload(e.quoted)))
 }
 
 // decoded is a frame decoded by gopacket with its checksums verified.
@@ -132,7 +120,7 @@ type decoded struct {
 // a full recomputation.
 func decode(t testing.TB, b []byte) decoded {
 	t.Helper()
-	p := gopacket.NewPacket(b, layers.LayerTypeEthernet, gopacket.Default)
+	p := pkttest.Decode(b)
 	if el := p.ErrorLayer(); el != nil {
 		t.Fatalf("gopacket cannot decode output: %v\n%s", el.Error(), p.Dump())
 	}
@@ -181,8 +169,8 @@ func decode(t testing.TB, b []byte) decoded {
 func sameFrame(t testing.TB, got, want []byte) {
 	t.Helper()
 	if !bytes.Equal(got, want) {
-		g := gopacket.NewPacket(got, layers.LayerTypeEthernet, gopacket.Default)
-		w := gopacket.NewPacket(want, layers.LayerTypeEthernet, gopacket.Default)
+		g := pkttest.Decode(got)
+		w := pkttest.Decode(want)
 		t.Fatalf("frame differs\n--- got:\n%s\n--- want:\n%s", g.Dump(), w.Dump())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/header"
+	"fngw/test/pkttest"
 )
 
 var (
@@ -25,17 +26,6 @@ var (
 
 const headroom = 128
 
-func ip4(a header.Addr4) net.IP { return net.IPv4(a[0], a[1], a[2], a[3]).To4() }
-
-func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
-}
-
 // innerPacket is a client's IPv4 packet to the VIP, as gopacket builds it.
 type innerPacket struct {
 	proto   layers.IPProtocol
@@ -46,24 +36,24 @@ type innerPacket struct {
 }
 
 func (p innerPacket) ipLayer() *layers.IPv4 {
-	ip := &layers.IPv4{Version: 4, IHL: 5, TOS: p.tos, TTL: p.ttl, Id: 0x5151, Protocol: p.proto, SrcIP: ip4(cip), DstIP: ip4(vip)}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TOS: p.tos, TTL: p.ttl, Id: 0x5151, Protocol: p.proto, SrcIP: pkttest.IP(cip), DstIP: pkttest.IP(vip)}
 	if p.df {
 		ip.Flags = layers.IPv4DontFragment
 	}
 	return ip
 }
 
-func (p innerPacket) bytes(t testing.TB) []byte {
+func (p innerPacket) bytes() []byte {
 	ip := p.ipLayer()
 	switch p.proto {
 	case layers.IPProtocolTCP:
 		tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: 1, SYN: true, Window: 64240}
 		tcp.SetNetworkLayerForChecksum(ip)
-		return serialize(t, ip, tcp, gopacket.Payload(p.payload))
+		return pkttest.Serialize(ip, tcp, gopacket.Payload(p.payload))
 	default:
 		udp := &layers.UDP{SrcPort: 40000, DstPort: 53}
 		udp.SetNetworkLayerForChecksum(ip)
-		return serialize(t, ip, udp, gopacket.Payload(p.payload))
+		return pkttest.Serialize(ip, udp, gopacket.Payload(p.payload))
 	}
 }
 
@@ -78,8 +68,8 @@ func frameIn(link, inner []byte, pad int) (buf []byte, n int) {
 }
 
 func TestEncapMatchesGopacket(t *testing.T) {
-	eth := serialize(t, &layers.Ethernet{SrcMAC: cliMAC, DstMAC: gwMAC, EthernetType: layers.EthernetTypeIPv4})
-	vlan := serialize(t, &layers.Ethernet{SrcMAC: cliMAC, DstMAC: gwMAC, EthernetType: layers.EthernetTypeDot1Q},
+	eth := pkttest.Serialize(&layers.Ethernet{SrcMAC: cliMAC, DstMAC: gwMAC, EthernetType: layers.EthernetTypeIPv4})
+	vlan := pkttest.Serialize(&layers.Ethernet{SrcMAC: cliMAC, DstMAC: gwMAC, EthernetType: layers.EthernetTypeDot1Q},
 		&layers.Dot1Q{VLANIdentifier: 42, Type: layers.EthernetTypeIPv4})
 	for _, tc := range []struct {
 		name  string
@@ -95,7 +85,7 @@ func TestEncapMatchesGopacket(t *testing.T) {
 		{"vlan_tagged", vlan, innerPacket{proto: layers.IPProtocolUDP, df: true, ttl: 64, payload: []byte{1}}, 0, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			inner := tc.inner.bytes(t)
+			inner := tc.inner.bytes()
 			buf, n := frameIn(tc.link, inner, tc.pad)
 			orig := append([]byte(nil), buf...)
 			tpl := NewIPIP(dip, rip)
@@ -104,11 +94,11 @@ func TestEncapMatchesGopacket(t *testing.T) {
 				t.Fatalf("Encap returned frame %d+%d, want %d+%d", off, ln, headroom-IPIPLen, len(tc.link)+IPIPLen+len(inner))
 			}
 			outer := &layers.IPv4{Version: 4, IHL: 5, TOS: tc.inner.tos, Id: tc.id, TTL: 64,
-				Protocol: layers.IPProtocolIPv4, SrcIP: ip4(dip), DstIP: ip4(rip)}
+				Protocol: layers.IPProtocolIPv4, SrcIP: pkttest.IP(dip), DstIP: pkttest.IP(rip)}
 			if tc.inner.df {
 				outer.Flags = layers.IPv4DontFragment
 			}
-			want := append(append([]byte(nil), tc.link...), serialize(t, outer, gopacket.Payload(inner))...)
+			want := append(append([]byte(nil), tc.link...), pkttest.Serialize(outer, gopacket.Payload(inner))...)
 			if got := buf[off : off+ln]; !bytes.Equal(got, want) {
 				t.Fatalf("encapsulated frame\n got %x\nwant %x", got, want)
 			}
@@ -165,7 +155,7 @@ func TestFixedSumIsNewIPIPs(t *testing.T) {
 }
 
 func TestDecap(t *testing.T) {
-	inner := innerPacket{proto: layers.IPProtocolTCP, df: true, ttl: 63, payload: []byte("hello")}.bytes(t)
+	inner := innerPacket{proto: layers.IPProtocolTCP, df: true, ttl: 63, payload: []byte("hello")}.bytes()
 	buf, n := frameIn(nil, inner, 0)
 	tpl := NewIPIP(dip, rip)
 	off, ln := tpl.Encap(buf, headroom, n, 0, 0)
@@ -196,7 +186,7 @@ func TestDecap(t *testing.T) {
 }
 
 func TestAllocs(t *testing.T) {
-	inner := innerPacket{proto: layers.IPProtocolTCP, df: true, ttl: 63}.bytes(t)
+	inner := innerPacket{proto: layers.IPProtocolTCP, df: true, ttl: 63}.bytes()
 	buf, n := frameIn(make([]byte, 14), inner, 0)
 	tpl := NewIPIP(dip, rip)
 	if a := testing.AllocsPerRun(1000, func() {
@@ -210,7 +200,7 @@ func TestAllocs(t *testing.T) {
 }
 
 func BenchmarkEncap(b *testing.B) {
-	inner := innerPacket{proto: layers.IPProtocolTCP, df: true, ttl: 63, payload: make([]byte, 10)}.bytes(b)
+	inner := innerPacket{proto: layers.IPProtocolTCP, df: true, ttl: 63, payload: make([]byte, 10)}.bytes()
 	buf, n := frameIn(make([]byte, 14), inner, 0)
 	tpl := NewIPIP(dip, rip)
 	b.ReportAllocs()
@@ -220,7 +210,7 @@ func BenchmarkEncap(b *testing.B) {
 }
 
 func BenchmarkDecap(b *testing.B) {
-	inner := innerPacket{proto: layers.IPProtocolTCP, df: true, ttl: 63, payload: make([]byte, 10)}.bytes(b)
+	inner := innerPacket{proto: layers.IPProtocolTCP, df: true, ttl: 63, payload: make([]byte, 10)}.bytes()
 	buf, n := frameIn(nil, inner, 0)
 	tpl := NewIPIP(dip, rip)
 	off, ln := tpl.Encap(buf, headroom, n, 0, 0)
@@ -236,7 +226,7 @@ func BenchmarkDecap(b *testing.B) {
 // FuzzDecap: Decap never panics, and what it accepts is a valid inner packet
 // inside the input; Encap of an accepted inner packet decapsulates back to it.
 func FuzzDecap(f *testing.F) {
-	inner := innerPacket{proto: layers.IPProtocolUDP, ttl: 9, payload: []byte("seed")}.bytes(f)
+	inner := innerPacket{proto: layers.IPProtocolUDP, ttl: 9, payload: []byte("seed")}.bytes()
 	buf, n := frameIn(nil, inner, 0)
 	tpl := NewIPIP(dip, rip)
 	off, ln := tpl.Encap(buf, headroom, n, 0, 3)

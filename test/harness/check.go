@@ -11,12 +11,9 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-)
 
-// Decode decodes an Ethernet frame with gopacket (copying it).
-func Decode(frame []byte) gopacket.Packet {
-	return gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default)
-}
+	"fngw/test/pkttest"
+)
 
 // decodeError is gopacket's decoding failure in the Ethernet, ARP, IPv4,
 // ICMP or transport headers. Failures beyond a decoded TCP or UDP header are
@@ -38,7 +35,7 @@ type Check func(p gopacket.Packet) error
 // each prefixed with a one-line description of the frame. A frame gopacket
 // cannot decode fails regardless of the checks.
 func Expect(frame []byte, checks ...Check) error {
-	p := Decode(frame)
+	p := pkttest.Decode(frame)
 	var errs []error
 	if err := decodeError(p); err != nil {
 		errs = append(errs, fmt.Errorf("decoding: %v", err))
@@ -56,7 +53,7 @@ func Expect(frame []byte, checks ...Check) error {
 
 // Matches reports whether frame passes every check (for classifying frames).
 func Matches(frame []byte, checks ...Check) bool {
-	p := Decode(frame)
+	p := pkttest.Decode(frame)
 	for _, c := range checks {
 		if c(p) != nil {
 			return false
@@ -303,7 +300,7 @@ func VerifyChecksums(frame []byte) error {
 
 // Describe is a one-line description of a frame for test messages.
 func Describe(frame []byte) string {
-	p := Decode(frame)
+	p := pkttest.Decode(frame)
 	var parts []string
 	if e, ok := p.LinkLayer().(*layers.Ethernet); ok {
 		parts = append(parts, fmt.Sprintf("%v > %v %v", e.SrcMAC, e.DstMAC, e.EthernetType))

@@ -25,9 +25,10 @@
 //	pcap.go     classic pcap files (Ethernet link type): write frames, read them back,
 //	            tolerate a file still being written
 //	packet.go   frame builders (ARP, ICMP echo and errors, TCP, UDP) with correct
-//	            checksums and Ethernet minimum padding, field edits, deliberate corruptions
+//	            checksums and Ethernet minimum padding (serialized by test/pkttest),
+//	            field edits, deliberate corruptions
 //	raw.go      PacketSocket: an AF_PACKET socket on a link inside a namespace, to put
 //	            crafted frames on a live interface a gateway port reads
-//	check.go    decoding with gopacket, composable checks (Check, Expect), an
-//	            independent checksum verifier for IPv4/TCP/UDP/ICMP
+//	check.go    composable checks of frames decoded by test/pkttest (Check, Expect),
+//	            an independent checksum verifier for IPv4/TCP/UDP/ICMP
 package harness

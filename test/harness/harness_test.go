@@ -18,6 +18,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/ctl/config"
+	"fngw/test/pkttest"
 )
 
 var (
@@ -59,7 +60,7 @@ func TestBuildersValid(t *testing.T) {
 	}
 	t.Run("tcp_flags", func(t *testing.T) {
 		for name, want := range map[string]string{"tcp_syn": "S", "tcp_ack": ".", "tcp_fin": "F.", "tcp_data": "P."} {
-			tcp := Decode(builtFrames(nil)[name]).Layer(layers.LayerTypeTCP).(*layers.TCP)
+			tcp := pkttest.Decode(builtFrames(nil)[name]).Layer(layers.LayerTypeTCP).(*layers.TCP)
 			if got := tcpFlags(tcp); got != want {
 				t.Errorf("%s: flags %q, want %q", name, got, want)
 			}

@@ -7,11 +7,14 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"fngw/test/pkttest"
 )
 
-// MinFrameLen is the minimum Ethernet frame length without the FCS; builders
-// pad shorter frames with zeros, as a sending NIC does, so the gateway sees
-// padding after short IPv4 packets and ARP messages.
+// MinFrameLen is the minimum Ethernet frame length without the FCS; the
+// builders' frames are never shorter (gopacket's Ethernet layer pads them with
+// zeros, as a sending NIC does), so the gateway sees padding after short IPv4
+// packets and ARP messages.
 const MinFrameLen = 60
 
 // BroadcastMAC is ff:ff:ff:ff:ff:ff.
@@ -42,21 +45,6 @@ func MustMAC(s string) net.HardwareAddr {
 	return m
 }
 
-// serialize builds a frame from ls with lengths and checksums computed by
-// gopacket, padded to MinFrameLen.
-func serialize(ls ...gopacket.SerializableLayer) []byte {
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, ls...); err != nil {
-		panic("harness: serializing a frame: " + err.Error())
-	}
-	b := append([]byte(nil), buf.Bytes()...)
-	for len(b) < MinFrameLen {
-		b = append(b, 0)
-	}
-	return b
-}
-
 func (h Hosts) eth(t layers.EthernetType) *layers.Ethernet {
 	return &layers.Ethernet{SrcMAC: h.SrcMAC, DstMAC: h.DstMAC, EthernetType: t}
 }
@@ -84,20 +72,20 @@ func arp(op uint16, sha net.HardwareAddr, spa netip.Addr, tha net.HardwareAddr, 
 // target hardware address zero).
 func ARPRequest(mac net.HardwareAddr, sender, target netip.Addr) []byte {
 	eth := &layers.Ethernet{SrcMAC: mac, DstMAC: BroadcastMAC, EthernetType: layers.EthernetTypeARP}
-	return serialize(eth, arp(layers.ARPRequest, mac, sender, make(net.HardwareAddr, 6), target))
+	return pkttest.Serialize(eth, arp(layers.ARPRequest, mac, sender, make(net.HardwareAddr, 6), target))
 }
 
 // ARPReply is a unicast "sender is-at mac" to (dstMAC, target).
 func ARPReply(mac net.HardwareAddr, sender netip.Addr, dstMAC net.HardwareAddr, target netip.Addr) []byte {
 	eth := &layers.Ethernet{SrcMAC: mac, DstMAC: dstMAC, EthernetType: layers.EthernetTypeARP}
-	return serialize(eth, arp(layers.ARPReply, mac, sender, dstMAC, target))
+	return pkttest.Serialize(eth, arp(layers.ARPReply, mac, sender, dstMAC, target))
 }
 
 // ICMPEchoRequest is an ICMP echo request (type 8) with the given identifier,
 // sequence number and payload.
 func ICMPEchoRequest(h Hosts, id, seq uint16, payload []byte) []byte {
 	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: id, Seq: seq}
-	return serialize(h.eth(layers.EthernetTypeIPv4), h.ipv4(layers.IPProtocolICMPv4), icmp, gopacket.Payload(payload))
+	return pkttest.Serialize(h.eth(layers.EthernetTypeIPv4), h.ipv4(layers.IPProtocolICMPv4), icmp, gopacket.Payload(payload))
 }
 
 // ICMP types and codes of the errors tests build (RFC 792, RFC 1191).
@@ -115,7 +103,7 @@ const (
 // reporting host saw it.
 func ICMPError(h Hosts, typ, code uint8, rest uint32, quote []byte) []byte {
 	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, code), Id: uint16(rest >> 16), Seq: uint16(rest)}
-	return serialize(h.eth(layers.EthernetTypeIPv4), h.ipv4(layers.IPProtocolICMPv4), icmp, gopacket.Payload(quote))
+	return pkttest.Serialize(h.eth(layers.EthernetTypeIPv4), h.ipv4(layers.IPProtocolICMPv4), icmp, gopacket.Payload(quote))
 }
 
 // IPv4Packet returns the IPv4 datagram of an untagged Ethernet frame without
@@ -182,7 +170,7 @@ func TCP(h Hosts, s TCPSeg) []byte {
 		tcp.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{0x05, 0xb4}}}
 	}
 	tcp.SetNetworkLayerForChecksum(ip)
-	return serialize(h.eth(layers.EthernetTypeIPv4), ip, tcp, gopacket.Payload(s.Payload))
+	return pkttest.Serialize(h.eth(layers.EthernetTypeIPv4), ip, tcp, gopacket.Payload(s.Payload))
 }
 
 // TCPSyn is a SYN with initial sequence number seq.
@@ -210,7 +198,7 @@ func UDP(h Hosts, sport, dport uint16, payload []byte) []byte {
 	ip := h.ipv4(layers.IPProtocolUDP)
 	udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
 	udp.SetNetworkLayerForChecksum(ip)
-	return serialize(h.eth(layers.EthernetTypeIPv4), ip, udp, gopacket.Payload(payload))
+	return pkttest.Serialize(h.eth(layers.EthernetTypeIPv4), ip, udp, gopacket.Payload(payload))
 }
 
 // l3 is the offset of the IPv4 header in an untagged Ethernet frame.

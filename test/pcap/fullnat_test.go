@@ -17,6 +17,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/test/harness"
+	"fngw/test/pkttest"
 )
 
 // FULLNAT packet-exact tests.
@@ -332,7 +333,7 @@ func expectFrame(t *testing.T, what string, got, want []byte, checks ...harness.
 // transportSrcPort is the source port of a TCP or UDP frame.
 func transportSrcPort(t *testing.T, f []byte) uint16 {
 	t.Helper()
-	switch l := harness.Decode(f).TransportLayer().(type) {
+	switch l := pkttest.Decode(f).TransportLayer().(type) {
 	case *layers.TCP:
 		return uint16(l.SrcPort)
 	case *layers.UDP:

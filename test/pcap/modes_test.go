@@ -13,6 +13,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/test/harness"
+	"fngw/test/pkttest"
 )
 
 // Packet-exact tests of the NAT (-m), DR (-g) and TUN (-i) forwarding modes.
@@ -145,25 +146,15 @@ func mdUDP(h harness.Hosts, sport, dport uint16, payload []byte, noCsum bool) []
 // from the port's address to the real server with TOS and DF copied from
 // the inner header, TTL 64, protocol 4 and identification id, then the inner
 // datagram without its frame's padding.
-func mdIPIP(t *testing.T, inner []byte, id uint16) []byte {
-	t.Helper()
+func mdIPIP(inner []byte, id uint16) []byte {
 	l3 := harness.IPv4Packet(inner)
 	outer := &layers.IPv4{Version: 4, IHL: 5, TOS: l3[1], Id: id, TTL: 64, Protocol: layers.IPProtocolIPv4,
 		SrcIP: gwIP.AsSlice(), DstIP: mdRIP.AsSlice()}
 	if l3[6]&0x40 != 0 {
 		outer.Flags = layers.IPv4DontFragment
 	}
-	return mdSerialize(t, &layers.Ethernet{SrcMAC: gwMAC, DstMAC: mdRSMAC, EthernetType: layers.EthernetTypeIPv4},
+	return pkttest.Serialize(&layers.Ethernet{SrcMAC: gwMAC, DstMAC: mdRSMAC, EthernetType: layers.EthernetTypeIPv4},
 		outer, gopacket.Payload(l3))
-}
-
-func mdSerialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
 }
 
 // mdWithoutDF returns a copy of an IPv4 frame with DF clear.
@@ -197,7 +188,7 @@ func mdSteps(t *testing.T, m mdMode) []mdStep {
 		case "dr":
 			return mk(mdHop(mdFromClient, gwMAC, mdRSMAC, 0), vport)
 		default:
-			return mdIPIP(t, mk(mdHop(mdFromClient, gwMAC, mdRSMAC, 1), vport), id)
+			return mdIPIP(mk(mdHop(mdFromClient, gwMAC, mdRSMAC, 1), vport), id)
 		}
 	}
 	for _, s := range mdSegs {
@@ -243,10 +234,10 @@ func mdSteps(t *testing.T, m mdMode) []mdStep {
 	// (one worker: its first ID is 0).
 	tos := mdWithTOS(mdUDP(mdFromClient, mdUDPCPort, 53, []byte("tos"), false), 0xb8)
 	steps = append(steps, mdStep{"udp_tos_copied", tos,
-		mdIPIP(t, mdWithTOS(mdUDP(mdHop(mdFromClient, gwMAC, mdRSMAC, 1), mdUDPCPort, 53, []byte("tos"), false), 0xb8), 0)})
+		mdIPIP(mdWithTOS(mdUDP(mdHop(mdFromClient, gwMAC, mdRSMAC, 1), mdUDPCPort, 53, []byte("tos"), false), 0xb8), 0)})
 	noDF := mdWithoutDF(mdUDP(mdFromClient, mdUDPCPort, 53, []byte("fragmentable"), false))
 	steps = append(steps, mdStep{"udp_no_df", noDF,
-		mdIPIP(t, mdWithoutDF(mdUDP(mdHop(mdFromClient, gwMAC, mdRSMAC, 1), mdUDPCPort, 53, []byte("fragmentable"), false)), 0)})
+		mdIPIP(mdWithoutDF(mdUDP(mdHop(mdFromClient, gwMAC, mdRSMAC, 1), mdUDPCPort, 53, []byte("fragmentable"), false)), 0)})
 
 	// A full-size segment with DF (1500 bytes, the port's MTU) no longer
 	// fits once encapsulated: ICMP fragmentation needed goes back to the
@@ -257,7 +248,7 @@ func mdSteps(t *testing.T, m mdMode) []mdStep {
 		Flags: harness.PSH | harness.ACK, Payload: pattern(1500 - 40)})
 	quote := harness.IPv4Packet(big)[:20+8]
 	errHosts := harness.Hosts{SrcMAC: gwMAC, DstMAC: mdRouterMAC, Src: mdVIP, Dst: mdCIP}
-	icmp := mdSerialize(t, &layers.Ethernet{SrcMAC: gwMAC, DstMAC: mdRouterMAC, EthernetType: layers.EthernetTypeIPv4},
+	icmp := pkttest.Serialize(&layers.Ethernet{SrcMAC: gwMAC, DstMAC: mdRouterMAC, EthernetType: layers.EthernetTypeIPv4},
 		&layers.IPv4{Version: 4, IHL: 5, TOS: 0xc0, Id: 1, TTL: 64, Protocol: layers.IPProtocolICMPv4,
 			SrcIP: errHosts.Src.AsSlice(), DstIP: errHosts.Dst.AsSlice()},
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(harness.ICMPDstUnreachable, harness.ICMPCodeFragNeeded), Seq: 1480},
@@ -268,7 +259,7 @@ func mdSteps(t *testing.T, m mdMode) []mdStep {
 		Flags: harness.PSH | harness.ACK, Payload: pattern(1480 - 40)})
 	fitsOut := harness.TCP(mdHop(mdFromClient, gwMAC, mdRSMAC, 1), harness.TCPSeg{SrcPort: mdCPort, DstPort: 80, Seq: 1101, Ack: 5001,
 		Flags: harness.PSH | harness.ACK, Payload: pattern(1480 - 40)})
-	steps = append(steps, mdStep{"tcp_fits_exactly", fits, mdIPIP(t, fitsOut, 0)})
+	steps = append(steps, mdStep{"tcp_fits_exactly", fits, mdIPIP(fitsOut, 0)})
 	// Too big without DF: the datapath does not fragment; dropped and
 	// counted as too_big (checked after the run).
 	steps = append(steps, mdStep{"udp_too_big_no_df",

@@ -13,6 +13,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/test/harness"
+	"fngw/test/pkttest"
 )
 
 const port = "dpdk0"
@@ -96,7 +97,7 @@ func runPcap(t *testing.T, in [][]byte, neighs []harness.Neigh, done func(out []
 // addresses are equal: an announcement (RFC 5227), which the gateway sends
 // for its addresses at start.
 func isGratuitous(f []byte) bool {
-	a, ok := harness.Decode(f).Layer(layers.LayerTypeARP).(*layers.ARP)
+	a, ok := pkttest.Decode(f).Layer(layers.LayerTypeARP).(*layers.ARP)
 	return ok && a.Operation == layers.ARPRequest && bytes.Equal(a.SourceProtAddress, a.DstProtAddress)
 }
 
@@ -219,7 +220,7 @@ func TestICMPEcho(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			var got [][]byte
 			for _, f := range rest {
-				ic, ok := harness.Decode(f).Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+				ic, ok := pkttest.Decode(f).Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
 				if ok && ic.Seq == e.seq {
 					got = append(got, f)
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/test/harness"
+	"fngw/test/pkttest"
 )
 
 // Hostile and unusual input (issue 8), packet-exact over net_pcap.
@@ -198,12 +199,7 @@ func originatedError(srcMAC, dstMAC net.HardwareAddr, src, dst netip.Addr, typ, 
 	l3 := &layers.IPv4{Version: 4, IHL: 5, TOS: 0xc0, Id: id, TTL: 64, Protocol: layers.IPProtocolICMPv4,
 		SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
 	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, code), Seq: mtu}
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		eth, l3, icmp, gopacket.Payload(quote)); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
+	return pkttest.Serialize(eth, l3, icmp, gopacket.Payload(quote))
 }
 
 // onesAdd is one's-complement 16-bit addition; onesSub(a, b) = a - b.
