@@ -111,7 +111,7 @@ type fnTopo struct {
 
 // fnOpts varies the gateway of a topology.
 type fnOpts struct {
-	cfg harness.Config // Lcores, Extra...; ports are filled in
+	cfg harness.Config // Lcores, Services...; ports are filled in
 	// queues per port (0: 1).
 	queues int
 }

@@ -20,25 +20,20 @@ import (
 // schedulers and local addresses change, through the CLI and through the
 // TOML file (gw reload, SIGHUP).
 
-// rcFile is the TOML the gateway of TestReconfigDuringDownload starts with:
-// the HTTP service VIP:80 over rs1 and rs2 (rr) with both local addresses.
-const rcFile = `
-[[service]]
-proto = "tcp"
-vip = "198.18.1.100:80"
-sched = "rr"
-laddrs = ["198.18.2.100 dev dpdk1", "198.18.2.101 dev dpdk1"]
-[[service.dest]]
-addr = "198.18.2.11:80"
-fwd = "fullnat"
-weight = 1
-[[service.dest]]
-addr = "198.18.2.12:80"
-fwd = "fullnat"
-weight = 1
-`
+// rcServices are the services the gateway of TestReconfigDuringDownload
+// starts with (from its configuration file): the HTTP service VIP:80 over
+// rs1 and rs2 (rr) with both local addresses. Each call returns a new copy,
+// for the test to change.
+func rcServices() []harness.Service {
+	return []harness.Service{{Proto: "tcp", VIP: fnHTTP, Sched: "rr",
+		Laddrs: []harness.LocalAddr{{Addr: fnLIP1, Port: "dpdk1"}, {Addr: fnLIP2, Port: "dpdk1"}},
+		Dests: []harness.Dest{
+			{Addr: fnRS1 + ":80", Fwd: "fullnat", Weight: 1},
+			{Addr: fnRS2 + ":80", Fwd: "fullnat", Weight: 1},
+		}}}
+}
 
-// rcSave is `gw adm -S -n` for rcFile, with the weight of rs2 and extra lines.
+// rcSave is `gw adm -S -n` for rcServices, with the weight of rs2 and extra lines.
 func rcSave(w2 int, extra ...string) string {
 	return "-A -t 198.18.1.100:80 -s rr\n" +
 		"-a -t 198.18.1.100:80 -r 198.18.2.11:80 --fullnat -w 1\n" +
@@ -76,20 +71,21 @@ func rcSave(w2 int, extra ...string) string {
 // listing is a whole listing, and -S -n afterwards is exactly the expected
 // configuration.
 func TestReconfigDuringDownload(t *testing.T) {
-	tp := startFullNAT(t, fnOpts{cfg: harness.Config{Extra: rcFile}})
+	tp := startFullNAT(t, fnOpts{cfg: harness.Config{Services: rcServices()}})
 	tp.spawnServer(t, 0, "rs1b", fnRS1+":8080")
 	tp.spawnServer(t, 1, "rs2b", fnRS2+":8080")
-	base, err := os.ReadFile(tp.g.ConfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := tp.g.Config
 	save := func() string { return tp.adm(t, "-S", "-n") }
 	if got := save(); got != rcSave(1) {
 		t.Fatalf("services from the file: got\n%s\nwant\n%s", got, rcSave(1))
 	}
-	writeFile := func(extra string) {
+	// writeFile makes the configuration file the starting one with
+	// services instead of rcServices.
+	writeFile := func(t *testing.T, services []harness.Service) {
 		t.Helper()
-		if err := os.WriteFile(tp.g.ConfigPath, append(slices.Clone(base), extra...), 0o600); err != nil {
+		c := base
+		c.Services = services
+		if err := tp.g.WriteConfig(c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,16 +154,9 @@ func TestReconfigDuringDownload(t *testing.T) {
 
 		// The file gains a service; gw reload makes the configuration the
 		// file's again (the CLI changes above are undone).
-		writeFile(`
-[[service]]
-proto = "tcp"
-vip = "198.18.1.100:8082"
-sched = "rr"
-laddrs = ["198.18.2.102 dev dpdk1"]
-[[service.dest]]
-addr = "198.18.2.12:8080"
-fwd = "fullnat"
-`)
+		writeFile(t, append(rcServices(), harness.Service{Proto: "tcp", VIP: svc3, Sched: "rr",
+			Laddrs: []harness.LocalAddr{{Addr: lip3, Port: "dpdk1"}},
+			Dests:  []harness.Dest{{Addr: rs2b, Fwd: "fullnat"}}}))
 		out := tp.g.MustCmd("reload")
 		t.Logf("%5.2fs gw reload: %s", time.Since(start).Seconds(), strings.TrimSpace(out))
 		time.Sleep(pause)
@@ -182,13 +171,9 @@ fwd = "fullnat"
 		}
 
 		// Another change to the file, applied by SIGHUP.
-		b := strings.Replace(string(base), "addr = \"198.18.2.12:80\"\nfwd = \"fullnat\"\nweight = 1", "addr = \"198.18.2.12:80\"\nfwd = \"fullnat\"\nweight = 2", 1)
-		if b == string(base) {
-			t.Fatalf("rs2's weight not found in the configuration file:\n%s", base)
-		}
-		if err := os.WriteFile(tp.g.ConfigPath, []byte(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		services := rcServices()
+		services[0].Dests[1].Weight = 2 // rs2
+		writeFile(t, services)
 		if err := syscall.Kill(tp.g.Pid(), syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
@@ -380,23 +365,15 @@ func TestReconfigTimeouts(t *testing.T) {
 
 	t.Run("refused_reload", func(t *testing.T) {
 		before := timeouts()
-		base, err := os.ReadFile(tp.g.ConfigPath)
-		if err != nil {
+		base := tp.g.Config
+		bad := base
+		bad.Session.TCPTimeout = 11
+		bad.Services = append(slices.Clone(base.Services), harness.Service{Proto: "tcp", VIP: fnVIP + ":81",
+			Laddrs: []harness.LocalAddr{{Addr: fnVIP, Port: "dpdk0"}}})
+		if err := tp.g.WriteConfig(bad); err != nil {
 			t.Fatal(err)
 		}
-		bad := string(base) + `
-[session]
-tcp_timeout = 11
-
-[[service]]
-proto = "tcp"
-vip = "198.18.1.100:81"
-laddrs = ["198.18.1.100 dev dpdk0"]
-`
-		if err := os.WriteFile(tp.g.ConfigPath, []byte(bad), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		defer os.WriteFile(tp.g.ConfigPath, base, 0o600)
+		defer tp.g.WriteConfig(base)
 		if out, err := tp.g.Cmd("reload"); err == nil {
 			t.Fatalf("gw reload of a file whose VIP is also a local address succeeded: %s", out)
 		} else {

@@ -13,17 +13,10 @@ import (
 	"fngw/test/harness"
 )
 
-const reloadBase = `
-[[service]]
-proto = "tcp"
-vip = "198.18.1.100:80"
-sched = "wrr"
-laddrs = ["198.18.2.100 dev dpdk1"]
-[[service.dest]]
-addr = "198.18.2.11:80"
-fwd = "fullnat"
-weight = 3
-`
+// reloadBase is the service of TestReloadAndRestore's configuration file.
+var reloadBase = harness.Service{Proto: "tcp", VIP: "198.18.1.100:80", Sched: "wrr",
+	Laddrs: []harness.LocalAddr{{Addr: "198.18.2.100", Port: "dpdk1"}},
+	Dests:  []harness.Dest{{Addr: "198.18.2.11:80", Fwd: "fullnat", Weight: 3}}}
 
 // TestReloadAndRestore drives the control plane of a running gateway (ports are
 // net_null: no traffic is needed): services from the TOML file load at start,
@@ -37,12 +30,9 @@ func TestReloadAndRestore(t *testing.T) {
 			{Name: "dpdk0", Device: "net_null0", Addrs: []string{"198.18.1.1/24"}},
 			{Name: "dpdk1", Device: "net_null1", Addrs: []string{"198.18.2.1/24"}},
 		},
-		Extra: reloadBase,
+		Services: []harness.Service{reloadBase},
 	}, nil)
-	base, err := os.ReadFile(g.ConfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := g.Config
 	save := func() string { return g.MustCmd("adm", "-S", "-n") }
 	want := "-A -t 198.18.1.100:80 -s wrr\n" +
 		"-a -t 198.18.1.100:80 -r 198.18.2.11:80 --fullnat -w 3\n" +
@@ -51,23 +41,20 @@ func TestReloadAndRestore(t *testing.T) {
 		t.Fatalf("services from the file: got\n%s\nwant\n%s", got, want)
 	}
 
-	write := func(extra string) {
+	// write makes the configuration file the starting one with more
+	// services after reloadBase.
+	write := func(more ...harness.Service) {
 		t.Helper()
-		if err := os.WriteFile(g.ConfigPath, append(append([]byte{}, base...), extra...), 0o600); err != nil {
+		c := base
+		c.Services = append([]harness.Service{reloadBase}, more...)
+		if err := g.WriteConfig(c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A second service and a weight change, applied with gw reload.
-	write(`
-[[service]]
-proto = "udp"
-vip = "198.18.1.100:53"
-sched = "rr"
-laddrs = ["198.18.2.101 dev dpdk1"]
-[[service.dest]]
-addr = "198.18.2.12:53"
-fwd = "fullnat"
-`)
+	// A second service, applied with gw reload.
+	write(harness.Service{Proto: "udp", VIP: "198.18.1.100:53", Sched: "rr",
+		Laddrs: []harness.LocalAddr{{Addr: "198.18.2.101", Port: "dpdk1"}},
+		Dests:  []harness.Dest{{Addr: "198.18.2.12:53", Fwd: "fullnat"}}})
 	if out := g.MustCmd("reload"); !strings.Contains(out, "changes applied") {
 		t.Fatalf("reload said %q", out)
 	}
@@ -77,12 +64,13 @@ fwd = "fullnat"
 	}
 
 	// A bad file: refused with its line, nothing changes.
-	write("\n[[service]]\nproto = \"tcp\"\nvip = \"198.18.1.100:81\"\nsched = \"nosuch\"\n")
+	write(harness.Service{Proto: "tcp", VIP: "198.18.1.100:81", Sched: "nosuch"})
 	out, err := g.Cmd("reload")
 	if err == nil {
 		t.Fatalf("reload of a bad file succeeded: %s", out)
 	}
-	line := strings.Count(string(base), "\n") + 5 // the sched = "nosuch" line
+	text := g.Config.TOML()
+	line := 1 + strings.Count(text[:strings.Index(text, `sched = "nosuch"`)], "\n")
 	if msg := err.Error(); !strings.Contains(msg, "nosuch") || !strings.Contains(msg, fmt.Sprintf(":%d:", line)) {
 		t.Fatalf("reload error does not name the value and line: %v", err)
 	}
@@ -91,7 +79,7 @@ fwd = "fullnat"
 	}
 
 	// SIGHUP re-reads the file too: back to the base file.
-	write("")
+	write()
 	if err := syscall.Kill(g.Pid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

@@ -34,9 +34,9 @@ type Config struct {
 	Socket  string // [ctl] socket
 	Metrics string // [ctl] metrics listen address; empty disables the endpoint
 
-	// Extra is raw TOML appended at the end, for keys the harness has no
-	// field for (it must start with a table header).
-	Extra string
+	Session  Session
+	Pool     Pool
+	Services []Service
 }
 
 // Port is one [[port]] table.
@@ -58,6 +58,62 @@ type Route struct {
 // lladdr MAC dev PORT`.
 type Neigh struct {
 	Addr, MAC, Port string
+}
+
+// Session is the [session] table; a zero field leaves its key out (the
+// gateway's default), and a zero Session the whole table.
+type Session struct {
+	CapacityPerCore int // capacity_per_core: sessions per worker, a power of two
+	TCPTimeout      int // tcp_timeout, seconds
+	TCPFinTimeout   int // tcp_fin_timeout, seconds
+	UDPTimeout      int // udp_timeout, seconds
+	SynRecvTimeout  int // tcp_syn_recv_timeout, seconds
+}
+
+// Pool is the [pool] table; a zero field leaves its key out (the gateway
+// sizes the pool itself), and a zero Pool the whole table.
+type Pool struct {
+	Mbufs     int // mbufs per pool
+	CacheSize int // cache_size: mbufs cached per lcore
+}
+
+// Service is one [[service]] table: a virtual service, its real servers and
+// its local addresses. Values are written as given, so a test can also write
+// one the gateway must refuse.
+type Service struct {
+	Proto      string      // "tcp" or "udp"
+	VIP        string      // ADDR:PORT, e.g. "198.18.1.100:80"
+	Sched      string      // scheduler, e.g. "rr"; empty leaves the key out (wlc)
+	Flags      []string    // scheduler flags, e.g. "sh-port"; empty leaves the key out
+	Persistent int         // persistence timeout in seconds; 0 leaves the key out (not persistent)
+	Netmask    string      // persistence granularity, e.g. "255.255.255.0"; empty leaves the key out
+	Laddrs     []LocalAddr // laddrs: FULLNAT source addresses
+	Dests      []Dest      // [[service.dest]] tables
+}
+
+// Dest is one [[service.dest]] table: a real server of a service.
+type Dest struct {
+	Addr string // ADDR[:PORT]; without a port, the service's
+	Fwd  string // forwarding method: "fullnat", "masq", "route" or "tunnel"
+	// Weight 0 leaves the key out (weight 1); negative writes 0 (a
+	// quiesced destination: no new connections).
+	Weight     int
+	UThreshold int // u_threshold: most connections; 0 leaves the key out (no limit)
+	LThreshold int // l_threshold: connections below which an overloaded server takes new ones again
+}
+
+// LocalAddr is one element of a service's laddrs: Addr on port Port ("ADDR
+// dev PORT"), or the bare Addr when Port is empty (the port whose subnet
+// holds it).
+type LocalAddr struct {
+	Addr, Port string
+}
+
+func (l LocalAddr) String() string {
+	if l.Port == "" {
+		return l.Addr
+	}
+	return l.Addr + " dev " + l.Port
 }
 
 // Default values of the zero Config fields.
@@ -154,8 +210,71 @@ func (c Config) TOML() string {
 	b.WriteString("\n[ctl]\n")
 	kv("socket", tomlString(c.Socket))
 	kv("metrics", tomlString(c.Metrics))
-	if c.Extra != "" {
-		b.WriteString("\n" + strings.TrimSpace(c.Extra) + "\n")
+	if c.Session != (Session{}) {
+		b.WriteString("\n[session]\n")
+		for _, e := range []struct {
+			key string
+			v   int
+		}{
+			{"capacity_per_core", c.Session.CapacityPerCore},
+			{"tcp_timeout", c.Session.TCPTimeout},
+			{"tcp_fin_timeout", c.Session.TCPFinTimeout},
+			{"udp_timeout", c.Session.UDPTimeout},
+			{"tcp_syn_recv_timeout", c.Session.SynRecvTimeout},
+		} {
+			if e.v != 0 {
+				kv(e.key, strconv.Itoa(e.v))
+			}
+		}
+	}
+	if c.Pool != (Pool{}) {
+		b.WriteString("\n[pool]\n")
+		if c.Pool.Mbufs != 0 {
+			kv("mbufs", strconv.Itoa(c.Pool.Mbufs))
+		}
+		if c.Pool.CacheSize != 0 {
+			kv("cache_size", strconv.Itoa(c.Pool.CacheSize))
+		}
+	}
+	for _, s := range c.Services {
+		// The service's own keys come before its [[service.dest]]
+		// tables: a key after a table header belongs to that table.
+		b.WriteString("\n[[service]]\n")
+		kv("proto", tomlString(s.Proto))
+		kv("vip", tomlString(s.VIP))
+		if s.Sched != "" {
+			kv("sched", tomlString(s.Sched))
+		}
+		if len(s.Flags) != 0 {
+			kv("flags", tomlStrings(s.Flags))
+		}
+		if s.Persistent != 0 {
+			kv("persistent", strconv.Itoa(s.Persistent))
+		}
+		if s.Netmask != "" {
+			kv("netmask", tomlString(s.Netmask))
+		}
+		if len(s.Laddrs) != 0 {
+			laddrs := make([]string, len(s.Laddrs))
+			for i, l := range s.Laddrs {
+				laddrs[i] = l.String()
+			}
+			kv("laddrs", tomlStrings(laddrs))
+		}
+		for _, d := range s.Dests {
+			b.WriteString("[[service.dest]]\n")
+			kv("addr", tomlString(d.Addr))
+			kv("fwd", tomlString(d.Fwd))
+			if d.Weight != 0 {
+				kv("weight", strconv.Itoa(max(d.Weight, 0)))
+			}
+			if d.UThreshold != 0 {
+				kv("u_threshold", strconv.Itoa(d.UThreshold))
+			}
+			if d.LThreshold != 0 {
+				kv("l_threshold", strconv.Itoa(d.LThreshold))
+			}
+		}
 	}
 	return b.String()
 }

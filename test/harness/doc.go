@@ -18,9 +18,12 @@
 //	wait.go     Poll and Eventually: condition polling with deadlines (no bare sleeps)
 //	netns.go    Netns: create/delete namespaces, run commands inside, move links,
 //	            addresses, routes, MACs, veth pairs
-//	config.go   Config: the gateway's TOML configuration, written by the harness
+//	config.go   Config: the gateway's TOML configuration (ports, routes, neighbours,
+//	            session and pool settings, services with their destinations and local
+//	            addresses), written by the harness
 //	gateway.go  Gateway: start `gw run -c` (optionally in a namespace), wait for the
-//	            control socket, run client commands (Cmd, JSON), Stop with exit status
+//	            control socket, rewrite the configuration file for a reload
+//	            (WriteConfig), run client commands (Cmd, JSON), Stop with exit status
 //	            0 asserted, log shown on failure; link/neighbour JSON shapes
 //	pcap.go     classic pcap files (Ethernet link type): write frames, read them back,
 //	            tolerate a file still being written

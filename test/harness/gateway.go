@@ -30,7 +30,7 @@ const (
 // by t.Cleanup if the test does not call Stop (and the exit status is checked
 // either way); its log is printed when the test fails.
 type Gateway struct {
-	Config     Config
+	Config     Config // as last written to ConfigPath, by Start or WriteConfig
 	Netns      *Netns // nil: the root namespace
 	Dir        string // private directory: config, control socket, log
 	ConfigPath string
@@ -65,10 +65,10 @@ func Start(t testing.TB, cfg Config, ns *Netns) *Gateway {
 	if cfg.Socket == "" {
 		cfg.Socket = filepath.Join(dir, "gw.sock")
 	}
-	g := &Gateway{Config: cfg, Netns: ns, Dir: dir, t: t, bin: bin,
+	g := &Gateway{Netns: ns, Dir: dir, t: t, bin: bin,
 		ConfigPath: filepath.Join(dir, "gw.toml"), LogPath: filepath.Join(dir, "gw.log"),
 		exited: make(chan struct{})}
-	if err := os.WriteFile(g.ConfigPath, []byte(cfg.TOML()), 0o644); err != nil {
+	if err := g.WriteConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
 	logf, err := os.Create(g.LogPath)
@@ -96,7 +96,7 @@ func Start(t testing.TB, cfg Config, ns *Netns) *Gateway {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gateway config %s:\n%s\ngateway log %s (last %d lines):\n%s",
-				g.ConfigPath, cfg.TOML(), g.LogPath, logTailLines, g.LogTail(logTailLines))
+				g.ConfigPath, g.Config.TOML(), g.LogPath, logTailLines, g.LogTail(logTailLines))
 		}
 	})
 	t.Cleanup(g.Stop)
@@ -117,6 +117,18 @@ func Start(t testing.TB, cfg Config, ns *Netns) *Gateway {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// WriteConfig writes c to the gateway's configuration file, where `gw
+// reload` and SIGHUP read it, and makes it g.Config. A test changes the file
+// by writing a changed copy of g.Config, which holds the file prefix and
+// socket Start chose.
+func (g *Gateway) WriteConfig(c Config) error {
+	if err := os.WriteFile(g.ConfigPath, []byte(c.TOML()), 0o644); err != nil {
+		return err
+	}
+	g.Config = c
+	return nil
 }
 
 func (g *Gateway) writePidfile() {

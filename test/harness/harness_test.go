@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/google/gopacket/layers"
 
+	"fngw/ctl"
 	"fngw/ctl/config"
 	"fngw/test/pkttest"
 )
@@ -257,8 +258,20 @@ func TestConfigTOML(t *testing.T) {
 		LogLevel: "debug", IdlePolls: 8,
 		Ports: []Port{{Name: "dpdk0", Device: "net_pcap0,rx_pcap=/a,tx_pcap=/b", Addrs: []string{"198.18.1.1/24"},
 			MAC: "02:00:00:00:00:01"}},
-		Routes: []Route{{Prefix: "0.0.0.0/0", Via: "198.18.1.254", Port: "dpdk0"}, {Prefix: "198.18.9.0/24", Port: "dpdk0"}},
-		Neighs: []Neigh{{Addr: "198.18.1.2", MAC: "02:00:00:00:00:02", Port: "dpdk0"}},
+		Routes:  []Route{{Prefix: "0.0.0.0/0", Via: "198.18.1.254", Port: "dpdk0"}, {Prefix: "198.18.9.0/24", Port: "dpdk0"}},
+		Neighs:  []Neigh{{Addr: "198.18.1.2", MAC: "02:00:00:00:00:02", Port: "dpdk0"}},
+		Session: Session{CapacityPerCore: 4096, TCPTimeout: 600, TCPFinTimeout: 30, UDPTimeout: 60, SynRecvTimeout: 20},
+		Pool:    Pool{Mbufs: 65535, CacheSize: 128},
+		Services: []Service{
+			{Proto: "tcp", VIP: "198.18.1.100:80", Sched: "sh", Flags: []string{"sh-port"}, Persistent: 600, Netmask: "255.255.255.0",
+				Laddrs: []LocalAddr{{Addr: "198.18.1.10"}, {Addr: "198.18.9.10", Port: "dpdk0"}},
+				Dests: []Dest{
+					{Addr: "198.18.9.1:8080", Fwd: "fullnat", Weight: 3, UThreshold: 100, LThreshold: 10},
+					{Addr: "198.18.1.21", Fwd: "route", Weight: -1},
+					{Addr: "198.18.1.22", Fwd: "tunnel"},
+				}},
+			{Proto: "udp", VIP: "198.18.1.100:53", Dests: []Dest{{Addr: "198.18.9.3:5353", Fwd: "masq", Weight: 2}}},
+		},
 	}
 	text := c.TOML()
 	f, err := config.Parse("harness.toml", []byte(text))
@@ -285,18 +298,42 @@ func TestConfigTOML(t *testing.T) {
 	if fmt.Sprint(f.LB.Neighs) != "[198.18.1.2 lladdr 02:00:00:00:00:02 dev dpdk0]" {
 		t.Errorf("neighbours %v", f.LB.Neighs)
 	}
+	if f.Session != (config.Session{CapacityPerCore: 4096}) || f.Pool != (config.Pool{Mbufs: 65535, CacheSize: 128}) ||
+		f.LB.Timeouts != (ctl.Timeouts{TCP: 600, TCPFin: 30, UDP: 60, SynRecv: 20}) {
+		t.Errorf("session %+v pool %+v timeouts %+v", f.Session, f.Pool, f.LB.Timeouts)
+	}
+	// The services as the gateway would save them: every key written is
+	// there (weight 0 written for the negative Weight, 1 for the absent one).
+	var save strings.Builder
+	if err := ctl.WriteSave(&save, f.LB); err != nil {
+		t.Fatal(err)
+	}
+	wantSave := "--set 600 30 60\n" +
+		"-A -t 198.18.1.100:80 -s sh -p 600 -M 255.255.255.0 -b sh-port\n" +
+		"-a -t 198.18.1.100:80 -r 198.18.1.21:80 -g -w 0\n" +
+		"-a -t 198.18.1.100:80 -r 198.18.1.22:80 -i -w 1 --tun-type ipip\n" +
+		"-a -t 198.18.1.100:80 -r 198.18.9.1:8080 --fullnat -w 3 -x 100 -y 10\n" +
+		"-P -t 198.18.1.100:80 -z 198.18.1.10 -F dpdk0\n" +
+		"-P -t 198.18.1.100:80 -z 198.18.9.10 -F dpdk0\n" +
+		"-A -u 198.18.1.100:53 -s wlc\n" +
+		"-a -u 198.18.1.100:53 -r 198.18.9.3:5353 -m -w 2\n"
+	if save.String() != wantSave {
+		t.Errorf("services saved as\n%s\nwant\n%s", save.String(), wantSave)
+	}
 
-	t.Run("defaults_and_extra", func(t *testing.T) {
-		c := Config{FilePrefix: "p", Socket: "/s", IdleSleepUS: -1, Extra: "[session]\ncapacity_per_core = 4096"}
+	t.Run("defaults", func(t *testing.T) {
+		c := Config{FilePrefix: "p", Socket: "/s", IdleSleepUS: -1, Session: Session{CapacityPerCore: 4096}}
 		var raw map[string]any
 		if _, err := toml.Decode(c.TOML(), &raw); err != nil {
 			t.Fatal(err)
 		}
-		if raw["idle_sleep_us"] != int64(0) || raw["session"].(map[string]any)["capacity_per_core"] != int64(4096) {
+		if raw["idle_sleep_us"] != int64(0) || fmt.Sprint(raw["session"]) != "map[capacity_per_core:4096]" {
 			t.Errorf("decoded %v", raw)
 		}
-		if _, ok := raw["log"]; ok {
-			t.Error("an empty LogLevel wrote a [log] table")
+		for _, table := range []string{"log", "pool", "service"} {
+			if _, ok := raw[table]; ok {
+				t.Errorf("zero fields wrote a %q table", table)
+			}
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,21 +218,9 @@ func TestSYNFlood(t *testing.T) {
 	}
 	gwPorts = append(gwPorts, harness.Port{Name: floodPort, Device: "net_pcap2,rx_pcap=" + floodPcap + ",tx_pcap=" + filepath.Join(dir, "flood-tx.pcap"),
 		Addrs: []string{"198.18.3.1/24"}})
-	extra := fullnatServices + fmt.Sprintf(`
-[[service]]
-proto = "tcp"
-vip = "%[1]s:%[2]d"
-sched = "rr"
-laddrs = ["%[3]s dev dpdk1"]
-[[service.dest]]
-addr = "%[4]s:%[5]d"
-fwd = "fullnat"
-
-[session]
-capacity_per_core = %[6]d
-tcp_syn_recv_timeout = %[7]d
-`, vip, floodSvcPort, lip, rip, floodRSPort, floodCapacity, floodSynRecv)
-	r.g = harness.Start(t, harness.Config{Ports: gwPorts, Neighs: []harness.Neigh{fnClient, fnRS}, Extra: extra}, ns)
+	services := append(slices.Clone(fullnatServices), fullnatService("tcp", floodSvcPort, floodRSPort))
+	r.g = harness.Start(t, harness.Config{Ports: gwPorts, Neighs: []harness.Neigh{fnClient, fnRS}, Services: services,
+		Session: harness.Session{CapacityPerCore: floodCapacity, SynRecvTimeout: floodSynRecv}}, ns)
 	g := r.g
 	if mac := g.MustLink(floodPort).MAC; !strings.EqualFold(mac, floodMAC.String()) {
 		t.Fatalf("port %s has MAC %s, the flood is addressed to %s", floodPort, mac, floodMAC)
@@ -419,32 +408,12 @@ func TestSYNFloodThroughput(t *testing.T) {
 				{Name: "dpdk1", Device: "net_null0,no-rx=1", Addrs: []string{"198.18.2.1/24"}},
 			},
 			Neighs: []harness.Neigh{fnRS},
-			Extra: fmt.Sprintf(`
-[[service]]
-proto = "tcp"
-vip = "%[1]s:%[2]d"
-sched = "rr"
-laddrs = ["%[3]s dev dpdk1"]
-[[service.dest]]
-addr = "%[4]s:%[5]d"
-fwd = "fullnat"
-
-[[service]]
-proto = "tcp"
-vip = "%[1]s:%[6]d"
-sched = "rr"
-laddrs = ["%[3]s dev dpdk1"]
-[[service.dest]]
-addr = "%[4]s:%[7]d"
-fwd = "fullnat"
-
-[session]
-capacity_per_core = %[8]d
-tcp_syn_recv_timeout = 60
-
-[pool]
-mbufs = %[9]d
-`, vip, tcpVPort, lip, rip, tcpRPort, floodSvcPort, floodRSPort, floodCapacity, 1<<17-1),
+			Services: []harness.Service{
+				fullnatService("tcp", tcpVPort, tcpRPort),
+				fullnatService("tcp", floodSvcPort, floodRSPort),
+			},
+			Session:  harness.Session{CapacityPerCore: floodCapacity, SynRecvTimeout: 60},
+			Pool:     harness.Pool{Mbufs: 1<<17 - 1},
 			MemoryMB: 1024,
 		}, nil)
 		if mac := g.MustLink("dpdk0").MAC; !strings.EqualFold(mac, mac0.String()) {

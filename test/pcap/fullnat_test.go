@@ -54,28 +54,21 @@ var (
 	fnTimeout = 10 * time.Second
 )
 
-// fullnatServices is the [[service]] part of the configuration: a TCP and a
-// UDP FULLNAT service on the VIP, each with one real server on the server
-// side and one local address there.
-var fullnatServices = fmt.Sprintf(`
-[[service]]
-proto = "tcp"
-vip = "%[1]s:%[2]d"
-sched = "rr"
-laddrs = ["%[3]s dev dpdk1"]
-[[service.dest]]
-addr = "%[4]s:%[5]d"
-fwd = "fullnat"
+// fullnatServices are the services of the configuration: a TCP and a UDP
+// FULLNAT service on the VIP, each with one real server on the server side
+// and one local address there.
+var fullnatServices = []harness.Service{
+	fullnatService("tcp", tcpVPort, tcpRPort),
+	fullnatService("udp", udpVPort, udpRPort),
+}
 
-[[service]]
-proto = "udp"
-vip = "%[1]s:%[6]d"
-sched = "rr"
-laddrs = ["%[3]s dev dpdk1"]
-[[service.dest]]
-addr = "%[4]s:%[7]d"
-fwd = "fullnat"
-`, vip, tcpVPort, lip, rip, tcpRPort, udpVPort, udpRPort)
+// fullnatService is a round-robin FULLNAT service VIP:vport over the real
+// server's port rport, with the local address on the server side.
+func fullnatService(proto string, vport, rport uint16) harness.Service {
+	return harness.Service{Proto: proto, VIP: netip.AddrPortFrom(vip, vport).String(), Sched: "rr",
+		Laddrs: []harness.LocalAddr{{Addr: lip.String(), Port: "dpdk1"}},
+		Dests:  []harness.Dest{{Addr: netip.AddrPortFrom(rip, rport).String(), Fwd: "fullnat"}}}
+}
 
 // side is one gateway port of the rig: the test sends on the veth peer of
 // the interface the port reads, and reads the port's tx pcap.
@@ -116,9 +109,9 @@ func startRig(t *testing.T) *rig {
 			Addrs:  []string{[]string{"198.18.1.1/24", "198.18.2.1/24"}[i]}})
 	}
 	r.g = harness.Start(t, harness.Config{
-		Ports:  ports,
-		Neighs: []harness.Neigh{fnClient, fnRS},
-		Extra:  fullnatServices,
+		Ports:    ports,
+		Neighs:   []harness.Neigh{fnClient, fnRS},
+		Services: fullnatServices,
 	}, ns)
 	for _, s := range []*side{r.client, r.server} {
 		mac, err := net.ParseMAC(r.g.MustLink(s.port).MAC)

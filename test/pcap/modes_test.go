@@ -56,24 +56,14 @@ type mdMode struct {
 	udpRPort uint16 // real server port of VIP:53/udp
 }
 
-func (m mdMode) services() string {
-	return fmt.Sprintf(`
-[[service]]
-proto = "tcp"
-vip = "%[1]s:80"
-sched = "rr"
-[[service.dest]]
-addr = "%[2]s:%[3]d"
-fwd = "%[5]s"
-
-[[service]]
-proto = "udp"
-vip = "%[1]s:53"
-sched = "rr"
-[[service.dest]]
-addr = "%[2]s:%[4]d"
-fwd = "%[5]s"
-`, mdVIP, mdRIP, m.tcpRPort, m.udpRPort, m.fwd)
+// services are the mode's two services, VIP:80/tcp and VIP:53/udp, each
+// over the real server.
+func (m mdMode) services() []harness.Service {
+	svc := func(proto string, vport, rport uint16) harness.Service {
+		return harness.Service{Proto: proto, VIP: netip.AddrPortFrom(mdVIP, vport).String(), Sched: "rr",
+			Dests: []harness.Dest{{Addr: netip.AddrPortFrom(mdRIP, rport).String(), Fwd: m.fwd}}}
+	}
+	return []harness.Service{svc("tcp", 80, m.tcpRPort), svc("udp", 53, m.udpRPort)}
 }
 
 // mdStep is one frame into the gateway and the frame that must leave because
@@ -297,7 +287,7 @@ func mdRun(t *testing.T, m mdMode, steps []mdStep) ([][]byte, []coreJSON) {
 			{Addr: mdRouterIP.String(), MAC: mdRouterMAC.String(), Port: port},
 			{Addr: mdRIP.String(), MAC: mdRSMAC.String(), Port: port},
 		},
-		Extra: m.services(),
+		Services: m.services(),
 	}, nil)
 	g.WaitRxPackets(port, uint64(len(in)), rxTimeout)
 	harness.Poll(replyTimeout, "the gateway's frames in the tx pcap", func() error {

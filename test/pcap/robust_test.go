@@ -95,7 +95,7 @@ func startRobustRig(t *testing.T, raw [][]byte, vethMTU int) (*rig, string) {
 	}
 	ports = append(ports, harness.Port{Name: "dpdk2", Device: "net_pcap2,rx_pcap=" + rawRx + ",tx_pcap=" + rawTx,
 		Addrs: []string{"198.18.3.1/24"}})
-	r.g = harness.Start(t, harness.Config{Ports: ports, Neighs: []harness.Neigh{fnClient, fnRS}, Extra: fullnatServices}, ns)
+	r.g = harness.Start(t, harness.Config{Ports: ports, Neighs: []harness.Neigh{fnClient, fnRS}, Services: fullnatServices}, ns)
 	for _, s := range []*side{r.client, r.server} {
 		mac, err := net.ParseMAC(r.g.MustLink(s.port).MAC)
 		if err != nil {
