@@ -77,6 +77,26 @@ func (r *rig) turn() {
 	r.w.Poll(r.now)
 }
 
+// droppedOnly checks that the worker dropped one packet, under reason
+// want, and nothing else, and sent nothing; it returns the worker's counters.
+func (r *rig) droppedOnly(want Reason) Stats {
+	r.t.Helper()
+	s := r.w.Stats()
+	for i, v := range s.Drops {
+		n := uint64(0)
+		if Reason(i) == want {
+			n = 1
+		}
+		if v != n {
+			r.t.Errorf("drop %s = %d, want %d", Reason(i), v, n)
+		}
+	}
+	if sent := r.dev.Sent(0); len(sent) != 0 {
+		r.t.Errorf("sent %d frames for a dropped packet", len(sent))
+	}
+	return s
+}
+
 func (r *rig) noLeaks() {
 	r.t.Helper()
 	if n := r.dev.Pool.InUse(); n != 0 {
@@ -112,21 +132,9 @@ func TestWorkerDropsByReason(t *testing.T) {
 			r := newRig(t)
 			r.dev.Push(0, 0, 0, tc.frame)
 			r.turn()
-			s := r.w.Stats()
-			for i, v := range s.Drops {
-				want := uint64(0)
-				if Reason(i) == tc.want {
-					want = 1
-				}
-				if v != want {
-					t.Errorf("drop %s = %d, want %d", Reason(i), v, want)
-				}
-			}
+			s := r.droppedOnly(tc.want)
 			if s.Rx != 1 || s.Tx != 0 {
 				t.Errorf("rx %d tx %d, want 1 and 0", s.Rx, s.Tx)
-			}
-			if sent := r.dev.Sent(0); len(sent) != 0 {
-				t.Errorf("sent %d frames for a dropped packet", len(sent))
 			}
 			r.noLeaks()
 		})
