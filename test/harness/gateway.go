@@ -52,13 +52,7 @@ type Gateway struct {
 func Start(t testing.TB, cfg Config, ns *Netns) *Gateway {
 	t.Helper()
 	bin := Binary(t)
-	// Not t.TempDir(): a unix socket path must fit in 108 bytes, and test
-	// names make TempDir paths long.
-	dir, err := os.MkdirTemp("", "fngwt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := TempDir(t, "gw") // holds the control socket: a short path
 	if cfg.FilePrefix == "" {
 		cfg.FilePrefix = fmt.Sprintf("%s%d-%d", FilePrefix, os.Getpid(), next())
 	}
@@ -373,4 +367,25 @@ func (g *Gateway) Neighs() ([]NeighEntry, error) {
 	var ns []NeighEntry
 	err := g.JSON(&ns, "ip", "neigh", "show", "--json")
 	return ns, err
+}
+
+// ConnEntry is one session of `gw adm -L -n -c --json`.
+type ConnEntry struct {
+	Proto   string `json:"proto"`
+	Client  string `json:"client"`  // CIP:CPORT
+	Virtual string `json:"virtual"` // VIP:VPORT
+	Local   string `json:"local"`   // LIP:LPORT (FULLNAT)
+	Dest    string `json:"dest"`    // RIP:RPORT
+	State   string `json:"state"`
+	Expires int    `json:"expires"` // seconds left
+	Core    int    `json:"core"`    // the worker that owns it
+}
+
+// Conns returns the gateway's sessions.
+func (g *Gateway) Conns() ([]ConnEntry, error) {
+	var l struct {
+		Conns []ConnEntry `json:"conns"`
+	}
+	err := g.JSON(&l, "adm", "-L", "-n", "-c", "--json")
+	return l.Conns, err
 }

@@ -199,6 +199,15 @@ func (n *Netns) Sysctl(key, value string) {
 	n.MustRun("sysctl", "-q", "-w", key+"="+value)
 }
 
+// DisableIPv6 turns IPv6 off on every interface of n, present and future,
+// so that the kernel sends no router or neighbour solicitations: only the
+// test's traffic crosses n's links.
+func (n *Netns) DisableIPv6() {
+	n.t.Helper()
+	n.Sysctl("net.ipv6.conf.all.disable_ipv6", "1")
+	n.Sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+}
+
 // AddVeth creates the veth pair a <-> b inside n, disables IPv6 on both ends
 // (so that the kernel sends no router or neighbour solicitations: only what
 // the test sends crosses the pair) and sets both up.

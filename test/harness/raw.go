@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -25,11 +26,15 @@ type PacketSocket struct {
 	ifindex int
 }
 
-// inNetns runs f on an OS thread that has entered namespace n (the current
-// one for a nil n) and returns to the original namespace after. The thread
-// is discarded (never unlocked) if it cannot return, so no other goroutine
-// runs in the wrong namespace.
-func inNetns(n *Netns, f func() error) error {
+// Do runs f on an OS thread that has entered namespace n (the current one
+// for a nil n) and returns f's error. The thread goes back to its original
+// namespace afterwards and only then is unlocked; if it cannot go back it
+// stays locked, so the runtime ends it with the goroutine rather than run
+// other goroutines in n. (Letting every such thread end would be simpler but
+// kills child processes: a gateway is started with Pdeathsig, which fires
+// when the thread that forked it exits, and that thread may be this one.)
+// Sockets f creates belong to n for good and may be used from any goroutine.
+func (n *Netns) Do(f func() error) error {
 	if n == nil {
 		return f()
 	}
@@ -57,8 +62,7 @@ func inNetns(n *Netns, f func() error) error {
 		}
 		ferr := f()
 		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Locked and never unlocked: the runtime ends the thread with the goroutine.
-			errc <- fmt.Errorf("returning from %s: %w", n.Name, err)
+			errc <- errors.Join(ferr, fmt.Errorf("returning from %s: %w", n.Name, err))
 			return
 		}
 		runtime.UnlockOSThread()
@@ -73,7 +77,7 @@ func inNetns(n *Netns, f func() error) error {
 func (n *Netns) OpenPacketSocket(link string) *PacketSocket {
 	n.t.Helper()
 	s := &PacketSocket{Link: link, ns: n, fd: -1}
-	err := inNetns(n, func() error {
+	err := n.Do(func() error {
 		ifi, err := net.InterfaceByName(link)
 		if err != nil {
 			return err

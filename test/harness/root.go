@@ -41,6 +41,20 @@ func UniqueIfName() string {
 	return n
 }
 
+// TempDir creates a directory "fngwt-LABEL..." in the system's temporary
+// directory, removed by t.Cleanup. Unlike t.TempDir its path is short and
+// holds no test name: a unix socket path must fit in 108 bytes, and a DPDK
+// vdev argument cannot hold the ',' or '=' a subtest's name may contain.
+func TempDir(t testing.TB, label string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "fngwt-"+label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // ModuleRoot returns the directory holding the fngw go.mod, found by walking up
 // from the working directory (go test runs in the package directory).
 func ModuleRoot() (string, error) {

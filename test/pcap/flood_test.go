@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,9 +33,9 @@ import (
 // the full run, an 86 MB pcap).
 
 const (
-	floodPort      = "dpdk2"
-	floodSvcPort   = 443  // the established connection's service
-	floodRSPort    = 8443 // and its real server port
+	floodPort      = "dpdk2" // the rig's third port
+	floodSvcPort   = 443     // the established connection's service
+	floodRSPort    = 8443    // and its real server port
 	floodCapacity  = 1024
 	floodSynRecv   = 2 // seconds
 	floodEstEvery  = 8 // one established segment per this many packets
@@ -183,44 +182,32 @@ type memJSON struct {
 	HeapBytes  uint64 `json:"go_heap_bytes"`
 }
 
+// envInt is the environment variable name as an integer, def when it is
+// unset; the test fails unless it is from lo to hi.
+func envInt(t *testing.T, name string, def, lo, hi int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		t.Fatalf("%s=%q: want %d to %d", name, v, lo, hi)
+	}
+	return n
+}
+
 func TestSYNFlood(t *testing.T) {
-	sources := 100_000
-	if v := os.Getenv("FNGW_FLOOD_SOURCES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1000 || n > 4_000_000 {
-			t.Fatalf("FNGW_FLOOD_SOURCES=%q: want 1000 to 4000000", v)
-		}
-		sources = n
-	}
-	dir, err := os.MkdirTemp("", "fngwt-flood")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	floodPcap := filepath.Join(dir, "flood.pcap")
+	sources := envInt(t, "FNGW_FLOOD_SOURCES", 100_000, 1000, 4_000_000)
+	floodPcap := filepath.Join(harness.TempDir(t, "flood"), "flood.pcap")
 	t0 := time.Now()
 	est := writeFlood(t, floodPcap, sources, floodMAC)
 	total := uint64(sources + est + 1)
 	t.Logf("flood pcap: %d SYNs from %d sources, %d established segments, written in %v", sources, sources, est, time.Since(t0).Round(time.Millisecond))
 
-	harness.Prepare(t)
-	ns := harness.NewNetns(t, "gw")
-	r := &rig{client: &side{port: "dpdk0"}, server: &side{port: "dpdk1"}}
-	var gwPorts []harness.Port
-	for i, s := range []*side{r.client, r.server} {
-		gwEnd, testEnd := harness.UniqueIfName(), harness.UniqueIfName()
-		ns.AddVeth(gwEnd, testEnd)
-		s.tx = filepath.Join(dir, s.port+"-tx.pcap")
-		s.sock = ns.OpenPacketSocket(testEnd)
-		gwPorts = append(gwPorts, harness.Port{Name: s.port,
-			Device: fmt.Sprintf("net_pcap%d,rx_iface=%s,tx_pcap=%s", i, gwEnd, s.tx),
-			Addrs:  []string{[]string{"198.18.1.1/24", "198.18.2.1/24"}[i]}})
-	}
-	gwPorts = append(gwPorts, harness.Port{Name: floodPort, Device: "net_pcap2,rx_pcap=" + floodPcap + ",tx_pcap=" + filepath.Join(dir, "flood-tx.pcap"),
-		Addrs: []string{"198.18.3.1/24"}})
-	services := append(slices.Clone(fullnatServices), fullnatService("tcp", floodSvcPort, floodRSPort))
-	r.g = harness.Start(t, harness.Config{Ports: gwPorts, Neighs: []harness.Neigh{fnClient, fnRS}, Services: services,
-		Session: harness.Session{CapacityPerCore: floodCapacity, SynRecvTimeout: floodSynRecv}}, ns)
+	r := startRig(t, rigOpts{thirdRx: floodPcap,
+		services: []harness.Service{fullnatService("tcp", floodSvcPort, floodRSPort)},
+		session:  harness.Session{CapacityPerCore: floodCapacity, SynRecvTimeout: floodSynRecv}})
 	g := r.g
 	if mac := g.MustLink(floodPort).MAC; !strings.EqualFold(mac, floodMAC.String()) {
 		t.Fatalf("port %s has MAC %s, the flood is addressed to %s", floodPort, mac, floodMAC)
@@ -376,19 +363,8 @@ func mustMACOf(t *testing.T, g *harness.Gateway, port string) net.HardwareAddr {
 // is refused as table_full or forwarded as a retransmission of a session
 // that got in.
 func TestSYNFloodThroughput(t *testing.T) {
-	secs := 2
-	if v := os.Getenv("FNGW_FLOOD_SECONDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 600 {
-			t.Fatalf("FNGW_FLOOD_SECONDS=%q: want 1 to 600", v)
-		}
-		secs = n
-	}
-	dir, err := os.MkdirTemp("", "fngwt-floodrate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	secs := envInt(t, "FNGW_FLOOD_SECONDS", 2, 1, 600)
+	dir := harness.TempDir(t, "floodrate")
 	// The flood comes in on the first port here: net_pcap's MAC for it.
 	mac0 := harness.MustMAC("02:70:63:61:70:00")
 	const sources = 32768

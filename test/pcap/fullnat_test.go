@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,36 +82,59 @@ type side struct {
 }
 
 // rig is a gateway with a client-side port (dpdk0, 198.18.1.1/24) and a
-// server-side port (dpdk1, 198.18.2.1/24), both net_pcap over live veths.
+// server-side port (dpdk1, 198.18.2.1/24), both net_pcap over live veths,
+// and the FULLNAT services; rigOpts adds to it.
 type rig struct {
 	g              *harness.Gateway
 	client, server *side
+	thirdTx        string // the tx pcap of the third port, if any
 }
 
-func startRig(t *testing.T) *rig {
+// rigOpts is what a test adds to the rig.
+type rigOpts struct {
+	// thirdRx, when set, is a pcap file the third port (dpdk2,
+	// 198.18.3.1/24) reads; it writes what it sends to rig.thirdTx.
+	thirdRx string
+	// vethMTU, when set, is the MTU of the client-side veth pair, so the
+	// test can send frames larger than the gateway's port MTU (1500:
+	// net_pcap cannot change it, and the gateway does not check the
+	// ingress MTU, as a NIC with a wider MTU would not).
+	vethMTU  int
+	services []harness.Service // after fullnatServices
+	session  harness.Session
+}
+
+func startRig(t *testing.T, o rigOpts) *rig {
 	t.Helper()
 	harness.Prepare(t)
 	ns := harness.NewNetns(t, "gw") // before the gateway: cleanups stop it first
-	dir, err := os.MkdirTemp("", "fngwt-pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := harness.TempDir(t, "pcap")
 	r := &rig{client: &side{port: "dpdk0"}, server: &side{port: "dpdk1"}}
 	var ports []harness.Port
 	for i, s := range []*side{r.client, r.server} {
 		gwEnd, testEnd := harness.UniqueIfName(), harness.UniqueIfName()
 		ns.AddVeth(gwEnd, testEnd)
+		if s == r.client && o.vethMTU != 0 {
+			for _, l := range []string{gwEnd, testEnd} {
+				ns.MustIP("link", "set", l, "mtu", fmt.Sprint(o.vethMTU))
+			}
+		}
 		s.tx = filepath.Join(dir, s.port+"-tx.pcap")
 		s.sock = ns.OpenPacketSocket(testEnd)
 		ports = append(ports, harness.Port{Name: s.port,
 			Device: fmt.Sprintf("net_pcap%d,rx_iface=%s,tx_pcap=%s", i, gwEnd, s.tx),
 			Addrs:  []string{[]string{"198.18.1.1/24", "198.18.2.1/24"}[i]}})
 	}
+	if o.thirdRx != "" {
+		r.thirdTx = filepath.Join(dir, "dpdk2-tx.pcap")
+		ports = append(ports, harness.Port{Name: "dpdk2", Device: "net_pcap2,rx_pcap=" + o.thirdRx + ",tx_pcap=" + r.thirdTx,
+			Addrs: []string{"198.18.3.1/24"}})
+	}
 	r.g = harness.Start(t, harness.Config{
 		Ports:    ports,
 		Neighs:   []harness.Neigh{fnClient, fnRS},
-		Services: fullnatServices,
+		Services: append(slices.Clone(fullnatServices), o.services...),
+		Session:  o.session,
 	}, ns)
 	for _, s := range []*side{r.client, r.server} {
 		mac, err := net.ParseMAC(r.g.MustLink(s.port).MAC)
@@ -124,6 +147,20 @@ func startRig(t *testing.T) *rig {
 		t.Fatalf("both ports have MAC %v", r.client.mac)
 	}
 	return r
+}
+
+// step is subtest name: send puts in on the wire toward from's port and the
+// one frame the gateway sends on to's port because of it must be want (see
+// expectFrame) and pass checks. It returns that frame (nil if the subtest
+// failed before it came).
+func (r *rig) step(t *testing.T, name string, from *side, in []byte, to *side, want []byte, checks ...harness.Check) []byte {
+	t.Helper()
+	var out []byte
+	t.Run(name, func(t *testing.T) {
+		out = r.send(t, from, in, to)
+		expectFrame(t, name, out, want, checks...)
+	})
+	return out
 }
 
 // nonGratuitous reads the frames of s's tx pcap so far, gratuitous ARPs left out.
@@ -363,18 +400,6 @@ type statsJSON struct {
 	InactConns  uint32 `json:"inactconns"`
 }
 
-// connsJSON is `gw adm -L -n -c --json`.
-type connsJSON struct {
-	Conns []struct {
-		Proto   string `json:"proto"`
-		Client  string `json:"client"`
-		Virtual string `json:"virtual"`
-		Local   string `json:"local"`
-		Dest    string `json:"dest"`
-		State   string `json:"state"`
-	} `json:"conns"`
-}
-
 // coreJSON is one core of `gw stats --json`.
 type coreJSON struct {
 	Core           int               `json:"core"`
@@ -441,7 +466,7 @@ func waitConns(t *testing.T, g *harness.Gateway, active, inact uint32) {
 //     nothing else (besides gratuitous ARPs for its addresses, the VIP and
 //     the LIP) and stops cleanly.
 func TestFullNAT(t *testing.T) {
-	r := startRig(t)
+	r := startRig(t, rigOpts{})
 	g, cl, sv := r.g, r.client, r.server
 	// The client as it sends to the VIP, and the real server as it answers
 	// the local address; the gateway's outputs are built from the same
@@ -474,15 +499,6 @@ func TestFullNAT(t *testing.T) {
 		t.Fatal("no local port learnt from the SYN; the rest depends on it")
 	}
 
-	step := func(name string, from *side, in []byte, to *side, want []byte, checks ...harness.Check) []byte {
-		t.Helper()
-		var out []byte
-		t.Run(name, func(t *testing.T) {
-			out = r.send(t, from, in, to)
-			expectFrame(t, name, out, want, checks...)
-		})
-		return out
-	}
 	toClientChecks := func(proto layers.IPProtocol, sport, dport uint16) []harness.Check {
 		return []harness.Check{harness.EthSrc(cl.mac), harness.EthDst(clientMAC),
 			harness.IPv4(vip, clientIP, proto), harness.TTL(63), ports(sport, dport)}
@@ -493,13 +509,13 @@ func TestFullNAT(t *testing.T) {
 	}
 
 	synAck := harness.TCP(sHosts, harness.TCPSeg{SrcPort: tcpRPort, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK})
-	step("tcp_synack_to_client", sv, synAck, cl,
+	r.step(t, "tcp_synack_to_client", sv, synAck, cl,
 		harness.TCP(with(toClient, sHosts.ID), harness.TCPSeg{SrcPort: tcpVPort, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}),
 		toClientChecks(layers.IPProtocolTCP, tcpVPort, cport)...)
 	waitConns(t, g, 0, 1) // SYN_RECV: inactive (LVS counts a connection active once ESTABLISHED)
 
 	cHosts.ID++
-	step("tcp_ack_to_rs", cl, harness.TCPAck(cHosts, cport, tcpVPort, cISN+1, sISN+1), sv,
+	r.step(t, "tcp_ack_to_rs", cl, harness.TCPAck(cHosts, cport, tcpVPort, cISN+1, sISN+1), sv,
 		harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1),
 		toRSChecks(layers.IPProtocolTCP, lport, tcpRPort)...)
 	waitConns(t, g, 1, 0)
@@ -507,7 +523,7 @@ func TestFullNAT(t *testing.T) {
 	payload := pattern(1200)
 	cHosts.ID++
 	dataIn = harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, payload)
-	dataOut = step("tcp_data_to_rs", cl, dataIn, sv,
+	dataOut = r.step(t, "tcp_data_to_rs", cl, dataIn, sv,
 		harness.TCPData(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, payload),
 		toRSChecks(layers.IPProtocolTCP, lport, tcpRPort)...)
 
@@ -533,21 +549,21 @@ func TestFullNAT(t *testing.T) {
 
 	reply := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	sHosts.ID++
-	step("tcp_data_to_client", sv, harness.TCPData(sHosts, tcpRPort, lport, sISN+1, cISN+1+uint32(len(payload)), reply), cl,
+	r.step(t, "tcp_data_to_client", sv, harness.TCPData(sHosts, tcpRPort, lport, sISN+1, cISN+1+uint32(len(payload)), reply), cl,
 		harness.TCPData(with(toClient, sHosts.ID), tcpVPort, cport, sISN+1, cISN+1+uint32(len(payload)), reply),
 		toClientChecks(layers.IPProtocolTCP, tcpVPort, cport)...)
 
 	cSeq, sSeq := cISN+1+uint32(len(payload)), sISN+1+uint32(len(reply))
 	cHosts.ID++
-	step("tcp_fin_to_rs", cl, harness.TCPFin(cHosts, cport, tcpVPort, cSeq, sSeq), sv,
+	r.step(t, "tcp_fin_to_rs", cl, harness.TCPFin(cHosts, cport, tcpVPort, cSeq, sSeq), sv,
 		harness.TCPFin(with(toRS, cHosts.ID), lport, tcpRPort, cSeq, sSeq),
 		toRSChecks(layers.IPProtocolTCP, lport, tcpRPort)...)
 	sHosts.ID++
-	step("tcp_fin_to_client", sv, harness.TCPFin(sHosts, tcpRPort, lport, sSeq, cSeq+1), cl,
+	r.step(t, "tcp_fin_to_client", sv, harness.TCPFin(sHosts, tcpRPort, lport, sSeq, cSeq+1), cl,
 		harness.TCPFin(with(toClient, sHosts.ID), tcpVPort, cport, sSeq, cSeq+1),
 		toClientChecks(layers.IPProtocolTCP, tcpVPort, cport)...)
 	cHosts.ID++
-	step("tcp_last_ack_to_rs", cl, harness.TCPAck(cHosts, cport, tcpVPort, cSeq+1, sSeq+1), sv,
+	r.step(t, "tcp_last_ack_to_rs", cl, harness.TCPAck(cHosts, cport, tcpVPort, cSeq+1, sSeq+1), sv,
 		harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cSeq+1, sSeq+1),
 		toRSChecks(layers.IPProtocolTCP, lport, tcpRPort)...)
 	waitConns(t, g, 0, 1) // closing: inactive until it expires
@@ -573,7 +589,7 @@ func TestFullNAT(t *testing.T) {
 		t.Fatal("no local port learnt from the UDP datagram")
 	}
 	sHosts.ID++
-	step("udp_to_client", sv, harness.UDP(sHosts, udpRPort, ulport, answer), cl,
+	r.step(t, "udp_to_client", sv, harness.UDP(sHosts, udpRPort, ulport, answer), cl,
 		harness.UDP(with(toClient, sHosts.ID), udpVPort, ucport, answer),
 		toClientChecks(layers.IPProtocolUDP, udpVPort, ucport)...)
 
@@ -592,7 +608,7 @@ func TestFullNAT(t *testing.T) {
 		t.Fatal("no local port learnt from the checksum-less UDP datagram")
 	}
 	sHosts.ID++
-	step("udp_no_checksum_to_client", sv, harness.WithoutUDPChecksum(harness.UDP(sHosts, udpRPort, ulport0, answer)), cl,
+	r.step(t, "udp_no_checksum_to_client", sv, harness.WithoutUDPChecksum(harness.UDP(sHosts, udpRPort, ulport0, answer)), cl,
 		harness.WithoutUDPChecksum(harness.UDP(with(toClient, sHosts.ID), udpVPort, ucport0, answer)),
 		append(toClientChecks(layers.IPProtocolUDP, udpVPort, ucport0), udpChecksum(0))...)
 
@@ -610,14 +626,16 @@ func TestFullNAT(t *testing.T) {
 	})
 
 	t.Run("sessions_listed", func(t *testing.T) {
-		var c connsJSON
-		g.MustJSON(&c, "adm", "-L", "-n", "-c")
+		conns, err := g.Conns()
+		if err != nil {
+			t.Fatal(err)
+		}
 		want := map[string]string{
 			fmt.Sprintf("tcp %s:%d %s:%d %s:%d %s:%d", clientIP, cport, vip, tcpVPort, lip, lport, rip, tcpRPort):     "",
 			fmt.Sprintf("udp %s:%d %s:%d %s:%d %s:%d", clientIP, ucport, vip, udpVPort, lip, ulport, rip, udpRPort):   "",
 			fmt.Sprintf("udp %s:%d %s:%d %s:%d %s:%d", clientIP, ucport0, vip, udpVPort, lip, ulport0, rip, udpRPort): "",
 		}
-		for _, s := range c.Conns {
+		for _, s := range conns {
 			k := strings.ToLower(s.Proto) + " " + s.Client + " " + s.Virtual + " " + s.Local + " " + s.Dest
 			if _, ok := want[k]; !ok {
 				t.Errorf("unexpected session %+v", s)
@@ -627,7 +645,7 @@ func TestFullNAT(t *testing.T) {
 		}
 		for k, st := range want {
 			if st == "" {
-				t.Errorf("session %q not listed; gw adm -L -n -c --json: %+v", k, c)
+				t.Errorf("session %q not listed; gw adm -L -n -c --json: %+v", k, conns)
 			}
 		}
 	})

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -262,13 +260,6 @@ func mdSteps(t *testing.T, m mdMode) []mdStep {
 // (gratuitous ARPs left out) and its per-core counters before it stopped.
 func mdRun(t *testing.T, m mdMode, steps []mdStep) ([][]byte, []coreJSON) {
 	t.Helper()
-	harness.Prepare(t)
-	dir, err := os.MkdirTemp("", "fngwt-pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	rx, tx := filepath.Join(dir, "rx.pcap"), filepath.Join(dir, "tx.pcap")
 	var in [][]byte
 	nwant := 0
 	for _, s := range steps {
@@ -277,33 +268,17 @@ func mdRun(t *testing.T, m mdMode, steps []mdStep) ([][]byte, []coreJSON) {
 			nwant++
 		}
 	}
-	if err := harness.WritePcap(rx, in...); err != nil {
-		t.Fatal(err)
-	}
-	g := harness.Start(t, harness.Config{
-		Ports:  []harness.Port{{Name: port, Device: "net_pcap0,rx_pcap=" + rx + ",tx_pcap=" + tx, Addrs: []string{"198.18.1.1/24"}}},
+	out, cores := runPcap(t, harness.Config{
 		Routes: []harness.Route{{Prefix: "0.0.0.0/0", Via: mdRouterIP.String(), Port: port}},
 		Neighs: []harness.Neigh{
 			{Addr: mdRouterIP.String(), MAC: mdRouterMAC.String(), Port: port},
 			{Addr: mdRIP.String(), MAC: mdRSMAC.String(), Port: port},
 		},
 		Services: m.services(),
-	}, nil)
-	g.WaitRxPackets(port, uint64(len(in)), rxTimeout)
-	harness.Poll(replyTimeout, "the gateway's frames in the tx pcap", func() error {
-		out, err := harness.ReadPcapSoFar(tx)
-		if _, rest := splitGratuitous(out); err != nil || len(rest) < nwant {
-			return fmt.Errorf("tx pcap so far (err %v):\n%s", err, harness.DescribeAll(out))
-		}
-		return nil
+	}, in, func(out [][]byte) bool {
+		_, rest := splitGratuitous(out)
+		return len(rest) >= nwant
 	})
-	var cores []coreJSON
-	g.MustJSON(&cores, "stats")
-	g.Stop()
-	out, err := harness.ReadPcap(tx)
-	if err != nil {
-		t.Fatalf("tx pcap after the gateway stopped: %v", err)
-	}
 	_, rest := splitGratuitous(out)
 	return rest, cores
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,36 +45,29 @@ const (
 	replyTimeout = 10 * time.Second // then until the expected replies are in the tx pcap
 )
 
-// runPcap runs a gateway whose port reads in from its rx pcap, with the given
-// static neighbours. Once the port has received every frame and the tx pcap
-// holds what done accepts (or replyTimeout has passed: the assertions on the
-// final file then say what is missing), it stops the gateway, asserting a
-// clean exit, and returns every frame of the complete tx pcap.
-func runPcap(t *testing.T, in [][]byte, neighs []harness.Neigh, done func(out [][]byte) bool) [][]byte {
+// runPcap runs a gateway configured as cfg plus one port (198.18.1.1/24)
+// that reads in from its rx pcap. Once the port has received every frame and
+// the tx pcap holds what done accepts (or replyTimeout has passed: the
+// assertions on the final file then say what is missing), it reads the
+// per-core counters, stops the gateway, asserting a clean exit, and returns
+// every frame of the complete tx pcap and the counters.
+func runPcap(t *testing.T, cfg harness.Config, in [][]byte, done func(out [][]byte) bool) ([][]byte, []coreJSON) {
 	t.Helper()
 	harness.Prepare(t)
-	// Not t.TempDir(): test names may contain ',' and '=', which would break
-	// the vdev argument string.
-	dir, err := os.MkdirTemp("", "fngwt-pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := harness.TempDir(t, "pcap")
 	rx, tx := filepath.Join(dir, "rx.pcap"), filepath.Join(dir, "tx.pcap")
 	if err := harness.WritePcap(rx, in...); err != nil {
 		t.Fatal(err)
 	}
-	g := harness.Start(t, harness.Config{
-		Ports:  []harness.Port{{Name: port, Device: "net_pcap0,rx_pcap=" + rx + ",tx_pcap=" + tx, Addrs: []string{"198.18.1.1/24"}}},
-		Neighs: neighs,
-	}, nil)
+	cfg.Ports = []harness.Port{{Name: port, Device: "net_pcap0,rx_pcap=" + rx + ",tx_pcap=" + tx, Addrs: []string{"198.18.1.1/24"}}}
+	g := harness.Start(t, cfg, nil)
 	if l := g.MustLink(port); !strings.EqualFold(l.MAC, gwMAC.String()) {
 		t.Fatalf("port %s has MAC %q, but the test addresses its frames to %v (net_pcap's address in DPDK 22.11)", port, l.MAC, gwMAC)
 	}
 	g.WaitRxPackets(port, uint64(len(in)), rxTimeout)
 	// net_pcap flushes the tx file after each burst, so the replies can be
 	// awaited while the gateway runs; only the file after Stop is asserted.
-	harness.Poll(replyTimeout, "the replies in the tx pcap", func() error {
+	harness.Poll(replyTimeout, "the gateway's frames in the tx pcap", func() error {
 		out, err := harness.ReadPcapSoFar(tx)
 		if err != nil || !done(out) {
 			return fmt.Errorf("tx pcap so far (err %v):\n%s", err, harness.DescribeAll(out))
@@ -85,12 +77,14 @@ func runPcap(t *testing.T, in [][]byte, neighs []harness.Neigh, done func(out []
 	if g.Exited() {
 		t.Fatal("the gateway exited while processing the rx pcap")
 	}
+	var cores []coreJSON
+	g.MustJSON(&cores, "stats")
 	g.Stop()
 	out, err := harness.ReadPcap(tx)
 	if err != nil {
 		t.Fatalf("tx pcap after the gateway stopped: %v", err)
 	}
-	return out
+	return out, cores
 }
 
 // isGratuitous reports whether f is an ARP request whose sender and target
@@ -141,7 +135,7 @@ func TestARPReply(t *testing.T) {
 		harness.EthSrc(gwMAC), harness.EthDst(clientMAC),
 		harness.ARP(layers.ARPReply, gwMAC, gwIP, clientMAC, clientIP),
 	}
-	out := runPcap(t, [][]byte{harness.ARPRequest(clientMAC, clientIP, gwIP)}, nil, func(out [][]byte) bool {
+	out, _ := runPcap(t, harness.Config{}, [][]byte{harness.ARPRequest(clientMAC, clientIP, gwIP)}, func(out [][]byte) bool {
 		_, rest := splitGratuitous(out)
 		return len(rest) >= 1
 	})
@@ -208,7 +202,7 @@ func TestICMPEcho(t *testing.T) {
 	for _, e := range echoes {
 		in = append(in, e.request())
 	}
-	out := runPcap(t, in, []harness.Neigh{staticClient}, func(out [][]byte) bool {
+	out, _ := runPcap(t, harness.Config{Neighs: []harness.Neigh{staticClient}}, in, func(out [][]byte) bool {
 		_, rest := splitGratuitous(out)
 		return len(rest) >= len(echoes)
 	})
@@ -272,7 +266,7 @@ func TestNothingForBadFrames(t *testing.T) {
 		in = append(in, b.frame)
 	}
 	in = append(in, good.request())
-	out := runPcap(t, in, []harness.Neigh{staticClient}, func(out [][]byte) bool {
+	out, _ := runPcap(t, harness.Config{Neighs: []harness.Neigh{staticClient}}, in, func(out [][]byte) bool {
 		for _, f := range out {
 			if harness.Matches(f, good.reply()...) {
 				return true

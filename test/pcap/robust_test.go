@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -59,51 +58,17 @@ func rawPortFrames() []badFrame {
 	}
 }
 
-// startRobustRig is startRig with a third port, dpdk2, reading raw. With
-// vethMTU set, the client-side veth has that MTU, so the test can send
-// frames larger than the gateway's port MTU (1500: net_pcap cannot change
-// it, and the gateway does not check the ingress MTU, as a NIC with a wider
-// MTU would not).
+// startRobustRig is startRig with a third port, dpdk2, reading raw, and
+// the client-side veth's MTU vethMTU (0: the default). It returns the third
+// port's tx pcap.
 func startRobustRig(t *testing.T, raw [][]byte, vethMTU int) (*rig, string) {
 	t.Helper()
-	harness.Prepare(t)
-	ns := harness.NewNetns(t, "gw")
-	dir, err := os.MkdirTemp("", "fngwt-robust")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	r := &rig{client: &side{port: "dpdk0"}, server: &side{port: "dpdk1"}}
-	var ports []harness.Port
-	for i, s := range []*side{r.client, r.server} {
-		gwEnd, testEnd := harness.UniqueIfName(), harness.UniqueIfName()
-		ns.AddVeth(gwEnd, testEnd)
-		if s == r.client && vethMTU != 0 {
-			for _, l := range []string{gwEnd, testEnd} {
-				ns.MustIP("link", "set", l, "mtu", fmt.Sprint(vethMTU))
-			}
-		}
-		s.tx = filepath.Join(dir, s.port+"-tx.pcap")
-		s.sock = ns.OpenPacketSocket(testEnd)
-		ports = append(ports, harness.Port{Name: s.port,
-			Device: fmt.Sprintf("net_pcap%d,rx_iface=%s,tx_pcap=%s", i, gwEnd, s.tx),
-			Addrs:  []string{[]string{"198.18.1.1/24", "198.18.2.1/24"}[i]}})
-	}
-	rawRx, rawTx := filepath.Join(dir, "raw-rx.pcap"), filepath.Join(dir, "raw-tx.pcap")
+	rawRx := filepath.Join(harness.TempDir(t, "robust"), "raw-rx.pcap")
 	if err := harness.WritePcap(rawRx, raw...); err != nil {
 		t.Fatal(err)
 	}
-	ports = append(ports, harness.Port{Name: "dpdk2", Device: "net_pcap2,rx_pcap=" + rawRx + ",tx_pcap=" + rawTx,
-		Addrs: []string{"198.18.3.1/24"}})
-	r.g = harness.Start(t, harness.Config{Ports: ports, Neighs: []harness.Neigh{fnClient, fnRS}, Services: fullnatServices}, ns)
-	for _, s := range []*side{r.client, r.server} {
-		mac, err := net.ParseMAC(r.g.MustLink(s.port).MAC)
-		if err != nil {
-			t.Fatalf("port %s: %v", s.port, err)
-		}
-		s.mac = mac
-	}
-	return r, rawTx
+	r := startRig(t, rigOpts{thirdRx: rawRx, vethMTU: vethMTU})
+	return r, r.thirdTx
 }
 
 // drops sums `gw stats --json` drops over cores, by reason.
@@ -251,15 +216,6 @@ func TestRobustCorpus(t *testing.T) {
 			nbad++
 		}
 	}
-	step := func(name string, from *side, in []byte, to *side, wantOut []byte, checks ...harness.Check) []byte {
-		t.Helper()
-		var out []byte
-		t.Run(name, func(t *testing.T) {
-			out = r.send(t, from, in, to)
-			expectFrame(t, name, out, wantOut, checks...)
-		})
-		return out
-	}
 
 	const cport = 41000
 	const cISN, sISN = 7000, 9000
@@ -325,7 +281,7 @@ func TestRobustCorpus(t *testing.T) {
 	errID := uint16(0)
 	for _, ttl := range []uint8{1, 0} {
 		in := harness.WithTTL(synTo(tcpVPort), ttl)
-		step(fmt.Sprintf("ttl_%d_syn_answered_time_exceeded", ttl), cl, in, cl,
+		r.step(t, fmt.Sprintf("ttl_%d_syn_answered_time_exceeded", ttl), cl, in, cl,
 			originatedError(cl.mac, clientMAC, vip, clientIP, harness.ICMPTimeExceeded, 0, 0, errID, in))
 		errID++
 	}
@@ -349,13 +305,13 @@ func TestRobustCorpus(t *testing.T) {
 	bad(badFrame{"retransmitted_syn_bad_ipv4_checksum", harness.CorruptIPv4Checksum(syn), "bad_ipv4_checksum"})
 
 	sHosts.ID++
-	step("synack_to_client", sv, harness.TCP(sHosts, harness.TCPSeg{SrcPort: tcpRPort, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}), cl,
+	r.step(t, "synack_to_client", sv, harness.TCP(sHosts, harness.TCPSeg{SrcPort: tcpRPort, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}), cl,
 		harness.TCP(with(toClient, sHosts.ID), harness.TCPSeg{SrcPort: tcpVPort, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}))
 	bad(badFrame{"established_tuple_truncated_tcp", cutIPv4(ack, 20+12), "malformed_l4"})
-	step("established_tuple_ttl_1_answered_time_exceeded", cl, harness.WithTTL(ack, 1), cl,
+	r.step(t, "established_tuple_ttl_1_answered_time_exceeded", cl, harness.WithTTL(ack, 1), cl,
 		originatedError(cl.mac, clientMAC, vip, clientIP, harness.ICMPTimeExceeded, 0, 0, errID, harness.WithTTL(ack, 1)))
 	errID++
-	step("ack_to_rs", cl, ack, sv, harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1))
+	r.step(t, "ack_to_rs", cl, ack, sv, harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1))
 
 	// Data with a wrong TCP checksum: forwarded, and still exactly as
 	// wrong (the same one's-complement error) after the rewrite.
@@ -377,7 +333,7 @@ func TestRobustCorpus(t *testing.T) {
 		}
 	})
 	cHosts.ID++
-	step("data_to_rs", cl, harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, payload), sv,
+	r.step(t, "data_to_rs", cl, harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, payload), sv,
 		harness.TCPData(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, payload))
 
 	bad(
@@ -386,17 +342,17 @@ func TestRobustCorpus(t *testing.T) {
 	)
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	sHosts.ID++
-	step("data_to_client", sv, harness.TCPData(sHosts, tcpRPort, lport, sISN+1, cISN+1+uint32(len(payload)), resp), cl,
+	r.step(t, "data_to_client", sv, harness.TCPData(sHosts, tcpRPort, lport, sISN+1, cISN+1+uint32(len(payload)), resp), cl,
 		harness.TCPData(with(toClient, sHosts.ID), tcpVPort, cport, sISN+1, cISN+1+uint32(len(payload)), resp))
 	cSeq, sSeq := cISN+1+uint32(len(payload)), sISN+1+uint32(len(resp))
 	cHosts.ID++
-	step("fin_to_rs", cl, harness.TCPFin(cHosts, cport, tcpVPort, cSeq, sSeq), sv,
+	r.step(t, "fin_to_rs", cl, harness.TCPFin(cHosts, cport, tcpVPort, cSeq, sSeq), sv,
 		harness.TCPFin(with(toRS, cHosts.ID), lport, tcpRPort, cSeq, sSeq))
 	sHosts.ID++
-	step("fin_to_client", sv, harness.TCPFin(sHosts, tcpRPort, lport, sSeq, cSeq+1), cl,
+	r.step(t, "fin_to_client", sv, harness.TCPFin(sHosts, tcpRPort, lport, sSeq, cSeq+1), cl,
 		harness.TCPFin(with(toClient, sHosts.ID), tcpVPort, cport, sSeq, cSeq+1))
 	cHosts.ID++
-	step("last_ack_to_rs", cl, harness.TCPAck(cHosts, cport, tcpVPort, cSeq+1, sSeq+1), sv,
+	r.step(t, "last_ack_to_rs", cl, harness.TCPAck(cHosts, cport, tcpVPort, cSeq+1, sSeq+1), sv,
 		harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cSeq+1, sSeq+1))
 
 	// UDP with a 200-byte trailer after the datagram: forwarded without it.
@@ -455,7 +411,7 @@ func TestRobustCorpus(t *testing.T) {
 	binary.BigEndian.PutUint16(tcpFrag[14+6:], 0x2001) // MF, offset 8 bytes
 	bad(badFrame{"tcp_fragment_at_offset_8", harness.FixIPv4Checksum(tcpFrag), "fragment"})
 	sHosts.ID++
-	step("udp_to_client", sv, harness.UDP(sHosts, udpRPort, ulport, []byte("answer")), cl,
+	r.step(t, "udp_to_client", sv, harness.UDP(sHosts, udpRPort, ulport, []byte("answer")), cl,
 		harness.UDP(with(toClient, sHosts.ID), udpVPort, 50200, []byte("answer")))
 
 	r.g.WaitRxPackets(cl.port, cl.sent, fnTimeout)
@@ -552,17 +508,11 @@ func TestICMPErrorsOriginated(t *testing.T) {
 	sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x6001}
 	toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
 	with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
-	step := func(name string, from *side, in []byte, to *side, wantOut []byte) {
-		t.Helper()
-		t.Run(name, func(t *testing.T) {
-			expectFrame(t, name, r.send(t, from, in, to), wantOut)
-		})
-	}
 	errID := uint16(0)
 	sent := 0
 	for _, ttl := range []uint8{1, 0} {
 		in := harness.WithTTL(harness.TCPSyn(cHosts, 42000, tcpVPort, 1), ttl)
-		step(fmt.Sprintf("syn_ttl_%d", ttl), cl, in, cl,
+		r.step(t, fmt.Sprintf("syn_ttl_%d", ttl), cl, in, cl,
 			originatedError(cl.mac, clientMAC, vip, clientIP, harness.ICMPTimeExceeded, 0, 0, errID, in))
 		errID++
 		sent++
@@ -583,7 +533,7 @@ func TestICMPErrorsOriginated(t *testing.T) {
 
 	sHosts.ID++
 	reply := harness.WithTTL(harness.TCPAck(sHosts, tcpRPort, lport, sISN+1, cISN+1), 1)
-	step("reply_ttl_1", sv, reply, sv, originatedError(sv.mac, rsMAC, lip, rip, harness.ICMPTimeExceeded, 0, 0, errID, reply))
+	r.step(t, "reply_ttl_1", sv, reply, sv, originatedError(sv.mac, rsMAC, lip, rip, harness.ICMPTimeExceeded, 0, 0, errID, reply))
 	errID++
 	sent++
 
@@ -591,7 +541,7 @@ func TestICMPErrorsOriginated(t *testing.T) {
 	big := pattern(1600 - 40)
 	cHosts.ID++
 	bigDF := harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, big)
-	step("df_larger_than_egress_mtu", cl, bigDF, cl,
+	r.step(t, "df_larger_than_egress_mtu", cl, bigDF, cl,
 		originatedError(cl.mac, clientMAC, vip, clientIP, harness.ICMPDstUnreachable, harness.ICMPCodeFragNeeded, 1500, errID, bigDF))
 	errID++
 	sent++
@@ -601,7 +551,7 @@ func TestICMPErrorsOriginated(t *testing.T) {
 	cl.sent++
 	fits := big[:1500-40]
 	cHosts.ID++
-	step("fits_egress_mtu", cl, harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, fits), sv,
+	r.step(t, "fits_egress_mtu", cl, harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, fits), sv,
 		harness.TCPData(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, fits))
 
 	// A burst of TTL-1 SYNs: the bucket holds 50 tokens, 1000/s refill.
