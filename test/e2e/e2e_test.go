@@ -27,15 +27,16 @@ const (
 // into a client namespace and configured there as clPrefix.
 type tapClient struct {
 	gw     *harness.Gateway
+	gwNS   *harness.Netns // the gateway's namespace
 	client *harness.Netns
 	tap    string           // the tap's interface name (in client)
 	mac    net.HardwareAddr // the client side's MAC
 }
 
-// startTapClient starts the gateway in namespace "gw" with port dpdk0 =
-// net_tap (gwPrefix), moves the tap into namespace "client", gives it
-// clPrefix there and sets it up.
-func startTapClient(t *testing.T) *tapClient {
+// startTapClient starts a gateway configured as cfg in namespace "gw" with
+// port dpdk0 = net_tap (gwPrefix), moves the tap into namespace "client",
+// gives it clPrefix there and sets it up.
+func startTapClient(t *testing.T, cfg harness.Config) *tapClient {
 	t.Helper()
 	harness.Prepare(t)
 	// Namespaces first, so that t.Cleanup stops the gateway before they go.
@@ -43,18 +44,16 @@ func startTapClient(t *testing.T) *tapClient {
 	client := harness.NewNetns(t, "client")
 	// No IPv6 on the client: router and neighbour solicitations would only
 	// add noise to the port counters.
-	client.Sysctl("net.ipv6.conf.all.disable_ipv6", "1")
-	client.Sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+	client.DisableIPv6()
 
 	tap := harness.UniqueIfName()
-	g := harness.Start(t, harness.Config{
-		Ports: []harness.Port{{Name: port, Device: "net_tap0,iface=" + tap, Addrs: []string{gwPrefix}}},
-	}, gwNS)
+	cfg.Ports = []harness.Port{{Name: port, Device: "net_tap0,iface=" + tap, Addrs: []string{gwPrefix}}}
+	g := harness.Start(t, cfg, gwNS)
 	gwNS.WaitLink(tap, 10*time.Second) // the PMD created it during start-up
 	gwNS.MoveLink(tap, client)
 	client.AddAddr(tap, clPrefix)
 	client.LinkUp(tap)
-	return &tapClient{gw: g, client: client, tap: tap, mac: client.MAC(tap)}
+	return &tapClient{gw: g, gwNS: gwNS, client: client, tap: tap, mac: client.MAC(tap)}
 }
 
 var pingStats = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
@@ -101,7 +100,7 @@ func findNeigh(ns []harness.NeighEntry, addr string) (harness.NeighEntry, bool) 
 // commands, answers for no address it does not own, and stops cleanly.
 // The subtests share one gateway and run in order.
 func TestPing(t *testing.T) {
-	c := startTapClient(t)
+	c := startTapClient(t, harness.Config{})
 	g := c.gw
 
 	t.Run("ping_gateway", func(t *testing.T) {

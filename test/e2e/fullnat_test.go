@@ -49,12 +49,6 @@ const (
 
 var fnLIPs = []string{fnLIP1, fnLIP2}
 
-var (
-	peerOnce sync.Once
-	peerBin  string
-	peerErr  error
-)
-
 // goTool finds the go command: the one running the tests (GOROOT), else PATH.
 func goTool() string {
 	if r := os.Getenv("GOROOT"); r != "" {
@@ -73,31 +67,57 @@ func goTool() string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// peerBinary builds test/e2e/cmd/e2epeer once per test process.
-func peerBinary(t *testing.T) string {
+// fileSHA256 returns the size and the SHA-256 of file p.
+func fileSHA256(p string) (int64, []byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return n, h.Sum(nil), err
+}
+
+// testCmd is a program of test/e2e/cmd, built once per test process.
+type testCmd struct {
+	name string // its directory under test/e2e/cmd
+	once sync.Once
+	path string
+	err  error
+}
+
+var (
+	peerCmd  = &testCmd{name: "e2epeer"}
+	decapCmd = &testCmd{name: "ipipdecap"}
+)
+
+// binary builds the program on first use and returns its path.
+func (c *testCmd) binary(t *testing.T) string {
 	t.Helper()
-	peerOnce.Do(func() {
+	c.once.Do(func() {
 		root, err := harness.ModuleRoot()
 		if err != nil {
-			peerErr = err
+			c.err = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "fngwt-e2epeer")
+		dir, err := os.MkdirTemp("", "fngwt-"+c.name)
 		if err != nil {
-			peerErr = err
+			c.err = err
 			return
 		}
-		peerBin = filepath.Join(dir, "e2epeer")
-		cmd := exec.Command(goTool(), "build", "-o", peerBin, "./test/e2e/cmd/e2epeer")
+		c.path = filepath.Join(dir, c.name)
+		pkg := "./test/e2e/cmd/" + c.name
+		cmd := exec.Command(goTool(), "build", "-o", c.path, pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			peerErr = fmt.Errorf("go build ./test/e2e/cmd/e2epeer: %v\n%s", err, out)
+			c.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if peerErr != nil {
-		t.Fatal(peerErr)
+	if c.err != nil {
+		t.Fatal(c.err)
 	}
-	return peerBin
+	return c.path
 }
 
 // fnTopo is a running FULLNAT topology.
@@ -116,17 +136,12 @@ type fnOpts struct {
 	queues int
 }
 
-func disableIPv6(ns *harness.Netns) {
-	ns.Sysctl("net.ipv6.conf.all.disable_ipv6", "1")
-	ns.Sysctl("net.ipv6.conf.default.disable_ipv6", "1")
-}
-
 // startFullNAT builds the topology, starts the gateway and the real
 // servers; the services are configured by the caller (addFullNATServices).
 func startFullNAT(t *testing.T, o fnOpts) *fnTopo {
 	t.Helper()
 	harness.Prepare(t)
-	tp := &fnTopo{peer: peerBinary(t)}
+	tp := &fnTopo{peer: peerCmd.binary(t)}
 	// Namespaces first, so that t.Cleanup stops the gateway and the
 	// processes before they go.
 	gwNS := harness.NewNetns(t, "gw")
@@ -135,13 +150,9 @@ func startFullNAT(t *testing.T, o fnOpts) *fnTopo {
 	tp.rs[0] = harness.NewNetns(t, "rs1")
 	tp.rs[1] = harness.NewNetns(t, "rs2")
 	for _, ns := range []*harness.Netns{gwNS, tp.client, tp.sw, tp.rs[0], tp.rs[1]} {
-		disableIPv6(ns) // no router/neighbour solicitations: only test traffic
+		ns.DisableIPv6()
 	}
-	dir, err := os.MkdirTemp("", "fngwt-e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := harness.TempDir(t, "e2e")
 	tp.dir = dir
 	if err := os.MkdirAll(filepath.Join(dir, "www"), 0o755); err != nil {
 		t.Fatal(err)
@@ -502,17 +513,10 @@ func runFullNATTraffic(t *testing.T, tp *fnTopo) {
 			}
 			return nil
 		})
-		f, err := os.Open(dst)
+		n, got, err := fileSHA256(dst)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
-		h := sha256.New()
-		n, err := io.Copy(h, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := h.Sum(nil)
 		t.Logf("downloaded %d bytes in %.2fs (%.0f Mbit/s), sha256 %s", rep.Bytes, rep.Seconds,
 			float64(rep.Bytes)*8/rep.Seconds/1e6, hex.EncodeToString(got))
 		if n != size || !bytes.Equal(got, want[:]) {
@@ -536,24 +540,14 @@ func runFullNATTraffic(t *testing.T, tp *fnTopo) {
 	})
 }
 
-// connJSON is one session of `gw adm -L -n -c --json`.
-type connJSON struct {
-	Proto   string `json:"proto"`
-	Client  string `json:"client"`
-	Virtual string `json:"virtual"`
-	Local   string `json:"local"`
-	Dest    string `json:"dest"`
-	State   string `json:"state"`
-	Expires int    `json:"expires"`
-}
-
-func (tp *fnTopo) conns(t *testing.T) []connJSON {
+// conns lists the gateway's sessions.
+func (tp *fnTopo) conns(t *testing.T) []harness.ConnEntry {
 	t.Helper()
-	var c struct {
-		Conns []connJSON `json:"conns"`
+	c, err := tp.g.Conns()
+	if err != nil {
+		t.Fatal(err)
 	}
-	tp.g.MustJSON(&c, "adm", "-L", "-n", "-c")
-	return c.Conns
+	return c
 }
 
 // holdConn starts `e2epeer hold -mode mode` from the client and returns when
@@ -644,7 +638,7 @@ func TestFullNATExpiry(t *testing.T) {
 	}
 	flows = append(flows, &flow{name: "udp", proto: "udp", state: "UDP", timeout: 2 * time.Second, ready: time.Now()})
 
-	match := func(f *flow, c connJSON) bool {
+	match := func(f *flow, c harness.ConnEntry) bool {
 		return strings.EqualFold(c.Proto, f.proto) && (f.client == "" || c.Client == f.client)
 	}
 	// Right after the last packets every session is listed in its state.
@@ -684,7 +678,7 @@ func TestFullNATExpiry(t *testing.T) {
 			if !f.gone.IsZero() {
 				continue
 			}
-			if !slices.ContainsFunc(conns, func(c connJSON) bool { return match(f, c) }) {
+			if !slices.ContainsFunc(conns, func(c harness.ConnEntry) bool { return match(f, c) }) {
 				f.gone = now
 			} else {
 				left++
@@ -797,15 +791,8 @@ func TestFullNATTwoWorkers(t *testing.T) {
 				t.Errorf("core %d created no session: the flows were not spread over both queues", c.Core)
 			}
 		}
-		var c struct {
-			Conns []struct {
-				connJSON
-				Core int `json:"core"`
-			} `json:"conns"`
-		}
-		tp.g.MustJSON(&c, "adm", "-L", "-n", "-c")
 		n := 0
-		for _, s := range c.Conns {
+		for _, s := range tp.conns(t) {
 			_, port, ok := strings.Cut(s.Local, ":")
 			if !ok {
 				t.Errorf("session without a local address: %+v", s)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -268,17 +267,10 @@ func (f *bgFetch) wait(t *testing.T) {
 	if err := json.Unmarshal(f.stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("download of %s: decoding %q: %v", f.name, f.stdout.String(), err)
 	}
-	r, err := os.Open(f.out)
+	n, got, err := fileSHA256(f.out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := h.Sum(nil)
 	t.Logf("download of %s: %d bytes in %.1fs, sha256 %x", f.name, rep.Bytes, rep.Seconds, got)
 	if n != f.size || !bytes.Equal(got, f.want[:]) {
 		t.Errorf("download of %s: %d bytes with sha256 %x; want %d bytes with sha256 %x", f.name, n, got, f.size, f.want)
@@ -384,14 +376,12 @@ func (tp *fnTopo) sessionDest(t *testing.T, svc string) string {
 	t.Helper()
 	var dest string
 	harness.Eventually(t, 10*time.Second, "the download's session in gw adm -L -n -c", func() error {
-		var l struct {
-			Conns []connJSON `json:"conns"`
-		}
-		if err := tp.g.JSON(&l, "adm", "-L", "-n", "-c"); err != nil {
+		conns, err := tp.g.Conns()
+		if err != nil {
 			return err
 		}
-		var est []connJSON
-		for _, c := range l.Conns {
+		var est []harness.ConnEntry
+		for _, c := range conns {
 			if c.Virtual == svc && c.State == "ESTABLISHED" {
 				est = append(est, c)
 			}

@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
-	"time"
 
 	"fngw/test/harness"
 )
@@ -12,22 +11,10 @@ import (
 // TestMetrics scrapes /metrics of a gateway that has answered pings: port,
 // core, drop-reason and ARP series are there and count what happened.
 func TestMetrics(t *testing.T) {
-	harness.Prepare(t)
-	gwNS := harness.NewNetns(t, "gw")
-	client := harness.NewNetns(t, "client")
-	client.Sysctl("net.ipv6.conf.all.disable_ipv6", "1")
-	client.Sysctl("net.ipv6.conf.default.disable_ipv6", "1")
-	tap := harness.UniqueIfName()
 	const metrics = "127.0.0.1:9180" // inside the gateway's own namespace
-	harness.Start(t, harness.Config{
-		Ports:   []harness.Port{{Name: port, Device: "net_tap0,iface=" + tap, Addrs: []string{gwPrefix}}},
-		Metrics: metrics,
-	}, gwNS)
-	gwNS.WaitLink(tap, 10*time.Second)
-	gwNS.MoveLink(tap, client)
-	client.AddAddr(tap, clPrefix)
-	client.LinkUp(tap)
-	if out, err := client.Run("ping", "-c", "3", "-i", "0.2", "-W", "2", gwAddr); err != nil {
+	c := startTapClient(t, harness.Config{Metrics: metrics})
+	gwNS := c.gwNS
+	if out, err := c.client.Run("ping", "-c", "3", "-i", "0.2", "-W", "2", gwAddr); err != nil {
 		t.Fatalf("ping: %v\n%s", err, out)
 	}
 	gwNS.MustIP("link", "set", "lo", "up")

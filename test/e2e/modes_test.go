@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -97,90 +96,10 @@ type mdOpts struct {
 	routedMTU int
 }
 
-var (
-	mdBuildOnce sync.Once
-	mdDecapBin  string
-	mdBuildErr  error
-)
-
-// mdDecapBinary builds test/e2e/cmd/ipipdecap once per test process.
-func mdDecapBinary(t *testing.T) string {
-	t.Helper()
-	mdBuildOnce.Do(func() {
-		root, err := harness.ModuleRoot()
-		if err != nil {
-			mdBuildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "fngwt-ipipdecap")
-		if err != nil {
-			mdBuildErr = err
-			return
-		}
-		mdDecapBin = filepath.Join(dir, "ipipdecap")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
-		}
-		cmd := exec.Command(gobin, "build", "-o", mdDecapBin, "./test/e2e/cmd/ipipdecap")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			mdBuildErr = fmt.Errorf("go build ./test/e2e/cmd/ipipdecap: %v\n%s", err, out)
-		}
-	})
-	if mdBuildErr != nil {
-		t.Fatal(mdBuildErr)
-	}
-	return mdDecapBin
-}
-
-// mdNetnsDo runs fn on an OS thread that has entered namespace ns, and
-// returns its error. The thread goes back to its own namespace afterwards and
-// is unlocked only then. (Letting a locked thread exit instead would be
-// simpler but kills child processes: the gateway and ipipdecap are started
-// with Pdeathsig, which fires when the thread that forked them exits, and
-// that may be this one.) Sockets fn creates belong to ns for good and may be
-// used from any goroutine.
-func mdNetnsDo(ns *harness.Netns, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer self.Close()
-		f, err := os.Open("/var/run/netns/" + ns.Name)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
-			return
-		}
-		err = fn()
-		if rerr := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); rerr != nil {
-			// Stay locked: the runtime then ends this thread with the
-			// goroutine rather than reuse it in ns.
-			errc <- errors.Join(err, fmt.Errorf("setns back from %s: %w", ns.Name, rerr))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
-}
-
 func mdListen(t *testing.T, ns *harness.Netns, network, addr string) net.Listener {
 	t.Helper()
 	var l net.Listener
-	if err := mdNetnsDo(ns, func() (err error) { l, err = net.Listen(network, addr); return }); err != nil {
+	if err := ns.Do(func() (err error) { l, err = net.Listen(network, addr); return }); err != nil {
 		t.Fatalf("listen %s %s in %s: %v", network, addr, ns, err)
 	}
 	t.Cleanup(func() { l.Close() })
@@ -189,7 +108,7 @@ func mdListen(t *testing.T, ns *harness.Netns, network, addr string) net.Listene
 
 func mdDial(ns *harness.Netns, network, addr string) (net.Conn, error) {
 	var c net.Conn
-	err := mdNetnsDo(ns, func() (err error) {
+	err := ns.Do(func() (err error) {
 		c, err = net.DialTimeout(network, addr, 10*time.Second)
 		return
 	})
@@ -213,7 +132,7 @@ func mdStart(t *testing.T, mode string, o mdOpts) *mdTopo {
 	}
 	var decapBin string
 	if mode == "tun" {
-		decapBin = mdDecapBinary(t)
+		decapBin = decapCmd.binary(t)
 	}
 	// Namespaces first: cleanups run in reverse, so the gateway and the
 	// processes stop before their namespaces go.
@@ -226,15 +145,9 @@ func mdStart(t *testing.T, mode string, o mdOpts) *mdTopo {
 		all = append(all, tp.router)
 	}
 	for _, ns := range all {
-		ns.Sysctl("net.ipv6.conf.all.disable_ipv6", "1")
-		ns.Sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+		ns.DisableIPv6()
 	}
-	dir, err := os.MkdirTemp("", "fngwt-modes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	tp.dir = dir
+	tp.dir = harness.TempDir(t, "modes")
 
 	tp.tapC, tp.tapS = harness.UniqueIfName(), harness.UniqueIfName()
 	q := max(queues, 1)
@@ -314,7 +227,7 @@ func mdStart(t *testing.T, mode string, o mdOpts) *mdTopo {
 	}
 	go mdServeTCP(mdListen(t, tp.rs, "tcp4", net.JoinHostPort(host, tp.tcpPort)))
 	var pc net.PacketConn
-	if err := mdNetnsDo(tp.rs, func() (err error) {
+	if err := tp.rs.Do(func() (err error) {
 		pc, err = net.ListenPacket("udp4", net.JoinHostPort(host, tp.udpPort))
 		return
 	}); err != nil {
@@ -440,15 +353,8 @@ func (tp *mdTopo) upload(t *testing.T, size int64) string {
 	data := make([]byte, size)
 	rand.Read(data)
 	want := sha256.Sum256(data)
-	c, err := mdDial(tp.client, "tcp4", mdVIP+":80")
-	if err != nil {
-		t.Fatalf("connect to %s:80 from the client: %v; gateway stats:\n%s", mdVIP, err, tp.stats())
-	}
+	c, hdr := tp.dialServer(t, 'U', size)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(mdIOWait))
-	var hdr [17]byte
-	hdr[0] = 'U'
-	binary.BigEndian.PutUint64(hdr[1:], uint64(size))
 	start := time.Now()
 	if _, err := c.Write(append(hdr[:], data...)); err != nil {
 		t.Fatalf("upload: after %v: %v; gateway stats:\n%s", time.Since(start), err, tp.stats())
@@ -466,6 +372,22 @@ func (tp *mdTopo) upload(t *testing.T, size int64) string {
 	return string(ans[sha256.Size:])
 }
 
+// dialServer connects from the client to VIP:80 with the I/O deadline set
+// and returns the connection and the header of a request op for size bytes
+// (its seed bytes, hdr[9:17], zero).
+func (tp *mdTopo) dialServer(t *testing.T, op byte, size int64) (net.Conn, [17]byte) {
+	t.Helper()
+	c, err := mdDial(tp.client, "tcp4", mdVIP+":80")
+	if err != nil {
+		t.Fatalf("connect to %s:80 from the client: %v; gateway stats:\n%s", mdVIP, err, tp.stats())
+	}
+	c.SetDeadline(time.Now().Add(mdIOWait))
+	var hdr [17]byte
+	hdr[0] = op
+	binary.BigEndian.PutUint64(hdr[1:], uint64(size))
+	return c, hdr
+}
+
 // download receives size bytes from the server and fails unless they are
 // the expected pseudo-random stream, byte for byte (SHA-256 compared).
 func (tp *mdTopo) download(t *testing.T, size int64) {
@@ -474,15 +396,8 @@ func (tp *mdTopo) download(t *testing.T, size int64) {
 	rand.Read(seed[:8])
 	wantH := sha256.New()
 	io.CopyN(wantH, mrand.NewChaCha8(seed), size)
-	c, err := mdDial(tp.client, "tcp4", mdVIP+":80")
-	if err != nil {
-		t.Fatalf("connect to %s:80 from the client: %v; gateway stats:\n%s", mdVIP, err, tp.stats())
-	}
+	c, hdr := tp.dialServer(t, 'D', size)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(mdIOWait))
-	var hdr [17]byte
-	hdr[0] = 'D'
-	binary.BigEndian.PutUint64(hdr[1:], uint64(size))
 	copy(hdr[9:], seed[:8])
 	start := time.Now()
 	if _, err := c.Write(hdr[:]); err != nil {
@@ -890,7 +805,7 @@ func (tp *mdTopo) pmtuUDP(t *testing.T, mtus ...int) {
 	t.Helper()
 	tp.client.MustIP("route", "flush", "cache")
 	var c net.Conn
-	if err := mdNetnsDo(tp.client, func() (err error) {
+	if err := tp.client.Do(func() (err error) {
 		c, err = net.Dial("udp4", mdVIP+":53")
 		if err == nil {
 			sc, _ := c.(*net.UDPConn).SyscallConn()

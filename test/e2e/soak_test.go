@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -325,18 +324,12 @@ func (tp *fnTopo) soakDownload(name string, size, rate int64) (bool, error) {
 	if err := cmd.Run(); err != nil {
 		return false, fmt.Errorf("%v: %s", err, stderr.String())
 	}
-	f, err := os.Open(out)
+	n, got, err := fileSHA256(out)
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return false, err
-	}
-	if n != size || !bytes.Equal(h.Sum(nil), want[:]) {
-		return false, fmt.Errorf("%s: %d bytes, sha256 %x; want %d bytes, %x", name, n, h.Sum(nil), size, want)
+	if n != size || !bytes.Equal(got, want[:]) {
+		return false, fmt.Errorf("%s: %d bytes, sha256 %x; want %d bytes, %x", name, n, got, size, want)
 	}
 	return true, nil
 }
