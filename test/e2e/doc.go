@@ -11,13 +11,16 @@
 //
 // Files:
 //
-//	e2e_test.go      the namespace/tap set-up (tapClient) and TestPing: ARP and ping from a
-//	                 client, the neighbour table, port counters, static neighbours through
-//	                 the CLI, CLI errors, clean stop
+//	e2e_test.go      the namespace/tap set-up (startTapClient) and TestPing: ARP and ping
+//	                 from a client, the neighbour table, port counters, static neighbours
+//	                 through the CLI, CLI errors, clean stop
+//	metrics_test.go  TestMetrics: /metrics of a gateway that answered pings (port, core,
+//	                 drop-reason and ARP series)
 //	fullnat_test.go  the FULLNAT topology (client ns, gateway ns, a switch ns bridging the
 //	                 server-side tap to two real-server namespaces), services set up with
-//	                 gw adm; TestFullNATHTTP: 200 HTTP requests over both servers, peers
-//	                 only LIPs, 50 MB download sha256, UDP echo, no lost traffic;
+//	                 gw adm, the test programs built once (testCmd), fileSHA256;
+//	                 TestFullNATHTTP: 200 HTTP requests over both servers, peers only LIPs,
+//	                 50 MB download sha256, UDP echo, no lost traffic;
 //	                 TestFullNATExpiry: sessions expire on schedule with shortened timeouts;
 //	                 TestFullNATTwoWorkers: the same traffic with two workers sharing CPU 1
 //	                 and two queues per tap: port slices per core, redirect ring used
@@ -25,35 +28,41 @@
 //	modes_test.go    NAT, DR and TUN, after the kernel's IPVS selftest: client, gateway and
 //	                 real-server namespaces, a direct real server → client veth for DR/TUN,
 //	                 servers and clients as goroutines on sockets made inside the
-//	                 namespaces (setns); TestModesNAT/DR/TUN: 8 MB each way byte-identical,
-//	                 UDP echo, the client's own address at the server, counters, DR/TUN
-//	                 replies bypassing the gateway, -g port mapping and gre/gue refused;
-//	                 TestModesTUN also path-MTU discovery through the tunnel (UDP with DF:
-//	                 ICMP, IP_MTU 1480, EMSGSIZE, then echo; TCP upload completing with
-//	                 the route's mtu 1480 cached); TestModesTUNRouted: a router with MTU
-//	                 1400 before the real server, whose fragmentation needed the gateway
-//	                 relays (1480, then 1380); TestModesNATTwoWorkers: NAT connections
-//	                 handed to their owner core over the redirect rings
+//	                 namespaces (Netns.Do); TestModesNAT/DR/TUN: 8 MB each way
+//	                 byte-identical, UDP echo, the client's own address at the server,
+//	                 counters, DR/TUN replies bypassing the gateway, -g port mapping and
+//	                 gre/gue refused; TestModesTUN also path-MTU discovery through the
+//	                 tunnel (UDP with DF: ICMP, IP_MTU 1480, EMSGSIZE, then echo; TCP upload
+//	                 completing with the route's mtu 1480 cached); TestModesTUNRouted: a
+//	                 router with MTU 1400 before the real server, whose fragmentation
+//	                 needed the gateway relays (1480, then 1380); TestModesNATTwoWorkers:
+//	                 NAT connections handed to their owner core over the redirect rings
 //	cmd/ipipdecap    user-space IPIP decapsulator for the TUN real server (raw socket →
 //	                 TUN device), since this kernel has no ipip module
-//	sched_test.go    schedulers on the FULLNAT topology (issue 5): TestSchedWRR: wrr 3:1 over
+//	sched_test.go    schedulers on the FULLNAT topology: TestSchedWRR: wrr 3:1 over
 //	                 400 new connections within ±5% (server-side counts, --stats Conns),
 //	                 weight 0 during a throttled 50 MB download (byte-identical, no new
 //	                 connection to it), the wrr cycle kept across changes to another
 //	                 service; TestSchedPersistence: -p 60 sends 50 connections of one client
 //	                 to one server, a quiesced destination keeps its persistent client
-//	reconfig_test.go live reconfiguration (issue 6): TestReconfigDuringDownload: services,
+//	reconfig_test.go live reconfiguration: TestReconfigDuringDownload: services,
 //	                 destinations, weights, schedulers and an unused local address changed
-//	                 by the CLI, then gw reload and SIGHUP, during a throttled 50 MB
-//	                 download and continuous HTTP requests (zero failures); 20 concurrent
-//	                 gw adm clients; TestReconfigDeleteDestination: a deleted destination's
-//	                 transfer completes (expire_nodest_conn=0); TestReconfigTimeouts: the
-//	                 datapath's timeouts follow -R, and not a refused reload
-//	lbhelpers_test.go helpers of both: server-side connection counts, -L --stats parsing,
-//	                 background throttled download (e2epeer fetch -rate) and HTTP load
-//	robust_test.go   IP fragments (issue 8): UDP datagrams up to 65507 bytes, fragmented
-//	                 by the client's kernel, echoed whole through FULLNAT and NAT, one
-//	                 and two workers
+//	                 by the CLI, then gw reload and SIGHUP of a file rewritten through the
+//	                 harness's Config, during a throttled 50 MB download and continuous
+//	                 HTTP requests (zero failures); 20 concurrent gw adm clients;
+//	                 TestReconfigDeleteDestination: a deleted destination's transfer
+//	                 completes (expire_nodest_conn=0); TestReconfigTimeouts: the datapath's
+//	                 timeouts follow -R, and not a refused reload
+//	reload_test.go   TestReloadAndRestore (net_null ports, no traffic): services from the
+//	                 file, gw reload and SIGHUP apply its changes, a bad file is refused
+//	                 naming its line, save, clear and restore round-trip through the link
+//	                 named ipvsadm
+//	lbhelpers_test.go helpers of sched, reconfig and soak: server-side connection counts,
+//	                 -L --stats parsing, background throttled download (e2epeer fetch -rate)
+//	                 and HTTP load
+//	robust_test.go   IP fragments: UDP datagrams up to 65507 bytes, fragmented by the
+//	                 client's kernel, echoed whole through FULLNAT and NAT, one and two
+//	                 workers
 //	soak_test.go     make soak (build tag soak): SOAK_DURATION of HTTP, bulk and UDP
 //	                 traffic with periodic reconfiguration, then drain and leak checks
 package e2e

@@ -762,12 +762,12 @@ func destTotals(g *harness.Gateway) (struct{ ActiveConns, InactConns uint32 }, e
 // with the idle back-off leaving CPU to the kernel. The kernel spreads flows
 // over a tap's queues by flow hash, and net_tap has no rte_flow steering of
 // local-port slices, so a real server's reply may arrive on the worker that
-// does not own its session and must go through the redirect ring
-// (DESIGN.md, "Multi-core FULLNAT"). Observed here: about 90-100 packets per
-// run are redirected, roughly one reply for half of the ~200 flows (the
-// kernel's tun flow steering then sends a flow's packets to the queue the
-// gateway transmits it from, the owner's). Besides everything TestFullNATHTTP
-// asserts:
+// does not own its session and must go through the redirect ring to the
+// core that owns it (the one that chose the local port from its own slice of
+// ports). Observed here: about 90-100 packets per run are redirected,
+// roughly one reply for half of the ~200 flows (the kernel's tun flow
+// steering then sends a flow's packets to the queue the gateway transmits it
+// from, the owner's). Besides everything TestFullNATHTTP asserts:
 //
 //   - both workers created sessions (flows were spread over both queues);
 //   - every FULLNAT session's local port belongs to its worker's slice

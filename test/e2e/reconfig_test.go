@@ -14,7 +14,7 @@ import (
 	"fngw/test/harness"
 )
 
-// End-to-end tests of live reconfiguration (issue 6) over the FULLNAT
+// End-to-end tests of live reconfiguration over the FULLNAT
 // topology of fullnat_test.go, one worker: established transfers and
 // concurrent requests go on while services, destinations, weights,
 // schedulers and local addresses change, through the CLI and through the

@@ -7,7 +7,7 @@ import (
 	"fngw/test/harness"
 )
 
-// IP fragments through the gateway with real kernel stacks (issue 8): the
+// IP fragments through the gateway with real kernel stacks: the
 // client's kernel fragments a UDP datagram larger than the link MTU, the
 // gateway forwards every fragment with its first fragment's rewrite (it does
 // not reassemble), the real server's kernel reassembles and echoes the

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// End-to-end tests of the schedulers (issue 5) over the FULLNAT topology of
+// End-to-end tests of the schedulers over the FULLNAT topology of
 // fullnat_test.go, with one worker: real HTTP clients, real servers that
 // count the connections they accept, and the gateway's own view through
 // `gw adm -L -n --stats` / `--json`.

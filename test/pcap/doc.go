@@ -8,23 +8,27 @@
 //
 // Files:
 //
-//	pcap_test.go     the gateway set-up (runPcap), frame classification, and the tests:
-//	                 ARP reply, ICMP echo replies, frames that must produce nothing
-//	fullnat_test.go  FULLNAT, interactively: the ports read live veths (rx_iface) the
-//	                 test writes with AF_PACKET, so the real server's answers are built
-//	                 from the local port the gateway chose; TCP handshake, data, FIN,
-//	                 UDP (checksum 0 kept), ICMP frag-needed and port unreachable
-//	                 translated, all byte-exact
+//	pcap_test.go     the gateway set-up over one pcap port (runPcap), frame
+//	                 classification, and the tests: ARP reply, ICMP echo replies, frames
+//	                 that must produce nothing
+//	fullnat_test.go  FULLNAT, interactively: the rig (startRig: the ports read live
+//	                 veths, rx_iface, the test writes with AF_PACKET, so the real server's
+//	                 answers are built from the local port the gateway chose; the
+//	                 services as harness types); TCP handshake, data, FIN, UDP (checksum
+//	                 0 kept), ICMP frag-needed and port unreachable translated, all
+//	                 byte-exact
 //	modes_test.go    NAT, DR and TUN over one one-armed port (client behind a router,
 //	                 real server on the link, static neighbours), every frame written
-//	                 before the run: TCP SYN/data/FIN and UDP (checksum 0 kept) for each
-//	                 mode, NAT's replies, the IPIP outer header (TOS, DF, ID, TTL 64),
-//	                 ICMP fragmentation needed for a DF packet too big for the tunnel
+//	                 before the run (runPcap): TCP SYN/data/FIN and UDP (checksum 0 kept)
+//	                 for each mode, NAT's replies, the IPIP outer header (TOS, DF, ID, TTL
+//	                 64), ICMP fragmentation needed for a DF packet too big for the tunnel
 //	                 and the too_big drop without DF, all byte-exact
 //	robust_test.go   hostile input (docs/robustness.md): a corpus of malformed and unusual
-//	                 frames interleaved with a FULLNAT flow, each counted under its drop
-//	                 reason, the flow byte-exact; time exceeded, fragmentation needed and
-//	                 their rate limit; forwarded fragments
-//	flood_test.go    SYN flood from spoofed sources through a third port: table_full,
-//	                 the established connection forwarded, recovery
+//	                 frames read by the rig's third port, interleaved with a FULLNAT flow,
+//	                 each counted under its drop reason, the flow byte-exact; time
+//	                 exceeded, fragmentation needed and their rate limit; forwarded
+//	                 fragments
+//	flood_test.go    SYN flood from spoofed sources through the rig's third port:
+//	                 table_full, the established connection forwarded, recovery; the
+//	                 throughput of an established connection during a looped flood
 package pcap

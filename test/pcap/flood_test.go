@@ -16,7 +16,7 @@ import (
 	"fngw/test/harness"
 )
 
-// SYN flood (issue 8): spoofed SYNs from many sources fill the session
+// SYN flood: spoofed SYNs from many sources fill the session
 // table; new flows are refused (table_full) while an established connection
 // keeps being forwarded; the half-open sessions expire after the SYN_RECV
 // timeout once the flood stops and the gateway accepts new connections

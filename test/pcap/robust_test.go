@@ -17,7 +17,7 @@ import (
 	"fngw/test/pkttest"
 )
 
-// Hostile and unusual input (issue 8), packet-exact over net_pcap.
+// Hostile and unusual input, packet-exact over net_pcap.
 //
 // TestRobustCorpus runs the FULLNAT rig of fullnat_test.go (client and
 // server ports reading live veths, services and static neighbours in the
