@@ -146,6 +146,17 @@ func tomlStrings(ss []string) string {
 func (c Config) TOML() string {
 	var b strings.Builder
 	kv := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, v) }
+	// The optional keys: a zero value leaves the key out.
+	optInt := func(k string, v int) {
+		if v != 0 {
+			kv(k, strconv.Itoa(v))
+		}
+	}
+	optString := func(k, v string) {
+		if v != "" {
+			kv(k, tomlString(v))
+		}
+	}
 	lcores, mem, idle := c.Lcores, c.MemoryMB, c.IdleSleepUS
 	if lcores == "" {
 		lcores = DefaultLcores
@@ -162,9 +173,7 @@ func (c Config) TOML() string {
 
 	b.WriteString("# written by fngw/test/harness\n")
 	kv("idle_sleep_us", strconv.Itoa(idle))
-	if c.IdlePolls != 0 {
-		kv("idle_polls", strconv.Itoa(c.IdlePolls))
-	}
+	optInt("idle_polls", c.IdlePolls)
 	b.WriteString("\n[eal]\n")
 	kv("lcores", tomlString(lcores))
 	kv("memory_mb", strconv.Itoa(mem))
@@ -186,19 +195,13 @@ func (c Config) TOML() string {
 		kv("device", tomlString(p.Device))
 		kv("queues", strconv.Itoa(q))
 		kv("addrs", tomlStrings(p.Addrs))
-		if p.MAC != "" {
-			kv("mac", tomlString(p.MAC))
-		}
-		if p.MTU != 0 {
-			kv("mtu", strconv.Itoa(p.MTU))
-		}
+		optString("mac", p.MAC)
+		optInt("mtu", p.MTU)
 	}
 	for _, r := range c.Routes {
 		b.WriteString("\n[[route]]\n")
 		kv("prefix", tomlString(r.Prefix))
-		if r.Via != "" {
-			kv("via", tomlString(r.Via))
-		}
+		optString("via", r.Via)
 		kv("port", tomlString(r.Port))
 	}
 	for _, n := range c.Neighs {
@@ -212,29 +215,16 @@ func (c Config) TOML() string {
 	kv("metrics", tomlString(c.Metrics))
 	if c.Session != (Session{}) {
 		b.WriteString("\n[session]\n")
-		for _, e := range []struct {
-			key string
-			v   int
-		}{
-			{"capacity_per_core", c.Session.CapacityPerCore},
-			{"tcp_timeout", c.Session.TCPTimeout},
-			{"tcp_fin_timeout", c.Session.TCPFinTimeout},
-			{"udp_timeout", c.Session.UDPTimeout},
-			{"tcp_syn_recv_timeout", c.Session.SynRecvTimeout},
-		} {
-			if e.v != 0 {
-				kv(e.key, strconv.Itoa(e.v))
-			}
-		}
+		optInt("capacity_per_core", c.Session.CapacityPerCore)
+		optInt("tcp_timeout", c.Session.TCPTimeout)
+		optInt("tcp_fin_timeout", c.Session.TCPFinTimeout)
+		optInt("udp_timeout", c.Session.UDPTimeout)
+		optInt("tcp_syn_recv_timeout", c.Session.SynRecvTimeout)
 	}
 	if c.Pool != (Pool{}) {
 		b.WriteString("\n[pool]\n")
-		if c.Pool.Mbufs != 0 {
-			kv("mbufs", strconv.Itoa(c.Pool.Mbufs))
-		}
-		if c.Pool.CacheSize != 0 {
-			kv("cache_size", strconv.Itoa(c.Pool.CacheSize))
-		}
+		optInt("mbufs", c.Pool.Mbufs)
+		optInt("cache_size", c.Pool.CacheSize)
 	}
 	for _, s := range c.Services {
 		// The service's own keys come before its [[service.dest]]
@@ -242,18 +232,12 @@ func (c Config) TOML() string {
 		b.WriteString("\n[[service]]\n")
 		kv("proto", tomlString(s.Proto))
 		kv("vip", tomlString(s.VIP))
-		if s.Sched != "" {
-			kv("sched", tomlString(s.Sched))
-		}
+		optString("sched", s.Sched)
 		if len(s.Flags) != 0 {
 			kv("flags", tomlStrings(s.Flags))
 		}
-		if s.Persistent != 0 {
-			kv("persistent", strconv.Itoa(s.Persistent))
-		}
-		if s.Netmask != "" {
-			kv("netmask", tomlString(s.Netmask))
-		}
+		optInt("persistent", s.Persistent)
+		optString("netmask", s.Netmask)
 		if len(s.Laddrs) != 0 {
 			laddrs := make([]string, len(s.Laddrs))
 			for i, l := range s.Laddrs {
@@ -268,12 +252,8 @@ func (c Config) TOML() string {
 			if d.Weight != 0 {
 				kv("weight", strconv.Itoa(max(d.Weight, 0)))
 			}
-			if d.UThreshold != 0 {
-				kv("u_threshold", strconv.Itoa(d.UThreshold))
-			}
-			if d.LThreshold != 0 {
-				kv("l_threshold", strconv.Itoa(d.LThreshold))
-			}
+			optInt("u_threshold", d.UThreshold)
+			optInt("l_threshold", d.LThreshold)
 		}
 	}
 	return b.String()
