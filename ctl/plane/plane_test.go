@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"fngw/lcore"
 	"fngw/nat"
 	"fngw/test/harness"
+	"fngw/test/pkttest"
 )
 
 // The rig is a whole control plane over a real datapath (lcore.Build, one
@@ -147,13 +147,13 @@ func (r *rig) try(line string) socket.Response {
 // gateway sent, decoded.
 func (r *rig) syn(sport uint16) gopacket.Packet {
 	r.t.Helper()
-	h := harness.Hosts{SrcMAC: clientMAC, DstMAC: net.HardwareAddr(gwMAC[:]), Src: client, Dst: vip}
+	h := harness.Hosts{SrcMAC: clientMAC, DstMAC: pkttest.MAC(gwMAC), Src: client, Dst: vip}
 	r.dev.Push(0, 0, 0, harness.TCPSyn(h, sport, 80, 1000))
 	var ipv4 []gopacket.Packet // beside gratuitous ARPs the control lcore sent
 	for deadline := time.Now().Add(5 * time.Second); len(ipv4) == 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 		for _, f := range r.dev.Sent(0) {
-			if p := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default); p.Layer(layers.LayerTypeIPv4) != nil {
+			if p := pkttest.Decode(f); p.Layer(layers.LayerTypeIPv4) != nil {
 				ipv4 = append(ipv4, p)
 			}
 		}
