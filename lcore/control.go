@@ -1,7 +1,10 @@
 package lcore
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +38,7 @@ type ControlStats struct {
 	Ignored     uint64 `json:"ignored"`
 	AllocFails  uint64 `json:"alloc_failures"`
 	RingFull    uint64 `json:"ring_full"`
+	JobPanics   uint64 `json:"job_panics"` // control-plane jobs that panicked (recovered)
 }
 
 // Control is the control lcore. Run executes on one goroutine, which owns the
@@ -45,7 +49,7 @@ type Control struct {
 	rx    *dpdk.Burst
 	out   outBuf // toward the tx worker
 	one   *dpdk.Burst
-	jobs  chan func()
+	jobs  chan ctlJob
 	stop  chan struct{}
 	done  chan struct{}
 	once  atomic.Bool
@@ -54,7 +58,7 @@ type Control struct {
 	tick      func()
 	tickEvery time.Duration
 	cnt       struct {
-		rx, arp, arpReplies, echo, resolving, sent, ignored, allocFails, ringFull counter
+		rx, arp, arpReplies, echo, resolving, sent, ignored, allocFails, ringFull, jobPanics counter
 	}
 }
 
@@ -62,7 +66,10 @@ type Control struct {
 // the workers' tx queues).
 func NewControl(cfg ControlConfig, newBurst func(int) *dpdk.Burst) *Control {
 	c := &Control{cfg: cfg, rx: newBurst(BurstSize), one: newBurst(1),
-		jobs: make(chan func(), 64), stop: make(chan struct{}), done: make(chan struct{}), base: time.Now()}
+		jobs: make(chan ctlJob, 64), stop: make(chan struct{}), done: make(chan struct{}), base: time.Now()}
+	if c.cfg.Log == nil {
+		c.cfg.Log = slog.Default()
+	}
 	tx := cfg.ToWorkers[cfg.TxWorker]
 	c.out = newOutBuf(newBurst, func(b *dpdk.Burst, n int) int { return tx.Enqueue(b, 0, n) }, &c.cnt.sent, &c.cnt.ringFull)
 	c.stack = arp.NewStack(cfg.Neigh, arp.Hooks[*dpdk.Mbuf]{
@@ -85,27 +92,48 @@ func (c *Control) Stats() ControlStats {
 	k := &c.cnt
 	return ControlStats{Rx: k.rx.get(), ARP: k.arp.get(), ARPReplies: k.arpReplies.get(), EchoReplies: k.echo.get(),
 		Resolving: k.resolving.get(), Sent: k.sent.get(), Ignored: k.ignored.get(), AllocFails: k.allocFails.get(),
-		RingFull: k.ringFull.get()}
+		RingFull: k.ringFull.get(), JobPanics: k.jobPanics.get()}
 }
 
-// Do runs fn on the control goroutine and waits for it. It reports false, and
-// fn does not run, when the control lcore has stopped.
-func (c *Control) Do(fn func()) bool {
-	ran := make(chan struct{})
+// ErrStopped is Do's error when the control lcore has stopped: fn did not
+// run.
+var ErrStopped = errors.New("the control lcore has stopped")
+
+// JobPanic is Do's error when fn panicked: the control lcore recovered, logged
+// the stack and went on.
+type JobPanic struct {
+	Value any
+	Stack []byte
+}
+
+func (e *JobPanic) Error() string { return fmt.Sprintf("internal error: %v", e.Value) }
+
+// ctlJob is a function for the control goroutine; done, if set, receives the
+// outcome (nil or *JobPanic).
+type ctlJob struct {
+	fn   func()
+	done chan error
+}
+
+// Do runs fn on the control goroutine and waits for it. It returns nil when
+// fn ran, *JobPanic when it panicked, ErrStopped when the control lcore has
+// stopped (fn does not run, or its outcome is not known).
+func (c *Control) Do(fn func()) error {
+	j := ctlJob{fn: fn, done: make(chan error, 1)}
 	select {
-	case c.jobs <- func() { fn(); close(ran) }:
+	case c.jobs <- j:
 	case <-c.done:
-		return false
+		return ErrStopped
 	}
 	select {
-	case <-ran:
-		return true
+	case err := <-j.done:
+		return err
 	case <-c.done:
 		select {
-		case <-ran:
-			return true
+		case err := <-j.done:
+			return err
 		default:
-			return false
+			return ErrStopped
 		}
 	}
 }
@@ -113,9 +141,27 @@ func (c *Control) Do(fn func()) bool {
 // Submit queues fn to run on the control goroutine without waiting.
 func (c *Control) Submit(fn func()) {
 	select {
-	case c.jobs <- fn:
+	case c.jobs <- ctlJob{fn: fn}:
 	case <-c.done:
 	}
+}
+
+// run runs j, recovering a panic: a bug in one control-plane job must not
+// take the datapath down (the workers go on forwarding, the next jobs run).
+func (c *Control) run(j ctlJob) {
+	var err error
+	defer func() {
+		if r := recover(); r != nil {
+			p := &JobPanic{Value: r, Stack: debug.Stack()}
+			c.cnt.jobPanics.add(1)
+			c.cfg.Log.Error("control job panicked; recovered, the gateway goes on", "panic", fmt.Sprint(r), "stack", string(p.Stack))
+			err = p
+		}
+		if j.done != nil {
+			j.done <- err
+		}
+	}()
+	j.fn()
 }
 
 // OnTick makes fn run on the control goroutine every interval (rate
@@ -132,9 +178,12 @@ func (c *Control) Stop() {
 	}
 }
 
-// Run is the control loop: packets from the workers, jobs, stack timers, and
-// a short sleep when there is nothing to do (the control lcore is not a
-// busy-polling core). It returns after Stop.
+// Run is the control loop: packets from the workers, stack timers, at most
+// one job, the tick, and a short sleep when there is nothing to do (the
+// control lcore is not a busy-polling core). One job per turn keeps the
+// packets' wait bounded by one job, however many jobs are queued: an ARP
+// request is answered between two commands or scrapes, never after all of
+// them. It returns after Stop.
 func (c *Control) Run() {
 	defer close(c.done)
 	timer := time.NewTimer(time.Hour)
@@ -149,17 +198,24 @@ func (c *Control) Run() {
 		}
 		now := c.Now()
 		n := c.poll(now)
-		jobs := c.runJobs()
 		if now-lastStack >= int64(10*time.Millisecond) || n > 0 {
 			c.stack.Tick(now)
 			lastStack = now
 		}
-		if c.tick != nil && now-lastTick >= int64(c.tickEvery) {
-			c.tick()
-			lastTick = now
+		c.flush()
+		ran := false
+		select {
+		case j := <-c.jobs:
+			c.run(j)
+			ran = true
+		default:
+		}
+		if c.tick != nil && c.Now()-lastTick >= int64(c.tickEvery) {
+			c.run(ctlJob{fn: c.tick})
+			lastTick = c.Now()
 		}
 		c.flush()
-		if n > 0 || jobs > 0 {
+		if n > 0 || ran {
 			idle = 0
 			continue
 		}
@@ -167,25 +223,17 @@ func (c *Control) Run() {
 		idle = min(max(2*idle, 20*time.Microsecond), time.Millisecond)
 		timer.Reset(idle)
 		select {
-		case fn := <-c.jobs:
-			fn()
-			idle = 0
+		case j := <-c.jobs:
 			if !timer.Stop() {
 				<-timer.C
 			}
+			// Packets that came while idle go first.
+			c.poll(c.Now())
+			c.flush()
+			c.run(j)
+			idle = 0
 		case <-timer.C:
 		case <-c.stop:
-		}
-	}
-}
-
-func (c *Control) runJobs() int {
-	for n := 0; ; n++ {
-		select {
-		case fn := <-c.jobs:
-			fn()
-		default:
-			return n
 		}
 	}
 }

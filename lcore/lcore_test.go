@@ -221,7 +221,7 @@ func TestControlRingFullIsCountedAndFreed(t *testing.T) {
 func TestExecRunsOnWorkerTurn(t *testing.T) {
 	r := newRig(t)
 	done := make(chan bool)
-	go func() { done <- r.w.Exec(func(now int64) {}, 5e9) }()
+	go func() { done <- r.w.Exec(func(now int64) bool { return true }, 5e9) }()
 	for {
 		select {
 		case ok := <-done:

@@ -72,7 +72,8 @@ type Worker struct {
 	cnt  counters
 	stop atomic.Bool
 	idle int
-	job  atomic.Pointer[job]
+	job  atomic.Pointer[job] // handed over by Exec
+	cur  *job                // taken, not done yet
 
 	// The batch for load balancing: packets that passed classification
 	// (or came over a redirect ring), their frames and verdicts, handed to
@@ -84,12 +85,15 @@ type Worker struct {
 	pf     [BurstSize]uintptr // packet data to prefetch
 }
 
-// job is a function the control plane runs on the worker's thread between two
-// turns of the loop (to read state only the worker may touch, such as its
-// session table).
+// job is a function the control plane runs on the worker's thread after each
+// turn of the loop until it reports done, to read state only the worker may
+// touch (its session table) a slice at a time, so that no turn is held up
+// for long. finished is closed when it is done or when the worker stops
+// first (aborted).
 type job struct {
-	fn   func(now int64)
-	done chan struct{}
+	fn       func(now int64) (done bool)
+	finished chan struct{}
+	aborted  bool
 }
 
 // bufCap is the capacity of each verdict buffer: two rx bursts, flushed early
@@ -127,23 +131,27 @@ func NewWorker(cfg WorkerConfig, newBurst func(int) *dpdk.Burst) *Worker {
 // Stats copies the worker's counters.
 func (w *Worker) Stats() Stats { return w.cnt.snapshot(w.cfg.ID) }
 
-// Exec runs fn on the worker's thread after its current turn and waits for it,
-// at most timeout. It reports false if the worker did not run it in time (a
-// stopped worker); fn then never runs. Calls must not overlap (the control
-// goroutine serializes them).
-func (w *Worker) Exec(fn func(now int64), timeout time.Duration) bool {
-	j := &job{fn: fn, done: make(chan struct{})}
+// Exec hands fn to the worker: from its next turn on, the worker calls fn
+// after each turn, until fn reports done. Exec waits for that. It reports
+// false, fn never having run, when the worker did not take it within
+// timeout (a stopped or stuck worker), and false when the worker stopped
+// before fn was done. Calls must not overlap (the control goroutine
+// serializes them).
+func (w *Worker) Exec(fn func(now int64) (done bool), timeout time.Duration) bool {
+	j := &job{fn: fn, finished: make(chan struct{})}
 	w.job.Store(j)
 	select {
-	case <-j.done:
-		return true
+	case <-j.finished:
 	case <-time.After(timeout):
+		// The worker takes a job with a swap: if it is still in the slot,
+		// it never will be taken now; if it is not, it is running and will
+		// finish (or be aborted by the worker's exit).
 		if w.job.CompareAndSwap(j, nil) {
 			return false
 		}
-		<-j.done // taken just now: it runs
-		return true
+		<-j.finished
 	}
+	return !j.aborted
 }
 
 // Stop asks the loop to finish its turn and return.
@@ -188,6 +196,11 @@ func (w *Worker) Run() error {
 		if w.cfg.IdleSleep > 0 && w.idle >= w.cfg.IdlePolls {
 			time.Sleep(w.cfg.IdleSleep)
 		}
+	}
+	if w.cur != nil {
+		w.cur.aborted = true
+		close(w.cur.finished)
+		w.cur = nil
 	}
 	return nil
 }
@@ -234,10 +247,12 @@ func (w *Worker) Poll(now int64) int {
 	w.flush()
 	w.cfg.NAT.Expire(st.svcs, now, w.cfg.ExpireBudget)
 	w.cfg.NAT.Flush()
-	if j := w.job.Load(); j != nil {
-		w.job.Store(nil)
-		j.fn(now)
-		close(j.done)
+	if w.cur == nil && w.job.Load() != nil {
+		w.cur = w.job.Swap(nil) // nil if Exec gave up on it just now
+	}
+	if w.cur != nil && w.cur.fn(now) {
+		close(w.cur.finished)
+		w.cur = nil
 	}
 	return total
 }

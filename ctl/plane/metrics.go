@@ -122,7 +122,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dCoreToCtl, s.ToControl, core)
 	}
 	var metrics []prometheus.Metric
-	ok := p.dp.Control.Do(func() {
+	err := p.dp.Control.Do(func() {
 		add := func(d *prometheus.Desc, t prometheus.ValueType, v float64, l ...string) {
 			metrics = append(metrics, prometheus.MustNewConstMetric(d, t, v, l...))
 		}
@@ -155,7 +155,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	})
-	if ok {
+	if err == nil {
 		for _, m := range metrics {
 			ch <- m
 		}

@@ -92,8 +92,11 @@ func (p *Plane) Start() {
 // with the stack.
 func (p *Plane) Handle(req socket.Request) socket.Response {
 	var resp socket.Response
-	if !p.dp.Control.Do(func() { resp = p.exec(req.Cmd) }) {
+	switch err := p.dp.Control.Do(func() { resp = p.exec(req.Cmd) }); {
+	case errors.Is(err, lcore.ErrStopped):
 		return socket.Response{Code: socket.CodeInternal, Error: "the gateway is stopping"}
+	case err != nil: // a bug: logged with its stack, the running state is unchanged
+		return socket.Response{Code: socket.CodeInternal, Error: fmt.Sprintf("%s: %v; the gateway goes on (see its log)", req.Cmd, err)}
 	}
 	return resp
 }

@@ -217,7 +217,7 @@ func (p *Plane) sessions() []ctl.Conn {
 		var now int64
 		core := p.dp.Cores[i]
 		tmpls := make(map[ctl.ServiceKey][]sched.Template)
-		if !w.Exec(func(n int64) {
+		if !w.Exec(func(n int64) bool {
 			now = n
 			list = core.Table().AppendSessions(nil, maxListedSessions)
 			for k, b := range p.scheds {
@@ -226,6 +226,7 @@ func (p *Plane) sessions() []ctl.Conn {
 					tmpls[k] = sc.AppendTemplates(i, nil, n)
 				}
 			}
+			return true
 		}, sessionListTimeout) {
 			continue
 		}
