@@ -477,11 +477,62 @@ var DefaultTimeouts = Timeouts{TCP: 900, TCPFin: 120, UDP: 300, SynRecv: 60}
 func (t Timeouts) ipvsadm() Timeouts { return Timeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP} }
 
 // Served reports whether the dataplane serves addresses of a's family now:
-// only IPv4 is. The model itself is family-neutral; the daemon and the
-// config loader call this before handing a value to the dataplane.
+// only IPv4 is. The model itself is family-neutral; the config loader calls
+// this for every address it reads, and the daemon checks a whole Config
+// (Config.CheckServed) before handing it to the dataplane.
 func Served(a netip.Addr) error {
 	if a.Is4() {
 		return nil
 	}
 	return invalidf("%s: IPv6 is not served yet", a)
+}
+
+// CheckServed reports the first object of c with an address of a family the
+// dataplane does not serve (Served), naming it: commands from any source
+// (ipvsadm, -R, a reload) are checked as the configuration file is.
+func (c *Config) CheckServed() error {
+	check := func(what string, a netip.Addr) error {
+		if !a.IsValid() {
+			return nil
+		}
+		if err := Served(a); err != nil {
+			return invalidf("%s: %v", what, err)
+		}
+		return nil
+	}
+	for _, vs := range c.Services {
+		k := vs.Service.Key()
+		if err := check("service "+k.String(), vs.Service.VIP); err != nil {
+			return err
+		}
+		for _, d := range vs.Dests {
+			if err := check("service "+k.String()+": destination "+d.Key().String(), d.Addr); err != nil {
+				return err
+			}
+		}
+		for _, l := range vs.Laddrs {
+			if err := check("service "+k.String()+": local address", l.Addr); err != nil {
+				return err
+			}
+		}
+	}
+	for _, a := range c.Addrs {
+		if err := check("address "+a.String(), a.Prefix.Addr()); err != nil {
+			return err
+		}
+	}
+	for _, r := range c.Routes {
+		if err := check("route "+r.String(), r.Prefix.Addr()); err != nil {
+			return err
+		}
+		if err := check("route "+r.String(), r.Via); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.Neighs {
+		if err := check("neighbour "+n.String(), n.Addr); err != nil {
+			return err
+		}
+	}
+	return nil
 }

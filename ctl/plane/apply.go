@@ -63,6 +63,9 @@ func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 // by gratuitous ARP at once (at start, Start announces every address once the
 // control lcore runs).
 func (p *Plane) apply(next *ctl.Config, announce bool) error {
+	if err := next.CheckServed(); err != nil {
+		return err
+	}
 	svcs, scheds, err := p.services(next, p.scheds)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ctl.ErrInvalid, err)

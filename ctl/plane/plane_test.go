@@ -56,7 +56,7 @@ port = "dpdk0"
 `
 
 type rig struct {
-	t    *testing.T
+	t    testing.TB
 	dev  *dpdktest.Dev
 	dp   *lcore.Datapath
 	p    *Plane
@@ -77,7 +77,7 @@ func (fakeHost) Links(counters bool) ([]ctl.Link, error) {
 func (fakeHost) Mbufs() (int, int) { return 10, 990 }
 
 // newRig starts a plane on the configuration file text.
-func newRig(t *testing.T, file string) *rig {
+func newRig(t testing.TB, file string) *rig {
 	t.Helper()
 	r := &rig{t: t, dev: dpdktest.NewDev(1024), path: filepath.Join(t.TempDir(), "gw.toml")}
 	r.write(file)
@@ -322,4 +322,57 @@ func TestStatusCommands(t *testing.T) {
 	if out := r.run("ip addr show"); !strings.Contains(out, "198.18.2.1/24 dev dpdk0") {
 		t.Errorf("ip addr show after add: %q", out)
 	}
+}
+
+// TestUnservedFamilyRefused: IPv6 services and addresses, which killed the
+// gateway when they reached the datapath's IPv4 tables, are refused with the
+// object named, from every command, and the gateway goes on serving.
+func TestUnservedFamilyRefused(t *testing.T) {
+	r := newRig(t, baseFile)
+	r.runAll(fullnat)
+	for _, line := range []string{
+		"adm -A -t [2001:db8::1]:80 -s rr",
+		"adm -A -t 2001:db8::1 -p",
+		"adm -a -t 198.18.1.100:80 -r 2001:db8::9 -i",
+		"ip addr add 2001:db8::1/64 dev dpdk0",
+	} {
+		resp := r.try(line)
+		if resp.Code != socket.CodeInvalid || !strings.Contains(resp.Error, "IPv6 is not served yet") {
+			t.Errorf("%s: %+v", line, resp)
+		}
+	}
+	batch, err := ctl.ReadRestore(strings.NewReader("-A -u [2001:db8::2]:53 -s rr\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := r.p.Handle(socket.Request{Cmd: ctl.Command{Op: ctl.OpRestore, Batch: batch}}); resp.Code != socket.CodeInvalid {
+		t.Errorf("restore of an IPv6 service: %+v", resp)
+	}
+	r.syn(40000) // still forwarding
+}
+
+// FuzzHandle feeds arbitrary requests, as the control socket decodes them,
+// to a running plane: none may panic it (a panic in a job is recovered and
+// answered, and counted here as a failure), and the plane answers listings
+// afterwards.
+func FuzzHandle(f *testing.F) {
+	for _, s := range []string{`{}`, `{"op":"add-service"}`, `{"op":"add-server","service":{"proto":"tcp","vip":"198.18.1.100","port":80}}`,
+		`{"op":"restore","batch":[{"op":"restore"}]}`, `{"op":"list","service":{"vip":"::1"}}`, `{"op":"del-laddr","service":{"proto":"tcp","vip":"198.18.1.100","port":80}}`,
+		`{"op":"link-show","dev":"x"}`, `{"op":"set","timeouts":{"tcp":4294967295}}`, `{"op":"add-service","service":{"proto":"udp","vip":"198.18.1.100","port":53,"sched":"mh","flags":["mh-port"]}}`} {
+		f.Add([]byte(s))
+	}
+	r := newRig(f, baseFile)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var cmd ctl.Command
+		if json.Unmarshal(b, &cmd) != nil {
+			return
+		}
+		resp := r.p.Handle(socket.Request{Cmd: cmd})
+		if resp.Code == socket.CodeInternal {
+			t.Fatalf("%s: %s", b, resp.Error)
+		}
+		if resp := r.p.Handle(socket.Request{Cmd: ctl.Command{Op: ctl.OpList}}); resp.Code != socket.CodeOK {
+			t.Fatalf("after %s, -L: %+v", b, resp)
+		}
+	})
 }
