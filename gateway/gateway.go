@@ -113,6 +113,17 @@ func (g *Gateway) run() error {
 			}
 		}(w)
 	}
+	// However this function ends — a signal, or a panic on this thread —
+	// the workers stop and are joined before the ports are closed and DPDK
+	// is cleaned up (the deferred calls above): a worker polling a closed
+	// port or a freed pool would crash the process and hide the cause.
+	defer func() {
+		for _, w := range g.dp.Workers {
+			w.Stop()
+		}
+		wg.Wait()
+		g.log.Info("workers stopped")
+	}()
 	g.plane.Start() // runs once the control loop starts below
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -130,11 +141,6 @@ func (g *Gateway) run() error {
 	g.log.Info("forwarding", "workers", g.nworkers, "ports", len(g.ports), "socket", f.Ctl.Socket)
 	g.dp.Control.Run() // the control lcore loop, on this (the EAL main) thread
 	signal.Stop(sig)
-	for _, w := range g.dp.Workers {
-		w.Stop()
-	}
-	wg.Wait()
-	g.log.Info("stopped")
 	return nil
 }
 
