@@ -111,24 +111,32 @@ type Server struct {
 	sem  chan struct{}
 }
 
-// Listen creates the socket at path (mode 0600; the directory is created 0700 if
-// missing; a stale socket left by a dead gateway is replaced, a live one is an
-// error) and serves it with h until Close.
+// Listen creates the socket at path and serves it with h until Close. The
+// socket is mode 0600 from its creation (the umask is narrowed around it);
+// its directory is created 0700 if missing, and an existing one writable by
+// group or others is refused, since anyone who can write there could
+// replace the socket. A stale socket left by a dead gateway is replaced, a
+// live one is an error.
 func Listen(path string, h Handler) (*Server, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control socket directory: %w", err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("control socket directory: %w", err)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("control socket directory %s is writable by group or others (mode %#o): make it writable by root only (chmod go-w %s) or use another [ctl] socket",
+			dir, st.Mode().Perm(), dir)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
 		return nil, fmt.Errorf("control socket %s is in use by a running gateway (use another [ctl] socket)", path)
 	}
 	os.Remove(path)
-	ln, err := net.Listen("unix", path)
+	ln, err := listenPrivate(path)
 	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	s := &Server{ln: ln, path: path, h: h, sem: make(chan struct{}, MaxClients)}

@@ -142,3 +142,26 @@ func FuzzReadMsg(f *testing.F) {
 		readMsg(strings.NewReader(string(b)), &r, 1<<16)
 	})
 }
+
+// TestDirectoryWritableByOthersRefused: a socket directory others may write
+// to is refused (they could replace the socket), naming it; one the gateway
+// creates is 0700.
+func TestDirectoryWritableByOthersRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777) // past the umask
+	if _, err := Listen(filepath.Join(dir, "gw.sock"), echo); err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "writable") {
+		t.Fatalf("Listen in a 0777 directory: %v", err)
+	}
+	made := filepath.Join(t.TempDir(), "made", "gw.sock")
+	s, err := Listen(made, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st, err := os.Stat(filepath.Dir(made)); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("directory made with mode %v, %v", st.Mode().Perm(), err)
+	}
+}
