@@ -253,14 +253,8 @@ func (c *Core) nextID() uint16 {
 }
 
 // Table returns the core's session table, for the core's own worker (session
-// listing, sync).
+// listing).
 func (c *Core) Table() *Table { return c.tab }
-
-// AppendSessions appends copies of up to max of the core's sessions to dst.
-// Like Process it must run on the core's worker (between bursts).
-func (c *Core) AppendSessions(dst []Session, max int) []Session {
-	return c.tab.AppendSessions(dst, max)
-}
 
 // LaddrUsage appends this core's per-local-address port usage, as of its
 // last Flush, to dst (ipvsadm --get-laddr sums it over cores). Safe from any

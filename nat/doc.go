@@ -105,10 +105,9 @@
 //	verdict.go    Frame, Action, Result and DropReason: the contract with lcore.
 //	tuple.go      Tuple4 (comparable 16-byte 5-tuple), its seeded hash, Dir.
 //	session.go    Session: the per-connection record (96 bytes, no per-session
-//	              packet or byte counters) and its binary form for session sync
-//	              (version 2, SessionWireLen bytes), Mode, Flags, per-direction
-//	              egress cache (port and destination MAC; the source MAC is
-//	              the port's, arp.Snapshot.PortMAC).
+//	              packet or byte counters), Mode, Flags, per-direction egress
+//	              cache (port and destination MAC; the source MAC is the
+//	              port's, arp.Snapshot.PortMAC).
 //	table.go      Table: IPv4 session table, open-addressing index of both
 //	              directions (20/7 buckets per session, multiply-shift home,
 //	              linear probing, backward-shift deletion), free list, the

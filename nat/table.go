@@ -347,8 +347,8 @@ func (t *Table) remove(k *Tuple4, idx int32, d Dir) {
 }
 
 // AppendSessions appends copies of up to max live sessions to dst, in index
-// order (for ipvsadm -L -c and session sync). It scans the whole array, so it
-// is for the control path: run it on the owning core between bursts.
+// order (for ipvsadm -L -c). It scans the whole array, so it is for the
+// control path: run it on the owning core between bursts.
 func (t *Table) AppendSessions(dst []Session, max int) []Session {
 	for i := range t.sess {
 		if max <= 0 {
