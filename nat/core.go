@@ -441,12 +441,12 @@ func (c *Core) process(f *Frame, cand int32) Result {
 		if ip.IsFragment() {
 			// The sessions and fragment table as Process leaves them.
 			c.settle()
-			return c.fragment(f, pkt, ip, c.svcs, c.stack, c.now) // frag.go
+			return c.fragment(f, pkt, ip) // frag.go
 		}
 		return c.segment(f, pkt, ip, false, cand)
 	case header.IPProtoICMP:
 		c.settle() // an error may quote a pending flow's reply
-		return c.icmpError(f, pkt, ip, c.svcs, c.stack, c.now)
+		return c.icmpError(f, pkt, ip)
 	}
 	return notMine
 }
