@@ -159,7 +159,7 @@ func sameState(t *testing.T, a, b *env) {
 }
 
 // TestProcessBurstDeferredFlows covers what ProcessBurst must settle before
-// it goes on (see Core.settle), in single bursts: a real server's reply to a
+// it goes on (see deferred.go), in single bursts: a real server's reply to a
 // flow created earlier in the burst, the flow's own next segments and a
 // reset and reuse of its tuple, an ICMP error about it, and a new flow
 // whose reply tuple is taken (dropped, its port and template given back).

@@ -17,8 +17,8 @@
 // a burst overlap instead of stalling each packet in turn; a new flow
 // prefetches its reply tuple's bucket once its local port is chosen, sets the
 // session up (Table.insertOrig) and leaves the reply tuple's indexing and its
-// first packet to the end of the chunk (Core.settle), when the line has
-// loaded; a frame that could see such a flow otherwise settles first. A
+// first packet to the end of the chunk, when the line has loaded; a frame
+// that could see such a flow otherwise settles first (deferred.go). A
 // frame whose candidate is its session and the common case (FULLNAT or NAT,
 // egress resolved, well formed, TTL and MTU in range) is forwarded by
 // Core.established, which checks only what the general path would find
@@ -124,9 +124,11 @@
 //	services.go   Services snapshot: ServiceConf/DestConf/LocalAddr, Limits,
 //	              allocation-free VIP:port/proto, VIP and LIP lookups, NAT
 //	              destinations and NATOwner.
-//	core.go       Core, Config, ProcessBurst (look-ahead with prefetch,
-//	              deferred new flows) and Process dispatch, Expire, session
-//	              release.
+//	core.go       Core, Config, ProcessBurst (look-ahead with prefetch) and
+//	              Process dispatch, the established fast path, Expire,
+//	              session release.
+//	deferred.go   New flows ProcessBurst completes at the end of a chunk:
+//	              the invariant that keeps its verdicts Process's, and settle.
 //	forward.go    New flows (schedule, local address, session), forwarding of
 //	              established ones: TCP state, egress cache, rewrite or IPIP
 //	              encapsulation, ICMP fragmentation needed for TUN.

@@ -12,10 +12,11 @@ import (
 
 // newFlow schedules the first packet of a connection to service svc: it picks a
 // destination, allocates a FULLNAT local address and port, creates the
-// session and forwards the packet; a FULLNAT or NAT flow (but for a first
-// fragment) leaves its reply tuple's indexing and the forwarding to settle
-// and returns actPending. k is the packet's tuple, whose hash is h, which
-// the caller has just looked up in the table and not found.
+// session and forwards the packet; a FULLNAT or NAT flow whose packet
+// forward would send as it is leaves its reply tuple's indexing and the
+// forwarding to settle and returns actPending (deferred.go). k is the
+// packet's tuple, whose hash is h, which the caller has just looked up in
+// the table and not found.
 func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, h uint32, svc *service) Result {
 	stack, now := c.stack, c.now
 	if k.Proto == header.IPProtoTCP && !isPureSYN(header.TCP(l4).Flags()) {
@@ -31,9 +32,6 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	}
 	if ip.TTL() <= 1 {
 		return c.timeExceeded(f, ip)
-	}
-	if c.tab.Len() == c.tab.Cap() && c.npend > 0 {
-		c.settle() // a deferred flow may yet give its session back
 	}
 	if c.tab.Len() == c.tab.Cap() {
 		return drop(ReasonTableFull)
@@ -105,17 +103,11 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		s.Dir[DirIn] = e.ds
 		s.setEgress(DirIn, stack.Gen(), e.r == ReasonNone)
 		if !ip.IsFragment() && s.egressValid(DirIn, stack) && len(ip) <= int(stack.PortMTU(s.Dir[DirIn].Port)) {
-			// Indexing the reply tuple reads its bucket: settle does
-			// it once the prefetch above has landed. Only a packet
-			// that forward will send as it is waits: one whose
-			// egress is unresolved or too narrow is handled now,
-			// since what it originates (an ICMP error, its IPv4 ID
-			// and rate limit) must come in frame order.
-			c.deferFlow(pendingFlow{f: f, idx: idx, rh: rh, pool: pool, lport: reply.DPort, tmpl: tmpl, svc: svc, d: d})
+			// forward will send the packet as it is: defer the rest.
+			c.deferFlow(h, pendingFlow{f: f, idx: idx, rh: rh, pool: pool, lport: reply.DPort, tmpl: tmpl, svc: svc, d: d})
 			return Result{Act: actPending}
 		}
-		// The flows deferred before it go first, as Process takes them.
-		c.settle()
+		c.settle() // not deferred: the deferred flows index their replies first
 		if r = c.tab.indexReply(idx, rh); r != ReasonNone {
 			c.unbind(pool, reply.DPort, svc, tmpl, d)
 			return drop(r)

@@ -240,9 +240,9 @@ func (t *Table) Insert(orig, reply *Tuple4, expires int64) (int32, DropReason) {
 // insertion (a session indexed under its reply tuple meanwhile makes it a
 // conflict). In between the table may serve other lookups, insertions and
 // deletions, but not Delete of this session: it would look for a reply
-// tuple that is not indexed (Core.segment settles first). The halves let a
-// caller prefetch the reply tuple's bucket (BucketAddr) and index it once
-// the line has loaded.
+// tuple that is not indexed (Core settles a deferred flow first: see
+// deferred.go). The halves let a caller prefetch the reply tuple's bucket
+// (BucketAddr) and index it once the line has loaded.
 func (t *Table) insertOrig(orig *Tuple4, h uint32, reply *Tuple4, expires int64) (int32, DropReason) {
 	if t.free < 0 {
 		return -1, ReasonTableFull
