@@ -25,8 +25,8 @@ func TestProcessBurstMatchesProcess(t *testing.T) {
 	for _, ncores := range []int{1, 2} {
 		one := newEnv(t, envOpts{sessions: 48, ncores: ncores})
 		burst := newEnv(t, envOpts{sessions: 48, ncores: ncores})
-		one.to.Set(3*time.Second, 2*time.Second, 2*time.Second)
-		burst.to.Set(3*time.Second, 2*time.Second, 2*time.Second)
+		one.setTimeouts(Timeouts{TCP: 3 * time.Second, TCPFin: 2 * time.Second, UDP: 2 * time.Second})
+		burst.setTimeouts(Timeouts{TCP: 3 * time.Second, TCPFin: 2 * time.Second, UDP: 2 * time.Second})
 		r := rand.New(rand.NewPCG(7, uint64(ncores)))
 		frames := trafficMix(t, r, 4000)
 		seen := map[Action]int{}

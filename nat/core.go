@@ -55,7 +55,6 @@ type Core struct {
 	tab    *Table
 	ports  *PortPools
 	conns  *sched.Conns
-	to     *Timeouts
 
 	ctr    counters
 	routes []destRoute // by destination ID (see destEgress)
@@ -100,14 +99,14 @@ type Core struct {
 const hintChunk = 64
 
 // NewCore allocates a core's state. conns is the connection-count table shared
-// with the schedulers; to are the timeouts shared by all cores; now (monotonic
-// ns) starts the timer wheel.
-func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, error) {
+// with the schedulers; now (monotonic ns) starts the timer wheel. The session
+// timeouts come with each call's Services snapshot.
+func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 	if err := cfg.Limits.validate(); err != nil {
 		return nil, err
 	}
-	if conns == nil || to == nil {
-		return nil, fmt.Errorf("core %d: NewCore needs the shared Conns and Timeouts", cfg.Core)
+	if conns == nil {
+		return nil, fmt.Errorf("core %d: NewCore needs the shared Conns", cfg.Core)
 	}
 	if conns.Cores() < cfg.NumCores || conns.MaxDests() < cfg.Limits.MaxDests {
 		return nil, fmt.Errorf("core %d: Conns has %d cores and %d destinations, need %d and %d",
@@ -143,7 +142,6 @@ func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, er
 		tab:    tab,
 		ports:  ports,
 		conns:  conns,
-		to:     to,
 		ctr:    newCounters(cfg.Limits),
 		routes: make([]destRoute, cfg.Limits.MaxDests),
 		icmp:   arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
@@ -326,9 +324,10 @@ func (c *Core) account(f *Frame, rxLen int, r Result) {
 
 var notMine = Result{Act: ActNotMine}
 
-// noServices stands for a nil snapshot: existing sessions still forward.
+// noServices stands for a nil snapshot: existing sessions still forward,
+// with LVS's timeouts.
 var noServices = func() *Services {
-	s, err := NewServices(nil, Limits{MaxServices: 1, MaxDests: 1, MaxLocalAddrs: 1})
+	s, err := NewServices(nil, Timeouts{}, Limits{MaxServices: 1, MaxDests: 1, MaxLocalAddrs: 1})
 	if err != nil {
 		panic(err)
 	}

@@ -7,9 +7,10 @@
 //
 // A worker core owns one Core: its session Table, PortPools and counters are
 // touched only by that core, so nothing takes a lock. The control plane builds
-// an immutable *Services snapshot (and arp publishes an *arp.Snapshot); the
-// worker loads both once per loop turn and passes them, with the monotonic
-// time, to ProcessBurst for each burst of frames (Process for one frame).
+// an immutable *Services snapshot of the services and session timeouts (and
+// arp publishes an *arp.Snapshot); the worker loads both once per loop turn
+// and passes them, with the monotonic time, to ProcessBurst for each burst
+// of frames (Process for one frame).
 // ProcessBurst first looks up the whole burst's sessions in two prefetching
 // steps (package prefetch): hash every tuple and prefetch its home index
 // bucket, then read the buckets and prefetch the candidate sessions they
@@ -118,12 +119,14 @@
 //	              (MADV_HUGEPAGE on Linux, every page touched).
 //	wheel.go      The Table's hashed timer wheel: lazy re-filing, Touch, Expire.
 //	tcpstate.go   LVS TCP states, the tcp_states[] transition tables
-//	              (input, output, input-only), Timeouts (ipvsadm --set).
+//	              (input, output, input-only), Timeouts (ipvsadm --set, the
+//	              SYN_RECV timeout) and LVS's default per-state timeouts.
 //	laddr.go      PortPools: per (LIP, RIP:rport) port pools on the core's port
 //	              slice, OwnerCore, per-LIP usage for --get-laddr.
 //	services.go   Services snapshot: ServiceConf/DestConf/LocalAddr, Limits,
-//	              allocation-free VIP:port/proto, VIP and LIP lookups, NAT
-//	              destinations and NATOwner.
+//	              the per-state session timeouts, allocation-free
+//	              VIP:port/proto, VIP and LIP lookups, NAT destinations and
+//	              NATOwner.
 //	core.go       Core, Config, ProcessBurst (look-ahead with prefetch) and
 //	              Process dispatch, the established fast path, Expire,
 //	              session release.

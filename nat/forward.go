@@ -79,7 +79,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if k.Proto == header.IPProtoUDP {
 		st = StateUDP
 	}
-	idx, r := c.tab.insertOrig(k, h, &reply, now+int64(c.to.Of(st))) // segment's lookup of k missed
+	idx, r := c.tab.insertOrig(k, h, &reply, now+c.svcs.timeout[st]) // segment's lookup of k missed
 	if r != ReasonNone {
 		c.abandon(pool, reply.DPort, svc, tmpl)
 		return drop(r)
@@ -234,7 +234,7 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 // after its TCP state moved: the session's deadline for its state, and its
 // destination's and service's counters.
 func (c *Core) pass(s *Session, idx int32, d Dir, n int) {
-	c.tab.touch(s, idx, c.now+c.to.ns[s.State].Load())
+	c.tab.touch(s, idx, c.now+c.svcs.timeout[s.State])
 	de, se := c.ctr.dest(s.DestID), c.ctr.svc(s.SvcID)
 	pk, by := epInPkts, epInBytes
 	if d == DirOut {
