@@ -21,13 +21,14 @@ import "fngw/header"
 // Process's, frame by frame. Hence the deferred flows settle first
 //
 //   - before every frame of the chunk but an established hit and a miss no
-//     deferred flow can match (maySeeDeferred): a frame of a deferred flow or
-//     its reply (their tuples' hashes are in the filter pendHash), a frame
-//     whose candidate session is not its established one (a deferred TCP
-//     flow's, in state NONE, is refused by established), a fragment or an
-//     ICMP error (they find sessions by other tuples), and any frame while
-//     the table is full (a deferred flow dropped on a conflict gives its
-//     session back);
+//     deferred flow can match (maySeeDeferred): so before a frame of a
+//     deferred flow or its reply (the filter pendHash holds their tuples'
+//     hashes), a frame with a candidate session that established did not
+//     forward (a deferred TCP flow's session, in state NONE, is one), a
+//     frame whose tuple the look-ahead did not read (fragments and ICMP
+//     errors find sessions through other tuples), and any frame while the
+//     table is full (a deferred flow dropped on a conflict gives its session
+//     back);
 //   - in newFlow, before a new flow that is not deferred indexes its reply
 //     tuple (the deferred ones index theirs first, as in Process);
 //   - at the end of each chunk, and of Process.
@@ -58,8 +59,9 @@ type pendingFlow struct {
 
 // pendHashBits sizes the filter of the deferred flows' tuple hashes: with a
 // chunk's worth of flows deferred (two hashes each), a miss settles
-// needlessly about once in eight.
-const pendHashBits = 1024
+// needlessly about once in sixteen, and a chunk of new flows settles early
+// about once (before the last ones' reply buckets have loaded).
+const pendHashBits = 2048
 
 // actPending is count's verdict for a frame whose new flow is deferred:
 // settle writes and counts the real one.
