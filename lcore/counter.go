@@ -76,17 +76,6 @@ type Stats struct {
 	TotalNs     uint64             `json:"total_ns"`
 }
 
-// DropMap names the non-zero drop counters, for JSON output.
-func (s *Stats) DropMap() map[string]uint64 {
-	m := make(map[string]uint64)
-	for i, v := range s.Drops {
-		if v != 0 {
-			m[Reason(i).String()] = v
-		}
-	}
-	return m
-}
-
 func (c *counters) snapshot(core int) Stats {
 	s := Stats{Core: core, Rx: c.rx.get(), Tx: c.tx.get(),
 		RedirectOut: c.redirectOut.get(), RedirectIn: c.redirectIn.get(),

@@ -55,7 +55,6 @@ type WorkerPlan struct {
 type Datapath struct {
 	Services atomic.Pointer[nat.Services]
 	Conns    *sched.Conns // connection counts, shared by the cores and the schedulers
-	Timeouts *nat.Timeouts
 	Cores    []*nat.Core
 	Workers  []*Worker
 	Control  *Control
@@ -73,10 +72,10 @@ func Build(p Plan) (*Datapath, error) {
 	if n < 1 || p.NumPorts < 1 {
 		return nil, fmt.Errorf("datapath: %d workers and %d ports; want at least one of each", n, p.NumPorts)
 	}
-	d := &Datapath{Conns: sched.NewConns(n, p.Limits.MaxDests), Timeouts: nat.NewTimeouts()}
+	d := &Datapath{Conns: sched.NewConns(n, p.Limits.MaxDests)}
 	for i := range n {
 		c, err := nat.NewCore(nat.Config{Core: i, NumCores: n, Sessions: p.Sessions, Limits: p.Limits, Seed: p.Seed},
-			d.Conns, d.Timeouts, p.Start)
+			d.Conns, p.Start)
 		if err != nil {
 			return nil, err
 		}

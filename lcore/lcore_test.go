@@ -52,12 +52,12 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	lim := nat.Limits{MaxServices: 4, MaxDests: 4, MaxLocalAddrs: 4}
-	svcs, err := nat.NewServices(nil, lim)
+	svcs, err := nat.NewServices(nil, nat.Timeouts{}, lim)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.svcs.Store(svcs)
-	core, err := nat.NewCore(nat.Config{Core: 0, NumCores: 1, Sessions: 64, Limits: lim}, sched.NewConns(1, 4), nat.NewTimeouts(), r.now)
+	core, err := nat.NewCore(nat.Config{Core: 0, NumCores: 1, Sessions: 64, Limits: lim}, sched.NewConns(1, 4), r.now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -291,7 +291,7 @@ func replyFrames(tb testing.TB, sp gen.Spec, c *nat.Core) [][]byte {
 		tb.Fatal(err)
 	}
 	var out [][]byte
-	for _, s := range c.AppendSessions(nil, 1<<20) {
+	for _, s := range c.Table().AppendSessions(nil, 1<<20) {
 		f, err := bl.Frame(gen.Packet{SrcMAC: gen.LabServerMAC,
 			Src: netip.AddrPortFrom(netip.AddrFrom4(s.Reply.Src), s.Reply.SPort),
 			Dst: netip.AddrPortFrom(netip.AddrFrom4(s.Reply.Dst), s.Reply.DPort)})

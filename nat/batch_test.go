@@ -25,8 +25,8 @@ func TestProcessBurstMatchesProcess(t *testing.T) {
 	for _, ncores := range []int{1, 2} {
 		one := newEnv(t, envOpts{sessions: 48, ncores: ncores})
 		burst := newEnv(t, envOpts{sessions: 48, ncores: ncores})
-		one.to.Set(3*time.Second, 2*time.Second, 2*time.Second)
-		burst.to.Set(3*time.Second, 2*time.Second, 2*time.Second)
+		one.setTimeouts(Timeouts{TCP: 3 * time.Second, TCPFin: 2 * time.Second, UDP: 2 * time.Second})
+		burst.setTimeouts(Timeouts{TCP: 3 * time.Second, TCPFin: 2 * time.Second, UDP: 2 * time.Second})
 		r := rand.New(rand.NewPCG(7, uint64(ncores)))
 		frames := trafficMix(t, r, 4000)
 		seen := map[Action]int{}
@@ -125,7 +125,7 @@ func sameState(t *testing.T, a, b *env) {
 	t.Helper()
 	for i := range a.cores {
 		ca, cb := a.cores[i], b.cores[i]
-		x, y := ca.AppendSessions(nil, 1000), cb.AppendSessions(nil, 1000)
+		x, y := ca.Table().AppendSessions(nil, 1000), cb.Table().AppendSessions(nil, 1000)
 		if len(x) != len(y) {
 			t.Fatalf("core %d: %d sessions after Process, %d after ProcessBurst", i, len(x), len(y))
 		}
@@ -159,7 +159,7 @@ func sameState(t *testing.T, a, b *env) {
 }
 
 // TestProcessBurstDeferredFlows covers what ProcessBurst must settle before
-// it goes on (see Core.settle), in single bursts: a real server's reply to a
+// it goes on (see deferred.go), in single bursts: a real server's reply to a
 // flow created earlier in the burst, the flow's own next segments and a
 // reset and reuse of its tuple, an ICMP error about it, and a new flow
 // whose reply tuple is taken (dropped, its port and template given back).
@@ -218,7 +218,7 @@ func TestProcessBurstDeferredFlows(t *testing.T) {
 	c := burst.cores[0]
 	c.Flush()
 	held, inUse := 0, 0
-	for _, s := range c.AppendSessions(nil, 1000) {
+	for _, s := range c.Table().AppendSessions(nil, 1000) {
 		if s.Orig != other && s.pool >= 0 {
 			held++
 		}

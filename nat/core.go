@@ -55,7 +55,6 @@ type Core struct {
 	tab    *Table
 	ports  *PortPools
 	conns  *sched.Conns
-	to     *Timeouts
 
 	ctr    counters
 	routes []destRoute // by destination ID (see destEgress)
@@ -87,101 +86,12 @@ type Core struct {
 	svcs  *Services
 	stack *arp.Snapshot
 	now   int64
-	// New FULLNAT and NAT flows whose reply tuple is not indexed yet, in
-	// frame order, and a filter of their reply hashes (see settle).
+	// The deferred new flows, in frame order, and a filter of their
+	// tuples' hashes (deferred.go).
 	pend     [hintChunk]pendingFlow
 	npend    int
 	pendHash [pendHashBits / 64]uint64
 	one      Result // Process's verdict (settle may write it)
-}
-
-// pendingFlow is a new flow newFlow deferred: its frame and where its
-// verdict goes, its session (indexed under the client's tuple) and the hash
-// of its reply tuple, and what bind or abandon need.
-type pendingFlow struct {
-	f     *Frame
-	res   *Result
-	rxLen int
-	idx   int32
-	rh    uint32
-	pool  int32
-	lport uint16
-	tmpl  int32
-	svc   *service
-	d     *dest
-}
-
-// pendHashBits sizes the filter of deferred reply hashes: with a chunk's
-// worth of flows deferred, a missed lookup settles needlessly about once in
-// sixteen.
-const pendHashBits = 1024
-
-// actPending is count's verdict for a frame whose new flow is deferred:
-// settle writes and counts the real one.
-const actPending = NumActions
-
-// mayBePending reports whether a tuple of hash h may be the reply of a
-// deferred flow.
-func (c *Core) mayBePending(h uint32) bool {
-	w, bit := pendBit(h)
-	return c.pendHash[w]&bit != 0
-}
-
-// pendBit is the filter word and bit of hash h.
-func pendBit(h uint32) (int, uint64) { return int(h / 64 % (pendHashBits / 64)), 1 << (h % 64) }
-
-// deferFlow queues a new flow's completion for settle.
-func (c *Core) deferFlow(p pendingFlow) {
-	c.pend[c.npend] = p
-	c.npend++
-	w, bit := pendBit(p.rh)
-	c.pendHash[w] |= bit
-}
-
-// settle completes the deferred new flows in frame order, as newFlow would
-// have at once: it indexes each one's reply tuple (its bucket was
-// prefetched when its port was chosen, most of a chunk's work ago, so the
-// miss is paid in the background), then binds the session and forwards the
-// first packet, or drops it on a conflicting reply tuple; and it counts the
-// verdict. Frames that could see a deferred flow otherwise settle first: a
-// missed tuple that may be a deferred reply, a session whose TCP state the
-// deferred packet moves first (segment), fragments and ICMP errors
-// (process), a new flow that finds the table full (a deferred flow dropped
-// on a conflict gives its session back), a new flow that is not deferred.
-// Only packets that forward sends as they are wait (newFlow): what an ICMP
-// error takes (its IPv4 ID, the rate limit) is taken in frame order. A
-// deferred flow counts on its real server at once, so that the flows
-// scheduled after it see it (least-connection schedulers). One difference
-// from Process remains, for a deferred flow dropped on a conflicting reply
-// tuple: it gives its local port and its count on the real server back at
-// settle, so a new flow later in the chunk may find one port fewer, or that
-// server one connection busier, than Process would have it (a FULLNAT reply
-// tuple holds a port this core allocated and holds for no other session,
-// so only a NAT flow can conflict: one whose client address and port reach
-// the same real server through another virtual service).
-func (c *Core) settle() {
-	if c.npend == 0 {
-		return
-	}
-	for i := range c.npend {
-		p := &c.pend[i]
-		var r Result
-		if why := c.tab.indexReply(p.idx, p.rh); why != ReasonNone {
-			c.unbind(p.pool, p.lport, p.svc, p.tmpl, p.d)
-			r = drop(why)
-		} else {
-			f := p.f
-			pkt := f.Buf[f.Off : f.Off+f.Len : f.Off+f.Len] // as process sliced it
-			ip := header.IPv4(pkt[f.L3:])
-			ip = ip[:ip.TotalLength()]
-			r = c.bind(f, pkt, ip, ip[ip.HeaderLength():], p.idx, p.pool, p.tmpl, p.svc, p.d)
-		}
-		*p.res = r
-		c.account(p.f, p.rxLen, r)
-		*p = pendingFlow{}
-	}
-	c.npend = 0
-	c.pendHash = [pendHashBits / 64]uint64{}
 }
 
 // hintChunk is how many frames ProcessBurst looks up ahead at a time: one
@@ -189,14 +99,14 @@ func (c *Core) settle() {
 const hintChunk = 64
 
 // NewCore allocates a core's state. conns is the connection-count table shared
-// with the schedulers; to are the timeouts shared by all cores; now (monotonic
-// ns) starts the timer wheel.
-func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, error) {
+// with the schedulers; now (monotonic ns) starts the timer wheel. The session
+// timeouts come with each call's Services snapshot.
+func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 	if err := cfg.Limits.validate(); err != nil {
 		return nil, err
 	}
-	if conns == nil || to == nil {
-		return nil, fmt.Errorf("core %d: NewCore needs the shared Conns and Timeouts", cfg.Core)
+	if conns == nil {
+		return nil, fmt.Errorf("core %d: NewCore needs the shared Conns", cfg.Core)
 	}
 	if conns.Cores() < cfg.NumCores || conns.MaxDests() < cfg.Limits.MaxDests {
 		return nil, fmt.Errorf("core %d: Conns has %d cores and %d destinations, need %d and %d",
@@ -232,7 +142,6 @@ func NewCore(cfg Config, conns *sched.Conns, to *Timeouts, now int64) (*Core, er
 		tab:    tab,
 		ports:  ports,
 		conns:  conns,
-		to:     to,
 		ctr:    newCounters(cfg.Limits),
 		routes: make([]destRoute, cfg.Limits.MaxDests),
 		icmp:   arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
@@ -253,14 +162,8 @@ func (c *Core) nextID() uint16 {
 }
 
 // Table returns the core's session table, for the core's own worker (session
-// listing, sync).
+// listing).
 func (c *Core) Table() *Table { return c.tab }
-
-// AppendSessions appends copies of up to max of the core's sessions to dst.
-// Like Process it must run on the core's worker (between bursts).
-func (c *Core) AppendSessions(dst []Session, max int) []Session {
-	return c.tab.AppendSessions(dst, max)
-}
 
 // LaddrUsage appends this core's per-local-address port usage, as of its
 // last Flush, to dst (ipvsadm --get-laddr sums it over cores). Safe from any
@@ -292,9 +195,9 @@ func (c *Core) begin(svcs *Services, stack *arp.Snapshot, now int64) {
 // whole burst up in the Table's two prefetching steps (hash and prefetch
 // every home bucket, then read the buckets and prefetch the sessions they
 // name), so the cache and TLB misses of the burst overlap instead of
-// stalling each packet in turn; then it processes the frames, and indexes
-// the reply tuples of new flows at the end (settle). The verdicts are
-// Process's, frame by frame (settle says where a pool exhausted in the
+// stalling each packet in turn; then it processes the frames, and completes
+// the new flows it deferred at the end (deferred.go). The verdicts are
+// Process's, frame by frame (deferred.go says where a pool exhausted in the
 // chunk could tell them apart).
 func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.Snapshot, now int64) {
 	c.begin(svcs, stack, now)
@@ -305,6 +208,9 @@ func (c *Core) ProcessBurst(fs []Frame, rs []Result, svcs *Services, stack *arp.
 		for i := range n {
 			if c.cand[i] >= 0 && c.established(&fs[i], &c.keys[i], c.cand[i], &rs[i]) {
 				continue
+			}
+			if c.npend > 0 && c.maySeeDeferred(i) {
+				c.settle()
 			}
 			c.hashed, c.h = c.cand[i] != unhashed, c.hash[i]
 			c.count(&fs[i], c.cand[i], &rs[i])
@@ -418,9 +324,10 @@ func (c *Core) account(f *Frame, rxLen int, r Result) {
 
 var notMine = Result{Act: ActNotMine}
 
-// noServices stands for a nil snapshot: existing sessions still forward.
+// noServices stands for a nil snapshot: existing sessions still forward,
+// with LVS's timeouts.
 var noServices = func() *Services {
-	s, err := NewServices(nil, Limits{MaxServices: 1, MaxDests: 1, MaxLocalAddrs: 1})
+	s, err := NewServices(nil, Timeouts{}, Limits{MaxServices: 1, MaxDests: 1, MaxLocalAddrs: 1})
 	if err != nil {
 		panic(err)
 	}
@@ -445,14 +352,11 @@ func (c *Core) process(f *Frame, cand int32) Result {
 	switch ip.Protocol() {
 	case header.IPProtoTCP, header.IPProtoUDP:
 		if ip.IsFragment() {
-			// The sessions and fragment table as Process leaves them.
-			c.settle()
-			return c.fragment(f, pkt, ip, c.svcs, c.stack, c.now) // frag.go
+			return c.fragment(f, pkt, ip) // frag.go
 		}
 		return c.segment(f, pkt, ip, false, cand)
 	case header.IPProtoICMP:
-		c.settle() // an error may quote a pending flow's reply
-		return c.icmpError(f, pkt, ip, c.svcs, c.stack, c.now)
+		return c.icmpError(f, pkt, ip) // icmp.go
 	}
 	return notMine
 }
@@ -502,8 +406,8 @@ func isValidL4(proto uint8, l4 []byte, first bool) bool {
 // reports false, having changed nothing, for a frame that takes the general
 // path: another session or none, another mode, an egress to resolve, a
 // malformed frame, an expiring TTL, a packet too big, a reply another core
-// owns, a SYN reusing a closed connection, or a TCP session whose first
-// segment settle has yet to forward.
+// owns, a SYN reusing a closed connection, or a deferred TCP flow (state
+// NONE while flows are deferred: deferred.go).
 //
 // Not inlined into ProcessBurst (noinline), so that PGO inlines pass and
 // rewrite into it (perf/README.md, profile-guided optimisation).
@@ -581,13 +485,6 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, first bool, cand in
 		h = c.tab.Hash(&k)
 	}
 	idx, d := c.tab.LookupHint(&k, h, cand)
-	if c.npend > 0 && ((idx < 0 && c.mayBePending(h)) || (idx >= 0 && c.tab.At(idx).State == StateNone)) {
-		// The tuple may be a deferred flow's reply, not indexed yet, or
-		// the session of a TCP flow whose first segment is deferred (its
-		// state moves first, and it may yet be dropped): as Process.
-		c.settle()
-		idx, d = c.tab.lookup(&k, h)
-	}
 	if idx >= 0 && d == DirIn && proto == header.IPProtoTCP &&
 		isPureSYN(header.TCP(l4).Flags()) && isNewConnReuse(c.tab.At(idx).State) {
 		// LVS conn_reuse_mode: a SYN reusing the tuple of a connection in

@@ -7,9 +7,10 @@
 //
 // A worker core owns one Core: its session Table, PortPools and counters are
 // touched only by that core, so nothing takes a lock. The control plane builds
-// an immutable *Services snapshot (and arp publishes an *arp.Snapshot); the
-// worker loads both once per loop turn and passes them, with the monotonic
-// time, to ProcessBurst for each burst of frames (Process for one frame).
+// an immutable *Services snapshot of the services and session timeouts (and
+// arp publishes an *arp.Snapshot); the worker loads both once per loop turn
+// and passes them, with the monotonic time, to ProcessBurst for each burst
+// of frames (Process for one frame).
 // ProcessBurst first looks up the whole burst's sessions in two prefetching
 // steps (package prefetch): hash every tuple and prefetch its home index
 // bucket, then read the buckets and prefetch the candidate sessions they
@@ -17,8 +18,8 @@
 // a burst overlap instead of stalling each packet in turn; a new flow
 // prefetches its reply tuple's bucket once its local port is chosen, sets the
 // session up (Table.insertOrig) and leaves the reply tuple's indexing and its
-// first packet to the end of the chunk (Core.settle), when the line has
-// loaded; a frame that could see such a flow otherwise settles first. A
+// first packet to the end of the chunk, when the line has loaded; a frame
+// that could see such a flow otherwise settles first (deferred.go). A
 // frame whose candidate is its session and the common case (FULLNAT or NAT,
 // egress resolved, well formed, TTL and MTU in range) is forwarded by
 // Core.established, which checks only what the general path would find
@@ -105,10 +106,9 @@
 //	verdict.go    Frame, Action, Result and DropReason: the contract with lcore.
 //	tuple.go      Tuple4 (comparable 16-byte 5-tuple), its seeded hash, Dir.
 //	session.go    Session: the per-connection record (96 bytes, no per-session
-//	              packet or byte counters) and its binary form for session sync
-//	              (version 2, SessionWireLen bytes), Mode, Flags, per-direction
-//	              egress cache (port and destination MAC; the source MAC is
-//	              the port's, arp.Snapshot.PortMAC).
+//	              packet or byte counters), Mode, Flags, per-direction egress
+//	              cache (port and destination MAC; the source MAC is the
+//	              port's, arp.Snapshot.PortMAC).
 //	table.go      Table: IPv4 session table, open-addressing index of both
 //	              directions (20/7 buckets per session, multiply-shift home,
 //	              linear probing, backward-shift deletion), free list, the
@@ -119,15 +119,19 @@
 //	              (MADV_HUGEPAGE on Linux, every page touched).
 //	wheel.go      The Table's hashed timer wheel: lazy re-filing, Touch, Expire.
 //	tcpstate.go   LVS TCP states, the tcp_states[] transition tables
-//	              (input, output, input-only), Timeouts (ipvsadm --set).
+//	              (input, output, input-only), Timeouts (ipvsadm --set, the
+//	              SYN_RECV timeout) and LVS's default per-state timeouts.
 //	laddr.go      PortPools: per (LIP, RIP:rport) port pools on the core's port
 //	              slice, OwnerCore, per-LIP usage for --get-laddr.
 //	services.go   Services snapshot: ServiceConf/DestConf/LocalAddr, Limits,
-//	              allocation-free VIP:port/proto, VIP and LIP lookups, NAT
-//	              destinations and NATOwner.
-//	core.go       Core, Config, ProcessBurst (look-ahead with prefetch,
-//	              deferred new flows) and Process dispatch, Expire, session
-//	              release.
+//	              the per-state session timeouts, allocation-free
+//	              VIP:port/proto, VIP and LIP lookups, NAT destinations and
+//	              NATOwner.
+//	core.go       Core, Config, ProcessBurst (look-ahead with prefetch) and
+//	              Process dispatch, the established fast path, Expire,
+//	              session release.
+//	deferred.go   New flows ProcessBurst completes at the end of a chunk:
+//	              the invariant that keeps its verdicts Process's, and settle.
 //	forward.go    New flows (schedule, local address, session), forwarding of
 //	              established ones: TCP state, egress cache, rewrite or IPIP
 //	              encapsulation, ICMP fragmentation needed for TUN.

@@ -68,7 +68,8 @@ type envOpts struct {
 type env struct {
 	t     testing.TB
 	conns *sched.Conns
-	to    *Timeouts
+	confs []ServiceConf // what svcs was built from, with lim
+	lim   Limits
 	svcs  *Services
 	arp   *arp.Stack[struct{}]
 	stack *arp.Snapshot // e.arp's latest snapshot
@@ -87,8 +88,9 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.sessions == 0 {
 		o.sessions = 1024
 	}
-	e := &env{t: t, conns: sched.NewConns(o.ncores, maxDest), to: NewTimeouts(), now: start, mayMove: o.mode == ModeTUN}
+	e := &env{t: t, conns: sched.NewConns(o.ncores, maxDest), now: start, mayMove: o.mode == ModeTUN}
 	lim := Limits{MaxServices: 8, MaxDests: maxDest, MaxLocalAddrs: 8}
+	e.lim = lim
 	laddrs := []LocalAddr{{laddr1, 1}, {laddr2, 1}}
 	switch {
 	case o.noLaddr:
@@ -128,25 +130,33 @@ func newEnv(t testing.TB, o envOpts) *env {
 		}
 		return ServiceConf{ID: id, VIP: vip, Port: port, Proto: proto, Sched: s, Dests: dc, LocalAddrs: laddrs}
 	}
-	var err error
-	e.svcs, err = NewServices([]ServiceConf{
+	e.confs = []ServiceConf{
 		mk(svcTCP, 80, header.IPProtoTCP, 8080, destT1, destT2),
 		mk(svcUDP, 9000, header.IPProtoUDP, 9001, destU1, destU2),
-	}, lim)
-	if err != nil {
-		t.Fatal(err)
 	}
+	e.setTimeouts(Timeouts{})
 	e.arp = testStack(t, o)
 	e.stack = e.arp.Snapshot()
 	for c := range o.ncores {
 		core, err := NewCore(Config{Core: c, NumCores: o.ncores, Sessions: o.sessions, Ports: o.ports, Limits: lim, Seed: 99,
-			ICMPRate: o.icmpRate, ICMPBurst: o.icmpBurst}, e.conns, e.to, start)
+			ICMPRate: o.icmpRate, ICMPBurst: o.icmpBurst}, e.conns, start)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.cores = append(e.cores, core)
 	}
 	return e
+}
+
+// setTimeouts publishes a snapshot of the env's services with timeouts to,
+// as the control plane does after ipvsadm --set.
+func (e *env) setTimeouts(to Timeouts) {
+	e.t.Helper()
+	svcs, err := NewServices(e.confs, to, e.lim)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.svcs = svcs
 }
 
 // testStack builds the test network's stack: the routes and neighbours the

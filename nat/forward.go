@@ -12,10 +12,11 @@ import (
 
 // newFlow schedules the first packet of a connection to service svc: it picks a
 // destination, allocates a FULLNAT local address and port, creates the
-// session and forwards the packet; a FULLNAT or NAT flow (but for a first
-// fragment) leaves its reply tuple's indexing and the forwarding to settle
-// and returns actPending. k is the packet's tuple, whose hash is h, which
-// the caller has just looked up in the table and not found.
+// session and forwards the packet; a FULLNAT or NAT flow whose packet
+// forward would send as it is leaves its reply tuple's indexing and the
+// forwarding to settle and returns actPending (deferred.go). k is the
+// packet's tuple, whose hash is h, which the caller has just looked up in
+// the table and not found.
 func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple4, h uint32, svc *service) Result {
 	stack, now := c.stack, c.now
 	if k.Proto == header.IPProtoTCP && !isPureSYN(header.TCP(l4).Flags()) {
@@ -30,10 +31,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		return drop(ReasonOwnSource)
 	}
 	if ip.TTL() <= 1 {
-		return c.timeExceeded(f, ip, stack, now)
-	}
-	if c.tab.Len() == c.tab.Cap() && c.npend > 0 {
-		c.settle() // a deferred flow may yet give its session back
+		return c.timeExceeded(f, ip)
 	}
 	if c.tab.Len() == c.tab.Cap() {
 		return drop(ReasonTableFull)
@@ -54,7 +52,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	switch d.mode {
 	case ModeFullNAT:
 		var r DropReason
-		if reply, pool, r = c.allocLaddr(svc, d, k, stack); r != ReasonNone {
+		if reply, pool, r = c.allocLaddr(svc, d, k); r != ReasonNone {
 			svc.sched.Release(c.id, tmpl, now)
 			return drop(r)
 		}
@@ -81,7 +79,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if k.Proto == header.IPProtoUDP {
 		st = StateUDP
 	}
-	idx, r := c.tab.insertOrig(k, h, &reply, now+int64(c.to.Of(st))) // segment's lookup of k missed
+	idx, r := c.tab.insertOrig(k, h, &reply, now+c.svcs.timeout[st]) // segment's lookup of k missed
 	if r != ReasonNone {
 		c.abandon(pool, reply.DPort, svc, tmpl)
 		return drop(r)
@@ -101,21 +99,15 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		// forward's resolution (resolveEgress toward the real server,
 		// hopFor), done early from the destination's cache (forward
 		// keeps a resolved egress; after a failure it resolves again).
-		e := c.destEgress(d, stack)
+		e := c.destEgress(d)
 		s.Dir[DirIn] = e.ds
 		s.setEgress(DirIn, stack.Gen(), e.r == ReasonNone)
 		if !ip.IsFragment() && s.egressValid(DirIn, stack) && len(ip) <= int(stack.PortMTU(s.Dir[DirIn].Port)) {
-			// Indexing the reply tuple reads its bucket: settle does
-			// it once the prefetch above has landed. Only a packet
-			// that forward will send as it is waits: one whose
-			// egress is unresolved or too narrow is handled now,
-			// since what it originates (an ICMP error, its IPv4 ID
-			// and rate limit) must come in frame order.
-			c.deferFlow(pendingFlow{f: f, idx: idx, rh: rh, pool: pool, lport: reply.DPort, tmpl: tmpl, svc: svc, d: d})
+			// forward will send the packet as it is: defer the rest.
+			c.deferFlow(h, pendingFlow{f: f, idx: idx, rh: rh, pool: pool, lport: reply.DPort, tmpl: tmpl, svc: svc, d: d})
 			return Result{Act: actPending}
 		}
-		// The flows deferred before it go first, as Process takes them.
-		c.settle()
+		c.settle() // not deferred: the deferred flows index their replies first
 		if r = c.tab.indexReply(idx, rh); r != ReasonNone {
 			c.unbind(pool, reply.DPort, svc, tmpl, d)
 			return drop(r)
@@ -157,8 +149,8 @@ func (c *Core) abandon(pool int32, lport uint16, svc *service, tmpl int32) {
 // allocLaddr picks a FULLNAT local address on the port that routes to the real
 // server, rotating the first one tried, and a local port from its pool toward
 // RIP:rport. It returns the session's reply tuple RIP:rport→LIP:lport.
-func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot) (Tuple4, int32, DropReason) {
-	e := c.destEgress(d, stack)
+func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4) (Tuple4, int32, DropReason) {
+	e := c.destEgress(d)
 	if e.r == ReasonNoRoute {
 		return Tuple4{}, -1, ReasonNoRoute
 	}
@@ -191,16 +183,16 @@ func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4, stack *arp.Snapshot)
 // encapsulation), egress. l4 is nil for a non-first fragment (frag.go): only
 // its IPv4 header is rewritten.
 func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir) Result {
-	stack, now := c.stack, c.now
+	stack := c.stack
 	s := c.tab.At(idx)
 	if s.Mode != ModeDR && ip.TTL() <= 1 {
-		return c.timeExceeded(f, ip, stack, now)
+		return c.timeExceeded(f, ip)
 	}
 	ds := &s.Dir[d]
 	o := s.In(d ^ 1) // the packet leaves with o reversed (see Session)
 	r, nh := ReasonNone, header.Addr4{}
 	if !s.egressValid(d, stack) {
-		if nh, r = c.resolveEgress(s, d, stack, hopFor(s, o)); r != ReasonNone && r != ReasonNoNeigh {
+		if nh, r = c.resolveEgress(s, d, hopFor(s, o)); r != ReasonNone && r != ReasonNoNeigh {
 			return drop(r)
 		}
 	}
@@ -209,14 +201,14 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 		// neither moves the TCP state nor counts, and an ICMP error
 		// quotes it as it was received.
 		if mtu := int(stack.PortMTU(ds.Port)); len(ip)+tunnel.IPIPLen > mtu {
-			return c.fragNeeded(f, ip, s, mtu-tunnel.IPIPLen, stack, now)
+			return c.fragNeeded(f, ip, s, mtu-tunnel.IPIPLen)
 		}
 		if f.Off < tunnel.IPIPLen {
 			return drop(ReasonNoHeadroom)
 		}
 	} else if mtu := int(stack.PortMTU(ds.Port)); len(ip) > mtu {
 		// The egress link is narrower than the ingress one.
-		return c.tooBig(f, ip, mtu, stack, now)
+		return c.tooBig(f, ip, mtu)
 	}
 	if s.Orig.Proto == header.IPProtoTCP && l4 != nil {
 		c.tcpState(s, d, header.TCP(l4).Flags())
@@ -242,7 +234,7 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 // after its TCP state moved: the session's deadline for its state, and its
 // destination's and service's counters.
 func (c *Core) pass(s *Session, idx int32, d Dir, n int) {
-	c.tab.touch(s, idx, c.now+c.to.ns[s.State].Load())
+	c.tab.touch(s, idx, c.now+c.svcs.timeout[s.State])
 	de, se := c.ctr.dest(s.DestID), c.ctr.svc(s.SvcID)
 	pk, by := epInPkts, epInBytes
 	if d == DirOut {
@@ -283,12 +275,12 @@ func (c *Core) encap(f *Frame, ip header.IPv4, s *Session) []byte {
 // core's token bucket limits these errors; a packet without DF is not
 // answered (see ReasonTooBig). Never silently: every outcome is a counted
 // verdict.
-func (c *Core) fragNeeded(f *Frame, ip header.IPv4, s *Session, mtu int, stack *arp.Snapshot, now int64) Result {
+func (c *Core) fragNeeded(f *Frame, ip header.IPv4, s *Session, mtu int) Result {
 	if !ip.DF() || mtu < minIPv4MTU {
 		return drop(ReasonTooBig)
 	}
 	e := arp.ICMPError{Type: header.ICMPv4DstUnreachable, Code: header.ICMPv4FragNeeded, MTU: uint16(mtu), Src: s.Orig.Dst}
-	return c.originate(f, ip, &e, s, stack, now, ReasonTooBig) // RFC 1122 §3.2.2 cases: too_big
+	return c.originate(f, ip, &e, s, ReasonTooBig) // RFC 1122 §3.2.2 cases: too_big
 }
 
 // minIPv4MTU is the smallest MTU every IPv4 link must carry (RFC 791): a
@@ -316,13 +308,14 @@ type hop struct {
 	direct bool // the neighbour is addr itself, whatever the route's gateway
 }
 
-// resolveEgress is resolve for direction d of session s, recorded for stack's
-// generation (setEgress; callers skip it while egressValid), plus what depends
-// on the egress port: a TUN session's outer source address (the port's
-// address, LVS's route source for the real server) and the outer header's
-// precomputed sum, refreshed when they change. It returns what resolve
-// does, or ReasonNoTunnelSource.
-func (c *Core) resolveEgress(s *Session, d Dir, stack *arp.Snapshot, h hop) (header.Addr4, DropReason) {
+// resolveEgress is resolve for direction d of session s in the call's stack
+// snapshot (c.stack), recorded for its generation (setEgress; callers skip it
+// while egressValid), plus what depends on the egress port: a TUN session's
+// outer source address (the port's address, LVS's route source for the real
+// server) and the outer header's precomputed sum, refreshed when they
+// change. It returns what resolve does, or ReasonNoTunnelSource.
+func (c *Core) resolveEgress(s *Session, d Dir, h hop) (header.Addr4, DropReason) {
+	stack := c.stack
 	nh, r := resolve(&s.Dir[d], stack, h)
 	s.setEgress(d, stack.Gen(), r == ReasonNone)
 	if r == ReasonNoRoute || s.Mode != ModeTUN {
@@ -372,9 +365,11 @@ type destRoute struct {
 	r    DropReason
 }
 
-// destEgress returns resolve's answer for a packet routed to destination d,
-// from the core's cache when it holds one for stack's generation.
-func (c *Core) destEgress(d *dest, stack *arp.Snapshot) *destRoute {
+// destEgress returns resolve's answer for a packet routed to destination d
+// in the call's stack snapshot (c.stack), from the core's cache when it holds
+// one for the snapshot's generation.
+func (c *Core) destEgress(d *dest) *destRoute {
+	stack := c.stack
 	e := &c.routes[d.id]
 	if e.gen != stack.Gen()+1 || e.addr != d.addr {
 		*e = destRoute{gen: stack.Gen() + 1, addr: d.addr}

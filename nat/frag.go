@@ -3,7 +3,6 @@ package nat
 import (
 	"encoding/binary"
 
-	"fngw/arp"
 	"fngw/frag"
 	"fngw/header"
 )
@@ -49,10 +48,11 @@ func fragValue(sport, dport uint16, owner int) frag.Value {
 }
 
 // fragment handles a TCP or UDP fragment (ip.IsFragment).
-func (c *Core) fragment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+func (c *Core) fragment(f *Frame, pkt []byte, ip header.IPv4) Result {
 	if ip.FragmentOffset() != 0 {
-		return c.laterFragment(f, pkt, ip, svcs, stack, now)
+		return c.laterFragment(f, pkt, ip)
 	}
+	svcs, now := c.svcs, c.now
 	key := frag.KeyOf(ip) // before the rewrite changes the addresses
 	if !c.frags.HasRoom(key, now) {
 		// Refused before it creates a session or moves a counter.
@@ -78,13 +78,14 @@ func (c *Core) fragment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, st
 }
 
 // laterFragment forwards a non-first fragment like its datagram's first.
-func (c *Core) laterFragment(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+func (c *Core) laterFragment(f *Frame, pkt []byte, ip header.IPv4) Result {
+	svcs := c.svcs
 	dst := ip.DestinationAddress()
 	toLaddr := svcs.IsLocalAddr(dst)
 	if ip.Protocol() == header.IPProtoTCP && ip.FragmentOffset() == 8 {
 		return ifOurs(svcs, dst, toLaddr, ReasonFragment) // RFC 1858 §4
 	}
-	v, ok := c.frags.Lookup(frag.KeyOf(ip), now)
+	v, ok := c.frags.Lookup(frag.KeyOf(ip), c.now)
 	if !ok {
 		return ifOurs(svcs, dst, toLaddr, ReasonFragNoFirst)
 	}

@@ -3,6 +3,7 @@ package nat
 import (
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"fngw/header"
 	"fngw/test/pkttest"
@@ -122,8 +123,8 @@ func TestFullNATTCPLifecycle(t *testing.T) {
 			if a, i := e.active(destT1); a != st.act || i != st.inact {
 				t.Fatalf("active %d inactive %d, want %d %d", a, i, st.act, st.inact)
 			}
-			if want := e.now + int64(e.to.Of(st.state)); s.Expires != want {
-				t.Fatalf("expires %d, want now + %v", s.Expires, e.to.Of(st.state))
+			if want := e.now + e.svcs.timeout[st.state]; s.Expires != want {
+				t.Fatalf("expires %d, want now + %v", s.Expires, time.Duration(e.svcs.timeout[st.state]))
 			}
 		})
 	}
@@ -193,9 +194,7 @@ func TestFullNATUDP(t *testing.T) {
 				t.Fatalf("UDP counts as inactive in LVS: got active %d inactive %d", a, i)
 			}
 			// ipvsadm --set 0 0 10: the next packet refreshes with 10 s.
-			if err := e.to.Set(0, 0, 10e9); err != nil {
-				t.Fatal(err)
-			}
+			e.setTimeouts(Timeouts{UDP: 10 * time.Second})
 			e.expectTx(0, ans.frame(t), back.frame(t), 0)
 			if n := e.cores[0].Expire(e.svcs, e.now+11*sec, 100); n != 1 {
 				t.Fatalf("reaped %d after the new UDP timeout", n)

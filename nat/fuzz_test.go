@@ -93,7 +93,7 @@ func FuzzProcess(f *testing.F) {
 // on one gateway and through Process frame by frame on an identical one, in
 // every mode: every verdict, every output byte, the sessions and the
 // counters must agree (burstLikeProcess, sameState). The look-ahead's
-// candidates and the deferred new flows (Core.settle) must never show. The
+// candidates and the deferred new flows (deferred.go) must never show. The
 // input is a list of records, each a kind byte and three argument bytes: a
 // client's TCP segment (the flags from the arguments), a client's UDP
 // datagram, a real server's reply to one of the first local ports (or, for

@@ -3,7 +3,6 @@ package nat
 import (
 	"encoding/binary"
 
-	"fngw/arp"
 	"fngw/header"
 	"fngw/tunnel"
 )
@@ -27,10 +26,11 @@ import (
 
 // icmpError handles ICMP destination unreachable, source quench and time
 // exceeded (the types LVS translates); other ICMP is not ours.
-func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4) Result {
 	if ip.IsFragment() {
 		return notMine
 	}
+	svcs, stack := c.svcs, c.stack
 	outerDst := ip.DestinationAddress()
 	toLaddr := svcs.IsLocalAddr(outerDst)
 	ours := toLaddr || svcs.IsVIP(outerDst)
@@ -59,7 +59,7 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	}
 	proto := inner.Protocol()
 	if proto == header.IPProtoIPIP && inner.FragmentOffset() == 0 {
-		return c.tunnelError(f, ip, icmp, inner, svcs, stack, now)
+		return c.tunnelError(f, ip, icmp, inner)
 	}
 	if (proto != header.IPProtoTCP && proto != header.IPProtoUDP) || inner.FragmentOffset() != 0 {
 		return notMine
@@ -101,7 +101,7 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4, svcs *Services, s
 	in, out := s.In(d), s.Out(d)
 	r, nh := ReasonNone, header.Addr4{}
 	if !s.egressValid(d, stack) {
-		if nh, r = c.resolveEgress(s, d, stack, hopFor(s, s.In(d^1))); r != ReasonNone && r != ReasonNoNeigh {
+		if nh, r = c.resolveEgress(s, d, hopFor(s, s.In(d^1))); r != ReasonNone && r != ReasonNoNeigh {
 			return drop(r)
 		}
 	}
@@ -195,7 +195,8 @@ func translateQuoted(inner header.IPv4, il4 []byte, q Tuple4) {
 // in place, the new headers go before it), rate-limited like the gateway's
 // own. Other errors about IPIP packets are not relayed (notMine: they go to
 // the control lcore like any ICMP to the gateway).
-func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer header.IPv4, svcs *Services, stack *arp.Snapshot, now int64) Result {
+func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer header.IPv4) Result {
+	svcs, stack := c.svcs, c.stack
 	if icmp.Type() != header.ICMPv4DstUnreachable || icmp.Code() != header.ICMPv4FragNeeded ||
 		outer.SourceAddress() != ip.DestinationAddress() || !svcs.tunDests.has(outer.DestinationAddress()) {
 		return notMine
@@ -220,7 +221,7 @@ func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer h
 	if r == ReasonNoRoute {
 		return drop(r)
 	}
-	if !c.icmp.Allow(now) {
+	if !c.icmp.Allow(c.now) {
 		return drop(ReasonICMPRateLimited)
 	}
 	const pre = header.IPv4MinLen + header.ICMPv4MinLen

@@ -42,20 +42,20 @@ func errorSource(ip header.IPv4, stack *arp.Snapshot) header.Addr4 {
 
 // timeExceeded answers ip, whose TTL would reach 0, with ICMP time exceeded
 // in transit (RFC 792 type 11 code 0) instead of forwarding it.
-func (c *Core) timeExceeded(f *Frame, ip header.IPv4, stack *arp.Snapshot, now int64) Result {
-	e := arp.ICMPError{Type: header.ICMPv4TimeExceeded, Code: header.ICMPv4TTLExceeded, Src: errorSource(ip, stack)}
-	return c.originate(f, ip, &e, nil, stack, now, ReasonTTLExceeded)
+func (c *Core) timeExceeded(f *Frame, ip header.IPv4) Result {
+	e := arp.ICMPError{Type: header.ICMPv4TimeExceeded, Code: header.ICMPv4TTLExceeded, Src: errorSource(ip, c.stack)}
+	return c.originate(f, ip, &e, nil, ReasonTTLExceeded)
 }
 
 // tooBig answers ip, larger than mtu, the egress MTU, with fragmentation
 // needed when it has DF (RFC 1191); without DF it is dropped as too_big: the
 // datapath does not fragment (one mbuf in, one out).
-func (c *Core) tooBig(f *Frame, ip header.IPv4, mtu int, stack *arp.Snapshot, now int64) Result {
+func (c *Core) tooBig(f *Frame, ip header.IPv4, mtu int) Result {
 	if !ip.DF() || mtu < minIPv4MTU {
 		return drop(ReasonTooBig)
 	}
-	e := arp.ICMPError{Type: header.ICMPv4DstUnreachable, Code: header.ICMPv4FragNeeded, MTU: uint16(mtu), Src: errorSource(ip, stack)}
-	return c.originate(f, ip, &e, nil, stack, now, ReasonTooBig)
+	e := arp.ICMPError{Type: header.ICMPv4DstUnreachable, Code: header.ICMPv4FragNeeded, MTU: uint16(mtu), Src: errorSource(ip, c.stack)}
+	return c.originate(f, ip, &e, nil, ReasonTooBig)
 }
 
 // originate replaces frame f, holding datagram ip at f.L3, with ICMP error e
@@ -64,8 +64,9 @@ func (c *Core) tooBig(f *Frame, ip header.IPv4, mtu int, stack *arp.Snapshot, no
 // (resolved here when stale) or nil for a lookup that caches nothing. fail is
 // the reason to drop ip under when no error may be sent about it. The caller has set e's type, code,
 // MTU and source (zero: the egress port's address); originate sets its ID.
-func (c *Core) originate(f *Frame, ip header.IPv4, e *arp.ICMPError, s *Session, stack *arp.Snapshot, now int64, fail DropReason) Result {
+func (c *Core) originate(f *Frame, ip header.IPv4, e *arp.ICMPError, s *Session, fail DropReason) Result {
 	const pre = header.IPv4MinLen + header.ICMPv4MinLen // in front of the quote
+	stack := c.stack
 	if f.Off < pre {
 		return drop(ReasonNoHeadroom)
 	}
@@ -92,7 +93,7 @@ func (c *Core) originate(f *Frame, ip header.IPv4, e *arp.ICMPError, s *Session,
 	if ip.FragmentOffset() != 0 {
 		return drop(fail) // no error about a non-initial fragment, and no token spent
 	}
-	if !c.icmp.Allow(now) {
+	if !c.icmp.Allow(c.now) {
 		return drop(ReasonICMPRateLimited)
 	}
 	off, l3 := f.Off-pre, f.L3

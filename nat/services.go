@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"time"
 
 	"fngw/header"
 	"fngw/sched"
@@ -53,9 +54,9 @@ type ServiceConf struct {
 	LocalAddrs []LocalAddr
 }
 
-// Services is an immutable snapshot of the virtual services for the
-// datapath, built by the control plane and published through an
-// atomic.Pointer; workers load it once per burst. Its lookups are
+// Services is an immutable snapshot of the virtual services and the session
+// timeouts for the datapath, built by the control plane and published
+// through an atomic.Pointer; workers load it once per burst. Its lookups are
 // allocation-free open-addressing probes over pointer-free arrays.
 type Services struct {
 	svcs   []service
@@ -71,6 +72,9 @@ type Services struct {
 	// needed about an IPIP packet to one is relayed to the client.
 	tunDests addrSet
 	lim      Limits
+	// timeout is each state's session timeout in nanoseconds
+	// (Timeouts.perState), indexed by State.
+	timeout [numStates]int64
 }
 
 type service struct {
@@ -98,12 +102,17 @@ func svcKey(vip header.Addr4, port uint16, proto uint8) uint64 {
 	return uint64(vip.Uint32())<<24 | uint64(port)<<8 | uint64(proto)
 }
 
-// NewServices validates conf against lim and builds the snapshot.
-func NewServices(conf []ServiceConf, lim Limits) (*Services, error) {
+// NewServices validates conf against lim, and the timeouts to, and builds
+// the snapshot.
+func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error) {
 	if err := lim.validate(); err != nil {
 		return nil, err
 	}
-	s := &Services{svcs: make([]service, len(conf)), byID: make(map[uint32]int32, len(conf)), lim: lim}
+	timeout, err := to.perState()
+	if err != nil {
+		return nil, err
+	}
+	s := &Services{svcs: make([]service, len(conf)), byID: make(map[uint32]int32, len(conf)), lim: lim, timeout: timeout}
 	nb := 1 << bits.Len(uint(2*len(conf)))
 	s.byKey = make([]svcSlot, nb)
 	var vips, laddrs []header.Addr4
@@ -275,6 +284,13 @@ func (s *Services) Len() int { return len(s.svcs) }
 
 // Limits returns the limits the snapshot was validated against.
 func (s *Services) Limits() Limits { return s.lim }
+
+// Timeouts returns the session timeouts the snapshot carries, with LVS's
+// defaults in place of the zero fields it was built with.
+func (s *Services) Timeouts() Timeouts {
+	return Timeouts{TCP: time.Duration(s.timeout[StateEstablished]), TCPFin: time.Duration(s.timeout[StateFinWait]),
+		UDP: time.Duration(s.timeout[StateUDP]), SynRecv: time.Duration(s.timeout[StateSynRecv])}
+}
 
 // addrSet is an open-addressing set of IPv4 addresses (as big-endian uint32,
 // 0 = empty slot) at a load of at most 1/2.

@@ -42,7 +42,7 @@ func TestServicesLookup(t *testing.T) {
 	}); a != 0 {
 		t.Fatalf("lookups allocate %.1f", a)
 	}
-	empty, err := NewServices(nil, s.Limits())
+	empty, err := NewServices(nil, Timeouts{}, s.Limits())
 	if err != nil || empty.IsVIP(vip) || empty.IsLocalAddr(laddr1) {
 		t.Fatalf("empty snapshot: %v", err)
 	}
@@ -71,7 +71,7 @@ func TestServicesManyAgainstMap(t *testing.T) {
 			Dests: []DestConf{{ID: uint32(i), Addr: rs, Port: 80, Mode: ModeNAT}}})
 		ref[[3]uint32{v.Uint32(), uint32(port), uint32(proto)}] = uint32(i)
 	}
-	s, err := NewServices(conf, Limits{MaxServices: 1000, MaxDests: 4096, MaxLocalAddrs: 1})
+	s, err := NewServices(conf, Timeouts{}, Limits{MaxServices: 1000, MaxDests: 4096, MaxLocalAddrs: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestNewServicesRejects(t *testing.T) {
 			Dests: []DestConf{{ID: 1, Addr: rs, Port: 80, Mode: ModeFullNAT}}, LocalAddrs: []LocalAddr{{laddr1, 1}}}
 	}
 	lim := Limits{MaxServices: 4, MaxDests: 16, MaxLocalAddrs: 2}
-	if _, err := NewServices([]ServiceConf{good()}, lim); err != nil {
+	if _, err := NewServices([]ServiceConf{good()}, Timeouts{}, lim); err != nil {
 		t.Fatalf("good config rejected: %v", err)
 	}
 	for _, tc := range []struct {
@@ -155,7 +155,7 @@ func TestNewServicesRejects(t *testing.T) {
 		{"bad-limits", func(c []ServiceConf) []ServiceConf { return c }, Limits{}, "at least 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewServices(tc.mod([]ServiceConf{good()}), tc.lim)
+			_, err := NewServices(tc.mod([]ServiceConf{good()}), Timeouts{}, tc.lim)
 			if err == nil || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.msg)
 			}

@@ -1,7 +1,6 @@
 package nat
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"fngw/header"
@@ -149,92 +148,4 @@ func (s *Session) Out(d Dir) Tuple4 {
 		return s.Reply.Reverse()
 	}
 	return s.Orig.Reverse()
-}
-
-// SessionWireLen is the length of a Session's binary form.
-const SessionWireLen = 1 + 2*tupleWireLen + 8 + 4 + 4 + 3 + 8 + 2*dirWireLen
-
-const (
-	sessionWireVersion = 2
-	tupleWireLen       = 13
-	dirWireLen         = 2 + 6 + 1
-)
-
-// AppendBinary appends the session's fixed-size big-endian form (for session
-// sync): a version byte, the tuples, Expires as stored (the receiver rebases
-// it onto its own clock), IDs, mode, state, flags, the egress generation and
-// both DirStates, each with its valid byte. It implements
-// encoding.BinaryAppender and never fails.
-func (s *Session) AppendBinary(b []byte) ([]byte, error) {
-	b = append(b, sessionWireVersion)
-	b = appendTuple(b, &s.Orig)
-	b = appendTuple(b, &s.Reply)
-	b = binary.BigEndian.AppendUint64(b, uint64(s.Expires))
-	b = binary.BigEndian.AppendUint32(b, s.DestID)
-	b = binary.BigEndian.AppendUint32(b, s.SvcID)
-	b = append(b, byte(s.Mode), byte(s.State), byte(s.Flags))
-	b = binary.BigEndian.AppendUint64(b, s.gen)
-	for i := range s.Dir {
-		d := &s.Dir[i]
-		b = binary.BigEndian.AppendUint16(b, d.Port)
-		b = append(b, d.DstMAC[:]...)
-		b = append(b, s.egress>>i&1)
-	}
-	return b, nil
-}
-
-// UnmarshalBinary decodes what AppendBinary wrote into s (the table linkage
-// is not part of it) and recomputes the derived checksum deltas. The session
-// it decodes holds no local port or persistence template (those are the
-// sender's). Records of another version, such as version 1's with
-// per-direction counters and source MACs, are rejected.
-func (s *Session) UnmarshalBinary(b []byte) error {
-	if len(b) != SessionWireLen {
-		return fmt.Errorf("session record is %d bytes, want %d", len(b), SessionWireLen)
-	}
-	if b[0] != sessionWireVersion {
-		return fmt.Errorf("session record version %d, want %d", b[0], sessionWireVersion)
-	}
-	b = b[1:]
-	*s = Session{}
-	b = readTuple(b, &s.Orig)
-	b = readTuple(b, &s.Reply)
-	s.Expires = int64(binary.BigEndian.Uint64(b))
-	s.DestID = binary.BigEndian.Uint32(b[8:])
-	s.SvcID = binary.BigEndian.Uint32(b[12:])
-	s.Mode, s.State, s.Flags = Mode(b[16]), State(b[17]), Flags(b[18])
-	if s.Mode >= numModes || s.State >= numStates {
-		return fmt.Errorf("session record has mode %d, state %d: out of range", b[16], b[17])
-	}
-	s.pool, s.tmpl = -1, -1
-	s.gen = binary.BigEndian.Uint64(b[19:])
-	b = b[27:]
-	for i := range s.Dir {
-		d := &s.Dir[i]
-		d.Port = binary.BigEndian.Uint16(b)
-		copy(d.DstMAC[:], b[2:8])
-		if b[8] != 0 {
-			s.egress |= 1 << i
-		}
-		b = b[dirWireLen:]
-	}
-	s.computeDeltas()
-	return nil
-}
-
-func appendTuple(b []byte, t *Tuple4) []byte {
-	b = append(b, t.Src[:]...)
-	b = append(b, t.Dst[:]...)
-	b = binary.BigEndian.AppendUint16(b, t.SPort)
-	b = binary.BigEndian.AppendUint16(b, t.DPort)
-	return append(b, t.Proto)
-}
-
-func readTuple(b []byte, t *Tuple4) []byte {
-	copy(t.Src[:], b[0:4])
-	copy(t.Dst[:], b[4:8])
-	t.SPort = binary.BigEndian.Uint16(b[8:])
-	t.DPort = binary.BigEndian.Uint16(b[10:])
-	t.Proto = b[12]
-	return b[tupleWireLen:]
 }

@@ -240,9 +240,9 @@ func (t *Table) Insert(orig, reply *Tuple4, expires int64) (int32, DropReason) {
 // insertion (a session indexed under its reply tuple meanwhile makes it a
 // conflict). In between the table may serve other lookups, insertions and
 // deletions, but not Delete of this session: it would look for a reply
-// tuple that is not indexed (Core.segment settles first). The halves let a
-// caller prefetch the reply tuple's bucket (BucketAddr) and index it once
-// the line has loaded.
+// tuple that is not indexed (Core settles a deferred flow first: see
+// deferred.go). The halves let a caller prefetch the reply tuple's bucket
+// (BucketAddr) and index it once the line has loaded.
 func (t *Table) insertOrig(orig *Tuple4, h uint32, reply *Tuple4, expires int64) (int32, DropReason) {
 	if t.free < 0 {
 		return -1, ReasonTableFull
@@ -347,8 +347,8 @@ func (t *Table) remove(k *Tuple4, idx int32, d Dir) {
 }
 
 // AppendSessions appends copies of up to max live sessions to dst, in index
-// order (for ipvsadm -L -c and session sync). It scans the whole array, so it
-// is for the control path: run it on the owning core between bursts.
+// order (for ipvsadm -L -c). It scans the whole array, so it is for the
+// control path: run it on the owning core between bursts.
 func (t *Table) AppendSessions(dst []Session, max int) []Session {
 	for i := range t.sess {
 		if max <= 0 {

@@ -2,7 +2,6 @@ package nat
 
 import (
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"fngw/header"
@@ -154,13 +153,16 @@ func tcpTransition(cur State, fl Flags, d Dir, f header.TCPFlags) (State, Flags)
 // when the old connection is in TIME_WAIT or CLOSE.
 func isNewConnReuse(s State) bool { return s == StateTimeWait || s == StateClose }
 
-// Timeouts are the per-state session timeouts shared by all cores. The
-// control plane changes them (ipvsadm --set) at any time; cores read them
-// atomically when they refresh a session, so a change applies to existing
-// sessions from their next packet, as in LVS.
-type Timeouts struct {
-	ns [numStates]atomic.Int64
-}
+// Timeouts are the session timeouts a snapshot carries (ipvsadm --set tcp
+// tcpfin udp, and the SYN_RECV timeout); zero fields mean LVS's defaults.
+// TCP is the ESTABLISHED timeout, TCPFin the FIN_WAIT one, UDP the UDP one;
+// SynRecv is how long a connection whose client sent a SYN and nothing more
+// (a half-open connection, what a SYN flood leaves behind) holds its
+// session: under a flood a shorter one frees the table sooner (LVS's
+// secure_tcp lowers it to 10 s). The other states keep LVS's timeouts. A
+// snapshot's timeouts apply to every session from its next packet, as a
+// change of the kernel's does in LVS.
+type Timeouts struct{ TCP, TCPFin, UDP, SynRecv time.Duration }
 
 // LVS's default timeouts (tcp_timeouts[] in ip_vs_proto_tcp.c, udp_timeouts[]
 // in ip_vs_proto_udp.c).
@@ -179,53 +181,24 @@ var defaultTimeouts = [numStates]time.Duration{
 	StateUDP:         5 * time.Minute,
 }
 
-// NewTimeouts returns LVS's defaults: ESTABLISHED 900 s, FIN_WAIT 120 s,
-// UDP 300 s, and the rest of tcp_timeouts[].
-func NewTimeouts() *Timeouts {
-	t := new(Timeouts)
+// perState returns the timeout of every state in nanoseconds: LVS's
+// defaults, overridden by t's nonzero fields. A negative field is refused.
+func (t Timeouts) perState() ([numStates]int64, error) {
+	var ns [numStates]int64
 	for i, d := range defaultTimeouts {
-		t.ns[i].Store(int64(d))
-	}
-	return t
-}
-
-// Set changes the timeouts the way ipvsadm --set tcp tcpfin udp does: tcp is
-// the ESTABLISHED timeout, tcpfin the FIN_WAIT one, udp the UDP one; a zero
-// value keeps the current setting. Negative values are rejected.
-func (t *Timeouts) Set(tcp, tcpfin, udp time.Duration) error {
-	if tcp < 0 || tcpfin < 0 || udp < 0 {
-		return fmt.Errorf("timeouts must not be negative (tcp %v, tcpfin %v, udp %v)", tcp, tcpfin, udp)
+		ns[i] = int64(d)
 	}
 	for _, x := range [...]struct {
-		s State
-		d time.Duration
-	}{{StateEstablished, tcp}, {StateFinWait, tcpfin}, {StateUDP, udp}} {
-		if x.d != 0 {
-			t.ns[x.s].Store(int64(x.d))
+		name string
+		s    State
+		d    time.Duration
+	}{{"tcp", StateEstablished, t.TCP}, {"tcpfin", StateFinWait, t.TCPFin}, {"udp", StateUDP, t.UDP}, {"SYN_RECV", StateSynRecv, t.SynRecv}} {
+		switch {
+		case x.d < 0:
+			return ns, fmt.Errorf("%s timeout %v must not be negative (zero means LVS's default, %v)", x.name, x.d, defaultTimeouts[x.s])
+		case x.d > 0:
+			ns[x.s] = int64(x.d)
 		}
 	}
-	return nil
+	return ns, nil
 }
-
-// SetSynRecv sets the SYN_RECV timeout: how long a connection whose client
-// sent a SYN and nothing more (a half-open connection, what a SYN flood
-// leaves behind) holds its session. LVS's default is 60 s; under a flood a
-// shorter one frees the table sooner (LVS's secure_tcp lowers it to 10 s).
-// Zero keeps the current setting; negative is refused.
-func (t *Timeouts) SetSynRecv(d time.Duration) error {
-	if d < 0 {
-		return fmt.Errorf("SYN_RECV timeout %v must not be negative", d)
-	}
-	if d != 0 {
-		t.ns[StateSynRecv].Store(int64(d))
-	}
-	return nil
-}
-
-// Get returns the three timeouts ipvsadm -L --timeout shows.
-func (t *Timeouts) Get() (tcp, tcpfin, udp time.Duration) {
-	return t.Of(StateEstablished), t.Of(StateFinWait), t.Of(StateUDP)
-}
-
-// Of returns the timeout of state s.
-func (t *Timeouts) Of(s State) time.Duration { return time.Duration(t.ns[s].Load()) }

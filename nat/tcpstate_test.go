@@ -116,27 +116,59 @@ func TestTCPTransitionOutputClearsNoOutput(t *testing.T) {
 	}
 }
 
-func TestTimeoutsDefaultsAndSet(t *testing.T) {
-	to := NewTimeouts()
-	for s, want := range map[State]time.Duration{
+// TestTimeoutsPerState: a snapshot's per-state timeouts are LVS's defaults
+// but where Timeouts sets one (tcp: ESTABLISHED, tcpfin: FIN_WAIT, udp: UDP,
+// SynRecv: SYN_RECV); a negative one is refused, named with its value.
+func TestTimeoutsPerState(t *testing.T) {
+	lim := Limits{MaxServices: 1, MaxDests: 1, MaxLocalAddrs: 1}
+	defaults := map[State]time.Duration{
 		StateNone: 2 * time.Second, StateEstablished: 900 * time.Second, StateSynSent: 120 * time.Second,
 		StateSynRecv: 60 * time.Second, StateFinWait: 120 * time.Second, StateTimeWait: 120 * time.Second,
 		StateClose: 10 * time.Second, StateCloseWait: 60 * time.Second, StateLastAck: 30 * time.Second,
 		StateListen: 120 * time.Second, StateSynAck: 120 * time.Second, StateUDP: 300 * time.Second,
+	}
+	for _, tc := range []struct {
+		to   Timeouts
+		want map[State]time.Duration // beside the defaults
+	}{
+		{Timeouts{}, nil},
+		{Timeouts{TCP: 100 * time.Second, UDP: 30 * time.Second},
+			map[State]time.Duration{StateEstablished: 100 * time.Second, StateUDP: 30 * time.Second}},
+		{Timeouts{TCPFin: 5 * time.Second, SynRecv: 3 * time.Second},
+			map[State]time.Duration{StateFinWait: 5 * time.Second, StateSynRecv: 3 * time.Second}},
 	} {
-		if got := to.Of(s); got != want {
-			t.Errorf("default timeout of %s = %v, want %v", s, got, want)
+		s, err := NewServices(nil, tc.to, lim)
+		if err != nil {
+			t.Fatalf("%+v: %v", tc.to, err)
+		}
+		want := func(st State) time.Duration {
+			if d, ok := tc.want[st]; ok {
+				return d
+			}
+			return defaults[st]
+		}
+		for st := range State(numStates) {
+			if got := time.Duration(s.timeout[st]); got != want(st) {
+				t.Errorf("%+v: timeout of %s = %v, want %v", tc.to, st, got, want(st))
+			}
+		}
+		all := Timeouts{TCP: want(StateEstablished), TCPFin: want(StateFinWait), UDP: want(StateUDP), SynRecv: want(StateSynRecv)}
+		if got := s.Timeouts(); got != all {
+			t.Errorf("%+v: Timeouts() = %+v, want %+v", tc.to, got, all)
 		}
 	}
-	if err := to.Set(100*time.Second, 0, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	tcp, fin, udp := to.Get()
-	if tcp != 100*time.Second || fin != 120*time.Second || udp != 30*time.Second {
-		t.Fatalf("after Set(100s, 0, 30s): %v %v %v", tcp, fin, udp)
-	}
-	if err := to.Set(-1, 0, 0); err == nil {
-		t.Fatal("negative timeout accepted")
+	for _, tc := range []struct {
+		to  Timeouts
+		msg string
+	}{
+		{Timeouts{TCP: -1}, "tcp timeout -1ns"},
+		{Timeouts{TCPFin: -time.Second}, "tcpfin timeout -1s"},
+		{Timeouts{UDP: -time.Minute}, "udp timeout -1m0s"},
+		{Timeouts{SynRecv: -2 * time.Second}, "SYN_RECV timeout -2s"},
+	} {
+		if _, err := NewServices(nil, tc.to, lim); err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%+v: error %v, want one naming %q", tc.to, err, tc.msg)
+		}
 	}
 }
 

@@ -169,7 +169,6 @@ func TestConcurrentCores(t *testing.T) {
 							c.Overloaded(s.DestID(i))
 						}
 						s.Templates(0)
-						s.TemplateDrops(1)
 					}
 				}
 			}()

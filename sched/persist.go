@@ -69,14 +69,13 @@ type tmplEntry struct {
 }
 
 // tmplTable is one core's templates: a fixed-capacity, pointer-free table. Only
-// that core touches it, except the atomic counters.
+// that core touches it, except the atomic live count.
 type tmplTable struct {
 	idx     chains
 	entries []tmplEntry
 	sweep   int32 // next entry Expire looks at
 	gen     int32 // in handles, so a handle from another table is recognised
 	live    atomic.Int32
-	drops   atomic.Uint64
 	_       [cacheLine]byte
 }
 
@@ -181,8 +180,8 @@ func (s *Service) templateKey(k Key) tmplKey {
 // the session ends (or at once, if it fails to create it).
 //
 // tmpl is -1 when the service is not persistent and when the core's table is full;
-// the connection is still scheduled then, without persistence, and TemplateDrops
-// counts it. dest is -1 when no destination is available.
+// the connection is still scheduled then, without persistence. dest is -1 when no
+// destination is available.
 func (s *Service) PickPersistent(core int, k Key, now int64) (dest int, tmpl int32) {
 	if s.timeout <= 0 {
 		return s.PickAt(core, k, now), -1
@@ -220,7 +219,6 @@ func (s *Service) PickPersistent(core int, k Key, now int64) (dest int, tmpl int
 		return -1, -1
 	}
 	if e = t.alloc(s.conns, core, h, now); e < 0 {
-		t.drops.Add(1)
 		return i, -1
 	}
 	en := &t.entries[e]
@@ -275,15 +273,6 @@ func (s *Service) Templates(core int) int {
 		return 0
 	}
 	return int(s.tmpl[core].live.Load())
-}
-
-// TemplateDrops returns how many connections core scheduled without persistence
-// because its template table was full. Safe from any goroutine.
-func (s *Service) TemplateDrops(core int) uint64 {
-	if s.tmpl == nil {
-		return 0
-	}
-	return s.tmpl[core].drops.Load()
 }
 
 // AppendTemplates appends core's live templates to dst (for `ipvsadm -L -c`). Like

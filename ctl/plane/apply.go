@@ -54,8 +54,8 @@ func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 }
 
 // apply makes next the running configuration: it builds the datapath's service
-// snapshot (validating everything that can fail first), brings the stack's
-// addresses, routes and static neighbours in line, sets the session timeouts,
+// snapshot with the session timeouts (validating everything that can fail
+// first), brings the stack's addresses, routes and static neighbours in line,
 // and publishes. Forwarding never pauses: workers pick up the new snapshots on
 // their next burst, and established sessions keep their destination (sessions
 // of a deleted destination run until they expire). On error the running
@@ -83,12 +83,6 @@ func (p *Plane) apply(next *ctl.Config, announce bool) error {
 		return fmt.Errorf("%w: %v", ctl.ErrInvalid, err)
 	}
 	p.cfg, p.scheds = next, scheds
-	// The datapath's timeouts follow the configuration on every path that
-	// changes it (--set, -R, reload), and only once the change is applied.
-	// The values are whole seconds from 1 to ctl.MaxTimeout: Set cannot fail.
-	t := next.Timeouts
-	p.dp.Timeouts.Set(seconds(t.TCP), seconds(t.TCPFin), seconds(t.UDP))
-	p.dp.Timeouts.SetSynRecv(seconds(t.SynRecv))
 	p.dp.Services.Store(svcs)
 	if announce {
 		for _, a := range added {

@@ -254,7 +254,7 @@ fwd = "fullnat"
 	if out := r.run("adm -L -n"); !strings.Contains(out, "-> 198.18.1.11:8080             FullNat 3      0          1") {
 		t.Errorf("weight not reloaded, or the connection lost:\n%s", out)
 	}
-	if tcp, _, _ := r.dp.Timeouts.Get(); tcp.Seconds() != 600 {
+	if tcp := r.dp.Services.Load().Timeouts().TCP; tcp.Seconds() != 600 {
 		t.Errorf("datapath TCP timeout %v after reload, want 600s", tcp)
 	}
 	if out := r.run("adm -L --timeout"); out != "Timeout (tcp tcpfin udp): 600 120 300\n" {

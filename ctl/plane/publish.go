@@ -158,7 +158,12 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		scheds[key] = b
 		confs = append(confs, sc)
 	}
-	svcs, err := nat.NewServices(confs, p.limits)
+	// The snapshot carries the timeouts, so the datapath's follow the
+	// configuration on every path that changes it (--set, -R, reload), and
+	// only once the change is applied.
+	t := cfg.Timeouts
+	to := nat.Timeouts{TCP: seconds(t.TCP), TCPFin: seconds(t.TCPFin), UDP: seconds(t.UDP), SynRecv: seconds(t.SynRecv)}
+	svcs, err := nat.NewServices(confs, to, p.limits)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -118,7 +118,7 @@ func New(cfg Config) (*Datapath, error) {
 		return nil, err
 	}
 	svcs, err := nat.NewServices([]nat.ServiceConf{{ID: 1, VIP: header.Addr4(sp.VIP.Addr().As4()), Port: sp.VIP.Port(),
-		Proto: proto, Sched: sc, Dests: nd, LocalAddrs: la}}, lim)
+		Proto: proto, Sched: sc, Dests: nd, LocalAddrs: la}}, nat.Timeouts{}, lim)
 	if err != nil {
 		return nil, err
 	}
