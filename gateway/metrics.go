@@ -11,7 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// serveMetrics serves the control plane's collector on addr, at /metrics.
+// serveMetrics serves the control plane's collector on addr, at /metrics
+// (which gathers at most once per plane.MetricsInterval).
 func (g *Gateway) serveMetrics(addr string, c prometheus.Collector) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(c); err != nil {
@@ -22,8 +23,11 @@ func (g *Gateway) serveMetrics(addr string, c prometheus.Collector) (*http.Serve
 		return nil, fmt.Errorf("metrics endpoint %s: %w (set [ctl] metrics to another address, or \"\" to disable)", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Scrapes beyond a few at once are refused at once (503) rather than
+	// queued, and a client cannot hold a connection open by being slow.
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{MaxRequestsInFlight: 8, Timeout: 10 * time.Second}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("metrics endpoint failed", "err", err)

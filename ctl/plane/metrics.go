@@ -2,6 +2,8 @@ package plane
 
 import (
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,9 +16,23 @@ import (
 // workers and nat cores (atomic loads of values the cores publish), service
 // and destination counters through a job on the control goroutine. Nothing
 // is touched from the packet loop.
-func (p *Plane) Collector() prometheus.Collector { return collector{p} }
+//
+// A scrape gathers at most once per MetricsInterval; scrapes closer together
+// (several Prometheus servers, a dashboard refreshing) are served the same
+// figures, so however many there are, the control lcore runs at most one
+// metrics job per interval.
+func (p *Plane) Collector() prometheus.Collector { return &collector{p: p} }
 
-type collector struct{ p *Plane }
+// MetricsInterval is the shortest time between two gatherings of the
+// metrics.
+const MetricsInterval = time.Second
+
+type collector struct {
+	p      *Plane
+	mu     sync.Mutex // serializes gatherings; guards at and cached
+	at     time.Time
+	cached []prometheus.Metric
+}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("fngw_"+name, help, labels, nil)
@@ -66,15 +82,30 @@ var (
 // Describe sends nothing: collector is an unchecked collector (its label sets
 // follow the configuration), and describing by collecting would need the
 // control goroutine, which is not running yet when the registry is built.
-func (c collector) Describe(chan<- *prometheus.Desc) {}
+func (c *collector) Describe(chan<- *prometheus.Desc) {}
 
-func (c collector) Collect(ch chan<- prometheus.Metric) {
-	p := c.p
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if c.cached == nil || time.Since(c.at) >= MetricsInterval {
+		c.cached, c.at = c.p.gather(), time.Now()
+	}
+	ms := c.cached
+	c.mu.Unlock()
+	for _, m := range ms {
+		ch <- m
+	}
+}
+
+// gather reads every metric: the ports' and cores' counters where they are
+// (atomic loads), the stack's and the services' through one job on the
+// control goroutine.
+func (p *Plane) gather() []prometheus.Metric {
+	var ms []prometheus.Metric
 	counter := func(d *prometheus.Desc, v uint64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...))
 	}
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...))
 	}
 	if links, err := p.host.Links(true); err == nil {
 		for _, l := range links {
@@ -156,8 +187,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	})
 	if err == nil {
-		for _, m := range metrics {
-			ch <- m
-		}
+		ms = append(ms, metrics...)
 	}
+	return ms
 }

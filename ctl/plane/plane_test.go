@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"fngw/arp"
 	"fngw/ctl"
@@ -375,4 +377,46 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("after %s, -L: %+v", b, resp)
 		}
 	})
+}
+
+// TestMetricsGatheredOncePerInterval: scrapes closer together than
+// MetricsInterval are served the same figures (one control job however many
+// scrapers there are); the next interval's scrape sees new traffic.
+func TestMetricsGatheredOncePerInterval(t *testing.T) {
+	r := newRig(t, baseFile)
+	r.runAll(fullnat)
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(r.p.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	rx := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "fngw_core_rx_packets_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		t.Fatal("no fngw_core_rx_packets_total")
+		return 0
+	}
+	first := time.Now()
+	before := rx()
+	r.syn(40000)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() { defer wg.Done(); reg.Gather() }()
+	}
+	wg.Wait()
+	if got := rx(); got != before && time.Since(first) < MetricsInterval {
+		t.Errorf("rx %v then %v within one interval: not served from the cache", before, got)
+	}
+	time.Sleep(MetricsInterval)
+	if got := rx(); got != before+1 {
+		t.Errorf("rx %v after an interval, want %v", got, before+1)
+	}
 }
