@@ -291,7 +291,9 @@ func replyFrames(tb testing.TB, sp gen.Spec, c *nat.Core) [][]byte {
 		tb.Fatal(err)
 	}
 	var out [][]byte
-	for _, s := range c.Table().AppendSessions(nil, 1<<20) {
+	list := make([]nat.Session, c.Table().Cap())
+	n, _ := c.Table().CopySessions(list, 0, len(list))
+	for _, s := range list[:n] {
 		f, err := bl.Frame(gen.Packet{SrcMAC: gen.LabServerMAC,
 			Src: netip.AddrPortFrom(netip.AddrFrom4(s.Reply.Src), s.Reply.SPort),
 			Dst: netip.AddrPortFrom(netip.AddrFrom4(s.Reply.Dst), s.Reply.DPort)})

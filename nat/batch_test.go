@@ -125,7 +125,7 @@ func sameState(t *testing.T, a, b *env) {
 	t.Helper()
 	for i := range a.cores {
 		ca, cb := a.cores[i], b.cores[i]
-		x, y := ca.Table().AppendSessions(nil, 1000), cb.Table().AppendSessions(nil, 1000)
+		x, y := sessionsOf(ca.Table(), 1000), sessionsOf(cb.Table(), 1000)
 		if len(x) != len(y) {
 			t.Fatalf("core %d: %d sessions after Process, %d after ProcessBurst", i, len(x), len(y))
 		}
@@ -218,7 +218,7 @@ func TestProcessBurstDeferredFlows(t *testing.T) {
 	c := burst.cores[0]
 	c.Flush()
 	held, inUse := 0, 0
-	for _, s := range c.Table().AppendSessions(nil, 1000) {
+	for _, s := range sessionsOf(c.Table(), 1000) {
 		if s.Orig != other && s.pool >= 0 {
 			held++
 		}

@@ -346,18 +346,29 @@ func (t *Table) remove(k *Tuple4, idx int32, d Dir) {
 	t.buckets[i] = bucket{}
 }
 
-// AppendSessions appends copies of up to max live sessions to dst, in index
-// order (for ipvsadm -L -c). It scans the whole array, so it is for the
-// control path: run it on the owning core between bursts.
-func (t *Table) AppendSessions(dst []Session, max int) []Session {
-	for i := range t.sess {
-		if max <= 0 {
-			break
-		}
+// ListSlice and ListScan bound what one turn of a worker's loop spends on
+// a connection listing: at most ListSlice sessions copied, at most ListScan
+// slots looked at (well under a microsecond to a few, cache permitting:
+// BenchmarkCopySessionsTurn).
+const (
+	ListSlice = 256
+	ListScan  = 4096
+)
+
+// CopySessions copies live sessions into dst, in index order, looking at
+// no more than scan slots from slot from (for ipvsadm -L -c, a slice at a
+// time so that no turn of the owning core's loop is held up for long). It
+// returns how many it copied and the slot to go on from: Cap() once the
+// whole table is scanned; the first slot not copied when dst is full. Run
+// it on the owning core between bursts.
+func (t *Table) CopySessions(dst []Session, from, scan int) (n, next int) {
+	end := min(from+scan, len(t.sess))
+	i := max(from, 0)
+	for ; i < end && n < len(dst); i++ {
 		if t.link[i].prev >= 0 {
-			dst = append(dst, t.sess[i])
-			max--
+			dst[n] = t.sess[i]
+			n++
 		}
 	}
-	return dst
+	return n, i
 }

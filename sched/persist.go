@@ -275,15 +275,20 @@ func (s *Service) Templates(core int) int {
 	return int(s.tmpl[core].live.Load())
 }
 
-// AppendTemplates appends core's live templates to dst (for `ipvsadm -L -c`). Like
-// Pick it touches the core's table, so it must run on the core's own worker (or
-// while the worker is stopped).
-func (s *Service) AppendTemplates(core int, dst []Template, now int64) []Template {
+// CopyTemplates copies core's live templates into dst (for `ipvsadm -L
+// -c`), looking at no more than scan entries from entry from, and returns
+// how many it copied and the entry to go on from (TemplateSlots() once all
+// are seen; the first not copied when dst is full). Like Pick it touches the
+// core's table, so it must run on the core's own worker (or while the worker
+// is stopped).
+func (s *Service) CopyTemplates(core int, dst []Template, from, scan int, now int64) (n, next int) {
 	if s.tmpl == nil {
-		return dst
+		return 0, 0
 	}
 	t := &s.tmpl[core]
-	for e := range t.entries {
+	end := min(from+scan, len(t.entries))
+	e := max(from, 0)
+	for ; e < end && n < len(dst); e++ {
 		en := &t.entries[e]
 		if !en.used || (en.refs == 0 && now >= en.deadline) {
 			continue
@@ -299,9 +304,19 @@ func (s *Service) AppendTemplates(core int, dst []Template, now int64) []Templat
 		if en.refs == 0 {
 			tp.Expires = time.Duration(en.deadline - now)
 		}
-		dst = append(dst, tp)
+		dst[n] = tp
+		n++
 	}
-	return dst
+	return n, e
+}
+
+// TemplateSlots is the size of each core's template table (0 without
+// persistence): CopyTemplates is done at this entry.
+func (s *Service) TemplateSlots() int {
+	if s.tmpl == nil {
+		return 0
+	}
+	return len(s.tmpl[0].entries)
 }
 
 func (t *tmplTable) handle(e int32) int32 { return t.gen<<handleBits | e }

@@ -200,7 +200,7 @@ func TestReleaseForeignHandle(t *testing.T) {
 	b.Release(0, -1, 0)
 	b.Release(0, hb+1, 0)
 	b.Release(0, hb|(maxTemplate-1), 0)
-	if got := b.AppendTemplates(0, nil, 0); len(got) != 1 || got[0].Conns != 1 {
+	if got := templatesOf(b, 0, 0); len(got) != 1 || got[0].Conns != 1 {
 		t.Fatalf("templates after foreign releases: %+v", got)
 	}
 	noPersist := mustService(t, RR, 0, dests(1), c, 1)
@@ -208,12 +208,12 @@ func TestReleaseForeignHandle(t *testing.T) {
 	if i, h := noPersist.PickPersistent(0, client(1, 1), 0); i != 0 || h != -1 {
 		t.Fatalf("non-persistent service: %d, %d", i, h)
 	}
-	if noPersist.Templates(0) != 0 || noPersist.AppendTemplates(0, nil, 0) != nil {
+	if noPersist.Templates(0) != 0 || len(templatesOf(noPersist, 0, 0)) != 0 {
 		t.Fatal("non-persistent service reports templates")
 	}
 }
 
-func TestAppendTemplates(t *testing.T) {
+func TestCopyTemplates(t *testing.T) {
 	c := NewConns(1, 64)
 	ds := dests(1)
 	s := mustService(t, RR, 0, ds, c, 1, persistent(time.Minute, "255.255.0.0"))
@@ -222,7 +222,7 @@ func TestAppendTemplates(t *testing.T) {
 	_, h := s.PickPersistent(0, k, 0)
 	s.PickPersistent(0, k6, 0)
 	s.Release(0, h, 5*sec)
-	got := s.AppendTemplates(0, nil, 15*sec)
+	got := templatesOf(s, 0, 15*sec)
 	if len(got) != 2 {
 		t.Fatalf("%+v", got)
 	}
@@ -232,9 +232,21 @@ func TestAppendTemplates(t *testing.T) {
 	if byProto[protoTCP] != want4 || byProto[protoUDP] != want6 {
 		t.Fatalf("got %+v\nwant %+v\n     %+v", got, want4, want6)
 	}
-	if got := s.AppendTemplates(0, nil, 65*sec); len(got) != 1 || got[0].Proto != protoUDP {
+	if got := templatesOf(s, 0, 65*sec); len(got) != 1 || got[0].Proto != protoUDP {
 		t.Fatalf("expired template listed: %+v", got)
 	}
+}
+
+// templatesOf lists core's live templates of s, copying three entries'
+// worth at a time (as a listing does over several turns).
+func templatesOf(s *Service, core int, now int64) []Template {
+	var out []Template
+	buf := make([]Template, 2)
+	for from := 0; from < s.TemplateSlots(); {
+		n, next := s.CopyTemplates(core, buf, from, 3, now)
+		out, from = append(out, buf[:n]...), next
+	}
+	return out
 }
 
 // TestPersistNetmask6: an IPv6 mask groups IPv6 clients and leaves IPv4 ones whole.

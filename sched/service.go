@@ -81,7 +81,7 @@ type coreState struct {
 
 // Service is one virtual service's scheduler for one configuration snapshot. It is
 // immutable except for per-core state, which only that core touches: core c may
-// call Pick, PickAt, PickPersistent, Release, Expire and AppendTemplates with c,
+// call Pick, PickAt, PickPersistent, Release, Expire and CopyTemplates with c,
 // concurrently with other cores using their own index. The accessors (Kind, Dest,
 // Templates, ...) are safe from any goroutine.
 //

@@ -58,6 +58,7 @@ type Plane struct {
 	destIDs     *ids[destKey]
 	lastWeights map[destKey]int32
 	est         estimators
+	list        listBufs
 }
 
 // New builds the control plane of c.Datapath and applies the file's

@@ -2,6 +2,7 @@ package plane
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -418,5 +419,41 @@ func TestMetricsGatheredOncePerInterval(t *testing.T) {
 	time.Sleep(MetricsInterval)
 	if got := rx(); got != before+1 {
 		t.Errorf("rx %v after an interval, want %v", got, before+1)
+	}
+}
+
+// TestConnListingInSlices: -L -c lists every session and persistence
+// template of a table larger than one turn's slice (nat.ListSlice), copied
+// by the worker over several turns.
+func TestConnListingInSlices(t *testing.T) {
+	r := newRig(t, baseFile)
+	r.runAll(strings.Replace(fullnat, "-s rr", "-s rr -p 60", 1))
+	const flows = 3*nat.ListSlice + 7
+	h := harness.Hosts{SrcMAC: clientMAC, DstMAC: pkttest.MAC(gwMAC), Src: client, Dst: vip}
+	for i := range flows {
+		r.dev.Push(0, 0, 0, harness.TCPSyn(h, uint16(20000+i), 80, 1000))
+	}
+	harness.Eventually(t, 5*time.Second, "every SYN to create its session", func() error {
+		if c := r.p.coreStatuses()[0].Created; c != flows {
+			return fmt.Errorf("%d sessions", c)
+		}
+		return nil
+	})
+	var list struct {
+		Conns []ctl.Conn `json:"conns"`
+	}
+	if err := json.Unmarshal([]byte(r.run("adm -L -n -c --json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	ports, templates := map[uint16]bool{}, 0
+	for _, c := range list.Conns {
+		if c.State == "NONE" {
+			templates++
+			continue
+		}
+		ports[c.Client.Port()] = true
+	}
+	if len(ports) != flows || templates != 1 {
+		t.Errorf("listed %d distinct sessions and %d templates; want %d and 1", len(ports), templates, flows)
 	}
 }

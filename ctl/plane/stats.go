@@ -2,6 +2,7 @@ package plane
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"fngw/arp"
@@ -198,57 +199,97 @@ func (p *Plane) coreStatuses() []ctl.CoreStatus {
 	return list
 }
 
-// sessionListTimeout bounds how long a listing waits for each worker.
+// sessionListTimeout bounds how long a listing waits for a worker to take
+// its copy job (a stopped worker); once taken, the copy runs to its end.
 const sessionListTimeout = 2 * time.Second
 
-// maxListedSessions bounds `-L -c` output per core.
-const maxListedSessions = 100000
+// maxListed bounds `-L -c` output per core: sessions, and templates.
+const maxListed = 100000
 
-// sessions lists every worker's sessions for -c, each copied on its own worker
-// between two bursts.
+// listBufs are what a connection listing copies into, allocated at the first
+// listing and reused. Owned by the control goroutine.
+type listBufs struct {
+	sess []nat.Session
+	tmpl []sched.Template
+	tsvc []int // the persistent service (index) of each template
+}
+
+// persistent is a service with persistence templates to list.
+type persistent struct {
+	key ctl.ServiceKey
+	svc *sched.Service
+}
+
+// sessions lists every worker's sessions for -c, and the persistence
+// templates of its persistent services. Each worker copies them itself, a
+// slice (nat.ListSlice, nat.ListScan) after each turn of its loop, so that
+// a listing of a million sessions never holds a turn up for more than
+// microseconds.
 func (p *Plane) sessions() []ctl.Conn {
+	if p.list.sess == nil {
+		p.list = listBufs{sess: make([]nat.Session, maxListed), tmpl: make([]sched.Template, maxListed), tsvc: make([]int, maxListed)}
+	}
 	var conns []ctl.Conn
 	names := make(map[uint32]ctl.ServiceKey)
 	for k, id := range p.svcIDs.byKey {
 		names[id] = k
 	}
+	var pers []persistent
+	for k, b := range p.scheds {
+		if b.svc.Persistence().Timeout > 0 {
+			pers = append(pers, persistent{k, b.svc})
+		}
+	}
+	slices.SortFunc(pers, func(a, b persistent) int { return ctl.CompareServiceKeys(a.key, b.key) })
+	sess, tmpl, tsvc := p.list.sess, p.list.tmpl, p.list.tsvc
 	for i, w := range p.dp.Workers {
-		var list []nat.Session
+		tab := p.dp.Cores[i].Table()
 		var now int64
-		core := p.dp.Cores[i]
-		tmpls := make(map[ctl.ServiceKey][]sched.Template)
-		if !w.Exec(func(n int64) bool {
+		ns, from := 0, 0         // sessions copied, next slot
+		nt, si, tfrom := 0, 0, 0 // templates copied, service, next entry
+		copySlice := func(n int64) bool {
 			now = n
-			list = core.Table().AppendSessions(nil, maxListedSessions)
-			for k, b := range p.scheds {
-				sc := b.svc
-				if sc.Persistence().Timeout > 0 {
-					tmpls[k] = sc.AppendTemplates(i, nil, n)
+			if from < tab.Cap() && ns < len(sess) {
+				k, next := tab.CopySessions(sess[ns:min(ns+nat.ListSlice, len(sess))], from, nat.ListScan)
+				ns, from = ns+k, next
+				return false
+			}
+			for si < len(pers) && nt < len(tmpl) {
+				sv := pers[si].svc
+				if tfrom >= sv.TemplateSlots() {
+					si, tfrom = si+1, 0
+					continue
 				}
+				k, next := sv.CopyTemplates(i, tmpl[nt:min(nt+nat.ListSlice, len(tmpl))], tfrom, nat.ListScan, n)
+				for j := nt; j < nt+k; j++ {
+					tsvc[j] = si
+				}
+				nt, tfrom = nt+k, next
+				return false
 			}
 			return true
-		}, sessionListTimeout) {
+		}
+		if !w.Exec(copySlice, sessionListTimeout) {
 			continue
 		}
 		// Persistence templates, listed as LVS lists them: state NONE, client
 		// port 0, expiry the time left (the full timeout while connections
 		// hold the template).
-		for k, ts := range tmpls {
-			for _, tp := range ts {
-				c := ctl.Conn{Proto: ctl.Proto(tp.Proto), Core: i, State: "NONE",
-					Client:  netip.AddrPortFrom(tp.Client, 0),
-					Virtual: netip.AddrPortFrom(tp.VIP, tp.VPort)}
-				c.Expires = uint32(tp.Expires / time.Second)
-				if tp.Conns > 0 {
-					c.Expires = uint32(p.scheds[k].svc.Persistence().Timeout / time.Second)
-				}
-				if d, ok := p.destByID(k, tp.DestID); ok {
-					c.Dest = d
-				}
-				conns = append(conns, c)
+		for j, tp := range tmpl[:nt] {
+			ps := pers[tsvc[j]]
+			c := ctl.Conn{Proto: ctl.Proto(tp.Proto), Core: i, State: "NONE",
+				Client:  netip.AddrPortFrom(tp.Client, 0),
+				Virtual: netip.AddrPortFrom(tp.VIP, tp.VPort)}
+			c.Expires = uint32(tp.Expires / time.Second)
+			if tp.Conns > 0 {
+				c.Expires = uint32(ps.svc.Persistence().Timeout / time.Second)
 			}
+			if d, ok := p.destByID(ps.key, tp.DestID); ok {
+				c.Dest = d
+			}
+			conns = append(conns, c)
 		}
-		for _, s := range list {
+		for _, s := range sess[:ns] {
 			c := ctl.Conn{Proto: ctl.Proto(s.Orig.Proto), Core: i,
 				Client:  netip.AddrPortFrom(s.Orig.Src.Netip(), s.Orig.SPort),
 				Virtual: netip.AddrPortFrom(s.Orig.Dst.Netip(), s.Orig.DPort),
