@@ -56,6 +56,7 @@ type Plane struct {
 	scheds      map[ctl.ServiceKey]*builtSched
 	svcIDs      *ids[ctl.ServiceKey]
 	destIDs     *ids[destKey]
+	destOwner   map[uint32]uint32 // destination ID → the service ID it was given under
 	lastWeights map[destKey]int32
 	est         estimators
 	list        listBufs
@@ -69,7 +70,7 @@ type Plane struct {
 func New(c Config) (*Plane, error) {
 	p := &Plane{log: c.Log, file: c.File, dp: c.Datapath, host: c.Host, portIDs: c.Ports,
 		portNames: make(map[uint16]string), limits: c.Limits,
-		svcIDs: newIDs[ctl.ServiceKey](c.Limits.MaxServices), destIDs: newIDs[destKey](c.Limits.MaxDests),
+		svcIDs: newIDs[ctl.ServiceKey](c.Limits.MaxServices), destIDs: newIDs[destKey](c.Limits.MaxDests), destOwner: make(map[uint32]uint32),
 		lastWeights: make(map[destKey]int32)}
 	for name, id := range c.Ports {
 		p.portNames[id] = name

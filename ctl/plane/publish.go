@@ -13,46 +13,83 @@ import (
 )
 
 // ids hands out small stable identifiers (service and destination IDs the
-// datapath indexes its counters with). A released ID goes to the back of the free
-// queue, so it is reused as late as possible: sessions of a deleted destination
-// still count against its ID until they expire.
+// datapath indexes its counters and connection counts with). A released ID
+// is quarantined while connections still count against it (sessions of a
+// deleted destination run until they expire): a key added again meanwhile
+// gets its old ID back, with its connections, as LVS revives a deleted
+// destination from its trash; other keys get it only once it is idle, and
+// then as late as possible (the free queue is first in, first out).
 type ids[K comparable] struct {
 	byKey map[K]uint32
-	free  []uint32
+	held  map[K]uint32 // released, in quarantine
+	free  []uint32     // released and idle
 	next  uint32
 	max   uint32
 }
 
 func newIDs[K comparable](max int) *ids[K] {
-	return &ids[K]{byKey: make(map[K]uint32), max: uint32(max)}
+	return &ids[K]{byKey: make(map[K]uint32), held: make(map[K]uint32), max: uint32(max)}
 }
 
-func (s *ids[K]) get(k K) (uint32, error) {
+// get returns k's ID, giving it one if it has none; reused reports an ID
+// that served another key before (its counters hold that key's totals).
+func (s *ids[K]) get(k K) (id uint32, reused bool, err error) {
 	if id, ok := s.byKey[k]; ok {
-		return id, nil
+		return id, false, nil
 	}
-	var id uint32
+	h, revived := s.held[k]
 	switch {
+	case revived:
+		id = h
+		delete(s.held, k)
 	case s.next < s.max:
 		id = s.next
 		s.next++
 	case len(s.free) > 0:
-		id, s.free = s.free[0], s.free[1:]
+		id, s.free, reused = s.free[0], s.free[1:], true
 	default:
-		return 0, fmt.Errorf("too many (limit %d)", s.max)
+		return 0, false, fmt.Errorf("too many (limit %d; %d more wait for their connections to end)", s.max, len(s.held))
 	}
 	s.byKey[k] = id
-	return id, nil
+	return id, reused, nil
 }
 
-// keep releases every ID whose key is not in live.
+// keep quarantines the ID of every key not in live.
 func (s *ids[K]) keep(live map[K]bool) {
 	for k, id := range s.byKey {
 		if !live[k] {
 			delete(s.byKey, k)
+			s.held[k] = id
+		}
+	}
+}
+
+// sweep frees the quarantined IDs that busy says no connection counts
+// against any more.
+func (s *ids[K]) sweep(busy func(id uint32) bool) {
+	for k, id := range s.held {
+		if !busy(id) {
+			delete(s.held, k)
 			s.free = append(s.free, id)
 		}
 	}
+}
+
+// sweepIDs frees the quarantined destination IDs no connection or
+// persistence template counts against, then the service IDs none of whose
+// quarantined destinations remain (every session counts against one
+// destination, so a service's sessions have ended when its destinations'
+// have).
+func (p *Plane) sweepIDs() {
+	p.destIDs.sweep(func(id uint32) bool {
+		a, in := p.dp.Conns.Sum(id)
+		return a != 0 || in != 0 || p.dp.Conns.Persist(id) != 0
+	})
+	busy := make(map[uint32]bool)
+	for _, did := range p.destIDs.held {
+		busy[p.destOwner[did]] = true
+	}
+	p.svcIDs.sweep(func(id uint32) bool { return busy[id] })
 }
 
 type destKey struct {
@@ -96,6 +133,8 @@ type builtSched struct {
 // published and the ID tables may hold IDs for keys that are not live, which the
 // next successful build releases.
 func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (*nat.Services, map[ctl.ServiceKey]*builtSched, error) {
+	p.est.init()
+	p.sweepIDs()
 	var confs []nat.ServiceConf
 	liveSvc := make(map[ctl.ServiceKey]bool)
 	liveDest := make(map[destKey]bool)
@@ -104,9 +143,12 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		s := vs.Service
 		key := s.Key()
 		liveSvc[key] = true
-		sid, err := p.svcIDs.get(key)
+		sid, reused, err := p.svcIDs.get(key)
 		if err != nil {
 			return nil, nil, fmt.Errorf("service %s: %v", key, err)
+		}
+		if reused {
+			p.est.zsvc[key] = p.rawService(sid) // counted from zero
 		}
 		kind, err := sched.ParseKind(s.Sched)
 		if err != nil {
@@ -121,10 +163,14 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		for _, d := range vs.Dests {
 			dk := destKey{key, d.Key()}
 			liveDest[dk] = true
-			did, err := p.destIDs.get(dk)
+			did, reused, err := p.destIDs.get(dk)
 			if err != nil {
 				return nil, nil, fmt.Errorf("destination %s of %s: %v", d.Key(), key, err)
 			}
+			if reused {
+				p.est.zdest[dk] = p.rawDest(did)
+			}
+			p.destOwner[did] = sid
 			spec.dests = append(spec.dests, sched.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Weight: int32(d.Weight),
 				UThresh: d.UThresh, LThresh: d.LThresh, LastWeight: p.lastWeight(dk, d.Weight)})
 			sc.Dests = append(sc.Dests, nat.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Mode: fwdModes[d.Fwd]})

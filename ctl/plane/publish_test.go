@@ -11,12 +11,19 @@ import (
 	"fngw/sched"
 )
 
-// newTestPlane is a Plane with what services() needs and nothing more.
-func newTestPlane() *Plane {
+// newTestPlane is a Plane with what services() needs and nothing more: one
+// core, no workers.
+func newTestPlane(t *testing.T) *Plane {
+	t.Helper()
 	lim := nat.Limits{MaxServices: 16, MaxDests: 64, MaxLocalAddrs: 16}
+	conns := sched.NewConns(1, lim.MaxDests)
+	core, err := nat.NewCore(nat.Config{Core: 0, NumCores: 1, Sessions: 1024, Limits: lim}, conns, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &Plane{portIDs: map[string]uint16{"dpdk1": 1}, limits: lim,
-		dp:     &lcore.Datapath{Conns: sched.NewConns(1, lim.MaxDests), Cores: make([]*nat.Core, 1)},
-		svcIDs: newIDs[ctl.ServiceKey](lim.MaxServices), destIDs: newIDs[destKey](lim.MaxDests),
+		dp:     &lcore.Datapath{Conns: conns, Cores: []*nat.Core{core}},
+		svcIDs: newIDs[ctl.ServiceKey](lim.MaxServices), destIDs: newIDs[destKey](lim.MaxDests), destOwner: make(map[uint32]uint32),
 		lastWeights: make(map[destKey]int32)}
 }
 
@@ -41,7 +48,7 @@ func admApply(t *testing.T, cfg *ctl.Config, lines ...string) {
 // two connections wrr 3:1 sent all of them to the first destination); a change
 // to its own destinations builds a new scheduler.
 func TestServicesKeepUnchangedSchedulers(t *testing.T) {
-	p := newTestPlane()
+	p := newTestPlane(t)
 	cfg := ctl.NewConfig()
 	admApply(t, cfg,
 		"-A -t 198.18.1.100:80 -s wrr",
@@ -93,5 +100,63 @@ func TestServicesKeepUnchangedSchedulers(t *testing.T) {
 		if d := ss.Dest(ss.Pick(0, key)); d.Addr.String() != "198.18.2.12" {
 			t.Errorf("198.18.2.11 has weight 0, yet it was picked")
 		}
+	}
+}
+
+// TestIDQuarantine: a deleted destination's ID is not given to another
+// destination while connections count against it; the same destination
+// added back gets it again (its connections with it, as LVS revives a
+// deleted destination); once idle, the ID is reused, and the new owner's
+// counters start from zero.
+func TestIDQuarantine(t *testing.T) {
+	p := newTestPlane(t)
+	p.destIDs.max = 2 // two destination IDs in all
+	cfg := ctl.NewConfig()
+	admApply(t, cfg,
+		"-A -t 198.18.1.100:80 -s wlc",
+		"-a -t 198.18.1.100:80 -r 198.18.2.11:80 -m",
+		"-a -t 198.18.1.100:80 -r 198.18.2.12:80 -m")
+	build := func(c *ctl.Config) error {
+		_, scheds, err := p.services(c, p.scheds)
+		if err == nil {
+			p.scheds = scheds
+		}
+		return err
+	}
+	if err := build(cfg); err != nil {
+		t.Fatal(err)
+	}
+	svc := cfg.Services[0].Service.Key()
+	old := destKey{svc, ctl.DestKey{Addr: netip.MustParseAddr("198.18.2.11"), Port: 80}}
+	oldID := p.destIDs.byKey[old]
+	p.dp.Conns.Add(0, oldID, 1, 0) // an established connection to .11
+
+	del := cfg.Clone()
+	admApply(t, del, "-d -t 198.18.1.100:80 -r 198.18.2.11:80")
+	if err := build(del); err != nil {
+		t.Fatal(err)
+	}
+	other := del.Clone()
+	admApply(t, other, "-a -t 198.18.1.100:80 -r 198.18.2.13:80 -m")
+	if err := build(other); err == nil || !strings.Contains(err.Error(), "1 more wait for their connections to end") {
+		t.Fatalf("a third destination while .11's connection lives: %v", err)
+	}
+	if err := build(cfg); err != nil || p.destIDs.byKey[old] != oldID {
+		t.Fatalf("re-adding .11: %v, ID %d, want its old %d", err, p.destIDs.byKey[old], oldID)
+	}
+
+	if err := build(del); err != nil {
+		t.Fatal(err)
+	}
+	p.dp.Conns.Add(0, oldID, -1, 0) // the connection ends
+	if err := build(other); err != nil {
+		t.Fatalf("a third destination once .11 is idle: %v", err)
+	}
+	nk := destKey{svc, ctl.DestKey{Addr: netip.MustParseAddr("198.18.2.13"), Port: 80}}
+	if p.destIDs.byKey[nk] != oldID {
+		t.Fatalf(".13 has ID %d, want the freed %d", p.destIDs.byKey[nk], oldID)
+	}
+	if _, ok := p.est.zdest[nk]; !ok {
+		t.Error("the reused ID's counters are not counted from zero for .13")
 	}
 }

@@ -58,9 +58,11 @@ func (p *Plane) rawDest(id uint32) ctl.Counters {
 }
 
 // tick runs every 2 seconds on the control goroutine: it feeds every estimator
-// one sample (ip_vs_est.c's period) and keeps neighbours in use confirmed.
+// one sample (ip_vs_est.c's period), keeps neighbours in use confirmed, and
+// frees the quarantined IDs whose connections have ended.
 func (p *Plane) tick() {
 	p.refreshNeighs()
+	p.sweepIDs()
 	p.est.init()
 	tickAll(p.svcIDs.byKey, p.est.svc, p.est.zsvc, p.rawService)
 	tickAll(p.destIDs.byKey, p.est.dest, p.est.zdest, p.rawDest)
