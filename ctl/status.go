@@ -105,11 +105,16 @@ func WriteCores(w io.Writer, cores []CoreStatus, asJSON bool) error {
 // MemStatus is `gw mem`: the mbuf pool and the control plane's Go heap, the
 // figures a soak test or an operator watches for leaks.
 type MemStatus struct {
-	Mbufs      int    `json:"mbufs"`        // pool size
-	MbufsInUse int    `json:"mbufs_in_use"` // in rx/tx rings, rings between lcores, held by the stack, in flight
-	MbufsAvail int    `json:"mbufs_available"`
-	HeapBytes  uint64 `json:"go_heap_bytes"` // live Go heap (control plane; the datapath allocates nothing)
-	Goroutines int    `json:"goroutines"`    // control socket clients, workers, control lcore...
+	Mbufs      int `json:"mbufs"`        // pool size
+	MbufsInUse int `json:"mbufs_in_use"` // in rx/tx rings, rings between lcores, held by the stack, in flight
+	MbufsAvail int `json:"mbufs_available"`
+	// Where the mbufs in use are: in the rings between lcores, by kind
+	// (redirect, to_control, arp, from_control), and elsewhere: the ports'
+	// descriptor rings, the lcores' caches, the stack's queue, in flight.
+	InRings    map[string]int `json:"in_rings"`
+	Elsewhere  int            `json:"elsewhere"`
+	HeapBytes  uint64         `json:"go_heap_bytes"` // live Go heap (control plane; the datapath allocates nothing)
+	Goroutines int            `json:"goroutines"`    // control socket clients, workers, control lcore...
 }
 
 // WriteMem prints m as `gw mem` does, or JSON.
@@ -117,8 +122,20 @@ func WriteMem(w io.Writer, m MemStatus, asJSON bool) error {
 	if asJSON {
 		return writeJSON(w, m)
 	}
-	_, err := fmt.Fprintf(w, "mbufs %d in use %d available %d\ngo heap %d bytes, %d goroutines\n",
-		m.Mbufs, m.MbufsInUse, m.MbufsAvail, m.HeapBytes, m.Goroutines)
+	var b strings.Builder
+	fmt.Fprintf(&b, "mbufs %d in use %d available %d\n", m.Mbufs, m.MbufsInUse, m.MbufsAvail)
+	kinds := make([]string, 0, len(m.InRings))
+	for k := range m.InRings {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	b.WriteString("  in rings:")
+	for _, k := range kinds {
+		fmt.Fprintf(&b, " %s %d", k, m.InRings[k])
+	}
+	fmt.Fprintf(&b, "\n  elsewhere (port descriptor rings, lcore caches, stack queue, in flight) %d\n", m.Elsewhere)
+	fmt.Fprintf(&b, "go heap %d bytes, %d goroutines\n", m.HeapBytes, m.Goroutines)
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 

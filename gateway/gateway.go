@@ -26,9 +26,6 @@ import (
 // Limits of the datapath's ID spaces.
 var limits = nat.Limits{MaxServices: 4096, MaxDests: 65536, MaxLocalAddrs: 1024}
 
-// ringSize is the number of slots of every ring between lcores.
-const ringSize = 4096
-
 // port is one configured DPDK port.
 type port struct {
 	cfg config.Port
@@ -225,7 +222,9 @@ func (g *Gateway) setupDatapath() error {
 	// Port ids are DPDK's (PCI devices first, then vdevs), indexes of the
 	// per-port tx arrays.
 	plan := lcore.Plan{NumPorts: int(maxID) + 1, IO: dpdk.EthIO{Pool: g.pool}, NewBurst: dpdk.NewBurst,
-		NewRing:  func(name string) (lcore.Ring, error) { return dpdk.NewRing(name, ringSize, true) },
+		NewRing:      func(name string, size int) (lcore.Ring, error) { return dpdk.NewRing(name, size, true) },
+		RedirectRing: config.RedirectRing, ControlRing: config.ControlRing, ARPRing: config.ARPRing,
+		Neigh:    arp.NeighConfig{QueueTotal: config.StackQueue},
 		Register: registerLcore, Sessions: f.Session.CapacityPerCore, Limits: limits, Seed: rand.Uint64(),
 		IdlePolls: f.IdlePolls, IdleSleep: time.Duration(f.IdleSleepUS) * time.Microsecond, Log: g.log}
 	for i, wc := range f.Workers {

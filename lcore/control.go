@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +21,10 @@ type Stack = arp.Stack[*dpdk.Mbuf]
 type ControlConfig struct {
 	IO          IO
 	FromWorkers []Ring // one per worker: packets for the stack
-	ToWorkers   []Ring // one per worker: packets for the worker to send
+	// ARPFromWorkers (one per worker, optional) carry ARP alone, read
+	// before FromWorkers at every turn.
+	ARPFromWorkers []Ring
+	ToWorkers      []Ring // one per worker: packets for the worker to send
 	// TxWorker is the worker whose tx queues send the control lcore's packets.
 	TxWorker int
 	Neigh    arp.NeighConfig
@@ -45,6 +49,7 @@ type ControlStats struct {
 // stack and runs every job handed to Do or Submit; nothing else touches them.
 type Control struct {
 	cfg   ControlConfig
+	from  []Ring // the rings from the workers, ARP's first
 	stack *Stack
 	rx    *dpdk.Burst
 	out   outBuf // toward the tx worker
@@ -70,6 +75,7 @@ func NewControl(cfg ControlConfig, newBurst func(int) *dpdk.Burst) *Control {
 	if c.cfg.Log == nil {
 		c.cfg.Log = slog.Default()
 	}
+	c.from = slices.Concat(cfg.ARPFromWorkers, cfg.FromWorkers)
 	tx := cfg.ToWorkers[cfg.TxWorker]
 	c.out = newOutBuf(newBurst, func(b *dpdk.Burst, n int) int { return tx.Enqueue(b, 0, n) }, &c.cnt.sent, &c.cnt.ringFull)
 	c.stack = arp.NewStack(cfg.Neigh, arp.Hooks[*dpdk.Mbuf]{
@@ -240,7 +246,7 @@ func (c *Control) Run() {
 
 func (c *Control) poll(now int64) int {
 	total := 0
-	for _, r := range c.cfg.FromWorkers {
+	for _, r := range c.from {
 		n := r.Dequeue(c.rx, 0, BurstSize)
 		c.cnt.rx.add(uint64(n))
 		for i := 0; i < n; i++ {

@@ -23,6 +23,7 @@ const (
 	BadL4Checksum                  // TCP/UDP checksum wrong by the NIC's verdict
 	LocalUnhandled                 // not ICMP, to an address the gateway owns that no service uses
 	MartianSource                  // source in 0/8, 127/8, 224/4 or 240/4 (RFC 1812 §5.3.7)
+	ICMPRateLimited                // ICMP to the gateway above ICMPRate (icmp_msgs_per_sec)
 	NumReasons
 )
 
@@ -30,7 +31,7 @@ var reasonNames = [NumReasons]string{
 	"short_frame", "multi_segment", "unknown_ethertype", "vlan_on_untagged_port",
 	"other_host", "l2_multicast", "malformed_ipv4", "bad_ipv4_checksum", "not_for_us",
 	"tx_queue_full", "redirect_ring_full", "control_ring_full",
-	"bad_l4_checksum", "local_unhandled", "martian_source",
+	"bad_l4_checksum", "local_unhandled", "martian_source", "icmp_local_rate_limited",
 }
 
 // String is the reason's metric label.

@@ -3,6 +3,7 @@ package lcore
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -23,8 +24,12 @@ type Plan struct {
 	NumPorts int
 	IO       IO // every worker's and the control lcore's I/O (WorkerPlan.IO overrides it)
 	NewBurst func(n int) *dpdk.Burst
-	// NewRing makes one ring between two lcores, named for DPDK.
-	NewRing func(name string) (Ring, error)
+	// NewRing makes one ring between two lcores, named for DPDK, of size
+	// slots (size-1 packets): RedirectRing slots from worker to worker,
+	// ControlRing between a worker and the control lcore, ARPRing for ARP
+	// toward the control lcore. The pool must count what they can hold.
+	NewRing                            func(name string, size int) (Ring, error)
+	RedirectRing, ControlRing, ARPRing int
 	// Register, if set, runs on each worker's thread before its loop (it makes
 	// the thread a DPDK lcore).
 	Register func() error
@@ -58,6 +63,35 @@ type Datapath struct {
 	Cores    []*nat.Core
 	Workers  []*Worker
 	Control  *Control
+	rings    [numRingKinds][]Ring
+}
+
+// RingKind names the rings between lcores, for the mbuf census.
+type RingKind int
+
+// The kinds of rings.
+const (
+	RingRedirect    RingKind = iota // worker → worker: replies for the owner of their session
+	RingToControl                   // worker → control lcore: ICMP to the gateway, next hops to resolve
+	RingARP                         // worker → control lcore: ARP
+	RingFromControl                 // control lcore → worker: what the stack sends
+	numRingKinds
+)
+
+var ringNames = [numRingKinds]string{"redirect", "to_control", "arp", "from_control"}
+
+func (k RingKind) String() string { return ringNames[k] }
+
+// RingCounts returns how many packets the rings of each kind hold now
+// (where the pool's mbufs are, for `gw mem`). Safe from any goroutine.
+func (d *Datapath) RingCounts() map[string]int {
+	m := make(map[string]int, numRingKinds)
+	for k, rs := range d.rings {
+		for _, r := range rs {
+			m[RingKind(k).String()] += r.Count()
+		}
+	}
+	return m
 }
 
 // Stack is the user-space stack the control lcore owns.
@@ -82,29 +116,33 @@ func Build(p Plan) (*Datapath, error) {
 		d.Cores = append(d.Cores, c)
 	}
 	var err error
-	ring := func(format string, a ...any) Ring { // the first failure stops making rings
+	ring := func(size int, format string, a ...any) Ring { // the first failure stops making rings
 		if err != nil {
 			return nil
 		}
 		var r Ring
-		r, err = p.NewRing(fmt.Sprintf(format, a...))
+		r, err = p.NewRing(fmt.Sprintf(format, a...), size)
 		return r
 	}
-	toCtl, fromCtl := make([]Ring, n), make([]Ring, n)
+	toCtl, toCtlARP, fromCtl := make([]Ring, n), make([]Ring, n), make([]Ring, n)
 	red := make([][]Ring, n) // red[i][j]: from worker i to worker j
 	for i := range n {
-		toCtl[i], fromCtl[i] = ring("toctl%d", i), ring("fromctl%d", i)
+		toCtl[i], fromCtl[i] = ring(p.ControlRing, "toctl%d", i), ring(p.ControlRing, "fromctl%d", i)
+		toCtlARP[i] = ring(p.ARPRing, "arp%d", i)
 		red[i] = make([]Ring, n)
 		for j := range n {
 			if i != j {
-				red[i][j] = ring("red%d_%d", i, j)
+				red[i][j] = ring(p.RedirectRing, "red%d_%d", i, j)
 			}
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	d.Control = NewControl(ControlConfig{IO: p.IO, FromWorkers: toCtl, ToWorkers: fromCtl, Neigh: p.Neigh, Log: p.Log}, p.NewBurst)
+	d.Control = NewControl(ControlConfig{IO: p.IO, FromWorkers: toCtl, ARPFromWorkers: toCtlARP, ToWorkers: fromCtl,
+		Neigh: p.Neigh, Log: p.Log}, p.NewBurst)
+	d.rings = [numRingKinds][]Ring{RingRedirect: slices.DeleteFunc(slices.Concat(red...), func(r Ring) bool { return r == nil }),
+		RingToControl: toCtl, RingARP: toCtlARP, RingFromControl: fromCtl}
 	for i, wp := range p.Workers {
 		var in []Ring
 		for j := range n {
@@ -123,7 +161,7 @@ func Build(p Plan) (*Datapath, error) {
 		d.Workers = append(d.Workers, NewWorker(WorkerConfig{
 			ID: i, CPU: wp.CPU, Register: p.Register, Rx: wp.Rx, TxQueue: txq, IO: io,
 			Services: &d.Services, Stack: d.Control.Stack(), NAT: d.Cores[i],
-			RedirectOut: red[i], RedirectIn: in, ToControl: toCtl[i], FromControl: fromCtl[i],
+			RedirectOut: red[i], RedirectIn: in, ToControl: toCtl[i], ARPToControl: toCtlARP[i], FromControl: fromCtl[i],
 			IdlePolls: p.IdlePolls, IdleSleep: p.IdleSleep,
 		}, p.NewBurst))
 	}

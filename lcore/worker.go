@@ -51,7 +51,11 @@ type WorkerConfig struct {
 	RedirectOut []Ring
 	RedirectIn  []Ring
 	ToControl   Ring // packets for the control lcore
-	FromControl Ring // packets the control lcore wants sent; the port is in the mbuf
+	// ARPToControl carries ARP alone to the control lcore, which reads it
+	// first: ARP keeps the gateway's addresses reachable and must not wait
+	// behind other packets (or be dropped with them when they fill a ring).
+	ARPToControl Ring
+	FromControl  Ring // packets the control lcore wants sent; the port is in the mbuf
 	// IdlePolls and IdleSleep: after IdlePolls consecutive empty turns, sleep
 	// IdleSleep (0: never; a dedicated core busy-polls).
 	IdlePolls    int
@@ -67,6 +71,8 @@ type Worker struct {
 	tx   []outBuf // per port
 	red  []outBuf // per destination core (b nil: none)
 	ctl  outBuf
+	arp  outBuf          // ARP toward the control lcore
+	icmp arp.TokenBucket // ICMP to the gateway's addresses (ICMPRate)
 	free *dpdk.Burst
 	nfre int
 	cnt  counters
@@ -96,6 +102,15 @@ type job struct {
 	aborted  bool
 }
 
+// ICMPRate and ICMPBurst limit, per worker, the ICMP messages to the
+// gateway's own addresses handed to the control lcore (echo requests): as
+// Linux's icmp_msgs_per_sec and icmp_msgs_burst, so that a ping flood costs
+// the control lcore a bounded share and never crowds out ARP.
+const (
+	ICMPRate  = 1000
+	ICMPBurst = 50
+)
+
 // bufCap is the capacity of each verdict buffer: two rx bursts, flushed early
 // when full.
 const bufCap = 2 * BurstSize
@@ -122,6 +137,12 @@ func NewWorker(cfg WorkerConfig, newBurst func(int) *dpdk.Burst) *Worker {
 		toCtl = func(b *dpdk.Burst, n int) int { return r.Enqueue(b, 0, n) }
 	}
 	w.ctl = newOutBuf(newBurst, toCtl, &k.toControl, &k.drops[ControlRingFull])
+	toARP := toCtl
+	if r := cfg.ARPToControl; r != nil {
+		toARP = func(b *dpdk.Burst, n int) int { return r.Enqueue(b, 0, n) }
+	}
+	w.arp = newOutBuf(newBurst, toARP, &k.toControl, &k.drops[ControlRingFull])
+	w.icmp = arp.NewTokenBucket(ICMPRate, ICMPBurst, 0)
 	if cfg.ExpireBudget == 0 {
 		w.cfg.ExpireBudget = 64
 	}
@@ -279,7 +300,7 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state) {
 	switch eth.Type() {
 	case header.EtherTypeIPv4:
 	case header.EtherTypeARP:
-		w.toControl(m, 0)
+		w.arp.put(m, w.cfg.IO)
 		return
 	case header.EtherTypeVLAN:
 		w.drop(m, VLANOnUntagged)
@@ -355,12 +376,12 @@ func (w *Worker) balance(st state, now int64) {
 	w.nlb = 0
 	w.cfg.NAT.ProcessBurst(w.frames[:n], w.res[:n], st.svcs, st.stack, now)
 	for i := range n {
-		w.dispatch(w.lb[i], &w.frames[i], w.res[i], st)
+		w.dispatch(w.lb[i], &w.frames[i], w.res[i], st, now)
 	}
 }
 
 // dispatch sends m, which nat processed into f with verdict r.
-func (w *Worker) dispatch(m *dpdk.Mbuf, f *nat.Frame, r nat.Result, st state) {
+func (w *Worker) dispatch(m *dpdk.Mbuf, f *nat.Frame, r nat.Result, st state, now int64) {
 	if (r.Act == nat.ActTx || r.Act == nat.ActControl) && (f.Off != m.DataOff() || f.Len != m.DataLen()) {
 		m.SetData(f.Off, f.Len) // moved: TUN encapsulation, an ICMP error built in place
 	}
@@ -382,6 +403,10 @@ func (w *Worker) dispatch(m *dpdk.Mbuf, f *nat.Frame, r nat.Result, st state) {
 				// protocols to the gateway's own addresses have no
 				// listener (until a path to the kernel exists).
 				w.drop(m, LocalUnhandled)
+				return
+			}
+			if !w.icmp.Allow(now) {
+				w.drop(m, ICMPRateLimited)
 				return
 			}
 			w.toControl(m, 0)
@@ -443,6 +468,7 @@ func (w *Worker) flush() {
 	for c := range w.red {
 		w.red[c].flush(w.cfg.IO)
 	}
+	w.arp.flush(w.cfg.IO)
 	w.ctl.flush(w.cfg.IO)
 	if w.nfre > 0 {
 		w.cfg.IO.FreeBulk(w.free, 0, w.nfre)

@@ -137,7 +137,7 @@ func newRig(tb testing.TB, spec gen.Spec, ncores, sessions int) *rig {
 		IO:       func(i int) lcore.IO { return r.ios[i] },
 		Rx:       func(int) []lcore.Queue { return []lcore.Queue{{Port: 0, Queue: 0}} },
 		NewBurst: dpdk.NewGoBurst,
-		NewRing:  func(string) (lcore.Ring, error) { return newRing(4096), nil },
+		NewRing:  func(_ string, size int) (lcore.Ring, error) { return newRing(size), nil },
 		Start:    start})
 	if err != nil {
 		tb.Fatal(err)

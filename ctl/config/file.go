@@ -35,6 +35,17 @@ const (
 	MaxSessionsPerCore = 1 << 26
 )
 
+// The rings between lcores, in slots (a ring holds one packet fewer), and
+// what else holds mbufs beside the ports: the pool is sized to hold all of
+// it at once (neededMbufs), so that full rings cannot starve the ports.
+const (
+	RedirectRing = 4096 // worker → worker, replies for the owner of their session
+	ControlRing  = 1024 // worker ↔ control lcore
+	ARPRing      = 256  // worker → control lcore, ARP alone
+	StackQueue   = 1024 // packets the stack holds waiting for a next hop (its queue limit)
+	TurnBuffer   = 128  // a worker's buffer toward one way out, within a turn
+)
+
 // raw* mirror the TOML file; pointers tell absent keys from zero values.
 type rawFile struct {
 	EAL         rawEAL       `toml:"eal"`

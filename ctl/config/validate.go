@@ -431,16 +431,21 @@ func (v *validator) session(raw *rawFile, f *File) {
 	f.LB.Timeouts = t
 }
 
-// neededMbufs is what the rx rings, tx rings and per-lcore caches hold at
-// most, plus bursts in flight.
-// Values out of range (already reported) count as their limits so that
-// the sum cannot overflow.
+// neededMbufs is what can hold mbufs at once: the ports' rx and tx
+// descriptor rings, the per-lcore caches, the rings between lcores
+// (RedirectRing, ControlRing, ARPRing), the stack's queue of packets
+// waiting for a next hop (StackQueue), and each worker's buffers within a
+// turn. Values out of range (already reported) count as their limits so
+// that the sum cannot overflow.
 func neededMbufs(f *File, cache int) int {
 	clamp := func(x, lo, hi int) int { return max(lo, min(x, hi)) }
 	n := 0
 	for _, p := range f.Ports {
 		n += clamp(p.Queues, 1, MaxQueues)*clamp(p.RxDesc, 64, 16384) + len(f.Workers)*clamp(p.TxDesc, 64, 16384)
 	}
+	w := clamp(len(f.Workers), 1, MaxLcore)
+	n += w*(w-1)*(RedirectRing-1) + w*(2*(ControlRing-1)+ARPRing-1) + StackQueue
+	n += w * (len(f.Ports) + w + 3) * TurnBuffer
 	return n + len(f.EAL.Lcores)*(clamp(cache, 0, 512)+64)
 }
 

@@ -227,6 +227,11 @@ func (p *Plane) mem() ctl.MemStatus {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	inUse, avail := p.host.Mbufs()
-	return ctl.MemStatus{Mbufs: inUse + avail, MbufsInUse: inUse, MbufsAvail: avail,
+	rings := p.dp.RingCounts()
+	elsewhere := inUse
+	for _, n := range rings {
+		elsewhere -= n
+	}
+	return ctl.MemStatus{Mbufs: inUse + avail, MbufsInUse: inUse, MbufsAvail: avail, InRings: rings, Elsewhere: max(elsewhere, 0),
 		HeapBytes: ms.HeapAlloc, Goroutines: runtime.NumGoroutine()}
 }

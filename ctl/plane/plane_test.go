@@ -91,7 +91,8 @@ func newRig(t testing.TB, file string) *rig {
 	lim := nat.Limits{MaxServices: 16, MaxDests: 64, MaxLocalAddrs: 16}
 	dp, err := lcore.Build(lcore.Plan{Workers: []lcore.WorkerPlan{{CPU: -1, Rx: []lcore.Queue{{Port: 0, Queue: 0}}}},
 		NumPorts: 1, IO: r.dev, NewBurst: dpdk.NewGoBurst,
-		NewRing:  func(string) (lcore.Ring, error) { return dpdktest.NewRing(1024), nil },
+		NewRing:      func(_ string, size int) (lcore.Ring, error) { return dpdktest.NewRing(size), nil },
+		RedirectRing: 64, ControlRing: 64, ARPRing: 16,
 		Sessions: 1024, Limits: lim, IdlePolls: 1, IdleSleep: 50 * time.Microsecond})
 	if err != nil {
 		t.Fatal(err)

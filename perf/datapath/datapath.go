@@ -36,7 +36,7 @@ type Config struct {
 	Rx       func(core int) []lcore.Queue
 	NewBurst func(n int) *dpdk.Burst
 	// NewRing makes a ring between two lcores (lcore.Plan.NewRing).
-	NewRing func(name string) (lcore.Ring, error)
+	NewRing func(name string, size int) (lcore.Ring, error)
 	Start   int64 // the monotonic clock at creation (ns)
 	// CPU, if set, pins worker i when it runs (Worker.Run); Register then
 	// makes its thread a DPDK lcore. Unset: workers are only polled.
@@ -64,7 +64,8 @@ func New(cfg Config) (*Datapath, error) {
 	}
 	lim := nat.Limits{MaxServices: 8, MaxDests: 256, MaxLocalAddrs: 256}
 	plan := lcore.Plan{NumPorts: len(cfg.PortMACs), NewBurst: cfg.NewBurst, NewRing: cfg.NewRing, Register: cfg.Register,
-		Sessions: cfg.Sessions, Limits: lim, Seed: 7, Start: cfg.Start, IO: cfg.IO(0)}
+		Sessions: cfg.Sessions, Limits: lim, Seed: 7, Start: cfg.Start, IO: cfg.IO(0),
+		RedirectRing: 4096, ControlRing: 1024, ARPRing: 256}
 	for i := range cfg.Cores {
 		cpu := -1
 		if cfg.CPU != nil {

@@ -114,8 +114,8 @@ func newDatapath(tb testing.TB, port int) *datapath.Datapath {
 		IO:       func(int) lcore.IO { return dpdk.EthIO{Pool: pool} },
 		Rx:       func(int) []lcore.Queue { return []lcore.Queue{{Port: ports[port].ID, Queue: 0}} },
 		NewBurst: dpdk.NewBurst,
-		NewRing: func(name string) (lcore.Ring, error) {
-			return dpdk.NewRing(fmt.Sprintf("%s_%d", name, built), 1024, true)
+		NewRing: func(name string, size int) (lcore.Ring, error) {
+			return dpdk.NewRing(fmt.Sprintf("%s_%d", name, built), size, true)
 		},
 		Start:    1,
 		CPU:      func(int) int { return cpu },
