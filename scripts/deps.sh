@@ -3,7 +3,7 @@
 # a C compiler (cgo, perf/cref), DPDK 22.11 and its tools, libpcap, iproute2,
 # then the Go modules.
 set -euo pipefail
-pkgs=(gcc libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping curl procps python3)
+pkgs=(gcc libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping iputils-arping curl procps python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
