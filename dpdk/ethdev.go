@@ -60,8 +60,21 @@ func (p *Port) Info() (DevInfo, error) {
 		RetaSize:      int(in.reta_size),
 		HashKeySize:   int(in.hash_key_size),
 		MinMTU:        int(in.min_mtu),
-		MaxMTU:        int(in.max_mtu),
+		MaxMTU:        maxMTU(int(in.max_rx_pktlen), int(in.max_mtu)),
 	}, nil
+}
+
+// maxMTU is the largest MTU ethdev lets a port set: its max_mtu, or less
+// when its largest receivable frame is smaller (rte_eth_dev_set_mtu checks
+// the frame, MTU plus the port's L2 overhead, against max_rx_pktlen; the
+// overhead is max_rx_pktlen - max_mtu when the PMD sets both, else Ethernet
+// header and CRC).
+func maxMTU(maxRxPktLen, maxMTU int) int {
+	overhead := 14 + 4
+	if maxMTU != 0xffff && maxRxPktLen > maxMTU {
+		overhead = maxRxPktLen - maxMTU
+	}
+	return min(maxMTU, maxRxPktLen-overhead)
 }
 
 // PortConf is how a port is set up before Start.

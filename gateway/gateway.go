@@ -72,7 +72,9 @@ func (g *Gateway) run() error {
 		return err
 	}
 	defer dpdk.Cleanup()
-	pool, err := dpdk.NewPool("fngw_mbufs", f.Pool.Mbufs, f.Pool.CacheSize, 2048+dpdk.DefaultHeadroom, -1)
+	// Each mbuf holds a whole frame at the largest port MTU (no chained
+	// mbufs on the datapath).
+	pool, err := dpdk.NewPool("fngw_mbufs", f.Pool.Mbufs, f.Pool.CacheSize, f.Pool.DataRoom+dpdk.DefaultHeadroom, -1)
 	if err != nil {
 		return err
 	}
@@ -169,9 +171,12 @@ func (g *Gateway) setupPorts() error {
 		if err := dev.Start(); err != nil {
 			return fmt.Errorf("port %s: %w", pc.Name, err)
 		}
-		if pc.MTU != 0 {
+		if have, err := dev.MTU(); err != nil || have != pc.MTU {
+			// The stack would advertise an MTU the port does not carry, and
+			// frames of that size would be dropped silently.
 			if err := dev.SetMTU(pc.MTU); err != nil {
-				g.log.Warn("MTU not set; the port keeps its own", "port", pc.Name, "mtu", pc.MTU, "err", err)
+				return fmt.Errorf("port %s: mtu %d: %w (the device takes %d to %d; set [[port]] mtu within that)",
+					pc.Name, pc.MTU, err, info.MinMTU, info.MaxMTU)
 			}
 		}
 		if pc.Promiscuous {

@@ -553,3 +553,25 @@ func FuzzParse(f *testing.F) {
 		_ = netip.Addr{}
 	})
 }
+
+// TestMbufsSizedForMTU: the mbuf data room holds a whole frame at the
+// largest port MTU (the datapath does not chain mbufs), and a pool the EAL
+// memory cannot hold is refused naming memory_mb and what it would take.
+func TestMbufsSizedForMTU(t *testing.T) {
+	for _, c := range []struct{ mtu, room int }{{1500, 2048}, {68, 2048}, {2026, 2048}, {2027, 2176}, {9000, 9088}, {MaxMTU, 9728}} {
+		if got := DataRoomFor(c.mtu); got != c.room || got < c.mtu+22 {
+			t.Errorf("DataRoomFor(%d) = %d, want %d", c.mtu, got, c.room)
+		}
+	}
+	f, err := Parse("gw.toml", []byte(strings.Replace(brief, "queues = 1\n", "queues = 1\nmtu = 9000\n", 1)+"[pool]\nmbufs = 16383\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Pool.DataRoom != 9088 {
+		t.Errorf("data room %d with a port at MTU 9000, want 9088", f.Pool.DataRoom)
+	}
+	_, err = Parse("gw.toml", []byte(strings.Replace(brief, "queues = 1\n", "queues = 1\nmtu = 9000\n", 1)+"[pool]\nmbufs = 65535\n"))
+	if err == nil || !strings.Contains(err.Error(), "eal.memory_mb: 512 MiB cannot hold the mbuf pool: 65535 mbufs") {
+		t.Errorf("a 600 MiB pool in 512 MiB: %v", err)
+	}
+}

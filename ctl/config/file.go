@@ -23,6 +23,7 @@ const (
 	DefaultQueues      = 1
 	DefaultDesc        = 1024
 	DefaultMTU         = 1500
+	MaxMTU             = 9702 // the largest jumbo MTU common NICs take
 	DefaultSocket      = "/run/fngw/gw.sock"
 	DefaultMetrics     = "127.0.0.1:9180"
 	DefaultLogLevel    = "info"
@@ -39,7 +40,7 @@ const (
 // what else holds mbufs beside the ports: the pool is sized to hold all of
 // it at once (neededMbufs), so that full rings cannot starve the ports.
 const (
-	RedirectRing = 4096 // worker → worker, replies for the owner of their session
+	RedirectRing = 1024 // worker → worker, replies for the owner of their session
 	ControlRing  = 1024 // worker ↔ control lcore
 	ARPRing      = 256  // worker → control lcore, ARP alone
 	StackQueue   = 1024 // packets the stack holds waiting for a next hop (its queue limit)
@@ -218,7 +219,22 @@ type Session struct {
 type Pool struct {
 	Mbufs     int // per pool; computed from the ports and workers when absent
 	CacheSize int
+	// DataRoom is each mbuf's packet room, headroom excluded: a whole frame
+	// at the largest port MTU fits one mbuf (the datapath does not chain
+	// mbufs), and never less than DPDK's default 2048.
+	DataRoom int
 }
+
+// DataRoomFor is the mbuf data room (headroom excluded) that holds a frame
+// of the given MTU: Ethernet header, one VLAN tag, the FCS, rounded up to
+// 128 bytes; at least 2048.
+func DataRoomFor(mtu int) int {
+	return max(2048, (mtu+14+4+4+127)&^127)
+}
+
+// mbufOverhead is what an mbuf costs beside its data room: the rte_mbuf
+// (two cache lines), the headroom, the mempool object header, rounded.
+const mbufOverhead = 128 + 128 + 64
 
 // ControlLcore is the first lcore of eal.lcores.
 func (f *File) ControlLcore() int { return f.EAL.Lcores[0] }

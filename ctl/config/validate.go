@@ -198,8 +198,8 @@ func (v *validator) ports(raw *rawFile, f *File) {
 				v.errf(key+d.k, "%d must be a power of two from 64 to 16384", d.n)
 			}
 		}
-		if p.MTU < 68 || p.MTU > 9702 {
-			v.errf(key+".mtu", "%d out of range 68-9702", p.MTU)
+		if p.MTU < 68 || p.MTU > MaxMTU {
+			v.errf(key+".mtu", "%d out of range 68-%d", p.MTU, MaxMTU)
 		}
 		if rp.MAC != "" {
 			m, err := ctl.ParseMAC(rp.MAC)
@@ -450,6 +450,14 @@ func neededMbufs(f *File, cache int) int {
 }
 
 func (v *validator) pool(raw *rawFile, f *File) {
+	mtu := DefaultMTU
+	for _, p := range f.Ports {
+		if p.MTU <= MaxMTU { // a larger one is reported already
+			mtu = max(mtu, p.MTU)
+		}
+	}
+	f.Pool.DataRoom = DataRoomFor(mtu)
+	defer v.poolMemory(f, mtu)
 	f.Pool.CacheSize = deref(raw.Pool.CacheSize, DefaultMbufCache)
 	if c := f.Pool.CacheSize; c < 0 || c > 512 {
 		v.errf("pool.cache_size", "%d out of range 0-512 (RTE_MEMPOOL_CACHE_MAX_SIZE)", c)
@@ -467,6 +475,20 @@ func (v *validator) pool(raw *rawFile, f *File) {
 	f.Pool.Mbufs = *raw.Pool.Mbufs
 	if f.Pool.Mbufs < need {
 		v.errf("pool.mbufs", "%d is too few: the rx and tx rings and lcore caches alone hold up to %d; raise it or remove the key to size it automatically", f.Pool.Mbufs, need)
+	}
+}
+
+// poolMemory refuses a pool the EAL's memory cannot hold (eal.memory_mb):
+// DPDK would fail at start with a message naming neither.
+func (v *validator) poolMemory(f *File, mtu int) {
+	if f.EAL.MemoryMB < 64 {
+		return // reported already
+	}
+	need := int64(f.Pool.Mbufs) * int64(f.Pool.DataRoom+mbufOverhead)
+	// The EAL needs the rest for the rings, the ports' queues and itself.
+	if have := int64(f.EAL.MemoryMB) << 20 * 3 / 4; need > have {
+		v.errf("eal.memory_mb", "%d MiB cannot hold the mbuf pool: %d mbufs of %d bytes (for MTU %d) take %d MiB, and the EAL needs a quarter beside it; raise memory_mb to %d or lower the MTU or pool.mbufs",
+			f.EAL.MemoryMB, f.Pool.Mbufs, f.Pool.DataRoom+mbufOverhead, mtu, need>>20, (need*4/3>>20)+1)
 	}
 }
 
