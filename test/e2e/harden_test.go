@@ -196,36 +196,3 @@ func (tp *fnTopo) clientLink(t *testing.T) string {
 	}
 	return routes[0].Dev
 }
-
-// clientLink is the client namespace's link toward the gateway.
-func (tp *fnTopo) clientLink(t *testing.T) string {
-	t.Helper()
-	out := tp.client.MustIP("-j", "route", "get", fnVIP)
-	var routes []struct {
-		Dev string `json:"dev"`
-	}
-	if err := json.Unmarshal([]byte(out), &routes); err != nil || len(routes) == 0 {
-		t.Fatalf("route to %s in the client: %q %v", fnVIP, out, err)
-	}
-	return routes[0].Dev
-}
-
-// TestJumboFrames: with every port at MTU 9000 (the mbufs sized for it),
-// 8 000-byte UDP datagrams cross the gateway whole, both ways through
-// FULLNAT. Before, the pool's 2 KB mbufs made the port chain them and the
-// worker dropped every one as multi_segment while the stack advertised the
-// large MTU.
-func TestJumboFrames(t *testing.T) {
-	tp := startFullNAT(t, fnOpts{mtu: 9000})
-	tp.addFullNATServices(t, "rr")
-	var rep udpReport
-	tp.peerRun(t, tp.client, 30*time.Second, &rep, "udp", "-addr", fnUDP, "-n", "20", "-size", "8000")
-	if rep.Echoed != rep.Sent || rep.Sent != 20 {
-		t.Fatalf("8000-byte datagrams: %d sent, %d echoed, errors %v\n%s", rep.Sent, rep.Echoed, rep.Errors, tp.stats(t))
-	}
-	for _, c := range tp.cores(t) {
-		if n := c.Drops["multi_segment"]; n != 0 {
-			t.Errorf("core %d dropped %d multi-segment frames", c.Core, n)
-		}
-	}
-}
