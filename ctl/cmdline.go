@@ -21,7 +21,7 @@ const Commands = "adm, ip, link, stats, mem or reload"
 //	link show [-s] [--json] [PORT]   ports
 //	stats [--json]                   per-core counters
 //	mem [--json]                     mbufs and the Go heap
-//	reload                           re-read the configuration file
+//	reload [--dry-run]               apply the changes made to the configuration file
 //
 // It is the only parse of a command: the client sends the Command it
 // returns, and the gateway runs it as it is. Errors are *UsageError.
@@ -50,10 +50,14 @@ func ParseCommandLine(args []string) (Command, error) {
 		}
 		return cmd, nil
 	case "reload":
-		if len(rest) > 0 {
-			return Command{}, usagef("reload: unexpected argument %q (usage: gw reload)", rest[0])
+		cmd := Command{Op: OpReload}
+		for _, a := range rest {
+			if a != "--dry-run" && a != "-n" {
+				return Command{}, usagef("reload: unknown argument %q (usage: gw reload [--dry-run])", a)
+			}
+			cmd.DryRun = true
 		}
-		return Command{Op: OpReload}, nil
+		return cmd, nil
 	}
 	return Command{}, usagef("unknown command %q; use %s (gw -h)", args[0], Commands)
 }
@@ -95,6 +99,9 @@ func (c Command) gwArgs() []string {
 	}
 	if c.Dev != "" {
 		a = append(a, c.Dev)
+	}
+	if c.DryRun {
+		a = append(a, "--dry-run")
 	}
 	return a
 }

@@ -84,7 +84,8 @@ type Command struct {
 	Addr     *Addr        `json:"addr,omitempty"`
 	Route    *Route       `json:"route,omitempty"`
 	Neigh    *Neigh       `json:"neigh,omitempty"`
-	Dev      string       `json:"dev,omitempty"` // the port a link command names
+	Dev      string       `json:"dev,omitempty"`     // the port a link command names
+	DryRun   bool         `json:"dry_run,omitempty"` // reload --dry-run
 	List     *ListOptions `json:"list,omitempty"`
 	Batch    []Command    `json:"batch,omitempty"` // OpRestore: the commands to apply at once
 }

@@ -32,6 +32,10 @@ func invalidf(format string, a ...any) error {
 	return &kindError{ErrInvalid, fmt.Sprintf(format, a...)}
 }
 
+// Invalidf is an error of class ErrInvalid with the message as given (no
+// class prefix), for the daemon's own checks.
+func Invalidf(format string, a ...any) error { return invalidf(format, a...) }
+
 func existsf(format string, a ...any) error {
 	return &kindError{ErrExists, fmt.Sprintf(format, a...)}
 }

@@ -1,13 +1,11 @@
 package plane
 
 import (
-	"fmt"
 	"net/netip"
 	"time"
 
 	"fngw/arp"
 	"fngw/ctl"
-	"fngw/ctl/config"
 	"fngw/header"
 	"fngw/nat"
 )
@@ -29,7 +27,7 @@ func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 	for _, a := range cfg.Addrs {
 		id, ok := p.portIDs[a.Port]
 		if !ok {
-			return nil, fmt.Errorf("%w: address %s: no port named %q", ctl.ErrInvalid, a.Prefix, a.Port)
+			return nil, ctl.Invalidf("address %s: no port named %q", a.Prefix, a.Port)
 		}
 		want[a.Prefix.Addr()] = owned{id, a.Prefix, arp.OwnInterface}
 	}
@@ -43,7 +41,7 @@ func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 		for _, l := range vs.Laddrs {
 			id, ok := p.portIDs[l.Port]
 			if !ok {
-				return nil, fmt.Errorf("%w: local address %s: no port named %q", ctl.ErrInvalid, l.Addr, l.Port)
+				return nil, ctl.Invalidf("local address %s: no port named %q", l.Addr, l.Port)
 			}
 			if _, ok := want[l.Addr]; !ok {
 				want[l.Addr] = owned{id, netip.PrefixFrom(l.Addr, l.Addr.BitLen()), arp.OwnLocalAddr}
@@ -68,7 +66,7 @@ func (p *Plane) apply(next *ctl.Config, announce bool) error {
 	}
 	svcs, scheds, err := p.services(next, p.scheds)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ctl.ErrInvalid, err)
+		return ctl.Invalidf("%v", err)
 	}
 	want, err := p.ownedAddrs(next)
 	if err != nil {
@@ -80,7 +78,7 @@ func (p *Plane) apply(next *ctl.Config, announce bool) error {
 		if back, err2 := p.ownedAddrs(p.cfg); err2 == nil {
 			p.syncStack(p.cfg, back)
 		}
-		return fmt.Errorf("%w: %v", ctl.ErrInvalid, err)
+		return ctl.Invalidf("%v", err)
 	}
 	p.cfg, p.scheds = next, scheds
 	p.dp.Services.Store(svcs)
@@ -177,31 +175,6 @@ func (p *Plane) announce() {
 	}
 }
 
-// reload re-reads the configuration file and applies the difference to the
-// load-balancing and stack configuration through the same path as the CLI.
-// Settings that need a restart (EAL, ports, workers) are reported, not applied.
-func (p *Plane) reload() (string, error) {
-	f, err := config.Load(p.file.Path)
-	if err != nil {
-		return "", err
-	}
-	cmds := ctl.Diff(p.cfg, f.LB)
-	next := p.cfg.Clone()
-	for _, c := range cmds {
-		if err := next.Apply(c); err != nil {
-			return "", fmt.Errorf("reload: %s: %w", c, err)
-		}
-	}
-	if err := p.apply(next, true); err != nil {
-		return "", err
-	}
-	msg := fmt.Sprintf("%s: %d changes applied", p.file.Path, len(cmds))
-	if f.EAL.LcoresText != p.file.EAL.LcoresText || len(f.Ports) != len(p.file.Ports) || len(f.Workers) != len(p.file.Workers) {
-		msg += "; EAL, port and worker settings take effect only after a restart"
-	}
-	return msg, nil
-}
-
 // laddrIdle refuses to delete a local address whose ports carry connections
 // (as DPVS's sa_pool does): the replies of those connections are addressed to it,
 // and once it is gone the gateway would neither answer ARP for it nor steer the
@@ -217,7 +190,7 @@ func (p *Plane) laddrIdle(a netip.Addr) error {
 		}
 	}
 	if inUse > 0 {
-		return fmt.Errorf("%w: local address %s has %d connection(s) in use; delete it once they have ended (quiesce the service's destinations with -w 0 first)", ctl.ErrInvalid, a, inUse)
+		return ctl.Invalidf("local address %s has %d connection(s) in use; delete it once they have ended (quiesce the service's destinations with -w 0 first)", a, inUse)
 	}
 	return nil
 }

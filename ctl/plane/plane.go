@@ -53,6 +53,7 @@ type Plane struct {
 
 	// owned by the control goroutine
 	cfg         *ctl.Config
+	fileLB      *ctl.Config // the file's configuration as last applied (reload merges from it)
 	scheds      map[ctl.ServiceKey]*builtSched
 	svcIDs      *ids[ctl.ServiceKey]
 	destIDs     *ids[destKey]
@@ -78,6 +79,7 @@ func New(c Config) (*Plane, error) {
 	if err := p.apply(c.File.LB, false); err != nil {
 		return nil, err
 	}
+	p.fileLB = c.File.LB
 	return p, nil
 }
 
@@ -107,10 +109,14 @@ func (p *Plane) Handle(req socket.Request) socket.Response {
 // what it did (SIGHUP).
 func (p *Plane) Reload() {
 	p.dp.Control.Submit(func() {
-		if out, err := p.reload(); err != nil {
+		r, err := p.reload(false)
+		switch {
+		case r != nil && err != nil:
+			p.log.Error("reloaded in part", "file", r.path, "changes", len(r.changes), "err", err)
+		case err != nil:
 			p.log.Error("reload failed; running configuration kept", "err", err)
-		} else {
-			p.log.Info("reloaded", "changes", out)
+		default:
+			p.log.Info("reloaded", "file", r.path, "changes", len(r.changes))
 		}
 	})
 }
@@ -173,12 +179,11 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 	case ctl.OpMem:
 		return ctl.WriteMem(w, p.mem(), asJSON)
 	case ctl.OpReload:
-		out, err := p.reload()
-		if err != nil {
-			return err
+		r, err := p.reload(cmd.DryRun)
+		if r != nil {
+			io.WriteString(w, r.String())
 		}
-		fmt.Fprintln(w, out)
-		return nil
+		return err
 	}
 	if !cmd.Op.Mutates() {
 		return &ctl.UsageError{Msg: fmt.Sprintf("%q is not a command the gateway runs; use %s (gw -h)", cmd.Op, ctl.Commands)}

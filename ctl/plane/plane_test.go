@@ -230,9 +230,11 @@ func TestRefusedCommandChangesNothing(t *testing.T) {
 	}
 }
 
-// TestReloadAppliesTheFile: a reload applies the file's changes through the
-// same path as the CLI (services, timeouts), reports how many, and says
-// which settings need a restart.
+// TestReloadAppliesTheFile: a reload applies the changes made to the file
+// since it was last applied, through the same path as the CLI (services,
+// timeouts), reports each, leaves alone what was created or changed at
+// runtime and not in the file, and says which settings need a restart
+// (failing, with the rest applied). --dry-run only reports.
 func TestReloadAppliesTheFile(t *testing.T) {
 	svc := `
 [[service]]
@@ -249,28 +251,58 @@ fwd = "fullnat"
 		t.Fatalf("the file's service is not running:\n%s", out)
 	}
 	r.syn(40000)
+	// Runtime: a service the file does not have, and a timeout it does not set.
+	r.runAll("adm -A -u 198.18.1.100:53 -s rr|adm --set 0 90 0")
+	if out := r.run("reload"); !strings.HasSuffix(out, ": 0 changes applied\n") {
+		t.Errorf("reload of an unchanged file said %q", out)
+	}
+	if out := r.run("adm -L -n"); !strings.Contains(out, "UDP  198.18.1.100:53") {
+		t.Errorf("a reload of an unchanged file deleted a runtime service:\n%s", out)
+	}
+
 	r.write(baseFile + strings.Replace(svc, `fwd = "fullnat"`, "fwd = \"fullnat\"\nweight = 3", 1) +
 		"[session]\ntcp_timeout = 600\ntcp_syn_recv_timeout = 5\n")
-	out := r.run("reload")
-	if !strings.Contains(out, "2 changes applied") {
-		t.Errorf("reload said %q; want 2 changes (the weight, the timeouts)", out)
+	want := []string{"3 changes", "~ timeout tcp 900→600", "~ timeout syn_recv 60→5", "~ dest 198.18.1.11:8080 of 198.18.1.100:80/tcp: weight 1→3"}
+	out := r.run("reload --dry-run")
+	for _, w := range append(want, "(dry run)") {
+		if !strings.Contains(out, w) {
+			t.Errorf("reload --dry-run said %q; want %q in it", out, w)
+		}
 	}
-	if out := r.run("adm -L -n"); !strings.Contains(out, "-> 198.18.1.11:8080             FullNat 3      0          1") {
-		t.Errorf("weight not reloaded, or the connection lost:\n%s", out)
+	if out := r.run("adm -L -n"); !strings.Contains(out, "-> 198.18.1.11:8080             FullNat 1") {
+		t.Errorf("a dry run changed the weight:\n%s", out)
+	}
+	out = r.run("reload")
+	for _, w := range append(want, "applied") {
+		if !strings.Contains(out, w) {
+			t.Errorf("reload said %q; want %q in it", out, w)
+		}
+	}
+	if out := r.run("adm -L -n"); !strings.Contains(out, "-> 198.18.1.11:8080             FullNat 3      0          1") ||
+		!strings.Contains(out, "UDP  198.18.1.100:53") {
+		t.Errorf("weight not reloaded, the connection lost, or the runtime service deleted:\n%s", out)
 	}
 	if tcp := r.dp.Services.Load().Timeouts().TCP; tcp.Seconds() != 600 {
 		t.Errorf("datapath TCP timeout %v after reload, want 600s", tcp)
 	}
-	if out := r.run("adm -L --timeout"); out != "Timeout (tcp tcpfin udp): 600 120 300\n" {
-		t.Errorf("--timeout: %q", out)
+	if out := r.run("adm -L --timeout"); out != "Timeout (tcp tcpfin udp): 600 90 300\n" {
+		t.Errorf("--timeout after reload (tcpfin set at runtime, not in the file): %q", out)
 	}
 
-	r.write(baseFile + "[[port]]\nname = \"dpdk1\"\ndevice = \"net_null1\"\n" + svc)
-	if out := r.run("reload"); !strings.Contains(out, "take effect only after a restart") {
-		t.Errorf("reload with a new port said %q", out)
+	// A new port needs a restart: reported, the reload fails, the rest
+	// (a weight back to 1) is applied.
+	r.write(baseFile + "[[port]]\nname = \"dpdk1\"\ndevice = \"net_null1\"\n" + svc +
+		"[session]\ntcp_timeout = 600\ntcp_syn_recv_timeout = 5\n")
+	resp := r.try("reload")
+	if resp.Code != socket.CodeInvalid || !strings.Contains(resp.Stdout, "! port dpdk1: added needs a restart; not applied") ||
+		!strings.Contains(resp.Error, "2 setting(s)") { // the port, and the workers polling it
+		t.Errorf("reload with a new port: %+v", resp)
+	}
+	if out := r.run("adm -L -n"); !strings.Contains(out, "-> 198.18.1.11:8080             FullNat 1") {
+		t.Errorf("the weight's change was not applied beside a setting that needs a restart:\n%s", out)
 	}
 	r.write(baseFile + "[[service]]\nvip = \"nonsense\"\n")
-	resp := r.try("reload")
+	resp = r.try("reload")
 	if resp.Code != socket.CodeInvalid || !strings.Contains(resp.Error, "nonsense") {
 		t.Errorf("reload of a bad file: %+v", resp)
 	}

@@ -55,11 +55,12 @@ func rcSave(w2 int, extra ...string) string {
 //   - weights of VIP:80 and VIP:8081 change; VIP:80's scheduler is edited
 //     to wrr, then wlc;
 //   - a local address nothing uses is added to VIP:8081 and deleted;
-//   - the TOML file gains service VIP:8082 and `gw reload` applies it: -S -n
-//     is then exactly the file (VIP:8081 and the CLI edits of VIP:80 are
-//     gone) and VIP:8082 answers;
-//   - the file changes again (VIP:8082 gone, rs2's weight 2) and SIGHUP
-//     applies it: -S -n is exactly the file.
+//   - the TOML file gains service VIP:8082 and `gw reload` applies that
+//     change alone: -S -n is then the running configuration plus VIP:8082
+//     (VIP:8081 and the CLI's edits of VIP:80 stay), and VIP:8082 answers;
+//   - the file changes again (VIP:8082 gone, rs2's weight 2, as the CLI
+//     already set it) and SIGHUP applies it: VIP:8082 is gone, the rest
+//     is as the CLI left it.
 //
 // The download is still running after the last change (checked), then
 // completes byte-identical (sha256); every request of the background load
@@ -152,19 +153,23 @@ func TestReconfigDuringDownload(t *testing.T) {
 		step("delete local address "+lip4+" of "+svc2, []string{"--del-laddr", "-z", lip4, "-t", svc2})
 		dl.mustBeRunning(t, "after the CLI changes")
 
-		// The file gains a service; gw reload makes the configuration the
-		// file's again (the CLI changes above are undone).
+		// The file gains a service; gw reload applies that change alone
+		// (the CLI changes above stay).
+		runtime := save()
 		writeFile(t, append(rcServices(), harness.Service{Proto: "tcp", VIP: svc3, Sched: "rr",
 			Laddrs: []harness.LocalAddr{{Addr: lip3, Port: "dpdk1"}},
 			Dests:  []harness.Dest{{Addr: rs2b, Fwd: "fullnat"}}}))
 		out := tp.g.MustCmd("reload")
 		t.Logf("%5.2fs gw reload: %s", time.Since(start).Seconds(), strings.TrimSpace(out))
+		if !strings.Contains(out, "3 changes applied\n+ service tcp 198.18.1.100:8082 rr\n") {
+			t.Errorf("gw reload said %q", out)
+		}
 		time.Sleep(pause)
-		want := rcSave(1, "-A -t 198.18.1.100:8082 -s rr\n",
-			"-a -t 198.18.1.100:8082 -r 198.18.2.12:8080 --fullnat -w 1\n",
-			"-P -t 198.18.1.100:8082 -z 198.18.2.102 -F dpdk1\n")
+		want := runtime + "-A -t 198.18.1.100:8082 -s rr\n" +
+			"-a -t 198.18.1.100:8082 -r 198.18.2.12:8080 --fullnat -w 1\n" +
+			"-P -t 198.18.1.100:8082 -z 198.18.2.102 -F dpdk1\n"
 		if got := save(); got != want {
-			t.Errorf("after gw reload, -S -n is\n%s\nwant the file's\n%s", got, want)
+			t.Errorf("after gw reload, -S -n is\n%s\nwant the running configuration and the file's new service\n%s", got, want)
 		}
 		if rep := tp.get(t, "http://"+svc3+"/", 6, 2); rep.ByServer["rs2b"] != 6 {
 			t.Errorf("%s (added by reload) answered by %v, want rs2b", svc3, rep.ByServer)
@@ -178,8 +183,8 @@ func TestReconfigDuringDownload(t *testing.T) {
 			t.Fatal(err)
 		}
 		harness.Eventually(t, 10*time.Second, "the SIGHUP reload", func() error {
-			if got := save(); got != rcSave(2) {
-				return fmt.Errorf("-S -n is\n%s\nwant\n%s", got, rcSave(2))
+			if got := save(); got != runtime {
+				return fmt.Errorf("-S -n is\n%s\nwant\n%s", got, runtime)
 			}
 			return nil
 		})
@@ -235,8 +240,9 @@ func TestReconfigDuringDownload(t *testing.T) {
 				t.Errorf("gw adm %s: %v", strings.Join(c, " "), errs[i])
 				continue
 			}
+			// VIP:80 is wlc: the CLI's edit, which the reloads left alone.
 			if c[0] == "-L" && (!strings.HasPrefix(outs[i], "IP Virtual Server version 1.2.1 (size=") ||
-				!strings.Contains(outs[i], "TCP  "+fnHTTP+" rr\n") || !strings.Contains(outs[i], "TCP  "+svc+" rr\n")) {
+				!strings.Contains(outs[i], "TCP  "+fnHTTP+" wlc\n") || !strings.Contains(outs[i], "TCP  "+svc+" rr\n")) {
 				t.Errorf("gw adm -L -n (concurrent) printed an incomplete listing:\n%s", outs[i])
 			}
 		}

@@ -1,0 +1,263 @@
+package ctl
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Change is one change a reload makes to the running configuration, as its
+// report prints it: "+ service tcp 198.18.1.100:80 wlc", "- dest ...",
+// "~ dest 198.18.2.11:80 of tcp 198.18.1.100:80: weight 1→3".
+type Change struct {
+	Kind byte // '+' added, '-' deleted, '~' changed
+	Text string
+}
+
+func (c Change) String() string { return string(c.Kind) + " " + c.Text }
+
+// Merge applies to running the changes made to a configuration file since
+// it was last applied — from base (the file as last applied) to file (the
+// file now) — and returns the result and what it changed. running itself is
+// not modified.
+//
+// What the file did not change is left as it is in running, whatever the
+// file says about it: objects created, changed or deleted at runtime
+// (ipvsadm, gw ip, -R) stay so. What the file changed takes the file's
+// state, even where runtime changed the same object too (the file was
+// edited after, and the reload is the operator asking for it): an object
+// added to or changed in the file is added, or replaced by the file's; an
+// object deleted from the file is deleted. A service the file changed (its
+// attributes, destinations or local addresses) that was deleted at runtime
+// comes back as the file has it. Objects are matched by identity as in
+// Diff.
+//
+// The result is valid as far as Config's operations check; an error names
+// the change that could not be made.
+func Merge(base, file, running *Config) (*Config, []Change, error) {
+	m := merger{next: running.Clone(), file: file}
+	m.timeouts(base.Timeouts, file.Timeouts)
+	n := m.next
+	mergeSet(&m, "address", base.Addrs, file.Addrs, func() []Addr { return n.Addrs },
+		func(a Addr) string { return a.Prefix.Addr().String() }, n.DelAddr, n.AddAddr)
+	mergeSet(&m, "route", base.Routes, file.Routes, func() []Route { return n.Routes },
+		func(r Route) string { return r.Prefix.String() }, func(r Route) error { return n.DelRoute(r.Prefix) }, n.AddRoute)
+	mergeSet(&m, "neighbour", base.Neighs, file.Neighs, func() []Neigh { return n.Neighs },
+		func(x Neigh) string { return x.Port + " " + x.Addr.String() }, func(x Neigh) error { return n.DelNeigh(x.Port, x.Addr) }, n.AddNeigh)
+	for _, bvs := range base.Services {
+		if _, ok := file.Lookup(bvs.Service.Key()); !ok {
+			m.delService(bvs.Service)
+		}
+	}
+	for _, fvs := range file.Services {
+		bvs, inBase := base.Lookup(fvs.Service.Key())
+		if !inBase {
+			bvs = &VirtualService{}
+		}
+		m.service(bvs, &fvs)
+	}
+	if m.err != nil {
+		return nil, nil, m.err
+	}
+	return m.next, m.changes, nil
+}
+
+// merger is the state of one Merge: the result so far, what it changed,
+// and the first error.
+type merger struct {
+	next    *Config
+	file    *Config
+	changes []Change
+	err     error
+}
+
+func (m *merger) do(kind byte, text string, op func() error) {
+	if m.err != nil {
+		return
+	}
+	if err := op(); err != nil {
+		m.err = fmt.Errorf("%c %s: %w", kind, text, err)
+		return
+	}
+	m.changes = append(m.changes, Change{kind, text})
+}
+
+func (m *merger) timeouts(base, file Timeouts) {
+	cur := m.next.Timeouts
+	for _, f := range []struct {
+		name             string
+		base, file, have uint32
+	}{{"tcp", base.TCP, file.TCP, cur.TCP}, {"tcpfin", base.TCPFin, file.TCPFin, cur.TCPFin},
+		{"udp", base.UDP, file.UDP, cur.UDP}, {"syn_recv", base.SynRecv, file.SynRecv, cur.SynRecv}} {
+		if f.base != f.file && f.file != f.have {
+			m.do('~', fmt.Sprintf("timeout %s %d→%d", f.name, f.have, f.file), func() error { return nil })
+		}
+	}
+	if base != file {
+		t := m.next.Timeouts
+		pick := func(b, f, have uint32) uint32 {
+			if b != f {
+				return f
+			}
+			return have
+		}
+		t = Timeouts{TCP: pick(base.TCP, file.TCP, t.TCP), TCPFin: pick(base.TCPFin, file.TCPFin, t.TCPFin),
+			UDP: pick(base.UDP, file.UDP, t.UDP), SynRecv: pick(base.SynRecv, file.SynRecv, t.SynRecv)}
+		if err := m.next.SetTimeouts(t); err != nil && m.err == nil {
+			m.err = err
+		}
+	}
+}
+
+// mergeSet merges a list of stack objects matched by id: one deleted from
+// the file goes from running (if running has it), one added to or changed
+// in the file replaces running's of the same id.
+func mergeSet[T interface {
+	comparable
+	fmt.Stringer
+}](m *merger, what string, base, file []T, cur func() []T, id func(T) string, del, add func(T) error) {
+	find := func(list []T, k string) (T, bool) {
+		for _, x := range list {
+			if id(x) == k {
+				return x, true
+			}
+		}
+		var zero T
+		return zero, false
+	}
+	for _, b := range base {
+		if _, inFile := find(file, id(b)); inFile {
+			continue
+		}
+		if have, ok := find(cur(), id(b)); ok {
+			m.do('-', what+" "+have.String(), func() error { return del(have) })
+		}
+	}
+	for _, f := range file {
+		if b, ok := find(base, id(f)); ok && b == f {
+			continue // not changed in the file
+		}
+		have, ok := find(cur(), id(f))
+		switch {
+		case ok && have == f:
+		case ok:
+			m.do('~', what+" "+have.String()+" → "+f.String(), func() error {
+				if err := del(have); err != nil {
+					return err
+				}
+				return add(f)
+			})
+		default:
+			m.do('+', what+" "+f.String(), func() error { return add(f) })
+		}
+	}
+}
+
+// delService deletes a service the file no longer has, if running has it.
+func (m *merger) delService(s Service) {
+	if _, ok := m.next.Lookup(s.Key()); ok {
+		m.do('-', "service "+s.String(), func() error { return m.next.DelService(s.Key()) })
+	}
+}
+
+// service merges one service of the file (b: as the file had it, empty when
+// it is new there).
+func (m *merger) service(b, f *VirtualService) {
+	key := f.Service.Key()
+	cur, have := m.next.Lookup(key)
+	switch {
+	case !have && (b.Service.Key() != key || !b.Service.Equal(f.Service) || !slices.Equal(b.Dests, f.Dests) || !slices.Equal(b.Laddrs, f.Laddrs)):
+		// New in the file, or changed there and deleted at runtime: it
+		// comes (back) as the file has it, every destination and local
+		// address included.
+		m.do('+', "service "+f.Service.String(), func() error { return m.next.AddService(f.Service) })
+		b = &VirtualService{}
+	case have && (b.Service.Key() != key || !b.Service.Equal(f.Service)) && !cur.Service.Equal(f.Service):
+		old := cur.Service.String()
+		m.do('~', "service "+old+" → "+f.Service.String(), func() error { return m.next.EditService(f.Service) })
+	}
+	if m.err != nil {
+		return
+	}
+	if _, ok := m.next.Lookup(key); !ok {
+		return // unchanged in the file and deleted at runtime
+	}
+	of := " of " + key.String()
+	for _, bd := range b.Dests {
+		if slices.ContainsFunc(f.Dests, func(d Dest) bool { return d.Key() == bd.Key() }) {
+			continue
+		}
+		if m.dest(key, bd.Key()) != nil {
+			m.do('-', "dest "+bd.Key().String()+of, func() error { return m.next.DelDest(key, bd.Key()) })
+		}
+	}
+	for _, fd := range f.Dests {
+		i := slices.IndexFunc(b.Dests, func(d Dest) bool { return d.Key() == fd.Key() })
+		if i >= 0 && b.Dests[i] == fd {
+			continue
+		}
+		switch cd := m.dest(key, fd.Key()); {
+		case cd == nil:
+			m.do('+', "dest "+fd.String()+of, func() error { return m.next.AddDest(key, fd) })
+		case *cd != fd:
+			m.do('~', "dest "+fd.Key().String()+of+": "+destDelta(*cd, fd), func() error { return m.next.EditDest(key, fd) })
+		}
+	}
+	for _, bl := range b.Laddrs {
+		if slices.ContainsFunc(f.Laddrs, func(l LocalAddr) bool { return l.Addr == bl.Addr }) {
+			continue
+		}
+		if m.laddr(key, bl) {
+			m.do('-', "laddr "+bl.String()+of, func() error { return m.next.DelLaddr(key, bl.Addr) })
+		}
+	}
+	for _, fl := range f.Laddrs {
+		if slices.Contains(b.Laddrs, fl) || m.laddr(key, fl) {
+			continue
+		}
+		m.do('+', "laddr "+fl.String()+of, func() error {
+			if vs, _ := m.next.Lookup(key); slices.ContainsFunc(vs.Laddrs, func(l LocalAddr) bool { return l.Addr == fl.Addr }) {
+				if err := m.next.DelLaddr(key, fl.Addr); err != nil {
+					return err
+				}
+			}
+			return m.next.AddLaddr(key, fl)
+		})
+	}
+}
+
+// dest is running's destination k of service key, or nil.
+func (m *merger) dest(key ServiceKey, k DestKey) *Dest {
+	vs, ok := m.next.Lookup(key)
+	if !ok {
+		return nil
+	}
+	for i := range vs.Dests {
+		if vs.Dests[i].Key() == k {
+			return &vs.Dests[i]
+		}
+	}
+	return nil
+}
+
+// laddr reports whether running's service key has local address l as is.
+func (m *merger) laddr(key ServiceKey, l LocalAddr) bool {
+	vs, ok := m.next.Lookup(key)
+	return ok && slices.Contains(vs.Laddrs, l)
+}
+
+// destDelta says what differs from a to b: "weight 1→3, fwd fullnat→masq".
+func destDelta(a, b Dest) string {
+	var out []string
+	add := func(name string, x, y any) {
+		if x != y {
+			out = append(out, fmt.Sprintf("%s %v→%v", name, x, y))
+		}
+	}
+	add("weight", a.Weight, b.Weight)
+	add("fwd", a.Fwd, b.Fwd)
+	add("u-threshold", a.UThresh, b.UThresh)
+	add("l-threshold", a.LThresh, b.LThresh)
+	add("tun-type", a.TunType, b.TunType)
+	return strings.Join(out, ", ")
+}
