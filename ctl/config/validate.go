@@ -58,6 +58,13 @@ func (v *validator) file(raw *rawFile) *File {
 	v.session(raw, f)
 	v.pool(raw, f)
 	v.services(raw, f)
+	if len(v.errs) == 0 {
+		// Conflicts between objects, checked as every command path checks
+		// them (the objects themselves are valid by now).
+		if err := f.LB.CheckConflicts(); err != nil {
+			v.err("service", err)
+		}
+	}
 	return f
 }
 

@@ -64,6 +64,9 @@ func (p *Plane) apply(next *ctl.Config, announce bool) error {
 	if err := next.CheckServed(); err != nil {
 		return err
 	}
+	if err := next.CheckConflicts(); err != nil {
+		return err
+	}
 	svcs, scheds, err := p.services(next, p.scheds)
 	if err != nil {
 		return ctl.Invalidf("%v", err)

@@ -490,3 +490,35 @@ func TestConnListingInSlices(t *testing.T) {
 		t.Errorf("listed %d distinct sessions and %d templates; want %d and 1", len(ports), templates, flows)
 	}
 }
+
+// TestConflictsRefusedOnEveryPath: ipvsadm, gw ip, -R and the file all
+// refuse a configuration whose objects conflict, naming both, and leave the
+// running configuration as it was.
+func TestConflictsRefusedOnEveryPath(t *testing.T) {
+	r := newRig(t, baseFile)
+	r.runAll(fullnat)
+	before := r.run("adm -S -n")
+	for _, line := range []string{
+		"adm -a -t 198.18.1.100:80 -r 198.18.1.200:80 --fullnat", // the local address
+		"ip addr add 198.18.1.100/24 dev dpdk0",                  // the VIP
+	} {
+		if resp := r.try(line); resp.Code != socket.CodeInvalid || !strings.Contains(resp.Error, "198.18.1.") {
+			t.Errorf("%s: %+v", line, resp)
+		}
+	}
+	batch, err := ctl.ReadRestore(strings.NewReader("-A -t 198.18.1.1:80 -s rr\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := r.p.Handle(socket.Request{Cmd: ctl.Command{Op: ctl.OpRestore, Batch: batch}}); resp.Code != socket.CodeInvalid ||
+		!strings.Contains(resp.Error, "interface address 198.18.1.1/24") {
+		t.Errorf("restore of a VIP that is an interface address: %+v", resp)
+	}
+	if after := r.run("adm -S -n"); after != before {
+		t.Errorf("refused commands changed the configuration:\n%s\nwas\n%s", after, before)
+	}
+	if _, err := config.Parse("gw.toml", []byte(baseFile+"[[service]]\nproto = \"tcp\"\nvip = \"198.18.1.1:80\"\n")); err == nil ||
+		!strings.Contains(err.Error(), "interface address 198.18.1.1/24") {
+		t.Errorf("a file whose VIP is an interface address: %v", err)
+	}
+}
