@@ -421,7 +421,6 @@ fwd = "fullnat"
 			`58: service[6].dest[4]: service 198.18.1.100:83/tcp: real server 10.0.0.4:83: weight 70000 out of range`,
 			`62: service[6].dest[5]: service 198.18.1.100:83/tcp: real server 10.0.0.5:83: lower threshold 6 is higher than upper threshold 5`,
 			`70: service[6].dest[7]: service 198.18.1.100:83/tcp: real server 10.0.0.6:83 already exists`,
-			`73: service[7].laddrs: service 198.18.1.100:84/tcp has fullnat destinations but no local addresses`,
 		}},
 	}
 	for _, tt := range tests {
@@ -573,5 +572,30 @@ func TestMbufsSizedForMTU(t *testing.T) {
 	_, err = Parse("gw.toml", []byte(strings.Replace(brief, "queues = 1\n", "queues = 1\nmtu = 9000\n", 1)+"[pool]\nmbufs = 65535\n"))
 	if err == nil || !strings.Contains(err.Error(), "eal.memory_mb: 512 MiB cannot hold the mbuf pool: 65535 mbufs") {
 		t.Errorf("a 600 MiB pool in 512 MiB: %v", err)
+	}
+}
+
+// TestServiceProblemsAtOnce: proto defaults to tcp; a [[service]] with a bad
+// VIP still has its destinations and local addresses checked, so that every
+// problem is reported in one go.
+func TestServiceProblemsAtOnce(t *testing.T) {
+	f, err := Parse("gw.toml", []byte(brief+"[[service]]\nvip = \"198.18.1.100:80\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.LB.Services[0].Service; s.Proto != ctl.TCP {
+		t.Errorf("proto left out: %v, want tcp", s.Proto)
+	}
+	_, err = Parse("gw.toml", []byte(brief+`[[service]]
+vip = "nonsense"
+laddrs = ["nope"]
+[[service.dest]]
+addr = "198.18.1.11:80"
+fwd = "warp"
+`))
+	for _, want := range []string{"service[0].vip", "service[0].laddrs[0]", "service[0].dest[0].fwd"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %s reported in: %v", want, err)
+		}
 	}
 }

@@ -505,6 +505,9 @@ func (v *validator) services(raw *rawFile, f *File) {
 		var s ctl.Service
 		var err error
 		bad := false
+		if rs.Proto == "" {
+			rs.Proto = "tcp" // as ipvsadm's -t is the common case
+		}
 		if s.Proto, err = ctl.ParseProto(rs.Proto); err != nil {
 			v.err(key+".proto", err)
 			bad = true
@@ -537,22 +540,22 @@ func (v *validator) services(raw *rawFile, f *File) {
 				}
 			}
 		}
-		if bad {
-			continue
-		}
-		if err := f.LB.AddService(s); err != nil {
-			field := ".vip"
-			switch {
-			case strings.Contains(err.Error(), "scheduler flag"):
-				field = ".flags"
-			case strings.Contains(err.Error(), "scheduler"):
-				field = ".sched"
+		// Destinations and local addresses are checked even when the
+		// service itself is not, so that every problem is reported at once.
+		if !bad {
+			if err := f.LB.AddService(s); err != nil {
+				field := ".vip"
+				switch {
+				case strings.Contains(err.Error(), "scheduler flag"):
+					field = ".flags"
+				case strings.Contains(err.Error(), "scheduler"):
+					field = ".sched"
+				}
+				v.err(key+field, err)
+				bad = true
 			}
-			v.err(key+field, err)
-			continue
 		}
 		k := s.Key()
-		fullnat := false
 		for j, rd := range rs.Dests {
 			dkey := fmt.Sprintf("%s.dest[%d]", key, j)
 			var d ctl.Dest
@@ -579,11 +582,11 @@ func (v *validator) services(raw *rawFile, f *File) {
 				v.err(dkey+".addr", err)
 				continue
 			}
-			if err := f.LB.AddDest(k, d); err != nil {
-				v.err(dkey, err)
-				continue
+			if !bad {
+				if err := f.LB.AddDest(k, d); err != nil {
+					v.err(dkey, err)
+				}
 			}
-			fullnat = fullnat || d.Fwd == ctl.FwdFullNAT
 		}
 		for j, sl := range rs.Laddrs {
 			lkey := fmt.Sprintf("%s.laddrs[%d]", key, j)
@@ -592,12 +595,11 @@ func (v *validator) services(raw *rawFile, f *File) {
 				v.err(lkey, err)
 				continue
 			}
-			if err := f.LB.AddLaddr(k, l); err != nil {
-				v.err(lkey, err)
+			if !bad {
+				if err := f.LB.AddLaddr(k, l); err != nil {
+					v.err(lkey, err)
+				}
 			}
-		}
-		if vs, ok := f.LB.Lookup(k); ok && fullnat && len(vs.Laddrs) == 0 && len(rs.Laddrs) == 0 {
-			v.errf(key+".laddrs", "service %s has fullnat destinations but no local addresses; add laddrs = [\"ADDR dev PORT\"]", k)
 		}
 	}
 }
