@@ -10,8 +10,9 @@ const (
 	OpReload   Op = "reload"    // gw reload
 )
 
-// Commands lists the client commands ParseCommandLine knows, for messages.
-const Commands = "adm, ip, link, stats, mem or reload"
+// Commands lists every gw command, for messages (run and top are the
+// client's own; ParseCommandLine parses the others).
+const Commands = "run, adm, ip, link, stats, mem, top or reload"
 
 // ParseCommandLine parses a gw client command line (what follows the program
 // name and --sock):

@@ -261,3 +261,46 @@ func destDelta(a, b Dest) string {
 	add("tun-type", a.TunType, b.TunType)
 	return strings.Join(out, ", ")
 }
+
+// Overlay applies a saved state — ipvsadm-save or `gw adm -S` output, as
+// ReadRestore parsed it — over c, all or nothing: an add of a service,
+// destination or local address c already has replaces it, so that a whole
+// saved state restores over the configuration file's services. Other
+// commands apply as in ApplyBatch; an error names the line.
+func (c *Config) Overlay(cmds []Command) error {
+	n := c.Clone()
+	for i, cmd := range cmds {
+		err := func() error {
+			switch cmd.Op {
+			case OpAddService:
+				if cmd.Service != nil {
+					if _, ok := n.Lookup(cmd.Service.Key()); ok {
+						return n.EditService(*cmd.Service)
+					}
+				}
+			case OpAddDest:
+				if cmd.Service != nil && cmd.Dest != nil {
+					if vs, ok := n.Lookup(cmd.Service.Key()); ok && slices.ContainsFunc(vs.Dests, func(d Dest) bool { return d.Key() == cmd.Dest.Key() }) {
+						return n.EditDest(cmd.Service.Key(), *cmd.Dest)
+					}
+				}
+			case OpAddLaddr:
+				if cmd.Service != nil && cmd.Laddr != nil {
+					if vs, ok := n.Lookup(cmd.Service.Key()); ok && slices.ContainsFunc(vs.Laddrs, func(l LocalAddr) bool { return l.Addr == cmd.Laddr.Addr }) {
+						if err := n.DelLaddr(cmd.Service.Key(), cmd.Laddr.Addr); err != nil {
+							return err
+						}
+					}
+				}
+			case OpRestore:
+				return invalidf("a restore cannot contain a restore")
+			}
+			return n.Apply(cmd)
+		}()
+		if err != nil {
+			return fmt.Errorf("line %d: %s: %w", lineOf(cmd, i), cmd, err)
+		}
+	}
+	*c = *n
+	return nil
+}

@@ -130,3 +130,36 @@ func TestMergeRefusesInvalid(t *testing.T) {
 		t.Errorf("an invalid weight: %v", err)
 	}
 }
+
+// TestOverlay: a saved state restores over a configuration that already has
+// some of its objects (the file's services): they take the saved state.
+func TestOverlay(t *testing.T) {
+	file := config(t, svc80, rs11, "-P -t 198.18.1.100:80 -z 198.18.2.100 -F dpdk1")
+	saved := config(t, "-A -t 198.18.1.100:80 -s wlc", "-a -t 198.18.1.100:80 -r 198.18.2.11:80 -m -w 0",
+		"-P -t 198.18.1.100:80 -z 198.18.2.100 -F dpdk0", svc443, rs443)
+	var text strings.Builder
+	if err := WriteSave(&text, saved); err != nil {
+		t.Fatal(err)
+	}
+	cmds, err := ReadRestore(strings.NewReader(text.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := file.Clone()
+	if err := got.Overlay(cmds); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(saved) {
+		var a strings.Builder
+		WriteSave(&a, got)
+		t.Errorf("overlay:\n%s\nwant:\n%s", a.String(), text.String())
+	}
+	bad, err := ReadRestore(strings.NewReader("-a -t 198.18.1.100:81 -r 198.18.2.11:80 -m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := got.Clone()
+	if err := got.Overlay(bad); err == nil || !strings.Contains(err.Error(), "line 1") || !got.Equal(before) {
+		t.Errorf("a bad saved state: %v", err)
+	}
+}

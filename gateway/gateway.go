@@ -147,6 +147,9 @@ func (g *Gateway) setupPorts() error {
 	f := g.file
 	for _, pc := range f.Ports {
 		dev, err := dpdk.PortByName(pc.DeviceName())
+		if err != nil && pc.PCI {
+			return fmt.Errorf("port %s: %w: is %s bound to a DPDK driver (vfio-pci)? see dpdk-devbind.py --status", pc.Name, err, pc.Device)
+		}
 		if err != nil {
 			return fmt.Errorf("port %s: %w", pc.Name, err)
 		}

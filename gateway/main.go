@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 
 	"fngw/ctl/config"
+	"fngw/ctl/socket"
 )
 
 // Main is `gw run [-c FILE]`: it loads and validates the configuration (every
@@ -41,6 +44,10 @@ func Main(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: configuration OK\n", *path)
 		return 0
 	}
+	if err := preflight(f); err != nil {
+		fmt.Fprintf(stderr, "gw run: %v\n", err)
+		return 1
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.Log.Level)); err != nil {
 		level = slog.LevelInfo
@@ -51,4 +58,24 @@ func Main(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// preflight checks, before DPDK prints anything or takes memory, what would
+// only fail later and less clearly: the privileges DPDK needs, and the
+// control socket and metrics address being free.
+func preflight(f *config.File) error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root: DPDK maps hugepages and devices, and net_tap creates interfaces (run it as root, e.g. from the systemd unit; capabilities alone are not enough for every PMD)")
+	}
+	if err := socket.CheckFree(f.Ctl.Socket); err != nil {
+		return err
+	}
+	if f.Ctl.Metrics != "" {
+		ln, err := net.Listen("tcp", f.Ctl.Metrics)
+		if err != nil {
+			return fmt.Errorf("metrics endpoint %s: %w (set [ctl] metrics to another address, or \"\" to disable)", f.Ctl.Metrics, err)
+		}
+		ln.Close()
+	}
+	return nil
 }

@@ -105,8 +105,9 @@ type rawNeigh struct {
 }
 
 type rawCtl struct {
-	Socket  *string `toml:"socket"`
-	Metrics *string `toml:"metrics"`
+	Socket      *string `toml:"socket"`
+	Metrics     *string `toml:"metrics"`
+	RestoreFile string  `toml:"restore_file"`
 }
 
 type rawSession struct {
@@ -207,6 +208,10 @@ type Worker struct {
 type Ctl struct {
 	Socket  string
 	Metrics string // host:port of the Prometheus endpoint; "" disables it
+	// RestoreFile, when set, holds a saved runtime state (ipvsadm-save or
+	// `gw adm -S` output) the gateway restores at start over the file's
+	// services; a missing file is no error (nothing saved yet).
+	RestoreFile string
 }
 
 // Session holds per-core session table settings (the [session] timeouts

@@ -403,6 +403,10 @@ func (v *validator) ctl(raw *rawFile, f *File) {
 	if !filepath.IsAbs(f.Ctl.Socket) || strings.HasSuffix(f.Ctl.Socket, "/") {
 		v.errf("ctl.socket", "%q must be an absolute file path, e.g. %q", f.Ctl.Socket, DefaultSocket)
 	}
+	f.Ctl.RestoreFile = raw.Ctl.RestoreFile
+	if r := f.Ctl.RestoreFile; r != "" && !filepath.IsAbs(r) {
+		v.errf("ctl.restore_file", "%q must be an absolute file path, e.g. \"/etc/fngw/rules.ipvsadm\"", r)
+	}
 	f.Ctl.Metrics = deref(raw.Ctl.Metrics, DefaultMetrics)
 	if m := f.Ctl.Metrics; m != "" {
 		host, port, err := net.SplitHostPort(m)

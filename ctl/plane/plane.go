@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 
 	"fngw/ctl"
@@ -80,7 +81,42 @@ func New(c Config) (*Plane, error) {
 		return nil, err
 	}
 	p.fileLB = c.File.LB
+	if err := p.restore(c.File.Ctl.RestoreFile); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// restore applies the saved runtime state in path over the running
+// configuration (ctl.Config.Overlay), if path is set and the file exists.
+// Later reloads still apply only the changes made to the configuration
+// file: what the saved state holds counts as made at runtime.
+func (p *Plane) restore(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		p.log.Info("no saved state to restore", "restore_file", path)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmds, err := ctl.ReadRestore(f)
+	if err != nil {
+		return fmt.Errorf("restore_file %s: %w", path, err)
+	}
+	next := p.cfg.Clone()
+	if err := next.Overlay(cmds); err != nil {
+		return fmt.Errorf("restore_file %s: %w", path, err)
+	}
+	if err := p.apply(next, false); err != nil {
+		return fmt.Errorf("restore_file %s: %w", path, err)
+	}
+	p.log.Info("restored the saved state", "restore_file", path, "commands", len(cmds))
+	return nil
 }
 
 // Start schedules the plane's work on the control lcore: the rate

@@ -522,3 +522,25 @@ func TestConflictsRefusedOnEveryPath(t *testing.T) {
 		t.Errorf("a file whose VIP is an interface address: %v", err)
 	}
 }
+
+// TestRestoreFileAtStart: the saved runtime state ([ctl] restore_file, as
+// `gw adm -S` wrote it) comes back at start over the file's services, and
+// a reload of the unchanged file keeps it.
+func TestRestoreFileAtStart(t *testing.T) {
+	saved := filepath.Join(t.TempDir(), "rules")
+	first := newRig(t, baseFile)
+	first.runAll(fullnat + "|adm -e -t 198.18.1.100:80 -r 198.18.1.11:8080 --fullnat -w 0|adm -A -u 198.18.1.100:53 -s rr")
+	state := first.run("adm -S -n")
+	if err := os.WriteFile(saved, []byte(state), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := baseFile + "[ctl]\nrestore_file = \"" + saved + "\"\n[[service]]\nproto = \"tcp\"\nvip = \"198.18.1.100:80\"\nsched = \"wlc\"\n"
+	r := newRig(t, file)
+	if got := r.run("adm -S -n"); got != state {
+		t.Errorf("after a start with the saved state:\n%s\nwant\n%s", got, state)
+	}
+	r.run("reload")
+	if got := r.run("adm -S -n"); got != state {
+		t.Errorf("a reload of the unchanged file undid the restored state:\n%s", got)
+	}
+}

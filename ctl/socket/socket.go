@@ -130,9 +130,8 @@ func Listen(path string, h Handler) (*Server, error) {
 		return nil, fmt.Errorf("control socket directory %s is writable by group or others (mode %#o): make it writable by root only (chmod go-w %s) or use another [ctl] socket",
 			dir, st.Mode().Perm(), dir)
 	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("control socket %s is in use by a running gateway (use another [ctl] socket)", path)
+	if err := CheckFree(path); err != nil {
+		return nil, err
 	}
 	os.Remove(path)
 	ln, err := listenPrivate(path)
@@ -143,6 +142,16 @@ func Listen(path string, h Handler) (*Server, error) {
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
+}
+
+// CheckFree reports an error when a running gateway answers on the socket
+// at path (a stale socket file, left by a gateway that died, is free).
+func CheckFree(path string) error {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s is in use by a running gateway (stop it, or use another [ctl] socket)", path)
+	}
+	return nil
 }
 
 func (s *Server) accept() {
