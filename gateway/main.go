@@ -28,6 +28,10 @@ func Main(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gw run: unexpected argument %q (usage: gw run [-c FILE] [-check])\n", fs.Arg(0))
 		return 2
 	}
+	if !*check && os.Geteuid() != 0 {
+		fmt.Fprintln(stderr, "gw run: needs root: DPDK maps hugepages and devices, and net_tap creates interfaces (run it as root, e.g. from the systemd unit; gw run -check validates a file as any user)")
+		return 1
+	}
 	f, err := config.Load(*path)
 	if err != nil {
 		var es config.Errors
@@ -61,12 +65,9 @@ func Main(args []string, stderr io.Writer) int {
 }
 
 // preflight checks, before DPDK prints anything or takes memory, what would
-// only fail later and less clearly: the privileges DPDK needs, and the
-// control socket and metrics address being free.
+// only fail later and less clearly: the control socket and the metrics
+// address being free.
 func preflight(f *config.File) error {
-	if os.Geteuid() != 0 {
-		return errors.New("needs root: DPDK maps hugepages and devices, and net_tap creates interfaces (run it as root, e.g. from the systemd unit; capabilities alone are not enough for every PMD)")
-	}
 	if err := socket.CheckFree(f.Ctl.Socket); err != nil {
 		return err
 	}
