@@ -29,6 +29,11 @@ type ControlConfig struct {
 	TxWorker int
 	Neigh    arp.NeighConfig
 	Log      *slog.Logger
+	// Kernel lists the ports' kernel paths; KernelRate and KernelBurst
+	// limit the kernel's frames out of each (0: DefaultKernelRate and
+	// DefaultKernelBurst).
+	Kernel                  []KernelLink
+	KernelRate, KernelBurst int
 }
 
 // ControlStats are the control lcore's counters.
@@ -48,17 +53,18 @@ type ControlStats struct {
 // Control is the control lcore. Run executes on one goroutine, which owns the
 // stack and runs every job handed to Do or Submit; nothing else touches them.
 type Control struct {
-	cfg   ControlConfig
-	from  []Ring // the rings from the workers, ARP's first
-	stack *Stack
-	rx    *dpdk.Burst
-	out   outBuf // toward the tx worker
-	one   *dpdk.Burst
-	jobs  chan ctlJob
-	stop  chan struct{}
-	done  chan struct{}
-	once  atomic.Bool
-	base  time.Time
+	cfg    ControlConfig
+	from   []Ring // the rings from the workers, ARP's first
+	stack  *Stack
+	rx     *dpdk.Burst
+	out    outBuf        // toward the tx worker
+	kernel []*kernelPath // by data port ID
+	one    *dpdk.Burst
+	jobs   chan ctlJob
+	stop   chan struct{}
+	done   chan struct{}
+	once   atomic.Bool
+	base   time.Time
 	// tick runs every tickEvery (OnTick).
 	tick      func()
 	tickEvery time.Duration
@@ -76,6 +82,7 @@ func NewControl(cfg ControlConfig, newBurst func(int) *dpdk.Burst) *Control {
 		c.cfg.Log = slog.Default()
 	}
 	c.from = slices.Concat(cfg.ARPFromWorkers, cfg.FromWorkers)
+	c.newKernelPaths(newBurst)
 	tx := cfg.ToWorkers[cfg.TxWorker]
 	c.out = newOutBuf(newBurst, func(b *dpdk.Burst, n int) int { return tx.Enqueue(b, 0, n) }, &c.cnt.sent, &c.cnt.ringFull)
 	c.stack = arp.NewStack(cfg.Neigh, arp.Hooks[*dpdk.Mbuf]{
@@ -245,7 +252,7 @@ func (c *Control) Run() {
 }
 
 func (c *Control) poll(now int64) int {
-	total := 0
+	total := c.pollKernel(now)
 	for _, r := range c.from {
 		n := r.Dequeue(c.rx, 0, BurstSize)
 		c.cnt.rx.add(uint64(n))
@@ -271,12 +278,19 @@ func (c *Control) input(m *dpdk.Mbuf, now int64) {
 	}
 	if eth.PayloadType() == header.EtherTypeARP {
 		c.cnt.arp.add(1)
+		// The kernel learns its neighbours from the same ARP (answering
+		// may rewrite the frame in place: copy first).
+		c.copyToKernel(port, frame)
 		if c.stack.HandleARP(now, port, frame) {
 			c.cnt.arpReplies.add(1)
 			c.send(m, port)
 			return
 		}
 		c.ignore(m)
+		return
+	}
+	if m.UserTag() == toKernel {
+		c.toKernel(m)
 		return
 	}
 	ip := header.IPv4(frame[eth.HeaderLen():])
@@ -368,4 +382,7 @@ func (c *Control) send(m *dpdk.Mbuf, port uint16) {
 	c.out.put(m, c.cfg.IO)
 }
 
-func (c *Control) flush() { c.out.flush(c.cfg.IO) }
+func (c *Control) flush() {
+	c.flushKernel()
+	c.out.flush(c.cfg.IO)
+}

@@ -43,6 +43,9 @@ type Plan struct {
 	IdleSleep time.Duration // see WorkerConfig
 	Neigh     arp.NeighConfig
 	Log       *slog.Logger
+	// Kernel lists the ports' kernel paths (the kernel ports' IDs need not
+	// be below NumPorts: only the control lcore uses them).
+	Kernel []KernelLink
 }
 
 // WorkerPlan is one worker of a Plan.
@@ -140,7 +143,14 @@ func Build(p Plan) (*Datapath, error) {
 		return nil, err
 	}
 	d.Control = NewControl(ControlConfig{IO: p.IO, FromWorkers: toCtl, ARPFromWorkers: toCtlARP, ToWorkers: fromCtl,
-		Neigh: p.Neigh, Log: p.Log}, p.NewBurst)
+		Neigh: p.Neigh, Log: p.Log, Kernel: p.Kernel}, p.NewBurst)
+	kernelPorts := make([]bool, p.NumPorts)
+	for _, l := range p.Kernel {
+		if int(l.Data) >= p.NumPorts {
+			return nil, fmt.Errorf("datapath: kernel path of port %d, beyond the %d ports", l.Data, p.NumPorts)
+		}
+		kernelPorts[l.Data] = true
+	}
 	d.rings = [numRingKinds][]Ring{RingRedirect: slices.DeleteFunc(slices.Concat(red...), func(r Ring) bool { return r == nil }),
 		RingToControl: toCtl, RingARP: toCtlARP, RingFromControl: fromCtl}
 	for i, wp := range p.Workers {
@@ -162,7 +172,8 @@ func Build(p Plan) (*Datapath, error) {
 			ID: i, CPU: wp.CPU, Register: p.Register, Rx: wp.Rx, TxQueue: txq, IO: io,
 			Services: &d.Services, Stack: d.Control.Stack(), NAT: d.Cores[i],
 			RedirectOut: red[i], RedirectIn: in, ToControl: toCtl[i], ARPToControl: toCtlARP[i], FromControl: fromCtl[i],
-			IdlePolls: p.IdlePolls, IdleSleep: p.IdleSleep,
+			KernelPorts: kernelPorts,
+			IdlePolls:   p.IdlePolls, IdleSleep: p.IdleSleep,
 		}, p.NewBurst))
 	}
 	return d, nil

@@ -51,6 +51,10 @@ type WorkerConfig struct {
 	RedirectOut []Ring
 	RedirectIn  []Ring
 	ToControl   Ring // packets for the control lcore
+	// KernelPorts[p] is set when port p has a kernel path (KernelLink):
+	// what the gateway does not consume of the traffic to its own
+	// addresses goes there, through the control lcore.
+	KernelPorts []bool
 	// ARPToControl carries ARP alone to the control lcore, which reads it
 	// first: ARP keeps the gateway's addresses reachable and must not wait
 	// behind other packets (or be dropped with them when they fill a ring).
@@ -311,6 +315,12 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state) {
 	}
 	if dst := (*header.MAC)(d); *dst != st.stack.PortMAC(m.Port()) {
 		if dst.IsMulticast() {
+			if w.kernelPort(m.Port()) && forKernel(d) {
+				// Link-local multicast and broadcast the host's
+				// daemons use (VRRP, OSPF, IGMP, DHCP).
+				w.toControl(m, toKernel)
+				return
+			}
 			w.drop(m, L2Multicast)
 		} else {
 			w.drop(m, OtherHost)
@@ -400,8 +410,13 @@ func (w *Worker) dispatch(m *dpdk.Mbuf, f *nat.Frame, r nat.Result, st state, no
 		if _, _, ok := st.stack.Owned(ip.DestinationAddress()); ok {
 			if ip.Protocol() != header.IPProtoICMP {
 				// The stack answers ICMP only: TCP, UDP and other
-				// protocols to the gateway's own addresses have no
-				// listener (until a path to the kernel exists).
+				// protocols to the gateway's own addresses are the
+				// host's (SSH, BGP, VRRP, health-check replies), through
+				// the port's kernel path; without one nothing listens.
+				if w.kernelPort(m.Port()) {
+					w.toControl(m, toKernel)
+					return
+				}
 				w.drop(m, LocalUnhandled)
 				return
 			}
@@ -450,10 +465,29 @@ func (w *Worker) redirect(core int, m *dpdk.Mbuf) {
 	w.red[core].put(m, w.cfg.IO)
 }
 
+// kernelPort reports whether port p has a kernel path.
+func (w *Worker) kernelPort(p uint16) bool {
+	return int(p) < len(w.cfg.KernelPorts) && w.cfg.KernelPorts[p]
+}
+
+// forKernel reports whether the IPv4 packet in Ethernet frame d, sent to a
+// multicast or broadcast MAC, is one the host's kernel takes: to
+// link-local multicast (224.0.0.0/24: VRRP, OSPF, IGMP) or to the limited
+// broadcast address.
+func forKernel(d []byte) bool {
+	const dst = header.EthernetLen + 16
+	if len(d) < header.EthernetLen+header.IPv4MinLen || d[header.EthernetLen]>>4 != 4 {
+		return false
+	}
+	a := d[dst : dst+4]
+	return a[0] == 224 && a[1] == 0 && a[2] == 0 || a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255
+}
+
 // toControl queues m for the control lcore. nexthop, carried in the mbuf's
 // user tag, is the neighbour to resolve for a packet the datapath rewrote
 // and could not address (nat.ActControl with ReasonNoNeigh); zero for a
-// packet the control lcore handles itself (ARP, ICMP to the gateway).
+// packet the control lcore handles itself (ICMP to the gateway); toKernel
+// for the port's kernel path.
 func (w *Worker) toControl(m *dpdk.Mbuf, nexthop uint32) {
 	m.SetUserTag(nexthop)
 	w.ctl.put(m, w.cfg.IO)

@@ -85,6 +85,8 @@ type rawPort struct {
 	MTU         *int     `toml:"mtu"`
 	MAC         string   `toml:"mac"`
 	Promiscuous bool     `toml:"promiscuous"`
+	KernelIface string   `toml:"kernel_iface"`
+	VIPARP      string   `toml:"vip_arp"`
 }
 
 type rawWorker struct {
@@ -190,7 +192,24 @@ type Port struct {
 	MAC         ctl.MAC // zero: keep the NIC's own address
 	Promiscuous bool
 	Addrs       []netip.Prefix
+	// KernelIface names the port's kernel interface (the kernel path), ""
+	// for none.
+	KernelIface string
+	// VIPARP is which VIPs of the port's subnets the gateway answers ARP
+	// for: VIPARPService, every VIP of a service; VIPARPKernel, a VIP only
+	// while the address is on the port's kernel interface (an
+	// active/standby pair, where keepalived moves it).
+	VIPARP string
 }
+
+// The vip_arp policies of a port.
+const (
+	VIPARPService = "service"
+	VIPARPKernel  = "kernel"
+)
+
+// MaxIfaceName is the longest kernel interface name (IFNAMSIZ - 1).
+const MaxIfaceName = 15
 
 // PortQueue is an rx queue of a port.
 type PortQueue struct {

@@ -16,6 +16,7 @@ import (
 var (
 	pciRE    = regexp.MustCompile(`^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7](,.*)?$`)
 	vdevRE   = regexp.MustCompile(`^[a-z][a-z0-9_]*[0-9](,.*)?$`)
+	ifaceRE  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	prefixRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 )
 
@@ -207,6 +208,29 @@ func (v *validator) ports(raw *rawFile, f *File) {
 		}
 		if p.MTU < 68 || p.MTU > MaxMTU {
 			v.errf(key+".mtu", "%d out of range 68-%d", p.MTU, MaxMTU)
+		}
+		p.KernelIface, p.VIPARP = rp.KernelIface, rp.VIPARP
+		if p.VIPARP == "" {
+			p.VIPARP = VIPARPService
+		}
+		if k := p.KernelIface; k != "" {
+			if len(k) > MaxIfaceName || !ifaceRE.MatchString(k) {
+				v.errf(key+".kernel_iface", "%q is not an interface name: 1 to %d letters, digits, '_', '-' or '.'", k, MaxIfaceName)
+			}
+			for _, o := range f.Ports {
+				if o.KernelIface == k {
+					v.errf(key+".kernel_iface", "%q is already the kernel interface of port %q", k, o.Name)
+				}
+			}
+		}
+		switch p.VIPARP {
+		case VIPARPService:
+		case VIPARPKernel:
+			if p.KernelIface == "" {
+				v.errf(key+".vip_arp", "%q needs kernel_iface: the VIPs answered are those on the port's kernel interface", p.VIPARP)
+			}
+		default:
+			v.errf(key+".vip_arp", "%q: use %q (every VIP of a service) or %q (VIPs on the kernel interface)", p.VIPARP, VIPARPService, VIPARPKernel)
 		}
 		if rp.MAC != "" {
 			m, err := ctl.ParseMAC(rp.MAC)

@@ -225,6 +225,14 @@ func WithEtherType(frame []byte, et uint16) []byte {
 	return b
 }
 
+// WithIPv4Protocol returns a copy of frame with the IPv4 protocol number p
+// (the header checksum fixed, the payload as it was).
+func WithIPv4Protocol(frame []byte, p uint8) []byte {
+	b := append([]byte(nil), frame...)
+	b[l3+9] = p
+	return FixIPv4Checksum(b)
+}
+
 // FixIPv4Checksum recomputes the IPv4 header checksum of frame in place
 // (after a test changed a header field on purpose) and returns frame.
 func FixIPv4Checksum(frame []byte) []byte {
