@@ -2,6 +2,8 @@ package plane
 
 import (
 	"fmt"
+	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -335,5 +337,30 @@ func TestServiceLabels(t *testing.T) {
 	mark := serviceLabels(ctl.ServiceKey{FwMark: 7})
 	if strings.Join(mark, ",") != ",0,FWM,7" {
 		t.Errorf("firewall-mark service labels %q", mark)
+	}
+}
+
+// TestDeployReferencesExportedMetrics: every fngw_ metric the Grafana
+// dashboard and the alerting rules under deploy/ query is one the collector
+// exports, so that a rename cannot leave them showing nothing.
+func TestDeployReferencesExportedMetrics(t *testing.T) {
+	r := newRig(t, baseFile)
+	r.runAll(fullnat)
+	s := r.gather()
+	name := regexp.MustCompile(`\bfngw_[a-z0-9_]+\b`)
+	for _, f := range []string{"../../deploy/grafana/fngw.json", "../../deploy/prometheus/fngw-alerts.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := name.FindAllString(string(b), -1)
+		if len(used) == 0 {
+			t.Errorf("%s queries no fngw_ metric", f)
+		}
+		for _, n := range used {
+			if s[n] == nil {
+				t.Errorf("%s queries %s, which the collector does not export", f, n)
+			}
+		}
 	}
 }
