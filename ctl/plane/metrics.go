@@ -62,7 +62,7 @@ var (
 var (
 	dBuild        = desc("build_info", "Always 1; the labels say which build of fngw runs.", "version", "revision", "goversion")
 	dStart        = desc("start_time_seconds", "Unix time at which the gateway's control plane first applied its configuration.")
-	dReloadOK     = desc("config_last_reload_successful", "Whether the last configuration reload (SIGHUP, gw reload) succeeded: 1, or 0 when the running configuration was kept.")
+	dReloadOK     = desc("config_last_reload_successful", "Whether the last configuration reload (SIGHUP, gw reload) succeeded: 0 when the file was refused or named settings that need a restart.")
 	dReloadAt     = desc("config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load (the start counts as one).")
 	dPortUp       = desc("port_up", "Whether the port's link is up (1) or down (0).", "port")
 	dPortSpeed    = desc("port_speed_bytes", "The port's link speed in bytes per second, where the device reports one.", "port")

@@ -285,8 +285,10 @@ func TestLoopSecondsAreRates(t *testing.T) {
 // successful one, as Prometheus reports its own (alert on
 // fngw_config_last_reload_successful == 0): a good reload moves the
 // timestamp, a bad file (refused, the running configuration kept) sets
-// success to 0 and leaves it, and the next good reload, by SIGHUP as by `gw
-// reload`, sets success back.
+// success to 0 and leaves it, a dry run changes neither, the next good
+// reload, by SIGHUP as by `gw reload`, sets success back, and a reload that
+// names a setting needing a restart (the rest applied, gw reload exiting
+// non-zero) counts as failed.
 func TestReloadMetrics(t *testing.T) {
 	r := newRig(t, baseFile)
 	state := func() (ok, at float64) {
@@ -311,6 +313,10 @@ func TestReloadMetrics(t *testing.T) {
 		t.Errorf("after a failed reload: successful %v at %v, want 0 at %v", ok, bad, at)
 	}
 	r.write(baseFile)
+	r.run("reload --dry-run")
+	if ok, now := state(); ok != 0 || now != at {
+		t.Errorf("a dry run counted as a reload: successful %v at %v", ok, now)
+	}
 	r.p.Reload() // SIGHUP
 	harness.Eventually(t, 5*time.Second, "the SIGHUP reload to be recorded", func() error {
 		if ok, now := state(); ok != 1 || now <= at {
@@ -318,6 +324,14 @@ func TestReloadMetrics(t *testing.T) {
 		}
 		return nil
 	})
+	_, at = state()
+	r.write(baseFile + "[[port]]\nname = \"dpdk1\"\ndevice = \"net_null1\"\n")
+	if resp := r.try("reload"); resp.Code == socket.CodeOK {
+		t.Fatal("a reload naming a setting that needs a restart succeeded")
+	}
+	if ok, now := state(); ok != 0 || now != at {
+		t.Errorf("after a reload that needs a restart: successful %v at %v, want 0 at %v", ok, now, at)
+	}
 }
 
 // TestServiceLabels: a service's label values are node_exporter's: the VIP,
