@@ -5,7 +5,7 @@ BIN     := bin/gw
 # Packages with no cgo: they build with CGO_ENABLED=0 and are unit-tested with -race.
 PURE_PKGS = $(shell $(GO) list ./... | grep -v -e '/dpdk$$' -e '/cmd/' -e '/test/pcap' -e '/test/e2e' -e '/gateway$$')
 
-.PHONY: all deps build test unit lint e2e pcap bench bench-go bench-compare bench-instr pgo demo clean
+.PHONY: all deps build test unit lint rules e2e pcap bench bench-go bench-compare bench-instr pgo demo clean
 
 all: build
 
@@ -31,10 +31,17 @@ unit: deps
 pcap: build
 	$(GO) test -count=1 -p 1 -v ./test/pcap/
 
+# The alerting rules in deploy/prometheus, checked and unit-tested with
+# Debian's promtool (the e2e metrics test also pipes a real scrape through
+# promtool check metrics, and the dashboard's queries through check rules).
+rules: deps
+	promtool check rules deploy/prometheus/fngw-alerts.yml
+	cd deploy/prometheus && promtool test rules fngw-alerts.test.yml
+
 e2e: build
 	$(GO) test -count=1 -p 1 -timeout 20m -v ./test/e2e/
 
-test: lint build unit fuzz-short pcap e2e
+test: lint build unit rules fuzz-short pcap e2e
 
 # The perf lab (perf/README.md): testpmd and gw side by side, results in perf/results/.
 bench: build

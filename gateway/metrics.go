@@ -8,15 +8,22 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // serveMetrics serves the control plane's collector on addr, at /metrics
-// (which gathers at most once per plane.MetricsInterval).
+// (which gathers at most once per plane.MetricsInterval), with the Go
+// runtime's and the process's collectors beside it (go_*, process_*:
+// process_resident_memory_bytes includes the session tables, allocated and
+// touched at start).
 func (g *Gateway) serveMetrics(addr string, c prometheus.Collector) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(c); err != nil {
-		return nil, err
+	for _, c := range []prometheus.Collector{c, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

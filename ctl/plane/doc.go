@@ -34,5 +34,7 @@
 //	publish.go  the service snapshot and schedulers from a Config; stable IDs
 //	stats.go    estimators and -Z, the tables listings show, per-core status,
 //	            the connection listing, neighbour and route listings
-//	metrics.go  the Prometheus collector (summed at scrape time)
+//	metrics.go  the Prometheus collector (summed at scrape time), the
+//	            reload outcome it reports
+//	health.go   a destination's health: up, and its effective weight
 package plane

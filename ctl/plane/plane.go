@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"time"
 
 	"fngw/ctl"
 	"fngw/ctl/config"
@@ -51,6 +52,7 @@ type Plane struct {
 	portIDs   map[string]uint16
 	portNames map[uint16]string
 	limits    nat.Limits
+	started   time.Time // when New built the plane
 
 	// owned by the control goroutine
 	cfg         *ctl.Config
@@ -62,6 +64,8 @@ type Plane struct {
 	lastWeights map[destKey]int32
 	est         estimators
 	list        listBufs
+	reloadOK    bool      // the last reload succeeded (or none was tried)
+	loadedAt    time.Time // the last successful load of the file: New or a reload
 }
 
 // New builds the control plane of c.Datapath and applies the file's
@@ -73,7 +77,8 @@ func New(c Config) (*Plane, error) {
 	p := &Plane{log: c.Log, file: c.File, dp: c.Datapath, host: c.Host, portIDs: c.Ports,
 		portNames: make(map[uint16]string), limits: c.Limits,
 		svcIDs: newIDs[ctl.ServiceKey](c.Limits.MaxServices), destIDs: newIDs[destKey](c.Limits.MaxDests), destOwner: make(map[uint32]uint32),
-		lastWeights: make(map[destKey]int32)}
+		lastWeights: make(map[destKey]int32), started: time.Now(), reloadOK: true}
+	p.loadedAt = p.started
 	for name, id := range c.Ports {
 		p.portNames[id] = name
 	}
@@ -146,6 +151,7 @@ func (p *Plane) Handle(req socket.Request) socket.Response {
 func (p *Plane) Reload() {
 	p.dp.Control.Submit(func() {
 		r, err := p.reload(false)
+		p.reloaded(err)
 		switch {
 		case r != nil && err != nil:
 			p.log.Error("reloaded in part", "file", r.path, "changes", len(r.changes), "err", err)
@@ -216,6 +222,9 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 		return ctl.WriteMem(w, p.mem(), asJSON)
 	case ctl.OpReload:
 		r, err := p.reload(cmd.DryRun)
+		if !cmd.DryRun {
+			p.reloaded(err)
+		}
 		if r != nil {
 			io.WriteString(w, r.String())
 		}
