@@ -21,6 +21,27 @@ type Link struct {
 	RxQueues      int    `json:"rx_queues"`
 	TxQueues      int    `json:"tx_queues"`
 	*PortCounters        // with -s
+	// Kernel is the port's kernel path, if it has one.
+	Kernel *LinkKernel `json:"kernel,omitempty"`
+}
+
+// LinkKernel is a port's kernel path: the kernel interface mirroring the
+// port and how it is made, with its counters under -s.
+type LinkKernel struct {
+	Iface           string `json:"iface"`
+	Backend         string `json:"backend"` // net_tap, or virtio_user over vhost-net
+	*KernelCounters        // with -s
+}
+
+// KernelCounters count a port's kernel path.
+type KernelCounters struct {
+	ToPackets     uint64 `json:"to_kernel_packets"`
+	ToBytes       uint64 `json:"to_kernel_bytes"`
+	ToDropped     uint64 `json:"to_kernel_dropped"`
+	FromPackets   uint64 `json:"from_kernel_packets"`
+	FromBytes     uint64 `json:"from_kernel_bytes"`
+	FromLimited   uint64 `json:"from_kernel_rate_limited"`
+	FromMalformed uint64 `json:"from_kernel_malformed"`
 }
 
 // PortCounters are a port's basic counters (rte_eth_stats).
@@ -51,6 +72,13 @@ func WriteLinks(w io.Writer, links []Link, asJSON bool) error {
 		if c := p.PortCounters; c != nil {
 			fmt.Fprintf(&b, "    rx: packets %d bytes %d imissed %d ierrors %d nombuf %d\n", c.RxPackets, c.RxBytes, c.Imissed, c.Ierrors, c.RxNombuf)
 			fmt.Fprintf(&b, "    tx: packets %d bytes %d oerrors %d\n", c.TxPackets, c.TxBytes, c.Oerrors)
+		}
+		if k := p.Kernel; k != nil {
+			fmt.Fprintf(&b, "    kernel %s (%s)\n", k.Iface, k.Backend)
+			if c := k.KernelCounters; c != nil {
+				fmt.Fprintf(&b, "    to kernel: packets %d bytes %d dropped %d\n", c.ToPackets, c.ToBytes, c.ToDropped)
+				fmt.Fprintf(&b, "    from kernel: packets %d bytes %d rate-limited %d malformed %d\n", c.FromPackets, c.FromBytes, c.FromLimited, c.FromMalformed)
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())

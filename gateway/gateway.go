@@ -33,7 +33,8 @@ type port struct {
 	mac header.MAC
 	// tap: a net_tap port, whose kernel side is a peer host, usually moved to
 	// another namespace (where the PMD can no longer query its link).
-	tap bool
+	tap    bool
+	kernel *kernelPort // the port's kernel path, if any
 }
 
 // Gateway is a running gateway: DPDK, its pool and ports, the datapath
@@ -66,7 +67,7 @@ func Run(f *config.File, log *slog.Logger) error {
 
 func (g *Gateway) run() error {
 	f := g.file
-	args := f.EALArgs("gw")
+	args := append(f.EALArgs("gw"), kernelEALArgs(f)...)
 	g.log.Info("starting EAL", "args", strings.Join(args[1:], " "))
 	if err := dpdk.Init(args); err != nil {
 		return err
@@ -145,7 +146,7 @@ func (g *Gateway) run() error {
 
 func (g *Gateway) setupPorts() error {
 	f := g.file
-	for _, pc := range f.Ports {
+	for i, pc := range f.Ports {
 		dev, err := dpdk.PortByName(pc.DeviceName())
 		if err != nil && pc.PCI {
 			return fmt.Errorf("port %s: %w: is %s bound to a DPDK driver (vfio-pci)? see dpdk-devbind.py --status", pc.Name, err, pc.Device)
@@ -198,15 +199,25 @@ func (g *Gateway) setupPorts() error {
 				mac = pc.MAC
 			}
 		}
-		g.ports = append(g.ports, &port{cfg: pc, dev: dev, mac: header.MAC(mac), tap: tap})
+		p := &port{cfg: pc, dev: dev, mac: header.MAC(mac), tap: tap}
+		g.ports = append(g.ports, p)
 		g.log.Info("port up", "port", pc.Name, "device", pc.Device, "id", dev.ID, "mac", header.MAC(mac).String(),
 			"rx_queues", pc.Queues, "tx_queues", g.nworkers)
+		if pc.KernelIface != "" {
+			if err := g.setupKernel(i, p); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
 func (g *Gateway) stopPorts() {
 	for _, p := range g.ports {
+		if k := p.kernel; k != nil {
+			k.dev.Stop()
+			k.dev.Close()
+		}
 		if err := p.dev.Stop(); err != nil {
 			g.log.Warn("stop port", "port", p.cfg.Name, "err", err)
 		}
@@ -234,7 +245,8 @@ func (g *Gateway) setupDatapath() error {
 		RedirectRing: config.RedirectRing, ControlRing: config.ControlRing, ARPRing: config.ARPRing,
 		Neigh:    arp.NeighConfig{QueueTotal: config.StackQueue},
 		Register: registerLcore, Sessions: f.Session.CapacityPerCore, Limits: limits, Seed: rand.Uint64(),
-		IdlePolls: f.IdlePolls, IdleSleep: time.Duration(f.IdleSleepUS) * time.Microsecond, Log: g.log}
+		IdlePolls: f.IdlePolls, IdleSleep: time.Duration(f.IdleSleepUS) * time.Microsecond, Log: g.log,
+		Kernel: g.kernelLinks()}
 	for i, wc := range f.Workers {
 		wp := lcore.WorkerPlan{CPU: f.CPU(wc.Lcore), TxQueue: uint16(i)}
 		for _, q := range wc.Rx {

@@ -35,6 +35,14 @@ func (h host) Links(counters bool) ([]ctl.Link, error) {
 			l.PortCounters = &ctl.PortCounters{RxPackets: s.RxPackets, TxPackets: s.TxPackets, RxBytes: s.RxBytes,
 				TxBytes: s.TxBytes, Imissed: s.Imissed, Ierrors: s.Ierrors, Oerrors: s.Oerrors, RxNombuf: s.RxNombuf}
 		}
+		if k := p.kernel; k != nil {
+			l.Kernel = &ctl.LinkKernel{Iface: k.iface, Backend: k.backend}
+			if counters {
+				s := h.g.dp.Control.KernelStats(p.dev.ID)
+				l.Kernel.KernelCounters = &ctl.KernelCounters{ToPackets: s.ToPackets, ToBytes: s.ToBytes, ToDropped: s.ToDropped,
+					FromPackets: s.FromPackets, FromBytes: s.FromBytes, FromLimited: s.FromLimited, FromMalformed: s.FromMalformed}
+			}
+		}
 		list = append(list, l)
 	}
 	return list, nil

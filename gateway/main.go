@@ -68,6 +68,9 @@ func Main(args []string, stderr io.Writer) int {
 // only fail later and less clearly: the control socket and the metrics
 // address being free.
 func preflight(f *config.File) error {
+	if err := checkKernelIfaces(f); err != nil {
+		return err
+	}
 	if err := socket.CheckFree(f.Ctl.Socket); err != nil {
 		return err
 	}
