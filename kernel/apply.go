@@ -24,7 +24,7 @@ func (s *Sync) applyAddrs() []error {
 		if _, ok := l.addrs[a.Prefix]; ok {
 			continue
 		}
-		err := s.h.AddrReplace(l.nl, &netlink.Addr{IPNet: ipNet(a.Prefix)})
+		err := s.h.AddrReplace(l.dev, &netlink.Addr{IPNet: ipNet(a.Prefix)})
 		if err == nil {
 			l.addrs[a.Prefix] = struct{}{}
 			_, failed := s.failingAddrs[a]
@@ -53,7 +53,7 @@ func (s *Sync) delAddr(a Addr) error {
 	if _, ok := l.addrs[a.Prefix]; !ok {
 		return nil
 	}
-	err := s.h.AddrDel(l.nl, &netlink.Addr{IPNet: ipNet(a.Prefix)})
+	err := s.h.AddrDel(l.dev, &netlink.Addr{IPNet: ipNet(a.Prefix)})
 	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 		return fmt.Errorf("kernel: remove address %s (interface %q): %w", a, l.Name, err)
 	}

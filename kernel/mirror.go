@@ -13,7 +13,7 @@ import (
 // it.
 type link struct {
 	Link
-	nl    netlink.Link // for the handle's link calls (by index)
+	dev   netlink.Link // for the handle's calls on the interface
 	index int
 	flags uint32 // IFF_UP, IFF_LOWER_UP as last seen
 	gone  bool   // the interface was deleted
@@ -52,7 +52,10 @@ func (a kroute) same(b kroute) bool {
 }
 
 // mirror is the part of the kernel's configuration Sync follows, kept up to
-// date from events and dumps. Only Sync's goroutine touches it.
+// date from events and dumps. It keeps only the routes with a next hop on a
+// mirrored interface: where the host's own interfaces and a mirrored one
+// share a route key (ip route append across them), a replace or delete may
+// be misread until the next dump. Only Sync's goroutine touches it.
 type mirror struct {
 	links  map[int]*link // by interface index
 	routes map[routeKey][]kroute

@@ -10,8 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// nlr builds a main-table netlink route as an event carries it: hops are
-// "index:via" pairs, via empty for on-link.
+// nlr builds a main-table netlink route as an event carries it.
 func nlr(prefix string, proto, metric int, hops ...khop) netlink.Route {
 	p := netip.MustParsePrefix(prefix)
 	r := netlink.Route{

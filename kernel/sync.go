@@ -137,18 +137,18 @@ func (s *Sync) openLinks(links []Link) error {
 		if s.byPort[l.Port] != nil {
 			return fmt.Errorf("kernel: port %q has two kernel interfaces (%q and %q)", l.Port, s.byPort[l.Port].Name, l.Name)
 		}
-		nl, err := s.h.LinkByName(l.Name)
+		dev, err := s.h.LinkByName(l.Name)
 		if err != nil {
 			return fmt.Errorf("kernel: interface %q of port %q: %w (the port's kernel interface must exist first)", l.Name, l.Port, err)
 		}
-		a := nl.Attrs()
+		a := dev.Attrs()
 		if s.m.links[a.Index] != nil {
 			return fmt.Errorf("kernel: interface %q is the kernel interface of ports %q and %q", l.Name, s.m.links[a.Index].Port, l.Port)
 		}
 		if err := s.setDevConf(a.Index); err != nil {
-			return fmt.Errorf("kernel: interface %q of port %q: arp_ignore, arp_announce: %w", l.Name, l.Port, err)
+			return fmt.Errorf("kernel: interface %q of port %q: setting arp_ignore, arp_announce, promote_secondaries: %w", l.Name, l.Port, err)
 		}
-		k := &link{Link: l, nl: nl, index: a.Index, flags: a.RawFlags, addrs: map[netip.Prefix]struct{}{}}
+		k := &link{Link: l, dev: dev, index: a.Index, flags: a.RawFlags, addrs: map[netip.Prefix]struct{}{}}
 		s.m.links[a.Index] = k
 		s.byPort[l.Port] = k
 	}
@@ -202,8 +202,8 @@ func (s *Sync) SetAddrs(want []Addr) error {
 // A route the kernel refuses (a next hop not on a connected subnet yet, a
 // route of someone else holding the same prefix at metric 0) is named in
 // the error and tried again after each kernel change; the others are
-// installed. A prefix both configured here and learned is
-// reported as learned too: which one the gateway uses is its policy.
+// installed. A prefix both configured here and learned is reported as
+// learned too: which one the gateway uses is its policy.
 func (s *Sync) SetRoutes(want []Route) error {
 	return s.call(func() error {
 		own := make(map[netip.Prefix]Route, len(want))
@@ -234,7 +234,7 @@ func (s *Sync) SetLink(port string, up bool, mtu int) error {
 			return fmt.Errorf("kernel: port %q has no kernel interface", port)
 		}
 		if mtu != 0 {
-			if err := s.h.LinkSetMTU(l.nl, mtu); err != nil {
+			if err := s.h.LinkSetMTU(l.dev, mtu); err != nil {
 				return fmt.Errorf("kernel: interface %q of port %q: MTU %d: %w", l.Name, port, mtu, err)
 			}
 		}
@@ -242,7 +242,7 @@ func (s *Sync) SetLink(port string, up bool, mtu int) error {
 		if up {
 			set, state = s.h.LinkSetUp, "up"
 		}
-		if err := set(l.nl); err != nil {
+		if err := set(l.dev); err != nil {
 			return fmt.Errorf("kernel: interface %q of port %q: set %s: %w", l.Name, port, state, err)
 		}
 		l.flags &^= unix.IFF_UP
@@ -414,10 +414,9 @@ func (s *Sync) dump() error {
 	return nil
 }
 
-// retryDump runs a dump again when the kernel says it was interrupted by a
-// change (the result may be inconsistent), a few
-// times; then it keeps the last result, which the events that interrupted
-// it correct.
+// retryDump runs a dump again when the kernel says a change interrupted it
+// (the result may be inconsistent), a few times; then it keeps the last
+// result, which the events of the interrupting changes correct.
 func retryDump[T any](f func() ([]T, error)) ([]T, error) {
 	for range 3 {
 		v, err := f()

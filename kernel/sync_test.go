@@ -263,6 +263,12 @@ func TestOpen(t *testing.T) {
 		}
 	}
 	s.rec.quiet(t, 3*window)
+
+	// Changes elsewhere are not reported: another interface, IPv6.
+	e.ip(t, "addr", "add", "10.9.1.1/24", "dev", "x0")
+	e.ip(t, "route", "add", "10.11.0.0/16", "via", "10.9.0.3", "proto", "12")
+	e.ip(t, "addr", "add", "2001:db8::7/64", "dev", "k1", "nodad")
+	s.rec.quiet(t, 3*window)
 }
 
 func TestOpenRefuses(t *testing.T) {
