@@ -99,8 +99,6 @@ func compareAddrs(a, b Addr) int {
 	return comparePrefixes(a.Prefix, b.Prefix)
 }
 
-func compareRoutes(a, b Route) int { return comparePrefixes(a.Prefix, b.Prefix) }
-
 // State is what the kernel holds on the mirrored interfaces that the gateway
 // did not put there: the IPv4 addresses other than the ones SetAddrs set,
 // and the main table's IPv4 unicast routes whose every next hop is on a

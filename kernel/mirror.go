@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"cmp"
 	"net"
 	"net/netip"
 	"slices"
@@ -42,6 +43,11 @@ type kroute struct {
 	proto int
 	typ   int
 	hops  []khop // sorted by index then via
+	// report is the route's next hops as State reports them (the live
+	// ones, if all are on mirrored interfaces), worked out once when the
+	// route arrives; nil if it is not reported. Never changed afterwards:
+	// the States handed to Notify share it.
+	report []NextHop
 }
 
 // same reports whether a and b are the same route (the kernel's dead flags
@@ -131,6 +137,11 @@ func (m *mirror) convert(r *netlink.Route) (routeKey, kroute, bool) {
 		return routeKey{}, kroute{}, false
 	}
 	sortKHops(kr.hops)
+	if k.tos == 0 && kr.typ == unix.RTN_UNICAST && kr.proto != unix.RTPROT_KERNEL && kr.proto != Protocol {
+		if hops, ok := m.nextHops(kr, false); ok && len(hops) > 0 {
+			kr.report = slices.Clip(hops)
+		}
+	}
 	return k, kr, true
 }
 
@@ -224,27 +235,29 @@ func (m *mirror) learned(own map[Addr]struct{}) State {
 		}
 	}
 	slices.SortFunc(st.Addrs, compareAddrs)
-	type best struct {
-		priority int
-		route    Route
+	// The reported route of each key, then for each prefix the one of
+	// the lowest metric.
+	type candidate struct {
+		key  routeKey
+		hops []NextHop
 	}
-	byPrefix := map[netip.Prefix]best{}
+	cands := make([]candidate, 0, len(m.routes))
 	for k, list := range m.routes {
-		kr := list[0]
-		if k.tos != 0 || kr.typ != unix.RTN_UNICAST || kr.proto == unix.RTPROT_KERNEL || kr.proto == Protocol {
-			continue
-		}
-		hops, ok := m.nextHops(kr, false)
-		if !ok || len(hops) == 0 {
-			continue
-		}
-		if b, ok := byPrefix[k.prefix]; !ok || k.priority < b.priority {
-			byPrefix[k.prefix] = best{k.priority, Route{Prefix: k.prefix, NextHops: hops}}
+		if hops := list[0].report; hops != nil {
+			cands = append(cands, candidate{k, hops})
 		}
 	}
-	for _, b := range byPrefix {
-		st.Routes = append(st.Routes, b.route)
+	slices.SortFunc(cands, func(a, b candidate) int {
+		if c := comparePrefixes(a.key.prefix, b.key.prefix); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key.priority, b.key.priority)
+	})
+	st.Routes = make([]Route, 0, len(cands))
+	for i, c := range cands {
+		if i == 0 || cands[i-1].key.prefix != c.key.prefix {
+			st.Routes = append(st.Routes, Route{Prefix: c.key.prefix, NextHops: c.hops})
+		}
 	}
-	slices.SortFunc(st.Routes, compareRoutes)
 	return st
 }

@@ -117,6 +117,32 @@ func (e *testNS) gatewayRoutes(t *testing.T) string {
 	return strings.TrimSpace(string(out))
 }
 
+// hasGatewayRoute reports whether the kernel has a main-table route of
+// Protocol for prefix (read over netlink: fast enough to poll).
+func (e *testNS) hasGatewayRoute(t *testing.T, prefix string) bool {
+	t.Helper()
+	rs, err := e.h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN, Protocol: Protocol},
+		netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(rs, func(r netlink.Route) bool { return r.Dst.String() == prefix })
+}
+
+// until polls cond every millisecond and returns how long it took to hold,
+// failing the test after limit.
+func until(t *testing.T, what string, limit time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	for !cond() {
+		if time.Since(t0) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return time.Since(t0)
+}
+
 // stamped is a State as Notify gave it, and when.
 type stamped struct {
 	at time.Time
@@ -377,15 +403,15 @@ func TestOwnAddrs(t *testing.T) {
 
 	// An operator removes the gateway's address: it is back within 100 ms,
 	// and the learned one of the same subnet stays (promote_secondaries).
-	t0 := time.Now()
-	e.ip(t, "addr", "del", "10.0.0.1/24", "dev", "k0")
-	for !slices.Contains(e.kernelAddrs(t, "k0"), pfx("10.0.0.1/24")) {
-		if time.Since(t0) > deadline {
-			t.Fatalf("10.0.0.1/24 not back on k0 within %v", deadline)
-		}
-		time.Sleep(time.Millisecond)
+	k0, err := e.h.LinkByName("k0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("the gateway's address back %v after an operator removed it", time.Since(t0))
+	if err := e.h.AddrDel(k0, &netlink.Addr{IPNet: ipNet(pfx("10.0.0.1/24"))}); err != nil {
+		t.Fatal(err)
+	}
+	d := until(t, "10.0.0.1/24 back on k0", deadline, func() bool { return slices.Contains(e.kernelAddrs(t, "k0"), pfx("10.0.0.1/24")) })
+	t.Logf("the gateway's address back %v after an operator removed it", d)
 	if !slices.Contains(e.kernelAddrs(t, "k0"), learned.Prefix) {
 		t.Errorf("removing the gateway's address removed %s too", learned)
 	}
@@ -535,15 +561,11 @@ func TestOwnRoutes(t *testing.T) {
 	s.rec.wait(t, "the first State", time.Second, func(st State) bool { return len(st.Routes) == 0 }, neverOwn)
 
 	// An operator deletes one: back within 100 ms.
-	t0 := time.Now()
-	e.ip(t, "route", "del", "10.30.0.0/16")
-	for !strings.Contains(e.gatewayRoutes(t), "10.30.0.0/16") {
-		if time.Since(t0) > deadline {
-			t.Fatalf("10.30.0.0/16 not back within %v", deadline)
-		}
-		time.Sleep(time.Millisecond)
+	if err := e.h.RouteDel(&netlink.Route{Dst: ipNet(pfx("10.30.0.0/16"))}); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("the gateway's route back %v after an operator deleted it", time.Since(t0))
+	d := until(t, "10.30.0.0/16 back", deadline, func() bool { return e.hasGatewayRoute(t, "10.30.0.0/16") })
+	t.Logf("the gateway's route back %v after an operator deleted it", d)
 
 	// BIRD learns the same prefix: reported (both sides, faithfully); the
 	// gateway's stays, preferred by the kernel at metric 0.
@@ -552,13 +574,7 @@ func TestOwnRoutes(t *testing.T) {
 
 	// A route of the gateway's protocol it does not want is removed.
 	e.ip(t, "route", "add", "10.34.0.0/16", "via", "10.0.0.2", "proto", fmt.Sprint(Protocol))
-	t0 = time.Now()
-	for strings.Contains(e.gatewayRoutes(t), "10.34.0.0/16") {
-		if time.Since(t0) > deadline {
-			t.Fatalf("10.34.0.0/16 of protocol %d still there after %v", Protocol, deadline)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	until(t, "10.34.0.0/16 of the gateway's protocol, not wanted, deleted", time.Second, func() bool { return !e.hasGatewayRoute(t, "10.34.0.0/16") })
 
 	// Changed, then dropped.
 	if err := s.SetRoutes([]Route{route("10.31.0.0/16", nh("10.0.0.2", "p0"))}); err != nil {
@@ -581,14 +597,10 @@ func TestOwnRoutes(t *testing.T) {
 	if err := s.SetRoutes([]Route{r35}); err == nil || !strings.Contains(err.Error(), r35.String()) {
 		t.Errorf("SetRoutes(%s) over an operator's route = %v, want an error naming it", r35, err)
 	}
-	e.ip(t, "route", "del", "10.35.0.0/16")
-	t0 = time.Now()
-	for !strings.Contains(e.gatewayRoutes(t), "10.35.0.0/16") {
-		if time.Since(t0) > deadline {
-			t.Fatalf("10.35.0.0/16 not installed within %v of the operator's route going", deadline)
-		}
-		time.Sleep(time.Millisecond)
+	if err := e.h.RouteDel(&netlink.Route{Dst: ipNet(pfx("10.35.0.0/16"))}); err != nil {
+		t.Fatal(err)
 	}
+	until(t, "10.35.0.0/16 installed once the operator's went", deadline, func() bool { return e.hasGatewayRoute(t, "10.35.0.0/16") })
 
 	// Refused: the next hop is on no connected subnet; installed once an
 	// address makes it one.
@@ -599,13 +611,7 @@ func TestOwnRoutes(t *testing.T) {
 	if err := s.SetAddrs([]Addr{{"p0", pfx("10.0.0.1/24")}, {"p0", pfx("10.2.0.5/24")}}); err != nil {
 		t.Fatal(err)
 	}
-	t0 = time.Now()
-	for !strings.Contains(e.gatewayRoutes(t), "10.36.0.0/16") {
-		if time.Since(t0) > time.Second {
-			t.Fatalf("10.36.0.0/16 not installed after its subnet appeared")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	until(t, "10.36.0.0/16 installed once its subnet is", time.Second, func() bool { return e.hasGatewayRoute(t, "10.36.0.0/16") })
 
 	for _, tt := range []struct {
 		routes []Route
@@ -678,8 +684,8 @@ func TestSetLink(t *testing.T) {
 
 // TestLostEvents: with a tiny socket buffer a burst of 3000 routes
 // overflows it; Sync notices, reads everything again and reports them all.
+// Not parallel: its dumps would hold up the other tests' timed reports.
 func TestLostEvents(t *testing.T) {
-	t.Parallel()
 	e := newNS(t, "k0")
 	s := open(t, e, []Link{{Port: "p0", Name: "k0"}}, func(o *Options) { o.rcvbuf = 1 })
 	if err := s.SetAddrs([]Addr{{"p0", pfx("10.0.0.1/24")}}); err != nil {
