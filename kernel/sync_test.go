@@ -27,7 +27,7 @@ const deadline = 100 * time.Millisecond
 
 // testNS is a network namespace of one test, with veth interfaces standing
 // in for the PMD's kernel interfaces (each with its peer, up, so it has a
-// carrier).
+// carrier), or tap interfaces for names starting with "tap".
 type testNS struct {
 	name string
 	ns   netns.NsHandle
@@ -60,8 +60,12 @@ func newNS(t *testing.T, ifaces ...string) *testNS {
 	}
 	t.Cleanup(e.h.Close)
 	for _, i := range ifaces {
-		e.ip(t, "link", "add", i, "type", "veth", "peer", "name", i+"p")
-		e.ip(t, "link", "set", i+"p", "up")
+		if strings.HasPrefix(i, "tap") { // what net_tap creates (no carrier here: no PMD behind it)
+			e.ip(t, "tuntap", "add", "dev", i, "mode", "tap")
+		} else {
+			e.ip(t, "link", "add", i, "type", "veth", "peer", "name", i+"p")
+			e.ip(t, "link", "set", i+"p", "up")
+		}
 		e.ip(t, "link", "set", i, "up")
 	}
 	return e
@@ -262,26 +266,28 @@ func noRouteFor(p string) func(State) bool {
 
 func TestOpen(t *testing.T) {
 	t.Parallel()
-	e := newNS(t, "k0", "k1", "x0")
+	e := newNS(t, "k0", "k1", "tap0", "x0")
 	e.ip(t, "addr", "add", "10.0.0.1/24", "dev", "k0")
 	e.ip(t, "addr", "add", "10.1.0.1/24", "dev", "k1")
+	e.ip(t, "addr", "add", "10.2.0.1/24", "dev", "tap0")
 	e.ip(t, "addr", "add", "10.9.0.1/24", "dev", "x0")
 	e.ip(t, "addr", "add", "2001:db8::1/64", "dev", "k0", "nodad")
 	e.ip(t, "route", "add", "10.5.0.0/16", "via", "10.0.0.2")
+	e.ip(t, "route", "add", "10.6.0.0/16", "via", "10.2.0.2", "proto", "12")
 	e.ip(t, "route", "add", "10.10.0.0/16", "via", "10.9.0.2")
 	e.ip(t, "-6", "route", "add", "2001:db8:5::/48", "via", "2001:db8::2")
 	start := time.Now()
-	s := open(t, e, []Link{{Port: "p0", Name: "k0"}, {Port: "p1", Name: "k1"}})
+	s := open(t, e, []Link{{Port: "p0", Name: "k0"}, {Port: "p1", Name: "k1"}, {Port: "p2", Name: "tap0"}})
 	want := State{
-		Addrs:  []Addr{{"p0", pfx("10.0.0.1/24")}, {"p1", pfx("10.1.0.1/24")}},
-		Routes: []Route{route("10.5.0.0/16", nh("10.0.0.2", "p0"))},
+		Addrs:  []Addr{{"p0", pfx("10.0.0.1/24")}, {"p1", pfx("10.1.0.1/24")}, {"p2", pfx("10.2.0.1/24")}},
+		Routes: []Route{route("10.5.0.0/16", nh("10.0.0.2", "p0")), route("10.6.0.0/16", nh("10.2.0.2", "p2"))},
 	}
 	n := s.rec.wait(t, "the first State", time.Second, func(State) bool { return true })
 	if !n.st.Equal(want) {
 		t.Errorf("first State %+v, want %+v", n.st, want)
 	}
 	t.Logf("first Notify %v after Open began", n.at.Sub(start))
-	for iface, want := range map[string][3]string{"k0": {"1", "2", "1"}, "k1": {"1", "2", "1"}, "x0": {"0", "0", "0"}} {
+	for iface, want := range map[string][3]string{"k0": {"1", "2", "1"}, "k1": {"1", "2", "1"}, "tap0": {"1", "2", "1"}, "x0": {"0", "0", "0"}} {
 		for i, name := range []string{"arp_ignore", "arp_announce", "promote_secondaries"} {
 			if got := e.sysctl(t, iface, name); got != want[i] {
 				t.Errorf("%s of %s = %s, want %s", name, iface, got, want[i])
