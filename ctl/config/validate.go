@@ -520,10 +520,11 @@ func (v *validator) poolMemory(f *File, mtu int) {
 		return // reported already
 	}
 	need := int64(f.Pool.Mbufs) * int64(f.Pool.DataRoom+mbufOverhead)
-	// The EAL needs the rest for the rings, the ports' queues and itself.
-	if have := int64(f.EAL.MemoryMB) << 20 * 3 / 4; need > have {
-		v.errf("eal.memory_mb", "%d MiB cannot hold the mbuf pool: %d mbufs of %d bytes (for MTU %d) take %d MiB, and the EAL needs a quarter beside it; raise memory_mb to %d or lower the MTU or pool.mbufs",
-			f.EAL.MemoryMB, f.Pool.Mbufs, f.Pool.DataRoom+mbufOverhead, mtu, need>>20, (need*4/3>>20)+1)
+	// The EAL needs some more for the rings, the ports' queues and itself.
+	const reserve = 64 << 20
+	if have := int64(f.EAL.MemoryMB) << 20; need+reserve > have {
+		v.errf("eal.memory_mb", "%d MiB cannot hold the mbuf pool: %d mbufs of %d bytes (for MTU %d) take %d MiB, and the EAL needs %d MiB beside it; raise memory_mb to %d or lower the MTU or pool.mbufs",
+			f.EAL.MemoryMB, f.Pool.Mbufs, f.Pool.DataRoom+mbufOverhead, mtu, need>>20, reserve>>20, (need+reserve)>>20+1)
 	}
 }
 

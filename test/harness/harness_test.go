@@ -264,7 +264,7 @@ func TestConfigTOML(t *testing.T) {
 		Pool:    Pool{Mbufs: 65535, CacheSize: 128},
 		Services: []Service{
 			{Proto: "tcp", VIP: "198.18.1.100:80", Sched: "sh", Flags: []string{"sh-port"}, Persistent: 600, Netmask: "255.255.255.0",
-				Laddrs: []LocalAddr{{Addr: "198.18.1.10"}, {Addr: "198.18.9.10", Port: "dpdk0"}},
+				Laddrs: []LocalAddr{{Addr: "198.18.1.10"}, {Addr: "198.18.1.20", Port: "dpdk0"}},
 				Dests: []Dest{
 					{Addr: "198.18.9.1:8080", Fwd: "fullnat", Weight: 3, UThreshold: 100, LThreshold: 10},
 					{Addr: "198.18.1.21", Fwd: "route", Weight: -1},
@@ -298,7 +298,7 @@ func TestConfigTOML(t *testing.T) {
 	if fmt.Sprint(f.LB.Neighs) != "[198.18.1.2 lladdr 02:00:00:00:00:02 dev dpdk0]" {
 		t.Errorf("neighbours %v", f.LB.Neighs)
 	}
-	if f.Session != (config.Session{CapacityPerCore: 4096}) || f.Pool != (config.Pool{Mbufs: 65535, CacheSize: 128}) ||
+	if f.Session != (config.Session{CapacityPerCore: 4096}) || f.Pool != (config.Pool{Mbufs: 65535, CacheSize: 128, DataRoom: 2048}) ||
 		f.LB.Timeouts != (ctl.Timeouts{TCP: 600, TCPFin: 30, UDP: 60, SynRecv: 20}) {
 		t.Errorf("session %+v pool %+v timeouts %+v", f.Session, f.Pool, f.LB.Timeouts)
 	}
@@ -314,7 +314,7 @@ func TestConfigTOML(t *testing.T) {
 		"-a -t 198.18.1.100:80 -r 198.18.1.22:80 -i -w 1 --tun-type ipip\n" +
 		"-a -t 198.18.1.100:80 -r 198.18.9.1:8080 --fullnat -w 3 -x 100 -y 10\n" +
 		"-P -t 198.18.1.100:80 -z 198.18.1.10 -F dpdk0\n" +
-		"-P -t 198.18.1.100:80 -z 198.18.9.10 -F dpdk0\n" +
+		"-P -t 198.18.1.100:80 -z 198.18.1.20 -F dpdk0\n" +
 		"-A -u 198.18.1.100:53 -s wlc\n" +
 		"-a -u 198.18.1.100:53 -r 198.18.9.3:5353 -m -w 2\n"
 	if save.String() != wantSave {
