@@ -27,10 +27,10 @@
 //	usage.go      -h and -v texts.
 //	diff.go       Diff(old, new): ordered commands for a configuration reload.
 //	stats.go      Counters, Rates, Stats, the ip_vs_est.c Estimator, Table (what listings show), Conn.
-//	format.go     Render, WriteList, WriteLaddrs, WriteStack: ipvsadm's print_* functions and JSON.
+//	format.go     Render, WriteList, WriteLaddrs: ipvsadm's print_* functions and JSON.
 //	save.go       WriteSave (ipvsadm -S, lossless) and ReadRestore (ipvsadm -R input).
-//	status.go     Link, CoreStatus, MemStatus, NeighStatus, RouteStatus and their listings
-//	              (gw link show, gw stats, gw mem, gw ip neigh|route show).
+//	status.go     Link, CoreStatus, MemStatus, NeighStatus, RouteStatus, AddrStatus and their
+//	              listings (gw link show, gw stats, gw mem, gw ip neigh|route|addr show).
 //
 // Subpackages: config loads and validates the daemon's TOML file; socket
 // carries commands between client and daemon; plane is the control plane

@@ -377,38 +377,3 @@ func writeListJSON(w io.Writer, t *Table, svc *Service, o ListOptions) error {
 		Services []ServiceStatus `json:"services"`
 	}{IPVSVersion, size, svcs})
 }
-
-// WriteStack lists the stack objects of a show command, one canonical
-// text line each ("198.18.1.1/24 dev dpdk0"), or JSON.
-func WriteStack(w io.Writer, c *Config, op Op, asJSON bool) error {
-	var lines []string
-	var v any
-	switch op {
-	case OpListAddr:
-		v = c.Addrs
-		for _, a := range c.Addrs {
-			lines = append(lines, a.String())
-		}
-	case OpListRoute:
-		v = c.Routes
-		for _, r := range c.Routes {
-			lines = append(lines, r.String())
-		}
-	case OpListNeigh:
-		v = c.Neighs
-		for _, n := range c.Neighs {
-			lines = append(lines, n.String()+" PERMANENT")
-		}
-	default:
-		return invalidf("%s is not a stack listing", op)
-	}
-	if asJSON {
-		return writeJSON(w, v)
-	}
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString(l + "\n")
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}

@@ -363,30 +363,3 @@ func TestListErrors(t *testing.T) {
 		t.Errorf("empty: %q", got)
 	}
 }
-
-func TestWriteStack(t *testing.T) {
-	c := NewConfig()
-	for _, l := range []string{"addr add 198.18.1.1/24 dev dpdk0", "route add 0.0.0.0/0 via 198.18.1.254 dev dpdk0", "neigh add 198.18.1.254 lladdr 02:00:00:00:00:01 dev dpdk0"} {
-		cmd, err := ParseStackArgs(strings.Fields(l))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Apply(cmd); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for op, want := range map[Op]string{
-		OpListAddr:  "198.18.1.1/24 dev dpdk0\n",
-		OpListRoute: "0.0.0.0/0 via 198.18.1.254 dev dpdk0\n",
-		OpListNeigh: "198.18.1.254 lladdr 02:00:00:00:00:01 dev dpdk0 PERMANENT\n",
-	} {
-		var b bytes.Buffer
-		if err := WriteStack(&b, c, op, false); err != nil || b.String() != want {
-			t.Errorf("%s: %q %v", op, b.String(), err)
-		}
-	}
-	var b bytes.Buffer
-	if err := WriteStack(&b, c, OpListRoute, true); err != nil || !strings.Contains(b.String(), `"via": "198.18.1.254"`) {
-		t.Errorf("json: %s %v", b.String(), err)
-	}
-}

@@ -227,3 +227,33 @@ func WriteRoutes(w io.Writer, list []RouteStatus, asJSON bool) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// AddrStatus is an interface address in gw ip addr show, with where it
+// came from: "config" (the file, gw ip addr add) or "kernel" (learned from
+// the port's kernel interface: an operator's ip addr add, keepalived).
+type AddrStatus struct {
+	Prefix string `json:"prefix"`
+	Dev    string `json:"dev"`
+	Origin string `json:"origin"`
+}
+
+// WriteAddrs prints interface addresses as `ip addr show` lines ("PREFIX
+// dev PORT", and "proto kernel" after the learned ones), or JSON.
+func WriteAddrs(w io.Writer, list []AddrStatus, asJSON bool) error {
+	if asJSON {
+		if list == nil {
+			list = []AddrStatus{}
+		}
+		return writeJSON(w, list)
+	}
+	var b strings.Builder
+	for _, a := range list {
+		b.WriteString(a.Prefix + " dev " + a.Dev)
+		if a.Origin == "kernel" {
+			b.WriteString(" proto kernel")
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

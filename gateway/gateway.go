@@ -87,6 +87,7 @@ func (g *Gateway) run() error {
 	if err := g.setupDatapath(); err != nil {
 		return err
 	}
+	defer g.closePlane()
 
 	// Control socket and metrics come up before the workers so that a failure to
 	// bind them stops the start cleanly.
@@ -270,6 +271,14 @@ func (g *Gateway) setupDatapath() error {
 	}
 	g.plane, err = plane.New(plane.Config{File: f, Datapath: dp, Host: host{g}, Ports: ids, Limits: limits, Log: g.log})
 	return err
+}
+
+// closePlane stops what the control plane runs beside the control lcore
+// (the kernel interfaces' netlink side).
+func (g *Gateway) closePlane() {
+	if err := g.plane.Close(); err != nil {
+		g.log.Warn("closing the kernel path", "err", err)
+	}
 }
 
 func registerLcore() error {

@@ -6,6 +6,7 @@ import (
 
 	"fngw/arp"
 	"fngw/ctl"
+	"fngw/ctl/config"
 	"fngw/header"
 	"fngw/nat"
 )
@@ -34,7 +35,9 @@ func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 	for _, vs := range cfg.Services {
 		vip := vs.Service.VIP
 		if _, ok := want[vip]; !ok {
-			if name, ok := cfg.Connected(vip); ok {
+			// A port with vip_arp = "kernel" answers for a VIP only while
+			// the VIP is on its kernel interface (learnedAddrs below).
+			if name, ok := cfg.Connected(vip); ok && p.vipARP[name] != config.VIPARPKernel {
 				want[vip] = owned{p.portIDs[name], netip.PrefixFrom(vip, vip.BitLen()), arp.OwnVIP}
 			}
 		}
@@ -48,6 +51,7 @@ func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 			}
 		}
 	}
+	p.learnedAddrs(cfg, want)
 	return want, nil
 }
 
@@ -85,6 +89,9 @@ func (p *Plane) apply(next *ctl.Config, announce bool) error {
 	}
 	p.cfg, p.scheds = next, scheds
 	p.dp.Services.Store(svcs)
+	if err := p.kernelPush(next); err != nil {
+		p.log.Error("kernel interfaces: addresses not put", "err", err)
+	}
 	if announce {
 		for _, a := range added {
 			p.dp.Control.Announce(a.port, header.Addr4From(a.pfx.Addr()))
@@ -103,6 +110,7 @@ func (p *Plane) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned, 
 	for _, r := range cfg.Routes {
 		wantRoutes[r.Prefix] = arp.Route{Prefix: r.Prefix, Via: r.Via, Port: p.portIDs[r.Port], Kind: arp.RouteStatic}
 	}
+	p.learnedRoutes(wantRoutes)
 	type nkey struct {
 		port uint16
 		ip   netip.Addr

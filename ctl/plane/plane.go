@@ -13,6 +13,7 @@ import (
 	"fngw/ctl"
 	"fngw/ctl/config"
 	"fngw/ctl/socket"
+	"fngw/kernel"
 	"fngw/lcore"
 	"fngw/nat"
 )
@@ -66,6 +67,15 @@ type Plane struct {
 	list        listBufs
 	reloadOK    bool      // the last reload succeeded (or none was tried)
 	loadedAt    time.Time // the last successful load of the file: New or a reload
+
+	// The kernel path (kernel.go): nil kernel without kernel interfaces.
+	kernel       *kernel.Sync
+	kernelIn     chan kernel.State // the latest state the kernel reported, not taken yet
+	kernelState  kernel.State      // control goroutine: what the kernel holds beside the gateway's
+	kernelPorts  map[string]bool   // ports with a kernel interface
+	vipARP       map[string]string // port → vip_arp policy
+	pushedAddrs  []kernel.Addr     // what kernelPush last gave the kernel
+	pushedRoutes []kernel.Route
 }
 
 // New builds the control plane of c.Datapath and applies the file's
@@ -81,6 +91,10 @@ func New(c Config) (*Plane, error) {
 	p.loadedAt = p.started
 	for name, id := range c.Ports {
 		p.portNames[id] = name
+	}
+	p.kernelPorts, p.vipARP = make(map[string]bool), make(map[string]string)
+	if err := p.openKernel(c.File); err != nil {
+		return nil, err
 	}
 	if err := p.apply(c.File.LB, false); err != nil {
 		return nil, err
@@ -130,6 +144,9 @@ func (p *Plane) restore(path string) error {
 func (p *Plane) Start() {
 	p.dp.Control.OnTick(ctl.EstimatorInterval, p.tick)
 	p.dp.Control.Submit(p.announce)
+	if p.kernel != nil {
+		go p.watchKernel()
+	}
 }
 
 // Handle serves one control-socket request by running it as a job on the
@@ -209,7 +226,7 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 		}
 		return p.apply(next, true)
 	case ctl.OpListAddr:
-		return ctl.WriteStack(w, p.cfg, cmd.Op, asJSON)
+		return ctl.WriteAddrs(w, p.addrStatuses(), asJSON)
 	case ctl.OpListNeigh:
 		return ctl.WriteNeighs(w, p.neighs(), asJSON)
 	case ctl.OpListRoute:
