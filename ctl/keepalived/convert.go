@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ type converter struct {
 	services    []Service
 	items       []Item
 	laddrGroups map[string]*Directive
-	used        map[string]bool      // local_address_groups named by a service
+	used        map[string]bool     // local_address_groups named by a service
 	listed      map[*Directive]bool // directives listed already (inherited options are listed once)
 }
 
@@ -796,6 +797,8 @@ func (c *converter) url(d *Directive, ck *Check) {
 			w := escapedWords(o.Raw)
 			if len(w) != 1 {
 				c.list(o, "want one regular expression (quote it)")
+			} else if _, err := regexp.Compile(w[0]); err != nil {
+				c.list(o, fmt.Sprintf("fngw's regular expressions are Go's (RE2), not PCRE: %v", err))
 			} else {
 				ck.ExpectBodyRegex = w[0]
 			}
@@ -869,7 +872,8 @@ func command(d *Directive) string {
 }
 
 // escapedWords splits as keepalived's alloc_strvec_quoted_escaped (regex,
-// scripts): '"' and '\'' quote, a backslash escapes (\n, \t, \xHH, \NNN, \C).
+// scripts): double and single quotes quote, a backslash escapes (\n, \t,
+// \xHH, \NNN, \cC, \C).
 func escapedWords(s string) []string {
 	var out []string
 	var w strings.Builder

@@ -62,8 +62,9 @@ func (osFS) Glob(pattern string) ([]string, error) {
 // away; keepalived's own are its 1024-byte line buffer and the stack.
 const (
 	maxIncludeDepth = 16
-	maxExpansions   = 10000   // parameter substitutions in one parse
+	maxExpandWork   = 1 << 26 // bytes copied by parameter substitution in one parse
 	maxLineLen      = 1 << 16 // a line after substitution
+	maxNest         = 64      // multi-line parameters expanding into one another
 )
 
 // ParseFile reads the keepalived configuration at path, with its includes,
@@ -93,7 +94,8 @@ type parser struct {
 	o          Options
 	fs         FS
 	defs       map[string]string
-	expansions int
+	expandWork int
+	nest       int // multi-line parameter expansions being read
 	condNoted  bool
 	lines      []line // logical lines after includes, conditions and substitution
 	items      []Item
@@ -182,9 +184,15 @@ func (p *parser) logical(l line, depth int) {
 	t = strings.ReplaceAll(t, "\n", " ")
 	if strings.Contains(t, "$") {
 		if out, changed := p.substitute(l.pos, t); changed {
+			if p.nest >= maxNest {
+				p.item(l.pos, strings.TrimSpace(t), fmt.Sprintf("multi-line parameters nested deeper than %d; line left out", maxNest))
+				return
+			}
+			p.nest++
 			for _, s := range strings.Split(out, "\n") {
 				p.logical(line{l.pos, s}, depth)
 			}
+			p.nest--
 			return
 		}
 	}
@@ -344,9 +352,9 @@ func (p *parser) substitute(pos Pos, t string) (string, bool) {
 		if !ok {
 			continue
 		}
-		p.expansions++
-		if p.expansions > maxExpansions || len(t)-(end-i)+len(v) > maxLineLen {
-			p.item(pos, "$"+t[j:k], "parameter substitution does not end (or grows the line beyond 64 KiB); line left out")
+		p.expandWork += len(t) + len(v)
+		if p.expandWork > maxExpandWork || len(t)-(end-i)+len(v) > maxLineLen {
+			p.item(pos, "$"+t[j:k], "parameter substitution does not end (or grows a line beyond 64 KiB, or the file beyond 64 MiB); line left out")
 			return "", true
 		}
 		t = t[:i] + v + t[end:]
@@ -433,7 +441,9 @@ func splitWords(s string) []string {
 	return out
 }
 
-func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 // segments splits a line at every '{' and '}' outside double quotes, as
 // keepalived's read_line does: a brace is always a line of its own.

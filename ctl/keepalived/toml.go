@@ -27,7 +27,7 @@ func Import(path string, o Options) ([]Service, []Item, error) {
 // comes from. source names the keepalived file in the header.
 func WriteTOML(w io.Writer, source string, svcs []Service) error {
 	b := bufio.NewWriter(w)
-	fmt.Fprintf(b, "# fngw services translated from %s by gw import keepalived.\n", source)
+	fmt.Fprintf(b, "# %s\n", comment("fngw services translated from "+source+" by gw import keepalived."))
 	fmt.Fprintf(b, "# Review them, then add them to the gateway's configuration file.\n")
 	for i := range svcs {
 		writeService(b, &svcs[i])
@@ -36,7 +36,7 @@ func WriteTOML(w io.Writer, source string, svcs []Service) error {
 }
 
 func writeService(b *bufio.Writer, s *Service) {
-	fmt.Fprintf(b, "\n# %s %s\n[[service]]\n", s.Pos, s.Source)
+	fmt.Fprintf(b, "\n# %s\n[[service]]\n", comment(s.Pos.String()+" "+s.Source))
 	kv(b, "proto", quote(s.Proto))
 	kv(b, "vip", quote(s.VIP))
 	kv(b, "sched", quote(s.Sched))
@@ -138,6 +138,17 @@ func strList(l []string) string {
 		q[i] = quote(s)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// comment makes s fit a TOML comment: control characters (a line break
+// would end it) and invalid UTF-8 become '?'.
+func comment(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // quote writes s as a TOML basic string: '"', '\' and control characters
