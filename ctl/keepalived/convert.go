@@ -39,7 +39,7 @@ const (
 // it did not translate. Blocks unrelated to load balancing (global_defs,
 // vrrp_*, static_*) are listed once each as notes.
 func Convert(top []*Directive) ([]Service, []Item) {
-	c := &converter{laddrGroups: map[string]*Directive{}, listed: map[*Directive]bool{}, used: map[string]bool{}}
+	c := &converter{laddrGroups: map[string]*Directive{}, listed: map[*Directive]bool{}, used: map[string]bool{}, seen: map[string]Pos{}}
 	for _, d := range top {
 		if d.Name == "local_address_group" && len(d.Args) > 0 {
 			c.laddrGroups[d.Args[0]] = d
@@ -62,6 +62,7 @@ type converter struct {
 	laddrGroups map[string]*Directive
 	used        map[string]bool     // local_address_groups named by a service
 	listed      map[*Directive]bool // directives listed already (inherited options are listed once)
+	seen        map[string]Pos      // "proto VIP:PORT" → the virtual_server translated for it
 }
 
 // list records d as not translated.
@@ -345,6 +346,12 @@ func (c *converter) virtualServer(d *Directive) {
 		c.items = append(c.items, Item{Pos: d.Pos, What: text(d), Reason: "FULLNAT needs local addresses, which keepalived does not have (DPVS's laddr_group_name): fill in laddrs"})
 	}
 	svc.Alpha = vs.h.alpha.d != nil && vs.h.alpha.v
+	key := svc.Proto + " " + svc.VIP
+	if prev, dup := c.seen[key]; dup {
+		c.list(d, fmt.Sprintf("the same service as the virtual_server at %s; not translated twice", prev))
+		return
+	}
+	c.seen[key] = d.Pos
 	c.services = append(c.services, svc)
 }
 
@@ -494,6 +501,10 @@ func (c *converter) realServers(vs *vsCtx, rss []*Directive) {
 			continue
 		}
 		ap := netip.MustParseAddrPort(addr)
+		if slices.ContainsFunc(vs.svc.Dests, func(x Dest) bool { return x.Addr == addr }) {
+			c.list(d, "the same real server twice; not translated twice")
+			continue
+		}
 		dest := Dest{Pos: d.Pos, Addr: addr, Fwd: vs.fwd, Weight: 1}
 		var h inherited
 		var r rsResult
@@ -652,7 +663,9 @@ func (c *converter) checker(d *Directive, h inherited, rs netip.AddrPort, vs *vs
 	var miscTimeout opt[time.Duration]
 	urls := 0
 	for _, o := range d.Block {
-		if o.Name != "inhibit_on_failure" && c.common(o, &own) {
+		// inhibit_on_failure is the real server's; MISC_CHECK makes no
+		// connection (misc_timeout is its timeout).
+		if o.Name != "inhibit_on_failure" && !(ck.Type == "misc" && o.Name == "connect_timeout") && c.common(o, &own) {
 			continue
 		}
 		switch {
@@ -757,7 +770,7 @@ func (c *converter) checker(d *Directive, h inherited, rs netip.AddrPort, vs *vs
 	if h.inhibit.d != nil && h.inhibit.v {
 		ck.OnFailure = "inhibit"
 	}
-	if o := h.delayBeforeRetry; o.d != nil && o.v != ck.Interval {
+	if o := h.delayBeforeRetry; o.d != nil && o.v != ck.Interval && retry > 0 {
 		c.list(o.d, fmt.Sprintf("fngw checks every interval (%s), also after a failure", duration(ck.Interval)))
 	}
 	if o := h.warmup; o.d != nil {

@@ -117,6 +117,8 @@ func TestDirectives(t *testing.T) {
 			[]string{`type = "https"`, `path = "/"`}, "enable_sni: no fngw equivalent|virtualhost www.example.org: no fngw equivalent"},
 		{"HTTP without url", "real_server 198.18.2.11 80 {\n HTTP_GET {\n }\n}\n", nil, "HTTP_GET: an HTTP check needs a url"},
 		{"second url", "real_server 198.18.2.11 80 {\n HTTP_GET {\n  url {\n   path /a\n  }\n  url {\n   path /b\n  }\n }\n}\n", []string{`path = "/a"`}, "url { path /b }: fngw's HTTP check requests one path"},
+		{"status range", "real_server 198.18.2.11 80 {\n HTTP_GET {\n  url {\n   path /\n   status_code 200-210 404\n  }\n }\n}\n",
+			[]string{"expect_status = [\n  200, 201, 202, 203, 204, 205, 206, 207, 208, 209,\n  210, 404,\n]"}, ""},
 		{"bad status", "real_server 198.18.2.11 80 {\n HTTP_GET {\n  url {\n   path /\n   status_code 2xx\n  }\n }\n}\n", nil, `status_code 2xx: "2xx" is not a status code`},
 		{"bad digest", "real_server 198.18.2.11 80 {\n HTTP_GET {\n  url {\n   path /\n   digest abc\n  }\n }\n}\n", nil, `digest abc: "abc" is not an MD5 digest`},
 		{"PCRE regex", "real_server 198.18.2.11 80 {\n HTTP_GET {\n  url {\n   path /\n   regex \"(?<=a)b\"\n  }\n }\n}\n", nil, "fngw's regular expressions are Go's (RE2)"},
@@ -132,6 +134,9 @@ func TestDirectives(t *testing.T) {
 			[]string{`type = "misc"`, `command = "/c.sh -x 'a b'"`, `timeout = "7s"`, `fall = 1`}, "misc_dynamic: no fngw equivalent"},
 		{"misc_timeout", "real_server 198.18.2.11 80 {\n MISC_CHECK {\n  misc_path /c.sh\n  misc_timeout 4\n  user nobody\n }\n}\n", []string{`timeout = "4s"`}, "user nobody: no fngw equivalent"},
 		{"MISC without path", "real_server 198.18.2.11 80 {\n MISC_CHECK {\n }\n}\n", nil, "a MISC_CHECK needs misc_path"},
+		{"MISC has no connect_timeout", "real_server 198.18.2.11 80 {\n MISC_CHECK {\n  misc_path /c.sh\n  connect_timeout 2\n }\n}\n", nil, "connect_timeout 2: unknown keyword in MISC_CHECK"},
+		{"MISC does not retry", "delay_before_retry 2\nreal_server 198.18.2.11 80 {\n MISC_CHECK {\n  misc_path /c.sh\n }\n}\n", nil, ""},
+		{"same real server twice", rs + rs, nil, "k.conf:6: real_server 198.18.2.11 80: the same real server twice"},
 		{"unknown checker keyword", "real_server 198.18.2.11 80 {\n TCP_CHECK {\n  path /\n }\n}\n", nil, "path /: unknown keyword in TCP_CHECK"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,6 +169,8 @@ func TestTop(t *testing.T) {
 		{"no port, not persistent", "virtual_server 198.18.1.1 {\n}\n", "must be persistent", 0},
 		{"no port, persistent", "virtual_server 198.18.1.1 {\n persistence_timeout 60\n}\n", "", 0},
 		{"unused laddr group", "local_address_group g {\n 198.18.2.100 dpdk1\n}\n", "local_address_group g (no virtual_server names it", 1},
+		{"same service twice", "virtual_server 198.18.1.1 80 {\n}\nvirtual_server 198.18.1.1 80 {\n protocol UDP\n}\nvirtual_server 198.18.1.1 80 {\n}\n",
+			"k.conf:6: virtual_server 198.18.1.1 80: the same service as the virtual_server at k.conf:1", 0},
 		{"SSL", "SSL {\n password x\n}\n", "SSL: SSL_GET client certificates", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -73,13 +73,16 @@ const (
 // keepalived's parser this one does not implement) are returned as Items;
 // the error is for the main file being unreadable.
 func ParseFile(path string, o Options) ([]*Directive, []Item, error) {
-	p := newParser(o)
-	data, err := p.fs.ReadFile(path)
+	fsys := o.FS
+	if fsys == nil {
+		fsys = osFS{}
+	}
+	data, err := fsys.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	p.file(path, data, 0)
-	return p.tree(), p.items, nil
+	top, items := Parse(path, data, o)
+	return top, items, nil
 }
 
 // Parse parses data as the keepalived configuration file name (includes

@@ -103,11 +103,7 @@ func writeCheck(b *bufio.Writer, c *Check) {
 		}
 	}
 	if len(c.ExpectStatus) > 0 {
-		s := make([]string, len(c.ExpectStatus))
-		for i, v := range c.ExpectStatus {
-			s[i] = strconv.Itoa(v)
-		}
-		kv(b, "expect_status", "["+strings.Join(s, ", ")+"]")
+		kv(b, "expect_status", intList(c.ExpectStatus))
 	}
 	for _, x := range []struct{ k, v string }{{"expect_body_regex", c.ExpectBodyRegex}, {"name", c.Name}, {"qtype", c.QType},
 		{"payload", c.Payload}, {"expect", c.Expect}, {"command", c.Command}} {
@@ -130,6 +126,26 @@ func kv(b *bufio.Writer, k, v string) {
 	b.WriteString(" = ")
 	b.WriteString(v)
 	b.WriteByte('\n')
+}
+
+// intList writes a list of numbers on one line, or 10 a line when longer
+// (a range of status codes).
+func intList(l []int) string {
+	const perLine = 10
+	s := make([]string, len(l))
+	for i, v := range l {
+		s[i] = strconv.Itoa(v)
+	}
+	if len(l) <= perLine {
+		return "[" + strings.Join(s, ", ") + "]"
+	}
+	var b strings.Builder
+	b.WriteString("[\n")
+	for i := 0; i < len(s); i += perLine {
+		b.WriteString("  " + strings.Join(s[i:min(i+perLine, len(s))], ", ") + ",\n")
+	}
+	b.WriteString("]")
+	return b.String()
 }
 
 func strList(l []string) string {
