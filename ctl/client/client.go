@@ -11,6 +11,7 @@
 //
 //	client.go  Main: global options, parsing, the request, exit statuses
 //	top.go     gw top: a refreshing view of per-core load and service rates
+//	import.go  gw import keepalived: keepalived.conf to fngw services (package ctl/keepalived), locally
 package client
 
 import (
@@ -36,6 +37,7 @@ const usage = `usage: gw [--sock PATH] COMMAND [ARGS]
   gw mem [--json]           mbufs in use, the control plane's heap
   gw top [-d DUR] [-n N]    refreshing view of per-core load and service rates
   gw reload                 re-read the configuration file and apply the difference
+  gw import keepalived FILE translate keepalived.conf's virtual servers to TOML (no gateway needed)
 
 Every show/list command accepts --json. The control socket is --sock PATH, else
 $FNGW_SOCK, else ` + config.DefaultSocket + `.
@@ -78,6 +80,9 @@ func Main(argv []string, run func(args []string) int, stdin io.Reader, stdout, s
 	}
 	if args[0] == "top" {
 		return top(sock, args[1:], stdout, stderr)
+	}
+	if args[0] == "import" {
+		return importConfig(args[1:], stdout, stderr)
 	}
 	cmd, err := ctl.ParseCommandLine(args)
 	if err != nil {
