@@ -134,6 +134,10 @@ type fnOpts struct {
 	cfg harness.Config // Lcores, Services...; ports are filled in
 	// queues per port (0: 1).
 	queues int
+	// kernel gives both ports a kernel interface (kgw0 for dpdk0, kgw1 for
+	// dpdk1) with vip_arp as given ("" leaves the default).
+	kernel bool
+	vipARP string
 }
 
 // startFullNAT builds the topology, starts the gateway and the real
@@ -164,6 +168,11 @@ func startFullNAT(t *testing.T, o fnOpts) *fnTopo {
 	cfg.Ports = []harness.Port{
 		{Name: "dpdk0", Device: "net_tap0,iface=" + tapC, Queues: q, Addrs: []string{"198.18.1.1/24"}},
 		{Name: "dpdk1", Device: "net_tap1,iface=" + tapS, Queues: q, Addrs: []string{"198.18.2.1/24"}},
+	}
+	if o.kernel {
+		for i := range cfg.Ports {
+			cfg.Ports[i].KernelIface, cfg.Ports[i].VIPARP = fmt.Sprintf("kgw%d", i), o.vipARP
+		}
 	}
 	tp.g = harness.Start(t, cfg, gwNS)
 	gwNS.WaitLink(tapC, 10*time.Second)

@@ -47,6 +47,9 @@ type Port struct {
 	Addrs  []string // interface addresses with prefix length, e.g. "198.18.1.1/24"
 	MAC    string   // the port's MAC; empty keeps the device's own
 	MTU    int      // the port's MTU; 0 leaves the key out (1500)
+	// KernelIface names the port's kernel interface (kernel_iface); VIPARP
+	// its vip_arp policy ("" leaves the key out: "service").
+	KernelIface, VIPARP string
 }
 
 // Route is one [[route]] table (Via empty: a connected route).
@@ -197,6 +200,8 @@ func (c Config) TOML() string {
 		kv("addrs", tomlStrings(p.Addrs))
 		optString("mac", p.MAC)
 		optInt("mtu", p.MTU)
+		optString("kernel_iface", p.KernelIface)
+		optString("vip_arp", p.VIPARP)
 	}
 	for _, r := range c.Routes {
 		b.WriteString("\n[[route]]\n")
