@@ -61,6 +61,7 @@ const (
 	colLaddr
 	colIfname
 	colJSON
+	colLocal
 	numColumns
 )
 
@@ -92,6 +93,7 @@ var colNames = [numColumns]struct{ name, flag string }{
 	colLaddr:          {"local-address", "-z"},
 	colIfname:         {"ifname", "-F"},
 	colJSON:           {"json", "--json"},
+	colLocal:          {"local", "--local"},
 }
 
 func colString(c column) string { return colNames[c].flag + " (" + colNames[c].name + ")" }
@@ -109,24 +111,24 @@ type commandSpec struct {
 // index: 0 -n, 1 -c, 2 -t/-u, 3 -s, 4 -p, 5 -M, 6 -r, 7 -g/-m/-i/--fullnat,
 // 8 -w, 9 -x, 10 -y, 11 --timeout, 12 --daemon, 13 --stats, 14 --rate,
 // 15 --thresholds, 16 --persistent-conn, 17 --nosort, 18 --exact, 19 -b,
-// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json.
+// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json, 25 --local.
 var commandSpecs = [...]commandSpec{
-	//                      0123456789012345678901234
-	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxx"},
-	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxx"},
-	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxx"},
-	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpList, "-L", " 11xxxxxxxx11      x xxx "},
-	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxx"},
-	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxx"},
-	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxx"},
-	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxx"},
-	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++x"},
-	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ x"},
-	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx "},
+	//                      01234567890123456789012345
+	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx"},
+	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx"},
+	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpList, "-L", " 11xxxxxxxx11      x xxx  "},
+	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxx"},
+	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxx"},
+	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxx"},
+	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xx"},
+	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xx"},
+	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx x"},
 }
 
 func specOf(op Op) *commandSpec {
@@ -175,6 +177,7 @@ const (
 	oLaddr
 	oIfname
 	oJSON
+	oLocal
 	oUnsupported // recognised ipvsadm option fngw refuses (msg in optDef)
 )
 
@@ -240,6 +243,7 @@ var options = [...]optDef{
 	{"laddr", 'z', reqArg, oLaddr, "", ""},
 	{"ifname", 'F', reqArg, oIfname, "", ""},
 	{"json", 0, noArg, oJSON, "", ""},
+	{"local", 0, noArg, oLocal, "", ""},
 	{"ipv6", '6', noArg, oUnsupported, "", "-6 only applies to firewall-mark services, which are not supported yet"},
 	{"ops", 'o', noArg, oUnsupported, "", "one-packet scheduling (-o) is not supported"},
 	{"pe", 0, reqArg, oUnsupported, "", "persistence engines (--pe) are not supported"},
@@ -574,6 +578,9 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 	case oJSON:
 		err = p.set(colJSON, d)
 		p.list.JSON = true
+	case oLocal:
+		err = p.set(colLocal, d)
+		p.list.Local = true
 	case oSchedFlags:
 		if err = p.set(colSchedFlags, d); err != nil {
 			return err
@@ -727,6 +734,9 @@ func (p *parser) finish() (Command, error) {
 		if (p.list.Conn || p.list.Timeout || p.list.Daemon) && (p.list.Stats || p.list.Rate || p.list.Thresholds) ||
 			(p.list.Timeout || p.list.Daemon) && p.list.PersistentConn {
 			return Command{}, usagef("options conflict in the list command: -c, --timeout and --daemon cannot be combined with --stats, --rate, --thresholds (nor --timeout/--daemon with --persistent-conn)")
+		}
+		if p.list.Local && !p.list.Conn {
+			return Command{}, usagef("--local adds the FULLNAT local-address column to the connection listing: use it with -c")
 		}
 		cmd.Service = svc()
 		l := p.list

@@ -70,6 +70,7 @@ func TestParseArgsValid(t *testing.T) {
 		{"-L --daemon", Command{Op: OpList, List: &ListOptions{Daemon: true}}},
 		{"-L --tun-info --nosort --json", Command{Op: OpList, List: &ListOptions{TunInfo: true, NoSort: true, JSON: true}}},
 		{"-L -c --persistent-conn", Command{Op: OpList, List: &ListOptions{Conn: true, PersistentConn: true}}},
+		{"-L -n -c --local", Command{Op: OpList, List: &ListOptions{Numeric: true, Conn: true, Local: true}}},
 		{"-Ln -t 198.18.1.100:80", Command{Op: OpList, Service: svcKey(TCP, "198.18.1.100", 80), List: &ListOptions{Numeric: true}}},
 		{"-Z", Command{Op: OpZero}},
 		{"-Z -u 198.18.1.100:53", Command{Op: OpZero, Service: svcKey(UDP, "198.18.1.100", 53)}},
@@ -163,6 +164,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{"-L --timeout --rate", true, []string{"options conflict"}},
 		{"-L --daemon --persistent-conn", true, []string{"options conflict"}},
 		{"-L -s rr", true, []string{"-s (scheduler) is not allowed with the list command"}},
+		{"-L -n --local", true, []string{"--local", "use it with -c"}},
+		{"-S --local", true, []string{"--local (local) is not allowed with the save command"}},
 		{"-L --stats --stats", true, []string{"--stats (stats) given twice"}},
 		{"-A -t 198.18.1.100:80 -t 198.18.1.100:81", true, []string{"service-address", "given twice"}},
 		{"-A -t 198.18.1.100:80 -u 198.18.1.100:81", true, []string{"given twice"}},
@@ -288,7 +291,7 @@ func TestArgsRoundTrip(t *testing.T) {
 }
 
 func TestListArgsRoundTrip(t *testing.T) {
-	for _, s := range []string{"-L -n -c --persistent-conn", "-L --stats --exact --nosort --json", "-L -t 198.18.1.100:80 --rate", "-L --timeout", "-L --daemon --json", "-L --thresholds", "-L --tun-info", "-S -n", "-G --json", "-Z -t 198.18.1.100:80", "-R", "-C", "-h", "-v"} {
+	for _, s := range []string{"-L -n -c --persistent-conn", "-L -n -c --local", "-L --stats --exact --nosort --json", "-L -t 198.18.1.100:80 --rate", "-L --timeout", "-L --daemon --json", "-L --thresholds", "-L --tun-info", "-S -n", "-G --json", "-Z -t 198.18.1.100:80", "-R", "-C", "-h", "-v"} {
 		c, err := ParseArgs(strings.Fields(s))
 		if err != nil {
 			t.Fatal(s, err)

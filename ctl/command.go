@@ -68,6 +68,7 @@ type ListOptions struct {
 	Daemon         bool `json:"daemon,omitempty"`          // --daemon
 	NoSort         bool `json:"nosort,omitempty"`          // --nosort
 	JSON           bool `json:"json,omitempty"`            // --json (fngw)
+	Local          bool `json:"local,omitempty"`           // --local: -c shows FULLNAT local addresses (fngw)
 }
 
 // Command is one parsed command: what the CLI sends over the control socket
@@ -380,6 +381,7 @@ func (o *ListOptions) args() []string {
 	}
 	add(o.Numeric, "-n")
 	add(o.Conn, "-c")
+	add(o.Local, "--local")
 	add(o.Timeout, "--timeout")
 	add(o.Daemon, "--daemon")
 	add(o.Stats, "--stats")
