@@ -305,14 +305,14 @@ func WriteLaddrs(w io.Writer, t *Table, svc *Service, asJSON bool) error {
 	}
 	if asJSON {
 		type entry struct {
-			Service ServiceKey    `json:"service"`
+			Service Service       `json:"service"` // as in -L --json
 			Laddrs  []LaddrStatus `json:"laddrs"`
 		}
 		out := struct {
 			Services []entry `json:"services"`
 		}{Services: []entry{}}
 		for _, ss := range svcs {
-			out.Services = append(out.Services, entry{ss.Service.Key(), append([]LaddrStatus{}, ss.Laddrs...)})
+			out.Services = append(out.Services, entry{ss.Service, append([]LaddrStatus{}, ss.Laddrs...)})
 		}
 		return writeJSON(w, out)
 	}

@@ -457,10 +457,10 @@ func (d Dest) check(svc Service) error {
 }
 
 // LocalAddr is a FULLNAT local address (LIP, DPVS's laddr) of a service,
-// bound to the DPDK port named Port.
+// bound to the DPDK port named Port (JSON "dev", as every port name).
 type LocalAddr struct {
 	Addr netip.Addr `json:"addr"`
-	Port string     `json:"port"`
+	Port string     `json:"dev"`
 }
 
 // Timeouts are the session timeouts in seconds: ipvsadm --set tcp tcpfin

@@ -129,13 +129,14 @@ type LaddrStatus struct {
 }
 
 // Conn is one connection (session) for -c. Local is the FULLNAT local
-// address:port, zero for other modes.
+// address:port, zero for other modes. JSON names follow ipvsadm's columns
+// (source, virtual, destination) and DPVS's (local).
 type Conn struct {
 	Proto   Proto          `json:"proto"`
-	Client  netip.AddrPort `json:"client"`
+	Client  netip.AddrPort `json:"source"`
 	Virtual netip.AddrPort `json:"virtual"`
 	Local   netip.AddrPort `json:"local,omitzero"`
-	Dest    netip.AddrPort `json:"dest"`
+	Dest    netip.AddrPort `json:"destination"`
 	State   string         `json:"state"`   // e.g. ESTABLISHED, SYN_RECV, FIN_WAIT, UDP
 	Expires uint32         `json:"expires"` // seconds left
 	Core    int            `json:"core"`    // owning lcore

@@ -9,7 +9,7 @@ import (
 
 // Link is one port in `gw link show`, after DPVS's `dpip link show`.
 type Link struct {
-	Name          string `json:"name"`
+	Name          string `json:"dev"`
 	ID            uint16 `json:"id"`
 	Device        string `json:"device"`
 	MAC           string `json:"mac"`
