@@ -281,7 +281,10 @@ func (c Command) Args() []string {
 		if c.Op == OpDelDest {
 			return a
 		}
-		a = append(a, d.Fwd.Flag(), "-w", strconv.Itoa(d.Weight))
+		if d.Fwd != 0 { // -e without a method keeps the server's
+			a = append(a, d.Fwd.Flag())
+		}
+		a = append(a, "-w", strconv.Itoa(d.Weight))
 		if d.Fwd == FwdTunnel {
 			a = append(a, "--tun-type", d.TunType.String())
 		}

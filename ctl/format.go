@@ -65,7 +65,7 @@ func findService(t *Table, k ServiceKey) (*ServiceStatus, error) {
 			return &t.Services[i], nil
 		}
 	}
-	return nil, notFoundf("service %s does not exist", k)
+	return nil, noServicef("service %s does not exist", k)
 }
 
 // sorted returns the services in ipvsadm order with dests sorted, unless
