@@ -16,7 +16,8 @@ import (
 const IPVSVersion = "1.2.1"
 
 // DefaultTableSize is printed as "size=" when Table.Size is 0 (the
-// kernel's default connection hash table size, 2^12).
+// kernel's default connection hash table size, 2^12); a running gateway
+// prints its session capacity (Table.Size).
 const DefaultTableSize = 4096
 
 // Render writes the output of a non-mutating command from t: list (-L and

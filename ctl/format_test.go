@@ -379,6 +379,10 @@ func TestListErrors(t *testing.T) {
 	if err := Render(&bytes.Buffer{}, Command{Op: OpClear}, tb); err == nil {
 		t.Error("rendering clear succeeded")
 	}
+	// size= is the session capacity the table was given.
+	if got := render(t, &Table{Size: 2 << 20}, "-L -n"); !strings.HasPrefix(got, "IP Virtual Server version 1.2.1 (size=2097152)\n") {
+		t.Errorf("size: %q", got)
+	}
 	// An empty table lists only the headers.
 	got := render(t, NewConfig().Table(0), "-L -n")
 	if got != "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n" {

@@ -99,7 +99,12 @@ func (e *Estimator) Reset(c Counters) { *e = Estimator{last: c} }
 // formatting functions only read it. It is JSON-serialisable so that either
 // side of the control socket may format it.
 type Table struct {
-	// Size is the connection table size printed in the header; 0 prints 4096.
+	// Size is what the listing header's size= shows: the number of
+	// sessions the workers can hold together ([session] capacity_per_core
+	// times the workers). IPVS shows its connection hash table's bucket
+	// count there (4096 by default), which limits nothing; fngw's tables
+	// are fixed-size, so their capacity is the figure an operator needs.
+	// 0 (a table without a datapath behind it) prints DefaultTableSize.
 	Size     int             `json:"size"`
 	Timeouts Timeouts        `json:"timeouts"`
 	Services []ServiceStatus `json:"services"`

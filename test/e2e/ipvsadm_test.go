@@ -113,7 +113,9 @@ func TestIpvsadmInstalled(t *testing.T) {
 		}
 	}
 	ipvsadm("-e -t 198.18.1.100:80 -r 198.18.1.50:8080 -w 0")
-	if out := ipvsadm("-L -n"); !strings.Contains(out, "  -> 198.18.1.50:8080             FullNat 0      0          0         \n") {
+	// size= is the session capacity: capacity_per_core (2^20 by default)
+	// times one worker.
+	if out := ipvsadm("-L -n"); !strings.HasPrefix(out, "IP Virtual Server version 1.2.1 (size=1048576)\n") || !strings.Contains(out, "  -> 198.18.1.50:8080             FullNat 0      0          0         \n") {
 		t.Errorf("ipvsadm -e -w 0 on a FULLNAT server:\n%s", out)
 	}
 
