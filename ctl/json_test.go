@@ -47,7 +47,8 @@ func jsonOutputs(t *testing.T) map[string]string {
 	})
 	write("link show -s", func(b *bytes.Buffer) error {
 		return WriteLinks(b, []Link{{Name: "dpdk0", ID: 0, Device: "net_tap0,iface=gwc0", MAC: "02:00:00:00:00:10", MTU: 1500, Up: true, Speed: 10000, Duplex: "full", RxQueues: 1, TxQueues: 2,
-			PortCounters: &PortCounters{RxPackets: 10, TxPackets: 9, RxBytes: 1000, TxBytes: 900}}}, true)
+			PortCounters: &PortCounters{RxPackets: 10, TxPackets: 9, RxBytes: 1000, TxBytes: 900},
+			Kernel:       &LinkKernel{Iface: "fngw0", Backend: "net_tap", KernelCounters: &KernelCounters{ToPackets: 3, FromPackets: 2}}}}, true)
 	})
 	write("stats", func(b *bytes.Buffer) error {
 		return WriteCores(b, []CoreStatus{{Core: 1, Rx: 10, Tx: 9, Drops: map[string]uint64{"no_service": 1}, Sessions: 2, Created: 3, Utilisation: 0.25}}, true)
@@ -59,7 +60,8 @@ func jsonOutputs(t *testing.T) map[string]string {
 }
 
 // TestJSONNames holds every --json output to one vocabulary: "dev" is a
-// port (interface) name, always a string; "port" is always a number (an L4
+// port (interface) name, always a string (a kernel interface's in a link's
+// "kernel"); "port" is always a number (an L4
 // port); "service" is always the object -L --json lists (proto, vip,
 // port, ...); connections use ipvsadm's column names (source, virtual,
 // destination) and DPVS's (local). No output uses another word for a port
