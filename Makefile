@@ -5,16 +5,47 @@ BIN     := bin/gw
 # Packages with no cgo: they build with CGO_ENABLED=0 and are unit-tested with -race.
 PURE_PKGS = $(shell $(GO) list ./... | grep -v -e '/dpdk$$' -e '/cmd/' -e '/test/pcap' -e '/test/e2e' -e '/gateway$$')
 
-.PHONY: all deps build test unit lint rules e2e pcap bench bench-go bench-compare bench-instr pgo demo clean
+.PHONY: all deps build install uninstall test unit lint rules e2e pcap bench bench-go bench-compare bench-instr pgo demo clean
 
 all: build
 
 deps:
 	@./scripts/deps.sh
 
+# gw and the names it answers to as ipvsadm's tools (links to gw).
+LINKS = ipvsadm ipvsadm-save ipvsadm-restore
+
 build: deps
 	$(GO) build -o $(BIN) ./cmd/gw
-	ln -sf gw bin/ipvsadm
+	for l in $(LINKS); do ln -sf gw bin/$$l; done
+
+# install: the usual places (FHS, Debian's habits), DESTDIR and PREFIX
+# honoured: gw, its links and fngw-prepare in $(SBINDIR), the systemd unit
+# in $(UNITDIR) (its paths rewritten to these), the example configuration as
+# $(CONFDIR)/gw.toml unless one is there, and in $(DOCDIR). systemctl
+# daemon-reload is left to the administrator (or the package's scripts).
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DOCDIR  ?= $(PREFIX)/share/doc/fngw
+CONFDIR ?= /etc/fngw
+UNITDIR ?= /lib/systemd/system
+install: build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -d -m 0755 $(DESTDIR)$(CONFDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/gw
+	for l in $(LINKS); do ln -sf gw $(DESTDIR)$(SBINDIR)/$$l; done
+	sed -e 's|/etc/fngw/|$(CONFDIR)/|g' deploy/fngw-prepare > $(DESTDIR)$(SBINDIR)/fngw-prepare
+	chmod 0755 $(DESTDIR)$(SBINDIR)/fngw-prepare
+	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/fngw/|$(CONFDIR)/|g' deploy/fngw.service > $(DESTDIR)$(UNITDIR)/fngw.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/fngw.service
+	install -m 0644 configs/gw.toml configs/demo.toml $(DESTDIR)$(DOCDIR)/examples/
+	[ -e $(DESTDIR)$(CONFDIR)/gw.toml ] || install -m 0644 configs/gw.toml $(DESTDIR)$(CONFDIR)/gw.toml
+
+# uninstall removes what install put, except the configuration in $(CONFDIR).
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/gw $(DESTDIR)$(SBINDIR)/fngw-prepare $(DESTDIR)$(UNITDIR)/fngw.service
+	for l in $(LINKS); do rm -f $(DESTDIR)$(SBINDIR)/$$l; done
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 lint: deps
 	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \

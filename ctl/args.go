@@ -61,6 +61,7 @@ const (
 	colLaddr
 	colIfname
 	colJSON
+	colLocal
 	numColumns
 )
 
@@ -92,6 +93,7 @@ var colNames = [numColumns]struct{ name, flag string }{
 	colLaddr:          {"local-address", "-z"},
 	colIfname:         {"ifname", "-F"},
 	colJSON:           {"json", "--json"},
+	colLocal:          {"local", "--local"},
 }
 
 func colString(c column) string { return colNames[c].flag + " (" + colNames[c].name + ")" }
@@ -109,24 +111,24 @@ type commandSpec struct {
 // index: 0 -n, 1 -c, 2 -t/-u, 3 -s, 4 -p, 5 -M, 6 -r, 7 -g/-m/-i/--fullnat,
 // 8 -w, 9 -x, 10 -y, 11 --timeout, 12 --daemon, 13 --stats, 14 --rate,
 // 15 --thresholds, 16 --persistent-conn, 17 --nosort, 18 --exact, 19 -b,
-// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json.
+// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json, 25 --local.
 var commandSpecs = [...]commandSpec{
-	//                      0123456789012345678901234
-	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxx"},
-	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxx"},
-	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxx"},
-	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpList, "-L", " 11xxxxxxxx11      x xxx "},
-	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxx"},
-	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxx"},
-	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxx"},
-	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxx"},
-	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++x"},
-	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ x"},
-	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx "},
+	//                      01234567890123456789012345
+	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx"},
+	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx"},
+	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpList, "-L", " 11xxxxxxxx11      x xxx  "},
+	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxx"},
+	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxx"},
+	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxx"},
+	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xx"},
+	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xx"},
+	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx x"},
 }
 
 func specOf(op Op) *commandSpec {
@@ -175,6 +177,7 @@ const (
 	oLaddr
 	oIfname
 	oJSON
+	oLocal
 	oUnsupported // recognised ipvsadm option fngw refuses (msg in optDef)
 )
 
@@ -240,6 +243,7 @@ var options = [...]optDef{
 	{"laddr", 'z', reqArg, oLaddr, "", ""},
 	{"ifname", 'F', reqArg, oIfname, "", ""},
 	{"json", 0, noArg, oJSON, "", ""},
+	{"local", 0, noArg, oLocal, "", ""},
 	{"ipv6", '6', noArg, oUnsupported, "", "-6 only applies to firewall-mark services, which are not supported yet"},
 	{"ops", 'o', noArg, oUnsupported, "", "one-packet scheduling (-o) is not supported"},
 	{"pe", 0, reqArg, oUnsupported, "", "persistence engines (--pe) are not supported"},
@@ -314,9 +318,20 @@ func argHint(id optID) string {
 	return "a value"
 }
 
+// Resolver turns the names ipvsadm accepts in place of numbers into
+// numbers: a host name in an address (ipvsadm's host_to_addr, IPv4) and a
+// service name in a port (service_to_port: getservbyname for the
+// service's protocol, /etc/services). ctl does no I/O: the client passes
+// one that asks the system.
+type Resolver interface {
+	LookupHost(name string) (netip.Addr, error)
+	LookupPort(name string, p Proto) (uint16, error)
+}
+
 // parser holds the state of one ParseArgs call, like ipvsadm's
 // ipvs_command_entry plus its options bitmask.
 type parser struct {
+	names     Resolver // nil: numbers only
 	op        Op
 	opFlag    string
 	given     [numColumns]bool
@@ -343,13 +358,20 @@ type parser struct {
 // -g (direct routing), weight 1; a real server without a port gets the
 // service's port.
 //
+// Addresses and ports are numeric; ParseArgsWith also takes names.
+//
 // Errors are *UsageError for malformed arguments or *kindError (ErrInvalid)
 // for bad values; both name the offending argument.
-func ParseArgs(args []string) (Command, error) {
+func ParseArgs(args []string) (Command, error) { return ParseArgsWith(args, nil) }
+
+// ParseArgsWith is ParseArgs where an address may be a host name and a port
+// a service name, as ipvsadm accepts them (and prints them in -S without
+// -n), looked up with names when it is not nil.
+func ParseArgsWith(args []string, names Resolver) (Command, error) {
 	if len(args) == 0 {
 		return Command{Op: OpList, List: &ListOptions{}}, nil
 	}
-	p := &parser{dest: Dest{Weight: 1, Fwd: FwdRoute}}
+	p := &parser{names: names, dest: Dest{Weight: 1}}
 	if err := p.scan(args); err != nil {
 		return Command{}, err
 	}
@@ -468,7 +490,7 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 		}
 		p.svcArg = val
 		var ap netip.AddrPort
-		ap, p.svcPort, err = parseServiceArg(val)
+		ap, p.svcPort, err = parseServiceArg(val, p.svc.Proto, p.names)
 		if err != nil {
 			return fmt.Errorf("virtual service %s %q: %w", d.name(), val, err)
 		}
@@ -503,13 +525,7 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 		if err = p.set(colServer, d); err != nil {
 			return err
 		}
-		p.destArg = val
-		var ap netip.AddrPort
-		ap, p.destPort, err = parseServiceArg(val)
-		if err != nil {
-			return fmt.Errorf("real server %s %q: %w", d.name(), val, err)
-		}
-		p.dest.Addr, p.dest.Port = ap.Addr(), ap.Port()
+		p.destArg = val // parsed by finish, once the service's protocol is known
 	case oMasq, oIPIP, oGate, oFullNAT:
 		if err = p.set(colForward, d); err != nil {
 			return err
@@ -574,6 +590,9 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 	case oJSON:
 		err = p.set(colJSON, d)
 		p.list.JSON = true
+	case oLocal:
+		err = p.set(colLocal, d)
+		p.list.Local = true
 	case oSchedFlags:
 		if err = p.set(colSchedFlags, d); err != nil {
 			return err
@@ -605,33 +624,63 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 	return err
 }
 
-// parseServiceArg parses an ipvsadm service or server address: "ADDR",
-// "ADDR:PORT", "[V6ADDR]:PORT" or a bare IPv6 address (no port), as
-// ipvsadm's parse_service. It reports whether a port was given.
-func parseServiceArg(s string) (netip.AddrPort, bool, error) {
+// parseServiceArg parses an ipvsadm service or server address: "HOST",
+// "HOST:PORT", "[V6ADDR]:PORT" or a bare IPv6 address (no port), as
+// ipvsadm's parse_service. HOST and PORT are numbers, or names that names
+// resolves (a port name for protocol proto). It reports whether a port was
+// given.
+func parseServiceArg(s string, proto Proto, names Resolver) (netip.AddrPort, bool, error) {
 	if s == "" {
 		return netip.AddrPort{}, false, invalidf("empty address")
 	}
 	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
 		return netip.AddrPortFrom(a.Unmap(), 0), false, nil
 	}
+	host, port, hasPort := s, "", false
 	if strings.HasPrefix(s, "[") || strings.Contains(s, ":") {
-		host, port, ok := cutPort(s)
-		if !ok {
+		var ok bool
+		if host, port, ok = cutPort(s); !ok {
 			return netip.AddrPort{}, false, invalidf("want host[:port], e.g. 198.18.1.100:80 or [2001:db8::1]:80")
 		}
-		a, err := ParseIP(host)
-		if err != nil {
-			return netip.AddrPort{}, false, err
-		}
-		n, err := parsePort(port)
-		if err != nil {
-			return netip.AddrPort{}, false, err
-		}
-		return netip.AddrPortFrom(a, n), true, nil
+		hasPort = true
 	}
-	_, err := ParseIP(s)
-	return netip.AddrPort{}, false, err
+	a, err := resolveHost(host, names)
+	if err != nil || !hasPort {
+		return netip.AddrPortFrom(a, 0), false, err
+	}
+	n, err := resolvePort(port, proto, names)
+	if err != nil {
+		return netip.AddrPort{}, false, err
+	}
+	return netip.AddrPortFrom(a, n), true, nil
+}
+
+// isName reports whether s can only be a name, not a mistyped number: a
+// host name has a letter somewhere (RFC 1123), a service name too.
+func isName(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }) && !strings.Contains(s, ":")
+}
+
+func resolveHost(s string, names Resolver) (netip.Addr, error) {
+	a, err := ParseIP(s)
+	if err == nil || names == nil || !isName(s) {
+		return a, err
+	}
+	if a, err = names.LookupHost(s); err != nil {
+		return netip.Addr{}, invalidf("host name %q: %v", s, err)
+	}
+	return a.Unmap(), nil
+}
+
+func resolvePort(s string, proto Proto, names Resolver) (uint16, error) {
+	n, err := parsePort(s)
+	if err == nil || names == nil || !isName(s) {
+		return n, err
+	}
+	if n, err = names.LookupPort(s, proto); err != nil {
+		return 0, invalidf("service name %q: %v (a %s port name from /etc/services, or a number)", s, err, proto)
+	}
+	return n, nil
 }
 
 // finish applies ipvsadm's generic_opt_check and process_options rules.
@@ -708,25 +757,40 @@ func (p *parser) finish() (Command, error) {
 		cmd.Service = svc()
 	case OpAddDest, OpEditDest, OpDelDest:
 		cmd.Service = svc()
+		ap, destPort, err := parseServiceArg(p.destArg, p.svc.Proto, p.names)
+		if err != nil {
+			return Command{}, fmt.Errorf("real server -r (--real-server) %q: %w", p.destArg, err)
+		}
 		d := p.dest
-		if !p.destPort {
+		d.Addr, d.Port = ap.Addr(), ap.Port()
+		if !destPort {
 			d.Port = p.svc.Port // ipvsadm: "copy vport to dport if not specified"
 		}
 		if p.op == OpDelDest {
 			cmd.Dest = &Dest{Addr: d.Addr, Port: d.Port}
 			break
 		}
+		if d.Fwd == 0 && p.op == OpAddDest {
+			d.Fwd = FwdRoute // ipvsadm's default; -e without a method keeps the server's
+		}
 		if p.given[colTunType] && d.Fwd != FwdTunnel {
 			return Command{}, usagef("--tun-type only applies to tunnel (-i) servers")
 		}
-		if err := d.check(*cmd.Service); err != nil {
-			return Command{}, err
+		if d.Addr.BitLen() != p.svc.VIP.BitLen() && d.Fwd != 0 && d.Fwd != FwdTunnel {
+			// ipvsadm: "Different address family is allowed only for tunneling servers".
+			return Command{}, invalidf("real server %s: address family differs from service %s; only tunnel (-i) mixes families", d.Key(), p.svc.Key())
 		}
+		// The rest (the port DR and TUN keep, thresholds, ...) is checked
+		// by Config against the service, once it is known to exist: a
+		// missing service is reported first, as by the kernel.
 		cmd.Dest = &d
 	case OpList:
 		if (p.list.Conn || p.list.Timeout || p.list.Daemon) && (p.list.Stats || p.list.Rate || p.list.Thresholds) ||
 			(p.list.Timeout || p.list.Daemon) && p.list.PersistentConn {
 			return Command{}, usagef("options conflict in the list command: -c, --timeout and --daemon cannot be combined with --stats, --rate, --thresholds (nor --timeout/--daemon with --persistent-conn)")
+		}
+		if p.list.Local && !p.list.Conn {
+			return Command{}, usagef("--local adds the FULLNAT local-address column to the connection listing: use it with -c")
 		}
 		cmd.Service = svc()
 		l := p.list

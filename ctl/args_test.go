@@ -56,6 +56,8 @@ func TestParseArgsValid(t *testing.T) {
 		{"--add-server -t 198.18.1.100:80 -r 10.0.0.1 --ipip", Command{Op: OpAddDest, Service: svcKey(TCP, "198.18.1.100", 80), Dest: &Dest{Addr: mustAddr("10.0.0.1"), Port: 80, Weight: 1, Fwd: FwdTunnel}}},
 		{"-a -t 198.18.1.100:80 -r 2001:db8::9 -i", Command{Op: OpAddDest, Service: svcKey(TCP, "198.18.1.100", 80), Dest: &Dest{Addr: mustAddr("2001:db8::9"), Port: 80, Weight: 1, Fwd: FwdTunnel}}},
 		{"-e -t 198.18.1.100:80 -r 10.0.0.1:80 --gatewaying -w 5", Command{Op: OpEditDest, Service: svcKey(TCP, "198.18.1.100", 80), Dest: &Dest{Addr: mustAddr("10.0.0.1"), Port: 80, Weight: 5, Fwd: FwdRoute}}},
+		{"-e -t 198.18.1.100:80 -r 10.0.0.1:8080 -w 0", Command{Op: OpEditDest, Service: svcKey(TCP, "198.18.1.100", 80), Dest: &Dest{Addr: mustAddr("10.0.0.1"), Port: 8080}}},
+		{"-a -r 10.0.0.1:8080 -t 198.18.1.100:80 -m", Command{Op: OpAddDest, Service: svcKey(TCP, "198.18.1.100", 80), Dest: &Dest{Addr: mustAddr("10.0.0.1"), Port: 8080, Weight: 1, Fwd: FwdMasq}}},
 		{"-d -t 198.18.1.100:80 -r 10.0.0.1:8080", Command{Op: OpDelDest, Service: svcKey(TCP, "198.18.1.100", 80), Dest: &Dest{Addr: mustAddr("10.0.0.1"), Port: 8080}}},
 		{"-d -t 198.18.1.100:80 -r 10.0.0.1", Command{Op: OpDelDest, Service: svcKey(TCP, "198.18.1.100", 80), Dest: &Dest{Addr: mustAddr("10.0.0.1"), Port: 80}}},
 		{"-L", Command{Op: OpList, List: &ListOptions{}}},
@@ -70,6 +72,7 @@ func TestParseArgsValid(t *testing.T) {
 		{"-L --daemon", Command{Op: OpList, List: &ListOptions{Daemon: true}}},
 		{"-L --tun-info --nosort --json", Command{Op: OpList, List: &ListOptions{TunInfo: true, NoSort: true, JSON: true}}},
 		{"-L -c --persistent-conn", Command{Op: OpList, List: &ListOptions{Conn: true, PersistentConn: true}}},
+		{"-L -n -c --local", Command{Op: OpList, List: &ListOptions{Numeric: true, Conn: true, Local: true}}},
 		{"-Ln -t 198.18.1.100:80", Command{Op: OpList, Service: svcKey(TCP, "198.18.1.100", 80), List: &ListOptions{Numeric: true}}},
 		{"-Z", Command{Op: OpZero}},
 		{"-Z -u 198.18.1.100:53", Command{Op: OpZero, Service: svcKey(UDP, "198.18.1.100", 53)}},
@@ -163,6 +166,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{"-L --timeout --rate", true, []string{"options conflict"}},
 		{"-L --daemon --persistent-conn", true, []string{"options conflict"}},
 		{"-L -s rr", true, []string{"-s (scheduler) is not allowed with the list command"}},
+		{"-L -n --local", true, []string{"--local", "use it with -c"}},
+		{"-S --local", true, []string{"--local (local) is not allowed with the save command"}},
 		{"-L --stats --stats", true, []string{"--stats (stats) given twice"}},
 		{"-A -t 198.18.1.100:80 -t 198.18.1.100:81", true, []string{"service-address", "given twice"}},
 		{"-A -t 198.18.1.100:80 -u 198.18.1.100:81", true, []string{"given twice"}},
@@ -178,6 +183,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{"--start-daemon master", true, []string{"sync daemon"}},
 		{"-a -t 198.18.1.100:80 -r 10.0.0.1 -i --tun-port 6080", true, []string{"GUE"}},
 		{"-a -t 198.18.1.100:80 -r 10.0.0.1 -m --tun-type ipip", true, []string{"--tun-type only applies to tunnel"}},
+		{"-e -t 198.18.1.100:80 -r 10.0.0.1 -w 2 --tun-type ipip", true, []string{"--tun-type only applies to tunnel"}},
 		{"-a -t 198.18.1.100:80 -r 10.0.0.1 -i --tun-type gue", false, []string{"tunnel type \"gue\" is not supported"}},
 		{"-A -t 198.18.1.100:80 -6", true, []string{"-6"}},
 		{"--add-laddr -t 198.18.1.100:80 -z 198.18.1.10", true, []string{"needs option -F (ifname)"}},
@@ -204,10 +210,6 @@ func TestParseArgsErrors(t *testing.T) {
 		{"-a -t 198.18.1.100:80 -r 10.0.0.1 -w -1", false, []string{"invalid weight \"-1\"", "0-65535"}},
 		{"-a -t 198.18.1.100:80 -r 10.0.0.1 -w 65536", false, []string{"invalid weight \"65536\""}},
 		{"-a -t 198.18.1.100:80 -r 10.0.0.1 -x lots", false, []string{"invalid threshold \"lots\""}},
-		{"-a -t 198.18.1.100:80 -r 10.0.0.1 -x 10 -y 20", false, []string{"lower threshold 20 is higher than upper threshold 10"}},
-		{"-a -t 198.18.1.100:80 -r 10.0.0.1 -y 20", false, []string{"lower threshold 20 is higher than upper threshold 0"}},
-		{"-a -t 198.18.1.100:80 -r 10.0.0.1:8080", false, []string{"10.0.0.1:8080", "route forwarding keeps the service port 80", "masq (-m) or fullnat (--fullnat)"}},
-		{"-a -t 198.18.1.100:80 -r 10.0.0.1:8080 -i", false, []string{"tunnel forwarding keeps the service port 80"}},
 		{"-a -t 198.18.1.100:80 -r 2001:db8::9 -m", false, []string{"address family differs", "only tunnel (-i)"}},
 		{"-a -t 198.18.1.100:80 -r 10.0.0.1:x -m", false, []string{"port \"x\""}},
 		{"--set 900 abc 300", false, []string{"invalid timeout value \"abc\""}},
@@ -288,7 +290,7 @@ func TestArgsRoundTrip(t *testing.T) {
 }
 
 func TestListArgsRoundTrip(t *testing.T) {
-	for _, s := range []string{"-L -n -c --persistent-conn", "-L --stats --exact --nosort --json", "-L -t 198.18.1.100:80 --rate", "-L --timeout", "-L --daemon --json", "-L --thresholds", "-L --tun-info", "-S -n", "-G --json", "-Z -t 198.18.1.100:80", "-R", "-C", "-h", "-v"} {
+	for _, s := range []string{"-L -n -c --persistent-conn", "-L -n -c --local", "-L --stats --exact --nosort --json", "-L -t 198.18.1.100:80 --rate", "-L --timeout", "-L --daemon --json", "-L --thresholds", "-L --tun-info", "-S -n", "-G --json", "-Z -t 198.18.1.100:80", "-R", "-C", "-h", "-v"} {
 		c, err := ParseArgs(strings.Fields(s))
 		if err != nil {
 			t.Fatal(s, err)
@@ -361,5 +363,64 @@ func TestUsageAndVersion(t *testing.T) {
 	}
 	if TryHelp("ipvsadm") != "Try `ipvsadm -h' or 'ipvsadm --help' for more information." {
 		t.Error(TryHelp("ipvsadm"))
+	}
+}
+
+// fakeNames resolves a few names, as /etc/hosts and /etc/services would,
+// and records what it was asked.
+type fakeNames struct{ asked []string }
+
+func (f *fakeNames) LookupHost(name string) (netip.Addr, error) {
+	f.asked = append(f.asked, name)
+	if name == "lb.example.com" {
+		return mustAddr("198.18.1.100"), nil
+	}
+	return netip.Addr{}, errors.New("no such host")
+}
+
+func (f *fakeNames) LookupPort(name string, p Proto) (uint16, error) {
+	f.asked = append(f.asked, name+"/"+p.String())
+	switch {
+	case name == "http" && p == TCP:
+		return 80, nil
+	case name == "domain":
+		return 53, nil
+	}
+	return 0, errors.New("unknown port")
+}
+
+// TestParseArgsNames: with a Resolver, host and service names are accepted
+// where ipvsadm accepts them (-t, -u, -r), a port name for the service's
+// protocol whatever the order of -r and -t; a mistyped number is not sent
+// to the resolver; without one, names are refused saying so.
+func TestParseArgsNames(t *testing.T) {
+	f := &fakeNames{}
+	cmd, err := ParseArgsWith(strings.Fields("-a -r 10.0.0.1:domain -u lb.example.com:domain -m"), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cmd.String(); got != "-a -u 198.18.1.100:53 -r 10.0.0.1:53 -m -w 1" {
+		t.Errorf("got %q", got)
+	}
+	if got := strings.Join(f.asked, " "); got != "lb.example.com domain/udp domain/udp" {
+		t.Errorf("asked %q", got)
+	}
+	for _, tt := range []struct{ args, want string }{
+		{"-A -t lb.example.com:https", `service name "https": unknown port (a tcp port name from /etc/services, or a number)`},
+		{"-A -t nosuch.example.com:80", `host name "nosuch.example.com": no such host`},
+		{"-A -t 198.18.1.300:80", `"198.18.1.300" is not a numeric IP address`},
+		{"-A -t 198.18.1.100:8o8o", `service name "8o8o"`},
+	} {
+		f.asked = nil
+		_, err := ParseArgsWith(strings.Fields(tt.args), f)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: got %v, want %q", tt.args, err, tt.want)
+		}
+		if strings.Contains(tt.args, "300") && len(f.asked) > 0 {
+			t.Errorf("%s: a mistyped address was looked up as a name: %q", tt.args, f.asked)
+		}
+	}
+	if _, err := ParseArgs(strings.Fields("-A -t lb.example.com:80")); err == nil || !strings.Contains(err.Error(), "host names are not resolved") {
+		t.Errorf("ParseArgs with a host name: %v", err)
 	}
 }

@@ -25,15 +25,21 @@ const Commands = "run, adm, ip, link, stats, mem, top or reload"
 //	reload [--dry-run]               apply the changes made to the configuration file
 //
 // It is the only parse of a command: the client sends the Command it
-// returns, and the gateway runs it as it is. Errors are *UsageError.
-func ParseCommandLine(args []string) (Command, error) {
+// returns, and the gateway runs it as it is. Errors are *UsageError, or
+// ErrInvalid for a bad value. Addresses are numeric; ParseCommandLineWith
+// also takes ipvsadm's host and service names.
+func ParseCommandLine(args []string) (Command, error) { return ParseCommandLineWith(args, nil) }
+
+// ParseCommandLineWith is ParseCommandLine with names resolving the host and
+// service names of an adm command line (ParseArgsWith).
+func ParseCommandLineWith(args []string, names Resolver) (Command, error) {
 	if len(args) == 0 {
 		return Command{}, usagef("no command; use %s (gw -h)", Commands)
 	}
 	rest := args[1:]
 	switch args[0] {
 	case "adm":
-		return ParseArgs(rest)
+		return ParseArgsWith(rest, names)
 	case "ip":
 		if len(rest) < 2 {
 			return Command{}, usagef("usage: gw ip addr|route|neigh add|del|show ...")

@@ -68,6 +68,7 @@ type ListOptions struct {
 	Daemon         bool `json:"daemon,omitempty"`          // --daemon
 	NoSort         bool `json:"nosort,omitempty"`          // --nosort
 	JSON           bool `json:"json,omitempty"`            // --json (fngw)
+	Local          bool `json:"local,omitempty"`           // --local: -c shows FULLNAT local addresses (fngw)
 }
 
 // Command is one parsed command: what the CLI sends over the control socket
@@ -280,7 +281,10 @@ func (c Command) Args() []string {
 		if c.Op == OpDelDest {
 			return a
 		}
-		a = append(a, d.Fwd.Flag(), "-w", strconv.Itoa(d.Weight))
+		if d.Fwd != 0 { // -e without a method keeps the server's
+			a = append(a, d.Fwd.Flag())
+		}
+		a = append(a, "-w", strconv.Itoa(d.Weight))
 		if d.Fwd == FwdTunnel {
 			a = append(a, "--tun-type", d.TunType.String())
 		}
@@ -380,6 +384,7 @@ func (o *ListOptions) args() []string {
 	}
 	add(o.Numeric, "-n")
 	add(o.Conn, "-c")
+	add(o.Local, "--local")
 	add(o.Timeout, "--timeout")
 	add(o.Daemon, "--daemon")
 	add(o.Stats, "--stats")

@@ -116,9 +116,20 @@ func (c *Config) Lookup(k ServiceKey) (*VirtualService, bool) {
 func (c *Config) mustFind(k ServiceKey) (int, error) {
 	i, ok := c.find(k)
 	if !ok {
-		return 0, notFoundf("service %s does not exist", k)
+		return 0, noServicef("service %s does not exist", k)
 	}
 	return i, nil
+}
+
+// CheckService reports an ErrNoService error naming s when s is not nil and
+// c has no such service: for commands that name a service without changing
+// it (ipvsadm -Z, which the kernel refuses with ESRCH).
+func (c *Config) CheckService(s *Service) error {
+	if s == nil {
+		return nil
+	}
+	_, err := c.mustFind(s.Key())
+	return err
 }
 
 // AddService adds s (ipvsadm -A). Defaults are applied as ipvsadm does: an
@@ -185,19 +196,25 @@ func (c *Config) AddDest(k ServiceKey, d Dest) error {
 	return nil
 }
 
-// EditDest replaces an existing destination's attributes (ipvsadm -e).
+// EditDest replaces an existing destination's attributes (ipvsadm -e). A
+// zero d.Fwd keeps the destination's forwarding method (and tunnel type):
+// `-e -w 0` quiesces a FULLNAT server without turning it into direct
+// routing, which ipvsadm, whose -e defaults to -g, would do.
 func (c *Config) EditDest(k ServiceKey, d Dest) error {
 	i, err := c.mustFind(k)
 	if err != nil {
 		return err
 	}
 	vs := &c.Services[i]
-	if err := d.check(vs.Service); err != nil {
-		return fmt.Errorf("service %s: %w", k, err)
-	}
 	j, ok := slices.BinarySearchFunc(vs.Dests, d, cmpDest)
 	if !ok {
 		return notFoundf("service %s: real server %s does not exist", k, d.Key())
+	}
+	if d.Fwd == 0 {
+		d.Fwd, d.TunType = vs.Dests[j].Fwd, vs.Dests[j].TunType
+	}
+	if err := d.check(vs.Service); err != nil {
+		return fmt.Errorf("service %s: %w", k, err)
 	}
 	vs.Dests[j] = d
 	return nil

@@ -113,6 +113,79 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestDestErrorOrder: a destination command is checked as the kernel
+// checks it: the service first (a missing one is ErrNoService whatever is
+// wrong with the destination), then the destination against the service:
+// ipvsadm -a to a missing service says so, not that the port is wrong.
+func TestDestErrorOrder(t *testing.T) {
+	tests := []struct {
+		line  string
+		class error
+		want  string
+	}{
+		{"-a -t 198.18.1.101:80 -r 10.0.0.2:8080 -g", ErrNoService, "service 198.18.1.101:80/tcp does not exist"},
+		{"-a -t 198.18.1.101:80 -r 10.0.0.2 -m -x 1 -y 2", ErrNoService, "service 198.18.1.101:80/tcp does not exist"},
+		{"-e -t 198.18.1.101:80 -r 10.0.0.2:8080 -i", ErrNoService, "does not exist"},
+		{"-d -t 198.18.1.101:80 -r 10.0.0.2:8080", ErrNoService, "does not exist"},
+		{"-a -t 198.18.1.100:80 -r 10.0.0.2:8080", ErrInvalid, "real server 10.0.0.2:8080: route forwarding keeps the service port 80, so the port cannot differ; omit it or use masq (-m) or fullnat (--fullnat)"},
+		{"-a -t 198.18.1.100:80 -r 10.0.0.2:8080 -i", ErrInvalid, "tunnel forwarding keeps the service port 80"},
+		{"-a -t 198.18.1.100:80 -r 10.0.0.2 -x 10 -y 20", ErrInvalid, "lower threshold 20 is higher than upper threshold 10"},
+		{"-a -t 198.18.1.100:80 -r 10.0.0.2 -y 20", ErrInvalid, "lower threshold 20 is higher than upper threshold 0"},
+		{"-e -t 198.18.1.100:80 -r 10.0.0.9:8080 -g", ErrNotFound, "real server 10.0.0.9:8080 does not exist"},
+		{"-e -t 198.18.1.100:80 -r 10.0.0.1:8080 -g", ErrInvalid, "route forwarding keeps the service port 80"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			cmd, err := ParseArgs(strings.Fields(tt.line))
+			if err != nil {
+				t.Fatalf("parse: %v (the check belongs to Config, after the service)", err)
+			}
+			c := base(t)
+			err = c.Apply(cmd)
+			if !errors.Is(err, tt.class) || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %v containing %q", err, tt.class, tt.want)
+			}
+			if tt.class != ErrNoService && errors.Is(err, ErrNoService) {
+				t.Errorf("%v: a missing destination is not a missing service", err)
+			}
+		})
+	}
+}
+
+// TestEditKeepsForwarding: ipvsadm -e without -g/-m/-i/--fullnat keeps the
+// destination's method, where ipvsadm (whose -e defaults to -g) would turn
+// a FULLNAT server into direct routing; an explicit method still changes
+// it, and the other attributes are replaced as ipvsadm replaces them.
+func TestEditKeepsForwarding(t *testing.T) {
+	c := base(t)
+	mustApply(t, c,
+		"-a -t 198.18.1.100:80 -r 10.0.0.3:8080 --fullnat -w 4 -x 100",
+		"-a -t 198.18.1.100:80 -r 10.0.0.4 -i -w 4",
+		"-e -t 198.18.1.100:80 -r 10.0.0.3:8080 -w 0",
+		"-e -t 198.18.1.100:80 -r 10.0.0.4 -w 1",
+		"-e -t 198.18.1.100:80 -r 10.0.0.1:8080 -w 7",
+	)
+	vs, _ := c.Lookup(k80)
+	var got []string
+	for _, d := range vs.Dests {
+		got = append(got, d.String())
+	}
+	want := []string{"10.0.0.1:8080 masq weight 7", "10.0.0.3:8080 fullnat weight 0", "10.0.0.4:80 tunnel weight 1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after -e without a method:\n got %q\nwant %q", got, want)
+	}
+	mustApply(t, c, "-e -t 198.18.1.100:80 -r 10.0.0.1:8080 --fullnat -w 7")
+	vs, _ = c.Lookup(k80)
+	if vs.Dests[0].Fwd != FwdFullNAT {
+		t.Errorf("-e --fullnat: %s", vs.Dests[0])
+	}
+	// Saved and restored, the edit is the same edit.
+	cmd, _ := ParseArgs(strings.Fields("-e -t 198.18.1.100:80 -r 10.0.0.3:8080 -w 2"))
+	if s := cmd.String(); s != "-e -t 198.18.1.100:80 -r 10.0.0.3:8080 -w 2" {
+		t.Errorf("Args: %q", s)
+	}
+}
+
 func TestConfigOps(t *testing.T) {
 	c := base(t)
 	// Defaults applied by AddService.

@@ -15,14 +15,16 @@
 // Files:
 //
 //	model.go      Proto, FwdMode, TunType, Service, ServiceKey, Dest, LocalAddr, Timeouts; scheduler
-//	              names and flags; validation with ipvsadm's and the kernel's rules; error classes.
+//	              names and flags; validation with ipvsadm's and the kernel's rules; error classes
+//	              (ErrNoService apart from other ErrNotFound, as ipvsadm words them apart).
 //	text.go       canonical text forms and their parsers ("198.18.1.100:80/tcp", "tcp 198.18.1.100:80 wlc").
 //	stack.go      MAC, Addr, Route, Neigh (the user-space stack's objects) with text forms.
 //	config.go     Config: the whole desired state, kept sorted; Add/Edit/Del operations, all-or-nothing.
 //	command.go    Op, Command (JSON over the control socket), ListOptions, Config.Apply/ApplyBatch,
 //	              Command.Args (renders a command back to arguments).
 //	cmdline.go    ParseCommandLine: the client's one parse of a gw command line; the gateway's own ops.
-//	args.go       ParseArgs: ipvsadm 1.31's command line (popt rules, commands_v_options table, defaults).
+//	args.go       ParseArgs: ipvsadm 1.31's command line (popt rules, commands_v_options table, defaults);
+//	              ParseArgsWith: host and service names too, through a Resolver the client provides.
 //	stackargs.go  ParseStackArgs: "addr|route|neigh add|del|show" in iproute2 style.
 //	usage.go      -h and -v texts.
 //	diff.go       Diff(old, new): ordered commands for a configuration reload.

@@ -16,15 +16,16 @@ import (
 const IPVSVersion = "1.2.1"
 
 // DefaultTableSize is printed as "size=" when Table.Size is 0 (the
-// kernel's default connection hash table size, 2^12).
+// kernel's default connection hash table size, 2^12); a running gateway
+// prints its session capacity (Table.Size).
 const DefaultTableSize = 4096
 
 // Render writes the output of a non-mutating command from t: list (-L and
 // its variants, --timeout, -c), get-laddr (-G) and save (-S). Output is
 // byte-for-byte ipvsadm's (its printf formats are reproduced) with these
 // documented differences: addresses and ports are always numeric (fngw
-// resolves no names, so -n changes nothing), -c adds a "local" column when a
-// connection has a FULLNAT local address, forwarding mode FULLNAT prints as
+// resolves no names, so -n changes nothing), -c --local adds a "local"
+// column (FULLNAT local addresses), forwarding mode FULLNAT prints as
 // FullNat (DPVS), and --json prints JSON instead.
 func Render(w io.Writer, cmd Command, t *Table) error {
 	o := ListOptions{}
@@ -65,7 +66,7 @@ func findService(t *Table, k ServiceKey) (*ServiceStatus, error) {
 			return &t.Services[i], nil
 		}
 	}
-	return nil, notFoundf("service %s does not exist", k)
+	return nil, noServicef("service %s does not exist", k)
 }
 
 // sorted returns the services in ipvsadm order with dests sorted, unless
@@ -262,14 +263,15 @@ func writeService(b *strings.Builder, ss ServiceStatus, o ListOptions) {
 }
 
 // writeConns is ipvsadm's list_conn/print_conn ("%-3s %-6s %-11s %-18s
-// %-18s %s"), with DPVS's local-address column before the destination when
-// any connection has one.
+// %-18s %s"): six columns whatever the connections are, so scripts that cut
+// columns read the same thing every time. With --local (o.Local) a "local"
+// column (the FULLNAT local address:port, "-" for other modes) comes before
+// the destination, as in DPVS's listing.
 func writeConns(b *strings.Builder, conns []Conn, o ListOptions) {
-	local := slices.ContainsFunc(conns, func(c Conn) bool { return c.Local.IsValid() })
 	b.WriteString("IPVS connection entries\n")
 	b.WriteString("pro expire ")
 	fmt.Fprintf(b, "%-11s %-18s %-18s ", "state", "source", "virtual")
-	if local {
+	if o.Local {
 		fmt.Fprintf(b, "%-18s ", "local")
 	}
 	if o.PersistentConn {
@@ -280,7 +282,7 @@ func writeConns(b *strings.Builder, conns []Conn, o ListOptions) {
 	for _, c := range conns {
 		expire := fmt.Sprintf("%02d:%02d", c.Expires/60, c.Expires%60)
 		fmt.Fprintf(b, "%-3s %-6s %-11s %-18s %-18s ", protoName(c.Proto), expire, c.State, c.Client, c.Virtual)
-		if local {
+		if o.Local {
 			l := "-"
 			if c.Local.IsValid() {
 				l = c.Local.String()
@@ -304,14 +306,14 @@ func WriteLaddrs(w io.Writer, t *Table, svc *Service, asJSON bool) error {
 	}
 	if asJSON {
 		type entry struct {
-			Service ServiceKey    `json:"service"`
+			Service Service       `json:"service"` // as in -L --json
 			Laddrs  []LaddrStatus `json:"laddrs"`
 		}
 		out := struct {
 			Services []entry `json:"services"`
 		}{Services: []entry{}}
 		for _, ss := range svcs {
-			out.Services = append(out.Services, entry{ss.Service.Key(), append([]LaddrStatus{}, ss.Laddrs...)})
+			out.Services = append(out.Services, entry{ss.Service, append([]LaddrStatus{}, ss.Laddrs...)})
 		}
 		return writeJSON(w, out)
 	}

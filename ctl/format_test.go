@@ -246,18 +246,39 @@ func TestListFormatsFromIpvsadm(t *testing.T) {
 	if got := render(t, tb, "-L --daemon"); got != "" {
 		t.Errorf("--daemon: got %q", got)
 	}
-	// -c without FULLNAT connections is exactly ipvsadm's layout.
-	plain := &Table{Conns: []Conn{tb.Conns[1]}}
-	c := tb.Conns[1]
-	want = "IPVS connection entries\n" + cprintf("pro expire %-11s %-18s %-18s %s\n", "state", "source", "virtual", "destination") +
-		cprintf("%-3s %-6s %-11s %-18s %-18s %s\n", "TCP", cprintf("%02d:%02d", c.Expires/60, c.Expires%60), c.State, c.Client, c.Virtual, c.Dest)
-	if got := render(t, plain, "-L -n -c"); got != want {
+	// -c is ipvsadm's six columns whatever the connections are: the
+	// FULLNAT ones among them change nothing, so awk '{print $6}' always
+	// reads the destination.
+	want = "IPVS connection entries\n" + cprintf("pro expire %-11s %-18s %-18s %s\n", "state", "source", "virtual", "destination")
+	for _, c := range tb.Conns {
+		want += cprintf("%-3s %-6s %-11s %-18s %-18s %s\n", strings.ToUpper(c.Proto.String()), cprintf("%02d:%02d", c.Expires/60, c.Expires%60), c.State, c.Client, c.Virtual, c.Dest)
+	}
+	if got := render(t, tb, "-L -n -c"); got != want {
 		t.Errorf("-c:\n got:\n%s\nwant:\n%s", got, want)
 	}
+	for _, conns := range [][]Conn{tb.Conns, tb.Conns[1:2], tb.Conns[:1], nil} {
+		out := render(t, &Table{Conns: conns}, "-L -n -c")
+		for i, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n")[1:] {
+			f := strings.Fields(l)
+			if len(f) != 6 {
+				t.Errorf("-c line %q: %d columns, want 6", l, len(f))
+			} else if i > 0 && f[5] != conns[i-1].Dest.String() {
+				t.Errorf("-c line %q: column 6 is %q, want the destination %s", l, f[5], conns[i-1].Dest)
+			}
+		}
+	}
+	c := tb.Conns[1]
+	plain := &Table{Conns: []Conn{c}}
 	want = "IPVS connection entries\n" + cprintf("pro expire %-11s %-18s %-18s %-18s %-16s %s\n", "state", "source", "virtual", "destination", "pe name", "pe_data") +
 		cprintf("%-3s %-6s %-11s %-18s %-18s %s\n", "TCP", "01:01", c.State, c.Client, c.Virtual, c.Dest)
 	if got := render(t, plain, "-L -n -c --persistent-conn"); got != want {
 		t.Errorf("-c --persistent-conn:\n got:\n%s\nwant:\n%s", got, want)
+	}
+	// --local: the local column, whether or not a connection has one.
+	want = "IPVS connection entries\n" + cprintf("pro expire %-11s %-18s %-18s %-18s %s\n", "state", "source", "virtual", "local", "destination") +
+		cprintf("%-3s %-6s %-11s %-18s %-18s %-18s %s\n", "TCP", "01:01", c.State, c.Client, c.Virtual, "-", c.Dest)
+	if got := render(t, plain, "-L -n -c --local"); got != want {
+		t.Errorf("-c --local:\n got:\n%s\nwant:\n%s", got, want)
 	}
 	// laddrs: DPVS's list_laddrs_print_* formats.
 	want = cprintf("%-20s %-8s %-20s %-10s %-10s\n", "VIP:VPORT", "TOTAL", "SNAT_IP", "CONFLICTS", "CONNS") +
@@ -274,25 +295,26 @@ func TestListFormatsFromIpvsadm(t *testing.T) {
 func TestGolden(t *testing.T) {
 	tb := fixture(t)
 	cases := map[string]string{
-		"list":           "-L -n",
-		"list_stats":     "-L -n --stats",
-		"list_stats_x":   "-L -n --stats --exact",
-		"list_rate":      "-L -n --rate",
-		"list_rate_x":    "-L -n --rate --exact",
-		"list_thresh":    "-L -n --thresholds",
-		"list_pconn":     "-L -n --persistent-conn",
-		"list_tuninfo":   "-L -n --tun-info",
-		"list_service":   "-L -n -t 198.18.1.100:80",
-		"list_conn":      "-L -n -c",
-		"list_conn_pc":   "-L -n -c --persistent-conn",
-		"list_timeout":   "-L --timeout",
-		"list_json":      "-L -n --json",
-		"list_conn_json": "-L -c --json",
-		"list_svc_json":  "-L -t 198.18.1.100:80 --json",
-		"timeout_json":   "-L --timeout --json",
-		"laddr":          "-G",
-		"laddr_json":     "-G --json",
-		"save":           "-S -n",
+		"list":            "-L -n",
+		"list_stats":      "-L -n --stats",
+		"list_stats_x":    "-L -n --stats --exact",
+		"list_rate":       "-L -n --rate",
+		"list_rate_x":     "-L -n --rate --exact",
+		"list_thresh":     "-L -n --thresholds",
+		"list_pconn":      "-L -n --persistent-conn",
+		"list_tuninfo":    "-L -n --tun-info",
+		"list_service":    "-L -n -t 198.18.1.100:80",
+		"list_conn":       "-L -n -c",
+		"list_conn_pc":    "-L -n -c --persistent-conn",
+		"list_conn_local": "-L -n -c --local",
+		"list_timeout":    "-L --timeout",
+		"list_json":       "-L -n --json",
+		"list_conn_json":  "-L -c --json",
+		"list_svc_json":   "-L -t 198.18.1.100:80 --json",
+		"timeout_json":    "-L --timeout --json",
+		"laddr":           "-G",
+		"laddr_json":      "-G --json",
+		"save":            "-S -n",
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -356,6 +378,10 @@ func TestListErrors(t *testing.T) {
 	}
 	if err := Render(&bytes.Buffer{}, Command{Op: OpClear}, tb); err == nil {
 		t.Error("rendering clear succeeded")
+	}
+	// size= is the session capacity the table was given.
+	if got := render(t, &Table{Size: 2 << 20}, "-L -n"); !strings.HasPrefix(got, "IP Virtual Server version 1.2.1 (size=2097152)\n") {
+		t.Errorf("size: %q", got)
 	}
 	// An empty table lists only the headers.
 	got := render(t, NewConfig().Table(0), "-L -n")

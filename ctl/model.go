@@ -9,13 +9,18 @@ import (
 	"strings"
 )
 
-// Error classes. Every error returned by a Config operation wraps exactly one
-// of these, so the daemon can map them to exit codes or wire statuses with
+// Error classes. Every error returned by a Config operation wraps one of
+// these (ErrNoService is also ErrNotFound), so the daemon can map them to exit codes or wire statuses with
 // errors.Is; the message itself always names the offending value.
 var (
 	ErrInvalid  = errors.New("invalid")        // a value is out of range or inconsistent
 	ErrExists   = errors.New("already exists") // add of something present
 	ErrNotFound = errors.New("not found")      // edit/delete of something absent
+	// ErrNoService is the ErrNotFound of a command whose service does not
+	// exist, as opposed to a destination or local address missing from an
+	// existing service (ipvsadm tells them apart: "No such service",
+	// "Service not defined" / "No such destination").
+	ErrNoService = fmt.Errorf("service %w", ErrNotFound)
 )
 
 // kindError carries a message that names the offending value and unwraps
@@ -42,6 +47,10 @@ func existsf(format string, a ...any) error {
 
 func notFoundf(format string, a ...any) error {
 	return &kindError{ErrNotFound, fmt.Sprintf(format, a...)}
+}
+
+func noServicef(format string, a ...any) error {
+	return &kindError{ErrNoService, fmt.Sprintf(format, a...)}
 }
 
 // Limits taken from ipvsadm.c and the kernel's ip_vs_ctl.c.
@@ -457,10 +466,10 @@ func (d Dest) check(svc Service) error {
 }
 
 // LocalAddr is a FULLNAT local address (LIP, DPVS's laddr) of a service,
-// bound to the DPDK port named Port.
+// bound to the DPDK port named Port (JSON "dev", as every port name).
 type LocalAddr struct {
 	Addr netip.Addr `json:"addr"`
-	Port string     `json:"port"`
+	Port string     `json:"dev"`
 }
 
 // Timeouts are the session timeouts in seconds: ipvsadm --set tcp tcpfin

@@ -46,14 +46,19 @@ func (e *RestoreError) Unwrap() error { return e.Err }
 // MaxRestoreLine bounds the length of one restore line.
 const MaxRestoreLine = 64 << 10
 
-// ReadRestore reads an ipvsadm -R file (ipvsadm -S or ipvsadm-save -n
+// ReadRestore reads an ipvsadm -R file (ipvsadm -S -n or ipvsadm-save -n
 // output, or fngw's own save) into commands for Config.ApplyBatch, each with
-// its line number. Blank lines and comments (from '#' to the end of the
+// its line number; ReadRestoreWith also reads the names in ipvsadm -S
+// output without -n. Blank lines and comments (from '#' to the end of the
 // line) are ignored, and a leading "ipvsadm" word is dropped, like
 // ipvsadm's config_stream_read. Only commands that change the configuration
 // are accepted (-A -E -D -C -a -e -d --set --add-laddr --del-laddr). The
 // first error stops reading and names its line; nothing has been applied.
-func ReadRestore(r io.Reader) ([]Command, error) {
+func ReadRestore(r io.Reader) ([]Command, error) { return ReadRestoreWith(r, nil) }
+
+// ReadRestoreWith is ReadRestore with names resolving host and service names
+// (ParseArgsWith): plain ipvsadm-save output ("-A -t lb.example.com:http").
+func ReadRestoreWith(r io.Reader, names Resolver) ([]Command, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), MaxRestoreLine)
 	var cmds []Command
@@ -68,7 +73,7 @@ func ReadRestore(r io.Reader) ([]Command, error) {
 		if len(f) == 0 {
 			continue
 		}
-		cmd, err := ParseArgs(f)
+		cmd, err := ParseArgsWith(f, names)
 		if err != nil {
 			return nil, &RestoreError{n, err}
 		}

@@ -60,7 +60,7 @@ func (m *MAC) UnmarshalText(b []byte) error {
 // dev dpdk0"); its prefix is also the port's connected route.
 type Addr struct {
 	Prefix netip.Prefix `json:"prefix"` // address and prefix length, not masked
-	Port   string       `json:"port"`
+	Port   string       `json:"dev"`
 }
 
 // Route is a static route: Prefix reached via the gateway Via on Port. A
@@ -68,14 +68,14 @@ type Addr struct {
 type Route struct {
 	Prefix netip.Prefix `json:"prefix"` // masked
 	Via    netip.Addr   `json:"via,omitzero"`
-	Port   string       `json:"port"`
+	Port   string       `json:"dev"`
 }
 
 // Neigh is a static (permanent) neighbour entry.
 type Neigh struct {
 	Addr netip.Addr `json:"addr"`
-	MAC  MAC        `json:"mac"`
-	Port string     `json:"port"`
+	MAC  MAC        `json:"lladdr"`
+	Port string     `json:"dev"`
 }
 
 func (a Addr) String() string { return a.Prefix.String() + " dev " + a.Port }

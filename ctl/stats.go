@@ -99,7 +99,12 @@ func (e *Estimator) Reset(c Counters) { *e = Estimator{last: c} }
 // formatting functions only read it. It is JSON-serialisable so that either
 // side of the control socket may format it.
 type Table struct {
-	// Size is the connection table size printed in the header; 0 prints 4096.
+	// Size is what the listing header's size= shows: the number of
+	// sessions the workers can hold together ([session] capacity_per_core
+	// times the workers). IPVS shows its connection hash table's bucket
+	// count there (4096 by default), which limits nothing; fngw's tables
+	// are fixed-size, so their capacity is the figure an operator needs.
+	// 0 (a table without a datapath behind it) prints DefaultTableSize.
 	Size     int             `json:"size"`
 	Timeouts Timeouts        `json:"timeouts"`
 	Services []ServiceStatus `json:"services"`
@@ -129,13 +134,14 @@ type LaddrStatus struct {
 }
 
 // Conn is one connection (session) for -c. Local is the FULLNAT local
-// address:port, zero for other modes.
+// address:port, zero for other modes. JSON names follow ipvsadm's columns
+// (source, virtual, destination) and DPVS's (local).
 type Conn struct {
 	Proto   Proto          `json:"proto"`
-	Client  netip.AddrPort `json:"client"`
+	Client  netip.AddrPort `json:"source"`
 	Virtual netip.AddrPort `json:"virtual"`
 	Local   netip.AddrPort `json:"local,omitzero"`
-	Dest    netip.AddrPort `json:"dest"`
+	Dest    netip.AddrPort `json:"destination"`
 	State   string         `json:"state"`   // e.g. ESTABLISHED, SYN_RECV, FIN_WAIT, UDP
 	Expires uint32         `json:"expires"` // seconds left
 	Core    int            `json:"core"`    // owning lcore

@@ -9,7 +9,7 @@ import (
 
 // Link is one port in `gw link show`, after DPVS's `dpip link show`.
 type Link struct {
-	Name          string `json:"name"`
+	Name          string `json:"dev"`
 	ID            uint16 `json:"id"`
 	Device        string `json:"device"`
 	MAC           string `json:"mac"`
@@ -28,7 +28,7 @@ type Link struct {
 // LinkKernel is a port's kernel path: the kernel interface mirroring the
 // port and how it is made, with its counters under -s.
 type LinkKernel struct {
-	Iface           string `json:"iface"`
+	Iface           string `json:"dev"`     // the kernel interface's name, [[port]] kernel_iface
 	Backend         string `json:"backend"` // net_tap, or virtio_user over vhost-net
 	*KernelCounters        // with -s
 }

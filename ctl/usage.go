@@ -63,7 +63,8 @@ func Usage(prog string) string {
 		"  --persistent   -p [timeout]         persistent service\n"+
 		"  --netmask      -M netmask           persistent granularity mask\n"+
 		"  --real-server  -r server-address    server-address is host (and port)\n"+
-		"  --gatewaying   -g                   gatewaying (direct routing) (default)\n"+
+		"  --gatewaying   -g                   gatewaying (direct routing) (default for -a;\n"+
+		"                                      -e keeps the server's method)\n"+
 		"  --ipip         -i                   ipip encapsulation (tunneling)\n"+
 		"  --masquerading -m                   masquerading (NAT)\n"+
 		"  --fullnat                           full NAT (source rewritten to a local address)\n"+
@@ -75,6 +76,7 @@ func Usage(prog string) string {
 		"  --laddr        -z local-address     local address for --add-laddr/--del-laddr\n"+
 		"  --ifname       -F port              port of the local address\n"+
 		"  --connection   -c                   output of current IPVS connections\n"+
+		"  --local                             with -c: a column of FULLNAT local addresses\n"+
 		"  --timeout                           output of timeout (tcp tcpfin udp)\n"+
 		"  --daemon                            output of daemon information\n"+
 		"  --stats                             output of statistics information\n"+

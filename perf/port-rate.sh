@@ -25,7 +25,7 @@ def parse(s):
 print(f"window {t:.2f} s")
 for p, q in zip(la, lb):
     d = lambda k: (q.get(k, 0) - p.get(k, 0)) / t
-    print(f"port {q['name']:8} rx {d('rx_packets')/1e6:8.3f} Mpps  tx {d('tx_packets')/1e6:8.3f} Mpps  "
+    print(f"port {q['dev']:8} rx {d('rx_packets')/1e6:8.3f} Mpps  tx {d('tx_packets')/1e6:8.3f} Mpps  "
           f"imissed {d('imissed'):10.0f}/s  rx_nombuf {d('rx_nombuf'):8.0f}/s")
 for p, q in zip(ca, cb):
     busy = (q['busy_ns'] - p['busy_ns']) / max(q['total_ns'] - p['total_ns'], 1)

@@ -196,6 +196,8 @@ func errCode(err error) string {
 	switch {
 	case errors.As(err, &ue):
 		return socket.CodeUsage
+	case errors.Is(err, ctl.ErrNoService):
+		return socket.CodeNoService
 	case errors.Is(err, ctl.ErrNotFound):
 		return socket.CodeNotFound
 	case errors.Is(err, ctl.ErrExists):
@@ -217,6 +219,9 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 	case ctl.OpList, ctl.OpGetLaddr, ctl.OpSave:
 		return ctl.Render(w, cmd, p.table(cmd.List != nil && cmd.List.Conn))
 	case ctl.OpZero:
+		if err := p.cfg.CheckService(cmd.Service); err != nil {
+			return err // ipvsadm -Z of a missing service: "No such service"
+		}
 		p.zero(cmd.Service)
 		return nil
 	case ctl.OpRestore:

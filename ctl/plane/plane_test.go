@@ -225,7 +225,7 @@ func TestRefusedCommandChangesNothing(t *testing.T) {
 	if r.dp.Services.Load() != snap || r.run("adm -S -n") != list {
 		t.Error("a refused command changed the running configuration")
 	}
-	if resp := r.try("adm -D -t 198.18.1.100:81"); resp.Code != socket.CodeNotFound {
+	if resp := r.try("adm -D -t 198.18.1.100:81"); resp.Code != socket.CodeNoService {
 		t.Errorf("deleting a missing service: %+v", resp)
 	}
 }
@@ -312,7 +312,8 @@ fwd = "fullnat"
 }
 
 // TestRestoreAndZero: -R applies a batch at once; -Z starts a service's
-// counters again.
+// counters again, and -Z of a service that does not exist is an error
+// (ipvsadm: "No such service"), not a silent success.
 func TestRestoreAndZero(t *testing.T) {
 	r := newRig(t, baseFile)
 	batch, err := ctl.ReadRestore(strings.NewReader(strings.ReplaceAll(strings.ReplaceAll(fullnat, "adm ", ""), "|", "\n")))
@@ -327,6 +328,10 @@ func TestRestoreAndZero(t *testing.T) {
 	if out := r.run("adm -L -n --stats"); !strings.Contains(out, "TCP  198.18.1.100:80                     0        0        0") {
 		t.Errorf("-Z left counters:\n%s", out)
 	}
+	if resp := r.try("adm -Z -t 198.18.1.100:81"); resp.Code != socket.CodeNoService || !strings.Contains(resp.Error, "198.18.1.100:81/tcp") {
+		t.Errorf("-Z of a missing service: %+v", resp)
+	}
+	r.run("adm -Z")
 }
 
 // TestStatusCommands: stats, link, mem and the stack listings render what

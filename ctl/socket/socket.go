@@ -47,13 +47,14 @@ type Request struct {
 
 // Error codes of a Response.
 const (
-	CodeOK       = ""
-	CodeUsage    = "usage"    // the command line is wrong
-	CodeInvalid  = "invalid"  // a value is wrong (bad address, unknown scheduler...)
-	CodeNotFound = "notfound" // the service, destination, route... does not exist
-	CodeExists   = "exists"   // it exists already
-	CodeProtocol = "protocol" // malformed, oversized or wrong-version request
-	CodeInternal = "internal" // the gateway failed to apply it
+	CodeOK        = ""
+	CodeUsage     = "usage"     // the command line is wrong
+	CodeInvalid   = "invalid"   // a value is wrong (bad address, unknown scheduler...)
+	CodeNotFound  = "notfound"  // the destination, route... does not exist
+	CodeNoService = "noservice" // the service the command names does not exist
+	CodeExists    = "exists"    // it exists already
+	CodeProtocol  = "protocol"  // malformed, oversized or wrong-version request
+	CodeInternal  = "internal"  // the gateway failed to apply it
 )
 
 // Response is the result of one command: what the command prints, and an error

@@ -176,7 +176,7 @@ func (g *Gateway) CLI(ctx context.Context, args ...string) ([]byte, error) {
 
 // PortStats are the fields of `gw link show -s --json` the lab reads.
 type PortStats struct {
-	Name      string `json:"name"`
+	Name      string `json:"dev"`
 	MAC       string `json:"mac"`
 	RxPackets uint64 `json:"rx_packets"`
 	TxPackets uint64 `json:"tx_packets"`

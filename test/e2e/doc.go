@@ -57,6 +57,11 @@
 //	                 file, gw reload and SIGHUP apply its changes, a bad file is refused
 //	                 naming its line, save, clear and restore round-trip through the link
 //	                 named ipvsadm
+//	ipvsadm_test.go  TestIpvsadmInstalled: make install into a temporary DESTDIR (the tree,
+//	                 the unit's paths, the configuration kept on reinstall), then the
+//	                 installed ipvsadm, ipvsadm-save and ipvsadm-restore links against a
+//	                 gateway: ipvsadm's messages and exit statuses, -e keeping FULLNAT,
+//	                 plain (service-name) save output restored, a failed restore harmless
 //	lbhelpers_test.go helpers of sched, reconfig and soak: server-side connection counts,
 //	                 -L --stats parsing, background throttled download (e2epeer fetch -rate)
 //	                 and HTTP load

@@ -412,11 +412,15 @@ func (tp *fnTopo) httpLoad(t *testing.T, n int) getReport {
 // laddrJSON is `gw adm -G --json`.
 type laddrJSON struct {
 	Services []struct {
-		Service string `json:"service"`
-		Laddrs  []struct {
+		Service struct {
+			Proto string `json:"proto"`
+			VIP   string `json:"vip"`
+			Port  int    `json:"port"`
+		} `json:"service"`
+		Laddrs []struct {
 			Laddr struct {
 				Addr string `json:"addr"`
-				Port string `json:"port"`
+				Dev  string `json:"dev"`
 			} `json:"laddr"`
 			Conflicts uint64 `json:"port_conflicts"`
 			Conns     uint32 `json:"conns"`
@@ -464,12 +468,12 @@ func runFullNATTraffic(t *testing.T, tp *fnTopo) {
 		tp.g.MustJSON(&l, "adm", "-G")
 		found := 0
 		for _, s := range l.Services {
-			if s.Service != fnHTTP+"/tcp" {
+			if s.Service.Proto != "tcp" || fmt.Sprintf("%s:%d", s.Service.VIP, s.Service.Port) != fnHTTP {
 				continue
 			}
 			for _, la := range s.Laddrs {
 				found++
-				if !slices.Contains(fnLIPs, la.Laddr.Addr) || la.Laddr.Port != "dpdk1" {
+				if !slices.Contains(fnLIPs, la.Laddr.Addr) || la.Laddr.Dev != "dpdk1" {
 					t.Errorf("unexpected local address %+v", la)
 				}
 				if la.Conflicts != 0 {
@@ -736,7 +740,7 @@ func TestFullNATExpiry(t *testing.T) {
 		for _, s := range l.Services {
 			for _, la := range s.Laddrs {
 				if la.Conns != 0 {
-					return fmt.Errorf("%s: local address %s still holds %d ports", s.Service, la.Laddr.Addr, la.Conns)
+					return fmt.Errorf("%s:%d/%s: local address %s still holds %d ports", s.Service.VIP, s.Service.Port, s.Service.Proto, la.Laddr.Addr, la.Conns)
 				}
 			}
 		}

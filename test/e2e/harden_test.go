@@ -120,7 +120,7 @@ func TestARPUnderControlLoad(t *testing.T) {
 
 // linkCounters is what `gw link show -s --json` says of a port.
 type linkCounters struct {
-	Name     string `json:"name"`
+	Name     string `json:"dev"`
 	RxNombuf uint64 `json:"rx_nombuf"`
 	Imissed  uint64 `json:"imissed"`
 }

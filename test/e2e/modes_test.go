@@ -650,8 +650,8 @@ func runTraffic(t *testing.T, tp *mdTopo) {
 		var conn struct {
 			Conns []struct {
 				Proto  string `json:"proto"`
-				Client string `json:"client"`
-				Dest   string `json:"dest"`
+				Client string `json:"source"`
+				Dest   string `json:"destination"`
 				State  string `json:"state"`
 			} `json:"conns"`
 		}

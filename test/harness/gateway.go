@@ -293,7 +293,7 @@ func (g *Gateway) MustJSON(v any, args ...string) {
 
 // LinkStats is one port of `gw link show -s --json`.
 type LinkStats struct {
-	Name      string `json:"name"`
+	Name      string `json:"dev"`
 	MAC       string `json:"mac"`
 	Up        bool   `json:"up"`
 	RxPackets uint64 `json:"rx_packets"`
@@ -372,10 +372,10 @@ func (g *Gateway) Neighs() ([]NeighEntry, error) {
 // ConnEntry is one session of `gw adm -L -n -c --json`.
 type ConnEntry struct {
 	Proto   string `json:"proto"`
-	Client  string `json:"client"`  // CIP:CPORT
-	Virtual string `json:"virtual"` // VIP:VPORT
-	Local   string `json:"local"`   // LIP:LPORT (FULLNAT)
-	Dest    string `json:"dest"`    // RIP:RPORT
+	Client  string `json:"source"`      // CIP:CPORT
+	Virtual string `json:"virtual"`     // VIP:VPORT
+	Local   string `json:"local"`       // LIP:LPORT (FULLNAT)
+	Dest    string `json:"destination"` // RIP:RPORT
 	State   string `json:"state"`
 	Expires int    `json:"expires"` // seconds left
 	Core    int    `json:"core"`    // the worker that owns it

@@ -335,7 +335,7 @@ func TestSYNFlood(t *testing.T) {
 func mustMACOf(t *testing.T, g *harness.Gateway, port string) net.HardwareAddr {
 	t.Helper()
 	var ls []struct {
-		Name string `json:"name"`
+		Name string `json:"dev"`
 		MAC  string `json:"mac"`
 	}
 	g.MustJSON(&ls, "link", "show")
