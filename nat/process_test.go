@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"fngw/arp"
 	"fngw/header"
 	"fngw/sched"
 )
@@ -154,7 +155,7 @@ func TestFullNATNoRoute(t *testing.T) {
 	n.expectDrop(0, fromClient(40000, fSYN, 1, 0, "").frame(t), ReasonNoRoute)
 }
 
-func TestEgressRefreshedOnGeneration(t *testing.T) {
+func TestEgressRefreshedPerNeighbour(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
 	s := e.session(0, header.IPProtoTCP, 40000, 80)
@@ -164,16 +165,20 @@ func TestEgressRefreshedOnGeneration(t *testing.T) {
 	reply := pkt{srcMAC: rsMAC1, dstMAC: gwMAC1, src: s.Reply.Src, dst: s.Reply.Dst, ttl: 64, proto: header.IPProtoTCP,
 		sport: s.Reply.SPort, dport: s.Reply.DPort, flags: fSYN | fACK, seq: 9, ack: 2}
 	if r, _ := e.run(0, reply.frame(t)); r.Act != ActTx || !s.egressValid(DirOut, e.stack) || !s.egressValid(DirIn, e.stack) {
-		t.Fatalf("reply: %+v, egress cache %+v (bits %b)", r, s.Dir, s.egress)
+		t.Fatalf("reply: %+v, egress cache %+v (refs %v)", r, s.Dir, s.ref)
 	}
-	// rip1 moves to another MAC: the new generation makes the session look
-	// its egress up again, in each direction (the generation is shared: a
-	// packet in one direction drops the other's cached egress too).
+	// rip1 moves to another MAC: the session looks the egress toward it up
+	// again; the egress toward the client, through another neighbour,
+	// holds.
 	newMAC := header.MAC{2, 0, 0, 0, 9, 9}
 	if err := e.arp.AddNeigh(1, rip1.Netip(), newMAC); err != nil {
 		t.Fatal(err)
 	}
 	e.stack = e.arp.Snapshot()
+	if s.egressValid(DirIn, e.stack) || !s.egressValid(DirOut, e.stack) {
+		t.Fatalf("after the real server's MAC changed: toward it valid %v (want false), toward the client %v (want true)",
+			s.egressValid(DirIn, e.stack), s.egressValid(DirOut, e.stack))
+	}
 	ack := fromClient(40000, fACK, 2, 1, "")
 	want := ack
 	want.srcMAC, want.dstMAC, want.src, want.dst, want.sport, want.dport, want.ttl = gwMAC1, newMAC, s.Reply.Dst, rip1, s.Reply.DPort, 8080, 63
@@ -181,12 +186,17 @@ func TestEgressRefreshedOnGeneration(t *testing.T) {
 	if !s.egressValid(DirIn, e.stack) || s.Dir[DirIn].DstMAC != newMAC {
 		t.Fatalf("egress cache not refreshed: %+v", s.Dir[DirIn])
 	}
-	if s.egressValid(DirOut, e.stack) {
-		t.Fatal("the reply direction's egress of the old generation is still valid")
+	// A route change invalidates both.
+	if err := e.arp.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("100.64.0.0/24"), Port: 0}); err != nil {
+		t.Fatal(err)
+	}
+	e.stack = e.arp.Snapshot()
+	if s.egressValid(DirIn, e.stack) || s.egressValid(DirOut, e.stack) {
+		t.Fatal("a route change left a cached egress valid")
 	}
 	reply.flags, reply.seq = fACK, 10
-	if r, _ := e.run(0, reply.frame(t)); r.Act != ActTx || !s.egressValid(DirOut, e.stack) || !s.egressValid(DirIn, e.stack) {
-		t.Fatalf("reply: %+v, egress cache %+v (bits %b)", r, s.Dir, s.egress)
+	if r, _ := e.run(0, reply.frame(t)); r.Act != ActTx || !s.egressValid(DirOut, e.stack) {
+		t.Fatalf("reply: %+v, egress cache %+v (refs %v)", r, s.Dir, s.ref)
 	}
 }
 
