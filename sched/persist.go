@@ -51,8 +51,8 @@ type tmplKey struct {
 	proto  uint8
 }
 
-func (k *tmplKey) hash() uint64 {
-	h := mix64(seedTemplate ^ binary.BigEndian.Uint64(k.client[:8]))
+func (k *tmplKey) hash(seed uint64) uint64 {
+	h := mix64(seed ^ binary.BigEndian.Uint64(k.client[:8]))
 	h = mix64(h ^ binary.BigEndian.Uint64(k.client[8:]))
 	h = mix64(h ^ binary.BigEndian.Uint64(k.vip[:8]))
 	h = mix64(h ^ binary.BigEndian.Uint64(k.vip[8:]))
@@ -73,8 +73,9 @@ type tmplEntry struct {
 type tmplTable struct {
 	idx     chains
 	entries []tmplEntry
-	sweep   int32 // next entry Expire looks at
-	gen     int32 // in handles, so a handle from another table is recognised
+	seed    uint64 // of the key hash, secret (see WithSeed)
+	sweep   int32  // next entry Expire looks at
+	gen     int32  // in handles, so a handle from another table is recognised
 	live    atomic.Int32
 	_       [cacheLine]byte
 }
@@ -86,15 +87,19 @@ const (
 	reapProbe   = 64 // entries a full table examines for an expired one before giving up
 )
 
-func newTmplTables(ncores, capacity int, gen int32) []tmplTable {
+func newTmplTables(ncores, capacity int, gen int32, seed uint64) []tmplTable {
 	t := make([]tmplTable, ncores)
 	for c := range t {
 		t[c].idx = newChains(capacity)
 		t[c].entries = make([]tmplEntry, capacity)
 		t[c].gen = gen
+		t[c].seed = coreSeed(seed, c)
 	}
 	return t
 }
+
+// coreSeed derives core c's table seed from a service's.
+func coreSeed(seed uint64, c int) uint64 { return mix64(seed + uint64(c)*0x9e3779b97f4a7c15) }
 
 func (s *Service) setPersistence(p Persistence) error {
 	if p.Timeout < 0 {
@@ -132,7 +137,7 @@ func (s *Service) setTables(o options, ncores int) error {
 		if o.templates < 1 || o.templates > maxTemplate {
 			return fmt.Errorf("sched: template capacity %d out of range 1..%d", o.templates, maxTemplate)
 		}
-		s.tmpl = newTmplTables(ncores, o.templates, s.conns.nextGen())
+		s.tmpl = newTmplTables(ncores, o.templates, s.conns.nextGen(), o.seed)
 	}
 	if s.kind != LBLC && s.kind != LBLCR {
 		return nil
@@ -148,7 +153,7 @@ func (s *Service) setTables(o options, ncores int) error {
 	if o.locality < 1 || o.locality > maxTemplate {
 		return fmt.Errorf("sched: locality capacity %d out of range 1..%d", o.locality, maxTemplate)
 	}
-	s.loc = newLocTables(ncores, o.locality)
+	s.loc = newLocTables(ncores, o.locality, o.seed)
 	return nil
 }
 
@@ -188,7 +193,7 @@ func (s *Service) PickPersistent(core int, k Key, now int64) (dest int, tmpl int
 	}
 	t := &s.tmpl[core]
 	key := s.templateKey(k)
-	h := key.hash()
+	h := key.hash(t.seed)
 	e := t.find(h, &key)
 	if e >= 0 {
 		en := &t.entries[e]

@@ -185,6 +185,58 @@ func TestPersistFull(t *testing.T) {
 	}
 }
 
+// TestPersistSeeded: the template and locality tables hash with the Service's
+// seed, so keys chosen to share a chain under one seed spread under another.
+func TestPersistSeeded(t *testing.T) {
+	const capacity = 4096
+	mask := uint64(capacity - 1)
+	known := coreSeed(1, 0) // what an attacker who knows seed 1 computes
+	var keys []Key
+	var target tmplKey
+	svc := mustService(t, RR, 0, dests(1), NewConns(1, 64), 1, persistent(time.Minute, ""))
+	for n := 0; len(keys) < 1000 && n < 1<<24; n++ {
+		k := client(n&0xffff, 1)
+		k.Src = netip.AddrFrom4([4]byte{byte(100 + n>>16), 64, byte(n >> 8), byte(n)})
+		tk := svc.templateKey(k)
+		if len(keys) == 0 {
+			target = tk
+		}
+		if tk.hash(known)&mask == target.hash(known)&mask {
+			keys = append(keys, k)
+		}
+	}
+	for _, tc := range []struct {
+		seed     uint64
+		min, max int
+	}{{1, 1000, 1000}, {0x5eed, 1, 8}} {
+		c := NewConns(1, 64)
+		s := mustService(t, RR, 0, dests(1), c, 1, persistent(time.Minute, ""), WithTemplateCapacity(capacity), WithSeed(tc.seed))
+		for _, k := range keys {
+			if _, h := s.PickPersistent(0, k, 0); h < 0 {
+				t.Fatal("table full")
+			}
+		}
+		tb := &s.tmpl[0]
+		longest := 0
+		for b := range tb.idx.head {
+			n := 0
+			for e := tb.idx.head[b]; e >= 0; e = tb.idx.link(e) {
+				n++
+			}
+			longest = max(longest, n)
+		}
+		t.Logf("seed %#x: %d chosen clients, longest chain %d", tc.seed, len(keys), longest)
+		if longest < tc.min || longest > tc.max {
+			t.Fatalf("seed %#x: longest chain %d, want %d..%d", tc.seed, longest, tc.min, tc.max)
+		}
+	}
+	a := mustService(t, LBLC, 0, dests(1), NewConns(1, 64), 1, persistent(time.Minute, ""), WithSeed(0))
+	b := mustService(t, LBLC, 0, dests(1), NewConns(1, 64), 1, persistent(time.Minute, ""), WithSeed(0))
+	if a.tmpl[0].seed == b.tmpl[0].seed || a.loc[0].seed == b.loc[0].seed {
+		t.Fatal("two services drew the same seed")
+	}
+}
+
 // TestReleaseForeignHandle: handles of other tables, stale or invalid ones are
 // ignored rather than corrupting a live template.
 func TestReleaseForeignHandle(t *testing.T) {
