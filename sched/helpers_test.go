@@ -82,3 +82,13 @@ func seeded(t testing.TB) *rand.Rand {
 func (d DestConf) String() string {
 	return fmt.Sprintf("{id %d %s w%d x%d y%d}", d.ID, netip.AddrPortFrom(d.Addr, d.Port), d.Weight, d.UThresh, d.LThresh)
 }
+
+// connect is PickPersistent for a connection that completes its handshake at
+// once: a TCP connection's template is bound (Bind) straight away.
+func connect(s *Service, core int, k Key, now int64) (int, int32) {
+	i, h := s.PickPersistent(core, k, now)
+	if h == TemplateAtHandshake {
+		h = s.Bind(core, k, s.DestID(i), now)
+	}
+	return i, h
+}
