@@ -410,8 +410,22 @@ func (c *Core) tcpStateChange(s *Session, ns State) {
 	case s.Flags&FlagInactive != 0 && ns == StateEstablished:
 		c.conns.Add(c.id, s.DestID, 1, -1)
 		s.Flags &^= FlagInactive
+		if s.tmpl == sched.TemplateAtHandshake {
+			c.bindTemplate(s)
+		}
 	}
 	s.State = ns
+}
+
+// bindTemplate gives a connection to a persistent service, whose handshake
+// just completed, its persistence template (sched.Service.Bind): its SYN took
+// none, so that SYNs from spoofed sources cannot fill the template table.
+func (c *Core) bindTemplate(s *Session) {
+	s.tmpl = -1
+	if sv := c.svcs.byIDOrNil(s.SvcID); sv != nil {
+		k := sched.Key{Proto: s.Orig.Proto, Src: netip.AddrFrom4(s.Orig.Src), Dst: netip.AddrFrom4(s.Orig.Dst), SPort: s.Orig.SPort, DPort: s.Orig.DPort}
+		s.tmpl = sv.sched.Bind(c.id, k, s.DestID, c.now)
+	}
 }
 
 // rewrite writes the reverse of tuple o (the other direction's) into the

@@ -387,16 +387,36 @@ func TestPersistenceTemplates(t *testing.T) {
 		}
 	}
 	svc := &e.svcs.svcs[e.svcs.lookup(vip, 80, header.IPProtoTCP)]
+	if n := svc.sched.Templates(0); n != 0 {
+		t.Fatalf("%d templates before a handshake completed", n)
+	}
+	for cport := uint16(1); cport <= 4; cport++ { // the handshakes complete
+		e.run(0, fromClient(cport, fACK, 2, 1, "").frame(t))
+	}
 	if n := svc.sched.Templates(0); n != 1 {
 		t.Fatalf("%d templates", n)
 	}
-	// Sessions end (NONE→SYN_RECV lasts 60 s); the template is released and
+	// Spoofed SYNs from 200 networks take none.
+	for i := range 200 {
+		p := fromClient(uint16(1000+i), fSYN, 1, 0, "")
+		p.src = header.Addr4{100, 64, byte(i >> 8), byte(i)}
+		if r, _ := e.run(0, p.frame(t)); r.Act == ActDrop {
+			t.Fatalf("spoofed SYN %d: %+v", i, r)
+		}
+	}
+	if n := svc.sched.Templates(0); n != 1 {
+		t.Fatalf("%d templates after spoofed SYNs, want the real client's", n)
+	}
+	if r, _ := e.run(0, fromClient(5, fSYN, 1, 0, "").frame(t)); r.Act == ActDrop || e.session(0, header.IPProtoTCP, 5, 80).DestID != destT1 {
+		t.Fatal("the real client's next connection left its template's destination")
+	}
+	// Sessions end (ESTABLISHED lasts 900 s); the template is released and
 	// lives on for the persistence timeout, then Expire ages it out.
-	if n := e.cores[0].Expire(e.svcs, e.now+61*sec, 1000); n != 4 {
+	if n := e.cores[0].Expire(e.svcs, e.now+901*sec, 1000); n != 205 {
 		t.Fatalf("reaped %d sessions", n)
 	}
 	for range 2 { // Expire ages one service's tables per call
-		e.cores[0].Expire(e.svcs, e.now+400*sec, 1000)
+		e.cores[0].Expire(e.svcs, e.now+1300*sec, 1000)
 	}
 	if n := svc.sched.Templates(0); n != 0 {
 		t.Fatalf("%d templates after their timeout", n)
