@@ -171,10 +171,12 @@ func (s *Snapshot) Current(ref NeighRef) bool {
 // Broadcast reports whether a is the directed broadcast address of a
 // connected subnet (all host bits set, prefixes up to /30): never a valid
 // source (RFC 1812 §5.3.7, Linux's martian source check).
+// The bit test is inlined into the caller; the map lookup is not.
 func (s *Snapshot) Broadcast(a header.Addr4) bool {
-	if s.bcastLast[a[3]>>6]>>(a[3]&63)&1 == 0 {
-		return false
-	}
+	return s.bcastLast[a[3]>>6]>>(a[3]&63)&1 != 0 && s.broadcast(a)
+}
+
+func (s *Snapshot) broadcast(a header.Addr4) bool {
 	_, ok := s.bcast.get(uint64(a.Uint32()))
 	return ok
 }
