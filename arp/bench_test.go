@@ -52,6 +52,10 @@ func TestSnapshotLookupsDoNotAllocate(t *testing.T) {
 		if _, ok := snap.Neigh(port, nh); !ok {
 			t.Fatal("no neighbour")
 		}
+		if _, ref, ok := snap.NeighEgress(port, nh); !ok || !snap.Current(ref) {
+			t.Fatal("no current neighbour reference")
+		}
+		snap.Broadcast(ip)
 		snap.Owned(ip)
 		snap.PortMAC(port)
 		snap.PortAddr(port)

@@ -22,20 +22,28 @@
 //	              immutable once built.
 //	neigh.go      NeighTable: neighbour states, timers with doubling
 //	              retransmissions, bounded per-entry and global queues of
-//	              packets awaiting resolution, counters, listing.
+//	              packets awaiting resolution, bounds on unresolved entries
+//	              (MaxIncomplete, oldest evicted; ResolveRate per port),
+//	              pinned entries for configured next hops, per-slot
+//	              versions behind NeighRef, counters, listing.
 //	stack.go      Stack: ports, owned addresses, connected and static routes,
-//	              static neighbours, Output/Tick, snapshot publication.
-//	snapshot.go   Snapshot: the datapath's read API; OwnKind.
-//	handle.go     HandleARP (learn, answer requests in place) and HandleICMP
-//	              (echo reply in place).
+//	              static neighbours, configured destinations (SetDests, the
+//	              pins), Output/Tick, snapshot publication.
+//	snapshot.go   Snapshot: the datapath's read API (NeighRef and Current,
+//	              Broadcast); OwnKind; keyMap, hashed with the Stack's
+//	              random multiplier.
+//	handle.go     HandleARP (learn from connected senders, answer requests
+//	              in place) and HandleICMP (echo reply in place).
 //	build.go      Builders writing into caller buffers: ARP request,
 //	              gratuitous ARP, ICMP errors quoting the offending datagram.
 //	ratelimit.go  TokenBucket for rate-limiting ICMP errors.
 //
 // Tests: lpm_test.go compares the LPM with a linear scan on seeded random
-// routes; neigh_test.go drives every state transition with a fake clock;
-// stack_test.go covers configuration errors, snapshot contents, generations
-// and concurrent readers; handle_test.go and build_test.go check packets
+// routes; neigh_test.go drives every state transition with a fake clock and
+// floods the table with unresolved addresses; stack_test.go covers
+// configuration errors, snapshot contents, generations, neighbour
+// references, broadcasts, pins, the seeded maps against chosen keys and
+// concurrent readers; handle_test.go and build_test.go check packets
 // against gopacket decoding; fuzz_test.go feeds random bytes to the handlers
 // and builders; bench_test.go proves the lookups and handlers allocate nothing.
 package arp

@@ -9,15 +9,20 @@ import "fngw/header"
 //   - the sender's address is learned: an existing entry is updated
 //     (REACHABLE for a reply unicast to us, STALE otherwise; gratuitous ARP
 //     updates entries this way too) and a request for one of our addresses
-//     creates the entry;
+//     creates the entry — only when the sender lies in a connected subnet of
+//     port (Linux creates it from any sender): the gateway sends to no
+//     other on-link address, and a peer cannot choose which keys the table
+//     and the snapshot's map hold (ARPNotLearned);
 //   - a request for an address owned on port (interface address, VIP or local
 //     address) is rewritten in place into the reply, addressed to the
 //     requester, and HandleARP returns true: the caller transmits the frame,
 //     unchanged in length, on port.
 //
 // Frames that are malformed, not IPv4-over-Ethernet, from a multicast or zero
-// MAC, for a multicast or loopback target, or that claim one of our addresses
-// as sender (an address conflict) are counted and ignored. It never writes
+// MAC, for a multicast or loopback target, from a sender address that is a
+// connected subnet's directed broadcast (Linux: not RTN_UNICAST), or that
+// claim one of our addresses as sender (an address conflict) are counted and
+// ignored. It never writes
 // outside frame and does not allocate once the sender has an entry.
 func (s *Stack[P]) HandleARP(now int64, port uint16, frame []byte) bool {
 	e := header.Ethernet(frame)
@@ -34,7 +39,7 @@ func (s *Stack[P]) HandleARP(now int64, port uint16, frame []byte) bool {
 	}
 	op, sha, spa, tpa := a.Op(), a.SenderMAC(), a.SenderIP(), a.TargetIP()
 	if (op != header.ARPRequest && op != header.ARPReply) || sha.IsZero() || sha.IsMulticast() || sha == mine ||
-		!hostAddr(tpa) || (!spa.IsZero() && !hostAddr(spa)) {
+		!hostAddr(tpa) || (!spa.IsZero() && (!hostAddr(spa) || snap.Broadcast(spa))) {
 		s.cnt.ARPInvalid++
 		return false
 	}
@@ -54,7 +59,11 @@ func (s *Stack[P]) HandleARP(now int64, port uint16, frame []byte) bool {
 		if op == header.ARPReply && e.Destination() == mine {
 			state = NeighReachable
 		}
-		s.neigh.Learn(now, port, spa, sha, state, forUs)
+		create := forUs && s.connectedTo(port, spa)
+		if forUs && !create {
+			s.cnt.ARPNotLearned++
+		}
+		s.neigh.Learn(now, port, spa, sha, state, create)
 	}
 	if !forUs {
 		return false
@@ -83,7 +92,8 @@ func hostAddr(a header.Addr4) bool {
 // data and any IP options are echoed unchanged. HandleICMP returns true when
 // the caller should transmit the frame on port. Anything else — fragments,
 // bad checksums, other ICMP types, addresses not ours, requests from
-// non-unicast sources — is counted and left alone. It never writes outside
+// non-unicast sources (a connected subnet's broadcast included) — is counted
+// and left alone. It never writes outside
 // frame and does not allocate.
 func (s *Stack[P]) HandleICMP(port uint16, frame []byte) bool {
 	e := header.Ethernet(frame)
@@ -100,7 +110,7 @@ func (s *Stack[P]) HandleICMP(port uint16, frame []byte) bool {
 	}
 	src, dst := ip.SourceAddress(), ip.DestinationAddress()
 	m := header.ICMPv4(ip.Payload())
-	if _, _, own := snap.Owned(dst); !own || !hostAddr(src) || e.Source().IsMulticast() ||
+	if _, _, own := snap.Owned(dst); !own || !hostAddr(src) || snap.Broadcast(src) || e.Source().IsMulticast() ||
 		!m.IsValid(len(m)) || m.Type() != header.ICMPv4Echo || m.Code() != 0 || !m.IsChecksumValid() {
 		s.cnt.ICMPIgnored++
 		return false

@@ -200,6 +200,38 @@ func TestHandleARPLearning(t *testing.T) {
 			t.Fatal("new MAC not published")
 		}
 	})
+	t.Run("requests create entries for connected senders only", func(t *testing.T) {
+		s, _ := newTestStack(t) // port 0: 192.0.2.0/24
+		for _, tc := range []struct {
+			spa    string
+			answer bool
+			learn  bool
+		}{
+			{"192.0.2.9", true, true},     // in the port's subnet
+			{"198.51.100.7", true, false}, // off-link: answered, not learned
+			{"10.1.0.9", true, false},     // another port's subnet
+			{"192.0.2.255", false, false}, // the subnet's directed broadcast
+			{"10.1.255.255", false, false},
+		} {
+			sha := header.MAC{0x02, 0xdd, 0, 0, 0, a4(tc.spa)[3]}
+			answered := s.HandleARP(0, 0, arpFrame(layers.ARPRequest, sha, header.BroadcastMAC, sha, a4(tc.spa), a4("192.0.2.1"), false))
+			_, learned := s.neigh.Lookup(0, a4(tc.spa))
+			if answered != tc.answer || learned != tc.learn {
+				t.Errorf("request from %s: answered %v learned %v, want %v %v", tc.spa, answered, learned, tc.answer, tc.learn)
+			}
+		}
+		if c := s.Counters(); c.ARPNotLearned != 2 || c.ARPInvalid != 2 {
+			t.Fatalf("counters %+v: want 2 not learned, 2 invalid", c)
+		}
+		// A neighbour the gateway resolves itself (an on-link static route
+		// outside the connected subnets) is learned from its reply.
+		nb := a4("10.3.3.9")
+		s.Output(0, 1, nb, 1)
+		s.HandleARP(1, 1, arpFrame(layers.ARPReply, peerMAC, mac1, peerMAC, nb, a4("10.1.0.1"), false))
+		if n, _ := s.neigh.Lookup(1, nb); n.State != NeighReachable {
+			t.Fatalf("solicited neighbour outside the connected subnets: %+v", n)
+		}
+	})
 	t.Run("static entries ignore ARP", func(t *testing.T) {
 		s, _ := newTestStack(t)
 		must(t, s.AddNeigh(0, gw.Netip(), peerMAC))

@@ -2,6 +2,7 @@ package arp
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 
 	"fngw/header"
@@ -16,6 +17,12 @@ import (
 //	STALE --traffic--> DELAY --DelayTime--> PROBE --UnicastProbes unanswered--> FAILED
 //	DELAY, PROBE --reply--> REACHABLE;  STALE, FAILED --GCStaleTime--> removed
 //	FAILED --traffic--> INCOMPLETE;  PERMANENT: static, never ages, ARP never changes it
+//
+// An entry for a configured next hop (a real server, a route's gateway) is
+// pinned (see Stack.SetDests): it goes through the same states, but is never
+// evicted for another entry nor removed by garbage collection, and its
+// resolutions are exempt from the bounds on unresolved entries below, like
+// Linux's managed neighbours (NTF_MANAGED).
 type NeighState uint8
 
 // Neighbour states.
@@ -61,7 +68,10 @@ func (s NeighState) Valid() bool {
 // nanoseconds of the caller's monotonic clock. Zero fields take the value of
 // DefaultNeighConfig.
 type NeighConfig struct {
-	MaxEntries      int   // entries (gc_thresh3); STALE/FAILED entries are evicted when full
+	MaxEntries      int   // entries (gc_thresh3), at most MaxNeighEntries; see alloc for eviction
+	MaxIncomplete   int   // unpinned INCOMPLETE entries at once; a new one evicts the oldest
+	ResolveRate     int   // unpinned resolutions started per second per port (token bucket)
+	ResolveBurst    int   // ... and in a burst
 	QueueLen        int   // packets queued per unresolved entry (unres_qlen)
 	QueueTotal      int   // packets queued over all entries
 	ReachableTime   int64 // REACHABLE → STALE (base_reachable_time, not randomized)
@@ -71,16 +81,30 @@ type NeighConfig struct {
 	MulticastProbes int   // broadcast requests before INCOMPLETE fails (mcast_solicit)
 	UnicastProbes   int   // unicast requests before PROBE fails (ucast_solicit)
 	GCStaleTime     int64 // STALE and FAILED entries are removed after this (gc_stale_time)
+	// HashSeed seeds the hash of the Stack's snapshot maps (neighbours,
+	// owned addresses). Zero, the default, draws a random seed per Stack,
+	// so that no peer can choose keys that collide; tests set it to get
+	// the same layout on every run.
+	HashSeed uint64
 }
+
+// MaxNeighEntries bounds NeighConfig.MaxEntries: an entry's slot takes at
+// most 16 bits of a NeighRef, leaving 16 or more for its version.
+const MaxNeighEntries = 1 << 16
 
 // Second is one second in the units of the neighbour timers.
 const Second int64 = 1e9
 
 // DefaultNeighConfig returns Linux's defaults for the timers and probe counts,
-// with retransmissions doubling from 1 s up to 8 s.
+// with retransmissions doubling from 1 s up to 8 s. A quarter of the table may
+// be resolving at once (each INCOMPLETE entry lives up to 7 s: 1+2+4 s of
+// retransmissions), and each port starts at most 100 resolutions a second.
 func DefaultNeighConfig() NeighConfig {
 	return NeighConfig{
 		MaxEntries:      1024,
+		MaxIncomplete:   256,
+		ResolveRate:     100,
+		ResolveBurst:    100,
 		QueueLen:        16,
 		QueueTotal:      1024,
 		ReachableTime:   30 * Second,
@@ -106,6 +130,12 @@ func (c NeighConfig) withDefaults() NeighConfig {
 		}
 	}
 	seti(&c.MaxEntries, d.MaxEntries)
+	c.MaxEntries = min(c.MaxEntries, MaxNeighEntries)
+	seti(&c.MaxIncomplete, max(c.MaxEntries/4, 1))
+	c.MaxIncomplete = min(c.MaxIncomplete, c.MaxEntries)
+	seti(&c.ResolveRate, d.ResolveRate)
+	c.ResolveRate = min(c.ResolveRate, 1e9)
+	seti(&c.ResolveBurst, d.ResolveBurst)
 	seti(&c.QueueLen, d.QueueLen)
 	seti(&c.QueueTotal, d.QueueTotal)
 	set(&c.ReachableTime, d.ReachableTime)
@@ -133,19 +163,22 @@ type NeighHooks[P any] struct {
 
 // NeighStats are the table's counters, monotonically increasing.
 type NeighStats struct {
-	RequestsSent uint64 // Solicit calls (broadcast and unicast)
-	QueueDrops   uint64 // packets dropped because the entry's or the global queue was full
-	FailedDrops  uint64 // queued packets dropped when resolution failed or the entry was deleted
-	TableFull    uint64 // packets dropped because no entry could be created
-	Failures     uint64 // resolutions that ended in FAILED
+	RequestsSent   uint64 // Solicit calls (broadcast and unicast)
+	QueueDrops     uint64 // packets dropped because the entry's or the global queue was full
+	FailedDrops    uint64 // queued packets dropped when resolution failed or the entry was deleted or evicted
+	TableFull      uint64 // packets dropped because no entry could be created
+	Failures       uint64 // resolutions that ended in FAILED
+	Evicted        uint64 // entries removed to make room: table full, or MaxIncomplete resolving
+	ResolveLimited uint64 // packets dropped because their port started ResolveRate resolutions already
 }
 
 // NeighInfo is one entry as ip-neighbour(8) lists it.
 type NeighInfo struct {
-	Port  uint16
-	IP    header.Addr4
-	MAC   header.MAC // zero unless State.Valid()
-	State NeighState
+	Port   uint16
+	IP     header.Addr4
+	MAC    header.MAC // zero unless State.Valid()
+	State  NeighState
+	Pinned bool // a configured next hop (Linux lists it "managed")
 }
 
 // NeighTable is the ARP neighbour cache: the state machine above, a bounded
@@ -172,9 +205,26 @@ type NeighTable[P any] struct {
 	qnext []int32
 	qfree int32
 
+	// vers holds each slot's version: it changes whenever what the
+	// datapath sees of the slot changes (its entry's MAC becomes usable,
+	// changes or stops being usable, or the slot goes to another
+	// address), so that a NeighRef names one view of one slot.
+	vers     []uint32
+	slotBits uint8
+
+	pins     map[neighKey]bool // configured next hops (Stack.SetDests)
+	inc      incList           // unpinned INCOMPLETE entries, oldest first
+	limiters map[uint16]*TokenBucket
+
 	nextTimer int64 // no entry has a deadline before this
 	changed   bool  // the set of valid (port, ip, mac) changed since takeChanged
 	stats     NeighStats
+}
+
+// incList links entries through neighEntry.older/newer; -1 ends it.
+type incList struct {
+	oldest, newest int32
+	n              int
 }
 
 type neighKey struct {
@@ -186,8 +236,12 @@ type neighEntry struct {
 	key      neighKey
 	mac      header.MAC
 	state    NeighState // 0: slot unused
+	pinned   bool       // key is a configured next hop
 	probes   int32      // requests sent in the current INCOMPLETE or PROBE round
 	deadline int64      // when the state's timer fires; 0 for PERMANENT
+	slot     int32      // this entry's index in entries
+	older    int32      // on incList: the links
+	newer    int32
 	qhead    int32
 	qtail    int32
 	qlen     int32
@@ -199,6 +253,7 @@ const noTimer = int64(^uint64(0) >> 1)
 // hooks must all be set.
 func NewNeighTable[P any](cfg NeighConfig, hooks NeighHooks[P]) *NeighTable[P] {
 	cfg = cfg.withDefaults()
+	slotBits := uint8(bits.Len(uint(cfg.MaxEntries - 1)))
 	t := &NeighTable[P]{
 		cfg:       cfg,
 		hooks:     hooks,
@@ -207,10 +262,17 @@ func NewNeighTable[P any](cfg NeighConfig, hooks NeighHooks[P]) *NeighTable[P] {
 		free:      make([]int32, cfg.MaxEntries),
 		q:         make([]P, cfg.QueueTotal),
 		qnext:     make([]int32, cfg.QueueTotal),
+		vers:      make([]uint32, 1<<slotBits),
+		slotBits:  slotBits,
+		inc:       incList{oldest: -1, newest: -1},
+		limiters:  make(map[uint16]*TokenBucket),
 		nextTimer: noTimer,
 	}
 	for i := range t.free {
 		t.free[i] = int32(cfg.MaxEntries - 1 - i) // pop from the end: index 0 first
+	}
+	for i := range t.vers {
+		t.vers[i] = 1 // no NeighRef is 0
 	}
 	for i := range t.qnext {
 		t.qnext[i] = int32(i + 1)
@@ -235,7 +297,7 @@ func (t *NeighTable[P]) Lookup(port uint16, ip header.Addr4) (NeighInfo, bool) {
 }
 
 func (e *neighEntry) info() NeighInfo {
-	n := NeighInfo{Port: e.key.port, IP: e.key.ip, State: e.state}
+	n := NeighInfo{Port: e.key.port, IP: e.key.ip, State: e.state, Pinned: e.pinned}
 	if e.state.Valid() {
 		n.MAC = e.mac
 	}
@@ -262,10 +324,26 @@ func (t *NeighTable[P]) List(dst []NeighInfo) []NeighInfo {
 // address is resolved (starting resolution if needed). Traffic to a STALE
 // entry starts its reconfirmation (DELAY). p is always consumed: transmitted,
 // queued, or dropped through Drop.
+//
+// A resolution that is not a configured next hop's (pinned) must pass its
+// port's rate limit (ResolveRate, else ResolveLimited) and, when MaxIncomplete
+// entries are resolving already, evicts the oldest of them: addresses that do
+// not answer — the spoofed sources of a flood, say — cannot hold the table.
 func (t *NeighTable[P]) Output(now int64, port uint16, ip header.Addr4, p P) {
-	i, ok := t.index[neighKey{port, ip}]
+	k := neighKey{port, ip}
+	i, ok := t.index[k]
+	if (!ok || t.entries[i].state == NeighFailed) && !t.pins[k] {
+		if !t.limiter(now, port).Allow(now) {
+			t.stats.ResolveLimited++
+			t.hooks.Drop(p)
+			return
+		}
+		if t.inc.n >= t.cfg.MaxIncomplete {
+			t.evict(t.inc.oldest)
+		}
+	}
 	if !ok {
-		if i, ok = t.alloc(neighKey{port, ip}); !ok {
+		if i, ok = t.alloc(k); !ok {
 			t.stats.TableFull++
 			t.hooks.Drop(p)
 			return
@@ -328,7 +406,7 @@ func (t *NeighTable[P]) Learn(now int64, port uint16, ip header.Addr4, mac heade
 		return true
 	}
 	if !e.state.Valid() || e.mac != mac {
-		t.changed = true
+		t.viewChanged(i)
 	}
 	e.mac = mac
 	e.probes = 0
@@ -353,12 +431,11 @@ func (t *NeighTable[P]) AddStatic(port uint16, ip header.Addr4, mac header.MAC) 
 		}
 	}
 	e := &t.entries[i]
-	if e.state != NeighPermanent || e.mac != mac {
-		t.changed = true
+	if !e.state.Valid() || e.mac != mac {
+		t.viewChanged(i)
 	}
 	e.mac = mac
-	e.state = NeighPermanent
-	e.deadline = 0
+	t.setState(e, NeighPermanent, 0)
 	t.flush(e)
 	return true
 }
@@ -416,9 +493,13 @@ func (t *NeighTable[P]) expire(now int64, i int32) {
 			return
 		}
 		t.stats.Failures++
-		t.changed = true
+		t.viewChanged(i)
 		t.setState(e, NeighFailed, now+t.cfg.GCStaleTime)
 	case NeighStale, NeighFailed:
+		if e.pinned {
+			t.setDeadline(e, now+t.cfg.GCStaleTime) // kept; removed once unpinned
+			return
+		}
 		t.remove(i)
 	}
 }
@@ -441,9 +522,61 @@ func (t *NeighTable[P]) solicit(now int64, e *neighEntry) {
 	t.hooks.Solicit(e.key.port, e.key.ip, dst)
 }
 
+// setState moves e to state s with the state's timer at deadline (0: none),
+// keeping incList the list of unpinned INCOMPLETE entries.
 func (t *NeighTable[P]) setState(e *neighEntry, s NeighState, deadline int64) {
+	was := e.state == NeighIncomplete
 	e.state = s
+	if !e.pinned {
+		t.listIncomplete(e, was, s == NeighIncomplete)
+	}
 	t.setDeadline(e, deadline)
+}
+
+// listIncomplete moves e on or off incList: was is whether it is on it, now
+// whether it should be.
+func (t *NeighTable[P]) listIncomplete(e *neighEntry, was, now bool) {
+	switch {
+	case now && !was:
+		e.older, e.newer = t.inc.newest, -1
+		if t.inc.newest >= 0 {
+			t.entries[t.inc.newest].newer = e.slot
+		} else {
+			t.inc.oldest = e.slot
+		}
+		t.inc.newest = e.slot
+		t.inc.n++
+	case was && !now:
+		if e.older >= 0 {
+			t.entries[e.older].newer = e.newer
+		} else {
+			t.inc.oldest = e.newer
+		}
+		if e.newer >= 0 {
+			t.entries[e.newer].older = e.older
+		} else {
+			t.inc.newest = e.older
+		}
+		t.inc.n--
+	}
+}
+
+// viewChanged records that what the datapath sees of entry i changed: the
+// snapshot is rebuilt and references to the slot's old view no longer hold.
+func (t *NeighTable[P]) viewChanged(i int32) {
+	t.changed = true
+	t.vers[i]++
+}
+
+// limiter returns port's resolution rate limiter, made on first use.
+func (t *NeighTable[P]) limiter(now int64, port uint16) *TokenBucket {
+	b := t.limiters[port]
+	if b == nil {
+		nb := NewTokenBucket(t.cfg.ResolveRate, t.cfg.ResolveBurst, now)
+		b = &nb
+		t.limiters[port] = b
+	}
+	return b
 }
 
 func (t *NeighTable[P]) setDeadline(e *neighEntry, d int64) {
@@ -453,38 +586,76 @@ func (t *NeighTable[P]) setDeadline(e *neighEntry, d int64) {
 	}
 }
 
-// alloc creates an entry with no state for k, evicting the STALE or FAILED
-// entry with the earliest deadline when the table is full (Linux forced GC).
+// alloc creates an entry with no state for k. When the table is full it
+// evicts, never a pinned or PERMANENT entry: the unpinned STALE or FAILED
+// entry with the earliest deadline (Linux forced GC), else the oldest unpinned
+// INCOMPLETE one, else — for a pinned k only — any other unpinned entry: a
+// configured next hop always finds room while learned entries fill the table.
 func (t *NeighTable[P]) alloc(k neighKey) (int32, bool) {
+	pinned := t.pins[k]
 	if len(t.free) == 0 {
-		victim, best := int32(-1), noTimer
+		victim, best, other := int32(-1), noTimer, int32(-1)
 		for _, i := range t.index {
 			e := &t.entries[i]
-			if (e.state == NeighStale || e.state == NeighFailed) && e.deadline < best {
+			switch {
+			case e.pinned || e.state == NeighPermanent:
+			case (e.state == NeighStale || e.state == NeighFailed) && e.deadline < best:
 				victim, best = i, e.deadline
+			case e.state != NeighIncomplete:
+				other = i
 			}
+		}
+		if victim < 0 {
+			victim = t.inc.oldest
+		}
+		if victim < 0 && pinned {
+			victim = other
 		}
 		if victim < 0 {
 			return 0, false
 		}
-		t.remove(victim)
+		t.evict(victim)
 	}
 	i := t.free[len(t.free)-1]
 	t.free = t.free[:len(t.free)-1]
-	t.entries[i] = neighEntry{key: k, qhead: -1, qtail: -1}
+	t.entries[i] = neighEntry{key: k, pinned: pinned, slot: i, qhead: -1, qtail: -1}
 	t.index[k] = i
 	return i, true
 }
 
+// evict removes entry i to make room for another.
+func (t *NeighTable[P]) evict(i int32) {
+	t.stats.Evicted++
+	t.remove(i)
+}
+
 func (t *NeighTable[P]) remove(i int32) {
 	e := &t.entries[i]
+	t.vers[i]++ // the slot goes to another address next
 	if e.state.Valid() {
 		t.changed = true
+	}
+	if !e.pinned {
+		t.listIncomplete(e, e.state == NeighIncomplete, false)
 	}
 	t.dropQueue(e)
 	delete(t.index, e.key)
 	*e = neighEntry{}
 	t.free = append(t.free, i)
+}
+
+// setPins makes pins the set of configured next hops, marking their entries
+// (and only theirs) pinned.
+func (t *NeighTable[P]) setPins(pins map[neighKey]bool) {
+	t.pins = pins
+	for _, i := range t.index {
+		e := &t.entries[i]
+		if p := pins[e.key]; p != e.pinned {
+			inc := e.state == NeighIncomplete
+			t.listIncomplete(e, inc && !e.pinned, inc && !p)
+			e.pinned = p
+		}
+	}
 }
 
 // enqueue queues p on e, dropping it when e's queue or the slab is full.
@@ -545,11 +716,33 @@ func (t *NeighTable[P]) takeChanged() bool {
 	return c
 }
 
-// forValid calls add for every entry with a usable MAC.
-func (t *NeighTable[P]) forValid(add func(port uint16, ip header.Addr4, mac header.MAC)) {
+// forValid calls add for every entry with a usable MAC, with the reference
+// to its current view.
+func (t *NeighTable[P]) forValid(add func(port uint16, ip header.Addr4, mac header.MAC, ref NeighRef)) {
 	for _, i := range t.index {
 		if e := &t.entries[i]; e.state.Valid() {
-			add(e.key.port, e.key.ip, e.mac)
+			add(e.key.port, e.key.ip, e.mac, t.ref(i))
 		}
+	}
+}
+
+// ref returns the reference to slot i's current view.
+func (t *NeighTable[P]) ref(i int32) NeighRef {
+	return NeighRef(t.vers[i]<<t.slotBits | uint32(i))
+}
+
+// appendRefs appends the current reference of every slot, in slot order.
+func (t *NeighTable[P]) appendRefs(dst []NeighRef) []NeighRef {
+	for i := range t.vers {
+		dst = append(dst, t.ref(int32(i)))
+	}
+	return dst
+}
+
+// invalidate changes every slot's version: after a change of routes or
+// addresses no reference taken before holds, whatever the neighbours did.
+func (t *NeighTable[P]) invalidate() {
+	for i := range t.vers {
+		t.vers[i]++
 	}
 }

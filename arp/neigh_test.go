@@ -360,10 +360,10 @@ func TestNeighList(t *testing.T) {
 	tb.Output(0, 1, header.Addr4{10, 0, 0, 1}, 1)
 	got := tb.List(nil)
 	want := []NeighInfo{
-		{1, header.Addr4{10, 0, 0, 1}, header.MAC{}, NeighIncomplete},
-		{1, ipA, macA, NeighStale},
-		{1, ipB, macB, NeighReachable},
-		{2, ipA, macA, NeighStale},
+		{Port: 1, IP: header.Addr4{10, 0, 0, 1}, State: NeighIncomplete},
+		{Port: 1, IP: ipA, MAC: macA, State: NeighStale},
+		{Port: 1, IP: ipB, MAC: macB, State: NeighReachable},
+		{Port: 2, IP: ipA, MAC: macA, State: NeighStale},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("List\n got %v\nwant %v", got, want)
@@ -392,5 +392,192 @@ func TestNeighSteadyStateDoesNotAllocate(t *testing.T) {
 	})
 	if n != 0 {
 		t.Fatalf("resolve/learn/delete cycle allocates %v times", n)
+	}
+}
+
+// floodConfig is testConfig with room for a flood of unresolved addresses.
+func floodConfig() NeighConfig {
+	c := testConfig()
+	c.MaxEntries, c.MaxIncomplete, c.QueueTotal = 16, 4, 64
+	c.ResolveRate, c.ResolveBurst = 1000, 1000
+	return c
+}
+
+// unresolved returns the i-th address of a flood: on-link, never answering.
+func unresolved(i int) header.Addr4 { return header.Addr4{10, 9, byte(i >> 8), byte(i)} }
+
+// TestNeighIncompleteBounded: addresses that never answer take at most
+// MaxIncomplete entries; each new one evicts the oldest (its queue dropped
+// and counted), so the rest of the table stays free for addresses that do.
+func TestNeighIncompleteBounded(t *testing.T) {
+	r := &recorder{}
+	tb := NewNeighTable(floodConfig(), r.hooks())
+	for i := range 100 {
+		tb.Output(int64(i), 1, unresolved(i), i)
+		if tb.inc.n > 4 {
+			t.Fatalf("after %d unresolved addresses: %d INCOMPLETE entries, want at most 4", i+1, tb.inc.n)
+		}
+	}
+	for i := range 96 {
+		wantState(t, tb, unresolved(i), 0)
+	}
+	for i := 96; i < 100; i++ { // the newest four
+		wantState(t, tb, unresolved(i), NeighIncomplete)
+	}
+	if st := tb.Stats(); st.Evicted != 96 || st.FailedDrops != 96 || st.TableFull != 0 {
+		t.Fatalf("stats %+v, want 96 evicted with their queued packet", st)
+	}
+	// A real neighbour still resolves, and is not evicted by the flood.
+	tb.Output(200, 1, ipA, 1000)
+	tb.Learn(201, 1, ipA, macA, NeighReachable, false)
+	for i := 100; i < 200; i++ {
+		tb.Output(int64(300+i), 1, unresolved(i), i)
+	}
+	wantState(t, tb, ipA, NeighReachable)
+	// The list is consistent: walking it from both ends sees the 4 entries.
+	n := 0
+	for i := tb.inc.oldest; i >= 0; i = tb.entries[i].newer {
+		if tb.entries[i].state != NeighIncomplete {
+			t.Fatalf("entry %d on the INCOMPLETE list is %v", i, tb.entries[i].state)
+		}
+		n++
+	}
+	if n != 4 || tb.inc.n != 4 {
+		t.Fatalf("list holds %d entries, count %d", n, tb.inc.n)
+	}
+}
+
+// TestNeighResolveRate: each port starts at most ResolveRate resolutions per
+// second (after a burst of ResolveBurst); packets to entries already
+// resolving are queued as before, other ports have their own budget, and
+// pinned entries are exempt.
+func TestNeighResolveRate(t *testing.T) {
+	c := floodConfig()
+	c.ResolveRate, c.ResolveBurst = 2, 3
+	r := &recorder{}
+	tb := NewNeighTable(c, r.hooks())
+	tb.setPins(map[neighKey]bool{{1, ipB}: true})
+	for i := range 3 {
+		tb.Output(0, 1, unresolved(i), i)
+	}
+	tb.Output(0, 1, unresolved(3), 3) // over the burst
+	wantState(t, tb, unresolved(3), 0)
+	if st := tb.Stats(); st.ResolveLimited != 1 {
+		t.Fatalf("ResolveLimited = %d, want 1", st.ResolveLimited)
+	}
+	tb.Output(0, 1, unresolved(0), 10) // already resolving: queued
+	tb.Output(0, 2, unresolved(3), 11) // another port
+	tb.Output(0, 1, ipB, 12)           // pinned
+	wantState(t, tb, unresolved(3), 0)
+	if n, ok := tb.Lookup(2, unresolved(3)); !ok || n.State != NeighIncomplete {
+		t.Fatal("port 2's first resolution was limited by port 1's")
+	}
+	wantState(t, tb, ipB, NeighIncomplete)
+	if st := tb.Stats(); st.ResolveLimited != 1 {
+		t.Fatalf("ResolveLimited = %d, want still 1", st.ResolveLimited)
+	}
+	tb.Output(Second/2, 1, unresolved(4), 4) // one token back after 1/2 s
+	wantState(t, tb, unresolved(4), NeighIncomplete)
+	tb.Output(Second/2, 1, unresolved(5), 5)
+	wantState(t, tb, unresolved(5), 0)
+}
+
+// TestNeighPinned: a configured next hop's entry is never evicted for
+// another, never garbage-collected while pinned, and finds room in a table
+// full of learned entries.
+func TestNeighPinned(t *testing.T) {
+	r := &recorder{}
+	tb := NewNeighTable(floodConfig(), r.hooks()) // 16 entries
+	tb.setPins(map[neighKey]bool{{1, ipA}: true})
+	tb.Output(0, 1, ipA, 1)
+	tb.Learn(0, 1, ipA, macA, NeighReachable, false)
+	if n, _ := tb.Lookup(1, ipA); !n.Pinned {
+		t.Fatal("entry of a pinned address is not marked")
+	}
+	// 15 learned entries fill the table; they go STALE, then PROBE (in
+	// use, as the plane's refreshNeighs makes them): none evictable.
+	for i := range 15 {
+		tb.Learn(1, 1, unresolved(i), macB, NeighStale, true)
+	}
+	tb.Tick(60 * Second) // A: REACHABLE → STALE at 30 s, kept
+	for i := range 15 {
+		tb.Use(60*Second, 1, unresolved(i))
+	}
+	tb.Tick(1000 * Second) // A would be garbage-collected at 90 s
+	wantState(t, tb, ipA, NeighStale)
+	for i := range 15 {
+		tb.Learn(1000*Second, 1, unresolved(i), macB, NeighReachable, false)
+	}
+	// A learned entry cannot evict anything now.
+	if tb.Learn(1000*Second, 1, unresolved(99), macB, NeighStale, true) {
+		t.Fatal("a learned entry found room in a table of reachable and pinned entries")
+	}
+	// Unpinned, A is collected like any other entry.
+	tb.setPins(nil)
+	tb.Tick(2000 * Second)
+	wantState(t, tb, ipA, 0)
+	// A newly pinned address evicts a learned entry, whatever its state.
+	tb.setPins(map[neighKey]bool{{1, ipB}: true})
+	for i := range 16 {
+		tb.Learn(2000*Second, 1, unresolved(100+i), macB, NeighReachable, true)
+	}
+	r.take()
+	tb.Output(2000*Second, 1, ipB, 2)
+	wantState(t, tb, ipB, NeighIncomplete)
+	wantEvents(t, r, event{"solicit", 1, ipB, header.MAC{}, 0})
+	if tb.Stats().Evicted == 0 {
+		t.Fatal("no eviction counted")
+	}
+}
+
+// TestNeighRealServerDuringFlood is DPVS issue 198's scenario: unresolved
+// addresses keep coming (any on-link destination the gateway answers creates
+// one: spoofed clients in a connected subnet, say) when a real server's
+// entry has aged out. Its next packet must still resolve: unresolved entries
+// hold a bounded share of the table and the oldest gives way. A flood within
+// the port's resolution rate leaves an unpinned real server a token; one far
+// above it is refused, but a configured (pinned) next hop is exempt.
+func TestNeighRealServerDuringFlood(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		rate   int // flood, per second
+		pinned bool
+	}{
+		{"unpinned, flood at the rate limit", 100, false},
+		{"pinned, flood ten times over it", 1000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{}
+			tb := NewNeighTable(NeighConfig{}, r.hooks()) // 1024 entries, 256 resolving, 100/s
+			if tc.pinned {
+				tb.setPins(map[neighKey]bool{{1, ipA}: true})
+			}
+			now := int64(0)
+			for i := range 3000 { // more than the table, for longer than a resolution lasts
+				now = int64(i) * Second / int64(tc.rate)
+				tb.Output(now, 1, unresolved(i), i)
+				tb.Tick(now)
+			}
+			r.take()
+			now += Second / 100
+			tb.Output(now, 1, ipA, -1)
+			wantState(t, tb, ipA, NeighIncomplete)
+			tb.Learn(now+1, 1, ipA, macA, NeighReachable, false)
+			got := r.take()
+			if !tc.pinned && len(got) > 0 && got[0].kind == "drop" {
+				got = got[1:] // the oldest resolution gave way, its packet dropped
+			}
+			want := []event{{"solicit", 1, ipA, header.MAC{}, 0}, {"tx", 1, header.Addr4{}, macA, -1}}
+			if !slices.Equal(got, want) {
+				t.Fatalf("hook calls\n got %v\nwant %v", got, want)
+			}
+			st := tb.Stats()
+			if st.TableFull != 0 || tb.inc.n > 256 {
+				t.Fatalf("stats %+v, %d resolving: the flood took the table", st, tb.inc.n)
+			}
+			if tc.rate > 100 && st.ResolveLimited == 0 {
+				t.Fatal("a flood over the rate was not limited")
+			}
+		})
 	}
 }

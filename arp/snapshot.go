@@ -35,9 +35,32 @@ func (k OwnKind) String() string {
 type Snapshot struct {
 	gen    uint64
 	routes *lpm
-	neigh  keyMap[header.MAC] // valid entries only, by snapKey
-	ports  []portView         // indexed by port id
-	owned  keyMap[ownEntry]   // by address (Addr4.Uint32)
+	neigh  keyMap[neighView] // valid entries only, by snapKey
+	refs   []NeighRef        // every neighbour slot's current reference, by slot
+	ports  []portView        // indexed by port id
+	owned  keyMap[ownEntry]  // by address (Addr4.Uint32)
+	bcast  keyMap[struct{}]  // directed broadcasts of connected subnets (Addr4.Uint32)
+	// bcastLast has bit b set when some address in bcast ends in octet b:
+	// most sources are ruled out by one bit test.
+	bcastLast [4]uint64
+}
+
+// NeighRef refers to a neighbour entry as one snapshot shows it: its slot in
+// the neighbour table (low bits) and the slot's version (high bits), which
+// changes whenever the entry's MAC becomes usable, changes or stops being
+// usable, the slot is reused for another address, or routes or interface
+// addresses change. A datapath that caches an egress (port and MAC) with the
+// reference of the neighbour it came from can tell whether it still holds
+// with Current: a change to one neighbour invalidates the egresses toward
+// that neighbour only. The zero NeighRef is never current. A slot's version
+// comes back to a value only after 2^16 changes of that slot or more (2^22 at
+// the default table size), which a cache must not outlive unused: sessions
+// expire long before.
+type NeighRef uint32
+
+type neighView struct {
+	mac header.MAC
+	ref NeighRef
 }
 
 // snapKey is the key of the snapshot's neighbour map.
@@ -56,14 +79,21 @@ type ownEntry struct {
 }
 
 // keyMap maps 64-bit keys to values for the snapshot's datapath lookups
-// (neighbours, owned addresses): open addressing over a power-of-two table
-// at a load of at most 1/2, multiply-shift hashing. A Go map hashed every key
-// with aeshash, several times the cost, on every new flow's path. It is
-// built once per publication and only read after. The keys come from the
-// configuration and from neighbours the gateway itself solicited, so no peer
-// can lengthen its probe runs at will.
+// (neighbours, owned addresses, broadcasts): open addressing over a
+// power-of-two table at a load of at most 1/2, hashed by multiply-shift with
+// a random odd multiplier, keeping the top bits (Dietzfelbinger et al., "A
+// reliable randomized algorithm for the closest-pair problem", 1997: any two
+// keys collide with probability at most 2/size). A Go map hashed every key
+// with aeshash, several times the cost, on every new flow's path. It is built
+// once per publication and only read after. Peers choose some of the keys
+// (neighbours learned from their ARP packets): with a fixed multiplier a
+// sender could pick addresses that all probe through the slot of the
+// upstream router's key. The multiplier is the Stack's, random per process
+// (NeighConfig.HashSeed).
 type keyMap[V any] struct {
 	slots []keySlot[V]
+	mul   uint64
+	shift uint8
 }
 
 type keySlot[V any] struct {
@@ -72,15 +102,16 @@ type keySlot[V any] struct {
 	used bool
 }
 
-// newKeyMap makes a map for n keys.
-func newKeyMap[V any](n int) keyMap[V] {
-	return keyMap[V]{slots: make([]keySlot[V], 1<<bits.Len(uint(2*n)))}
+// newKeyMap makes a map for n keys hashed with multiplier mul (odd).
+func newKeyMap[V any](n int, mul uint64) keyMap[V] {
+	b := bits.Len(uint(2 * n))
+	return keyMap[V]{slots: make([]keySlot[V], 1<<b), mul: mul, shift: uint8(64 - b)}
 }
 
 // pos returns the slot of k, or the empty slot that ends its probe run.
 func (m *keyMap[V]) pos(k uint64) int {
 	mask := len(m.slots) - 1
-	for i := int(k*0x9e3779b97f4a7c15>>32) & mask; ; i = (i + 1) & mask {
+	for i := int(k*m.mul>>m.shift) & mask; ; i = (i + 1) & mask {
 		if s := &m.slots[i]; !s.used || s.key == k {
 			return i
 		}
@@ -95,8 +126,9 @@ func (m *keyMap[V]) get(k uint64) (V, bool) {
 }
 
 // Gen returns the generation: it differs between any two snapshots published
-// by one Stack, so a session that cached a route and MAC with the generation
-// knows when to look them up again.
+// by one Stack, so a cache of a lookup that failed (no route, no neighbour)
+// knows when to look again. A cached egress keeps its NeighRef instead
+// (Current), which outlives changes to other neighbours.
 func (s *Snapshot) Gen() uint64 { return s.gen }
 
 // Route returns the egress port and next hop for dst by longest-prefix match.
@@ -117,7 +149,36 @@ func (s *Snapshot) Route(dst header.Addr4) (port uint16, nexthop header.Addr4, o
 // address for it (REACHABLE, STALE, DELAY, PROBE or PERMANENT). A miss means
 // the packet goes to the control goroutine, which resolves it (Stack.Output).
 func (s *Snapshot) Neigh(port uint16, ip header.Addr4) (header.MAC, bool) {
-	return s.neigh.get(snapKey(port, ip))
+	v, ok := s.neigh.get(snapKey(port, ip))
+	return v.mac, ok
+}
+
+// NeighEgress is Neigh, with the reference to the entry the MAC came from: a
+// cache of the MAC holds while Current(ref).
+func (s *Snapshot) NeighEgress(port uint16, ip header.Addr4) (header.MAC, NeighRef, bool) {
+	v, ok := s.neigh.get(snapKey(port, ip))
+	return v.mac, v.ref, ok
+}
+
+// Current reports whether ref, from NeighEgress on this or an earlier
+// snapshot of the same Stack, still refers to the entry as this snapshot
+// shows it: an egress cached with it needs no new lookup. It is one load
+// and a compare.
+func (s *Snapshot) Current(ref NeighRef) bool {
+	return s.refs[int(ref)&(len(s.refs)-1)] == ref
+}
+
+// Broadcast reports whether a is the directed broadcast address of a
+// connected subnet (all host bits set, prefixes up to /30): never a valid
+// source (RFC 1812 §5.3.7, Linux's martian source check).
+// The bit test is inlined into the caller; the map lookup is not.
+func (s *Snapshot) Broadcast(a header.Addr4) bool {
+	return s.bcastLast[a[3]>>6]>>(a[3]&63)&1 != 0 && s.broadcast(a)
+}
+
+func (s *Snapshot) broadcast(a header.Addr4) bool {
+	_, ok := s.bcast.get(uint64(a.Uint32()))
+	return ok
 }
 
 // PortMAC returns the MAC address of port (zero for an unknown port).

@@ -3,6 +3,7 @@ package arp
 import (
 	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -54,6 +55,16 @@ type Route struct {
 	Kind   RouteKind
 }
 
+// Dest is an address the configuration sends traffic to, a real server, whose
+// next hop the stack keeps a neighbour entry for (SetDests).
+type Dest struct {
+	Addr netip.Addr
+	// Direct: the neighbour is Addr itself, on the port its route leaves by,
+	// whatever the route's gateway (DR: the packet goes to the real server's
+	// MAC). Otherwise it is the route's next hop (FULLNAT, NAT, TUN).
+	Direct bool
+}
+
 // Solicitation describes an ARP request the stack wants sent (RFC 826):
 // broadcast when Dst is zero, unicast to Dst when reconfirming a known
 // neighbour. Build it with BuildARPRequest.
@@ -84,6 +95,7 @@ type Counters struct {
 	ARPRepliesOut  uint64 // ARP requests answered (in place)
 	ARPConflicts   uint64 // ARP packets whose sender claims an address we own
 	ARPInvalid     uint64 // frames HandleARP could not use: malformed, other hardware, bad addresses
+	ARPNotLearned  uint64 // requests for our addresses from a sender outside the port's connected subnets: answered, not learned
 	EchoRepliesOut uint64 // ICMP echo requests answered (in place)
 	ICMPIgnored    uint64 // frames HandleICMP did not answer
 	Neigh          NeighStats
@@ -102,30 +114,58 @@ type Counters struct {
 // Call Tick after each burst of control packets and periodically (≈ every 10
 // ms) otherwise.
 type Stack[P any] struct {
-	hooks  Hooks[P]
-	ports  map[uint16]Port
-	addrs  []Addr // insertion order: the first interface address of a port is its primary
-	routes map[netip.Prefix]Route
-	neigh  *NeighTable[P]
-	cnt    Counters
+	hooks     Hooks[P]
+	ports     map[uint16]Port
+	addrs     []Addr // insertion order: the first interface address of a port is its primary
+	routes    map[netip.Prefix]Route
+	dests     []Dest
+	neigh     *NeighTable[P]
+	cnt       Counters
+	mul       uint64      // the snapshot maps' hash multiplier (keyMap)
+	connected []connected // connected subnets, for HandleARP
 
-	snap                    atomic.Pointer[Snapshot]
-	routesDirty, addrsDirty bool // parts of the next snapshot to rebuild
+	snap atomic.Pointer[Snapshot]
+	// Parts of the next snapshot to rebuild: routes; owned addresses;
+	// ports and interface addresses (egress, broadcasts, connected
+	// subnets); the configured next hops.
+	routesDirty, addrsDirty, ifDirty, destsDirty bool
+}
+
+type connected struct {
+	port  uint16
+	pfx   netip.Prefix
+	bcast netip.Addr // directed broadcast; invalid for /31 and /32
 }
 
 // NewStack returns a stack with no ports; zero fields of cfg take defaults.
 // All hooks must be set.
 func NewStack[P any](cfg NeighConfig, hooks Hooks[P]) *Stack[P] {
+	seed := cfg.HashSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
 	s := &Stack[P]{
 		hooks:  hooks,
 		ports:  make(map[uint16]Port),
 		routes: make(map[netip.Prefix]Route),
+		mul:    mix64(seed) | 1,
 	}
 	s.neigh = NewNeighTable(cfg, NeighHooks[P]{Solicit: s.solicit, Transmit: hooks.Transmit, Drop: hooks.Drop})
-	s.snap.Store(&Snapshot{routes: buildLPM(nil), neigh: newKeyMap[header.MAC](0), owned: newKeyMap[ownEntry](0)})
-	s.routesDirty, s.addrsDirty = true, true
+	s.snap.Store(&Snapshot{routes: buildLPM(nil)})
+	s.routesDirty, s.addrsDirty, s.ifDirty, s.destsDirty = true, true, true, true
+	s.neigh.changed = true
 	s.publish()
 	return s
+}
+
+// mix64 is the splitmix64 finalizer, spreading a seed's bits over a word.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 // Snapshot returns the latest published snapshot. Unlike every other method it
@@ -151,7 +191,7 @@ func (s *Stack[P]) AddPort(p Port) error {
 		return fmt.Errorf("port %s: MTU %d is below the IPv4 minimum of 68", p.Name, p.MTU)
 	}
 	s.ports[p.ID] = p
-	s.addrsDirty = true
+	s.addrsDirty, s.ifDirty = true, true
 	s.publish()
 	return nil
 }
@@ -231,6 +271,7 @@ func (s *Stack[P]) AddAddr(port uint16, pfx netip.Prefix, kind OwnKind) error {
 	}
 	s.addrs = append(s.addrs, Addr{Port: port, Prefix: pfx, Kind: kind})
 	s.addrsDirty = true
+	s.ifDirty = s.ifDirty || kind == OwnInterface
 	s.publish()
 	return nil
 }
@@ -261,6 +302,7 @@ func (s *Stack[P]) DelAddr(a netip.Addr) error {
 	}
 	s.addrs = slices.Delete(s.addrs, i, i+1)
 	s.addrsDirty = true
+	s.ifDirty = s.ifDirty || del.Kind == OwnInterface
 	s.publish()
 	return nil
 }
@@ -376,6 +418,28 @@ func (s *Stack[P]) DelNeigh(port uint16, ip netip.Addr) error {
 // Neighs returns the neighbour entries sorted by port and address (ip neigh show).
 func (s *Stack[P]) Neighs() []NeighInfo { return s.neigh.List(nil) }
 
+// SetDests sets the real servers the configuration sends to (every
+// destination of every service, DR ones Direct), replacing the previous
+// set. The neighbour entry each one's traffic goes to — its route's gateway,
+// or the address itself when on-link or Direct — is pinned, as is every
+// static route's gateway (AddRoute): a pinned entry is never evicted for
+// another, never removed by garbage collection, and its resolution is exempt
+// from MaxIncomplete and ResolveRate (Linux's managed neighbours), so that
+// unresolved or learned addresses cannot take the table from them. Pins
+// follow route and address changes. An address that is not IPv4 is
+// refused, and nothing changes.
+func (s *Stack[P]) SetDests(ds []Dest) error {
+	for _, d := range ds {
+		if !d.Addr.Is4() {
+			return fmt.Errorf("destination %v: the stack resolves IPv4 next hops only", d.Addr)
+		}
+	}
+	s.dests = slices.Clone(ds)
+	s.destsDirty = true
+	s.publish()
+	return nil
+}
+
 // Output sends p to nexthop on port, resolving its MAC first if needed (see
 // NeighTable.Output); the packet comes back through Hooks.Transmit or
 // Hooks.Drop. The control goroutine calls it for packets the datapath could
@@ -439,10 +503,21 @@ func (s *Stack[P]) publish() {
 		}
 		n.routes = buildLPM(rs)
 	}
+	if s.routesDirty || s.ifDirty {
+		// Every cached egress may now take another route or source.
+		s.neigh.invalidate()
+		s.neigh.changed = true
+	}
+	if s.routesDirty || s.ifDirty || s.destsDirty {
+		s.neigh.setPins(s.pins(n.routes))
+	}
 	if s.neigh.takeChanged() {
-		m := newKeyMap[header.MAC](s.neigh.Len())
-		s.neigh.forValid(func(port uint16, ip header.Addr4, mac header.MAC) { m.put(snapKey(port, ip), mac) })
+		m := newKeyMap[neighView](s.neigh.Len(), s.mul)
+		s.neigh.forValid(func(port uint16, ip header.Addr4, mac header.MAC, ref NeighRef) {
+			m.put(snapKey(port, ip), neighView{mac, ref})
+		})
 		n.neigh = m
+		n.refs = s.neigh.appendRefs(make([]NeighRef, 0, len(s.neigh.vers)))
 	}
 	if s.addrsDirty {
 		maxID := -1
@@ -453,7 +528,7 @@ func (s *Stack[P]) publish() {
 		for id, p := range s.ports {
 			n.ports[id] = portView{mac: p.MAC, mtu: p.MTU}
 		}
-		n.owned = newKeyMap[ownEntry](len(s.addrs))
+		n.owned = newKeyMap[ownEntry](len(s.addrs), s.mul)
 		for _, a := range s.addrs {
 			ip := header.Addr4From(a.Prefix.Addr())
 			n.owned.put(uint64(ip.Uint32()), ownEntry{port: a.Port, kind: a.Kind})
@@ -462,6 +537,67 @@ func (s *Stack[P]) publish() {
 			}
 		}
 	}
-	s.routesDirty, s.addrsDirty = false, false
+	if s.ifDirty {
+		s.connected = s.connected[:0]
+		for _, a := range s.addrs {
+			if a.Kind != OwnInterface {
+				continue
+			}
+			c := connected{port: a.Port, pfx: a.Prefix.Masked()}
+			if a.Prefix.Bits() <= 30 {
+				b := c.pfx.Addr().As4()
+				for i := a.Prefix.Bits(); i < 32; i++ {
+					b[i/8] |= 0x80 >> (i % 8)
+				}
+				c.bcast = netip.AddrFrom4(b)
+			}
+			s.connected = append(s.connected, c)
+		}
+		n.bcast = newKeyMap[struct{}](len(s.connected), s.mul)
+		n.bcastLast = [4]uint64{}
+		for _, c := range s.connected {
+			if c.bcast.IsValid() {
+				b := header.Addr4From(c.bcast)
+				n.bcast.put(uint64(b.Uint32()), struct{}{})
+				n.bcastLast[b[3]>>6] |= 1 << (b[3] & 63)
+			}
+		}
+	}
+	s.routesDirty, s.addrsDirty, s.ifDirty, s.destsDirty = false, false, false, false
 	s.snap.Store(&n)
+}
+
+// pins returns the neighbours the configuration sends to under routes: every
+// static route's gateway and the next hop of every destination.
+func (s *Stack[P]) pins(routes *lpm) map[neighKey]bool {
+	pins := make(map[neighKey]bool, len(s.dests)+len(s.routes))
+	for _, r := range s.routes {
+		if r.Via.IsValid() {
+			pins[neighKey{r.Port, header.Addr4From(r.Via)}] = true
+		}
+	}
+	for _, d := range s.dests {
+		a := header.Addr4From(d.Addr)
+		nh, ok := routes.lookup(a.Uint32())
+		if !ok {
+			continue
+		}
+		if d.Direct || nh.via.IsZero() {
+			nh.via = a
+		}
+		pins[neighKey{nh.port, nh.via}] = true
+	}
+	return pins
+}
+
+// connectedTo reports whether ip lies in a connected subnet of port, and is
+// not that subnet's directed broadcast.
+func (s *Stack[P]) connectedTo(port uint16, ip header.Addr4) bool {
+	a := ip.Netip()
+	for _, c := range s.connected {
+		if c.port == port && c.pfx.Contains(a) && a != c.bcast {
+			return true
+		}
+	}
+	return false
 }

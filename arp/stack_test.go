@@ -1,12 +1,16 @@
 package arp
 
 import (
+	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/google/gopacket/layers"
 
 	"fngw/header"
 )
@@ -364,4 +368,191 @@ func TestSnapshotConcurrentReaders(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
+}
+
+// TestNeighRefPerNeighbour: a change to one neighbour makes references to
+// that neighbour stale and no other; a change of routes or interface
+// addresses makes them all stale; VIPs and local addresses do not.
+func TestNeighRefPerNeighbour(t *testing.T) {
+	s, _ := newTestStack(t)
+	gw, rs, other := a4("10.1.0.254"), a4("10.1.0.7"), a4("10.1.0.8")
+	s.neigh.Learn(0, 1, gw, macA, NeighReachable, true)
+	s.neigh.Learn(0, 1, rs, macB, NeighReachable, true)
+	s.Tick(0)
+	ref := func(ip header.Addr4) NeighRef {
+		t.Helper()
+		_, r, ok := s.Snapshot().NeighEgress(1, ip)
+		if !ok || r == 0 {
+			t.Fatalf("no reference for %v", ip)
+		}
+		return r
+	}
+	current := func(r NeighRef) bool { return s.Snapshot().Current(r) }
+	rGW, rRS := ref(gw), ref(rs)
+	if current(0) {
+		t.Fatal("the zero reference is current")
+	}
+
+	s.neigh.Learn(1, 1, rs, macA, NeighStale, false) // the real server's MAC changes
+	s.Tick(1)
+	if !current(rGW) || current(rRS) {
+		t.Fatalf("after the real server's MAC changed: gateway current %v (want true), real server %v (want false)", current(rGW), current(rRS))
+	}
+	rRS = ref(rs)
+	s.neigh.Learn(2, 1, rs, macA, NeighReachable, false) // confirmed, same MAC: nothing changes
+	s.neigh.Learn(2, 1, other, macA, NeighStale, true)   // another neighbour appears
+	s.Tick(2)
+	if !current(rGW) || !current(rRS) {
+		t.Fatal("a confirmation or another neighbour invalidated a reference")
+	}
+	must(t, s.AddAddr(0, netip.MustParsePrefix("192.0.2.200/32"), OwnVIP))
+	if !current(rGW) || !current(rRS) {
+		t.Fatal("a new VIP invalidated the references")
+	}
+	must(t, s.AddRoute(Route{Prefix: netip.MustParsePrefix("10.9.0.0/16"), Via: gw.Netip(), Port: 1}))
+	if current(rGW) || current(rRS) {
+		t.Fatal("a route change left references current")
+	}
+	rGW, rRS = ref(gw), ref(rs)
+	// Removed, its slot taken by another address: the old reference never
+	// holds again.
+	must(t, s.DelNeigh(1, rs.Netip()))
+	s.neigh.Learn(3, 1, a4("10.1.0.9"), macB, NeighStale, true)
+	s.Tick(3)
+	if current(rRS) || !current(rGW) {
+		t.Fatal("reference to a deleted neighbour still current, or another one invalidated")
+	}
+}
+
+// TestSnapshotBroadcast: the directed broadcasts of connected subnets, none
+// for /31 and /32, gone with their address.
+func TestSnapshotBroadcast(t *testing.T) {
+	s, _ := newTestStack(t) // 192.0.2.1/24, 10.1.0.1/16
+	must(t, s.AddAddr(1, netip.MustParsePrefix("172.16.0.5/30"), OwnInterface))
+	must(t, s.AddAddr(1, netip.MustParsePrefix("172.16.1.0/31"), OwnInterface))
+	must(t, s.AddAddr(1, netip.MustParsePrefix("172.16.2.1/32"), OwnInterface))
+	for _, tc := range []struct {
+		ip   string
+		want bool
+	}{
+		{"192.0.2.255", true}, {"10.1.255.255", true}, {"172.16.0.7", true},
+		{"192.0.2.254", false}, {"10.1.0.255", false}, {"10.2.255.255", false}, {"172.16.0.3", false},
+		{"172.16.1.1", false}, {"172.16.2.1", false}, {"192.0.2.100", false},
+	} {
+		if got := s.Snapshot().Broadcast(a4(tc.ip)); got != tc.want {
+			t.Errorf("Broadcast(%s) = %v, want %v", tc.ip, got, tc.want)
+		}
+	}
+	must(t, s.DelAddr(netip.MustParseAddr("172.16.0.5")))
+	if s.Snapshot().Broadcast(a4("172.16.0.7")) {
+		t.Fatal("broadcast of a deleted subnet")
+	}
+}
+
+// TestStackDestsPinned: the next hops of configured destinations and static
+// routes' gateways are pinned, following route changes.
+func TestStackDestsPinned(t *testing.T) {
+	s, _ := newTestStack(t)
+	must(t, s.SetDests([]Dest{
+		{Addr: netip.MustParseAddr("10.1.0.7")},                // on-link: itself
+		{Addr: netip.MustParseAddr("10.2.0.7")},                // via 10.1.0.254 (a route gateway anyway)
+		{Addr: netip.MustParseAddr("10.2.0.8"), Direct: true},  // DR: itself, on the route's port
+		{Addr: netip.MustParseAddr("198.51.100.7")},            // via the default route's 192.0.2.254
+		{Addr: netip.MustParseAddr("10.3.3.3"), Direct: false}, // on-link static route
+	}))
+	want := map[neighKey]bool{
+		{1, a4("10.1.0.7")}: true, {1, a4("10.1.0.254")}: true, {1, a4("10.2.0.8")}: true,
+		{0, a4("192.0.2.254")}: true, {1, a4("10.3.3.3")}: true,
+	}
+	if !maps.Equal(s.neigh.pins, want) {
+		t.Fatalf("pins %v, want %v", s.neigh.pins, want)
+	}
+	s.Output(0, 1, a4("10.1.0.7"), 1)
+	if n := s.Neighs(); len(n) != 1 || !n[0].Pinned {
+		t.Fatalf("Neighs %+v: want the pinned entry", n)
+	}
+	must(t, s.DelRoute(netip.MustParsePrefix("10.3.3.0/24"))) // 10.3.3.3 now goes by the default route
+	if s.neigh.pins[neighKey{1, a4("10.3.3.3")}] || !s.neigh.pins[neighKey{0, a4("192.0.2.254")}] {
+		t.Fatalf("pins after a route change: %v", s.neigh.pins)
+	}
+	if err := s.SetDests([]Dest{{Addr: netip.MustParseAddr("2001:db8::1")}}); err == nil || !strings.Contains(err.Error(), "2001:db8::1") {
+		t.Fatalf("IPv6 destination: %v", err)
+	}
+	must(t, s.SetDests(nil))
+	if n := s.Neighs(); n[0].Pinned {
+		t.Fatal("entry still pinned with no destinations")
+	}
+}
+
+// probes counts the slots a lookup of k reads.
+func (m *keyMap[V]) probes(k uint64) int {
+	mask := len(m.slots) - 1
+	n := 1
+	for i := int(k*m.mul>>m.shift) & mask; m.slots[i].used && m.slots[i].key != k; i = (i + 1) & mask {
+		n++
+	}
+	return n
+}
+
+// TestSnapshotMapSeeded: senders that ARP for the gateway from addresses
+// chosen to cluster before the upstream router's slot — possible when the
+// hash is known — make every lookup there walk hundreds of slots. The same
+// senders against another seed (each gateway draws its own) cost a few.
+func TestSnapshotMapSeeded(t *testing.T) {
+	const known = 1 // the seed the attacker computes with
+	router := a4("10.1.0.254")
+	// The attacker's addresses: on-link (10.1.0.0/16, port 1), home slots
+	// within 24 slots before the router's in the 2048-slot map that 512 to
+	// 1023 entries make.
+	mul, shift := mix64(known)|1, uint8(64-11)
+	home := func(a header.Addr4) int { return int(snapKey(1, a)*mul>>shift) & 2047 }
+	var chosen []header.Addr4
+	var miss header.Addr4 // an absent address homed at the router's slot
+	for i := 2; i < 0xfffe && len(chosen) < 900; i++ {
+		a := header.Addr4{10, 1, byte(i >> 8), byte(i)}
+		if a == router {
+			continue
+		}
+		switch d := (home(router) - home(a)) & 2047; {
+		case d == 0 && miss.IsZero():
+			miss = a
+		case d < 24:
+			chosen = append(chosen, a)
+		}
+	}
+	if len(chosen) < 512 || miss.IsZero() {
+		t.Fatalf("found %d colliding addresses", len(chosen))
+	}
+	for _, tc := range []struct {
+		seed     uint64
+		min, max int
+	}{{known, 500, 2048}, {0x5eed, 1, 16}} {
+		t.Run(fmt.Sprintf("seed %#x", tc.seed), func(t *testing.T) {
+			cfg := NeighConfig{MaxEntries: 1024, HashSeed: tc.seed, ResolveRate: 1000, ResolveBurst: 1000}
+			s := NewStack(cfg, Hooks[int]{Solicit: func(Solicitation) {}, Transmit: func(int, uint16, header.MAC) {}, Drop: func(int) {}})
+			must(t, s.AddPort(Port{ID: 1, Name: "dpdk1", MAC: mac1, MTU: 1500}))
+			must(t, s.AddAddr(1, netip.MustParsePrefix("10.1.0.1/16"), OwnInterface))
+			s.Output(0, 1, router, 0)
+			s.HandleARP(0, 1, arpFrame(layers.ARPReply, peerMAC, mac1, peerMAC, router, a4("10.1.0.1"), false))
+			for i, a := range chosen {
+				sha := header.MAC{2, 0xbb, 0, 0, byte(i >> 8), byte(i)}
+				s.HandleARP(1, 1, arpFrame(layers.ARPRequest, sha, header.BroadcastMAC, sha, a, a4("10.1.0.1"), false))
+			}
+			s.Tick(1)
+			m := &s.Snapshot().neigh
+			if len(m.slots) != 2048 {
+				t.Fatalf("map of %d slots for %d entries", len(m.slots), s.neigh.Len())
+			}
+			worst := max(m.probes(snapKey(1, router)), m.probes(snapKey(1, miss)))
+			t.Logf("%d senders: the router's slot takes %d probes", len(chosen), worst)
+			if worst < tc.min || worst > tc.max {
+				t.Fatalf("%d probes, want %d..%d", worst, tc.min, tc.max)
+			}
+		})
+	}
+	a := NewStack(NeighConfig{}, Hooks[int]{})
+	b := NewStack(NeighConfig{}, Hooks[int]{})
+	if a.mul == b.mul {
+		t.Fatal("two stacks drew the same hash multiplier")
+	}
 }

@@ -24,6 +24,7 @@ const (
 	LocalUnhandled                 // not ICMP, to an address the gateway owns that no service uses
 	MartianSource                  // source in 0/8, 127/8, 224/4 or 240/4 (RFC 1812 §5.3.7)
 	ICMPRateLimited                // ICMP to the gateway above ICMPRate (icmp_msgs_per_sec)
+	BroadcastSource                // source is a connected subnet's directed broadcast (Linux: martian source)
 	NumReasons
 )
 
@@ -32,6 +33,7 @@ var reasonNames = [NumReasons]string{
 	"other_host", "l2_multicast", "malformed_ipv4", "bad_ipv4_checksum", "not_for_us",
 	"tx_queue_full", "redirect_ring_full", "control_ring_full",
 	"bad_l4_checksum", "local_unhandled", "martian_source", "icmp_local_rate_limited",
+	"broadcast_source",
 }
 
 // String is the reason's metric label.

@@ -28,6 +28,9 @@ func (f flagIO) RxBurst(port, queue uint16, b *dpdk.Burst) int {
 // the control lcore, each under its reason, nothing sent, nothing leaked.
 func TestWorkerDropsHostileInput(t *testing.T) {
 	syn := harness.TCPSyn(toGateway, 1234, 22, 1)
+	bh := toGateway
+	bh.Src = netip.MustParseAddr("198.18.1.255")
+	bcastSYN := harness.TCPSyn(bh, 1234, 80, 1)
 	from := func(src string) []byte {
 		h := toGateway
 		h.Src = netip.MustParseAddr(src)
@@ -48,6 +51,8 @@ func TestWorkerDropsHostileInput(t *testing.T) {
 		{"source multicast", from("224.0.0.5"), 0, MartianSource},
 		{"source broadcast", from("255.255.255.255"), 0, MartianSource},
 		{"source class e", from("240.0.0.1"), 0, MartianSource},
+		{"echo from the connected subnet's broadcast", from("198.18.1.255"), 0, BroadcastSource},
+		{"syn from the connected subnet's broadcast", bcastSYN, 0, BroadcastSource},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t)

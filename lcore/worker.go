@@ -343,10 +343,19 @@ func (w *Worker) classify(m *dpdk.Mbuf, st state) {
 			return
 		}
 	}
-	if src := ip.SourceAddress(); src[0] == 0 || src[0] == 127 || src[0] >= 224 {
+	src := ip.SourceAddress()
+	if src[0] == 0 || src[0] == 127 || src[0] >= 224 {
 		// "This network", loopback, multicast, reserved and broadcast
 		// sources are never valid on the wire (RFC 1812 §5.3.7).
 		w.drop(m, MartianSource)
+		return
+	}
+	if st.stack.Broadcast(src) {
+		// Nor is a connected subnet's directed broadcast: Linux finds a
+		// broadcast route for it and drops the packet as a martian
+		// (fib_validate_source); answering it would reach every host on
+		// the subnet.
+		w.drop(m, BroadcastSource)
 		return
 	}
 	if m.OlFlags()&dpdk.RxL4CksumMask == dpdk.RxL4CksumBad {

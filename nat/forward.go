@@ -100,9 +100,8 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		// hopFor), done early from the destination's cache (forward
 		// keeps a resolved egress; after a failure it resolves again).
 		e := c.destEgress(d)
-		s.Dir[DirIn] = e.ds
-		s.setEgress(DirIn, stack.Gen(), e.r == ReasonNone)
-		if !ip.IsFragment() && s.egressValid(DirIn, stack) && len(ip) <= int(stack.PortMTU(s.Dir[DirIn].Port)) {
+		s.Dir[DirIn], s.ref[DirIn] = e.ds, e.ref
+		if !ip.IsFragment() && e.r == ReasonNone && len(ip) <= int(stack.PortMTU(s.Dir[DirIn].Port)) {
 			// forward will send the packet as it is: defer the rest.
 			c.deferFlow(h, pendingFlow{f: f, idx: idx, rh: rh, pool: pool, lport: reply.DPort, tmpl: tmpl, svc: svc, d: d})
 			return Result{Act: actPending}
@@ -309,21 +308,21 @@ type hop struct {
 }
 
 // resolveEgress is resolve for direction d of session s in the call's stack
-// snapshot (c.stack), recorded for its generation (setEgress; callers skip it
-// while egressValid), plus what depends on the egress port: a TUN session's
-// outer source address (the port's address, LVS's route source for the real
-// server) and the outer header's precomputed sum, refreshed when they
-// change. It returns what resolve does, or ReasonNoTunnelSource.
+// snapshot (c.stack), recorded with the neighbour's reference (callers skip
+// it while egressValid), plus what depends on the egress port: a TUN
+// session's outer source address (the port's address, LVS's route source for
+// the real server) and the outer header's precomputed sum, refreshed when
+// they change. It returns what resolve does, or ReasonNoTunnelSource.
 func (c *Core) resolveEgress(s *Session, d Dir, h hop) (header.Addr4, DropReason) {
 	stack := c.stack
-	nh, r := resolve(&s.Dir[d], stack, h)
-	s.setEgress(d, stack.Gen(), r == ReasonNone)
+	nh, ref, r := resolve(&s.Dir[d], stack, h)
+	s.ref[d] = ref
 	if r == ReasonNoRoute || s.Mode != ModeTUN {
 		return nh, r
 	}
 	src, ok := stack.PortAddr(s.Dir[d].Port)
 	if !ok {
-		s.setEgress(d, stack.Gen(), false)
+		s.ref[d] = 0
 		return nh, ReasonNoTunnelSource
 	}
 	if src != s.Reply.Dst {
@@ -333,33 +332,22 @@ func (c *Core) resolveEgress(s *Session, d Dir, h hop) (header.Addr4, DropReason
 	return nh, r
 }
 
-// egressValid reports whether Dir[d] holds the egress for stack's generation.
+// egressValid reports whether Dir[d] holds the egress in stack: the
+// neighbour it was resolved from has not changed since (nor have routes or
+// interface addresses). One load and a compare.
 func (s *Session) egressValid(d Dir, stack *arp.Snapshot) bool {
-	return s.egress>>d&1 != 0 && s.gen == stack.Gen()
-}
-
-// setEgress records whether Dir[d] holds the egress for generation gen. Under
-// a generation other than the session's, it also drops the other direction's
-// egress, which was resolved under the old one.
-func (s *Session) setEgress(d Dir, gen uint64, ok bool) {
-	if s.gen != gen {
-		s.gen, s.egress = gen, 0
-	}
-	if ok {
-		s.egress |= 1 << d
-	} else {
-		s.egress &^= 1 << d
-	}
+	return stack.Current(s.ref[d&1])
 }
 
 // destRoute is a core's cache of resolve's answer for packets to one
 // destination, a FULLNAT or NAT real server: its egress port and MAC and the
-// outcome, under one stack generation. Every new flow to the destination
-// takes them from here until the generation changes, instead of looking the
-// route and the neighbour up again (LVS keeps a route per destination the
-// same way, dest_dst).
+// outcome. Every new flow to the destination takes them from here, instead
+// of looking the route and the neighbour up again (LVS keeps a route per
+// destination the same way, dest_dst): a resolved egress while its
+// neighbour's reference is current, a failure for one stack generation.
 type destRoute struct {
-	gen  uint64       // the generation + 1 (0: empty; generations never wrap)
+	gen  uint64       // failures: the generation + 1 (0: empty; generations never wrap)
+	ref  arp.NeighRef // success: the neighbour's reference
 	addr header.Addr4 // the destination it was resolved for: IDs are reused
 	ds   DirState
 	r    DropReason
@@ -367,40 +355,40 @@ type destRoute struct {
 
 // destEgress returns resolve's answer for a packet routed to destination d
 // in the call's stack snapshot (c.stack), from the core's cache when it holds
-// one for the snapshot's generation.
+// one for the snapshot.
 func (c *Core) destEgress(d *dest) *destRoute {
 	stack := c.stack
 	e := &c.routes[d.id]
-	if e.gen != stack.Gen()+1 || e.addr != d.addr {
+	if e.addr != d.addr || (e.r == ReasonNone && !stack.Current(e.ref)) || (e.r != ReasonNone && e.gen != stack.Gen()+1) {
 		*e = destRoute{gen: stack.Gen() + 1, addr: d.addr}
-		_, e.r = resolve(&e.ds, stack, hop{addr: d.addr})
+		_, e.ref, e.r = resolve(&e.ds, stack, hop{addr: d.addr})
 	}
 	return e
 }
 
 // resolve makes ds hold the egress toward h in stack, by route and neighbour
-// lookups. It returns the neighbour the packet goes to and ReasonNone,
-// ReasonNoRoute, or ReasonNoNeigh: then ds.Port is set but not ds.DstMAC,
-// so the caller must not mark the session's egress valid (the next packet
-// looks up again; destRoute keeps the answer for its generation only) and
-// hands the packet to the control lcore to resolve the neighbour
-// (Result.NextHop: for DR it is the real server, which the packet's
-// destination, the VIP, does not tell).
-func resolve(ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, DropReason) {
+// lookups. It returns the neighbour the packet goes to, the neighbour's
+// reference, and ReasonNone, ReasonNoRoute, or ReasonNoNeigh: then ds.Port is
+// set but not ds.DstMAC, and the reference is 0, so that the session's egress
+// is not valid (the next packet looks up again; destRoute keeps the answer
+// for its generation only) and the caller hands the packet to the control
+// lcore to resolve the neighbour (Result.NextHop: for DR it is the real
+// server, which the packet's destination, the VIP, does not tell).
+func resolve(ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, arp.NeighRef, DropReason) {
 	port, nh, ok := stack.Route(h.addr)
 	if !ok {
-		return header.Addr4{}, ReasonNoRoute
+		return header.Addr4{}, 0, ReasonNoRoute
 	}
 	if h.direct {
 		nh = h.addr
 	}
 	ds.Port = port
-	mac, ok := stack.Neigh(port, nh)
+	mac, ref, ok := stack.NeighEgress(port, nh)
 	if !ok {
-		return nh, ReasonNoNeigh
+		return nh, 0, ReasonNoNeigh
 	}
 	ds.DstMAC = mac
-	return nh, ReasonNone
+	return nh, ref, ReasonNone
 }
 
 // tcpState applies LVS's transition for a segment with flags f received in
@@ -422,8 +410,22 @@ func (c *Core) tcpStateChange(s *Session, ns State) {
 	case s.Flags&FlagInactive != 0 && ns == StateEstablished:
 		c.conns.Add(c.id, s.DestID, 1, -1)
 		s.Flags &^= FlagInactive
+		if s.tmpl == sched.TemplateAtHandshake {
+			c.bindTemplate(s)
+		}
 	}
 	s.State = ns
+}
+
+// bindTemplate gives a connection to a persistent service, whose handshake
+// just completed, its persistence template (sched.Service.Bind): its SYN took
+// none, so that SYNs from spoofed sources cannot fill the template table.
+func (c *Core) bindTemplate(s *Session) {
+	s.tmpl = -1
+	if sv := c.svcs.byIDOrNil(s.SvcID); sv != nil {
+		k := sched.Key{Proto: s.Orig.Proto, Src: netip.AddrFrom4(s.Orig.Src), Dst: netip.AddrFrom4(s.Orig.Dst), SPort: s.Orig.SPort, DPort: s.Orig.DPort}
+		s.tmpl = sv.sched.Bind(c.id, k, s.DestID, c.now)
+	}
 }
 
 // rewrite writes the reverse of tuple o (the other direction's) into the

@@ -217,7 +217,7 @@ func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer h
 		return drop(ReasonTooBig)
 	}
 	var ds DirState
-	nh, r := resolve(&ds, stack, hop{addr: q.SourceAddress()})
+	nh, _, r := resolve(&ds, stack, hop{addr: q.SourceAddress()})
 	if r == ReasonNoRoute {
 		return drop(r)
 	}

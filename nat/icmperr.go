@@ -77,8 +77,7 @@ func (c *Core) originate(f *Frame, ip header.IPv4, e *arp.ICMPError, s *Session,
 	ds := &s.Dir[DirOut]
 	r, nh := ReasonNone, header.Addr4{}
 	if !s.egressValid(DirOut, stack) {
-		nh, r = resolve(ds, stack, hop{addr: ip.SourceAddress()})
-		s.setEgress(DirOut, stack.Gen(), r == ReasonNone)
+		nh, s.ref[DirOut], r = resolve(ds, stack, hop{addr: ip.SourceAddress()})
 		if r == ReasonNoRoute {
 			return drop(r)
 		}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"fngw/arp"
 	"fngw/header"
 	"fngw/sched"
 )
@@ -154,7 +155,7 @@ func TestFullNATNoRoute(t *testing.T) {
 	n.expectDrop(0, fromClient(40000, fSYN, 1, 0, "").frame(t), ReasonNoRoute)
 }
 
-func TestEgressRefreshedOnGeneration(t *testing.T) {
+func TestEgressRefreshedPerNeighbour(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.run(0, fromClient(40000, fSYN, 1, 0, "").frame(t))
 	s := e.session(0, header.IPProtoTCP, 40000, 80)
@@ -164,16 +165,20 @@ func TestEgressRefreshedOnGeneration(t *testing.T) {
 	reply := pkt{srcMAC: rsMAC1, dstMAC: gwMAC1, src: s.Reply.Src, dst: s.Reply.Dst, ttl: 64, proto: header.IPProtoTCP,
 		sport: s.Reply.SPort, dport: s.Reply.DPort, flags: fSYN | fACK, seq: 9, ack: 2}
 	if r, _ := e.run(0, reply.frame(t)); r.Act != ActTx || !s.egressValid(DirOut, e.stack) || !s.egressValid(DirIn, e.stack) {
-		t.Fatalf("reply: %+v, egress cache %+v (bits %b)", r, s.Dir, s.egress)
+		t.Fatalf("reply: %+v, egress cache %+v (refs %v)", r, s.Dir, s.ref)
 	}
-	// rip1 moves to another MAC: the new generation makes the session look
-	// its egress up again, in each direction (the generation is shared: a
-	// packet in one direction drops the other's cached egress too).
+	// rip1 moves to another MAC: the session looks the egress toward it up
+	// again; the egress toward the client, through another neighbour,
+	// holds.
 	newMAC := header.MAC{2, 0, 0, 0, 9, 9}
 	if err := e.arp.AddNeigh(1, rip1.Netip(), newMAC); err != nil {
 		t.Fatal(err)
 	}
 	e.stack = e.arp.Snapshot()
+	if s.egressValid(DirIn, e.stack) || !s.egressValid(DirOut, e.stack) {
+		t.Fatalf("after the real server's MAC changed: toward it valid %v (want false), toward the client %v (want true)",
+			s.egressValid(DirIn, e.stack), s.egressValid(DirOut, e.stack))
+	}
 	ack := fromClient(40000, fACK, 2, 1, "")
 	want := ack
 	want.srcMAC, want.dstMAC, want.src, want.dst, want.sport, want.dport, want.ttl = gwMAC1, newMAC, s.Reply.Dst, rip1, s.Reply.DPort, 8080, 63
@@ -181,12 +186,17 @@ func TestEgressRefreshedOnGeneration(t *testing.T) {
 	if !s.egressValid(DirIn, e.stack) || s.Dir[DirIn].DstMAC != newMAC {
 		t.Fatalf("egress cache not refreshed: %+v", s.Dir[DirIn])
 	}
-	if s.egressValid(DirOut, e.stack) {
-		t.Fatal("the reply direction's egress of the old generation is still valid")
+	// A route change invalidates both.
+	if err := e.arp.AddRoute(arp.Route{Prefix: netip.MustParsePrefix("100.64.0.0/24"), Port: 0}); err != nil {
+		t.Fatal(err)
+	}
+	e.stack = e.arp.Snapshot()
+	if s.egressValid(DirIn, e.stack) || s.egressValid(DirOut, e.stack) {
+		t.Fatal("a route change left a cached egress valid")
 	}
 	reply.flags, reply.seq = fACK, 10
-	if r, _ := e.run(0, reply.frame(t)); r.Act != ActTx || !s.egressValid(DirOut, e.stack) || !s.egressValid(DirIn, e.stack) {
-		t.Fatalf("reply: %+v, egress cache %+v (bits %b)", r, s.Dir, s.egress)
+	if r, _ := e.run(0, reply.frame(t)); r.Act != ActTx || !s.egressValid(DirOut, e.stack) {
+		t.Fatalf("reply: %+v, egress cache %+v (refs %v)", r, s.Dir, s.ref)
 	}
 }
 
@@ -377,16 +387,36 @@ func TestPersistenceTemplates(t *testing.T) {
 		}
 	}
 	svc := &e.svcs.svcs[e.svcs.lookup(vip, 80, header.IPProtoTCP)]
+	if n := svc.sched.Templates(0); n != 0 {
+		t.Fatalf("%d templates before a handshake completed", n)
+	}
+	for cport := uint16(1); cport <= 4; cport++ { // the handshakes complete
+		e.run(0, fromClient(cport, fACK, 2, 1, "").frame(t))
+	}
 	if n := svc.sched.Templates(0); n != 1 {
 		t.Fatalf("%d templates", n)
 	}
-	// Sessions end (NONE→SYN_RECV lasts 60 s); the template is released and
+	// Spoofed SYNs from 200 networks take none.
+	for i := range 200 {
+		p := fromClient(uint16(1000+i), fSYN, 1, 0, "")
+		p.src = header.Addr4{100, 64, byte(i >> 8), byte(i)}
+		if r, _ := e.run(0, p.frame(t)); r.Act == ActDrop {
+			t.Fatalf("spoofed SYN %d: %+v", i, r)
+		}
+	}
+	if n := svc.sched.Templates(0); n != 1 {
+		t.Fatalf("%d templates after spoofed SYNs, want the real client's", n)
+	}
+	if r, _ := e.run(0, fromClient(5, fSYN, 1, 0, "").frame(t)); r.Act == ActDrop || e.session(0, header.IPProtoTCP, 5, 80).DestID != destT1 {
+		t.Fatal("the real client's next connection left its template's destination")
+	}
+	// Sessions end (ESTABLISHED lasts 900 s); the template is released and
 	// lives on for the persistence timeout, then Expire ages it out.
-	if n := e.cores[0].Expire(e.svcs, e.now+61*sec, 1000); n != 4 {
+	if n := e.cores[0].Expire(e.svcs, e.now+901*sec, 1000); n != 205 {
 		t.Fatalf("reaped %d sessions", n)
 	}
 	for range 2 { // Expire ages one service's tables per call
-		e.cores[0].Expire(e.svcs, e.now+400*sec, 1000)
+		e.cores[0].Expire(e.svcs, e.now+1300*sec, 1000)
 	}
 	if n := svc.sched.Templates(0); n != 0 {
 		t.Fatalf("%d templates after their timeout", n)

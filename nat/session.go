@@ -3,6 +3,7 @@ package nat
 import (
 	"fmt"
 
+	"fngw/arp"
 	"fngw/header"
 	"fngw/tunnel"
 )
@@ -69,8 +70,8 @@ const (
 // DirState is the egress a session caches for packets received in one
 // direction: the port they leave from and the next hop's MAC, their
 // destination MAC (the source MAC is the port's own, arp.Snapshot.PortMAC).
-// It holds a resolved egress only while the session's egress bit for the
-// direction is set and its generation is current (Session.egressValid).
+// It holds a resolved egress only while the session's reference to the
+// neighbour it came from is current (Session.egressValid).
 type DirState struct {
 	Port   uint16
 	DstMAC header.MAC
@@ -106,18 +107,17 @@ type Session struct {
 	State   State
 	Flags   Flags
 
-	egress uint8        // bit 1<<d: Dir[d] holds the egress resolved under gen
-	wheel  uint32       // low 32 bits of the timer-wheel tick it is linked at
-	delta  [2]csumDelta // per receive direction: precomputed checksum deltas
+	wheel uint32       // low 32 bits of the timer-wheel tick it is linked at
+	delta [2]csumDelta // per receive direction: precomputed checksum deltas
 	// What the session holds outside the table, which Core.release
 	// returns when it ends.
 	pool int32 // FULLNAT: port pool of Reply.DPort; -1 none
 	tmpl int32 // persistence template handle (sched.Service.PickPersistent); -1 none
-	// gen is the arp.Snapshot generation the egresses flagged in egress
-	// were resolved under: one for both directions, so that a different
-	// generation invalidates both (setEgress), and 64 bits, so that it
-	// never wraps around to a generation an old egress was resolved under.
-	gen uint64
+	// ref[d] refers to the neighbour entry Dir[d]'s egress was resolved
+	// from (arp.NeighRef; 0: none): Dir[d] holds while the stack's
+	// snapshot says it is current, so a change to another neighbour
+	// leaves it be.
+	ref [2]arp.NeighRef
 	// Dir is indexed by Dir. For DR and TUN, which receive nothing in
 	// DirOut, Dir[DirOut] caches the egress toward the client that the
 	// ICMP errors the gateway originates about the session take.

@@ -53,7 +53,7 @@ func TestPickAllocs(t *testing.T) {
 					t.Errorf("PickAt: %v allocs", a)
 				}
 				if a := testing.AllocsPerRun(2000, func() {
-					_, h := s.PickPersistent(1, keys[n%len(keys)], int64(n)*int64(time.Millisecond))
+					_, h := connect(s, 1, keys[n%len(keys)], int64(n)*int64(time.Millisecond))
 					s.Release(1, h, int64(n)*int64(time.Millisecond))
 					s.Expire(1, int64(n)*int64(time.Millisecond), 8)
 					n++
@@ -96,7 +96,7 @@ func BenchmarkPickPersistent(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		_, h := s.PickPersistent(0, keys[n&255], int64(n))
+		_, h := connect(s, 0, keys[n&255], int64(n))
 		s.Release(0, h, int64(n))
 		n++
 	}
@@ -137,7 +137,7 @@ func TestConcurrentCores(t *testing.T) {
 					var open []conn
 					for n := range rounds {
 						now := int64(n) * int64(time.Millisecond)
-						i, h := s.PickPersistent(core, client(r.IntN(500), uint16(n)), now)
+						i, h := connect(s, core, client(r.IntN(500), uint16(n)), now)
 						if i >= 0 {
 							c.Add(core, s.DestID(i), 1, 0)
 							open = append(open, conn{s.DestID(i), h})

@@ -33,7 +33,9 @@
 //   - rr.go: rr and wrr (LVS's gcd-stepped interleaved weighted round robin).
 //   - least.go: lc, wlc, sed, nq (least connection family, cross-multiplied).
 //   - failover.go: fo (highest weight) and ovf (highest weight until it overflows).
-//   - hash.go: the key hash, and sh/dh: weighted bucket table, fallback.
+//   - hash.go: the key hash and the fixed seeds of sh, dh and mh (the tables that
+//     chain, templates and lblc/lblcr, take a random seed: WithSeed), and sh/dh:
+//     weighted bucket table, fallback.
 //   - maglev.go: mh: the Maglev lookup table built from destinations sorted by
 //     address:port, ip_vs_mh weights, fallback.
 //   - locality.go: lblc and lblcr: per-core bounded target tables, replicated sets.

@@ -5,14 +5,17 @@ import (
 	"net/netip"
 )
 
-// Fixed seeds: every node must hash alike, so nothing here is random.
+// Fixed seeds for the schedulers whose choice must be the same on every
+// director: LVS users run sh, dh and mh on two directors (active/standby or
+// ECMP) and rely on both sending a client to the same real server. An
+// outsider can compute these hashes, which is harmless: they index a fixed
+// table, not a chain. The hash tables that chain (persistence templates,
+// lblc/lblcr entries) are seeded at random instead (WithSeed).
 const (
 	seedBucket   = 0x9e3779b97f4a7c15 // sh, dh keys
 	seedMHKey    = 0xc2b2ae3d27d4eb4f // mh keys
 	seedMHOffset = 0x165667b19e3779f9 // mh destination offsets
 	seedMHSkip   = 0x27d4eb2f165667c5 // mh destination skips
-	seedLocality = 0xd6e8feb86659fd93 // lblc, lblcr keys
-	seedTemplate = 0xa0761d6478bd642f // persistence templates
 )
 
 // mix64 is the splitmix64 finalizer: a bijective mix in which every input bit

@@ -25,9 +25,11 @@ func dests(weights ...int32) []DestConf {
 	return ds
 }
 
+// mustService builds a service; its tables are seeded with 1 (WithSeed) unless
+// opts say otherwise, so that every run lays them out alike.
 func mustService(t testing.TB, kind Kind, flags Flags, ds []DestConf, c *Conns, ncores int, opts ...Option) *Service {
 	t.Helper()
-	s, err := NewService(kind, flags, ds, c, ncores, opts...)
+	s, err := NewService(kind, flags, ds, c, ncores, append([]Option{WithSeed(1)}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewService(%s, %v): %v", kind, ds, err)
 	}
@@ -79,4 +81,14 @@ func seeded(t testing.TB) *rand.Rand {
 
 func (d DestConf) String() string {
 	return fmt.Sprintf("{id %d %s w%d x%d y%d}", d.ID, netip.AddrPortFrom(d.Addr, d.Port), d.Weight, d.UThresh, d.LThresh)
+}
+
+// connect is PickPersistent for a connection that completes its handshake at
+// once: a TCP connection's template is bound (Bind) straight away.
+func connect(s *Service, core int, k Key, now int64) (int, int32) {
+	i, h := s.PickPersistent(core, k, now)
+	if h == TemplateAtHandshake {
+		h = s.Bind(core, k, s.DestID(i), now)
+	}
+	return i, h
 }

@@ -33,16 +33,18 @@ type locEntry struct {
 type locTable struct {
 	idx     chains
 	entries []locEntry
+	seed    uint64 // of the key hash, secret (see WithSeed)
 	sweep   int32
 	now     int64
 	_       [cacheLine]byte
 }
 
-func newLocTables(ncores, capacity int) []locTable {
+func newLocTables(ncores, capacity int, seed uint64) []locTable {
 	t := make([]locTable, ncores)
 	for c := range t {
 		t[c].idx = newChains(capacity)
 		t[c].entries = make([]locEntry, capacity)
+		t[c].seed = coreSeed(seed, c)
 	}
 	return t
 }
@@ -133,7 +135,7 @@ func (s *Service) lblcOverloaded(i int) bool {
 func (s *Service) pickLBLC(cs *coreState, t *locTable, target netip.Addr, now int64) int {
 	t.tick(now)
 	a := target.As16()
-	h := hashKey(target, 0, seedLocality)
+	h := hashKey(target, 0, t.seed)
 	e := t.find(h, &a)
 	if e >= 0 {
 		en := &t.entries[e]
@@ -165,7 +167,7 @@ func (s *Service) pickLBLC(cs *coreState, t *locTable, target netip.Addr, now in
 func (s *Service) pickLBLCR(cs *coreState, t *locTable, target netip.Addr, now int64) int {
 	t.tick(now)
 	a := target.As16()
-	h := hashKey(target, 0, seedLocality)
+	h := hashKey(target, 0, t.seed)
 	e := t.find(h, &a)
 	if e < 0 {
 		i := s.pickWLC(cs)

@@ -128,7 +128,7 @@ func TestLBLCR(t *testing.T) {
 	if i := s.PickAt(0, tg, 2*sec); i != 1 {
 		t.Fatalf("replica: %d, want 1", i)
 	}
-	en := &s.loc[0].entries[s.loc[0].find(hashKey(tg.Dst, 0, seedLocality), ptr(tg.Dst.As16()))]
+	en := &s.loc[0].entries[s.loc[0].find(hashKey(tg.Dst, 0, s.loc[0].seed), ptr(tg.Dst.As16()))]
 	if en.n != 2 || en.set[0] != ds[0].ID || en.set[1] != ds[1].ID {
 		t.Fatalf("set %v", en.set[:en.n])
 	}
@@ -178,7 +178,7 @@ func TestLBLCRSetFull(t *testing.T) {
 		}
 		c.Add(0, ds[i].ID, int32(3+n), 0) // over weight; the next destination is idle
 	}
-	en := &s.loc[0].entries[s.loc[0].find(hashKey(tg.Dst, 0, seedLocality), ptr(tg.Dst.As16()))]
+	en := &s.loc[0].entries[s.loc[0].find(hashKey(tg.Dst, 0, s.loc[0].seed), ptr(tg.Dst.As16()))]
 	if en.n != locSetMax || en.has(ds[locSetMax-1].ID) || !en.has(ds[locSetMax].ID) {
 		t.Fatalf("set %v", en.set[:en.n])
 	}

@@ -51,8 +51,8 @@ type tmplKey struct {
 	proto  uint8
 }
 
-func (k *tmplKey) hash() uint64 {
-	h := mix64(seedTemplate ^ binary.BigEndian.Uint64(k.client[:8]))
+func (k *tmplKey) hash(seed uint64) uint64 {
+	h := mix64(seed ^ binary.BigEndian.Uint64(k.client[:8]))
 	h = mix64(h ^ binary.BigEndian.Uint64(k.client[8:]))
 	h = mix64(h ^ binary.BigEndian.Uint64(k.vip[:8]))
 	h = mix64(h ^ binary.BigEndian.Uint64(k.vip[8:]))
@@ -68,33 +68,63 @@ type tmplEntry struct {
 	used     bool
 }
 
+// pendEntry remembers the destination chosen for a TCP client network whose
+// template waits for a handshake to complete (TemplateAtHandshake).
+type pendEntry struct {
+	key   tmplKey
+	dest  uint32 // destination ID
+	until int64  // 0: empty; the entry holds while now < until
+}
+
+// pendWays is the associativity of the pending table: a new client network
+// overwrites the oldest of the pendWays entries its hash selects.
+const pendWays = 4
+
 // tmplTable is one core's templates: a fixed-capacity, pointer-free table. Only
 // that core touches it, except the atomic live count.
 type tmplTable struct {
 	idx     chains
 	entries []tmplEntry
-	sweep   int32 // next entry Expire looks at
-	gen     int32 // in handles, so a handle from another table is recognised
+	pend    []pendEntry // a power of two of pendWays-entry sets; overwritten, never full
+	seed    uint64      // of the key hash, secret (see WithSeed)
+	sweep   int32       // next entry Expire looks at
+	gen     int32       // in handles, so a handle from another table is recognised
 	live    atomic.Int32
 	_       [cacheLine]byte
 }
 
-// A template handle is gen<<24 | entry index; -1 is none.
+// A template handle is gen<<24 | entry index; -1 is none, TemplateAtHandshake a
+// template to Bind when the connection's handshake completes.
 const (
 	handleBits  = 24
 	maxTemplate = 1 << handleBits
 	reapProbe   = 64 // entries a full table examines for an expired one before giving up
 )
 
-func newTmplTables(ncores, capacity int, gen int32) []tmplTable {
+// TemplateAtHandshake is the template handle PickPersistent returns for a TCP
+// connection from a client network without a template: the caller binds one with
+// Bind once the connection completes its handshake. Like -1 it holds nothing:
+// Release ignores it.
+const TemplateAtHandshake int32 = -2
+
+func newTmplTables(ncores, capacity int, gen int32, seed uint64) []tmplTable {
+	npend := pendWays
+	for npend < capacity/4 {
+		npend <<= 1
+	}
 	t := make([]tmplTable, ncores)
 	for c := range t {
 		t[c].idx = newChains(capacity)
 		t[c].entries = make([]tmplEntry, capacity)
+		t[c].pend = make([]pendEntry, npend)
 		t[c].gen = gen
+		t[c].seed = coreSeed(seed, c)
 	}
 	return t
 }
+
+// coreSeed derives core c's table seed from a service's.
+func coreSeed(seed uint64, c int) uint64 { return mix64(seed + uint64(c)*0x9e3779b97f4a7c15) }
 
 func (s *Service) setPersistence(p Persistence) error {
 	if p.Timeout < 0 {
@@ -132,7 +162,7 @@ func (s *Service) setTables(o options, ncores int) error {
 		if o.templates < 1 || o.templates > maxTemplate {
 			return fmt.Errorf("sched: template capacity %d out of range 1..%d", o.templates, maxTemplate)
 		}
-		s.tmpl = newTmplTables(ncores, o.templates, s.conns.nextGen())
+		s.tmpl = newTmplTables(ncores, o.templates, s.conns.nextGen(), o.seed)
 	}
 	if s.kind != LBLC && s.kind != LBLCR {
 		return nil
@@ -148,7 +178,7 @@ func (s *Service) setTables(o options, ncores int) error {
 	if o.locality < 1 || o.locality > maxTemplate {
 		return fmt.Errorf("sched: locality capacity %d out of range 1..%d", o.locality, maxTemplate)
 	}
-	s.loc = newLocTables(ncores, o.locality)
+	s.loc = newLocTables(ncores, o.locality, o.seed)
 	return nil
 }
 
@@ -179,6 +209,15 @@ func (s *Service) templateKey(k Key) tmplKey {
 // the caller stores tmpl in the session and calls Release(core, tmpl, now) once when
 // the session ends (or at once, if it fails to create it).
 //
+// A TCP connection from a client network without a live template gets no template
+// yet: tmpl is TemplateAtHandshake, and the caller calls Bind when the connection
+// completes its handshake (LVS creates the template with the first SYN). So SYNs from
+// spoofed sources, whose handshakes never complete, take no template from real
+// clients. Meanwhile the choice is remembered in a small table that new client
+// networks overwrite, oldest first: the client's other connections opened during the
+// handshake (a browser opens several at once) go to the same destination, unless a
+// flood of new networks has overwritten it.
+//
 // tmpl is -1 when the service is not persistent and when the core's table is full;
 // the connection is still scheduled then, without persistence. dest is -1 when no
 // destination is available.
@@ -188,12 +227,12 @@ func (s *Service) PickPersistent(core int, k Key, now int64) (dest int, tmpl int
 	}
 	t := &s.tmpl[core]
 	key := s.templateKey(k)
-	h := key.hash()
+	h := key.hash(t.seed)
 	e := t.find(h, &key)
 	if e >= 0 {
 		en := &t.entries[e]
 		if en.refs > 0 || now < en.deadline {
-			if i := s.Index(en.dest); i >= 0 && (!s.persist.ExpireQuiescent || s.dests[i].weight > 0) {
+			if i := s.Index(en.dest); i >= 0 && s.keeps(i) {
 				en.refs++
 				if s.thresh {
 					s.bind(i)
@@ -201,18 +240,29 @@ func (s *Service) PickPersistent(core int, k Key, now int64) (dest int, tmpl int
 				return i, t.handle(e)
 			}
 		}
-		// Expired, or its destination left the service (ip_vs_check_template):
-		// schedule afresh and re-point the template. Connections still holding it
-		// keep it alive as before.
-		i := s.PickAt(core, k, now)
-		if i < 0 {
-			return -1, -1
+		if en.refs > 0 || k.Proto != protoTCP {
+			// Expired, or its destination left the service
+			// (ip_vs_check_template): schedule afresh and re-point the
+			// template. Connections still holding it keep it alive as
+			// before.
+			i := s.PickAt(core, k, now)
+			if i < 0 {
+				return -1, -1
+			}
+			s.conns.addPersist(core, en.dest, -1)
+			en.dest = s.dests[i].id
+			s.conns.addPersist(core, en.dest, 1)
+			en.refs++
+			return i, t.handle(e)
 		}
-		s.conns.addPersist(core, en.dest, -1)
-		en.dest = s.dests[i].id
-		s.conns.addPersist(core, en.dest, 1)
-		en.refs++
-		return i, t.handle(e)
+		// An expired TCP template no connection holds: as if there were
+		// none; Bind re-points it.
+	}
+	if k.Proto == protoTCP {
+		if i := s.pickPending(core, t, k, &key, h, now); i >= 0 {
+			return i, TemplateAtHandshake
+		}
+		return -1, -1
 	}
 	i := s.PickAt(core, k, now)
 	if i < 0 {
@@ -225,6 +275,95 @@ func (s *Service) PickPersistent(core int, k Key, now int64) (dest int, tmpl int
 	en.key, en.dest, en.refs = key, s.dests[i].id, 1
 	s.conns.addPersist(core, en.dest, 1)
 	return i, t.handle(e)
+}
+
+// keeps reports whether destination i may keep its persistent clients: with
+// ExpireQuiescent (LVS expire_quiescent_template) not once its weight is 0.
+func (s *Service) keeps(i int) bool { return !s.persist.ExpireQuiescent || s.dests[i].weight > 0 }
+
+// pickPending is PickPersistent for a TCP client network without a template:
+// the destination remembered for the network, if it is still one the network
+// may keep, else the scheduler's pick, remembered in place of the oldest entry
+// of the set (or of the network's own, stale one).
+func (s *Service) pickPending(core int, t *tmplTable, k Key, key *tmplKey, h uint64, now int64) int {
+	set := t.pendSet(h)
+	slot := &set[0]
+	for j := range set {
+		p := &set[j]
+		if p.key == *key && p.until > now {
+			if i := s.Index(p.dest); i >= 0 && s.keeps(i) {
+				if s.thresh {
+					s.bind(i)
+				}
+				return i
+			}
+			slot = p
+			break
+		}
+		if p.until < slot.until {
+			slot = p
+		}
+	}
+	i := s.PickAt(core, k, now)
+	if i >= 0 {
+		*slot = pendEntry{key: *key, dest: s.dests[i].id, until: now + s.timeout}
+	}
+	return i
+}
+
+// pendSet returns the pending entries hash h may occupy.
+func (t *tmplTable) pendSet(h uint64) []pendEntry {
+	n := len(t.pend) / pendWays
+	b := int(h>>32) & (n - 1) * pendWays
+	return t.pend[b : b+pendWays : b+pendWays]
+}
+
+// Bind gives a TCP connection that PickPersistent scheduled with
+// TemplateAtHandshake its template, now that its handshake completed: the
+// client network's live template if another connection bound one meanwhile,
+// else a new one (or the expired one re-pointed) to dest, the destination ID
+// the connection went to. The template gains the connection, as
+// PickPersistent's do: the caller stores the handle in place of
+// TemplateAtHandshake and releases it when the session ends. k is the
+// connection's key as PickPersistent had it. Bind returns -1 — no template, the
+// connection goes on without one — when the service is not persistent, the
+// table is full, or dest has left the service.
+func (s *Service) Bind(core int, k Key, dest uint32, now int64) int32 {
+	if s.timeout <= 0 {
+		return -1
+	}
+	t := &s.tmpl[core]
+	key := s.templateKey(k)
+	h := key.hash(t.seed)
+	for j, set := 0, t.pendSet(h); j < pendWays; j++ {
+		if set[j].key == key {
+			set[j] = pendEntry{}
+		}
+	}
+	e := t.find(h, &key)
+	if e >= 0 {
+		en := &t.entries[e]
+		if en.refs == 0 && now >= en.deadline || s.Index(en.dest) < 0 {
+			if s.Index(dest) < 0 {
+				return -1
+			}
+			s.conns.addPersist(core, en.dest, -1)
+			en.dest = dest
+			s.conns.addPersist(core, en.dest, 1)
+		}
+		en.refs++
+		return t.handle(e)
+	}
+	if s.Index(dest) < 0 {
+		return -1
+	}
+	if e = t.alloc(s.conns, core, h, now); e < 0 {
+		return -1
+	}
+	en := &t.entries[e]
+	en.key, en.dest, en.refs = key, dest, 1
+	s.conns.addPersist(core, en.dest, 1)
+	return t.handle(e)
 }
 
 // Release drops one connection from template tmpl (a PickPersistent result). When

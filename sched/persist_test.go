@@ -20,18 +20,18 @@ func TestPersistSameClient(t *testing.T) {
 	c := NewConns(1, 64)
 	ds := dests(1, 1, 1)
 	s := mustService(t, RR, 0, ds, c, 1, persistent(300*time.Second, "255.255.255.0"))
-	first, h := s.PickPersistent(0, client(0x0101, 1000), sec)
+	first, h := connect(s, 0, client(0x0101, 1000), sec)
 	if first < 0 || h < 0 {
 		t.Fatalf("PickPersistent = %d, %d", first, h)
 	}
 	for p := range 20 {
 		k := client(0x0100+p, uint16(2000+p)) // 198.18.1.x: the same /24
-		if i, h2 := s.PickPersistent(0, k, sec); i != first || h2 != h {
+		if i, h2 := connect(s, 0, k, sec); i != first || h2 != h {
 			t.Fatalf("connection %d from the same /24: %d (template %d), want %d (%d)", p, i, h2, first, h)
 		}
 	}
 	// Another /24 gets its own template, and rr moves on.
-	if i, h2 := s.PickPersistent(0, client(0x0201, 1), sec); i == first || h2 == h || h2 < 0 {
+	if i, h2 := connect(s, 0, client(0x0201, 1), sec); i == first || h2 == h || h2 < 0 {
 		t.Fatalf("another network: %d, template %d", i, h2)
 	}
 	if n := s.Templates(0); n != 2 {
@@ -43,7 +43,7 @@ func TestPersistSameClient(t *testing.T) {
 	// Another virtual port is another template (LVS templates are per service port).
 	k := client(0x0101, 1000)
 	k.DPort = 443
-	if _, h2 := s.PickPersistent(0, k, sec); h2 == h {
+	if _, h2 := connect(s, 0, k, sec); h2 == h {
 		t.Error("another virtual port shared the template")
 	}
 }
@@ -57,20 +57,20 @@ func TestPersistLifetime(t *testing.T) {
 	// A small table, so that each Expire below sweeps all of it.
 	s := mustService(t, RR, 0, ds, c, 1, persistent(time.Duration(timeout), ""), WithTemplateCapacity(8))
 	k := client(5, 1)
-	d, h1 := s.PickPersistent(0, k, 0)
-	_, h2 := s.PickPersistent(0, k, 10*sec)
+	d, h1 := connect(s, 0, k, 0)
+	_, h2 := connect(s, 0, k, 10*sec)
 	// Long past the timeout, but a connection still holds the template.
 	s.Release(0, h1, 20*sec)
 	if n := s.Expire(0, 1000*sec, 100); n != 0 {
 		t.Fatalf("Expire removed %d templates still held", n)
 	}
-	if i, _ := s.PickPersistent(0, k, 1000*sec); i != d {
+	if i, _ := connect(s, 0, k, 1000*sec); i != d {
 		t.Fatalf("held template not used: %d, want %d", i, d)
 	}
 	s.Release(0, h2, 1000*sec)
 	s.Release(0, h2, 1001*sec) // the third connection's release
 	// Timeout counts from the last release (1001 s).
-	if i, _ := s.PickPersistent(0, k, 1001*sec+timeout-1); i != d {
+	if i, _ := connect(s, 0, k, 1001*sec+timeout-1); i != d {
 		t.Fatalf("within the timeout: %d, want %d", i, d)
 	}
 	s.Release(0, h2, 1100*sec) // and release that one: now idle from 1100 s
@@ -84,7 +84,7 @@ func TestPersistLifetime(t *testing.T) {
 		t.Fatalf("Persist = %d after expiry", p)
 	}
 	// A new connection is scheduled afresh: rr has moved on.
-	if i, h := s.PickPersistent(0, k, 2000*sec); i == d || h < 0 {
+	if i, h := connect(s, 0, k, 2000*sec); i == d || h < 0 {
 		t.Fatalf("after expiry: %d (template %d), want a fresh pick", i, h)
 	}
 }
@@ -96,9 +96,9 @@ func TestPersistExpiredBeforeSweep(t *testing.T) {
 	ds := dests(1, 1)
 	s := mustService(t, RR, 0, ds, c, 1, persistent(10*time.Second, ""))
 	k := client(1, 1)
-	d, h := s.PickPersistent(0, k, 0)
+	d, h := connect(s, 0, k, 0)
 	s.Release(0, h, sec)
-	i, h2 := s.PickPersistent(0, k, 11*sec)
+	i, h2 := connect(s, 0, k, 11*sec)
 	if i == d || h2 != h {
 		t.Fatalf("expired template: %d (handle %d), want the other destination in the same slot %d", i, h2, h)
 	}
@@ -115,12 +115,12 @@ func TestPersistDestChanges(t *testing.T) {
 	p := Persistence{Timeout: time.Minute}
 	s := mustService(t, RR, 0, ds, c, 1, WithPersistence(p))
 	k := client(1, 1)
-	d, h := s.PickPersistent(0, k, 0)
+	d, h := connect(s, 0, k, 0)
 
 	q := append([]DestConf(nil), ds...)
 	q[d].Weight = 0
 	s2 := mustService(t, RR, 0, q, c, 1, WithPersistence(p), WithPrevious(s))
-	if i, h2 := s2.PickPersistent(0, k, sec); i != d || h2 != h {
+	if i, h2 := connect(s2, 0, k, sec); i != d || h2 != h {
 		t.Fatalf("quiesced destination: %d, want %d kept", i, d)
 	}
 	if i := s2.Pick(0, client(99, 1)); i == d {
@@ -128,7 +128,7 @@ func TestPersistDestChanges(t *testing.T) {
 	}
 	p.ExpireQuiescent = true
 	s3 := mustService(t, RR, 0, q, c, 1, WithPersistence(p), WithPrevious(s2))
-	i, h3 := s3.PickPersistent(0, k, 2*sec)
+	i, h3 := connect(s3, 0, k, 2*sec)
 	if i == d || i < 0 || h3 != h {
 		t.Fatalf("ExpireQuiescent: %d, want another destination in the same template", i)
 	}
@@ -140,7 +140,7 @@ func TestPersistDestChanges(t *testing.T) {
 		}
 	}
 	s4 := mustService(t, RR, 0, rest, c, 1, WithPersistence(p), WithPrevious(s3))
-	j, _ := s4.PickPersistent(0, k, 3*sec)
+	j, _ := connect(s4, 0, k, 3*sec)
 	if j < 0 || s4.DestID(j) == ds[i].ID {
 		t.Fatalf("removed destination: picked %d", j)
 	}
@@ -164,25 +164,200 @@ func TestPersistFull(t *testing.T) {
 	c := NewConns(2, 64)
 	s := mustService(t, WLC, 0, dests(1, 1), c, 2, persistent(time.Minute, ""), WithTemplateCapacity(3))
 	for n := range 3 {
-		if _, h := s.PickPersistent(1, client(n, 1), 0); h < 0 {
+		if _, h := connect(s, 1, client(n, 1), 0); h < 0 {
 			t.Fatalf("template %d refused", n)
 		}
 	}
-	i, h := s.PickPersistent(1, client(3, 1), 0)
+	i, h := connect(s, 1, client(3, 1), 0)
 	if i < 0 || h != -1 {
 		t.Fatalf("full table: %d, %d", i, h)
 	}
 	// Core 0 has its own table.
-	if _, h := s.PickPersistent(0, client(3, 1), 0); h < 0 {
+	if _, h := connect(s, 0, client(3, 1), 0); h < 0 {
 		t.Fatal("core 0 refused a template")
 	}
 	// An expired template frees room even before a sweep.
-	_, h0 := s.PickPersistent(1, client(0, 1), 0)
+	_, h0 := connect(s, 1, client(0, 1), 0)
 	s.Release(0+1, h0, 0)
 	s.Release(1, h0, 0)
-	if _, h := s.PickPersistent(1, client(4, 1), int64(time.Minute)); h < 0 {
+	if _, h := connect(s, 1, client(4, 1), int64(time.Minute)); h < 0 {
 		t.Fatal("an expired template was not reclaimed")
 	}
+}
+
+// TestPersistSeeded: the template and locality tables hash with the Service's
+// seed, so keys chosen to share a chain under one seed spread under another.
+func TestPersistSeeded(t *testing.T) {
+	const capacity = 4096
+	mask := uint64(capacity - 1)
+	known := coreSeed(1, 0) // what an attacker who knows seed 1 computes
+	var keys []Key
+	var target tmplKey
+	svc := mustService(t, RR, 0, dests(1), NewConns(1, 64), 1, persistent(time.Minute, ""))
+	for n := 0; len(keys) < 1000 && n < 1<<24; n++ {
+		k := client(n&0xffff, 1)
+		k.Src = netip.AddrFrom4([4]byte{byte(100 + n>>16), 64, byte(n >> 8), byte(n)})
+		tk := svc.templateKey(k)
+		if len(keys) == 0 {
+			target = tk
+		}
+		if tk.hash(known)&mask == target.hash(known)&mask {
+			keys = append(keys, k)
+		}
+	}
+	for _, tc := range []struct {
+		seed     uint64
+		min, max int
+	}{{1, 1000, 1000}, {0x5eed, 1, 8}} {
+		c := NewConns(1, 64)
+		s := mustService(t, RR, 0, dests(1), c, 1, persistent(time.Minute, ""), WithTemplateCapacity(capacity), WithSeed(tc.seed))
+		for _, k := range keys {
+			if _, h := connect(s, 0, k, 0); h < 0 {
+				t.Fatal("table full")
+			}
+		}
+		tb := &s.tmpl[0]
+		longest := 0
+		for b := range tb.idx.head {
+			n := 0
+			for e := tb.idx.head[b]; e >= 0; e = tb.idx.link(e) {
+				n++
+			}
+			longest = max(longest, n)
+		}
+		t.Logf("seed %#x: %d chosen clients, longest chain %d", tc.seed, len(keys), longest)
+		if longest < tc.min || longest > tc.max {
+			t.Fatalf("seed %#x: longest chain %d, want %d..%d", tc.seed, longest, tc.min, tc.max)
+		}
+	}
+	a := mustService(t, LBLC, 0, dests(1), NewConns(1, 64), 1, persistent(time.Minute, ""), WithSeed(0))
+	b := mustService(t, LBLC, 0, dests(1), NewConns(1, 64), 1, persistent(time.Minute, ""), WithSeed(0))
+	if a.tmpl[0].seed == b.tmpl[0].seed || a.loc[0].seed == b.loc[0].seed {
+		t.Fatal("two services drew the same seed")
+	}
+}
+
+// TestPersistSpoofedSYNs: SYNs from spoofed sources, whose handshakes never
+// complete, take no template: a flood of ten times the table leaves every real
+// client its template and destination, and a client arriving during the flood
+// gets one when its handshake completes.
+func TestPersistSpoofedSYNs(t *testing.T) {
+	const capacity = 64
+	c := NewConns(1, 64)
+	ds := dests(1, 1, 1, 1)
+	s := mustService(t, RR, 0, ds, c, 1, persistent(time.Hour, ""), WithTemplateCapacity(capacity))
+	type conn struct {
+		k    Key
+		dest int
+		h    int32
+	}
+	var real []conn
+	for n := range capacity / 2 { // real clients: half the table
+		k := client(n, 1000)
+		i, h := connect(s, 0, k, sec)
+		if h < 0 {
+			t.Fatalf("client %d: no template", n)
+		}
+		real = append(real, conn{k, i, h})
+	}
+	flood := func(from, n int, now int64) {
+		for j := from; j < from+n; j++ {
+			k := client(0x4000+j, uint16(j))
+			i, h := s.PickPersistent(0, k, now)
+			if i < 0 || h != TemplateAtHandshake {
+				t.Fatalf("spoofed SYN %d: destination %d, template %d", j, i, h)
+			}
+			s.Release(0, h, now) // its session times out in SYN_RECV
+		}
+	}
+	flood(0, 10*capacity, 2*sec)
+	if n := s.Templates(0); n != capacity/2 {
+		t.Fatalf("%d templates after the flood, want the %d real clients'", n, capacity/2)
+	}
+	late := conn{k: client(0x3000, 1)}
+	var h int32
+	late.dest, h = s.PickPersistent(0, late.k, 3*sec)
+	if late.dest < 0 || h != TemplateAtHandshake {
+		t.Fatalf("new client during the flood: %d, %d", late.dest, h)
+	}
+	flood(10*capacity, 10*capacity, 3*sec)
+	if late.h = s.Bind(0, late.k, ds[late.dest].ID, 3*sec); late.h < 0 {
+		t.Fatal("a new client's completed handshake got no template during the flood")
+	}
+	real = append(real, late)
+	flood(20*capacity, 10*capacity, 4*sec)
+	for _, r := range real {
+		if i, h := connect(s, 0, r.k, 5*sec); i != r.dest || h != r.h {
+			t.Fatalf("client %v: destination %d template %d, want %d %d", r.k.Src, i, h, r.dest, r.h)
+		}
+	}
+	var persist int32
+	for _, d := range ds {
+		persist += c.Persist(d.ID)
+	}
+	if persist != capacity/2+1 {
+		t.Fatalf("PersistConn sums to %d, want %d", persist, capacity/2+1)
+	}
+}
+
+// TestPersistHandshakes: until a client's first connection completes its
+// handshake, its other connections go where the first went; the first to
+// complete binds the template, the others join it.
+func TestPersistHandshakes(t *testing.T) {
+	c := NewConns(1, 64)
+	ds := dests(1, 1, 1)
+	s := mustService(t, RR, 0, ds, c, 1, persistent(time.Minute, "255.255.255.0"))
+	var ks []Key
+	first := -1
+	for p := range 4 { // four SYNs from one /24 before any handshake completes
+		k := client(0x0100+p, uint16(5000+p))
+		i, h := s.PickPersistent(0, k, sec)
+		if h != TemplateAtHandshake || (first >= 0 && i != first) {
+			t.Fatalf("SYN %d: destination %d template %d, want %d pending", p, i, h, first)
+		}
+		first = i
+		ks = append(ks, k)
+	}
+	if s.Templates(0) != 0 {
+		t.Fatal("a template before any handshake completed")
+	}
+	var hs []int32
+	for _, k := range ks {
+		hs = append(hs, s.Bind(0, k, ds[first].ID, 2*sec))
+	}
+	if hs[0] < 0 || hs[1] != hs[0] || hs[3] != hs[0] || s.Templates(0) != 1 || templateConns(s, netip.MustParseAddr("198.18.1.0")) != 4 {
+		t.Fatalf("handles %v, %d templates", hs, s.Templates(0))
+	}
+	for _, h := range hs {
+		s.Release(0, h, 3*sec)
+	}
+	// A handshake that completes after its destination left the service
+	// binds nothing.
+	i, h := s.PickPersistent(0, client(0x0900, 1), 4*sec)
+	if h != TemplateAtHandshake {
+		t.Fatalf("template %d", h)
+	}
+	s2 := mustService(t, RR, 0, append(append([]DestConf(nil), ds[:i]...), ds[i+1:]...), c, 1, persistent(time.Minute, "255.255.255.0"), WithPrevious(s))
+	if h := s2.Bind(0, client(0x0900, 1), ds[i].ID, 5*sec); h != -1 {
+		t.Fatalf("bound a template to a destination that left: %d", h)
+	}
+	// Release and Bind of a non-persistent service ignore the marker.
+	np := mustService(t, RR, 0, ds, c, 1)
+	np.Release(0, TemplateAtHandshake, 0)
+	if h := np.Bind(0, client(1, 1), ds[0].ID, 0); h != -1 {
+		t.Fatalf("non-persistent Bind: %d", h)
+	}
+}
+
+// templateConns returns the connections holding the template whose masked
+// client is src, -1 if there is none.
+func templateConns(s *Service, src netip.Addr) int32 {
+	for _, tp := range templatesOf(s, 0, 0) {
+		if tp.Client == src {
+			return tp.Conns
+		}
+	}
+	return -1
 }
 
 // TestReleaseForeignHandle: handles of other tables, stale or invalid ones are
@@ -191,8 +366,8 @@ func TestReleaseForeignHandle(t *testing.T) {
 	c := NewConns(1, 64)
 	a := mustService(t, RR, 0, dests(1, 1), c, 1, persistent(time.Minute, ""))
 	b := mustService(t, RR, 0, dests(1, 1), c, 1, persistent(time.Minute, "")) // no WithPrevious: a new table
-	_, ha := a.PickPersistent(0, client(1, 1), 0)
-	_, hb := b.PickPersistent(0, client(1, 1), 0)
+	_, ha := connect(a, 0, client(1, 1), 0)
+	_, hb := connect(b, 0, client(1, 1), 0)
 	if ha>>handleBits == hb>>handleBits {
 		t.Fatalf("tables share generation: %d %d", ha, hb)
 	}
@@ -205,7 +380,7 @@ func TestReleaseForeignHandle(t *testing.T) {
 	}
 	noPersist := mustService(t, RR, 0, dests(1), c, 1)
 	noPersist.Release(0, hb, 0) // no table: ignored
-	if i, h := noPersist.PickPersistent(0, client(1, 1), 0); i != 0 || h != -1 {
+	if i, h := connect(noPersist, 0, client(1, 1), 0); i != 0 || h != -1 {
 		t.Fatalf("non-persistent service: %d, %d", i, h)
 	}
 	if noPersist.Templates(0) != 0 || len(templatesOf(noPersist, 0, 0)) != 0 {
@@ -219,8 +394,8 @@ func TestCopyTemplates(t *testing.T) {
 	s := mustService(t, RR, 0, ds, c, 1, persistent(time.Minute, "255.255.0.0"))
 	k := client(0x0203, 4000)
 	k6 := Key{Proto: protoUDP, Src: netip.MustParseAddr("2001:db8::77"), Dst: netip.MustParseAddr("2001:db8:1::1"), SPort: 9, DPort: 53}
-	_, h := s.PickPersistent(0, k, 0)
-	s.PickPersistent(0, k6, 0)
+	_, h := connect(s, 0, k, 0)
+	connect(s, 0, k6, 0)
 	s.Release(0, h, 5*sec)
 	got := templatesOf(s, 0, 15*sec)
 	if len(got) != 2 {
@@ -254,13 +429,13 @@ func TestPersistNetmask6(t *testing.T) {
 	c := NewConns(1, 64)
 	s := mustService(t, RR, 0, dests(1, 1, 1), c, 1, persistent(time.Minute, "ffff:ffff:ffff:ffff::"))
 	k := Key{Proto: protoTCP, Src: netip.MustParseAddr("2001:db8:0:1::1"), Dst: netip.MustParseAddr("2001:db8::1"), DPort: 80}
-	d, _ := s.PickPersistent(0, k, 0)
+	d, _ := connect(s, 0, k, 0)
 	k.Src = netip.MustParseAddr("2001:db8:0:1:ffff::9")
-	if i, _ := s.PickPersistent(0, k, 0); i != d {
+	if i, _ := connect(s, 0, k, 0); i != d {
 		t.Fatalf("same /64: %d, want %d", i, d)
 	}
-	a, _ := s.PickPersistent(0, client(1, 1), 0)
-	b, _ := s.PickPersistent(0, client(2, 1), 0)
+	a, _ := connect(s, 0, client(1, 1), 0)
+	b, _ := connect(s, 0, client(2, 1), 0)
 	if a == b {
 		t.Fatal("IPv4 clients grouped by an IPv6 mask")
 	}
@@ -275,17 +450,17 @@ func TestPersistThresholdBind(t *testing.T) {
 	ds[0].UThresh = 2
 	s := mustService(t, RR, 0, ds, c, 1, persistent(time.Minute, ""))
 	k := client(1, 1)
-	d, _ := s.PickPersistent(0, k, 0)
+	d, _ := connect(s, 0, k, 0)
 	if d != 0 {
 		t.Fatalf("first pick %d", d)
 	}
 	c.Add(0, ds[0].ID, 1, 0)
-	s.PickPersistent(0, k, 0) // the second connection reaches UThresh
+	connect(s, 0, k, 0) // the second connection reaches UThresh
 	c.Add(0, ds[0].ID, 1, 0)
 	if !c.Overloaded(ds[0].ID) {
 		t.Fatal("not flagged at the threshold")
 	}
-	if i, _ := s.PickPersistent(0, k, 0); i != 0 {
+	if i, _ := connect(s, 0, k, 0); i != 0 {
 		t.Fatalf("template destination not used when overloaded: %d", i)
 	}
 	if i := s.Pick(0, client(2, 1)); i != 1 {
@@ -299,7 +474,7 @@ func TestExpireBudget(t *testing.T) {
 	c := NewConns(1, 64)
 	s := mustService(t, WLC, 0, dests(1, 1), c, 1, persistent(time.Second, ""), WithTemplateCapacity(100))
 	for n := range 50 {
-		_, h := s.PickPersistent(0, client(n, 1), 0)
+		_, h := connect(s, 0, client(n, 1), 0)
 		s.Release(0, h, 0)
 	}
 	total := 0
@@ -325,7 +500,7 @@ func TestPersistThresholdSettle(t *testing.T) {
 	s := mustService(t, FO, 0, ds, c, 1, persistent(time.Minute, ""))
 	k := client(1, 1)
 	for range 4 { // four connections of one client: the fourth reaches UThresh
-		if i, _ := s.PickPersistent(0, k, 0); i != 0 {
+		if i, _ := connect(s, 0, k, 0); i != 0 {
 			t.Fatalf("pick %d", i)
 		}
 		c.Add(0, ds[0].ID, 1, 0)
@@ -334,7 +509,7 @@ func TestPersistThresholdSettle(t *testing.T) {
 		t.Fatalf("another client at the threshold: %d, want 1", i)
 	}
 	c.Add(0, ds[0].ID, -3, 0) // 1 left: below LThresh 2
-	s.PickPersistent(0, k, 0) // a template hit: 2 with it, under UThresh
+	connect(s, 0, k, 0)       // a template hit: 2 with it, under UThresh
 	c.Add(0, ds[0].ID, 1, 0)
 	if c.Overloaded(ds[0].ID) {
 		t.Fatal("the dip below LThresh was missed")

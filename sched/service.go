@@ -3,6 +3,7 @@ package sched
 import (
 	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"time"
@@ -120,6 +121,7 @@ type options struct {
 	templates int
 	locality  int
 	locExpire time.Duration
+	seed      uint64
 }
 
 // WithPersistence makes the service persistent (ipvsadm -p, -M).
@@ -144,6 +146,16 @@ func WithTemplateCapacity(n int) Option { return func(o *options) { o.templates 
 func WithLocality(capacity int, expire time.Duration) Option {
 	return func(o *options) { o.locality, o.locExpire = capacity, expire }
 }
+
+// WithSeed seeds the hash of the persistence template and lblc/lblcr tables
+// this Service creates (tables carried over with WithPrevious keep theirs).
+// By default, and with seed 0, the seed is random: clients choose the keys
+// of those chained tables (their addresses, the targets they ask for), and
+// with a hash they can compute they could pile thousands of keys on one
+// chain, making each new connection walk it. Tests set a seed to get the
+// same layout on every run. The schedulers whose choice must agree between
+// directors (sh, dh, mh) use fixed seeds and are not affected.
+func WithSeed(seed uint64) Option { return func(o *options) { o.seed = seed } }
 
 // NewService builds the scheduler of one service snapshot from its destinations,
 // in configuration order. conns is shared by all services and snapshots; ncores is
@@ -171,6 +183,9 @@ func NewService(kind Kind, flags Flags, dests []DestConf, conns *Conns, ncores i
 	o := options{templates: DefaultTemplates, locality: DefaultLocality, locExpire: DefaultLocalityExpire}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.seed == 0 {
+		o.seed = rand.Uint64()
 	}
 	s := &Service{
 		kind:  kind,

@@ -102,8 +102,9 @@ func (p *Plane) apply(next *ctl.Config, announce bool) error {
 
 func seconds(s uint32) time.Duration { return time.Duration(s) * time.Second }
 
-// syncStack changes the stack's owned addresses, static routes and static
-// neighbours to those of cfg and returns the addresses it added.
+// syncStack changes the stack's owned addresses, static routes, static
+// neighbours and destinations (whose next hops the neighbour table pins) to
+// those of cfg and returns the addresses it added.
 func (p *Plane) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned, error) {
 	st := p.dp.Stack()
 	wantRoutes := make(map[netip.Prefix]arp.Route)
@@ -175,6 +176,15 @@ func (p *Plane) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned, 
 		if err := st.AddNeigh(k.port, k.ip, mac); err != nil {
 			return nil, err
 		}
+	}
+	var dests []arp.Dest
+	for _, vs := range cfg.Services {
+		for _, d := range vs.Dests {
+			dests = append(dests, arp.Dest{Addr: d.Addr, Direct: d.Fwd == ctl.FwdRoute})
+		}
+	}
+	if err := st.SetDests(dests); err != nil {
+		return nil, err
 	}
 	return added, nil
 }

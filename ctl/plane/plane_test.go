@@ -477,23 +477,28 @@ func TestConnListingInSlices(t *testing.T) {
 		}
 		return nil
 	})
-	var list struct {
-		Conns []ctl.Conn `json:"conns"`
-	}
-	if err := json.Unmarshal([]byte(r.run("adm -L -n -c --json")), &list); err != nil {
-		t.Fatal(err)
-	}
-	ports, templates := map[uint16]bool{}, 0
-	for _, c := range list.Conns {
-		if c.State == "NONE" {
-			templates++
-			continue
+	// One handshake completes: its connection binds the client's template.
+	r.dev.Push(0, 0, 0, harness.TCPAck(h, 20000, 80, 1001, 1))
+	harness.Eventually(t, 5*time.Second, "every session and the template listed", func() error {
+		var list struct {
+			Conns []ctl.Conn `json:"conns"`
 		}
-		ports[c.Client.Port()] = true
-	}
-	if len(ports) != flows || templates != 1 {
-		t.Errorf("listed %d distinct sessions and %d templates; want %d and 1", len(ports), templates, flows)
-	}
+		if err := json.Unmarshal([]byte(r.run("adm -L -n -c --json")), &list); err != nil {
+			t.Fatal(err)
+		}
+		ports, templates := map[uint16]bool{}, 0
+		for _, c := range list.Conns {
+			if c.State == "NONE" {
+				templates++
+				continue
+			}
+			ports[c.Client.Port()] = true
+		}
+		if len(ports) != flows || templates != 1 {
+			return fmt.Errorf("listed %d distinct sessions and %d templates; want %d and 1", len(ports), templates, flows)
+		}
+		return nil
+	})
 }
 
 // TestConflictsRefusedOnEveryPath: ipvsadm, gw ip, -R and the file all

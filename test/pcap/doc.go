@@ -28,6 +28,13 @@
 //	                 each counted under its drop reason, the flow byte-exact; time
 //	                 exceeded, fragmentation needed and their rate limit; forwarded
 //	                 fragments
+//	neigh_test.go    the neighbour table under a flood of unresolved on-link clients
+//	                 (a NAT service's replies to 3000 spoofed clients of a /16, sent
+//	                 in phases over a live veth, rx_iface, as fullnat_test.go does): a
+//	                 bounded number of resolutions and INCOMPLETE entries, the DR
+//	                 real server's learned entry kept and its SYN forwarded
+//	                 byte-exact; an off-link ARP sender answered, not learned; a
+//	                 source equal to the /16's broadcast dropped (broadcast_source)
 //	flood_test.go    SYN flood from spoofed sources through the rig's third port:
 //	                 table_full, the established connection forwarded, recovery; the
 //	                 throughput of an established connection during a looped flood
