@@ -33,7 +33,9 @@ func udpFrom(src header.Addr4, sport uint16, payload string) pkt {
 }
 
 // spoofed returns the i-th forged source address (100.64.0.0/10).
-func spoofed(i int) header.Addr4 { return header.Addr4{100, 64 + byte(i>>16&63), byte(i >> 8), byte(i)} }
+func spoofed(i int) header.Addr4 {
+	return header.Addr4{100, 64 + byte(i>>16&63), byte(i >> 8), byte(i)}
+}
 
 // establish opens a TCP connection from cport on core 0 (client ISS 1000,
 // server ISS 5000) and returns its session.
