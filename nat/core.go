@@ -18,8 +18,13 @@ type Config struct {
 	Sessions int
 	// Ports is the FULLNAT local port range; the zero value means
 	// DefaultPortRange.
-	Ports  PortRange
-	Limits Limits
+	Ports PortRange
+	// SequentialPorts hands never-used local ports out in ascending order
+	// rather than in each pool's random order: for benchmarks whose traffic
+	// predicts the local ports of the sessions it creates (perf/gen's reply
+	// and mixed modes), never for a gateway facing a network.
+	SequentialPorts bool
+	Limits          Limits
 	// Seed keys the session hash (random in production).
 	Seed uint64
 	// TickShift and WheelSlots size the timer wheel (see TableConfig).
@@ -132,6 +137,7 @@ func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
+	ports.sequential = cfg.SequentialPorts
 	tab, err := NewTable(TableConfig{Capacity: cfg.Sessions, Seed: cfg.Seed, TickShift: cfg.TickShift, Slots: cfg.WheelSlots}, now)
 	if err != nil {
 		return nil, err

@@ -47,14 +47,16 @@ func OwnerCore(lport uint16, ncores int) int { return int(lport) % ncores }
 // A PortPools is owned by its core; only Usage may be called from other
 // goroutines.
 type PortPools struct {
-	first  uint16 // the lowest port this core owns
-	step   uint16 // ncores
-	count  uint32 // how many ports this core owns
-	half   uint   // bits of each half of permute's Feistel network
-	seed   uint64 // keys each pool's permutation
-	pools  []portPool
-	index  map[poolKey]int32
-	laddrs []laddrStat // per LIP, fixed size so that Usage can read it concurrently
+	first uint16 // the lowest port this core owns
+	step  uint16 // ncores
+	count uint32 // how many ports this core owns
+	half  uint   // bits of each half of permute's Feistel network
+	seed  uint64 // keys each pool's permutation
+	// sequential: never-used ports go in ascending order (Config.SequentialPorts).
+	sequential bool
+	pools      []portPool
+	index      map[poolKey]int32
+	laddrs     []laddrStat // per LIP, fixed size so that Usage can read it concurrently
 	// counts are the core's own laddrs counts (inUse, exhausted per LIP),
 	// published into laddrs by Publish: an atomic store per port handed
 	// out or released cost a locked instruction (XCHG) each on amd64.
@@ -186,7 +188,11 @@ func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (poo
 	pp := &p.pools[pool]
 	switch {
 	case pp.next < p.count: // never used: first (see PortPools on TIME_WAIT)
-		lport = p.first + uint16(p.permute(pp.key, pp.next))*p.step
+		slot := pp.next
+		if !p.sequential {
+			slot = p.permute(pp.key, slot)
+		}
+		lport = p.first + uint16(slot)*p.step
 		pp.next++
 	case pp.n > 0: // the port released longest ago
 		lport = pp.ring[pp.head]
