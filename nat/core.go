@@ -92,9 +92,10 @@ type Core struct {
 	// snapshots and time. The per-packet chain (count, process, segment,
 	// newFlow, forward) reads them here rather than as arguments, which
 	// keeps its calls' arguments in registers.
-	svcs  *Services
-	stack *arp.Snapshot
-	now   int64
+	svcs   *Services
+	stack  *arp.Snapshot
+	now    int64
+	nodest bool // svcs' Policy.ExpireNodestConn
 	// The deferred new flows, in frame order, and a filter of their
 	// tuples' hashes (deferred.go).
 	pend     [hintChunk]pendingFlow
@@ -200,6 +201,7 @@ func (c *Core) begin(svcs *Services, stack *arp.Snapshot, now int64) {
 		svcs = noServices
 	}
 	c.svcs, c.stack, c.now = svcs, stack, now
+	c.nodest = svcs.pol.ExpireNodestConn
 }
 
 // ProcessBurst is Process for each frame of a burst, in order: rs[i] is the
@@ -430,7 +432,7 @@ func (c *Core) established(f *Frame, k *Tuple4, cand int32, res *Result) bool {
 	idx, d := cand>>1, Dir(cand&1)
 	s := c.tab.At(idx)
 	if *s.In(d) != *k || (c.npend > 0 && s.State == StateNone) || !s.Mode.hasReply() || !s.egressValid(d, c.stack) ||
-		(s.egress>>(d^1)&1 != 0 && f.Port != s.Dir[d^1].Port) || (d == DirIn && c.svcs.destGone(s.DestID)) {
+		(f.Port != s.Dir[d^1].Port && s.egress>>(d^1)&1 != 0) || (c.nodest && d == DirIn && c.svcs.destGone(s.DestID)) {
 		return false
 	}
 	pkt, ok := frameBytes(f)

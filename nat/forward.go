@@ -249,13 +249,14 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 	case d == DirOut && s.State == StateUDPOneway:
 		s.State = StateUDP // the first reply
 	}
-	if d == DirOut && s.State == StateSynRecv {
+	exp := s.Expires
+	c.pass(s, idx, d, len(ip))
+	if d == DirOut && s.State == StateSynRecv && s.Expires > exp {
 		// The real server's SYN-ACK (retransmitted while the client is
 		// silent, as a spoofed SYN's is) does not re-arm SYN_RECV: the
 		// session ends SYN_RECV's timeout after the client's last SYN.
-		c.stat(s, d, len(ip))
-	} else {
-		c.pass(s, idx, d, len(ip))
+		// (A later deadline never moved the session in the wheel.)
+		s.Expires = exp
 	}
 	switch s.Mode {
 	case ModeDR:
@@ -278,12 +279,6 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 // destination's and service's counters.
 func (c *Core) pass(s *Session, idx int32, d Dir, n int) {
 	c.tab.touch(s, idx, c.now+c.svcs.timeout[s.State])
-	c.stat(s, d, n)
-}
-
-// stat records a packet of n bytes of session s sent in direction d in
-// its destination's and service's counters.
-func (c *Core) stat(s *Session, d Dir, n int) {
 	de, se := c.ctr.dest(s.DestID), c.ctr.svc(s.SvcID)
 	pk, by := epInPkts, epInBytes
 	if d == DirOut {
