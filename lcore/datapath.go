@@ -37,7 +37,9 @@ type Plan struct {
 	Sessions int // session table capacity per core
 	Limits   nat.Limits
 	Seed     uint64 // keys the session hashes (random in production)
-	Start    int64  // the monotonic clock at creation, ns (starts the timer wheels)
+	// SequentialPorts: see nat.Config (benchmarks that predict local ports).
+	SequentialPorts bool
+	Start           int64 // the monotonic clock at creation, ns (starts the timer wheels)
 
 	IdlePolls int           // see WorkerConfig
 	IdleSleep time.Duration // see WorkerConfig
@@ -111,8 +113,8 @@ func Build(p Plan) (*Datapath, error) {
 	}
 	d := &Datapath{Conns: sched.NewConns(n, p.Limits.MaxDests)}
 	for i := range n {
-		c, err := nat.NewCore(nat.Config{Core: i, NumCores: n, Sessions: p.Sessions, Limits: p.Limits, Seed: p.Seed},
-			d.Conns, p.Start)
+		c, err := nat.NewCore(nat.Config{Core: i, NumCores: n, Sessions: p.Sessions, Limits: p.Limits, Seed: p.Seed,
+			SequentialPorts: p.SequentialPorts}, d.Conns, p.Start)
 		if err != nil {
 			return nil, err
 		}

@@ -23,7 +23,7 @@ func newBenchFrame(b []byte) *benchFrame {
 
 func (bf *benchFrame) reset() {
 	copy(bf.buf[128:], bf.tmpl)
-	bf.f = Frame{Buf: bf.buf, Off: 128, Len: len(bf.tmpl), L3: header.EthernetLen}
+	bf.f = Frame{Buf: bf.buf, Off: 128, Len: len(bf.tmpl), L3: header.EthernetLen, Port: rxPort(bf.tmpl)}
 }
 
 // established returns an env with one established FULLNAT session and the

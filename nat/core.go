@@ -18,8 +18,13 @@ type Config struct {
 	Sessions int
 	// Ports is the FULLNAT local port range; the zero value means
 	// DefaultPortRange.
-	Ports  PortRange
-	Limits Limits
+	Ports PortRange
+	// SequentialPorts hands never-used local ports out in ascending order
+	// rather than in each pool's random order: for benchmarks whose traffic
+	// predicts the local ports of the sessions it creates (perf/gen's reply
+	// and mixed modes), never for a gateway facing a network.
+	SequentialPorts bool
+	Limits          Limits
 	// Seed keys the session hash (random in production).
 	Seed uint64
 	// TickShift and WheelSlots size the timer wheel (see TableConfig).
@@ -62,6 +67,10 @@ type Core struct {
 	laddrRR   uint32 // rotates the first local address tried for a new flow
 	schedNext int    // next service whose scheduler tables Expire ages
 	reap      [64]int32
+	evictHand int32 // the table hand of evict (evict.go)
+	// svcSessions counts this core's sessions by service ID, for
+	// ServiceConf.SessionQuota.
+	svcSessions []int64
 
 	icmp  arp.TokenBucket // ICMP errors this core originates
 	frags *frag.Table     // datagrams whose first fragment was forwarded (frag.go)
@@ -83,9 +92,10 @@ type Core struct {
 	// snapshots and time. The per-packet chain (count, process, segment,
 	// newFlow, forward) reads them here rather than as arguments, which
 	// keeps its calls' arguments in registers.
-	svcs  *Services
-	stack *arp.Snapshot
-	now   int64
+	svcs   *Services
+	stack  *arp.Snapshot
+	now    int64
+	nodest bool // svcs' Policy.ExpireNodestConn
 	// The deferred new flows, in frame order, and a filter of their
 	// tuples' hashes (deferred.go).
 	pend     [hintChunk]pendingFlow
@@ -124,10 +134,11 @@ func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 	if cfg.ICMPRate < 0 || cfg.ICMPRate > 1e9 || cfg.ICMPBurst < 0 {
 		return nil, fmt.Errorf("core %d: ICMP rate %d/s, burst %d: want 0 < rate <= 1e9 and burst > 0", cfg.Core, cfg.ICMPRate, cfg.ICMPBurst)
 	}
-	ports, err := NewPortPools(cfg.Core, cfg.NumCores, cfg.Ports, cfg.Limits.MaxLocalAddrs)
+	ports, err := NewPortPools(cfg.Core, cfg.NumCores, cfg.Ports, cfg.Limits.MaxLocalAddrs, cfg.Seed^0x6a09e667f3bcc909)
 	if err != nil {
 		return nil, err
 	}
+	ports.sequential = cfg.SequentialPorts
 	tab, err := NewTable(TableConfig{Capacity: cfg.Sessions, Seed: cfg.Seed, TickShift: cfg.TickShift, Slots: cfg.WheelSlots}, now)
 	if err != nil {
 		return nil, err
@@ -144,9 +155,11 @@ func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 		conns:  conns,
 		ctr:    newCounters(cfg.Limits),
 		routes: make([]destRoute, cfg.Limits.MaxDests),
-		icmp:   arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
-		frags:  frags,
-		ipID:   uint16(cfg.Core),
+
+		svcSessions: make([]int64, cfg.Limits.MaxServices),
+		icmp:        arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
+		frags:       frags,
+		ipID:        uint16(cfg.Core),
 	}, nil
 }
 
@@ -188,6 +201,7 @@ func (c *Core) begin(svcs *Services, stack *arp.Snapshot, now int64) {
 		svcs = noServices
 	}
 	c.svcs, c.stack, c.now = svcs, stack, now
+	c.nodest = svcs.pol.ExpireNodestConn
 }
 
 // ProcessBurst is Process for each frame of a burst, in order: rs[i] is the
@@ -406,8 +420,9 @@ func isValidL4(proto uint8, l4 []byte, first bool) bool {
 // reports false, having changed nothing, for a frame that takes the general
 // path: another session or none, another mode, an egress to resolve, a
 // malformed frame, an expiring TTL, a packet too big, a reply another core
-// owns, a SYN reusing a closed connection, or a deferred TCP flow (state
-// NONE while flows are deferred: deferred.go).
+// owns, a SYN or a RST, a client packet under Policy.ExpireNodestConn, a
+// packet on another port than its sender's (wrong_ingress_port), or a
+// deferred TCP flow (state NONE while flows are deferred: deferred.go).
 //
 // Not inlined into ProcessBurst (noinline), so that PGO inlines pass and
 // rewrite into it (perf/README.md, profile-guided optimisation).
@@ -416,7 +431,8 @@ func isValidL4(proto uint8, l4 []byte, first bool) bool {
 func (c *Core) established(f *Frame, k *Tuple4, cand int32, res *Result) bool {
 	idx, d := cand>>1, Dir(cand&1)
 	s := c.tab.At(idx)
-	if *s.In(d) != *k || (c.npend > 0 && s.State == StateNone) || !s.Mode.hasReply() || !s.egressValid(d, c.stack) {
+	if *s.In(d) != *k || (c.npend > 0 && s.State == StateNone) || !s.Mode.hasReply() || !s.egressValid(d, c.stack) ||
+		(f.Port != s.Dir[d^1].Port && s.ref[d^1] != 0) || (c.nodest && d == DirIn && c.svcs.destGone(s.DestID)) {
 		return false
 	}
 	pkt, ok := frameBytes(f)
@@ -434,8 +450,8 @@ func (c *Core) established(f *Frame, k *Tuple4, cand int32, res *Result) bool {
 	tcp := k.Proto == header.IPProtoTCP
 	if tcp {
 		t := header.TCP(l4)
-		if !t.IsValid(len(l4)) || (d == DirIn && isPureSYN(t.Flags()) && isNewConnReuse(s.State)) {
-			return false
+		if !t.IsValid(len(l4)) || t.Flags()&(header.TCPFlagSYN|header.TCPFlagRST) != 0 {
+			return false // SYN and RST: conn_reuse, the RST's window, SYN_RECV (forward)
 		}
 	} else if !header.UDP(l4).IsValid(len(l4)) {
 		return false
@@ -446,7 +462,9 @@ func (c *Core) established(f *Frame, k *Tuple4, cand int32, res *Result) bool {
 	rxLen := f.Len
 	pkt = trim(f, pkt, n)
 	if tcp {
-		c.tcpState(s, d, header.TCP(l4).Flags())
+		c.tcpState(s, d, header.TCP(l4))
+	} else if d == DirOut {
+		s.State = StateUDP // a reply: no longer one-way
 	}
 	c.pass(s, idx, d, n)
 	rewrite(ip, l4, s.In(d^1), s.delta[d])
@@ -485,14 +503,18 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, first bool, cand in
 		h = c.tab.Hash(&k)
 	}
 	idx, d := c.tab.LookupHint(&k, h, cand)
-	if idx >= 0 && d == DirIn && proto == header.IPProtoTCP &&
-		isPureSYN(header.TCP(l4).Flags()) && isNewConnReuse(c.tab.At(idx).State) {
-		// LVS conn_reuse_mode: a SYN reusing the tuple of a connection in
-		// TIME_WAIT or CLOSE ends it at once (counted as expired, as LVS
-		// expires it) and is scheduled afresh.
-		c.release(idx, svcs, c.now)
-		c.ctr.n[ctrExpired]++
-		idx = -1
+	if idx >= 0 && d == DirIn {
+		s := c.tab.At(idx)
+		syn := proto == header.IPProtoTCP && isPureSYN(header.TCP(l4).Flags())
+		if (syn && (isNewConnReuse(s) || svcs.destQuiescedReuse(s.DestID))) || svcs.destGone(s.DestID) {
+			// LVS conn_reuse_mode: a SYN reusing the tuple of a
+			// connection in TIME_WAIT or CLOSE after a FIN ends it at
+			// once (counted as expired, as LVS expires it) and is
+			// scheduled afresh; and Policy.ExpireNodestConn.
+			c.release(idx, svcs, c.now)
+			c.ctr.n[ctrExpired]++
+			idx = -1
+		}
 	}
 	if idx >= 0 {
 		return c.forward(f, pkt, ip, l4, idx, d)
@@ -582,8 +604,13 @@ func (c *Core) Expire(svcs *Services, now int64, budget int) int {
 // template, its count in the destination's connections) and deletes it.
 func (c *Core) release(idx int32, svcs *Services, now int64) {
 	s := c.tab.At(idx)
-	if s.pool >= 0 {
-		c.ports.Free(s.pool, s.Reply.DPort)
+	if s.Mode == ModeFullNAT {
+		if pool, ok := c.ports.Lookup(s.Reply.Proto, s.Reply.Dst, s.Reply.Src, s.Reply.SPort); ok {
+			c.ports.Free(pool, s.Reply.DPort)
+		}
+	}
+	if int64(s.SvcID) < int64(len(c.svcSessions)) {
+		c.svcSessions[s.SvcID]--
 	}
 	if s.tmpl >= 0 {
 		if sv := svcs.byIDOrNil(s.SvcID); sv != nil {

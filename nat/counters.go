@@ -17,12 +17,14 @@ const (
 	ctrTxBytes
 	ctrCreated
 	ctrExpired
-	ctrICMP                               // ICMP errors translated through a session
-	ctrICMPSent                           // ICMP errors originated (fragmentation needed)
-	ctrSessions                           // live sessions, a gauge (int64 two's complement)
-	ctrVerdict                            // + Action
-	ctrDrop     = ctrVerdict + NumActions // + DropReason
-	numCtr      = ctrDrop + NumDropReasons
+	ctrICMP                                // ICMP errors translated through a session
+	ctrICMPSent                            // ICMP errors originated (fragmentation needed)
+	ctrSessions                            // live sessions, a gauge (int64 two's complement)
+	ctrEvicted                             // unreplied sessions evicted for a new flow (evict.go)
+	ctrReclaimed                           // unreplied sessions ended to reclaim their local port
+	ctrVerdict                             // + Action
+	ctrDrop      = ctrVerdict + NumActions // + DropReason
+	numCtr       = ctrDrop + NumDropReasons
 )
 
 // Endpoint (service or destination) counter indexes: ipvsadm --stats' Conns,
@@ -127,6 +129,12 @@ type Stats struct {
 	ICMPTranslated       uint64
 	ICMPSent             uint64 // errors originated: fragmentation needed for TUN
 	Sessions             int64  // live sessions
+	// SessionsEvicted counts unreplied sessions (SYN_RECV, UDP_ONEWAY)
+	// ended to make room for a new flow in a full table or a service at
+	// its quota; LaddrReclaimed those ended to give a new FULLNAT flow
+	// their local port (evict.go). Neither is in SessionsExpired.
+	SessionsEvicted uint64
+	LaddrReclaimed  uint64
 }
 
 // EndpointStats are ipvsadm --stats' columns for a service or destination.
@@ -152,6 +160,8 @@ func (c *Core) AddStats(s *Stats) {
 	s.ICMPTranslated += p[ctrICMP].Load()
 	s.ICMPSent += p[ctrICMPSent].Load()
 	s.Sessions += int64(p[ctrSessions].Load())
+	s.SessionsEvicted += p[ctrEvicted].Load()
+	s.LaddrReclaimed += p[ctrReclaimed].Load()
 }
 
 // AddDestStats adds this core's counters of destination id as of its last

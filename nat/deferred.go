@@ -113,7 +113,7 @@ func (c *Core) settle() {
 			pkt := f.Buf[f.Off : f.Off+f.Len : f.Off+f.Len] // as process sliced it
 			ip := header.IPv4(pkt[f.L3:])
 			ip = ip[:ip.TotalLength()]
-			r = c.bind(f, pkt, ip, ip[ip.HeaderLength():], p.idx, p.pool, p.tmpl, p.svc, p.d)
+			r = c.bind(f, pkt, ip, ip[ip.HeaderLength():], p.idx, p.tmpl, p.svc, p.d)
 		}
 		*p.res = r
 		c.account(p.f, p.rxLen, r)

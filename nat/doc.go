@@ -82,9 +82,25 @@
 // errors about its own IPIP packets), without needing the session.
 //
 // A session keeps the destination it was scheduled to for its whole life,
-// also after a new snapshot removes that destination or its service (LVS's
-// default, expire_nodest_conn = 0); the control plane must not reuse a
-// destination or service ID while sessions of it may remain.
+// also after a new snapshot removes that destination or its service (LVS
+// instead drops such a session's packets until it times out, with
+// expire_nodest_conn = 0); with Policy.ExpireNodestConn, LVS's
+// expire_nodest_conn = 1, a client packet ends it and is scheduled afresh.
+// The control plane must not reuse a destination or service ID while
+// sessions of it may remain.
+//
+// # Hostile traffic
+//
+// The per-core table and the local port pools are shared by every service
+// of the core, so a spoofed flood must not be able to fill them for all:
+// sessions nobody answered (SYN_RECV, UDP_ONEWAY) are evicted for new flows
+// when the table is full, a service is at its quota or a port pool is
+// exhausted (evict.go), and the real server's SYN-ACKs do not keep them
+// alive. A host that knows a connection's addresses and ports cannot end it
+// with a forged RST or flagless segment (seq.go), inject a packet of it on
+// another port than its sender's (wrong_ingress_port), or guess the next
+// local port (laddr.go); a forged fragmentation needed is relayed only for a
+// live TUN session (icmp.go).
 //
 // # Multi-core FULLNAT and NAT
 //
@@ -118,13 +134,19 @@
 //	              (unmapped by a cleanup), each committed at NewTable
 //	              (MADV_HUGEPAGE on Linux, every page touched).
 //	wheel.go      The Table's hashed timer wheel: lazy re-filing, Touch, Expire.
-//	tcpstate.go   LVS TCP states, the tcp_states[] transition tables
-//	              (input, output, input-only), Timeouts (ipvsadm --set, the
-//	              SYN_RECV timeout) and LVS's default per-state timeouts.
+//	tcpstate.go   LVS TCP states (and UDP, UDP_ONEWAY), the tcp_states[]
+//	              transition tables (input, output, input-only), Timeouts
+//	              (ipvsadm --set, the SYN_RECV and one-way UDP timeouts,
+//	              secure_tcp) and the default per-state timeouts.
+//	seq.go        Per-direction sequence tracking, RST window (RFC 5961),
+//	              tcpState.
+//	evict.go      Eviction of unreplied sessions for new flows (table full,
+//	              service quota) and reclaim of their local ports.
 //	laddr.go      PortPools: per (LIP, RIP:rport) port pools on the core's port
-//	              slice, OwnerCore, per-LIP usage for --get-laddr.
+//	              slice in a keyed random order, OwnerCore, per-LIP usage for
+//	              --get-laddr.
 //	services.go   Services snapshot: ServiceConf/DestConf/LocalAddr, Limits,
-//	              the per-state session timeouts, allocation-free
+//	              Policy, the per-state session timeouts, allocation-free
 //	              VIP:port/proto, VIP and LIP lookups, NAT destinations and
 //	              NATOwner.
 //	core.go       Core, Config, ProcessBurst (look-ahead with prefetch) and

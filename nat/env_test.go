@@ -209,7 +209,7 @@ func (e *env) run(c int, b []byte) (Result, []byte) {
 		buf[i] = 0xa5
 	}
 	copy(buf[head:], b)
-	f := Frame{Buf: buf, Off: head, Len: len(b), L3: header.EthernetLen}
+	f := Frame{Buf: buf, Off: head, Len: len(b), L3: header.EthernetLen, Port: rxPort(b)}
 	r := e.cores[c].Process(&f, e.svcs, e.stack, e.now)
 	e.cores[c].Flush() // a burst of one
 	if (f.Off != head || f.Len != len(b)) && !e.mayMove {
@@ -225,6 +225,15 @@ func (e *env) run(c int, b []byte) (Result, []byte) {
 		}
 	}
 	return r, buf[f.Off : f.Off+f.Len]
+}
+
+// rxPort returns the port of the test network a frame addressed to MAC b[:6]
+// arrives on: 1 for the servers' port's MAC, else 0.
+func rxPort(b []byte) uint16 {
+	if len(b) >= 6 && header.MAC(b[:6]) == gwMAC1 {
+		return 1
+	}
+	return 0
 }
 
 // destStats returns core c's counters of destination id (published by run).

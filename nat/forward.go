@@ -33,7 +33,10 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if ip.TTL() <= 1 {
 		return c.timeExceeded(f, ip)
 	}
-	if c.tab.Len() == c.tab.Cap() {
+	if svc.quota > 0 && int64(svc.id) < int64(len(c.svcSessions)) && c.svcSessions[svc.id] >= (svc.quota+int64(c.ncores)-1)/int64(c.ncores) && !c.evict(svc) {
+		return drop(ReasonQuotaExceeded) // at its share, ceil(quota/ncores), on this core
+	}
+	if c.tab.Len() == c.tab.Cap() && !c.evict(nil) {
 		return drop(ReasonTableFull)
 	}
 	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort}
@@ -78,6 +81,9 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	st := StateNone
 	if k.Proto == header.IPProtoUDP {
 		st = StateUDP
+		if d.mode.hasReply() {
+			st = StateUDPOneway // until the real server's first reply
+		}
 	}
 	idx, r := c.tab.insertOrig(k, h, &reply, now+c.svcs.timeout[st]) // segment's lookup of k missed
 	if r != ReasonNone {
@@ -86,6 +92,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	}
 	s := c.tab.At(idx)
 	s.DestID, s.SvcID, s.Mode, s.State = d.id, svc.id, d.mode, st
+	c.svcSessions[svc.id]++
 	// ip_vs_bind_dest: a new connection starts inactive (the TCP state
 	// machine moves it to the active count once ESTABLISHED), and counts
 	// at once, before the next flow is scheduled.
@@ -112,16 +119,16 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 			return drop(r)
 		}
 	}
-	return c.bind(f, pkt, ip, l4, idx, pool, tmpl, svc, d)
+	return c.bind(f, pkt, ip, l4, idx, tmpl, svc, d)
 }
 
 // bind completes new flow idx, indexed in both directions and counted on
-// its destination d: the session takes its local port (pool) and
-// persistence template, is counted on the destination's and service's
+// its destination d (its local port, if any, is in its reply tuple): the
+// session takes its persistence template, is counted on the destination's and service's
 // statistics, and forwards its first packet.
-func (c *Core) bind(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx, pool, tmpl int32, svc *service, d *dest) Result {
+func (c *Core) bind(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx, tmpl int32, svc *service, d *dest) Result {
 	s := c.tab.At(idx)
-	s.pool, s.tmpl = pool, tmpl
+	s.tmpl = tmpl
 	c.ctr.dest(d.id).n[epConns]++
 	c.ctr.svc(svc.id).n[epConns]++
 	c.ctr.n[ctrCreated]++
@@ -129,10 +136,11 @@ func (c *Core) bind(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx, pool, 
 	return c.forward(f, pkt, ip, l4, idx, DirIn)
 }
 
-// unbind is abandon for a new flow already counted on its destination d,
-// whose reply tuple could not be indexed.
+// unbind is abandon for a new flow already counted on its destination d and
+// its service's sessions, whose reply tuple could not be indexed.
 func (c *Core) unbind(pool int32, lport uint16, svc *service, tmpl int32, d *dest) {
 	c.conns.Add(c.id, d.id, 0, -1)
+	c.svcSessions[svc.id]--
 	c.abandon(pool, lport, svc, tmpl)
 }
 
@@ -174,6 +182,24 @@ func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4) (Tuple4, int32, Drop
 		}
 		r = ReasonLaddrExhausted
 	}
+	if r == ReasonLaddrExhausted {
+		// Every local address is out of ports toward the real server:
+		// take one back from an unreplied session (evict.go), from the
+		// first address tried.
+		for j := range n {
+			la := &svc.laddrs[(start+j)%n]
+			if la.Port != port {
+				continue
+			}
+			pool, ok := c.ports.Lookup(k.Proto, la.Addr, d.addr, d.port)
+			if !ok || !c.reclaimPort(pool, k.Proto, la.Addr, d.addr, d.port) {
+				continue
+			}
+			if pool, lport, ok := c.ports.Alloc(k.Proto, la.Addr, d.addr, d.port); ok {
+				return Tuple4{Src: d.addr, Dst: la.Addr, SPort: d.port, DPort: lport, Proto: k.Proto}, pool, ReasonNone
+			}
+		}
+	}
 	return Tuple4{}, -1, r
 }
 
@@ -184,6 +210,13 @@ func (c *Core) allocLaddr(svc *service, d *dest, k *Tuple4) (Tuple4, int32, Drop
 func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int32, d Dir) Result {
 	stack := c.stack
 	s := c.tab.At(idx)
+	if s.egressValid(d^1, stack) && f.Port != s.Dir[d^1].Port && !c.svcs.pol.LooseIngress {
+		return drop(ReasonWrongIngressPort)
+	}
+	tcp := s.Orig.Proto == header.IPProtoTCP && l4 != nil
+	if tcp && header.TCP(l4).Flags()&header.TCPFlagRST != 0 && !rstInWindow(s, d, header.TCP(l4)) {
+		return drop(ReasonRSTOutOfWindow)
+	}
 	if s.Mode != ModeDR && ip.TTL() <= 1 {
 		return c.timeExceeded(f, ip)
 	}
@@ -209,10 +242,21 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 		// The egress link is narrower than the ingress one.
 		return c.tooBig(f, ip, mtu)
 	}
-	if s.Orig.Proto == header.IPProtoTCP && l4 != nil {
-		c.tcpState(s, d, header.TCP(l4).Flags())
+	switch {
+	case tcp:
+		c.tcpState(s, d, header.TCP(l4))
+	case d == DirOut && s.State == StateUDPOneway:
+		s.State = StateUDP // the first reply
 	}
+	exp := s.Expires
 	c.pass(s, idx, d, len(ip))
+	if d == DirOut && s.State == StateSynRecv && s.Expires > exp {
+		// The real server's SYN-ACK (retransmitted while the client is
+		// silent, as a spoofed SYN's is) does not re-arm SYN_RECV: the
+		// session ends SYN_RECV's timeout after the client's last SYN.
+		// (A later deadline never moved the session in the wheel.)
+		s.Expires = exp
+	}
 	switch s.Mode {
 	case ModeDR:
 	case ModeTUN:
@@ -389,17 +433,6 @@ func resolve(ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, arp.NeighR
 	}
 	ds.DstMAC = mac
 	return nh, ref, ReasonNone
-}
-
-// tcpState applies LVS's transition for a segment with flags f received in
-// direction d, moving the session between its destination's active and
-// inactive counts when ESTABLISHED is entered or left (set_tcp_state).
-func (c *Core) tcpState(s *Session, d Dir, f header.TCPFlags) {
-	ns, fl := tcpTransition(s.State, s.Flags, d, f)
-	s.Flags = fl
-	if ns != s.State {
-		c.tcpStateChange(s, ns)
-	}
 }
 
 func (c *Core) tcpStateChange(s *Session, ns State) {

@@ -57,7 +57,7 @@ func FuzzProcess(f *testing.F) {
 			buf[i] = 0x5a
 		}
 		copy(buf[head:], frame)
-		fr := Frame{Buf: buf, Off: head, Len: len(frame), L3: int(l3)}
+		fr := Frame{Buf: buf, Off: head, Len: len(frame), L3: int(l3), Port: rxPort(frame)}
 		ipOK := int(l3)+header.IPv4MinLen <= len(frame) && int(l3) >= header.EthernetLen &&
 			header.IPv4(frame[l3:]).IsValid(len(frame)-int(l3)) && header.IPv4(frame[l3:]).IsChecksumValid()
 		r := e.cores[int(core)%2].Process(&fr, e.svcs, e.stack, e.now)

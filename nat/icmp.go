@@ -185,16 +185,24 @@ func translateQuoted(inner header.IPv4, il4 []byte, q Tuple4) {
 // the IPIP header it quotes.
 //
 // The message is relayed when it is about a packet from that address to a
-// TUN real server (Services.tunDests), and the router quoted the client's
-// IPv4 header and 8 bytes of its payload (Linux quotes up to 576 bytes; a
-// router that quotes only RFC 792's 8 bytes leaves nothing to relay). No
-// session is needed: the ICMP arrives on whichever core RSS picks for the
-// router, not the session's, and the quote names the client and the VIP. The
-// client gets fragmentation needed from the VIP with the router's MTU minus
-// the outer header, quoting its packet, built over the frame (the quote stays
-// in place, the new headers go before it), rate-limited like the gateway's
-// own. Other errors about IPIP packets are not relayed (notMine: they go to
-// the control lcore like any ICMP to the gateway).
+// TUN real server (Services.tunDests), the router quoted the client's IPv4
+// header and 8 bytes of its payload (Linux quotes up to 576 bytes; a router
+// that quotes only RFC 792's 8 bytes leaves nothing to relay), and the
+// quoted connection is a live TUN session to that real server: anyone can
+// send such a message, and without the session a forged one would make the
+// gateway send fragmentation needed from the VIP to any address (a
+// broadcast, a victim), spending the ICMP budget and the neighbour table on
+// it. The client must also be a unicast host that is not the gateway's own.
+// The ICMP arrives on whichever core RSS picks for the router, and a TUN
+// session lives on the core RSS picked for its client, which no core can
+// compute: a core without the session hands the message to the next core
+// (relayElsewhere) until one has it or every core has looked
+// (relay_refused). The client gets fragmentation needed from the VIP with
+// the router's MTU minus the outer header, quoting its packet, built over
+// the frame (the quote stays in place, the new headers go before it),
+// through the session's cached egress toward the client, rate-limited like
+// the gateway's own errors. Other errors about IPIP packets are not relayed
+// (notMine: they go to the control lcore like any ICMP to the gateway).
 func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer header.IPv4) Result {
 	svcs, stack := c.svcs, c.stack
 	if icmp.Type() != header.ICMPv4DstUnreachable || icmp.Code() != header.ICMPv4FragNeeded ||
@@ -216,10 +224,25 @@ func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer h
 		// fragments it rather than complain).
 		return drop(ReasonTooBig)
 	}
-	var ds DirState
-	nh, _, r := resolve(&ds, stack, hop{addr: q.SourceAddress()})
-	if r == ReasonNoRoute {
-		return drop(r)
+	vip, cip := q.DestinationAddress(), q.SourceAddress()
+	if _, _, own := stack.Owned(cip); own || !isUnicastHost(cip) || svcs.IsVIP(cip) || svcs.IsLocalAddr(cip) {
+		return drop(ReasonRelayRefused)
+	}
+	ql4 := q[q.HeaderLength():]
+	k := Tuple4{Src: cip, Dst: vip, SPort: binary.BigEndian.Uint16(ql4[0:]), DPort: binary.BigEndian.Uint16(ql4[2:]), Proto: q.Protocol()}
+	idx, d := c.tab.Lookup(&k)
+	if idx < 0 || d != DirIn || c.tab.At(idx).Mode != ModeTUN || c.tab.At(idx).Reply.Src != outer.DestinationAddress() {
+		return c.relayElsewhere(f)
+	}
+	s := c.tab.At(idx)
+	ds := &s.Dir[DirOut] // the egress toward the client (see Session.Dir)
+	var nh header.Addr4
+	r := ReasonNone
+	if !s.egressValid(DirOut, stack) {
+		nh, s.ref[DirOut], r = resolve(ds, stack, hop{addr: cip})
+		if r == ReasonNoRoute {
+			return drop(r)
+		}
 	}
 	if !c.icmp.Allow(c.now) {
 		return drop(ReasonICMPRateLimited)
@@ -230,7 +253,6 @@ func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer h
 	quote := q.HeaderLength() + 8
 	off := qOff - pre - l3 // > f.Off: two IPv4 headers and the ICMP header go
 	copy(f.Buf[off:off+l3], f.Buf[f.Off:f.Off+l3])
-	vip, cip := q.DestinationAddress(), q.SourceAddress()
 	b := f.Buf[off+l3 : qOff+quote]
 	header.IPv4(b).Encode(&header.IPv4Fields{TOS: 0xc0, TotalLength: uint16(len(b)), ID: c.nextID(),
 		TTL: header.IPv4DefaultTTL, Protocol: header.IPProtoICMP, Src: vip, Dst: cip})
@@ -249,4 +271,41 @@ func (c *Core) tunnelError(f *Frame, ip header.IPv4, icmp header.ICMPv4, outer h
 	}
 	eth.SetDestination(ds.DstMAC)
 	return Result{Act: ActTx, Port: ds.Port}
+}
+
+// isUnicastHost reports whether a may be a host's address on the wire: not
+// in 0/8 ("this network"), 127/8 (loopback), multicast, reserved or the
+// limited broadcast.
+func isUnicastHost(a header.Addr4) bool { return a[0] != 0 && a[0] != 127 && a[0] < 224 }
+
+// relayMark marks, in its Ethernet destination, a fragmentation needed that
+// a core without the session handed on (relayElsewhere): a multicast,
+// locally administered address followed by the core that received it from
+// the wire, two bytes. A frame from the wire never carries a multicast
+// destination here (the worker drops those before the datapath), so a marked
+// frame is one a core handed on.
+var relayMark = [4]byte{0x03, 'f', 'n', 'g'}
+
+// relayElsewhere hands tunnelError's frame f, whose session this core does
+// not have, to the next core, or drops it as relay_refused once every core
+// has looked: the first core marks the frame with its number (relayMark,
+// over the Ethernet destination, which the relay rewrites), and the core
+// before it in the round drops it.
+func (c *Core) relayElsewhere(f *Frame) Result {
+	if c.ncores == 1 || f.Off+header.EthernetLen > len(f.Buf) {
+		return drop(ReasonRelayRefused)
+	}
+	dst := f.Buf[f.Off : f.Off+6]
+	origin := c.id
+	if [4]byte(dst[:4]) == relayMark {
+		origin = int(dst[4])<<8 | int(dst[5])
+	} else {
+		copy(dst, relayMark[:])
+		dst[4], dst[5] = byte(c.id>>8), byte(c.id)
+	}
+	next := (c.id + 1) % c.ncores
+	if next == origin || origin >= c.ncores {
+		return drop(ReasonRelayRefused)
+	}
+	return redirectTo(next)
 }

@@ -2,6 +2,7 @@ package nat
 
 import (
 	"fmt"
+	"math/bits"
 	"sync/atomic"
 
 	"fngw/header"
@@ -27,28 +28,35 @@ func OwnerCore(lport uint16, ncores int) int { return int(lport) % ncores }
 // (OwnerCore(port) == core) so replies can be steered to it.
 //
 // A pool is created on first use (amortised zero allocations: a map insert and
-// a struct) and costs about 80 bytes (48 for the pool, the rest its map entry)
+// a struct) and costs about 90 bytes (56 for the pool, the rest its map entry)
 // plus 2 bytes per port it has released (at most its slice: 126 KB with one
-// core): ports never used yet are handed out by a cursor over the core's
-// slice first, released ones go through a FIFO ring that grows by doubling and
-// is drawn from once the cursor has gone through the slice, so allocation and
-// release are O(1) and never probe, and a released port is reused as late as
-// possible: after every other port of the pool. That matters because the real
-// server usually closes first and keeps LIP:lport in TIME_WAIT (60 s on
-// Linux): a port handed out again within that time meets the old connection
-// there, and the client's SYN is answered with a stale ACK (a reset and a
-// 1 s retransmission at best, a failed connection at worst). Pools are kept
-// when they empty (so a pair's churn allocates nothing).
+// core): ports never used yet are handed out first, in an order drawn at
+// random per pool (a keyed permutation of the core's slice, RFC 6056's
+// advice: a host that sees the real server's side cannot predict the next
+// local port, as it could from 1024, 1025, …), released ones go through a
+// FIFO ring that grows by doubling and is drawn from once every port has been
+// used, so allocation and release are O(1) and never probe, and a released
+// port is reused as late as possible: after every other port of the pool.
+// That matters because the real server usually closes first and keeps
+// LIP:lport in TIME_WAIT (60 s on Linux): a port handed out again within
+// that time meets the old connection there, and the client's SYN is answered
+// with a stale ACK (a reset and a 1 s retransmission at best, a failed
+// connection at worst). Pools are kept when they empty (so a pair's churn
+// allocates nothing).
 //
 // A PortPools is owned by its core; only Usage may be called from other
 // goroutines.
 type PortPools struct {
-	first  uint16 // the lowest port this core owns
-	step   uint16 // ncores
-	count  uint32 // how many ports this core owns
-	pools  []portPool
-	index  map[poolKey]int32
-	laddrs []laddrStat // per LIP, fixed size so that Usage can read it concurrently
+	first uint16 // the lowest port this core owns
+	step  uint16 // ncores
+	count uint32 // how many ports this core owns
+	half  uint   // bits of each half of permute's Feistel network
+	seed  uint64 // keys each pool's permutation
+	// sequential: never-used ports go in ascending order (Config.SequentialPorts).
+	sequential bool
+	pools      []portPool
+	index      map[poolKey]int32
+	laddrs     []laddrStat // per LIP, fixed size so that Usage can read it concurrently
 	// counts are the core's own laddrs counts (inUse, exhausted per LIP),
 	// published into laddrs by Publish: an atomic store per port handed
 	// out or released cost a locked instruction (XCHG) each on amd64.
@@ -94,9 +102,11 @@ type portPool struct {
 	ring  []uint16 // released ports, FIFO; len is 0 or a power of two
 	head  uint32   // next ring slot to hand out
 	n     uint32   // ports in the ring
-	next  uint32   // owned ports [0, next) were handed out at least once
+	next  uint32   // the first next ports of the pool's permutation were handed out at least once
 	inUse uint32
-	laddr int32 // index into laddrs, -1 when that table was full
+	laddr int32  // index into laddrs, -1 when that table was full
+	key   uint32 // the pool's permutation (permute)
+	hand  uint32 // the next slot of the slice Scan names
 }
 
 // laddrStat is one local address's port counts on this core as Usage reads
@@ -124,8 +134,9 @@ type LaddrUsage struct {
 }
 
 // NewPortPools prepares the pools of core (of ncores) over range r, tracking
-// at most maxLaddrs local addresses' usage.
-func NewPortPools(core, ncores int, r PortRange, maxLaddrs int) (*PortPools, error) {
+// at most maxLaddrs local addresses' usage; seed keys the order in which each
+// pool hands its ports out first (random in production).
+func NewPortPools(core, ncores int, r PortRange, maxLaddrs int, seed uint64) (*PortPools, error) {
 	if ncores < 1 || ncores > 1024 || core < 0 || core >= ncores {
 		return nil, fmt.Errorf("core %d of %d cores: want 0 <= core < ncores <= 1024", core, ncores)
 	}
@@ -139,10 +150,13 @@ func NewPortPools(core, ncores int, r PortRange, maxLaddrs int) (*PortPools, err
 	if first > int(r.Max) {
 		return nil, fmt.Errorf("local port range %d-%d leaves no port to core %d of %d", r.Min, r.Max, core, ncores)
 	}
+	count := uint32((int(r.Max)-first)/ncores + 1)
 	return &PortPools{
 		first:  uint16(first),
 		step:   uint16(ncores),
-		count:  uint32((int(r.Max)-first)/ncores + 1),
+		count:  count,
+		half:   uint(max(bits.Len32(count-1)+1, 2) / 2),
+		seed:   seed ^ uint64(core)*0x9e3779b97f4a7c15,
 		index:  make(map[poolKey]int32),
 		laddrs: make([]laddrStat, maxLaddrs),
 		counts: make([]laddrCount, maxLaddrs),
@@ -165,7 +179,8 @@ func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (poo
 		var found bool
 		if pool, found = p.index[k]; !found {
 			pool = int32(len(p.pools))
-			p.pools = append(p.pools, portPool{laddr: p.laddrSlot(lip)})
+			key := uint32(mix64(p.seed ^ k.addrs ^ uint64(k.port)<<40))
+			p.pools = append(p.pools, portPool{laddr: p.laddrSlot(lip), key: key})
 			p.index[k] = pool
 		}
 		c.k, c.pool = k, pool+1
@@ -173,7 +188,11 @@ func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (poo
 	pp := &p.pools[pool]
 	switch {
 	case pp.next < p.count: // never used: first (see PortPools on TIME_WAIT)
-		lport = p.first + uint16(pp.next)*p.step
+		slot := pp.next
+		if !p.sequential {
+			slot = p.permute(pp.key, slot)
+		}
+		lport = p.first + uint16(slot)*p.step
 		pp.next++
 	case pp.n > 0: // the port released longest ago
 		lport = pp.ring[pp.head]
@@ -190,6 +209,65 @@ func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (poo
 		p.tally(pp.laddr).inUse++
 	}
 	return pool, lport, true
+}
+
+// Lookup returns the handle of the pool for (proto, lip, rip, rport), which
+// Alloc created, for Free. It allocates nothing.
+func (p *PortPools) Lookup(proto uint8, lip, rip header.Addr4, rport uint16) (int32, bool) {
+	k := newPoolKey(proto, lip, rip, rport)
+	if c := &p.recent[k.slot()]; c.pool > 0 && c.k == k {
+		return c.pool - 1, true
+	}
+	pool, ok := p.index[k]
+	return pool, ok
+}
+
+// Scan returns the next port of pool's slice in a round over it (a clock
+// hand: each call names the port after the last call's), for a caller
+// looking for ports to reclaim (Core.reclaimPort). The port may be free.
+func (p *PortPools) Scan(pool int32) uint16 {
+	pp := &p.pools[pool]
+	i := pp.hand
+	if pp.hand++; pp.hand == p.count {
+		pp.hand = 0
+	}
+	return p.first + uint16(i)*p.step
+}
+
+// permute maps i in [0, count) to the pool's i-th port slot: a four-round
+// Feistel network over the smallest even number of bits that holds count,
+// keyed by key, walked until it lands inside [0, count) (cycle walking:
+// every value it passes through is a slot of the same cycle, so the map is a
+// bijection of [0, count)). More than a quarter of the network's domain
+// lies inside, so a walk takes fewer than four steps on average.
+func (p *PortPools) permute(key, i uint32) uint32 {
+	for {
+		i = feistel(i, key, p.half)
+		if i < p.count {
+			return i
+		}
+	}
+}
+
+// feistel is a four-round balanced Feistel network on 2*half bits.
+func feistel(x, key uint32, half uint) uint32 {
+	mask := uint32(1)<<half - 1
+	l, r := x>>half, x&mask
+	for round := range uint32(4) {
+		f := (r ^ key ^ round*0x85ebca6b) * 0x9e3779b1
+		f ^= f >> 15
+		l, r = r, (l^f)&mask
+	}
+	return l<<half | r
+}
+
+// mix64 is a 64-bit finaliser (splitmix64's).
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // Free returns lport to pool (a handle from Alloc).

@@ -40,7 +40,7 @@ func TestPortPoolsOwnershipSlices(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			all := map[uint16]int{}
 			for core := range tc.ncores {
-				p, err := NewPortPools(core, tc.ncores, tc.r, 4)
+				p, err := NewPortPools(core, tc.ncores, tc.r, 4, 1)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -74,7 +74,7 @@ func TestPortPoolsOwnershipSlices(t *testing.T) {
 }
 
 func TestPortPoolsExhaustionAndRelease(t *testing.T) {
-	p, err := NewPortPools(0, 1, PortRange{Min: 5000, Max: 5009}, 4)
+	p, err := NewPortPools(0, 1, PortRange{Min: 5000, Max: 5009}, 4, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestPortPoolsExhaustionAndRelease(t *testing.T) {
 
 func TestPortPoolsBeyond64kPerLaddr(t *testing.T) {
 	// One LIP serves a full port range toward every real server.
-	p, err := NewPortPools(0, 1, DefaultPortRange, 4)
+	p, err := NewPortPools(0, 1, DefaultPortRange, 4, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestPortPoolsBeyond64kPerLaddr(t *testing.T) {
 
 func TestPortPoolsAgainstReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
-	p, err := NewPortPools(1, 2, PortRange{Min: 1024, Max: 1223}, 8) // 100 ports per pool
+	p, err := NewPortPools(1, 2, PortRange{Min: 1024, Max: 1223}, 8, 1) // 100 ports per pool
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestPortPoolsAgainstReference(t *testing.T) {
 }
 
 func TestPortPoolsAllocFreeNoAllocs(t *testing.T) {
-	p, _ := NewPortPools(0, 1, DefaultPortRange, 4)
+	p, _ := NewPortPools(0, 1, DefaultPortRange, 4, 1)
 	// Warm up: create the pool and grow its ring to the working set.
 	var ports [64]uint16
 	var pool int32
@@ -253,7 +253,7 @@ func TestNewPortPoolsRejects(t *testing.T) {
 		{3, 4, PortRange{Min: 1024, Max: 1025}, 1}, // no port for core 3
 		{0, 1, DefaultPortRange, 0},
 	} {
-		if _, err := NewPortPools(tc.core, tc.ncores, tc.r, tc.max); err == nil {
+		if _, err := NewPortPools(tc.core, tc.ncores, tc.r, tc.max, 1); err == nil {
 			t.Errorf("NewPortPools(%+v) succeeded", tc)
 		}
 	}

@@ -296,9 +296,13 @@ func TestTableFullAndLaddrExhausted(t *testing.T) {
 		e.expectDrop(0, fromClient(1, fSYN, 1, 0, "").frame(t), ReasonNoLaddr)
 	})
 	t.Run("table-full", func(t *testing.T) {
+		// Established sessions are never evicted: a full table of them
+		// refuses new flows.
 		e := newEnv(t, envOpts{sessions: 2})
-		e.run(0, fromClient(1, fSYN, 1, 0, "").frame(t))
-		e.run(0, fromClient(2, fSYN, 1, 0, "").frame(t))
+		for cport := uint16(1); cport <= 2; cport++ {
+			e.run(0, fromClient(cport, fSYN, 1, 0, "").frame(t))
+			e.run(0, fromClient(cport, fACK, 2, 1, "").frame(t))
+		}
 		e.expectDrop(0, fromClient(3, fSYN, 1, 0, "").frame(t), ReasonTableFull)
 		if r, _ := e.run(0, fromClient(1, fACK, 2, 1, "").frame(t)); r.Act != ActTx {
 			t.Fatalf("existing flow %+v", r)
@@ -306,15 +310,17 @@ func TestTableFullAndLaddrExhausted(t *testing.T) {
 	})
 	t.Run("laddr-exhausted", func(t *testing.T) {
 		// Two ports per (LIP, RS) pool, one LIP; rr alternates rip1, rip2.
+		// The connections are established: no port to reclaim.
 		e := newEnv(t, envOpts{ports: PortRange{Min: 2000, Max: 2001}, oneLaddr: true})
 		for cport := uint16(1); cport <= 4; cport++ {
 			if r, _ := e.run(0, fromClient(cport, fSYN, 1, 0, "").frame(t)); r.Act != ActTx {
 				t.Fatalf("flow %d: %+v", cport, r)
 			}
+			e.run(0, fromClient(cport, fACK, 2, 1, "").frame(t))
 		}
 		e.expectDrop(0, fromClient(5, fSYN, 1, 0, "").frame(t), ReasonLaddrExhausted)
 		for cport := uint16(1); cport <= 4; cport++ {
-			if r, _ := e.run(0, fromClient(cport, fACK, 2, 1, "").frame(t)); r.Act != ActTx {
+			if r, _ := e.run(0, fromClient(cport, fPSH|fACK, 2, 1, "x").frame(t)); r.Act != ActTx {
 				t.Fatalf("existing flow %d disturbed: %+v", cport, r)
 			}
 		}

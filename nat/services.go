@@ -52,6 +52,38 @@ type ServiceConf struct {
 	Sched      *sched.Service
 	Dests      []DestConf // index-aligned with Sched's destinations
 	LocalAddrs []LocalAddr
+	// SessionQuota, when positive, bounds the sessions the service holds:
+	// each of the n worker cores holds at most ceil(SessionQuota/n) of
+	// them (a core's table is its own; RSS spreads new flows evenly). A
+	// new flow over the quota first evicts one of the service's unreplied
+	// sessions (evict.go), else it is dropped as quota_exceeded. Zero: no
+	// quota, the service shares its cores' tables with the others.
+	SessionQuota int
+}
+
+// Policy is the datapath's behaviour on the points where LVS has a switch,
+// carried by a snapshot (Services.WithPolicy); the zero value is the
+// default.
+type Policy struct {
+	// ExpireNodestConn is LVS's expire_nodest_conn (default off): a client
+	// packet of a session whose destination the snapshot no longer holds
+	// (removed, not quiesced: LVS clears IP_VS_DEST_F_AVAILABLE when a
+	// destination is deleted, not when its weight is 0) expires the
+	// session at once and is scheduled as a new flow (ip_vs_in_hook since
+	// Linux 5.9, without conntrack: a SYN or a UDP datagram gets a new
+	// destination, another TCP segment is dropped as no_session); and a
+	// SYN reusing the tuple of a session whose destination is quiesced
+	// (weight 0) is scheduled afresh too (LVS's conn_reuse_mode check).
+	// Off, the session keeps forwarding to its destination until it
+	// ends, as fngw always has (LVS drops those packets instead, leaving
+	// the session to time out).
+	ExpireNodestConn bool
+	// LooseIngress turns off the ingress port check (wrong_ingress_port:
+	// a packet of a session must arrive on the port its other direction
+	// leaves from), as rp_filter's loose mode does, for a gateway whose
+	// clients or real servers reach it over several ports (ECMP uplinks)
+	// with routes that pick another port for the way back.
+	LooseIngress bool
 }
 
 // Services is an immutable snapshot of the virtual services and the session
@@ -73,16 +105,30 @@ type Services struct {
 	tunDests addrSet
 	lim      Limits
 	// timeout is each state's session timeout in nanoseconds
-	// (Timeouts.perState), indexed by State.
+	// (Timeouts.perState), indexed by State; to the Timeouts it was built
+	// from, defaults filled in.
 	timeout [numStates]int64
+	to      Timeouts
+	pol     Policy
+	// destState is, by destination ID, destAbsent, destAvailable or
+	// destQuiesced (weight 0): what Policy.ExpireNodestConn looks at.
+	destState []uint8
 }
+
+// Destination states of Services.destState.
+const (
+	destAbsent uint8 = iota
+	destAvailable
+	destQuiesced
+)
 
 type service struct {
 	id     uint32
 	sched  *sched.Service
 	dests  []dest
 	laddrs []LocalAddr
-	nat    bool // some destination is NAT: new flows are created on NATOwner's core
+	nat    bool  // some destination is NAT: new flows are created on NATOwner's core
+	quota  int64 // ServiceConf.SessionQuota; 0 none
 }
 
 // dest is a destination as the datapath reads it.
@@ -112,7 +158,13 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &Services{svcs: make([]service, len(conf)), byID: make(map[uint32]int32, len(conf)), lim: lim, timeout: timeout}
+	s := &Services{svcs: make([]service, len(conf)), byID: make(map[uint32]int32, len(conf)), lim: lim, timeout: timeout,
+		destState: make([]uint8, lim.MaxDests)}
+	s.to = Timeouts{TCP: time.Duration(timeout[StateEstablished]), TCPFin: time.Duration(timeout[StateFinWait]),
+		UDP: time.Duration(timeout[StateUDP]), SynRecv: to.SynRecv, UDPOneway: time.Duration(timeout[StateUDPOneway]), SecureTCP: to.SecureTCP}
+	if s.to.SynRecv == 0 {
+		s.to.SynRecv = defaultTimeouts[StateSynRecv]
+	}
 	nb := 1 << bits.Len(uint(2*len(conf)))
 	s.byKey = make([]svcSlot, nb)
 	var vips, laddrs []header.Addr4
@@ -134,12 +186,15 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 			return nil, fmt.Errorf("%s: no scheduler", name)
 		case c.Sched.Len() != len(c.Dests):
 			return nil, fmt.Errorf("%s: scheduler has %d destinations, configuration %d", name, c.Sched.Len(), len(c.Dests))
+		case c.SessionQuota < 0:
+			return nil, fmt.Errorf("%s: session quota %d must not be negative (0: no quota)", name, c.SessionQuota)
 		}
 		if j, dup := s.byID[c.ID]; dup {
 			return nil, fmt.Errorf("%s: ID %d already used by service %d", name, c.ID, j)
 		}
 		s.byID[c.ID] = int32(i)
-		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...)}
+		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...),
+			quota: int64(c.SessionQuota)}
 		for j, d := range c.Dests {
 			dn := fmt.Sprintf("%s: destination %s", name, netip.AddrPortFrom(d.Addr, d.Port))
 			sd := c.Sched.Dest(j)
@@ -159,6 +214,11 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 					dn, d.Mode, c.Port)
 			}
 			svc.dests[j] = dest{id: d.ID, addr: header.Addr4From(d.Addr), port: d.Port, mode: d.Mode}
+			if sd.Weight > 0 {
+				s.destState[d.ID] = destAvailable
+			} else if s.destState[d.ID] == destAbsent {
+				s.destState[d.ID] = destQuiesced
+			}
 			switch d.Mode {
 			case ModeNAT:
 				svc.nat = true
@@ -285,11 +345,34 @@ func (s *Services) Len() int { return len(s.svcs) }
 // Limits returns the limits the snapshot was validated against.
 func (s *Services) Limits() Limits { return s.lim }
 
-// Timeouts returns the session timeouts the snapshot carries, with LVS's
-// defaults in place of the zero fields it was built with.
-func (s *Services) Timeouts() Timeouts {
-	return Timeouts{TCP: time.Duration(s.timeout[StateEstablished]), TCPFin: time.Duration(s.timeout[StateFinWait]),
-		UDP: time.Duration(s.timeout[StateUDP]), SynRecv: time.Duration(s.timeout[StateSynRecv])}
+// Timeouts returns the session timeouts the snapshot carries, with the
+// defaults in place of the zero fields it was built with (SynRecv as
+// configured: SecureTCP may shorten the one in force).
+func (s *Services) Timeouts() Timeouts { return s.to }
+
+// WithPolicy returns a copy of the snapshot with policy p, for the control
+// plane to publish in its place.
+func (s *Services) WithPolicy(p Policy) *Services {
+	c := *s
+	c.pol = p
+	return &c
+}
+
+// Policy returns the snapshot's policy.
+func (s *Services) Policy() Policy { return s.pol }
+
+// destGone reports whether Policy.ExpireNodestConn applies to a client
+// packet of a session of destination id: the switch is on and the
+// destination is no longer in the snapshot.
+func (s *Services) destGone(id uint32) bool {
+	return s.pol.ExpireNodestConn && int64(id) < int64(len(s.destState)) && s.destState[id] == destAbsent
+}
+
+// destQuiescedReuse reports whether Policy.ExpireNodestConn makes a SYN
+// reusing the tuple of a session of destination id schedule afresh: the
+// switch is on and the destination is quiesced (or gone).
+func (s *Services) destQuiescedReuse(id uint32) bool {
+	return s.pol.ExpireNodestConn && int64(id) < int64(len(s.destState)) && s.destState[id] != destAvailable
 }
 
 // addrSet is an open-addressing set of IPv4 addresses (as big-endian uint32,

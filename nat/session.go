@@ -65,6 +65,12 @@ const (
 	// replies bypass the gateway (IP_VS_CONN_F_NOOUTPUT), so TCP follows
 	// LVS's INPUT-ONLY transition table.
 	FlagNoOutput
+	// FlagSeqOut: seq[DirOut] tracks the real server's sequence numbers
+	// (its SYN-ACK was seen; see seq.go).
+	FlagSeqOut
+	// FlagFin: a FIN inside the window was seen on the connection, so a
+	// CLOSE it reaches ends a FIN exchange (isNewConnReuse).
+	FlagFin
 )
 
 // DirState is the egress a session caches for packets received in one
@@ -109,9 +115,12 @@ type Session struct {
 
 	wheel uint32       // low 32 bits of the timer-wheel tick it is linked at
 	delta [2]csumDelta // per receive direction: precomputed checksum deltas
+	// seq is, per receive direction of a TCP session, the sequence number
+	// the sender of that direction reached, in units of 64 KiB (seq.go).
+	seq [2]uint16
 	// What the session holds outside the table, which Core.release
-	// returns when it ends.
-	pool int32 // FULLNAT: port pool of Reply.DPort; -1 none
+	// returns when it ends: a FULLNAT session its local port (Reply.DPort,
+	// in the pool of its reply tuple, PortPools.Lookup), and
 	tmpl int32 // persistence template handle (sched.Service.PickPersistent); -1 none
 	// ref[d] refers to the neighbour entry Dir[d]'s egress was resolved
 	// from (arp.NeighRef; 0: none): Dir[d] holds while the stack's

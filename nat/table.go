@@ -119,6 +119,9 @@ func NewTable(cfg TableConfig, now int64) (*Table, error) {
 // Cap returns the capacity in sessions.
 func (t *Table) Cap() int { return len(t.sess) }
 
+// live reports whether session idx is in use (not on the free list).
+func (t *Table) live(idx int32) bool { return t.link[idx].prev >= 0 }
+
 // Len returns the number of live sessions.
 func (t *Table) Len() int { return t.n }
 

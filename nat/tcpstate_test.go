@@ -96,11 +96,15 @@ func TestTCPTransitionsMatchLVS(t *testing.T) {
 	}
 }
 
-func TestTCPTransitionNoFlagsCloses(t *testing.T) {
-	// set_tcp_state: tcp_state_idx < 0 leaves new_state = CLOSE.
+// TestTCPTransitionNoFlagsKeepsState: a segment without SYN, FIN, RST or
+// ACK leaves every state as it is (LVS's set_tcp_state moves to CLOSE on
+// tcp_state_idx < 0, which a forged segment could use to end a connection).
+func TestTCPTransitionNoFlagsKeepsState(t *testing.T) {
 	for s := StateNone; s < numTCPStates; s++ {
-		if got, _ := tcpTransition(s, 0, DirIn, header.TCPFlagPSH); got != StateClose {
-			t.Errorf("no flags in %s → %s, want CLOSE", s, got)
+		for _, d := range []Dir{DirIn, DirOut} {
+			if got, _ := tcpTransition(s, 0, d, header.TCPFlagPSH); got != s {
+				t.Errorf("no flags in %s (%v) → %s, want it kept", s, d, got)
+			}
 		}
 	}
 }
@@ -116,9 +120,10 @@ func TestTCPTransitionOutputClearsNoOutput(t *testing.T) {
 	}
 }
 
-// TestTimeoutsPerState: a snapshot's per-state timeouts are LVS's defaults
+// TestTimeoutsPerState: a snapshot's per-state timeouts are the defaults
 // but where Timeouts sets one (tcp: ESTABLISHED, tcpfin: FIN_WAIT, udp: UDP,
-// SynRecv: SYN_RECV); a negative one is refused, named with its value.
+// SynRecv: SYN_RECV, UDPOneway: UDP_ONEWAY) or SecureTCP shortens one; a
+// negative one is refused, named with its value.
 func TestTimeoutsPerState(t *testing.T) {
 	lim := Limits{MaxServices: 1, MaxDests: 1, MaxLocalAddrs: 1}
 	defaults := map[State]time.Duration{
@@ -126,6 +131,7 @@ func TestTimeoutsPerState(t *testing.T) {
 		StateSynRecv: 60 * time.Second, StateFinWait: 120 * time.Second, StateTimeWait: 120 * time.Second,
 		StateClose: 10 * time.Second, StateCloseWait: 60 * time.Second, StateLastAck: 30 * time.Second,
 		StateListen: 120 * time.Second, StateSynAck: 120 * time.Second, StateUDP: 300 * time.Second,
+		StateUDPOneway: 5 * time.Second,
 	}
 	for _, tc := range []struct {
 		to   Timeouts
@@ -136,6 +142,13 @@ func TestTimeoutsPerState(t *testing.T) {
 			map[State]time.Duration{StateEstablished: 100 * time.Second, StateUDP: 30 * time.Second}},
 		{Timeouts{TCPFin: 5 * time.Second, SynRecv: 3 * time.Second},
 			map[State]time.Duration{StateFinWait: 5 * time.Second, StateSynRecv: 3 * time.Second}},
+		{Timeouts{UDPOneway: 2 * time.Second}, map[State]time.Duration{StateUDPOneway: 2 * time.Second}},
+		// secure_tcp: LVS 2.4's half-open timeouts, unless shorter ones
+		// are configured.
+		{Timeouts{SecureTCP: true}, map[State]time.Duration{StateSynRecv: 10 * time.Second,
+			StateSynSent: 60 * time.Second, StateSynAck: 100 * time.Second}},
+		{Timeouts{SecureTCP: true, SynRecv: 3 * time.Second}, map[State]time.Duration{StateSynRecv: 3 * time.Second,
+			StateSynSent: 60 * time.Second, StateSynAck: 100 * time.Second}},
 	} {
 		s, err := NewServices(nil, tc.to, lim)
 		if err != nil {
@@ -152,7 +165,11 @@ func TestTimeoutsPerState(t *testing.T) {
 				t.Errorf("%+v: timeout of %s = %v, want %v", tc.to, st, got, want(st))
 			}
 		}
-		all := Timeouts{TCP: want(StateEstablished), TCPFin: want(StateFinWait), UDP: want(StateUDP), SynRecv: want(StateSynRecv)}
+		all := Timeouts{TCP: want(StateEstablished), TCPFin: want(StateFinWait), UDP: want(StateUDP), SynRecv: tc.to.SynRecv,
+			UDPOneway: want(StateUDPOneway), SecureTCP: tc.to.SecureTCP}
+		if all.SynRecv == 0 {
+			all.SynRecv = defaults[StateSynRecv] // as configured, before SecureTCP
+		}
 		if got := s.Timeouts(); got != all {
 			t.Errorf("%+v: Timeouts() = %+v, want %+v", tc.to, got, all)
 		}

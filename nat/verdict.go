@@ -170,6 +170,23 @@ const (
 	// fragment table had no room for its datagram (a flood of fragmented
 	// datagrams; see Config.Fragments).
 	ReasonFragTableFull
+	// ReasonRSTOutOfWindow: a TCP RST whose sequence number is outside the
+	// window its sender's direction has reached (RFC 5961 §3; seq.go): a
+	// blind reset, which would otherwise end the connection.
+	ReasonRSTOutOfWindow
+	// ReasonWrongIngressPort: a packet of a session that arrived on
+	// another port than the one its session's other direction leaves from
+	// (where its sender is): forged on another segment, such as a reply
+	// injected from the clients' side (see Policy.LooseIngress).
+	ReasonWrongIngressPort
+	// ReasonQuotaExceeded: a new flow of a service at its session quota
+	// (ServiceConf.SessionQuota) with no unreplied session of it to evict.
+	ReasonQuotaExceeded
+	// ReasonRelayRefused: an ICMP fragmentation needed about one of the
+	// gateway's IPIP packets that is not relayed to the client: no live TUN
+	// session of the quoted client's connection on any core, or a client
+	// address that is not a unicast host elsewhere (tunnelError).
+	ReasonRelayRefused
 
 	// NumDropReasons is the number of reasons, the size of counter arrays.
 	NumDropReasons = iota
@@ -181,6 +198,7 @@ var reasonNames = [NumDropReasons]string{
 	"laddr_exhausted", "ttl_exceeded", "no_route", "no_neigh", "mode_unsupported",
 	"too_big", "icmp_rate_limited", "no_tunnel_source", "no_headroom",
 	"no_service", "bad_tcp_flags", "own_source", "frag_no_first", "frag_table_full",
+	"rst_out_of_window", "wrong_ingress_port", "quota_exceeded", "relay_refused",
 }
 
 // String returns the snake_case name of r ("no_session", "laddr_exhausted"...).

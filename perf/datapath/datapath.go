@@ -65,7 +65,8 @@ func New(cfg Config) (*Datapath, error) {
 	lim := nat.Limits{MaxServices: 8, MaxDests: 256, MaxLocalAddrs: 256}
 	plan := lcore.Plan{NumPorts: len(cfg.PortMACs), NewBurst: cfg.NewBurst, NewRing: cfg.NewRing, Register: cfg.Register,
 		Sessions: cfg.Sessions, Limits: lim, Seed: 7, Start: cfg.Start, IO: cfg.IO(0),
-		RedirectRing: 4096, ControlRing: 1024, ARPRing: 256}
+		RedirectRing: 4096, ControlRing: 1024, ARPRing: 256,
+		SequentialPorts: true} // the reply and mixed traffic predicts the local ports (perf/gen)
 	for i := range cfg.Cores {
 		cpu := -1
 		if cfg.CPU != nil {

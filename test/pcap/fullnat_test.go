@@ -406,6 +406,7 @@ type coreJSON struct {
 	Drops          map[string]uint64 `json:"drops"`
 	Sessions       int64             `json:"sessions"`
 	Created        uint64            `json:"sessions_created"`
+	Expired        uint64            `json:"sessions_expired"`
 	ICMPTranslated uint64            `json:"icmp_translated"`
 }
 
