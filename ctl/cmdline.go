@@ -1,6 +1,10 @@
 package ctl
 
-import "strings"
+import (
+	"fmt"
+	"io"
+	"strings"
+)
 
 // The gateway's own commands, beside ipvsadm's and the stack's.
 const (
@@ -8,11 +12,14 @@ const (
 	OpStats    Op = "stats"     // gw stats [--json]
 	OpMem      Op = "mem"       // gw mem [--json]
 	OpReload   Op = "reload"    // gw reload
+	// gw sysctl [NAME], gw sysctl [-w] NAME=0|1: LVS's switches (Sysctl).
+	OpSysctlShow Op = "sysctl-show"
+	OpSysctlSet  Op = "sysctl-set"
 )
 
 // Commands lists every gw command, for messages (run and top are the
 // client's own; ParseCommandLine parses the others).
-const Commands = "run, adm, ip, link, stats, mem, top or reload"
+const Commands = "run, adm, ip, link, stats, mem, top, sysctl, reload or import"
 
 // ParseCommandLine parses a gw client command line (what follows the program
 // name and --sock):
@@ -56,6 +63,8 @@ func ParseCommandLineWith(args []string, names Resolver) (Command, error) {
 			cmd.List = &ListOptions{JSON: true}
 		}
 		return cmd, nil
+	case "sysctl":
+		return parseSysctl(rest)
 	case "reload":
 		cmd := Command{Op: OpReload}
 		for _, a := range rest {
@@ -111,4 +120,64 @@ func (c Command) gwArgs() []string {
 		a = append(a, "--dry-run")
 	}
 	return a
+}
+
+// SysctlArg names a switch of Sysctl and, to set it, its value.
+type SysctlArg struct {
+	Name  string `json:"name,omitempty"`
+	Value *bool  `json:"value,omitempty"`
+}
+
+// parseSysctl parses `sysctl [NAME]` and `sysctl [-w] NAME=0|1`, as
+// sysctl(8) with LVS's names (net.ipv4.vs.NAME or NAME).
+func parseSysctl(args []string) (Command, error) {
+	if len(args) > 0 && args[0] == "-w" {
+		args = args[1:]
+	}
+	switch len(args) {
+	case 0:
+		return Command{Op: OpSysctlShow}, nil
+	case 1:
+	default:
+		return Command{}, usagef("usage: gw sysctl [NAME] | gw sysctl [-w] NAME=0|1")
+	}
+	name, val, set := strings.Cut(args[0], "=")
+	var probe Sysctl
+	if _, err := probe.Switch(name); err != nil {
+		return Command{}, usagef("sysctl: %v", err)
+	}
+	if !set {
+		return Command{Op: OpSysctlShow, Sysctl: &SysctlArg{Name: name}}, nil
+	}
+	var v bool
+	switch val {
+	case "0":
+	case "1":
+		v = true
+	default:
+		return Command{}, usagef("sysctl: %s=%q: the value is 0 or 1", name, val)
+	}
+	return Command{Op: OpSysctlSet, Sysctl: &SysctlArg{Name: name, Value: &v}}, nil
+}
+
+// WriteSysctl prints the switches as sysctl(8) does (one, when name is
+// set), or JSON.
+func WriteSysctl(w io.Writer, s Sysctl, name string, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, s)
+	}
+	var b strings.Builder
+	for _, n := range SysctlNames {
+		if name != "" && strings.TrimPrefix(name, "net.ipv4.vs.") != n {
+			continue
+		}
+		sw, _ := s.Switch(n)
+		v := 0
+		if *sw {
+			v = 1
+		}
+		fmt.Fprintf(&b, "net.ipv4.vs.%s = %d\n", n, v)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

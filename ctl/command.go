@@ -48,7 +48,7 @@ func (op Op) Mutates() bool {
 	switch op {
 	case OpAddService, OpEditService, OpDelService, OpClear, OpRestore,
 		OpAddDest, OpEditDest, OpDelDest, OpSetTimeouts, OpAddLaddr, OpDelLaddr,
-		OpAddAddr, OpDelAddr, OpAddRoute, OpDelRoute, OpAddNeigh, OpDelNeigh:
+		OpAddAddr, OpDelAddr, OpAddRoute, OpDelRoute, OpAddNeigh, OpDelNeigh, OpSysctlSet:
 		return true
 	}
 	return false
@@ -87,6 +87,7 @@ type Command struct {
 	Neigh    *Neigh       `json:"neigh,omitempty"`
 	Dev      string       `json:"dev,omitempty"`     // the port a link command names
 	DryRun   bool         `json:"dry_run,omitempty"` // reload --dry-run
+	Sysctl   *SysctlArg   `json:"sysctl,omitempty"`  // gw sysctl
 	List     *ListOptions `json:"list,omitempty"`
 	Batch    []Command    `json:"batch,omitempty"` // OpRestore: the commands to apply at once
 }
@@ -159,6 +160,16 @@ func (c *Config) Apply(cmd Command) error {
 		return c.SetTimeouts(*cmd.Timeouts)
 	case OpRestore:
 		return c.ApplyBatch(cmd.Batch)
+	case OpSysctlSet:
+		if err := need(cmd.Sysctl != nil && cmd.Sysctl.Value != nil); err != nil {
+			return err
+		}
+		sw, err := c.Sysctl.Switch(cmd.Sysctl.Name)
+		if err != nil {
+			return err
+		}
+		*sw = *cmd.Sysctl.Value
+		return nil
 	case OpAddAddr, OpDelAddr:
 		if err := need(cmd.Addr != nil); err != nil {
 			return err

@@ -29,6 +29,7 @@ type VirtualService struct {
 // ipvsadm's int subtraction can misorder addresses 2^31 apart).
 type Config struct {
 	Timeouts Timeouts         `json:"timeouts"`
+	Sysctl   Sysctl           `json:"sysctl"`
 	Services []VirtualService `json:"services,omitempty"`
 	Addrs    []Addr           `json:"addrs,omitempty"`
 	Routes   []Route          `json:"routes,omitempty"`
@@ -40,7 +41,7 @@ func NewConfig() *Config { return &Config{Timeouts: DefaultTimeouts} }
 
 // Clone returns a deep copy of c.
 func (c *Config) Clone() *Config {
-	n := &Config{Timeouts: c.Timeouts,
+	n := &Config{Timeouts: c.Timeouts, Sysctl: c.Sysctl,
 		Addrs:  slices.Clone(c.Addrs),
 		Routes: slices.Clone(c.Routes),
 		Neighs: slices.Clone(c.Neighs),
@@ -59,7 +60,7 @@ func (c *Config) Clone() *Config {
 
 // Equal reports whether c and o describe the same state.
 func (c *Config) Equal(o *Config) bool {
-	return c.Timeouts == o.Timeouts &&
+	return c.Timeouts == o.Timeouts && c.Sysctl == o.Sysctl &&
 		slices.Equal(c.Addrs, o.Addrs) && slices.Equal(c.Routes, o.Routes) && slices.Equal(c.Neighs, o.Neighs) &&
 		slices.EqualFunc(c.Services, o.Services, func(a, b VirtualService) bool {
 			return a.Service.Equal(b.Service) && slices.Equal(a.Dests, b.Dests) && slices.Equal(a.Laddrs, b.Laddrs)
@@ -279,7 +280,7 @@ func (c *Config) DelLaddr(k ServiceKey, a netip.Addr) error {
 // SetTimeouts sets session timeouts in seconds (ipvsadm --set); a zero field
 // leaves that timeout unchanged, as in the kernel.
 func (c *Config) SetTimeouts(t Timeouts) error {
-	for _, v := range []uint32{t.TCP, t.TCPFin, t.UDP, t.SynRecv} {
+	for _, v := range []uint32{t.TCP, t.TCPFin, t.UDP, t.SynRecv, t.UDPOneway} {
 		if v > MaxTimeout {
 			return invalidf("timeout %d above the maximum %d", v, MaxTimeout)
 		}
@@ -295,6 +296,9 @@ func (c *Config) SetTimeouts(t Timeouts) error {
 	}
 	if t.SynRecv != 0 {
 		c.Timeouts.SynRecv = t.SynRecv
+	}
+	if t.UDPOneway != 0 {
+		c.Timeouts.UDPOneway = t.UDPOneway
 	}
 	return nil
 }

@@ -220,7 +220,7 @@ func TestConfigOps(t *testing.T) {
 	}
 	// --set 0 leaves a timeout unchanged.
 	mustApply(t, c, "--set 0 30 0")
-	if c.Timeouts != (Timeouts{TCP: 900, TCPFin: 30, UDP: 300, SynRecv: 60}) {
+	if c.Timeouts != (Timeouts{TCP: 900, TCPFin: 30, UDP: 300, SynRecv: 60, UDPOneway: 5}) {
 		t.Errorf("timeouts %v", c.Timeouts)
 	}
 	// Clear keeps timeouts and the stack.

@@ -37,6 +37,7 @@ func (c Change) String() string { return string(c.Kind) + " " + c.Text }
 func Merge(base, file, running *Config) (*Config, []Change, error) {
 	m := merger{next: running.Clone(), file: file}
 	m.timeouts(base.Timeouts, file.Timeouts)
+	m.sysctl(base.Sysctl, file.Sysctl)
 	n := m.next
 	mergeSet(&m, "address", base.Addrs, file.Addrs, func() []Addr { return n.Addrs },
 		func(a Addr) string { return a.Prefix.Addr().String() }, n.DelAddr, n.AddAddr)
@@ -88,7 +89,8 @@ func (m *merger) timeouts(base, file Timeouts) {
 		name             string
 		base, file, have uint32
 	}{{"tcp", base.TCP, file.TCP, cur.TCP}, {"tcpfin", base.TCPFin, file.TCPFin, cur.TCPFin},
-		{"udp", base.UDP, file.UDP, cur.UDP}, {"syn_recv", base.SynRecv, file.SynRecv, cur.SynRecv}} {
+		{"udp", base.UDP, file.UDP, cur.UDP}, {"syn_recv", base.SynRecv, file.SynRecv, cur.SynRecv},
+		{"udp_oneway", base.UDPOneway, file.UDPOneway, cur.UDPOneway}} {
 		if f.base != f.file && f.file != f.have {
 			m.do('~', fmt.Sprintf("timeout %s %d→%d", f.name, f.have, f.file), func() error { return nil })
 		}
@@ -102,9 +104,23 @@ func (m *merger) timeouts(base, file Timeouts) {
 			return have
 		}
 		t = Timeouts{TCP: pick(base.TCP, file.TCP, t.TCP), TCPFin: pick(base.TCPFin, file.TCPFin, t.TCPFin),
-			UDP: pick(base.UDP, file.UDP, t.UDP), SynRecv: pick(base.SynRecv, file.SynRecv, t.SynRecv)}
+			UDP: pick(base.UDP, file.UDP, t.UDP), SynRecv: pick(base.SynRecv, file.SynRecv, t.SynRecv),
+			UDPOneway: pick(base.UDPOneway, file.UDPOneway, t.UDPOneway)}
 		if err := m.next.SetTimeouts(t); err != nil && m.err == nil {
 			m.err = err
+		}
+	}
+}
+
+// sysctl takes each switch the file changed.
+func (m *merger) sysctl(base, file Sysctl) {
+	for _, name := range SysctlNames {
+		b, _ := base.Switch(name)
+		f, _ := file.Switch(name)
+		cur, _ := m.next.Sysctl.Switch(name)
+		if *b != *f && *cur != *f {
+			v := *f
+			m.do('~', fmt.Sprintf("sysctl %s %t→%t", name, *cur, v), func() error { *cur = v; return nil })
 		}
 	}
 }

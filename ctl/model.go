@@ -480,11 +480,14 @@ type Timeouts struct {
 	TCPFin  uint32 `json:"tcpfin"`
 	UDP     uint32 `json:"udp"`
 	SynRecv uint32 `json:"syn_recv"`
+	// UDPOneway holds a FULLNAT or NAT UDP session that has not seen a
+	// reply yet (a spoofed source's: evicted first, and soon gone).
+	UDPOneway uint32 `json:"udp_oneway"`
 }
 
 // DefaultTimeouts are the LVS defaults: 15 min, 2 min, 5 min, and 60 s in
 // SYN_RECV.
-var DefaultTimeouts = Timeouts{TCP: 900, TCPFin: 120, UDP: 300, SynRecv: 60}
+var DefaultTimeouts = Timeouts{TCP: 900, TCPFin: 120, UDP: 300, SynRecv: 60, UDPOneway: 5}
 
 // ipvsadm returns the timeouts ipvsadm --set and --timeout show.
 func (t Timeouts) ipvsadm() Timeouts { return Timeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP} }
@@ -548,4 +551,42 @@ func (c *Config) CheckServed() error {
 		}
 	}
 	return nil
+}
+
+// Sysctl are the gateway-wide switches LVS keeps as sysctls
+// (net.ipv4.vs.*), all off by default as in LVS; `gw sysctl` reads and sets
+// them at runtime, [session] sets them in the file.
+type Sysctl struct {
+	// ExpireNodestConn: a client packet of a session whose destination
+	// was deleted expires the session, and is scheduled afresh.
+	ExpireNodestConn bool `json:"expire_nodest_conn"`
+	// ExpireQuiescentTemplate: a persistence template of a destination of
+	// weight 0 is not used; the client is scheduled afresh.
+	ExpireQuiescentTemplate bool `json:"expire_quiescent_template"`
+	// SecureTCP: shorter timeouts for half-open TCP sessions (SYN_RECV
+	// 10 s), as LVS's secure_tcp defence against SYN floods.
+	SecureTCP bool `json:"secure_tcp"`
+	// LooseIngress: a session's packets may arrive on any port, not only
+	// the one its other direction leaves from (fngw's own; for ECMP
+	// uplinks that return traffic on another port).
+	LooseIngress bool `json:"loose_ingress"`
+}
+
+// SysctlNames lists the switches by their LVS names, in Sysctl's order.
+var SysctlNames = [...]string{"expire_nodest_conn", "expire_quiescent_template", "secure_tcp", "loose_ingress"}
+
+// Switch returns the switch named name (with or without the
+// "net.ipv4.vs." prefix), for reading and setting.
+func (s *Sysctl) Switch(name string) (*bool, error) {
+	switch strings.TrimPrefix(name, "net.ipv4.vs.") {
+	case "expire_nodest_conn":
+		return &s.ExpireNodestConn, nil
+	case "expire_quiescent_template":
+		return &s.ExpireQuiescentTemplate, nil
+	case "secure_tcp":
+		return &s.SecureTCP, nil
+	case "loose_ingress":
+		return &s.LooseIngress, nil
+	}
+	return nil, invalidf("unknown switch %q; use one of %s", name, strings.Join(SysctlNames[:], ", "))
 }

@@ -83,7 +83,7 @@ func TestRestoreIpvsadmSave(t *testing.T) {
 	if err := restore(t, c, ipvsadmSave); err != nil {
 		t.Fatal(err)
 	}
-	if c.Timeouts != (Timeouts{TCP: 1800, TCPFin: 60, UDP: 120, SynRecv: 60}) {
+	if c.Timeouts != (Timeouts{TCP: 1800, TCPFin: 60, UDP: 120, SynRecv: 60, UDPOneway: 5}) {
 		t.Errorf("timeouts %v", c.Timeouts)
 	}
 	if len(c.Services) != 5 {

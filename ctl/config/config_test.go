@@ -178,7 +178,7 @@ func TestFull(t *testing.T) {
 	if f.Ctl.Metrics != "" || f.Log.Level != "debug" || f.IdleSleepUS != 50 || f.IdlePolls != 128 || f.Pool.Mbufs != 65535 || f.Pool.CacheSize != 128 {
 		t.Errorf("settings %+v %+v", f.Ctl, f.Pool)
 	}
-	if f.LB.Timeouts != (ctl.Timeouts{TCP: 600, TCPFin: 120, UDP: 60, SynRecv: 60}) {
+	if f.LB.Timeouts != (ctl.Timeouts{TCP: 600, TCPFin: 120, UDP: 60, SynRecv: 60, UDPOneway: 5}) {
 		t.Errorf("timeouts %v", f.LB.Timeouts)
 	}
 	var save strings.Builder

@@ -118,6 +118,12 @@ type rawSession struct {
 	TCPFinTimeout   *int `toml:"tcp_fin_timeout"`
 	UDPTimeout      *int `toml:"udp_timeout"`
 	SynRecvTimeout  *int `toml:"tcp_syn_recv_timeout"`
+	UDPOneway       *int `toml:"udp_oneway_timeout"`
+	// LVS's switches (ctl.Sysctl), default off.
+	ExpireNodestConn        bool `toml:"expire_nodest_conn"`
+	ExpireQuiescentTemplate bool `toml:"expire_quiescent_template"`
+	SecureTCP               bool `toml:"secure_tcp"`
+	LooseIngress            bool `toml:"loose_ingress"`
 }
 
 type rawPool struct {

@@ -453,7 +453,8 @@ func (v *validator) session(raw *rawFile, f *File) {
 		p   *int
 		dst *uint32
 	}{{"session.tcp_timeout", raw.Session.TCPTimeout, &t.TCP}, {"session.tcp_fin_timeout", raw.Session.TCPFinTimeout, &t.TCPFin},
-		{"session.udp_timeout", raw.Session.UDPTimeout, &t.UDP}, {"session.tcp_syn_recv_timeout", raw.Session.SynRecvTimeout, &t.SynRecv}} {
+		{"session.udp_timeout", raw.Session.UDPTimeout, &t.UDP}, {"session.tcp_syn_recv_timeout", raw.Session.SynRecvTimeout, &t.SynRecv},
+		{"session.udp_oneway_timeout", raw.Session.UDPOneway, &t.UDPOneway}} {
 		if x.p == nil {
 			continue
 		}
@@ -464,6 +465,9 @@ func (v *validator) session(raw *rawFile, f *File) {
 		*x.dst = uint32(*x.p)
 	}
 	f.LB.Timeouts = t
+	rs := &raw.Session
+	f.LB.Sysctl = ctl.Sysctl{ExpireNodestConn: rs.ExpireNodestConn, ExpireQuiescentTemplate: rs.ExpireQuiescentTemplate,
+		SecureTCP: rs.SecureTCP, LooseIngress: rs.LooseIngress}
 }
 
 // neededMbufs is what can hold mbufs at once: the ports' rx and tx

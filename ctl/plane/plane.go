@@ -242,6 +242,12 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 		return ctl.WriteCores(w, p.coreStatuses(), asJSON)
 	case ctl.OpMem:
 		return ctl.WriteMem(w, p.mem(), asJSON)
+	case ctl.OpSysctlShow:
+		name := ""
+		if cmd.Sysctl != nil {
+			name = cmd.Sysctl.Name
+		}
+		return ctl.WriteSysctl(w, p.cfg.Sysctl, name, asJSON)
 	case ctl.OpReload:
 		r, err := p.reload(cmd.DryRun)
 		if !cmd.DryRun {

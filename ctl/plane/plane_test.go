@@ -554,3 +554,24 @@ func TestRestoreFileAtStart(t *testing.T) {
 		t.Errorf("a reload of the unchanged file undid the restored state:\n%s", got)
 	}
 }
+
+// TestSysctl: LVS's switches, read and set at runtime with gw sysctl (LVS's
+// names), reach the datapath's snapshot; a bad name or value is refused.
+func TestSysctl(t *testing.T) {
+	r := newRig(t, baseFile+"[session]\nsecure_tcp = true\n")
+	if out := r.run("sysctl"); !strings.Contains(out, "net.ipv4.vs.secure_tcp = 1\n") || !strings.Contains(out, "net.ipv4.vs.expire_nodest_conn = 0\n") {
+		t.Errorf("gw sysctl:\n%s", out)
+	}
+	r.run("sysctl -w net.ipv4.vs.expire_nodest_conn=1")
+	if out := r.run("sysctl expire_nodest_conn"); out != "net.ipv4.vs.expire_nodest_conn = 1\n" {
+		t.Errorf("after setting it: %q", out)
+	}
+	if !r.dp.Services.Load().Policy().ExpireNodestConn || !r.dp.Services.Load().Timeouts().SecureTCP {
+		t.Errorf("the snapshot: %+v, %+v", r.dp.Services.Load().Policy(), r.dp.Services.Load().Timeouts())
+	}
+	for _, bad := range []string{"sysctl nosuch=1", "sysctl secure_tcp=2"} {
+		if _, err := ctl.ParseCommandLine(strings.Fields(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

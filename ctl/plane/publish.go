@@ -183,7 +183,8 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 			sc.LocalAddrs = append(sc.LocalAddrs, nat.LocalAddr{Addr: header.Addr4From(l.Addr), Port: pid})
 		}
 		if s.Persistent {
-			spec.persist = sched.Persistence{Timeout: time.Duration(s.Timeout) * time.Second, Netmask: s.Netmask}
+			spec.persist = sched.Persistence{Timeout: time.Duration(s.Timeout) * time.Second, Netmask: s.Netmask,
+				ExpireQuiescent: cfg.Sysctl.ExpireQuiescentTemplate}
 		}
 		b := prev[key]
 		if b == nil || !b.spec.equal(&spec) {
@@ -204,15 +205,17 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		scheds[key] = b
 		confs = append(confs, sc)
 	}
-	// The snapshot carries the timeouts, so the datapath's follow the
-	// configuration on every path that changes it (--set, -R, reload), and
-	// only once the change is applied.
+	// The snapshot carries the timeouts and the switches, so the datapath's
+	// follow the configuration on every path that changes it (--set, gw
+	// sysctl, -R, reload), and only once the change is applied.
 	t := cfg.Timeouts
-	to := nat.Timeouts{TCP: seconds(t.TCP), TCPFin: seconds(t.TCPFin), UDP: seconds(t.UDP), SynRecv: seconds(t.SynRecv)}
+	to := nat.Timeouts{TCP: seconds(t.TCP), TCPFin: seconds(t.TCPFin), UDP: seconds(t.UDP), SynRecv: seconds(t.SynRecv),
+		UDPOneway: seconds(t.UDPOneway), SecureTCP: cfg.Sysctl.SecureTCP}
 	svcs, err := nat.NewServices(confs, to, p.limits)
 	if err != nil {
 		return nil, nil, err
 	}
+	svcs = svcs.WithPolicy(nat.Policy{ExpireNodestConn: cfg.Sysctl.ExpireNodestConn, LooseIngress: cfg.Sysctl.LooseIngress})
 	p.svcIDs.keep(liveSvc)
 	p.destIDs.keep(liveDest)
 	return svcs, scheds, nil

@@ -299,7 +299,7 @@ func TestConfigTOML(t *testing.T) {
 		t.Errorf("neighbours %v", f.LB.Neighs)
 	}
 	if f.Session != (config.Session{CapacityPerCore: 4096}) || f.Pool != (config.Pool{Mbufs: 65535, CacheSize: 128, DataRoom: 2048}) ||
-		f.LB.Timeouts != (ctl.Timeouts{TCP: 600, TCPFin: 30, UDP: 60, SynRecv: 20}) {
+		f.LB.Timeouts != (ctl.Timeouts{TCP: 600, TCPFin: 30, UDP: 60, SynRecv: 20, UDPOneway: 5}) {
 		t.Errorf("session %+v pool %+v timeouts %+v", f.Session, f.Pool, f.LB.Timeouts)
 	}
 	// The services as the gateway would save them: every key written is
