@@ -1,6 +1,6 @@
 // Package ctl is the gateway's control-plane model and its ipvsadm-compatible
 // face: the public model of services, destinations and the user-space stack,
-// the desired-state Config with its operations and Diff, the client command
+// the desired-state Config with its operations and Merge, the client command
 // line (ipvsadm's and DPVS's laddr commands, the stack's, the gateway's own),
 // listings byte-for-byte like ipvsadm's and the gateway's status listings,
 // save/restore, and the LVS rate estimator. It is pure Go, does no I/O of its
@@ -8,7 +8,7 @@
 //
 //	argv ──ParseCommandLine──▶ Command ──(ctl/socket, JSON)──▶ ctl/plane ──▶ snapshots for the datapath
 //	restore file ──ReadRestore──▶ []Command ──Config.ApplyBatch──▶ Config
-//	TOML file ──(ctl/config)──▶ Config ──Diff(old,new)──▶ []Command ──Config.Apply
+//	TOML file ──(ctl/config)──▶ Config ──Merge(old file, new file, running)──▶ Config (a reload)
 //	Config + counters ──Config.Table──▶ Table ──Render/WriteList/WriteSave──▶ ipvsadm text or JSON
 //	datapath counters ──(ctl/plane)──▶ Link, CoreStatus, ... ──WriteLinks, WriteCores, ...──▶ text or JSON
 //
@@ -27,7 +27,8 @@
 //	              ParseArgsWith: host and service names too, through a Resolver the client provides.
 //	stackargs.go  ParseStackArgs: "addr|route|neigh add|del|show" in iproute2 style.
 //	usage.go      -h and -v texts.
-//	diff.go       Diff(old, new): ordered commands for a configuration reload.
+//	merge.go      Merge: a reload's three-way merge and its report; Overlay: a saved state restored at start.
+//	conflict.go   CheckConflicts: objects that can only be a mistake together.
 //	stats.go      Counters, Rates, Stats, the ip_vs_est.c Estimator, Table (what listings show), Conn.
 //	format.go     Render, WriteList, WriteLaddrs: ipvsadm's print_* functions and JSON.
 //	save.go       WriteSave (ipvsadm -S, lossless) and ReadRestore (ipvsadm -R input).

@@ -29,8 +29,9 @@ func (c Change) String() string { return string(c.Kind) + " " + c.Text }
 // added to or changed in the file is added, or replaced by the file's; an
 // object deleted from the file is deleted. A service the file changed (its
 // attributes, destinations or local addresses) that was deleted at runtime
-// comes back as the file has it. Objects are matched by identity as in
-// Diff.
+// comes back as the file has it. Objects are matched by identity: services
+// by key, destinations by address and port, local addresses, interface
+// addresses, routes by prefix, neighbours by port and address.
 //
 // The result is valid as far as Config's operations check; an error names
 // the change that could not be made.

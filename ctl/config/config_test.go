@@ -479,9 +479,9 @@ func TestLcoresOnSharedCPU(t *testing.T) {
 	}
 }
 
-// TestReloadDiff: the LB part of two files differs by the commands Diff
-// gives, and applying them reaches the new file's state.
-func TestReloadDiff(t *testing.T) {
+// TestReloadMerge: a reload of a file whose one service and one
+// destination changed makes exactly those two changes.
+func TestReloadMerge(t *testing.T) {
 	a, err := Parse("a", []byte(full))
 	if err != nil {
 		t.Fatal(err)
@@ -490,13 +490,9 @@ func TestReloadDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmds := ctl.Diff(a.LB, b.LB)
-	if len(cmds) != 2 || cmds[0].String() != "-E -t 198.18.1.100:80 -s rr -p 600 -M 255.255.255.0" || cmds[1].String() != "-e -t 198.18.1.100:80 -r 10.0.0.1:8080 --fullnat -w 5 -x 100 -y 10" {
-		t.Fatalf("diff %q", cmds)
-	}
-	c := a.LB.Clone()
-	if err := c.ApplyBatch(cmds); err != nil || !c.Equal(b.LB) {
-		t.Fatal(err)
+	got, changes, err := ctl.Merge(a.LB, b.LB, a.LB)
+	if err != nil || len(changes) != 2 || !got.Equal(b.LB) {
+		t.Fatalf("merge: %v, changes %v", err, changes)
 	}
 }
 
