@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"time"
 
 	"fngw/header"
@@ -355,6 +356,26 @@ func (s *Services) Timeouts() Timeouts { return s.to }
 func (s *Services) WithPolicy(p Policy) *Services {
 	c := *s
 	c.pol = p
+	return &c
+}
+
+// WithRetiredLaddrs returns a copy of s that also counts addrs as local
+// addresses (IsLocalAddr): addresses no service has any more whose ports
+// sessions still hold, so that their real servers' replies still reach the
+// core owning each port until those sessions end (as LVS keeps the
+// connections of a removed service).
+func (s *Services) WithRetiredLaddrs(addrs []header.Addr4) *Services {
+	if len(addrs) == 0 {
+		return s
+	}
+	all := slices.Clone(addrs)
+	for i := range s.svcs {
+		for _, l := range s.svcs[i].laddrs {
+			all = append(all, l.Addr)
+		}
+	}
+	c := *s
+	c.laddrs = newAddrSet(all)
 	return &c
 }
 

@@ -51,6 +51,11 @@ func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 			}
 		}
 	}
+	for a, port := range p.retired {
+		if _, ok := want[a]; !ok {
+			want[a] = owned{p.portIDs[port], netip.PrefixFrom(a, a.BitLen()), arp.OwnLocalAddr}
+		}
+	}
 	p.learnedAddrs(cfg, want)
 	return want, nil
 }
@@ -75,13 +80,19 @@ func (p *Plane) apply(next *ctl.Config, announce bool) error {
 	if err != nil {
 		return ctl.Invalidf("%v", err)
 	}
+	retired := p.retiring(next)
+	svcs = svcs.WithRetiredLaddrs(retiredAddrs(retired))
+	prev := p.retired
+	p.retired = retired // ownedAddrs keeps them owned
 	want, err := p.ownedAddrs(next)
 	if err != nil {
+		p.retired = prev
 		return err
 	}
 	added, err := p.syncStack(next, want)
 	if err != nil {
 		// Put the stack back as the running configuration has it.
+		p.retired = prev
 		if back, err2 := p.ownedAddrs(p.cfg); err2 == nil {
 			p.syncStack(p.cfg, back)
 		}
@@ -201,6 +212,14 @@ func (p *Plane) announce() {
 // and once it is gone the gateway would neither answer ARP for it nor steer the
 // replies to the owning core.
 func (p *Plane) laddrIdle(a netip.Addr) error {
+	if inUse := p.laddrInUse(a); inUse > 0 {
+		return ctl.Invalidf("local address %s has %d connection(s) in use; delete it once they have ended (quiesce the service's destinations with -w 0 first)", a, inUse)
+	}
+	return nil
+}
+
+// laddrInUse is how many ports of local address a the cores hold.
+func (p *Plane) laddrInUse(a netip.Addr) int64 {
 	var buf []nat.LaddrUsage
 	var inUse int64
 	for _, c := range p.dp.Cores {
@@ -210,8 +229,60 @@ func (p *Plane) laddrIdle(a netip.Addr) error {
 			}
 		}
 	}
-	if inUse > 0 {
-		return ctl.Invalidf("local address %s has %d connection(s) in use; delete it once they have ended (quiesce the service's destinations with -w 0 first)", a, inUse)
+	return inUse
+}
+
+// retiring returns the local addresses that stay retired once next is the
+// running configuration: those the running one has and next has not (a
+// service deleted, a reload, -R, -C) while connections hold their ports,
+// and those retired before that next does not have again and that are
+// still in use. A retired local address stays owned (ARP) and a local
+// address for the datapath (replies steered to the core owning their
+// port) until its connections end, as LVS keeps the connections of a
+// removed service; the tick releases it then.
+func (p *Plane) retiring(next *ctl.Config) map[netip.Addr]string {
+	has := make(map[netip.Addr]bool)
+	for _, vs := range next.Services {
+		for _, l := range vs.Laddrs {
+			has[l.Addr] = true
+		}
 	}
-	return nil
+	out := make(map[netip.Addr]string)
+	keep := func(a netip.Addr, port string) {
+		if !has[a] && p.laddrInUse(a) > 0 {
+			out[a] = port
+		}
+	}
+	for a, port := range p.retired {
+		keep(a, port)
+	}
+	if p.cfg != nil {
+		for _, vs := range p.cfg.Services {
+			for _, l := range vs.Laddrs {
+				keep(l.Addr, l.Port)
+			}
+		}
+	}
+	return out
+}
+
+func retiredAddrs(r map[netip.Addr]string) []header.Addr4 {
+	var out []header.Addr4
+	for a := range r {
+		out = append(out, header.Addr4From(a))
+	}
+	return out
+}
+
+// releaseRetired lets go of the retired local addresses whose connections
+// have ended (every tick).
+func (p *Plane) releaseRetired() {
+	for a := range p.retired {
+		if p.laddrInUse(a) == 0 {
+			if err := p.apply(p.cfg, false); err != nil {
+				p.log.Error("releasing retired local addresses", "err", err)
+			}
+			return
+		}
+	}
 }

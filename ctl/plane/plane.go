@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"runtime"
 	"time"
@@ -67,6 +68,10 @@ type Plane struct {
 	list        listBufs
 	reloadOK    bool      // the last reload succeeded (or none was tried)
 	loadedAt    time.Time // the last successful load of the file: New or a reload
+
+	// retired local addresses, still owned while connections hold their
+	// ports: address → port name (apply.go, retiring)
+	retired map[netip.Addr]string
 
 	// The kernel path (kernel.go): nil kernel without kernel interfaces.
 	kernel       *kernel.Sync

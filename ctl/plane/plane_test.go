@@ -188,9 +188,11 @@ func TestCommandsReachTheWorker(t *testing.T) {
 		t.Fatal("no new services snapshot published")
 	}
 	owned := map[netip.Addr]arp.OwnKind{}
-	for _, a := range r.dp.Stack().Addrs() {
-		owned[a.Prefix.Addr()] = a.Kind
-	}
+	r.dp.Control.Do(func() { // the stack is the control goroutine's
+		for _, a := range r.dp.Stack().Addrs() {
+			owned[a.Prefix.Addr()] = a.Kind
+		}
+	})
 	if owned[vip] != arp.OwnVIP || owned[lip] != arp.OwnLocalAddr {
 		t.Errorf("stack owns %v; want the VIP and the local address", owned)
 	}
@@ -574,4 +576,32 @@ func TestSysctl(t *testing.T) {
 			t.Errorf("%s accepted", bad)
 		}
 	}
+}
+
+// TestRetiredLaddr: a local address whose service is deleted while
+// connections hold its ports stays owned (ARP) and a local address for the
+// datapath (replies steered to their core) until those connections end,
+// then goes.
+func TestRetiredLaddr(t *testing.T) {
+	r := newRig(t, baseFile+"[session]\ntcp_syn_recv_timeout = 1\n")
+	r.runAll(fullnat)
+	r.syn(40000)
+	r.run("adm -D -t 198.18.1.100:80")
+	owns := func() (yes bool) {
+		r.dp.Control.Do(func() { // the stack is the control goroutine's
+			for _, a := range r.dp.Stack().Addrs() {
+				yes = yes || a.Prefix.Addr() == lip && a.Kind == arp.OwnLocalAddr
+			}
+		})
+		return yes
+	}
+	if !owns() || !r.dp.Services.Load().IsLocalAddr(header.Addr4From(lip)) {
+		t.Fatal("the deleted service's local address was dropped while a connection holds one of its ports")
+	}
+	harness.Eventually(t, 10*time.Second, "the retired local address released", func() error {
+		if owns() || r.dp.Services.Load().IsLocalAddr(header.Addr4From(lip)) {
+			return fmt.Errorf("still owned")
+		}
+		return nil
+	})
 }

@@ -63,6 +63,7 @@ func (p *Plane) rawDest(id uint32) ctl.Counters {
 func (p *Plane) tick() {
 	p.refreshNeighs()
 	p.sweepIDs()
+	p.releaseRetired()
 	p.est.init()
 	tickAll(p.svcIDs.byKey, p.est.svc, p.est.zsvc, p.rawService)
 	tickAll(p.destIDs.byKey, p.est.dest, p.est.zdest, p.rawDest)
