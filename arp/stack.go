@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"fngw/header"
+	"fngw/mix"
 )
 
 // Port is a gateway port: a NIC port (DPDK ethdev) whose L2/L3 the stack
@@ -148,7 +149,7 @@ func NewStack[P any](cfg NeighConfig, hooks Hooks[P]) *Stack[P] {
 		hooks:  hooks,
 		ports:  make(map[uint16]Port),
 		routes: make(map[netip.Prefix]Route),
-		mul:    mix64(seed) | 1,
+		mul:    mix.Uint64(seed) | 1,
 	}
 	s.neigh = NewNeighTable(cfg, NeighHooks[P]{Solicit: s.solicit, Transmit: hooks.Transmit, Drop: hooks.Drop})
 	s.snap.Store(&Snapshot{routes: buildLPM(nil)})
@@ -156,16 +157,6 @@ func NewStack[P any](cfg NeighConfig, hooks Hooks[P]) *Stack[P] {
 	s.neigh.changed = true
 	s.publish()
 	return s
-}
-
-// mix64 is the splitmix64 finalizer, spreading a seed's bits over a word.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 // Snapshot returns the latest published snapshot. Unlike every other method it

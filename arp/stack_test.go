@@ -13,6 +13,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"fngw/header"
+	"fngw/mix"
 )
 
 var (
@@ -504,7 +505,7 @@ func TestSnapshotMapSeeded(t *testing.T) {
 	// The attacker's addresses: on-link (10.1.0.0/16, port 1), home slots
 	// within 24 slots before the router's in the 2048-slot map that 512 to
 	// 1023 entries make.
-	mul, shift := mix64(known)|1, uint8(64-11)
+	mul, shift := mix.Uint64(known)|1, uint8(64-11)
 	home := func(a header.Addr4) int { return int(snapKey(1, a)*mul>>shift) & 2047 }
 	var chosen []header.Addr4
 	var miss header.Addr4 // an absent address homed at the router's slot

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"fngw/header"
+	"fngw/mix"
 )
 
 // PortRange is the range of local ports FULLNAT allocates, inclusive.
@@ -179,7 +180,7 @@ func (p *PortPools) Alloc(proto uint8, lip, rip header.Addr4, rport uint16) (poo
 		var found bool
 		if pool, found = p.index[k]; !found {
 			pool = int32(len(p.pools))
-			key := uint32(mix64(p.seed ^ k.addrs ^ uint64(k.port)<<40))
+			key := uint32(mix.Uint64(p.seed ^ k.addrs ^ uint64(k.port)<<40))
 			p.pools = append(p.pools, portPool{laddr: p.laddrSlot(lip), key: key})
 			p.index[k] = pool
 		}
@@ -259,15 +260,6 @@ func feistel(x, key uint32, half uint) uint32 {
 		l, r = r, (l^f)&mask
 	}
 	return l<<half | r
-}
-
-// mix64 is a 64-bit finaliser (splitmix64's).
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
 }
 
 // Free returns lport to pool (a handle from Alloc).

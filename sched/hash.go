@@ -3,6 +3,8 @@ package sched
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"fngw/mix"
 )
 
 // Fixed seeds for the schedulers whose choice must be the same on every
@@ -18,29 +20,18 @@ const (
 	seedMHSkip   = 0x27d4eb2f165667c5 // mh destination skips
 )
 
-// mix64 is the splitmix64 finalizer: a bijective mix in which every input bit
-// affects every output bit.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 // hashKey hashes an address and a port. LVS folds an IPv6 address into 32 bits
 // before hashing; this hashes all of it, so IPv6 clients that differ only in folded
 // words do not collide.
 func hashKey(a netip.Addr, port uint16, seed uint64) uint64 {
 	if a.Is4() {
 		b := a.As4()
-		return mix64(seed ^ uint64(binary.BigEndian.Uint32(b[:]))<<16 ^ uint64(port))
+		return mix.Uint64(seed ^ uint64(binary.BigEndian.Uint32(b[:]))<<16 ^ uint64(port))
 	}
 	b := a.As16()
-	h := mix64(seed ^ binary.BigEndian.Uint64(b[:8]))
-	h = mix64(h ^ binary.BigEndian.Uint64(b[8:]))
-	return mix64(h ^ uint64(port))
+	h := mix.Uint64(seed ^ binary.BigEndian.Uint64(b[:8]))
+	h = mix.Uint64(h ^ binary.BigEndian.Uint64(b[8:]))
+	return mix.Uint64(h ^ uint64(port))
 }
 
 // The sh and dh bucket table. LVS's default has 256 buckets

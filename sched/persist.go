@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"fngw/mix"
 )
 
 // Persistence is a service's persistence (ipvsadm -p TIMEOUT -M NETMASK): new
@@ -52,11 +54,11 @@ type tmplKey struct {
 }
 
 func (k *tmplKey) hash(seed uint64) uint64 {
-	h := mix64(seed ^ binary.BigEndian.Uint64(k.client[:8]))
-	h = mix64(h ^ binary.BigEndian.Uint64(k.client[8:]))
-	h = mix64(h ^ binary.BigEndian.Uint64(k.vip[:8]))
-	h = mix64(h ^ binary.BigEndian.Uint64(k.vip[8:]))
-	return mix64(h ^ uint64(k.vport)<<8 ^ uint64(k.proto))
+	h := mix.Uint64(seed ^ binary.BigEndian.Uint64(k.client[:8]))
+	h = mix.Uint64(h ^ binary.BigEndian.Uint64(k.client[8:]))
+	h = mix.Uint64(h ^ binary.BigEndian.Uint64(k.vip[:8]))
+	h = mix.Uint64(h ^ binary.BigEndian.Uint64(k.vip[8:]))
+	return mix.Uint64(h ^ uint64(k.vport)<<8 ^ uint64(k.proto))
 }
 
 type tmplEntry struct {
@@ -124,7 +126,7 @@ func newTmplTables(ncores, capacity int, gen int32, seed uint64) []tmplTable {
 }
 
 // coreSeed derives core c's table seed from a service's.
-func coreSeed(seed uint64, c int) uint64 { return mix64(seed + uint64(c)*0x9e3779b97f4a7c15) }
+func coreSeed(seed uint64, c int) uint64 { return mix.Uint64(seed + uint64(c)*0x9e3779b97f4a7c15) }
 
 func (s *Service) setPersistence(p Persistence) error {
 	if p.Timeout < 0 {
