@@ -218,7 +218,9 @@ func TestErrors(t *testing.T) {
 		want []string // "LINE: text" of each error, in order
 	}{
 		{"syntax", "[eal\nlcores = 1\n", []string{"2: expected '.' or ']' to end table name"}},
-		{"type", "[eal]\nlcores = \"0-1\"\nmemory_mb = \"lots\"\n", []string{"3: eal.memory_mb: incompatible types"}},
+		{"type", "[eal]\nlcores = \"0-1\"\nmemory_mb = \"lots\"\n", []string{`3: eal.memory_mb: an integer, not the string "lots"`, "port: no [[port]]"}},
+		{"types beside other problems", brief + "[[service]]\nproto = \"tcp\"\nvip = \"198.18.1.100:80\"\npersistent = \"yes\"\n[[service.dest]]\naddr = \"10.0.0.1\"\nfwd = \"warp\"\nweight = \"3\"\n",
+			[]string{`22: service[0].persistent: an integer, not the string "yes"`, `25: service[0].dest[0].fwd: unknown forwarding mode "warp"`, `26: service[0].dest[0].weight: an integer, not the string "3"`}},
 		{"unknown keys", brief + "speed = 10\n[[port]]\nname = \"dpdk1\"\ndevice = \"net_tap1\"\nqueues = 1\nnme = \"x\"\n[bogus]\na = 1\nb = 2\n",
 			[]string{`19: ctl.speed: unknown key "speed"; accepted here: socket, metrics`, `24: port[1].nme: unknown key "nme"; accepted here: name, device`, `25: bogus: unknown key "bogus"`}},
 		{"unknown dest key", brief + "[[service]]\nproto = \"tcp\"\nvip = \"198.18.1.100:80\"\n[[service.dest]]\naddr = \"10.0.0.1\"\nfwd = \"masq\"\n[[service.dest]]\naddr = \"10.0.0.2\"\nfwd = \"masq\"\nwieght = 2\n",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -337,8 +338,28 @@ func Load(path string) (*File, error) {
 // line. A TOML syntax or type error stops at that error (with its line);
 // otherwise every problem is reported at once, as Errors.
 func Parse(name string, data []byte) (*File, error) {
+	// Values of the wrong type are found and taken out first, so that they
+	// are reported beside the other problems rather than alone.
+	var doc map[string]any
+	if _, err := toml.Decode(string(data), &doc); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, Errors{{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}}
+		}
+		return nil, Errors{{File: name, Msg: err.Error()}}
+	}
+	var probs []typeProblem
+	pruneTypes(doc, reflect.TypeFor[rawFile](), "", &probs)
+	text := string(data)
+	if len(probs) > 0 {
+		var b strings.Builder
+		if err := toml.NewEncoder(&b).Encode(doc); err != nil {
+			return nil, Errors{{File: name, Msg: err.Error()}}
+		}
+		text = b.String()
+	}
 	var raw rawFile
-	md, err := toml.Decode(string(data), &raw)
+	md, err := toml.Decode(text, &raw)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -352,6 +373,9 @@ func Parse(name string, data []byte) (*File, error) {
 		return nil, Errors{{File: name, Msg: err.Error()}}
 	}
 	v := &validator{name: name, pos: buildIndex(string(data)), md: md}
+	for _, p := range probs {
+		v.errf(p.key, "%s, not %s", p.want, describe(p.got))
+	}
 	v.unknownKeys(md.Undecoded())
 	f := v.file(&raw)
 	if len(v.errs) > 0 {
