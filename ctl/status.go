@@ -102,6 +102,8 @@ type CoreStatus struct {
 	Sessions    int64             `json:"sessions"`
 	Created     uint64            `json:"sessions_created"`
 	Expired     uint64            `json:"sessions_expired"`
+	Evicted     uint64            `json:"sessions_evicted"`      // unreplied sessions ended for new flows
+	Reclaimed   uint64            `json:"laddr_ports_reclaimed"` // unreplied FULLNAT sessions ended for their port
 	ICMPXlated  uint64            `json:"icmp_translated"`
 	ICMPSent    uint64            `json:"icmp_sent"` // errors originated: time exceeded, fragmentation needed
 	Utilisation float64           `json:"utilisation"`
