@@ -14,7 +14,9 @@ import (
 // lookup concurrently.
 //
 // An entry is 0 (no route), a 1-based index into nh, or lpmExt|g: the address
-// continues in the 256-entry group g of tbl8 (indexed by the next octet).
+// continues in the 256-entry group g of tbl8 (indexed by the next octet). A
+// multipath route's next hops are consecutive in nh, the first one saying
+// how many (paths).
 type lpm struct {
 	tbl16 []uint32 // 65536 entries, indexed by the top 16 bits
 	tbl8  []uint32 // groups of 256 entries
@@ -27,15 +29,17 @@ const lpmExt = 1 << 31
 // (connected subnets and "dev"-only static routes): the destination itself is
 // then the next hop.
 type nexthop struct {
-	port uint16
-	via  header.Addr4
+	port  uint16
+	paths uint8 // the first of a route's next hops: how many it has
+	via   header.Addr4
 }
 
-// lpmRoute is one prefix of a build: addr is masked to bits.
+// lpmRoute is one prefix of a build: addr is masked to bits; nh its next
+// hops (one, or the paths of a multipath route).
 type lpmRoute struct {
 	addr uint32
 	bits uint8
-	nh   nexthop
+	nh   []nexthop
 }
 
 // buildLPM builds a table from routes with distinct prefixes. Prefixes are
@@ -46,8 +50,14 @@ func buildLPM(routes []lpmRoute) *lpm {
 	slices.SortFunc(rs, func(a, b lpmRoute) int { return int(a.bits) - int(b.bits) })
 	t := &lpm{tbl16: make([]uint32, 1<<16), nh: make([]nexthop, 0, len(rs))}
 	for _, r := range rs {
-		t.nh = append(t.nh, r.nh)
-		t.insert(r.addr, r.bits, uint32(len(t.nh)))
+		first := len(t.nh) + 1
+		for i, h := range r.nh {
+			if i == 0 {
+				h.paths = uint8(len(r.nh))
+			}
+			t.nh = append(t.nh, h)
+		}
+		t.insert(r.addr, r.bits, uint32(first))
 	}
 	return t
 }
@@ -91,8 +101,13 @@ func (t *lpm) insert(addr uint32, bits uint8, v uint32) {
 	fill(t.tbl8[lo : lo+1<<(32-bits)])
 }
 
-// lookup returns the next hop of the longest prefix containing a.
-func (t *lpm) lookup(a uint32) (nexthop, bool) {
+// lookup returns the next hop of the longest prefix containing a: the
+// first, of a multipath route (lookupFlow picks one by a flow's hash).
+func (t *lpm) lookup(a uint32) (nexthop, bool) { return t.lookupFlow(a, 0) }
+
+// lookupFlow is lookup with a multipath route's next hop picked by the
+// flow hash h (the same flow, the same next hop).
+func (t *lpm) lookupFlow(a, h uint32) (nexthop, bool) {
 	e := t.tbl16[a>>16]
 	if e&lpmExt != 0 {
 		e = t.tbl8[int(e&^lpmExt)<<8|int(a>>8&0xff)]
@@ -103,5 +118,9 @@ func (t *lpm) lookup(a uint32) (nexthop, bool) {
 	if e == 0 {
 		return nexthop{}, false
 	}
-	return t.nh[e-1], true
+	nh := t.nh[e-1]
+	if nh.paths > 1 {
+		nh = t.nh[e-1+h%uint32(nh.paths)]
+	}
+	return nh, true
 }

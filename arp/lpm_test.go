@@ -7,15 +7,17 @@ import (
 	"fngw/header"
 )
 
-// refLookup is the linear-scan reference: the longest prefix containing a.
-func refLookup(routes []lpmRoute, a uint32) (nexthop, bool) {
+// refLookup is the linear-scan reference: the longest prefix containing a,
+// and of its next hops the one flow hash h picks.
+func refLookup(routes []lpmRoute, a, h uint32) (nexthop, bool) {
 	best, found := -1, false
 	var nh nexthop
 	for _, r := range routes {
 		if a&prefixMask(r.bits) == r.addr && int(r.bits) > best {
-			best, nh, found = int(r.bits), r.nh, true
+			best, nh, found = int(r.bits), r.nh[h%uint32(len(r.nh))], true
 		}
 	}
+	nh.paths = 0
 	return nh, found
 }
 
@@ -43,7 +45,11 @@ func randRoutes(r *rand.Rand, n int) []lpmRoute {
 			continue
 		}
 		seen[[2]uint32{a, uint32(bits)}] = true
-		rs = append(rs, lpmRoute{addr: a, bits: bits, nh: nexthop{port: uint16(len(rs)), via: header.Addr4FromUint32(r.Uint32())}})
+		var nh []nexthop // mostly one next hop, sometimes a multipath route
+		for range 1 + r.IntN(4)/3*r.IntN(4) {
+			nh = append(nh, nexthop{port: uint16(len(rs)), via: header.Addr4FromUint32(r.Uint32())})
+		}
+		rs = append(rs, lpmRoute{addr: a, bits: bits, nh: nh})
 	}
 	return rs
 }
@@ -54,8 +60,10 @@ func TestLPMMatchesLinearScan(t *testing.T) {
 		routes := randRoutes(r, n)
 		tbl := buildLPM(routes)
 		check := func(a uint32) {
-			got, gok := tbl.lookup(a)
-			want, wok := refLookup(routes, a)
+			h := r.Uint32()
+			got, gok := tbl.lookupFlow(a, h)
+			got.paths = 0
+			want, wok := refLookup(routes, a, h)
 			if got != want || gok != wok {
 				t.Fatalf("%d routes: lookup(%v) = %v,%v; reference %v,%v", n, header.Addr4FromUint32(a), got, gok, want, wok)
 			}

@@ -48,13 +48,34 @@ func (k RouteKind) String() string {
 }
 
 // Route is an IPv4 route. Via is the gateway; the zero netip.Addr means the
-// prefix is on-link (connected routes, and static "dev"-only routes).
+// prefix is on-link (connected routes, and static "dev"-only routes). More
+// lists the further next hops of an equal-cost multipath route (as a
+// routing daemon installs them): each flow takes one, by its hash
+// (Snapshot.RouteFlow).
 type Route struct {
 	Prefix netip.Prefix
 	Via    netip.Addr
 	Port   uint16
 	Kind   RouteKind
+	More   []Hop
 }
+
+// Hop is one further next hop of a multipath route.
+type Hop struct {
+	Via  netip.Addr
+	Port uint16
+}
+
+// MaxPaths is the most next hops a route may have.
+const MaxPaths = 16
+
+// Equal reports whether r and o are the same route.
+func (r Route) Equal(o Route) bool {
+	return r.Prefix == o.Prefix && r.Via == o.Via && r.Port == o.Port && r.Kind == o.Kind && slices.Equal(r.More, o.More)
+}
+
+// hops returns every next hop of r, the first one first.
+func (r Route) hops() []Hop { return append([]Hop{{r.Via, r.Port}}, r.More...) }
 
 // Dest is an address the configuration sends traffic to, a real server, whose
 // next hop the stack keeps a neighbour entry for (SetDests).
@@ -318,19 +339,31 @@ func (s *Stack[P]) AddRoute(r Route) error {
 	if old, ok := s.routes[r.Prefix]; ok {
 		return fmt.Errorf("route %v: a %s route on port %d exists; delete it first", r.Prefix, old.Kind, old.Port)
 	}
-	if r.Via.IsValid() {
-		via, err := addr4("gateway", r.Via)
+	if len(r.More)+1 > MaxPaths {
+		return fmt.Errorf("route %v: %d next hops; at most %d", r.Prefix, len(r.More)+1, MaxPaths)
+	}
+	for _, h := range r.hops() {
+		if h.Port != r.Port {
+			if p, err = s.port(h.Port); err != nil {
+				return err
+			}
+		}
+		if !h.Via.IsValid() {
+			continue
+		}
+		via, err := addr4("gateway", h.Via)
 		if err != nil {
 			return fmt.Errorf("route %v: %w", r.Prefix, err)
 		}
 		if _, _, own := s.snap.Load().Owned(via); own {
-			return fmt.Errorf("route %v: gateway %v is an address of this gateway", r.Prefix, r.Via)
+			return fmt.Errorf("route %v: gateway %v is an address of this gateway", r.Prefix, h.Via)
 		}
-		if !s.onLink(r.Port, r.Via) {
-			return fmt.Errorf("route %v: gateway %v is not in a connected subnet of %s; add an address in its subnet first", r.Prefix, r.Via, p.Name)
+		if !s.onLink(h.Port, h.Via) {
+			return fmt.Errorf("route %v: gateway %v is not in a connected subnet of %s; add an address in its subnet first", r.Prefix, h.Via, p.Name)
 		}
 	}
 	r.Kind = RouteStatic
+	r.More = slices.Clone(r.More)
 	s.routes[r.Prefix] = r
 	s.routesDirty = true
 	s.publish()
@@ -486,9 +519,13 @@ func (s *Stack[P]) publish() {
 	if s.routesDirty {
 		rs := make([]lpmRoute, 0, len(s.routes))
 		for _, r := range s.routes {
-			lr := lpmRoute{addr: header.Addr4From(r.Prefix.Addr()).Uint32(), bits: uint8(r.Prefix.Bits()), nh: nexthop{port: r.Port}}
-			if r.Via.IsValid() {
-				lr.nh.via = header.Addr4From(r.Via)
+			lr := lpmRoute{addr: header.Addr4From(r.Prefix.Addr()).Uint32(), bits: uint8(r.Prefix.Bits())}
+			for _, h := range r.hops() {
+				nh := nexthop{port: h.Port}
+				if h.Via.IsValid() {
+					nh.via = header.Addr4From(h.Via)
+				}
+				lr.nh = append(lr.nh, nh)
 			}
 			rs = append(rs, lr)
 		}
@@ -563,8 +600,10 @@ func (s *Stack[P]) publish() {
 func (s *Stack[P]) pins(routes *lpm) map[neighKey]bool {
 	pins := make(map[neighKey]bool, len(s.dests)+len(s.routes))
 	for _, r := range s.routes {
-		if r.Via.IsValid() {
-			pins[neighKey{r.Port, header.Addr4From(r.Via)}] = true
+		for _, h := range r.hops() {
+			if h.Via.IsValid() {
+				pins[neighKey{h.Port, header.Addr4From(h.Via)}] = true
+			}
 		}
 	}
 	for _, d := range s.dests {

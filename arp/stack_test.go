@@ -276,7 +276,7 @@ func TestStackAddrsAndRoutes(t *testing.T) {
 		{Prefix: p("10.2.0.0/16"), Via: netip.MustParseAddr("10.1.0.254"), Port: 1, Kind: RouteStatic},
 		{Prefix: p("10.3.3.0/24"), Port: 1, Kind: RouteStatic},
 	}
-	if !slices.Equal(got, want) {
+	if !slices.EqualFunc(got, want, Route.Equal) {
 		t.Fatalf("Routes\n got %v\nwant %v", got, want)
 	}
 	if got := s.Addrs(); len(got) != 3 || got[0].Kind != OwnVIP {
@@ -555,5 +555,45 @@ func TestSnapshotMapSeeded(t *testing.T) {
 	b := NewStack(NeighConfig{}, Hooks[int]{})
 	if a.mul == b.mul {
 		t.Fatal("two stacks drew the same hash multiplier")
+	}
+}
+
+// TestMultipathRoute: an equal-cost multipath route spreads flows over its
+// next hops by their hash, each flow always on the same one; every next hop
+// must be on a connected subnet of its port, and each is pinned.
+func TestMultipathRoute(t *testing.T) {
+	s, _ := newTestStack(t)
+	p := netip.MustParsePrefix
+	a := netip.MustParseAddr
+	r := Route{Prefix: p("203.0.113.0/24"), Via: a("192.0.2.254"), Port: 0, More: []Hop{{Via: a("10.1.0.254"), Port: 1}}}
+	must(t, s.AddRoute(r))
+	seen := map[uint16]int{}
+	snap := s.Snapshot()
+	for h := range uint32(1000) {
+		port, nh, ok := snap.RouteFlow(a4("203.0.113.9"), h*2654435761)
+		if !ok {
+			t.Fatal("no route")
+		}
+		if p2, nh2, _ := snap.RouteFlow(a4("203.0.113.9"), h*2654435761); p2 != port || nh2 != nh {
+			t.Fatal("one flow, two next hops")
+		}
+		if (port == 0) != (nh == a4("192.0.2.254")) {
+			t.Fatalf("port %d with next hop %v", port, nh)
+		}
+		seen[port]++
+	}
+	if seen[0] < 400 || seen[1] < 400 {
+		t.Errorf("1000 flows over two paths: %v", seen)
+	}
+	if got := s.Routes(); !slices.ContainsFunc(got, func(x Route) bool {
+		return x.Equal(Route{Prefix: r.Prefix, Via: r.Via, Port: 0, Kind: RouteStatic, More: r.More})
+	}) {
+		t.Errorf("Routes %v", got)
+	}
+	must(t, s.DelRoute(r.Prefix))
+	bad := r
+	bad.Prefix, bad.More = p("198.51.100.0/24"), []Hop{{Via: a("10.9.0.1"), Port: 1}}
+	if err := s.AddRoute(bad); err == nil || !strings.Contains(err.Error(), "10.9.0.1") {
+		t.Errorf("a next hop off its port's subnets: %v", err)
 	}
 }

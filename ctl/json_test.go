@@ -40,7 +40,8 @@ func jsonOutputs(t *testing.T) map[string]string {
 		return WriteAddrs(b, []AddrStatus{{Prefix: "198.18.1.1/24", Dev: "dpdk0", Origin: "config"}, {Prefix: "198.18.1.100/32", Dev: "dpdk0", Origin: "kernel"}}, true)
 	})
 	write("ip route show", func(b *bytes.Buffer) error {
-		return WriteRoutes(b, []RouteStatus{{Prefix: "198.18.1.0/24", Dev: "dpdk0", Proto: "kernel"}, {Prefix: "10.0.0.0/8", Via: "198.18.1.254", Dev: "dpdk0", Proto: "static"}}, true)
+		return WriteRoutes(b, []RouteStatus{{Prefix: "198.18.1.0/24", Dev: "dpdk0", Proto: "kernel"}, {Prefix: "10.0.0.0/8", Via: "198.18.1.254", Dev: "dpdk0", Proto: "static"},
+			{Prefix: "0.0.0.0/0", Via: "198.18.1.253", Dev: "dpdk0", Proto: "learned", NextHops: []RouteHop{{Via: "198.18.2.253", Dev: "dpdk1"}}}}, true)
 	})
 	write("ip neigh show", func(b *bytes.Buffer) error {
 		return WriteNeighs(b, []NeighStatus{{Addr: "198.18.1.254", LLAddr: "02:00:00:00:00:01", Dev: "dpdk0", State: "PERMANENT"}, {Addr: "198.18.1.2", Dev: "dpdk0", State: "INCOMPLETE"}}, true)

@@ -202,7 +202,18 @@ type RouteStatus struct {
 	Prefix string `json:"prefix"`
 	Via    string `json:"via,omitempty"`
 	Dev    string `json:"dev"`
-	Proto  string `json:"proto"` // "static", or "kernel" for connected routes as iproute2 names them
+	// Proto is "static" (configured), "kernel" for connected routes as
+	// iproute2 names them, or "learned" from a kernel interface (BIRD, FRR,
+	// ip route).
+	Proto string `json:"proto"`
+	// NextHops are the further next hops of an equal-cost multipath route.
+	NextHops []RouteHop `json:"nexthops,omitempty"`
+}
+
+// RouteHop is a further next hop of a multipath route.
+type RouteHop struct {
+	Via string `json:"via,omitempty"`
+	Dev string `json:"dev"`
 }
 
 // WriteRoutes prints the route table, connected routes included, as `ip
@@ -221,8 +232,18 @@ func WriteRoutes(w io.Writer, list []RouteStatus, asJSON bool) error {
 			line += " via " + e.Via
 		}
 		line += " dev " + e.Dev
-		if e.Proto == "kernel" {
+		switch e.Proto {
+		case "kernel":
 			line += " proto kernel scope link"
+		case "learned":
+			line += " proto learned"
+		}
+		for _, h := range e.NextHops {
+			line += " nexthop"
+			if h.Via != "" {
+				line += " via " + h.Via
+			}
+			line += " dev " + h.Dev
 		}
 		b.WriteString(line + "\n")
 	}

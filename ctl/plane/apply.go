@@ -140,7 +140,7 @@ func (p *Plane) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned, 
 		}
 	}
 	for _, r := range st.Routes() {
-		if r.Kind == arp.RouteStatic && wantRoutes[r.Prefix] != r {
+		if r.Kind == arp.RouteStatic && !wantRoutes[r.Prefix].Equal(r) {
 			if err := st.DelRoute(r.Prefix); err != nil {
 				return nil, err
 			}

@@ -107,18 +107,23 @@ func (p *Plane) kernelHolds(port string, vip netip.Addr) bool {
 
 // learnedRoutes adds to want the routes learned from the kernel whose
 // prefix cfg has no route for (configured routes win). An equal-cost
-// multipath route takes its first next hop.
+// multipath route keeps its next hops (each flow takes one by its hash),
+// up to arp.MaxPaths.
 func (p *Plane) learnedRoutes(want map[netip.Prefix]arp.Route) {
 	for _, r := range p.kernelState.Routes {
-		if _, configured := want[r.Prefix]; configured || len(r.NextHops) == 0 {
+		if _, configured := want[r.Prefix]; configured {
 			continue
 		}
-		h := r.NextHops[0]
-		id, ok := p.portIDs[h.Port]
-		if !ok {
+		var hops []arp.Hop
+		for _, h := range r.NextHops {
+			if id, ok := p.portIDs[h.Port]; ok && len(hops) < arp.MaxPaths {
+				hops = append(hops, arp.Hop{Via: h.Via, Port: id})
+			}
+		}
+		if len(hops) == 0 {
 			continue
 		}
-		want[r.Prefix] = arp.Route{Prefix: r.Prefix, Via: h.Via, Port: id, Kind: arp.RouteStatic}
+		want[r.Prefix] = arp.Route{Prefix: r.Prefix, Via: hops[0].Via, Port: hops[0].Port, Kind: arp.RouteStatic, More: hops[1:]}
 	}
 }
 

@@ -364,10 +364,25 @@ func (p *Plane) routes() []ctl.RouteStatus {
 		if r.Via.IsValid() {
 			e.Via = r.Via.String()
 		}
-		if r.Kind == arp.RouteConnected {
+		switch {
+		case r.Kind == arp.RouteConnected:
 			e.Proto = "kernel"
+		case !p.configuredRoute(r.Prefix):
+			e.Proto = "learned"
+		}
+		for _, h := range r.More {
+			rh := ctl.RouteHop{Dev: p.portNames[h.Port]}
+			if h.Via.IsValid() {
+				rh.Via = h.Via.String()
+			}
+			e.NextHops = append(e.NextHops, rh)
 		}
 		list = append(list, e)
 	}
 	return list
+}
+
+// configuredRoute reports whether the configuration has a route for pfx.
+func (p *Plane) configuredRoute(pfx netip.Prefix) bool {
+	return slices.ContainsFunc(p.cfg.Routes, func(r ctl.Route) bool { return r.Prefix == pfx })
 }
