@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"fngw/header"
+	"fngw/mix"
 )
 
 // lpm is an immutable IPv4 longest-prefix-match table in the DIR-16-8-8 layout
@@ -101,13 +102,10 @@ func (t *lpm) insert(addr uint32, bits uint8, v uint32) {
 	fill(t.tbl8[lo : lo+1<<(32-bits)])
 }
 
-// lookup returns the next hop of the longest prefix containing a: the
-// first, of a multipath route (lookupFlow picks one by a flow's hash).
-func (t *lpm) lookup(a uint32) (nexthop, bool) { return t.lookupFlow(a, 0) }
-
-// lookupFlow is lookup with a multipath route's next hop picked by the
-// flow hash h (the same flow, the same next hop).
-func (t *lpm) lookupFlow(a, h uint32) (nexthop, bool) {
+// lookup returns the next hop of the longest prefix containing a; of a
+// multipath route's, the one a hash of a picks (one destination, one next
+// hop; destinations spread over them).
+func (t *lpm) lookup(a uint32) (nexthop, bool) {
 	e := t.tbl16[a>>16]
 	if e&lpmExt != 0 {
 		e = t.tbl8[int(e&^lpmExt)<<8|int(a>>8&0xff)]
@@ -120,7 +118,7 @@ func (t *lpm) lookupFlow(a, h uint32) (nexthop, bool) {
 	}
 	nh := t.nh[e-1]
 	if nh.paths > 1 {
-		nh = t.nh[e-1+h%uint32(nh.paths)]
+		nh = t.nh[e-1+uint32(mix.Uint64(uint64(a))%uint64(nh.paths))]
 	}
 	return nh, true
 }

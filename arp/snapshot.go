@@ -134,14 +134,10 @@ func (s *Snapshot) Gen() uint64 { return s.gen }
 // Route returns the egress port and next hop for dst by longest-prefix match.
 // The next hop is the gateway of the matching route, or dst itself for
 // connected and other on-link routes.
+// Of a multipath route's next hops it is the one a hash of dst picks: all
+// traffic to one destination takes the same.
 func (s *Snapshot) Route(dst header.Addr4) (port uint16, nexthop header.Addr4, ok bool) {
-	return s.RouteFlow(dst, 0)
-}
-
-// RouteFlow is Route for a flow of hash h: of a multipath route's next
-// hops, the one h picks (a flow always takes the same).
-func (s *Snapshot) RouteFlow(dst header.Addr4, h uint32) (port uint16, nexthop header.Addr4, ok bool) {
-	nh, ok := s.routes.lookupFlow(dst.Uint32(), h)
+	nh, ok := s.routes.lookup(dst.Uint32())
 	if !ok {
 		return 0, header.Addr4{}, false
 	}

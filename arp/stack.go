@@ -50,8 +50,8 @@ func (k RouteKind) String() string {
 // Route is an IPv4 route. Via is the gateway; the zero netip.Addr means the
 // prefix is on-link (connected routes, and static "dev"-only routes). More
 // lists the further next hops of an equal-cost multipath route (as a
-// routing daemon installs them): each flow takes one, by its hash
-// (Snapshot.RouteFlow).
+// routing daemon installs them): each destination takes one, by its hash
+// (Snapshot.Route).
 type Route struct {
 	Prefix netip.Prefix
 	Via    netip.Addr

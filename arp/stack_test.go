@@ -558,24 +558,25 @@ func TestSnapshotMapSeeded(t *testing.T) {
 	}
 }
 
-// TestMultipathRoute: an equal-cost multipath route spreads flows over its
-// next hops by their hash, each flow always on the same one; every next hop
-// must be on a connected subnet of its port, and each is pinned.
+// TestMultipathRoute: an equal-cost multipath route spreads destinations
+// over its next hops by their hash, each destination always on the same one;
+// every next hop must be on a connected subnet of its port.
 func TestMultipathRoute(t *testing.T) {
 	s, _ := newTestStack(t)
 	p := netip.MustParsePrefix
 	a := netip.MustParseAddr
-	r := Route{Prefix: p("203.0.113.0/24"), Via: a("192.0.2.254"), Port: 0, More: []Hop{{Via: a("10.1.0.254"), Port: 1}}}
+	r := Route{Prefix: p("203.0.0.0/16"), Via: a("192.0.2.254"), Port: 0, More: []Hop{{Via: a("10.1.0.254"), Port: 1}}}
 	must(t, s.AddRoute(r))
 	seen := map[uint16]int{}
 	snap := s.Snapshot()
-	for h := range uint32(1000) {
-		port, nh, ok := snap.RouteFlow(a4("203.0.113.9"), h*2654435761)
+	for i := range 1000 {
+		dst := header.Addr4{203, 0, byte(i >> 8), byte(i)}
+		port, nh, ok := snap.Route(dst)
 		if !ok {
 			t.Fatal("no route")
 		}
-		if p2, nh2, _ := snap.RouteFlow(a4("203.0.113.9"), h*2654435761); p2 != port || nh2 != nh {
-			t.Fatal("one flow, two next hops")
+		if p2, nh2, _ := snap.Route(dst); p2 != port || nh2 != nh {
+			t.Fatal("one destination, two next hops")
 		}
 		if (port == 0) != (nh == a4("192.0.2.254")) {
 			t.Fatalf("port %d with next hop %v", port, nh)
@@ -583,7 +584,7 @@ func TestMultipathRoute(t *testing.T) {
 		seen[port]++
 	}
 	if seen[0] < 400 || seen[1] < 400 {
-		t.Errorf("1000 flows over two paths: %v", seen)
+		t.Errorf("1000 destinations over two paths: %v", seen)
 	}
 	if got := s.Routes(); !slices.ContainsFunc(got, func(x Route) bool {
 		return x.Equal(Route{Prefix: r.Prefix, Via: r.Via, Port: 0, Kind: RouteStatic, More: r.More})

@@ -5,7 +5,6 @@ import (
 
 	"fngw/arp"
 	"fngw/header"
-	"fngw/mix"
 	"fngw/prefetch"
 	"fngw/sched"
 	"fngw/tunnel"
@@ -349,8 +348,7 @@ func hopFor(s *Session, o *Tuple4) hop {
 
 type hop struct {
 	addr   header.Addr4
-	direct bool   // the neighbour is addr itself, whatever the route's gateway
-	flow   uint32 // picks a multipath route's next hop (a session's hash)
+	direct bool // the neighbour is addr itself, whatever the route's gateway
 }
 
 // resolveEgress is resolve for direction d of session s in the call's stack
@@ -361,7 +359,6 @@ type hop struct {
 // they change. It returns what resolve does, or ReasonNoTunnelSource.
 func (c *Core) resolveEgress(s *Session, d Dir, h hop) (header.Addr4, DropReason) {
 	stack := c.stack
-	h.flow = s.flowHash()
 	nh, ref, r := resolve(&s.Dir[d], stack, h)
 	s.ref[d] = ref
 	if r == ReasonNoRoute || s.Mode != ModeTUN {
@@ -422,7 +419,7 @@ func (c *Core) destEgress(d *dest) *destRoute {
 // lcore to resolve the neighbour (Result.NextHop: for DR it is the real
 // server, which the packet's destination, the VIP, does not tell).
 func resolve(ds *DirState, stack *arp.Snapshot, h hop) (header.Addr4, arp.NeighRef, DropReason) {
-	port, nh, ok := stack.RouteFlow(h.addr, h.flow)
+	port, nh, ok := stack.Route(h.addr)
 	if !ok {
 		return header.Addr4{}, 0, ReasonNoRoute
 	}
@@ -498,12 +495,4 @@ func rewrite(ip header.IPv4, l4 []byte, o *Tuple4, dl csumDelta) {
 		}
 		u.SetChecksum(x)
 	}
-}
-
-// flowHash picks the session's next hop of a multipath route: the same for
-// all its packets, spread over sessions.
-func (s *Session) flowHash() uint32 {
-	o := &s.Orig
-	x := uint64(o.Src.Uint32())<<32 | uint64(o.Dst.Uint32())
-	return uint32(mix.Uint64(x ^ uint64(o.SPort)<<48 ^ uint64(o.DPort)<<16 ^ uint64(o.Proto)))
 }

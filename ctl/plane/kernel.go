@@ -107,7 +107,8 @@ func (p *Plane) kernelHolds(port string, vip netip.Addr) bool {
 
 // learnedRoutes adds to want the routes learned from the kernel whose
 // prefix cfg has no route for (configured routes win). An equal-cost
-// multipath route keeps its next hops (each flow takes one by its hash),
+// multipath route keeps its next hops (each destination takes one by its
+// hash),
 // up to arp.MaxPaths.
 func (p *Plane) learnedRoutes(want map[netip.Prefix]arp.Route) {
 	for _, r := range p.kernelState.Routes {

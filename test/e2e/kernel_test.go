@@ -127,10 +127,10 @@ func TestKernelAddressesOwned(t *testing.T) {
 	check("VIP deleted from kgw0", fnVIP, false)
 }
 
-// TestKernelRouteUsed: a static route added in the kernel on a kernel
-// interface is used by the datapath — a FULLNAT real server in a subnet
-// reachable only through it answers — and, deleted there, leaves the
-// gateway's route table.
+// TestKernelRouteUsed: a static multipath route added in the kernel on a
+// kernel interface is used by the datapath, with its next hops — a FULLNAT
+// real server in a subnet reachable only through it answers, always through
+// the same next hop — and, deleted there, leaves the gateway's route table.
 func TestKernelRouteUsed(t *testing.T) {
 	tp := startFullNAT(t, fnOpts{kernel: true})
 	tp.kernelAddr(t, "kgw1", "198.18.2.1/24")
@@ -145,16 +145,18 @@ func TestKernelRouteUsed(t *testing.T) {
 	} {
 		tp.g.MustCmd(append([]string{"adm"}, c...)...)
 	}
-	tp.g.Netns.MustIP("route", "add", "198.18.9.0/24", "via", fnRS1, "dev", "kgw1")
-	want := "198.18.9.0/24 via " + fnRS1 + " dev dpdk1"
+	tp.rs[1].MustIP("addr", "add", far+"/32", "dev", "lo")
+	tp.spawnServer(t, 1, "rs9b", far+":80")
+	tp.g.Netns.MustIP("route", "add", "198.18.9.0/24", "nexthop", "via", fnRS1, "dev", "kgw1", "nexthop", "via", fnRS2, "dev", "kgw1")
+	want := "198.18.9.0/24 via " + fnRS1 + " dev dpdk1 proto learned nexthop via " + fnRS2 + " dev dpdk1"
 	harness.Eventually(t, time.Second, "the kernel's route in the gateway", func() error {
 		if out := tp.g.MustCmd("ip", "route", "show"); !strings.Contains(out, want) {
 			return fmt.Errorf("gw ip route show:\n%s", out)
 		}
 		return nil
 	})
-	if rep := tp.get(t, "http://"+svc+"/", 20, 2); rep.ByServer["rs9"] != 20 {
-		t.Errorf("through the learned route: answers %v, want rs9", rep.ByServer)
+	if rep := tp.get(t, "http://"+svc+"/", 20, 2); rep.ByServer["rs9"] != 20 && rep.ByServer["rs9b"] != 20 {
+		t.Errorf("through the learned multipath route: answers %v, want all from one next hop (one real server, one path)", rep.ByServer)
 	}
 	tp.g.Netns.MustIP("route", "del", "198.18.9.0/24")
 	harness.Eventually(t, time.Second, "the route gone from the gateway", func() error {
