@@ -328,6 +328,31 @@ port = "dpdk3"
 			`25: route[3].port: missing`, `30: route[4].port: no port named "dpdk7"`, `31: route[5]: route 0.0.0.0/0 already exists`,
 			`35: neigh[0].addr: 192.0.2.1 is not on a subnet of port dpdk0`, `38: neigh[1]: neighbour 198.18.1.9: ff:ff:ff:ff:ff:ff is not a unicast MAC`,
 			`45: neigh[2].port: no port named "dpdk3"`}},
+		{"kernel path", brief + `[[port]]
+name = "dpdk1"
+device = "net_tap1"
+kernel_iface = "much-too-long-name0"
+vip_arp = "always"
+[[port]]
+name = "dpdk2"
+device = "net_tap2"
+kernel_iface = "kgw0"
+[[port]]
+name = "dpdk3"
+device = "net_tap3"
+kernel_iface = "kgw0"
+[[port]]
+name = "dpdk4"
+device = "net_tap4"
+kernel_iface = "k gw"
+vip_arp = "kernel"
+[[port]]
+name = "dpdk5"
+device = "net_tap5"
+vip_arp = "kernel"
+`, []string{`22: port[1].kernel_iface: "much-too-long-name0" is not an interface name: 1 to 15 letters`, `23: port[1].vip_arp: "always": use "service"`,
+			`31: port[3].kernel_iface: "kgw0" is already the kernel interface of port "dpdk2"`, `35: port[4].kernel_iface: "k gw" is not an interface name`,
+			`40: port[5].vip_arp: "kernel" needs kernel_iface`}},
 		{"ctl session pool", `idle_sleep_us = -1
 idle_polls = 0
 [eal]

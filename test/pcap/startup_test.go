@@ -76,7 +76,8 @@ func refused(t *testing.T, what, out string, code int, eal bool, want ...string)
 
 // TestStartupRefusals: what stops `gw run` is said plainly, before DPDK
 // prints anything where it can be known before: not root; the control
-// socket in use by a running gateway; the metrics address taken. A port MTU
+// socket in use by a running gateway; the metrics address taken; a kernel
+// interface name already an interface's. A port MTU
 // the device cannot take (net_pcap cannot change its MTU) names the port
 // and the MTU instead of a warning and a stack advertising an MTU whose
 // frames the port drops.
@@ -90,6 +91,12 @@ func TestStartupRefusals(t *testing.T) {
 	mtu.Ports[0].MTU = 9000
 	out, code = r.run(t, mtu)
 	refused(t, "mtu 9000 on net_pcap", out, code, true, "port dpdk0: mtu 9000", "the device takes")
+
+	taken := r.cfg
+	taken.Ports = []harness.Port{r.cfg.Ports[0]}
+	taken.Ports[0].KernelIface = "lo"
+	out, code = r.run(t, taken)
+	refused(t, "kernel_iface taken", out, code, false, `port dpdk0: kernel_iface "lo": an interface of that name exists already`)
 
 	metrics := r.cfg
 	metrics.Metrics = "127.0.0.1:9180"
