@@ -40,6 +40,9 @@ type Config struct {
 	Warmup    time.Duration // after sessions exist, before the window
 	Window    time.Duration // measurement window of throughput runs
 	Hugepages bool
+	// KernelIface, when set, configures the kernel path on the gateway's
+	// port (GatewayConfig.KernelIface): its cost, or its absence, shows.
+	KernelIface string
 
 	// A run during which other processes used more than NoiseMax cores, or
 	// the hypervisor stole more than StealMax, is repeated up to Retries
@@ -172,7 +175,7 @@ func (b *Bench) gwConfig(sc *Scenario, sp gen.Spec, device string, mbufs, memMB 
 		Socket:   filepath.Join(b.cfg.Work, "gw.sock"),
 		Capacity: sc.Capacity, Mbufs: mbufs, Proto: sp.Proto, VIP: sp.VIP, Servers: sp.Servers, LIPs: sp.LIPs,
 		Router: gen.LabRouter, RouterMAC: gen.LabRouterMAC.String(), ServerMAC: gen.LabServerMAC.String(),
-		PortAddrs: gen.LabPortAddrs,
+		PortAddrs: gen.LabPortAddrs, KernelIface: b.cfg.KernelIface,
 	}
 }
 

@@ -32,7 +32,15 @@ type GatewayConfig struct {
 	RouterMAC  string
 	ServerMAC  string
 	PortAddrs  []string
+	// KernelIface configures the kernel path on the port (kernel_iface):
+	// the gateway then runs in the network namespace KernelNetns, where its
+	// kernel interface and the addresses synced onto it stay.
+	KernelIface string
 }
+
+// KernelNetns is the network namespace the lab runs a gateway with a
+// kernel interface in (GatewayConfig.KernelIface).
+const KernelNetns = "fngwperf"
 
 // TOML renders the configuration as `gw run -c` reads it.
 func (c *GatewayConfig) TOML() string {
@@ -63,6 +71,9 @@ func (c *GatewayConfig) TOML() string {
 	p("name = \"dpdk0\"")
 	p("device = %q", c.Device)
 	p("addrs = %s", q(c.PortAddrs))
+	if c.KernelIface != "" {
+		p("kernel_iface = %q", c.KernelIface)
+	}
 	p("")
 	p("[[route]]\nprefix = \"0.0.0.0/0\"\nvia = %q\nport = \"dpdk0\"\n", c.Router)
 	p("[[neigh]]\naddr = %q\nmac = %q\nport = \"dpdk0\"\n", c.Router, c.RouterMAC)
@@ -92,6 +103,7 @@ type Gateway struct {
 	cmd    *exec.Cmd
 	exited chan error
 	logf   string
+	netns  string    // the namespace made for it, removed when it has stopped
 	Start  time.Time // when the process was started
 	Ready  time.Time // when the control socket first answered
 }
@@ -110,14 +122,29 @@ func StartGateway(ctx context.Context, bin string, cfg *GatewayConfig, cfgPath, 
 	defer lf.Close()
 	_ = os.Remove(cfg.Socket)
 	name, args := forwarder(bin, "run", "-c", cfgPath)
+	netns := ""
+	if cfg.KernelIface != "" {
+		netns = KernelNetns
+		_ = exec.Command("ip", "netns", "del", netns).Run() // a killed run's
+		if out, err := exec.Command("ip", "netns", "add", netns).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("ip netns add %s: %v: %s", netns, err, out)
+		}
+		name, args = "ip", append([]string{"netns", "exec", netns, name}, args...)
+	}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	g := &Gateway{Bin: bin, Socket: cfg.Socket, cmd: cmd, exited: make(chan error, 1), logf: logPath, Start: start}
-	go func() { g.exited <- cmd.Wait() }()
+	g := &Gateway{Bin: bin, Socket: cfg.Socket, cmd: cmd, exited: make(chan error, 1), logf: logPath, Start: start, netns: netns}
+	go func() {
+		err := cmd.Wait()
+		if netns != "" {
+			_ = exec.Command("ip", "netns", "del", netns).Run()
+		}
+		g.exited <- err
+	}()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		select {

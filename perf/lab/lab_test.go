@@ -13,13 +13,15 @@ import (
 	"fngw/ctl/config"
 )
 
-// Every scenario's gateway configuration, with and without hugepages, must
-// load with the real loader.
+// Every scenario's gateway configuration, with and without hugepages and
+// the kernel path, must load with the real loader.
 func TestGatewayConfigLoads(t *testing.T) {
 	for _, huge := range []bool{false, true} {
-		b := &Bench{cfg: Config{MainCPU: 0, WorkerCPU: 1, Work: t.TempDir(), Hugepages: huge}}
-		for _, sc := range Scenarios {
-			t.Run(fmt.Sprintf("%s/hugepages=%v", sc.Name, huge), func(t *testing.T) { testGatewayConfig(t, b, sc) })
+		for _, kernel := range []string{"", "kperf0"} {
+			b := &Bench{cfg: Config{MainCPU: 0, WorkerCPU: 1, Work: t.TempDir(), Hugepages: huge, KernelIface: kernel}}
+			for _, sc := range Scenarios {
+				t.Run(fmt.Sprintf("%s/hugepages=%v/kernel=%q", sc.Name, huge, kernel), func(t *testing.T) { testGatewayConfig(t, b, sc) })
+			}
 		}
 	}
 }
@@ -39,7 +41,7 @@ func testGatewayConfig(t *testing.T, b *Bench, sc Scenario) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, cfg.TOML())
 	}
-	if f.Session.CapacityPerCore != sc.Capacity || len(f.Workers) != 1 || f.IdleSleepUS != 0 {
+	if f.Session.CapacityPerCore != sc.Capacity || len(f.Workers) != 1 || f.IdleSleepUS != 0 || f.Ports[0].KernelIface != b.cfg.KernelIface {
 		t.Fatalf("loaded %+v", f)
 	}
 	if mbufs > 0 && (f.Pool.Mbufs != mbufs || mbufs < sp.Packets()) {

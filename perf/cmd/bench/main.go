@@ -48,6 +48,7 @@ func main() {
 		warmup    = flag.Duration("warmup", time.Second, "wait after sessions exist, before the window")
 		cpus      = flag.String("cpus", "0,1", "MAIN,WORKER CPUs: both forwarders poll on WORKER")
 		huge      = flag.Bool("hugepages", false, "run both forwarders on hugepages (reserve and mount them first)")
+		kernel    = flag.String("kernel-iface", "", "configure the kernel path on the gateway's port, with this interface name (the gateway runs in network namespace "+lab.KernelNetns+")")
 		noiseMax  = flag.Float64("noise", 0.3, "re-run when other processes used more than this many cores in the window")
 		stealMax  = flag.Float64("steal", 0.1, "re-run when the hypervisor stole more than this many cores")
 		retries   = flag.Int("retries", 1, "re-runs of a noisy run")
@@ -139,7 +140,7 @@ func main() {
 		}
 	}
 	b, err := lab.New(lab.Config{GW: gwBin, Testpmd: tp, Refs: refModes, CRef: crefBin, Perf: perf, Out: dir, Cache: *cache, Work: work,
-		MainCPU: main, WorkerCPU: worker, Reps: *reps, Warmup: *warmup, Window: *window, Hugepages: *huge,
+		MainCPU: main, WorkerCPU: worker, Reps: *reps, Warmup: *warmup, Window: *window, Hugepages: *huge, KernelIface: *kernel,
 		NoiseMax: *noiseMax, StealMax: *stealMax, Retries: *retries, RetryBudget: *budget, FillReps: *fillReps,
 		Progress: os.Stdout})
 	if err != nil {
