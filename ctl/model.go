@@ -16,6 +16,7 @@ var (
 	ErrInvalid  = errors.New("invalid")        // a value is out of range or inconsistent
 	ErrExists   = errors.New("already exists") // add of something present
 	ErrNotFound = errors.New("not found")      // edit/delete of something absent
+	ErrFull     = errors.New("too many")       // an add beyond what the gateway has room for
 	// ErrNoService is the ErrNotFound of a command whose service does not
 	// exist, as opposed to a destination or local address missing from an
 	// existing service (ipvsadm tells them apart: "No such service",

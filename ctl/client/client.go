@@ -217,6 +217,8 @@ func ipvsadmWording(op ctl.Op, code string) string {
 		case ctl.OpEditService, ctl.OpDelService, ctl.OpZero, ctl.OpList, ctl.OpGetLaddr:
 			return "No such service"
 		}
+	case socket.CodeFull:
+		return "Memory allocation problem"
 	case socket.CodeNotFound:
 		switch op {
 		case ctl.OpEditDest, ctl.OpDelDest:

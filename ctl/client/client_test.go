@@ -154,6 +154,16 @@ func TestIpvsadmErrors(t *testing.T) {
 	}
 }
 
+// TestIpvsadmNoRoom: a gateway out of room for an add (its service or
+// destination IDs all taken) is libipvs's ENOMEM to ipvsadm.
+func TestIpvsadmNoRoom(t *testing.T) {
+	for _, op := range []ctl.Op{ctl.OpAddService, ctl.OpAddDest, ctl.OpEditService} {
+		if got := ipvsadmWording(op, socket.CodeFull); got != "Memory allocation problem" {
+			t.Errorf("op %v out of room: %q", op, got)
+		}
+	}
+}
+
 // TestIpvsadmEditKeepsMethod: `ipvsadm -e ... -w 0` on a FULLNAT server
 // quiesces it and leaves it FULLNAT (ipvsadm's -e would make it -g).
 func TestIpvsadmEditKeepsMethod(t *testing.T) {

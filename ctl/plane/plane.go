@@ -209,6 +209,8 @@ func errCode(err error) string {
 		return socket.CodeExists
 	case errors.Is(err, ctl.ErrInvalid):
 		return socket.CodeInvalid
+	case errors.Is(err, ctl.ErrFull):
+		return socket.CodeFull
 	}
 	var ce config.Errors
 	if errors.As(err, &ce) {

@@ -48,7 +48,7 @@ func (s *ids[K]) get(k K) (id uint32, reused bool, err error) {
 	case len(s.free) > 0:
 		id, s.free, reused = s.free[0], s.free[1:], true
 	default:
-		return 0, false, fmt.Errorf("too many (limit %d; %d more wait for their connections to end)", s.max, len(s.held))
+		return 0, false, fmt.Errorf("%w (limit %d; %d more wait for their connections to end)", ctl.ErrFull, s.max, len(s.held))
 	}
 	s.byKey[k] = id
 	return id, reused, nil
@@ -145,7 +145,7 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		liveSvc[key] = true
 		sid, reused, err := p.svcIDs.get(key)
 		if err != nil {
-			return nil, nil, fmt.Errorf("service %s: %v", key, err)
+			return nil, nil, fmt.Errorf("service %s: %w", key, err)
 		}
 		if reused {
 			p.est.zsvc[key] = p.rawService(sid) // counted from zero
@@ -165,7 +165,7 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 			liveDest[dk] = true
 			did, reused, err := p.destIDs.get(dk)
 			if err != nil {
-				return nil, nil, fmt.Errorf("destination %s of %s: %v", d.Key(), key, err)
+				return nil, nil, fmt.Errorf("destination %s of %s: %w", d.Key(), key, err)
 			}
 			if reused {
 				p.est.zdest[dk] = p.rawDest(did)

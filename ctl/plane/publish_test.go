@@ -1,11 +1,13 @@
 package plane
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"fngw/ctl"
+	"fngw/ctl/socket"
 	"fngw/lcore"
 	"fngw/nat"
 	"fngw/sched"
@@ -138,7 +140,7 @@ func TestIDQuarantine(t *testing.T) {
 	}
 	other := del.Clone()
 	admApply(t, other, "-a -t 198.18.1.100:80 -r 198.18.2.13:80 -m")
-	if err := build(other); err == nil || !strings.Contains(err.Error(), "1 more wait for their connections to end") {
+	if err := build(other); !errors.Is(err, ctl.ErrFull) || errCode(err) != socket.CodeFull || !strings.Contains(err.Error(), "1 more wait for their connections to end") {
 		t.Fatalf("a third destination while .11's connection lives: %v", err)
 	}
 	if err := build(cfg); err != nil || p.destIDs.byKey[old] != oldID {

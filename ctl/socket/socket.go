@@ -53,6 +53,7 @@ const (
 	CodeNotFound  = "notfound"  // the destination, route... does not exist
 	CodeNoService = "noservice" // the service the command names does not exist
 	CodeExists    = "exists"    // it exists already
+	CodeFull      = "full"      // no room for it (a limit of the gateway)
 	CodeProtocol  = "protocol"  // malformed, oversized or wrong-version request
 	CodeInternal  = "internal"  // the gateway failed to apply it
 )
