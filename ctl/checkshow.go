@@ -23,7 +23,9 @@ const (
 // CheckStatus is one destination's health check and health, as `gw check
 // show` lists it.
 type CheckStatus struct {
-	Service ServiceKey `json:"service"`
+	// Service is the service as -L --json names it (proto, vip, port,
+	// sched).
+	Service Service `json:"service"`
 	Dest    DestKey    `json:"dest"`
 	// Sorry marks the service's sorry server (up while it serves).
 	Sorry bool `json:"sorry_server,omitempty"`
@@ -88,7 +90,7 @@ func WriteChecks(w io.Writer, list []CheckStatus, now time.Time, asJSON bool) er
 		if c.Reason != "" {
 			last = fmt.Sprintf("%s (%s, %s ago)", c.Reason, latency(c.Latency), age(now.Sub(c.Last)))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\n", c.Service, dest, c.State, c.EffectiveWeight, c.Weight, since, c.Transitions, check, last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\n", c.Service.Key(), dest, c.State, c.EffectiveWeight, c.Weight, since, c.Transitions, check, last)
 	}
 	return tw.Flush()
 }

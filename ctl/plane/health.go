@@ -294,11 +294,12 @@ func (p *Plane) checkStatuses() []ctl.CheckStatus {
 	var out []ctl.CheckStatus
 	for _, vs := range p.cfg.Services {
 		key := vs.Service.Key()
+		svc := ctl.Service{Proto: key.Proto, VIP: key.VIP, Port: key.Port, Sched: vs.Service.Sched}
 		for _, d := range vs.Dests {
 			k := destKey{key, d.Key()}
 			c := ctl.CheckOf(vs.Service, d)
 			h := p.health(vs.Service, k, d)
-			cs := ctl.CheckStatus{Service: key, Dest: d.Key(), Weight: d.Weight, EffectiveWeight: h.weight, State: ctl.StateUp}
+			cs := ctl.CheckStatus{Service: svc, Dest: d.Key(), Weight: d.Weight, EffectiveWeight: h.weight, State: ctl.StateUp}
 			if c.Enabled() {
 				cs.Check = c.String()
 				cs.OnFailure = c.OnFailure
@@ -324,7 +325,7 @@ func (p *Plane) checkStatuses() []ctl.CheckStatus {
 		}
 		if vs.Service.Health.SorryServer.IsValid() {
 			s := vs.Service.Health.SorryServer
-			cs := ctl.CheckStatus{Service: key, Dest: ctl.DestKey{Addr: s.Addr(), Port: s.Port()}, Weight: 1, Sorry: true, State: ctl.StateDisabled}
+			cs := ctl.CheckStatus{Service: svc, Dest: ctl.DestKey{Addr: s.Addr(), Port: s.Port()}, Weight: 1, Sorry: true, State: ctl.StateDisabled}
 			if p.chk.quorumLost[key] {
 				cs.EffectiveWeight, cs.State = 1, ctl.StateUp
 			}
