@@ -12,9 +12,9 @@
 // double — and asks the process that assembled DPDK only for what DPDK alone
 // knows (Host: ports, the mbuf pool).
 //
-//	socket request ──Handle──▶ job on the control lcore ──dispatch──▶ Config.Apply ──apply──┐
-//	SIGHUP ──Reload──▶ job ──reload: config.Load, ctl.Merge──▶ Config ──────────────apply──────┤
-//	check results ──checked──▶ job (a batch) ──takeResults: rise/fall──▶ publish ─────────────┤
+//	socket request ──Handle──▶ job on the control lcore ──dispatch──▶ Config.Apply ──apply───┐
+//	SIGHUP ──Reload──▶ job ──reload: config.Load, ctl.Merge──▶ Config ──────────────apply───┤
+//	check results ──checked──▶ job (a batch) ──takeResults: rise/fall──▶ publish ───────────┤
 //	                                                                                        ▼
 //	      services(): nat.Services + sched.Service per service ──atomic store──▶ workers (next burst)
 //	      syncStack(): addresses, routes, neighbours ──▶ arp.Stack (owned by the control lcore)
