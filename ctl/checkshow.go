@@ -26,7 +26,7 @@ type CheckStatus struct {
 	// Service is the service as -L --json names it (proto, vip, port,
 	// sched).
 	Service Service `json:"service"`
-	Dest    DestKey `json:"dest"`
+	Dest    DestKey `json:"destination"` // ipvsadm -c's word, "198.18.2.11:80"
 	// Sorry marks the service's sorry server (up while it serves).
 	Sorry bool `json:"sorry_server,omitempty"`
 	// Check is the check's short form ("http GET /healthz every 1s"), ""

@@ -207,6 +207,9 @@ func TestHealthDrivesWeights(t *testing.T) {
 func TestHealthAlpha(t *testing.T) {
 	fs := &fakeServers{down: map[netip.Addr]bool{netip.MustParseAddr("198.18.1.11"): true}}
 	file := strings.Replace(checkedFile, "quorum = 3\nsorry_server = \"198.18.1.99:8080\"", "alpha = true", 1)
+	// Slow enough that rs2 cannot pass its two checks before the first
+	// listing, however busy the machine.
+	file = strings.Replace(file, `interval = "20ms"`, `interval = "1s"`, 1)
 	r := newProbedRig(t, file, fs.probe)
 	if got := r.listed(); strings.Join(got, ",") != "198.18.1.11:8080 0" {
 		t.Errorf("at start with alpha: %v", got)

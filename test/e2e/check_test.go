@@ -28,7 +28,7 @@ type checkJSON struct {
 		VIP   string `json:"vip"`
 		Port  int    `json:"port"`
 	} `json:"service"`
-	Dest        string `json:"dest"`
+	Dest        string `json:"destination"`
 	Sorry       bool   `json:"sorry_server"`
 	Check       string `json:"check"`
 	Target      string `json:"target"`
