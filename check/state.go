@@ -49,6 +49,3 @@ func (s *State) Observe(r Result, rise, fall int) bool {
 	s.Transitions++
 	return true
 }
-
-// Pending is how many results in a row have disagreed with Up so far.
-func (s *State) Pending() int { return s.run }
