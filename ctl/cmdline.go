@@ -19,7 +19,7 @@ const (
 
 // Commands lists every gw command, for messages (run and top are the
 // client's own; ParseCommandLine parses the others).
-const Commands = "run, adm, ip, link, stats, mem, top, sysctl, reload or import"
+const Commands = "run, adm, ip, link, stats, mem, top, sysctl, check, reload or import"
 
 // ParseCommandLine parses a gw client command line (what follows the program
 // name and --sock):
@@ -30,6 +30,7 @@ const Commands = "run, adm, ip, link, stats, mem, top, sysctl, reload or import"
 //	stats [--json]                   per-core counters
 //	mem [--json]                     mbufs and the Go heap
 //	reload [--dry-run]               apply the changes made to the configuration file
+//	check show [--json]              every destination's health check and health
 //
 // It is the only parse of a command: the client sends the Command it
 // returns, and the gateway runs it as it is. Errors are *UsageError, or
@@ -65,6 +66,18 @@ func ParseCommandLineWith(args []string, names Resolver) (Command, error) {
 		return cmd, nil
 	case "sysctl":
 		return parseSysctl(rest)
+	case "check":
+		if len(rest) == 0 || (rest[0] != "show" && rest[0] != "list" && rest[0] != "ls") {
+			return Command{}, usagef("usage: gw check show [--json]")
+		}
+		cmd := Command{Op: OpCheckShow}
+		for _, a := range rest[1:] {
+			if a != "--json" {
+				return Command{}, usagef("check show: unknown argument %q; accepted: --json", a)
+			}
+			cmd.List = &ListOptions{JSON: true}
+		}
+		return cmd, nil
 	case "reload":
 		cmd := Command{Op: OpReload}
 		for _, a := range rest {
@@ -104,6 +117,9 @@ func parseLink(args []string) (Command, error) {
 // gwArgs renders the gateway's own commands back to arguments.
 func (c Command) gwArgs() []string {
 	a := []string{string(c.Op)}
+	if c.Op == OpCheckShow {
+		a = []string{"check", "show"}
+	}
 	if c.Op == OpLinkShow {
 		a = []string{"link", "show"}
 		if c.List != nil && c.List.Stats {

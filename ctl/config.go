@@ -150,8 +150,20 @@ func (c *Config) AddService(s Service) error {
 
 // EditService replaces the attributes of an existing service (ipvsadm -E):
 // like the kernel, every attribute is replaced, so an edit without -p turns
-// persistence off. Destinations and local addresses are kept.
+// persistence off. Destinations, local addresses and the health settings
+// (which ipvsadm cannot express) are kept.
 func (c *Config) EditService(s Service) error {
+	i, err := c.mustFind(s.Key())
+	if err != nil {
+		return err
+	}
+	s.Health = c.Services[i].Service.Health
+	return c.setService(s)
+}
+
+// setService replaces every attribute of an existing service, its health
+// settings included (a reload's change).
+func (c *Config) setService(s Service) error {
 	s, err := s.normalize()
 	if err != nil {
 		return err
@@ -159,6 +171,11 @@ func (c *Config) EditService(s Service) error {
 	i, err := c.mustFind(s.Key())
 	if err != nil {
 		return err
+	}
+	for _, d := range c.Services[i].Dests {
+		if err := d.check(s); err != nil {
+			return fmt.Errorf("service %s: %w", s.Key(), err)
+		}
 	}
 	c.Services[i].Service = s
 	return nil
@@ -200,8 +217,15 @@ func (c *Config) AddDest(k ServiceKey, d Dest) error {
 // EditDest replaces an existing destination's attributes (ipvsadm -e). A
 // zero d.Fwd keeps the destination's forwarding method (and tunnel type):
 // `-e -w 0` quiesces a FULLNAT server without turning it into direct
-// routing, which ipvsadm, whose -e defaults to -g, would do.
+// routing, which ipvsadm, whose -e defaults to -g, would do. Its health
+// check is kept (ipvsadm cannot express it).
 func (c *Config) EditDest(k ServiceKey, d Dest) error {
+	return c.editDest(k, d, true)
+}
+
+// editDest is EditDest; without keepCheck, d's check replaces the
+// destination's (a reload's change).
+func (c *Config) editDest(k ServiceKey, d Dest, keepCheck bool) error {
 	i, err := c.mustFind(k)
 	if err != nil {
 		return err
@@ -213,6 +237,9 @@ func (c *Config) EditDest(k ServiceKey, d Dest) error {
 	}
 	if d.Fwd == 0 {
 		d.Fwd, d.TunType = vs.Dests[j].Fwd, vs.Dests[j].TunType
+	}
+	if keepCheck {
+		d.Check = vs.Dests[j].Check
 	}
 	if err := d.check(vs.Service); err != nil {
 		return fmt.Errorf("service %s: %w", k, err)

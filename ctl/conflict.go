@@ -6,7 +6,8 @@ import "net/netip"
 // mistake, naming both: a local address that is a real server's address
 // (the gateway would answer ARP for the server and take its traffic), a
 // local address outside every subnet of its port (nothing would reach it),
-// a VIP that is an interface address, a real server that is a VIP, an
+// a VIP that is an interface address, a real server that is a VIP, a sorry
+// server that is a VIP, a local address or an interface address, an
 // interface address that is a VIP or a local address. Every command path
 // (ipvsadm, gw ip, -R, the configuration file and its reloads) checks the
 // configuration it would make with it.
@@ -40,6 +41,13 @@ func (c *Config) CheckConflicts() error {
 			}
 			if w, ok := ifaddrs[d.Addr]; ok {
 				return invalidf("real server %s of %s is %s", d.Key(), name, w)
+			}
+		}
+		if ss := vs.Service.Health.SorryServer; ss.IsValid() {
+			for _, m := range []map[netip.Addr]string{vips, laddrs, ifaddrs} {
+				if w, ok := m[ss.Addr()]; ok {
+					return invalidf("sorry server %s of %s is %s", ss, name, w)
+				}
 			}
 		}
 		for _, l := range vs.Laddrs {

@@ -19,6 +19,8 @@
 //	              (ErrNoService apart from other ErrNotFound, as ipvsadm words them apart).
 //	text.go       canonical text forms and their parsers ("198.18.1.100:80/tcp", "tcp 198.18.1.100:80 wlc").
 //	stack.go      MAC, Addr, Route, Neigh (the user-space stack's objects) with text forms.
+//	check.go      Check, Health: a destination's health check and a service's health settings
+//	              (quorum, sorry server, alpha, notify scripts), comparable, validated key by key.
 //	config.go     Config: the whole desired state, kept sorted; Add/Edit/Del operations, all-or-nothing.
 //	command.go    Op, Command (JSON over the control socket), ListOptions, Config.Apply/ApplyBatch,
 //	              Command.Args (renders a command back to arguments).

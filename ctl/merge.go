@@ -190,8 +190,11 @@ func (m *merger) service(b, f *VirtualService) {
 		m.do('+', "service "+f.Service.String(), func() error { return m.next.AddService(f.Service) })
 		b = &VirtualService{}
 	case have && (b.Service.Key() != key || !b.Service.Equal(f.Service)) && !cur.Service.Equal(f.Service):
-		old := cur.Service.String()
-		m.do('~', "service "+old+" → "+f.Service.String(), func() error { return m.next.EditService(f.Service) })
+		text := "service " + cur.Service.String() + " → " + f.Service.String()
+		if cur.Service.String() == f.Service.String() {
+			text = "service " + f.Service.String() + ": " + healthDelta(cur.Service.Health, f.Service.Health)
+		}
+		m.do('~', text, func() error { return m.next.setService(f.Service) })
 	}
 	if m.err != nil {
 		return
@@ -217,7 +220,7 @@ func (m *merger) service(b, f *VirtualService) {
 		case cd == nil:
 			m.do('+', "dest "+fd.String()+of, func() error { return m.next.AddDest(key, fd) })
 		case *cd != fd:
-			m.do('~', "dest "+fd.Key().String()+of+": "+destDelta(*cd, fd), func() error { return m.next.EditDest(key, fd) })
+			m.do('~', "dest "+fd.Key().String()+of+": "+destDelta(*cd, fd, f.Service), func() error { return m.next.editDest(key, fd, false) })
 		}
 	}
 	for _, bl := range b.Laddrs {
@@ -263,8 +266,9 @@ func (m *merger) laddr(key ServiceKey, l LocalAddr) bool {
 	return ok && slices.Contains(vs.Laddrs, l)
 }
 
-// destDelta says what differs from a to b: "weight 1→3, fwd fullnat→masq".
-func destDelta(a, b Dest) string {
+// destDelta says what differs from a to b, destinations of svc: "weight
+// 1→3, fwd fullnat→masq", "check tcp every 5s→http GET / every 1s".
+func destDelta(a, b Dest, svc Service) string {
 	var out []string
 	add := func(name string, x, y any) {
 		if x != y {
@@ -276,6 +280,53 @@ func destDelta(a, b Dest) string {
 	add("u-threshold", a.UThresh, b.UThresh)
 	add("l-threshold", a.LThresh, b.LThresh)
 	add("tun-type", a.TunType, b.TunType)
+	if a.Check != b.Check {
+		out = append(out, "check "+checkDelta(CheckOf(svc, a), CheckOf(svc, b)))
+	}
+	return strings.Join(out, ", ")
+}
+
+// checkDelta says how a check changed: "tcp every 5s→http GET /
+// every 1s", or the keys that differ when the short forms are the same.
+func checkDelta(a, b Check) string {
+	if a.String() != b.String() {
+		return a.String() + "→" + b.String()
+	}
+	var out []string
+	add := func(name string, x, y any) {
+		if x != y {
+			out = append(out, fmt.Sprintf("%s %v→%v", name, x, y))
+		}
+	}
+	add("timeout", a.Timeout, b.Timeout)
+	add("rise", a.Rise, b.Rise)
+	add("fall", a.Fall, b.Fall)
+	add("on_failure", a.OnFailure, b.OnFailure)
+	add("source", a.Source, b.Source)
+	add("expect_status", fmt.Sprint(a.ExpectStatus.Codes()), fmt.Sprint(b.ExpectStatus.Codes()))
+	add("expect_body_regex", a.ExpectBodyRegex, b.ExpectBodyRegex)
+	add("digest", a.Digest, b.Digest)
+	add("payload", a.Payload, b.Payload)
+	add("expect", a.Expect, b.Expect)
+	return strings.Join(out, ", ")
+}
+
+// healthDelta says how a service's health settings changed.
+func healthDelta(a, b Health) string {
+	var out []string
+	if a.Check != b.Check {
+		out = append(out, "check "+checkDelta(a.Check, b.Check))
+	}
+	add := func(name string, x, y any) {
+		if x != y {
+			out = append(out, fmt.Sprintf("%s %v→%v", name, x, y))
+		}
+	}
+	add("quorum", a.QuorumOrDefault(), b.QuorumOrDefault())
+	add("sorry_server", a.SorryServer, b.SorryServer)
+	add("alpha", a.Alpha, b.Alpha)
+	add("notify_up", a.NotifyUp, b.NotifyUp)
+	add("notify_down", a.NotifyDown, b.NotifyDown)
 	return strings.Join(out, ", ")
 }
 

@@ -285,6 +285,9 @@ type Service struct {
 	// VIP's family; the zero Addr means the host mask (/32, /128). It is kept
 	// only for persistent services, as ipvsadm only shows it for them.
 	Netmask netip.Addr `json:"netmask,omitzero"`
+	// Health is how its destinations are checked, and what happens when
+	// they fail (Config.EditService keeps it: ipvsadm -E cannot say it).
+	Health Health `json:"health,omitzero"`
 }
 
 // Key returns the identity of s.
@@ -295,7 +298,7 @@ func (s Service) Key() ServiceKey {
 // Equal reports whether s and o are identical (Flags compared as lists).
 func (s Service) Equal(o Service) bool {
 	return s.Key() == o.Key() && s.Sched == o.Sched && slices.Equal(s.Flags, o.Flags) &&
-		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask
+		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask && s.Health == o.Health
 }
 
 // MaskBits returns the persistence granularity as a prefix length.
@@ -375,6 +378,9 @@ func (s Service) normalize() (Service, error) {
 		return s, fmt.Errorf("service %s: %w", s.Key(), err)
 	}
 	s.Flags = fl
+	if err := s.Health.problem(s); err != nil {
+		return s, err
+	}
 	if !s.Persistent {
 		if s.Timeout != 0 {
 			return s, invalidf("service %s: timeout %d given without persistence", s.Key(), s.Timeout)
@@ -419,6 +425,10 @@ type Dest struct {
 	LThresh uint32 `json:"l_threshold,omitempty"`
 	// TunType is the encapsulation for Fwd == FwdTunnel.
 	TunType TunType `json:"tun_type,omitempty"`
+	// Check is the destination's own health check; the zero Check runs
+	// the service's (CheckOf). Config.EditDest keeps it: ipvsadm -e cannot
+	// say it.
+	Check Check `json:"check,omitzero"`
 }
 
 // DestKey identifies a destination within a service.
@@ -462,6 +472,12 @@ func (d Dest) check(svc Service) error {
 	}
 	if d.TunType != TunIPIP {
 		return invalidf("real server %s: tunnel type %s not supported", name, d.TunType)
+	}
+	if ps := d.Check.Problems(); len(ps) > 0 {
+		return invalidf("real server %s: check %s: %s", name, ps[0].Key, ps[0].Msg)
+	}
+	if s := svc.Health.SorryServer; s.IsValid() && s.Addr() == d.Addr && s.Port() == d.Port {
+		return invalidf("real server %s is the sorry server of service %s; the sorry server is used only while the others are down", name, svc.Key())
 	}
 	return nil
 }

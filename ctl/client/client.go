@@ -42,6 +42,7 @@ const usage = `usage: gw [--sock PATH] COMMAND [ARGS]
   gw stats [--json]         per-core counters and drops by reason
   gw mem [--json]           mbufs in use, the control plane's heap
   gw top [-d DUR] [-n N]    refreshing view of per-core load and service rates
+  gw check show [--json]    every real server's health check, state and last result
   gw reload                 re-read the configuration file and apply the difference
   gw import keepalived FILE translate keepalived.conf's virtual servers to TOML (no gateway needed)
 

@@ -24,8 +24,15 @@
 //	[pool]    mbufs (sized from rings and caches), cache_size (256)
 //	[[service]] proto, vip ("198.18.1.100:80"), sched ("wlc"), flags ([]), persistent (0 = off,
 //	          else seconds), netmask, laddrs (["198.18.1.10 dev dpdk0"] or bare addresses)
+//	          quorum (1), sorry_server ("ADDR[:PORT]"), alpha (false), notify_up, notify_down
+//	[service.check] type (tcp|http|https|udp|dns|misc|none), port (the destination's), path ("/"),
+//	          expect_status (any 2xx), expect_body_regex, digest, interval ("5s"), timeout (5s, at
+//	          most interval), rise (1), fall (2), on_failure ("remove"|"inhibit"), source, payload,
+//	          expect, name ("."), qtype ("SOA"), command
 //	[[service.dest]] addr ("10.0.0.1[:8080]"), fwd (required: fullnat|masq|route|tunnel),
 //	          weight (1), u_threshold (0), l_threshold (0)
+//	[service.dest.check] the same keys: with a type, the destination's whole check; without,
+//	          amendments of the service's check key by key
 //
 // Files:
 //

@@ -133,22 +133,51 @@ type rawPool struct {
 }
 
 type rawService struct {
-	Proto      string    `toml:"proto"`
-	VIP        string    `toml:"vip"`
-	Sched      string    `toml:"sched"`
-	Flags      []string  `toml:"flags"`
-	Persistent int       `toml:"persistent"`
-	Netmask    string    `toml:"netmask"`
-	Laddrs     []string  `toml:"laddrs"`
-	Dests      []rawDest `toml:"dest"`
+	Proto      string   `toml:"proto"`
+	VIP        string   `toml:"vip"`
+	Sched      string   `toml:"sched"`
+	Flags      []string `toml:"flags"`
+	Persistent int      `toml:"persistent"`
+	Netmask    string   `toml:"netmask"`
+	Laddrs     []string `toml:"laddrs"`
+	// Health checks (keepalived's virtual_server options).
+	Quorum      *int      `toml:"quorum"`
+	SorryServer string    `toml:"sorry_server"`
+	Alpha       bool      `toml:"alpha"`
+	NotifyUp    *string   `toml:"notify_up"`
+	NotifyDown  *string   `toml:"notify_down"`
+	Check       *rawCheck `toml:"check"`
+	Dests       []rawDest `toml:"dest"`
 }
 
 type rawDest struct {
-	Addr       string `toml:"addr"`
-	Fwd        string `toml:"fwd"`
-	Weight     *int   `toml:"weight"`
-	UThreshold int    `toml:"u_threshold"`
-	LThreshold int    `toml:"l_threshold"`
+	Addr       string    `toml:"addr"`
+	Fwd        string    `toml:"fwd"`
+	Weight     *int      `toml:"weight"`
+	UThreshold int       `toml:"u_threshold"`
+	LThreshold int       `toml:"l_threshold"`
+	Check      *rawCheck `toml:"check"`
+}
+
+// rawCheck is a [service.check] or [service.dest.check] table.
+type rawCheck struct {
+	Type            *string `toml:"type"`
+	Port            *int    `toml:"port"`
+	Path            *string `toml:"path"`
+	ExpectStatus    *[]int  `toml:"expect_status"`
+	ExpectBodyRegex *string `toml:"expect_body_regex"`
+	Digest          *string `toml:"digest"`
+	Interval        *string `toml:"interval"`
+	Timeout         *string `toml:"timeout"`
+	Rise            *int    `toml:"rise"`
+	Fall            *int    `toml:"fall"`
+	OnFailure       *string `toml:"on_failure"`
+	Source          *string `toml:"source"`
+	Payload         *string `toml:"payload"`
+	Expect          *string `toml:"expect"`
+	Name            *string `toml:"name"`
+	QType           *string `toml:"qtype"`
+	Command         *string `toml:"command"`
 }
 
 // File is a loaded, validated configuration with every default applied.
@@ -435,21 +464,28 @@ func (v *validator) unknownKeys(keys []toml.Key) {
 	}
 }
 
+// checkKeys are the keys of a check table.
+var checkKeys = []string{"type", "port", "path", "expect_status", "expect_body_regex", "digest", "interval", "timeout",
+	"rise", "fall", "on_failure", "source", "payload", "expect", "name", "qtype", "command"}
+
 // knownHint lists the keys accepted where an unknown key was found.
 func (v *validator) knownHint(k toml.Key) string {
 	known := map[string][]string{
-		"":             {"idle_sleep_us", "idle_polls", "[eal]", "[log]", "[[port]]", "[[worker]]", "[[route]]", "[[neigh]]", "[ctl]", "[session]", "[pool]", "[[service]]"},
-		"eal":          {"lcores", "memory_mb", "hugepages", "file_prefix", "args"},
-		"log":          {"level"},
-		"port":         {"name", "device", "queues", "addrs", "rx_desc", "tx_desc", "mtu", "mac", "promiscuous"},
-		"worker":       {"lcore", "rx"},
-		"route":        {"prefix", "via", "port"},
-		"neigh":        {"addr", "mac", "port"},
-		"ctl":          {"socket", "metrics"},
-		"session":      {"capacity_per_core", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "tcp_syn_recv_timeout"},
-		"pool":         {"mbufs", "cache_size"},
-		"service":      {"proto", "vip", "sched", "flags", "persistent", "netmask", "laddrs", "[[service.dest]]"},
-		"service.dest": {"addr", "fwd", "weight", "u_threshold", "l_threshold"},
+		"":        {"idle_sleep_us", "idle_polls", "[eal]", "[log]", "[[port]]", "[[worker]]", "[[route]]", "[[neigh]]", "[ctl]", "[session]", "[pool]", "[[service]]"},
+		"eal":     {"lcores", "memory_mb", "hugepages", "file_prefix", "args"},
+		"log":     {"level"},
+		"port":    {"name", "device", "queues", "addrs", "rx_desc", "tx_desc", "mtu", "mac", "promiscuous"},
+		"worker":  {"lcore", "rx"},
+		"route":   {"prefix", "via", "port"},
+		"neigh":   {"addr", "mac", "port"},
+		"ctl":     {"socket", "metrics"},
+		"session": {"capacity_per_core", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "tcp_syn_recv_timeout"},
+		"pool":    {"mbufs", "cache_size"},
+		"service": {"proto", "vip", "sched", "flags", "persistent", "netmask", "laddrs", "quorum", "sorry_server", "alpha",
+			"notify_up", "notify_down", "[service.check]", "[[service.dest]]"},
+		"service.dest":       {"addr", "fwd", "weight", "u_threshold", "l_threshold", "[service.dest.check]"},
+		"service.check":      checkKeys,
+		"service.dest.check": checkKeys,
 	}
 	if l, ok := known[strings.Join(k[:len(k)-1], ".")]; ok {
 		return "; accepted here: " + strings.Join(l, ", ")

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"fngw/ctl"
 )
@@ -573,6 +574,9 @@ func (v *validator) services(raw *rawFile, f *File) {
 				}
 			}
 		}
+		if !v.health(key, &rs, &s) {
+			bad = true
+		}
 		// Destinations and local addresses are checked even when the
 		// service itself is not, so that every problem is reported at once.
 		if !bad {
@@ -615,6 +619,13 @@ func (v *validator) services(raw *rawFile, f *File) {
 				v.err(dkey+".addr", err)
 				continue
 			}
+			if rd.Check != nil {
+				c, ok := v.destCheck(dkey+".check", rs.Check, rd.Check)
+				if !ok {
+					continue
+				}
+				d.Check = c
+			}
 			if !bad {
 				if err := f.LB.AddDest(k, d); err != nil {
 					v.err(dkey, err)
@@ -635,6 +646,205 @@ func (v *validator) services(raw *rawFile, f *File) {
 			}
 		}
 	}
+}
+
+// health reads a service's health keys and its [service.check] into s,
+// reporting every problem; false when there was one.
+func (v *validator) health(key string, rs *rawService, s *ctl.Service) bool {
+	n := len(v.errs)
+	h := &s.Health
+	if rs.Quorum != nil {
+		if *rs.Quorum < 1 || *rs.Quorum > 1<<31-1 {
+			v.errf(key+".quorum", "%d must be at least 1 (the weight of the destinations up below which the sorry server takes over)", *rs.Quorum)
+		} else {
+			h.Quorum = *rs.Quorum
+		}
+	}
+	if rs.SorryServer != "" {
+		a, port, err := parseDestAddr(rs.SorryServer, s.Port)
+		ap := netip.AddrPortFrom(a, port)
+		if err == nil {
+			err = ctl.CheckSorryServer(ap)
+		}
+		if err != nil {
+			v.err(key+".sorry_server", err)
+		} else {
+			h.SorryServer = ap
+		}
+	}
+	h.Alpha = rs.Alpha
+	for _, n := range []struct {
+		key string
+		p   *string
+		dst *string
+	}{{".notify_up", rs.NotifyUp, &h.NotifyUp}, {".notify_down", rs.NotifyDown, &h.NotifyDown}} {
+		if n.p == nil {
+			continue
+		}
+		if len(ctl.SplitCommand(*n.p)) == 0 {
+			v.errf(key+n.key, "%q names no command; give the script to run and its arguments", *n.p)
+			continue
+		}
+		*n.dst = *n.p
+	}
+	if rs.Check != nil {
+		c, probs := toCheck(rs.Check)
+		for _, p := range probs {
+			v.errf(key+".check."+p.Key, "%s", p.Msg)
+		}
+		if len(probs) == 0 {
+			h.Check = c
+		}
+	}
+	return len(v.errs) == n
+}
+
+// destCheck reads a [service.dest.check]: a table with a type is the
+// destination's whole check; without one, its keys amend the service's
+// check (svc, which may be nil) key by key. Problems are reported at the
+// destination's keys; those of the service's own keys were reported with
+// the service.
+func (v *validator) destCheck(key string, svc, dest *rawCheck) (ctl.Check, bool) {
+	r := *dest
+	if dest.Type == nil && svc != nil {
+		r = overlayCheck(*svc, *dest)
+	}
+	c, probs := toCheck(&r)
+	set := dest.keys()
+	_, svcProbs := toCheck(svc)
+	for _, p := range probs {
+		if set[p.Key] || dest.Type != nil || len(svcProbs) == 0 {
+			v.errf(key+"."+p.Key, "%s", p.Msg)
+		}
+	}
+	return c, len(probs) == 0
+}
+
+// overlayCheck is base with every key over sets.
+func overlayCheck(base, over rawCheck) rawCheck {
+	pick := func(b, o *string) *string {
+		if o != nil {
+			return o
+		}
+		return b
+	}
+	pickInt := func(b, o *int) *int {
+		if o != nil {
+			return o
+		}
+		return b
+	}
+	r := base
+	r.Port = pickInt(base.Port, over.Port)
+	r.Rise, r.Fall = pickInt(base.Rise, over.Rise), pickInt(base.Fall, over.Fall)
+	if over.ExpectStatus != nil {
+		r.ExpectStatus = over.ExpectStatus
+	}
+	for _, f := range []struct{ dst, b, o **string }{{&r.Path, &base.Path, &over.Path},
+		{&r.ExpectBodyRegex, &base.ExpectBodyRegex, &over.ExpectBodyRegex}, {&r.Digest, &base.Digest, &over.Digest},
+		{&r.Interval, &base.Interval, &over.Interval}, {&r.Timeout, &base.Timeout, &over.Timeout},
+		{&r.OnFailure, &base.OnFailure, &over.OnFailure}, {&r.Source, &base.Source, &over.Source},
+		{&r.Payload, &base.Payload, &over.Payload}, {&r.Expect, &base.Expect, &over.Expect},
+		{&r.Name, &base.Name, &over.Name}, {&r.QType, &base.QType, &over.QType}, {&r.Command, &base.Command, &over.Command}} {
+		*f.dst = pick(*f.b, *f.o)
+	}
+	return r
+}
+
+// keys are the keys r sets.
+func (r *rawCheck) keys() map[string]bool {
+	return map[string]bool{"type": r.Type != nil, "port": r.Port != nil, "path": r.Path != nil,
+		"expect_status": r.ExpectStatus != nil, "expect_body_regex": r.ExpectBodyRegex != nil, "digest": r.Digest != nil,
+		"interval": r.Interval != nil, "timeout": r.Timeout != nil, "rise": r.Rise != nil, "fall": r.Fall != nil,
+		"on_failure": r.OnFailure != nil, "source": r.Source != nil, "payload": r.Payload != nil, "expect": r.Expect != nil,
+		"name": r.Name != nil, "qtype": r.QType != nil, "command": r.Command != nil}
+}
+
+// toCheck turns a check table into a Check with the defaults of its type
+// and lists its problems by key (nil r: no check).
+func toCheck(r *rawCheck) (ctl.Check, []ctl.CheckProblem) {
+	var c ctl.Check
+	if r == nil {
+		return c, nil
+	}
+	var probs []ctl.CheckProblem
+	bad := func(key, format string, a ...any) {
+		probs = append(probs, ctl.CheckProblem{Key: key, Msg: fmt.Sprintf(format, a...)})
+	}
+	if r.Type == nil {
+		bad("type", "missing; use one of tcp, http, https, udp, dns, misc, none")
+		return c, probs
+	}
+	c.Type = ctl.CheckType(*r.Type)
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	c.Path, c.ExpectBodyRegex, c.Name, c.QType, c.Command = str(r.Path), str(r.ExpectBodyRegex), str(r.Name), str(r.QType), str(r.Command)
+	c.Digest, c.Payload, c.Expect = strings.ToLower(str(r.Digest)), strings.ToLower(str(r.Payload)), strings.ToLower(str(r.Expect))
+	c.OnFailure = ctl.OnFailure(str(r.OnFailure))
+	if r.Port != nil {
+		if *r.Port < 1 || *r.Port > 65535 {
+			bad("port", "%d out of range 1-65535 (leave it out to check the destination's port)", *r.Port)
+		} else {
+			c.Port = uint16(*r.Port)
+		}
+	}
+	if r.ExpectStatus != nil {
+		if len(*r.ExpectStatus) == 0 {
+			bad("expect_status", "empty; list the statuses expected, or leave it out for any 2xx")
+		}
+		for _, code := range *r.ExpectStatus {
+			if err := c.ExpectStatus.Add(code); err != nil {
+				bad("expect_status", "%v", err)
+			}
+		}
+	}
+	if r.Source != nil {
+		a, err := netip.ParseAddr(*r.Source)
+		if err != nil {
+			bad("source", "%q is not an IPv4 address", *r.Source)
+		} else {
+			c.Source = a
+		}
+	}
+	dur := func(key string, p *string) (ctl.Duration, bool) {
+		if p == nil {
+			return 0, false
+		}
+		d, err := time.ParseDuration(*p)
+		if err != nil {
+			bad(key, "%q is not a duration such as \"2s\" or \"500ms\"", *p)
+			return 0, false
+		}
+		return ctl.Duration(d), true
+	}
+	iv, ivSet := dur("interval", r.Interval)
+	to, toSet := dur("timeout", r.Timeout)
+	c.Interval, c.Timeout = iv, to
+	if c.Type != ctl.CheckNone {
+		c = c.WithDefaults()
+	}
+	// What was written stays as written, even a zero the defaults replaced,
+	// so that Problems names it.
+	if ivSet {
+		c.Interval = iv
+	}
+	if toSet {
+		c.Timeout = to
+	}
+	if r.Rise != nil {
+		c.Rise = *r.Rise
+	}
+	if r.Fall != nil {
+		c.Fall = *r.Fall
+	}
+	if len(probs) > 0 {
+		return c, probs
+	}
+	return c, c.Problems()
 }
 
 // parseDestAddr parses "ADDR[:PORT]"; without a port the service port is

@@ -100,6 +100,7 @@ func (p *Plane) apply(next *ctl.Config, announce bool) error {
 	}
 	p.cfg, p.scheds = next, scheds
 	p.dp.Services.Store(svcs)
+	p.syncChecks(next)
 	if err := p.kernelPush(next); err != nil {
 		p.log.Error("kernel interfaces: addresses not put", "err", err)
 	}
@@ -192,6 +193,9 @@ func (p *Plane) syncStack(cfg *ctl.Config, want map[netip.Addr]owned) ([]owned, 
 	for _, vs := range cfg.Services {
 		for _, d := range vs.Dests {
 			dests = append(dests, arp.Dest{Addr: d.Addr, Direct: d.Fwd == ctl.FwdRoute})
+		}
+		if vs.Service.Health.SorryServer.IsValid() {
+			dests = append(dests, arp.Dest{Addr: vs.Service.Health.SorryServer.Addr(), Direct: sorryFwd(&vs) == ctl.FwdRoute})
 		}
 	}
 	if err := st.SetDests(dests); err != nil {

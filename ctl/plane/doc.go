@@ -12,16 +12,21 @@
 // double — and asks the process that assembled DPDK only for what DPDK alone
 // knows (Host: ports, the mbuf pool).
 //
-//	socket request ──Handle──▶ job on the control lcore ──dispatch──▶ Config.Apply ──apply──┐
-//	SIGHUP ──Reload──▶ job ──reload: config.Load, ctl.Diff──▶ Config.Apply ──apply──────────┤
+//	socket request ──Handle──▶ job on the control lcore ──dispatch──▶ Config.Apply ──apply───┐
+//	SIGHUP ──Reload──▶ job ──reload: config.Load, ctl.Merge──▶ Config ──────────────apply───┤
+//	check results ──checked──▶ job (a batch) ──takeResults: rise/fall──▶ publish ───────────┤
 //	                                                                                        ▼
 //	      services(): nat.Services + sched.Service per service ──atomic store──▶ workers (next burst)
 //	      syncStack(): addresses, routes, neighbours ──▶ arp.Stack (owned by the control lcore)
 //
+// Health is state, not configuration: the configured weight stays as the
+// operator wrote it, and the schedulers, ipvsadm -L and the metrics take
+// the effective weight, 0 while a destination is down (health.go).
+//
 // Ownership: every method that reads or changes the Plane's state runs on the
-// control lcore's goroutine, as a job (Handle, Reload) or a tick (the
-// estimators, every two seconds); the stack has that goroutine as its single
-// writer. Workers never wait for the plane: they load the published snapshot
+// control lcore's goroutine, as a job (Handle, Reload, health-check
+// results) or a tick (the estimators, every two seconds); the stack has that
+// goroutine as its single writer. Workers never wait for the plane: they load the published snapshot
 // once per burst. What must be read on a worker's thread (its session table,
 // for -L -c) is read by a function the plane hands to that worker
 // (Worker.Exec), between two of its bursts.
@@ -36,5 +41,8 @@
 //	            the connection listing, neighbour and route listings
 //	metrics.go  the Prometheus collector (summed at scrape time), the
 //	            reload outcome it reports
-//	health.go   a destination's health: up, and its effective weight
+//	health.go   health checks: the checks run (package check) for the
+//	            configuration, their results taken on the control goroutine,
+//	            a destination's health and effective weight, quorum and the
+//	            sorry server, what -L and gw check show list
 package plane

@@ -182,9 +182,10 @@ func isVIP(cfg *ctl.Config, a netip.Addr) bool {
 	return slices.ContainsFunc(cfg.Services, func(vs ctl.VirtualService) bool { return vs.Service.FwMark == 0 && vs.Service.VIP == a })
 }
 
-// Close stops the kernel side of the kernel path (the gateway calls it when
-// it stops).
+// Close stops the health checks and the kernel side of the kernel path
+// (the gateway calls it when it stops).
 func (p *Plane) Close() error {
+	p.closeChecks()
 	if p.kernel == nil {
 		return nil
 	}

@@ -116,6 +116,8 @@ var (
 	dDestEffWt    = desc("dest_effective_weight", "The weight the scheduler uses: 0 while the real server is down, else the configured weight.", destLabels...)
 	dDestUp       = desc("dest_up", "Whether the real server is up (1) or down (0) for new connections.", destLabels...)
 	dLaddrInUse   = desc("laddr_ports_in_use", "Local ports in use on the FULLNAT local address.", laddrLabel...)
+	dCheckTrans   = desc("check_transitions_total", "Health-check transitions of the real server (up to down and back) since its checks began.", destLabels...)
+	dCheckDur     = desc("check_duration_seconds", "How long health checks took, by checker type.", "type")
 )
 
 // serviceLabels are a service's label values, in svcLabels' order.
@@ -299,14 +301,20 @@ func (p *Plane) controlMetrics() metrics {
 			ms.counter(dDestOutBytes, st.OutBytes, d...)
 			ms.gauge(dDestActive, float64(st.ActiveConns), d...)
 			ms.gauge(dDestInact, float64(st.InactConns), d...)
-			h := p.health(destKey{key, ds.Dest.Key()}, ds.Dest)
+			h := p.health(ss.Service, destKey{key, ds.Dest.Key()}, ds.Dest)
 			ms.gauge(dDestWeight, float64(ds.Dest.Weight), d...)
 			ms.gauge(dDestEffWt, float64(h.weight), d...)
 			ms.gauge(dDestUp, boolGauge(h.up), d...)
+			if st := p.chk.states[destKey{key, ds.Dest.Key()}]; st != nil {
+				ms.counter(dCheckTrans, st.state.Transitions, d...)
+			}
 		}
 		for _, l := range ss.Laddrs {
 			ms.gauge(dLaddrInUse, float64(l.Conns), append(slices.Clone(svc), l.Laddr.Addr.String())...)
 		}
+	}
+	for typ, h := range p.chk.durations {
+		ms = append(ms, prometheus.MustNewConstHistogram(dCheckDur, h.n, h.sum, h.buckets(), string(typ)))
 	}
 	return ms
 }

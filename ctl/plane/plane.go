@@ -2,6 +2,7 @@ package plane
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"runtime"
 	"time"
 
+	"fngw/check"
 	"fngw/ctl"
 	"fngw/ctl/config"
 	"fngw/ctl/socket"
@@ -37,6 +39,9 @@ type Config struct {
 	Ports    map[string]uint16 // port name → port ID
 	Limits   nat.Limits        // the datapath's ID spaces
 	Log      *slog.Logger
+	// Probe runs one health check; nil is check.Prober's (tests give
+	// their own).
+	Probe func(context.Context, check.Target) check.Result
 }
 
 // Plane is the gateway's control plane. It owns the running configuration
@@ -81,6 +86,9 @@ type Plane struct {
 	vipARP       map[string]string // port → vip_arp policy
 	pushedAddrs  []kernel.Addr     // what kernelPush last gave the kernel
 	pushedRoutes []kernel.Route
+
+	// Health checks (health.go).
+	chk checks
 }
 
 // New builds the control plane of c.Datapath and applies the file's
@@ -98,6 +106,7 @@ func New(c Config) (*Plane, error) {
 		p.portNames[id] = name
 	}
 	p.kernelPorts, p.vipARP = make(map[string]bool), make(map[string]string)
+	p.initChecks(c.Probe)
 	if err := p.openKernel(c.File); err != nil {
 		return nil, err
 	}
@@ -224,7 +233,11 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 	asJSON := cmd.List != nil && cmd.List.JSON
 	switch cmd.Op {
 	case ctl.OpList, ctl.OpGetLaddr, ctl.OpSave:
-		return ctl.Render(w, cmd, p.table(cmd.List != nil && cmd.List.Conn))
+		t := p.table(cmd.List != nil && cmd.List.Conn)
+		if cmd.Op == ctl.OpList {
+			p.listed(t) // effective weights; -S saves the configured ones
+		}
+		return ctl.Render(w, cmd, t)
 	case ctl.OpZero:
 		if err := p.cfg.CheckService(cmd.Service); err != nil {
 			return err // ipvsadm -Z of a missing service: "No such service"
@@ -247,6 +260,8 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 		return p.links(w, cmd)
 	case ctl.OpStats:
 		return ctl.WriteCores(w, p.coreStatuses(), asJSON)
+	case ctl.OpCheckShow:
+		return ctl.WriteChecks(w, p.checkStatuses(), time.Now(), asJSON)
 	case ctl.OpMem:
 		return ctl.WriteMem(w, p.mem(), asJSON)
 	case ctl.OpSysctlShow:

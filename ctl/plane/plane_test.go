@@ -1,6 +1,7 @@
 package plane
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"fngw/arp"
+	"fngw/check"
 	"fngw/ctl"
 	"fngw/ctl/config"
 	"fngw/ctl/socket"
@@ -82,6 +84,12 @@ func (fakeHost) Mbufs() (int, int) { return 10, 990 }
 // newRig starts a plane on the configuration file text.
 func newRig(t testing.TB, file string) *rig {
 	t.Helper()
+	return newProbedRig(t, file, nil)
+}
+
+// newProbedRig is newRig whose health checks run probe.
+func newProbedRig(t testing.TB, file string, probe func(context.Context, check.Target) check.Result) *rig {
+	t.Helper()
 	r := &rig{t: t, dev: dpdktest.NewDev(1024), path: filepath.Join(t.TempDir(), "gw.toml")}
 	r.write(file)
 	f, err := config.Load(r.path)
@@ -102,7 +110,7 @@ func newRig(t testing.TB, file string) *rig {
 	}
 	r.dp = dp
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if r.p, err = New(Config{File: f, Datapath: dp, Host: fakeHost{}, Ports: map[string]uint16{"dpdk0": 0}, Limits: lim, Log: log}); err != nil {
+	if r.p, err = New(Config{File: f, Datapath: dp, Host: fakeHost{}, Ports: map[string]uint16{"dpdk0": 0}, Limits: lim, Log: log, Probe: probe}); err != nil {
 		t.Fatal(err)
 	}
 	r.p.Start()
@@ -110,6 +118,7 @@ func newRig(t testing.TB, file string) *rig {
 	go func() { dp.Control.Run(); close(ctlDone) }()
 	go func() { wDone <- dp.Workers[0].Run() }()
 	t.Cleanup(func() {
+		r.p.Close()
 		dp.Control.Stop()
 		<-ctlDone
 		dp.Workers[0].Stop()

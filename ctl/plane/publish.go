@@ -160,7 +160,12 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		}
 		sc := nat.ServiceConf{ID: sid, VIP: header.Addr4From(s.VIP), Port: s.Port, Proto: uint8(s.Proto)} // ctl.Proto values are IP protocol numbers
 		spec := schedSpec{kind: kind, flags: flags}
-		for _, d := range vs.Dests {
+		p.quorum(&vs)
+		dests := vs.Dests
+		if p.chk.quorumLost[key] {
+			dests = append(slices.Clone(dests), sorryDest(&vs))
+		}
+		for _, d := range dests {
 			dk := destKey{key, d.Key()}
 			liveDest[dk] = true
 			did, reused, err := p.destIDs.get(dk)
@@ -171,8 +176,19 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 				p.est.zdest[dk] = p.rawDest(did)
 			}
 			p.destOwner[did] = sid
-			spec.dests = append(spec.dests, sched.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Weight: int32(d.Weight),
-				UThresh: d.UThresh, LThresh: d.LThresh, LastWeight: p.lastWeight(dk, d.Weight)})
+			// The scheduler takes the effective weight (health is state);
+			// a destination removed while down is no destination at all
+			// for new connections, its ID kept for its counters.
+			w := d.Weight
+			if i := slices.IndexFunc(vs.Dests, func(x ctl.Dest) bool { return x.Key() == d.Key() }); i >= 0 {
+				h := p.health(s, dk, d)
+				if h.removed {
+					continue
+				}
+				w = h.weight
+			}
+			spec.dests = append(spec.dests, sched.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Weight: int32(w),
+				UThresh: d.UThresh, LThresh: d.LThresh, LastWeight: p.lastWeight(dk, w)})
 			sc.Dests = append(sc.Dests, nat.DestConf{ID: did, Addr: d.Addr, Port: d.Port, Mode: fwdModes[d.Fwd]})
 		}
 		for _, l := range vs.Laddrs {

@@ -62,6 +62,14 @@
 //	                 installed ipvsadm, ipvsadm-save and ipvsadm-restore links against a
 //	                 gateway: ipvsadm's messages and exit statuses, -e keeping FULLNAT,
 //	                 plain (service-name) save output restored, a failed restore harmless
+//	check_test.go    health checks over the FULLNAT topology with kernel interfaces (the checks
+//	                 are the host's sockets through kgw1), a health endpoint per real server:
+//	                 TestCheckHTTPInhibit: an http check (1s, fall 2, rise 2, inhibit), the
+//	                 download's real server's endpoint stopped: weight 0 in -L within 4 s and
+//	                 gw check show says why, 100 requests all on the other, the download
+//	                 completes byte-identical, the endpoint back: its weight within 4 s;
+//	                 TestCheckKinds: tcp with remove, quorum and a sorry server taking every
+//	                 request, misc with remove, an unchanged reload keeping the states
 //	lbhelpers_test.go helpers of sched, reconfig and soak: server-side connection counts,
 //	                 -L --stats parsing, background throttled download (e2epeer fetch -rate)
 //	                 and HTTP load

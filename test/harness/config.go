@@ -91,7 +91,11 @@ type Service struct {
 	Persistent int         // persistence timeout in seconds; 0 leaves the key out (not persistent)
 	Netmask    string      // persistence granularity, e.g. "255.255.255.0"; empty leaves the key out
 	Laddrs     []LocalAddr // laddrs: FULLNAT source addresses
-	Dests      []Dest      // [[service.dest]] tables
+	// Raw is TOML written as it is after the service's keys and before its
+	// destinations: health keys (quorum, sorry_server, ...) and a
+	// [service.check] table.
+	Raw   string
+	Dests []Dest // [[service.dest]] tables
 }
 
 // Dest is one [[service.dest]] table: a real server of a service.
@@ -103,6 +107,9 @@ type Dest struct {
 	Weight     int
 	UThreshold int // u_threshold: most connections; 0 leaves the key out (no limit)
 	LThreshold int // l_threshold: connections below which an overloaded server takes new ones again
+	// Raw is TOML written as it is after the destination's keys: a
+	// [service.dest.check] table.
+	Raw string
 }
 
 // LocalAddr is one element of a service's laddrs: Addr on port Port ("ADDR
@@ -143,6 +150,13 @@ func tomlStrings(ss []string) string {
 		q[i] = tomlString(s)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// writeRaw writes raw TOML lines, ending the last with a newline.
+func writeRaw(b *strings.Builder, raw string) {
+	if raw != "" {
+		b.WriteString(strings.TrimSuffix(raw, "\n") + "\n")
+	}
 }
 
 // TOML renders c with defaults applied.
@@ -250,6 +264,7 @@ func (c Config) TOML() string {
 			}
 			kv("laddrs", tomlStrings(laddrs))
 		}
+		writeRaw(&b, s.Raw)
 		for _, d := range s.Dests {
 			b.WriteString("[[service.dest]]\n")
 			kv("addr", tomlString(d.Addr))
@@ -259,6 +274,7 @@ func (c Config) TOML() string {
 			}
 			optInt("u_threshold", d.UThreshold)
 			optInt("l_threshold", d.LThreshold)
+			writeRaw(&b, d.Raw)
 		}
 	}
 	return b.String()
