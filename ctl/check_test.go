@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/netip"
 	"reflect"
@@ -160,5 +161,27 @@ func TestSplitCommand(t *testing.T) {
 		if got := SplitCommand(in); !reflect.DeepEqual(got, want) {
 			t.Errorf("SplitCommand(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCheckShowText: gw check show's columns, ages counted to now.
+func TestCheckShowText(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	svc := Service{Proto: TCP, VIP: netip.MustParseAddr("198.18.1.100"), Port: 80, Sched: "wlc"}
+	var b bytes.Buffer
+	err := WriteChecks(&b, []CheckStatus{
+		{Service: svc, Dest: DestKey{netip.MustParseAddr("198.18.2.11"), 80}, Check: "http GET /healthz every 1s", State: StateDown,
+			Since: now.Add(-125 * time.Second), Transitions: 1, Last: now.Add(-time.Second), Reason: "status 503", Latency: 1520 * time.Microsecond, Weight: 3},
+		{Service: svc, Dest: DestKey{netip.MustParseAddr("198.18.2.99"), 80}, Sorry: true, State: StateDisabled, Weight: 1},
+	}, now, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `SERVICE              DESTINATION             STATE     WEIGHT  SINCE     TRANS  CHECK                       LAST RESULT
+198.18.1.100:80/tcp  198.18.2.11:80          down      0/3     2m5s ago  1      http GET /healthz every 1s  status 503 (1.5ms, 1s ago)
+198.18.1.100:80/tcp  198.18.2.99:80 (sorry)  disabled  0/1     -         0      -                           -
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }

@@ -97,10 +97,7 @@ func WriteChecks(w io.Writer, list []CheckStatus, now time.Time, asJSON bool) er
 
 // age is a duration rounded for a person: "3s", "2m5s", "4h0m".
 func age(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return d.Round(time.Second).String()
-	case d < time.Hour:
+	if d < time.Hour {
 		return d.Round(time.Second).String()
 	}
 	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")

@@ -3,10 +3,12 @@ package ctl
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // jsonOutputs renders every --json output of the client from the fixture
@@ -42,6 +44,12 @@ func jsonOutputs(t *testing.T) map[string]string {
 	write("ip route show", func(b *bytes.Buffer) error {
 		return WriteRoutes(b, []RouteStatus{{Prefix: "198.18.1.0/24", Dev: "dpdk0", Proto: "kernel"}, {Prefix: "10.0.0.0/8", Via: "198.18.1.254", Dev: "dpdk0", Proto: "static"},
 			{Prefix: "0.0.0.0/0", Via: "198.18.1.253", Dev: "dpdk0", Proto: "learned", NextHops: []RouteHop{{Via: "198.18.2.253", Dev: "dpdk1"}}}}, true)
+	})
+	write("check show", func(b *bytes.Buffer) error {
+		t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		return WriteChecks(b, []CheckStatus{{Service: Service{Proto: TCP, VIP: netip.MustParseAddr("198.18.1.100"), Port: 80, Sched: "wlc"},
+			Dest: DestKey{netip.MustParseAddr("198.18.2.11"), 80}, Check: "http GET /healthz every 1s", Target: netip.MustParseAddrPort("198.18.2.11:8081"),
+			OnFailure: OnFailureInhibit, State: StateDown, Since: t0, Transitions: 1, Checks: 9, Last: t0, Reason: "status 503", Latency: 1500 * time.Microsecond, Weight: 3}}, t0, true)
 	})
 	write("ip neigh show", func(b *bytes.Buffer) error {
 		return WriteNeighs(b, []NeighStatus{{Addr: "198.18.1.254", LLAddr: "02:00:00:00:00:01", Dev: "dpdk0", State: "PERMANENT"}, {Addr: "198.18.1.2", Dev: "dpdk0", State: "INCOMPLETE"}}, true)
@@ -107,7 +115,7 @@ func TestJSONNames(t *testing.T) {
 		}
 		walk("", v)
 	}
-	for name, want := range map[string]string{"-L -c": `"source"`, "ip addr show": `"dev"`, "link show -s": `"dev": "dpdk0"`, "-G": `"dev": "dpdk0"`} {
+	for name, want := range map[string]string{"-L -c": `"source"`, "ip addr show": `"dev"`, "link show -s": `"dev": "dpdk0"`, "-G": `"dev": "dpdk0"`, "check show": `"destination": "198.18.2.11:80"`} {
 		if !strings.Contains(outs[name], want) {
 			t.Errorf("%s --json has no %s:\n%s", name, want, outs[name])
 		}
@@ -120,7 +128,7 @@ func TestJSONNames(t *testing.T) {
 func TestGoldenJSONStatus(t *testing.T) {
 	outs := jsonOutputs(t)
 	var b strings.Builder
-	for _, name := range []string{"ip addr show", "ip route show", "ip neigh show", "link show -s", "stats", "mem"} {
+	for _, name := range []string{"ip addr show", "ip route show", "ip neigh show", "link show -s", "stats", "mem", "check show"} {
 		b.WriteString("== gw " + name + " --json\n" + outs[name])
 	}
 	path := filepath.Join("testdata", "status_json.golden")
