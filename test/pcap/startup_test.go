@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"fngw/ctl"
 	"fngw/test/harness"
 )
 
@@ -123,7 +124,7 @@ func TestStartupRefusals(t *testing.T) {
 func TestUnknownCommandListsCommands(t *testing.T) {
 	out, err := exec.Command(harness.Binary(t), "--sock", "/nonexistent/gw.sock", "frobnicate").CombinedOutput()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "run, adm, ip, link, stats, mem, top or reload") {
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), ctl.Commands) {
 		t.Errorf("gw frobnicate: %v:\n%s", err, out)
 	}
 }
