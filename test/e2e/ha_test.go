@@ -238,7 +238,13 @@ type probeResult struct {
 // startProbe starts e2epeer probe in the front namespace.
 func (tp *haTopo) startProbe(t *testing.T, args ...string) *probeRun {
 	t.Helper()
-	p := &probeRun{cmd: tp.front.Command(tp.peer, append([]string{"probe"}, args...)...)}
+	return tp.startProbeIn(t, tp.front, args...)
+}
+
+// startProbeIn starts e2epeer probe in ns.
+func (tp *haTopo) startProbeIn(t *testing.T, ns *harness.Netns, args ...string) *probeRun {
+	t.Helper()
+	p := &probeRun{cmd: ns.Command(tp.peer, append([]string{"probe"}, args...)...)}
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -440,4 +446,214 @@ func (tp *haTopo) drops(t *testing.T, i int, reason string) uint64 {
 		n += c.Drops[reason]
 	}
 	return n
+}
+
+// The active/active set-up: the VIP is a /32 outside every subnet, the
+// client is behind the router.
+const (
+	ecmpVIP      = "198.18.5.100"
+	ecmpRouter   = "198.18.1.254"
+	ecmpClient   = "198.18.3.2"
+	ecmpClientGW = "198.18.3.1"
+)
+
+// birdConf writes the file of deploy/ for BIRD in the test: paths as
+// deployFile, logging to standard error (the daemon's log file).
+func (tp *haTopo) birdConf(t *testing.T, i int, name, as string) string {
+	t.Helper()
+	b := bytes.ReplaceAll(tp.deployFile(t, i, name), []byte("log syslog all;"), []byte("log stderr all;"))
+	p := filepath.Join(tp.dir, as+".conf")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// routerPaths is the number of next hops of the router's route to the
+// VIP, and the route as ip shows it.
+func (tp *haTopo) routerPaths() (int, string) {
+	out, err := tp.front.IP("-4", "route", "show", ecmpVIP+"/32")
+	if err != nil || strings.TrimSpace(out) == "" {
+		return 0, out
+	}
+	if n := strings.Count(out, "nexthop via"); n > 0 {
+		return n, out
+	}
+	return 1, out
+}
+
+// TestECMP: an active/active pair with BIRD, run with deploy/bird as
+// shipped (bird.conf on both gateways, bird-router.conf on the router,
+// fngw-bird-watchdog announcing the VIP once gw health passes): BGP and BFD
+// over the gateways' kernel interfaces, the router's kernel holding one
+// multipath route to the VIP (flows spread by a hash of their addresses and
+// ports).
+//
+//   - each gateway learns the client network from the router (BGP → its
+//     kernel's table on kgw0 → gw ip route show);
+//   - 1 000 new connections from the client, from as many ports, all
+//     succeed, each gateway carrying at least 30 % (its local address at
+//     the real servers, and its gw stats);
+//   - B's kgw1 taken down: gw health fails, B's watchdog withdraws the VIP
+//     (the router's route through A alone within about 2 s: two failed
+//     checks a second apart); kgw1 up: announced again, and of 8
+//     connections made through A alone and kept alive, those the router
+//     now hashes to B break (measured, not asserted: about half);
+//   - B killed: the router's route is down to one next hop within 2 s (BFD:
+//     3 × 100 ms, and the daemons' turn on two busy CPUs), and 200 more
+//     connections all succeed through A.
+func TestECMP(t *testing.T) {
+	tp := startHA(t, haOpts{front: ecmpRouter + "/24", vip: ecmpVIP, sched: "rr"})
+	client := harness.NewNetns(t, "client")
+	client.DisableIPv6()
+	r, c := harness.UniqueIfName(), harness.UniqueIfName()
+	tp.front.MustIP("link", "add", r, "type", "veth", "peer", "name", c)
+	tp.front.MoveLink(c, client)
+	tp.front.AddAddr(r, ecmpClientGW+"/24")
+	tp.front.LinkUp(r)
+	client.AddAddr(c, ecmpClient+"/24")
+	client.LinkUp(c)
+	client.AddRoute("default", ecmpClientGW)
+	tp.front.Sysctl("net.ipv4.ip_forward", "1")
+	// Hash on the 5-tuple read from the headers (policy 3 with these
+	// fields), as a router does with packets from a wire. Policy 1 would
+	// reuse the hash the client's socket put on the packet, which a veth
+	// carries across namespaces and TCP changes at every retransmission
+	// timeout: a connection sent to a gateway without its session would
+	// try the other on its next retransmission, as it never would through
+	// a real router.
+	tp.front.Sysctl("net.ipv4.fib_multipath_hash_policy", "3")
+	tp.front.Sysctl("net.ipv4.fib_multipath_hash_fields", "0x0037")
+
+	tp.daemon(t, tp.front, "bird-router", "bird", "-f", "-c", tp.birdConf(t, 0, "bird/bird-router.conf", "router"),
+		"-s", filepath.Join(tp.dir, "router.ctl"), "-P", filepath.Join(tp.dir, "router.pid"))
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tp.gw {
+		name := "gw" + strings.ToLower(haName[i])
+		sock := filepath.Join(tp.dir, name+".ctl")
+		tp.daemon(t, tp.gw[i].Netns, "bird-"+name, "bird", "-f", "-c", tp.birdConf(t, i, "bird/bird.conf", name),
+			"-s", sock, "-P", filepath.Join(tp.dir, name+".pid"))
+		tp.daemon(t, tp.gw[i].Netns, "watchdog-"+name, "env", "FNGW_GW="+harness.Binary(t), "FNGW_SOCK="+tp.gw[i].Config.Socket,
+			"BIRD_SOCK="+sock, "sh", filepath.Join(root, "deploy", "bird", "fngw-bird-watchdog"))
+	}
+	started := time.Now()
+	harness.Eventually(t, 30*time.Second, "the router's route to the VIP through both gateways", func() error {
+		if n, out := tp.routerPaths(); n != 2 {
+			return fmt.Errorf("%d next hops: %s", n, out)
+		}
+		return nil
+	})
+	_, route := tp.routerPaths()
+	t.Logf("both gateways announcing %v after the daemons started; the router's route:\n%s", time.Since(started).Round(100*time.Millisecond), route)
+	for i, g := range tp.gw {
+		want := "198.18.3.0/24 via " + ecmpRouter + " dev dpdk0"
+		harness.Eventually(t, 5*time.Second, "gateway "+haName[i]+" learning the client network", func() error {
+			if out := g.MustCmd("ip", "route", "show"); !strings.Contains(out, want) {
+				return fmt.Errorf("gw ip route show has no %q:\n%s", want, out)
+			}
+			return nil
+		})
+	}
+
+	created := func(i int) uint64 {
+		var cs []coreJSON
+		tp.gw[i].MustJSON(&cs, "stats")
+		var n uint64
+		for _, c := range cs {
+			n += c.Created
+		}
+		return n
+	}
+	url := "http://" + ecmpVIP + "/"
+	var rep getReport
+	tp.peerRun(t, client, 120*time.Second, &rep, "get", "-url", url, "-n", "1000", "-c", "8")
+	t.Logf("1000 connections in %.1fs: %d ok, %d failed; by local address (gateway) %v; gw stats sessions created: A %d, B %d",
+		rep.Seconds, rep.OK, rep.Failed, rep.Peers, created(0), created(1))
+	if rep.OK != 1000 {
+		t.Errorf("%d of 1000 connections succeeded: %v", rep.OK, rep.Errors)
+	}
+	for i, lip := range haLIP {
+		if n := rep.Peers[lip]; n < 300 {
+			t.Errorf("gateway %s (local address %s) carried %d of 1000 connections, want at least 300", haName[i], lip, n)
+		}
+	}
+
+	// B unhealthy (its server-side kernel interface down; BGP and BFD on
+	// kgw0 stay up): the watchdog withdraws the VIP, then announces it
+	// again once B is healthy.
+	waitPaths := func(want int, timeout time.Duration) time.Duration {
+		t.Helper()
+		t0 := time.Now()
+		for {
+			n, out := tp.routerPaths()
+			if n == want {
+				return time.Since(t0)
+			}
+			if time.Since(t0) > timeout {
+				t.Fatalf("the router's route has %d next hops after %v, want %d: %q", n, timeout, want, out)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	tp.gw[1].Netns.MustIP("link", "set", "kgw1", "down")
+	withdrawn := waitPaths(1, 10*time.Second)
+	// Connections made through A alone, kept alive while B comes back:
+	// those the router's hash then sends to B break (B has no session).
+	var kept [8]*probeRun
+	for i := range kept {
+		kept[i] = tp.startProbeIn(t, client, "-url", url, "-every", "100ms", "-for", "6s", "-timeout", "2s", "-keepalive")
+	}
+	time.Sleep(time.Second)
+	tp.gw[1].Netns.MustIP("link", "set", "kgw1", "up")
+	back := waitPaths(2, 10*time.Second)
+	t.Logf("B's kgw1 down: the watchdog withdrew the VIP, the router's route down to A alone %v later; kgw1 up: both again %v later",
+		withdrawn.Round(time.Millisecond), back.Round(time.Millisecond))
+	broken := 0
+	for _, p := range kept {
+		ps := p.wait(t)
+		if !ps[0].OK {
+			t.Fatalf("a kept-alive connection through A alone failed from the start: %s", ps[0].Err)
+		}
+		if !ps[len(ps)-1].OK {
+			broken++
+		}
+	}
+	t.Logf("of 8 connections made through A alone and kept alive, %d broke when B was announced again (rehashed to B)", broken)
+	if b, _ := os.ReadFile(filepath.Join(tp.dir, "watchdog-gwb.log")); !strings.Contains(string(b), "kernel interface kgw1 of port dpdk1 is down: fngw_vips disabled") {
+		t.Errorf("B's watchdog did not say why it withdrew the VIP:\n%s", b)
+	}
+
+	if out, err := tp.front.Run("birdc", "-s", filepath.Join(tp.dir, "router.ctl"), "show", "bfd", "sessions"); err == nil {
+		t.Logf("the router's BFD sessions before B dies:\n%s", out)
+	}
+	kill := time.Now()
+	tp.gw[1].Kill()
+	for {
+		if n, _ := tp.routerPaths(); n == 1 {
+			break
+		}
+		if time.Since(kill) > 15*time.Second {
+			_, out := tp.routerPaths()
+			t.Fatalf("the router still has %q 15s after B died", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	gone := time.Since(kill)
+	_, route = tp.routerPaths()
+	t.Logf("B killed: the router's route down to one next hop %v later:\n%s", gone.Round(time.Millisecond), route)
+	if gone > 2*time.Second {
+		t.Errorf("B's next hop left the router's route %v after it died, want BFD's 0.3 s (at most 2 s on a busy machine)", gone)
+	}
+	if !strings.Contains(route, "via "+haFront[0]) {
+		t.Errorf("the router's route after B died: %q, want via A (%s)", route, haFront[0])
+	}
+	rep = getReport{}
+	tp.peerRun(t, client, 60*time.Second, &rep, "get", "-url", url, "-n", "200", "-c", "8")
+	t.Logf("after B died: 200 connections: %d ok, %d failed, by local address %v", rep.OK, rep.Failed, rep.Peers)
+	if rep.OK != 200 || rep.Peers[haLIP[0]] != 200 {
+		t.Errorf("after B died: %d of 200 connections succeeded, by local address %v; want all through A: %v", rep.OK, rep.Peers, rep.Errors)
+	}
 }
