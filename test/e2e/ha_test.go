@@ -130,6 +130,9 @@ func startHA(t *testing.T, o haOpts) *haTopo {
 // SIGTERM (SIGKILL after 5 s): keepalived's VRRP child goes with its parent.
 func (tp *haTopo) daemon(t *testing.T, ns *harness.Netns, label string, argv ...string) {
 	t.Helper()
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		t.Fatalf("%s: %v (scripts/deps.sh installs keepalived and bird2)", argv[0], err)
+	}
 	logPath := filepath.Join(tp.dir, label+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
