@@ -12,14 +12,15 @@ const (
 	OpStats    Op = "stats"     // gw stats [--json]
 	OpMem      Op = "mem"       // gw mem [--json]
 	OpReload   Op = "reload"    // gw reload
+	OpHealth   Op = "health"    // gw health: the facts (GatewayHealth); the client judges them
 	// gw sysctl [NAME], gw sysctl [-w] NAME=0|1: LVS's switches (Sysctl).
 	OpSysctlShow Op = "sysctl-show"
 	OpSysctlSet  Op = "sysctl-set"
 )
 
-// Commands lists every gw command, for messages (run and top are the
-// client's own; ParseCommandLine parses the others).
-const Commands = "run, adm, ip, link, stats, mem, top, sysctl, check, reload or import"
+// Commands lists every gw command, for messages (run, top, health and
+// import are the client's own; ParseCommandLine parses the others).
+const Commands = "run, adm, ip, link, stats, mem, top, health, sysctl, check, reload or import"
 
 // ParseCommandLine parses a gw client command line (what follows the program
 // name and --sock):

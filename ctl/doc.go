@@ -35,7 +35,8 @@
 //	format.go     Render, WriteList, WriteLaddrs: ipvsadm's print_* functions and JSON.
 //	save.go       WriteSave (ipvsadm -S, lossless) and ReadRestore (ipvsadm -R input).
 //	status.go     Link, CoreStatus, MemStatus, NeighStatus, RouteStatus, AddrStatus and their
-//	              listings (gw link show, gw stats, gw mem, gw ip neigh|route|addr show).
+//	              listings (gw link show, gw stats, gw mem, gw ip neigh|route|addr show);
+//	              GatewayHealth and its verdict (gw health).
 //
 // Subpackages: config loads and validates the daemon's TOML file; socket
 // carries commands between client and daemon; plane is the control plane

@@ -13,8 +13,8 @@ import (
 
 // jsonOutputs renders every --json output of the client from the fixture
 // and a stack and status of each kind: the ipvsadm listings (-L and its
-// variants, -c, -G), gw ip addr|route|neigh show, gw link show -s, gw stats
-// and gw mem.
+// variants, -c, -G), gw ip addr|route|neigh show, gw link show -s, gw stats,
+// gw mem and gw health.
 func jsonOutputs(t *testing.T) map[string]string {
 	t.Helper()
 	tb := fixture(t)
@@ -64,6 +64,10 @@ func jsonOutputs(t *testing.T) map[string]string {
 	})
 	write("mem", func(b *bytes.Buffer) error {
 		return WriteMem(b, MemStatus{Mbufs: 4096, MbufsInUse: 100, MbufsAvail: 3996, InRings: map[string]int{"redirect": 0}, Elsewhere: 100, HeapBytes: 1 << 20, Goroutines: 12}, true)
+	})
+	write("health", func(b *bytes.Buffer) error {
+		return WriteGatewayHealth(b, GatewayHealth{Workers: []WorkerHealth{{Core: 0, SinceTurn: 42 * time.Microsecond}},
+			Ports: []PortHealth{{Dev: "dpdk0", Up: true, Kernel: &KernelHealth{Dev: "kgw0", Up: true}}, {Dev: "dpdk1", Up: true}}})
 	})
 	return out
 }
@@ -128,7 +132,7 @@ func TestJSONNames(t *testing.T) {
 func TestGoldenJSONStatus(t *testing.T) {
 	outs := jsonOutputs(t)
 	var b strings.Builder
-	for _, name := range []string{"ip addr show", "ip route show", "ip neigh show", "link show -s", "stats", "mem", "check show"} {
+	for _, name := range []string{"ip addr show", "ip route show", "ip neigh show", "link show -s", "stats", "mem", "check show", "health"} {
 		b.WriteString("== gw " + name + " --json\n" + outs[name])
 	}
 	path := filepath.Join("testdata", "status_json.golden")

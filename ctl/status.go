@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Link is one port in `gw link show`, after DPVS's `dpip link show`.
@@ -168,6 +169,79 @@ func WriteMem(w io.Writer, m MemStatus, asJSON bool) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// GatewayHealth is what `gw health` judges the gateway by, read by the control
+// lcore when it serves the command (a gateway whose control lcore is stuck
+// does not answer at all): how long ago each worker began its latest turn,
+// and whether each port, and its kernel interface if it has one, is up.
+type GatewayHealth struct {
+	Workers []WorkerHealth `json:"workers"`
+	Ports   []PortHealth   `json:"ports"`
+}
+
+// WorkerHealth is one worker in GatewayHealth.
+type WorkerHealth struct {
+	Core      int           `json:"core"`
+	SinceTurn time.Duration `json:"since_turn_ns"` // since its loop last began a turn
+}
+
+// PortHealth is one port in GatewayHealth, with its kernel interface if it has
+// one.
+type PortHealth struct {
+	Dev    string        `json:"dev"`
+	Up     bool          `json:"up"`
+	Kernel *KernelHealth `json:"kernel,omitempty"`
+}
+
+// KernelHealth is a port's kernel interface in GatewayHealth: its name, and
+// whether it is up with a carrier.
+type KernelHealth struct {
+	Dev string `json:"dev"`
+	Up  bool   `json:"up"`
+}
+
+// Problem is the first reason h is unhealthy, with the value concerned, or
+// "" when every worker turned within maxStall and every port and kernel
+// interface is up. A gateway without workers is unhealthy.
+func (h GatewayHealth) Problem(maxStall time.Duration) string {
+	if len(h.Workers) == 0 {
+		return "no worker lcore"
+	}
+	for _, w := range h.Workers {
+		if w.SinceTurn > maxStall {
+			return fmt.Sprintf("worker %d stalled: last turn %v ago (--max-stall %v)", w.Core, w.SinceTurn.Round(time.Millisecond), maxStall)
+		}
+	}
+	for _, p := range h.Ports {
+		if !p.Up {
+			return fmt.Sprintf("port %s is down", p.Dev)
+		}
+		if p.Kernel != nil && !p.Kernel.Up {
+			return fmt.Sprintf("kernel interface %s of port %s is down", p.Kernel.Dev, p.Dev)
+		}
+	}
+	return ""
+}
+
+// String sums up a healthy h in one line: the longest time since a
+// worker's turn, the ports (kernel interfaces in parentheses).
+func (h GatewayHealth) String() string {
+	var worst time.Duration
+	for _, w := range h.Workers {
+		worst = max(worst, w.SinceTurn)
+	}
+	ports := make([]string, len(h.Ports))
+	for i, p := range h.Ports {
+		ports[i] = p.Dev
+		if p.Kernel != nil {
+			ports[i] += " (" + p.Kernel.Dev + ")"
+		}
+	}
+	return fmt.Sprintf("%d workers turning (last turn at most %v ago), ports up: %s", len(h.Workers), worst.Round(time.Microsecond), strings.Join(ports, ", "))
+}
+
+// WriteGatewayHealth prints h as JSON (the client judges it: gw health).
+func WriteGatewayHealth(w io.Writer, h GatewayHealth) error { return writeJSON(w, h) }
 
 // NeighStatus is one entry of the neighbour table in `gw ip neigh show`.
 type NeighStatus struct {

@@ -47,7 +47,7 @@
 // Files:
 //
 //	kernel.go   Link, Addr, NextHop, Route, State, Options; Protocol
-//	sync.go     Sync: Open, SetAddrs, SetRoutes, SetLink, Close; the event
+//	sync.go     Sync: Open, SetAddrs, SetRoutes, SetLink, Up, Close; the event
 //	            loop, the coalescing window, dumps
 //	events.go   the netlink subscriptions, and replacing one that lost events
 //	mirror.go   what the kernel holds, kept as the FIB keeps it (routes by

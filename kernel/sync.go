@@ -255,6 +255,24 @@ func (s *Sync) SetLink(port string, up bool, mtu int) error {
 	})
 }
 
+// Up reports whether port's kernel interface is up and has a carrier
+// (IFF_UP and IFF_LOWER_UP), as the kernel last said: what an operator's
+// `ip link set IFACE down`, or a daemon watching the interface (keepalived's
+// track_interface), sees. A deleted interface is down.
+func (s *Sync) Up(port string) (bool, error) {
+	var up bool
+	err := s.call(func() error {
+		l := s.byPort[port]
+		if l == nil {
+			return fmt.Errorf("kernel: port %q has no kernel interface", port)
+		}
+		const want = unix.IFF_UP | unix.IFF_LOWER_UP
+		up = !l.gone && l.flags&want == want
+		return nil
+	})
+	return up, err
+}
+
 // Close stops following the kernel and returns once Sync's goroutines have
 // ended. It leaves the kernel interfaces as they are (the PMD removes them).
 func (s *Sync) Close() error {

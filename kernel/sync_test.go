@@ -688,6 +688,40 @@ func TestSetLink(t *testing.T) {
 	}
 }
 
+// TestUp: Up follows the interface's state whoever changes it: SetLink,
+// an operator's ip link set, the interface deleted.
+func TestUp(t *testing.T) {
+	t.Parallel()
+	e := newNS(t, "k0")
+	s := open(t, e, []Link{{Port: "p0", Name: "k0"}})
+	up := func(want bool, what string) {
+		t.Helper()
+		var got bool
+		var err error
+		for end := time.Now().Add(deadline); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			if got, err = s.Up("p0"); err != nil || got == want {
+				break
+			}
+		}
+		if err != nil || got != want {
+			t.Errorf("%s: Up = %v, %v; want %v", what, got, err, want)
+		}
+	}
+	if err := s.SetLink("p0", true, 0); err != nil {
+		t.Fatal(err)
+	}
+	up(true, "after SetLink(up)")
+	e.ip(t, "link", "set", "k0", "down")
+	up(false, "after ip link set k0 down")
+	e.ip(t, "link", "set", "k0", "up")
+	up(true, "after ip link set k0 up")
+	e.ip(t, "link", "del", "k0")
+	up(false, "after ip link del k0")
+	if _, err := s.Up("p9"); err == nil || !strings.Contains(err.Error(), `"p9"`) {
+		t.Errorf("Up(p9) = %v, want an error naming it", err)
+	}
+}
+
 // TestLostEvents: with a tiny socket buffer a burst of 3000 routes
 // overflows it; Sync notices, reads everything again and reports them all.
 // Not parallel: its dumps would hold up the other tests' timed reports.

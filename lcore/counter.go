@@ -49,6 +49,7 @@ func (r Reason) String() string {
 type counter struct{ v atomic.Uint64 }
 
 func (c *counter) add(n uint64) { c.v.Store(c.v.Load() + n) }
+func (c *counter) set(n uint64) { c.v.Store(n) }
 func (c *counter) get() uint64  { return c.v.Load() }
 
 // counters is one worker's counters. Only that worker writes them.

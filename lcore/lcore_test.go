@@ -1,10 +1,12 @@
 package lcore
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -232,5 +234,30 @@ func TestExecRunsOnWorkerTurn(t *testing.T) {
 		default:
 			r.w.Poll(r.now)
 		}
+	}
+}
+
+func TestSinceTurn(t *testing.T) {
+	r := newRig(t)
+	r.w.cfg.IdlePolls, r.w.cfg.IdleSleep = 1, 100*time.Microsecond
+	time.Sleep(20 * time.Millisecond)
+	if d := r.w.SinceTurn(); d < 20*time.Millisecond {
+		t.Errorf("before the loop ran: SinceTurn %v, want at least the 20ms since NewWorker", d)
+	}
+	done := make(chan error)
+	go func() { done <- r.w.Run() }()
+	harness.Eventually(t, 5*time.Second, "the worker turning", func() error {
+		if d := r.w.SinceTurn(); d > 10*time.Millisecond {
+			return fmt.Errorf("SinceTurn %v while the loop runs (idle, sleeping 100µs a turn)", d)
+		}
+		return nil
+	})
+	r.w.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if d := r.w.SinceTurn(); d < 30*time.Millisecond {
+		t.Errorf("30ms after the loop stopped: SinceTurn %v", d)
 	}
 }

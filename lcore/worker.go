@@ -82,6 +82,11 @@ type Worker struct {
 	cnt  counters
 	stop atomic.Bool
 	idle int
+	// base is the origin of the loop's clock (Run's now); turn is the
+	// clock at the start of the latest turn, 0 before the first. Only the
+	// worker writes turn; SinceTurn reads it from any goroutine.
+	base time.Time
+	turn counter
 	job  atomic.Pointer[job] // handed over by Exec
 	cur  *job                // taken, not done yet
 
@@ -122,7 +127,7 @@ const bufCap = 2 * BurstSize
 // NewWorker allocates every buffer the worker will ever use. newBurst makes a
 // burst array (dpdk.NewBurst in production, so arrays handed to C live in C memory).
 func NewWorker(cfg WorkerConfig, newBurst func(int) *dpdk.Burst) *Worker {
-	w := &Worker{cfg: cfg, rx: newBurst(BurstSize), free: newBurst(bufCap)}
+	w := &Worker{cfg: cfg, rx: newBurst(BurstSize), free: newBurst(bufCap), base: time.Now()}
 	k := &w.cnt
 	w.tx = make([]outBuf, len(cfg.TxQueue))
 	for p, q := range cfg.TxQueue {
@@ -179,6 +184,15 @@ func (w *Worker) Exec(fn func(now int64) (done bool), timeout time.Duration) boo
 	return !j.aborted
 }
 
+// SinceTurn is how long ago the worker's loop began its latest turn (since
+// NewWorker when it has not turned yet): a worker that polls, busy or idle,
+// turns every few microseconds (IdleSleep at most when idle), so a long
+// time means a stuck or stopped worker. Safe from any goroutine; the
+// worker pays one store per turn for it.
+func (w *Worker) SinceTurn() time.Duration {
+	return time.Since(w.base) - time.Duration(w.turn.get())
+}
+
 // Stop asks the loop to finish its turn and return.
 func (w *Worker) Stop() { w.stop.Store(true) }
 
@@ -196,11 +210,11 @@ func (w *Worker) Run() error {
 			return err
 		}
 	}
-	base := time.Now()
 	prev := int64(0)
 	prevBusy := false
 	for !w.stop.Load() {
-		now := int64(time.Since(base)) + 1
+		now := int64(time.Since(w.base)) + 1
+		w.turn.set(uint64(now))
 		if prev != 0 {
 			d := uint64(now - prev)
 			w.cnt.totalNs.add(d)

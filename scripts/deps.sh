@@ -2,9 +2,11 @@
 # Installs what fngw needs on a Debian 12 machine (as root), only what is missing:
 # a C compiler (cgo, perf/cref), DPDK 22.11 and its tools, libpcap, iproute2,
 # Prometheus (for promtool: make test checks the metrics endpoint's output, the
-# alerting rules and the dashboard's queries with it), then the Go modules.
+# alerting rules and the dashboard's queries with it), keepalived and BIRD (the
+# high-availability tests run the real daemons over the kernel path), then the
+# Go modules.
 set -euo pipefail
-pkgs=(gcc libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping iputils-arping curl procps python3 prometheus)
+pkgs=(gcc libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping iputils-arping curl procps python3 prometheus keepalived bird2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,10 +20,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-  # Only promtool is wanted: the Prometheus server the package starts under
-  # systemd would take CPU from the tests. One installed before is left alone.
-  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
-    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  # Only the programs are wanted: the daemons the packages start under
+  # systemd (Prometheus's server, keepalived and BIRD on the host's own
+  # interfaces) would take CPU from the tests, and the tests start their own
+  # keepalived and BIRD in their namespaces. One installed before is left alone.
+  if [ -d /run/systemd/system ]; then
+    for unit in prometheus:prometheus keepalived:keepalived bird2:bird; do
+      if [[ " ${missing[*]} " == *" ${unit%%:*} "* ]]; then
+        systemctl disable --now "${unit#*:}.service" >/dev/null 2>&1 || true
+      fi
+    done
   fi
 fi
 GO=$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)

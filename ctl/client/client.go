@@ -13,6 +13,7 @@
 //
 //	client.go  Main: global options, parsing, the request, exit statuses
 //	top.go     gw top: a refreshing view of per-core load and service rates
+//	health.go  gw health: the gateway's own health, for keepalived and BIRD watchdogs
 //	import.go  gw import keepalived: keepalived.conf to fngw services (package ctl/keepalived), locally
 package client
 
@@ -43,6 +44,9 @@ const usage = `usage: gw [--sock PATH] COMMAND [ARGS]
   gw mem [--json]           mbufs in use, the control plane's heap
   gw top [-d DUR] [-n N]    refreshing view of per-core load and service rates
   gw check show [--json]    every real server's health check, state and last result
+  gw health [--max-stall DUR] [--timeout DUR] [--json]
+                            exit 0 if the gateway answers, its workers turn and its
+                            ports are up; else 1 and why (keepalived, BIRD watchdogs)
   gw reload                 re-read the configuration file and apply the difference
   gw import keepalived FILE translate keepalived.conf's virtual servers to TOML (no gateway needed)
 
@@ -85,6 +89,9 @@ func Main(argv []string, run func(args []string) int, stdin io.Reader, stdout, s
 	}
 	if args[0] == "top" {
 		return top(c.sock, args[1:], stdout, stderr)
+	}
+	if args[0] == "health" {
+		return health(c.sock, args[1:], stdout, stderr)
 	}
 	if args[0] == "import" {
 		return importConfig(args[1:], stdout, stderr)

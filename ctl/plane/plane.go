@@ -264,6 +264,12 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 		return ctl.WriteChecks(w, p.checkStatuses(), time.Now(), asJSON)
 	case ctl.OpMem:
 		return ctl.WriteMem(w, p.mem(), asJSON)
+	case ctl.OpHealth:
+		h, err := p.gatewayHealth()
+		if err != nil {
+			return err
+		}
+		return ctl.WriteGatewayHealth(w, h)
 	case ctl.OpSysctlShow:
 		name := ""
 		if cmd.Sysctl != nil {
@@ -318,6 +324,32 @@ func (p *Plane) links(w io.Writer, cmd ctl.Command) error {
 		}
 	}
 	return ctl.WriteLinks(w, list, o.JSON)
+}
+
+// gatewayHealth is what `gw health` judges: how long ago each worker
+// began a turn, the ports' links and their kernel interfaces' state. That
+// the control lcore runs this job at all is the rest of the verdict.
+func (p *Plane) gatewayHealth() (ctl.GatewayHealth, error) {
+	var h ctl.GatewayHealth
+	for i, w := range p.dp.Workers {
+		h.Workers = append(h.Workers, ctl.WorkerHealth{Core: i, SinceTurn: w.SinceTurn()})
+	}
+	links, err := p.host.Links(false)
+	if err != nil {
+		return h, err
+	}
+	for _, l := range links {
+		ph := ctl.PortHealth{Dev: l.Name, Up: l.Up}
+		if l.Kernel != nil && p.kernel != nil {
+			up, err := p.kernel.Up(l.Name)
+			if err != nil {
+				return h, err
+			}
+			ph.Kernel = &ctl.KernelHealth{Dev: l.Kernel.Iface, Up: up}
+		}
+		h.Ports = append(h.Ports, ph)
+	}
+	return h, nil
 }
 
 // mem is `gw mem`. The pool's counts are read without stopping the lcores:

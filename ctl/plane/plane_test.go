@@ -376,6 +376,34 @@ func TestStatusCommands(t *testing.T) {
 	}
 }
 
+// TestGatewayHealthCommand: gw health's facts are the workers' turns and the
+// host's ports; a worker that stops is seen as stalled.
+func TestGatewayHealthCommand(t *testing.T) {
+	r := newRig(t, baseFile)
+	health := func() ctl.GatewayHealth {
+		t.Helper()
+		resp := r.p.Handle(socket.Request{Cmd: ctl.Command{Op: ctl.OpHealth}})
+		var h ctl.GatewayHealth
+		if err := json.Unmarshal([]byte(resp.Stdout), &h); resp.Code != socket.CodeOK || err != nil {
+			t.Fatalf("health: %+v %v", resp, err)
+		}
+		return h
+	}
+	h := health()
+	if len(h.Workers) != 1 || len(h.Ports) != 1 || h.Ports[0] != (ctl.PortHealth{Dev: "dpdk0", Up: true}) {
+		t.Fatalf("health: %+v", h)
+	}
+	// The rig's worker sleeps 50 µs when idle: it turns all the time.
+	if p := h.Problem(time.Second); p != "" {
+		t.Errorf("a running gateway: %s (%+v)", p, h)
+	}
+	r.dp.Workers[0].Stop()
+	time.Sleep(50 * time.Millisecond)
+	if p := health().Problem(20 * time.Millisecond); !strings.HasPrefix(p, "worker 0 stalled") {
+		t.Errorf("a stopped worker: Problem(20ms) = %q, want it stalled", p)
+	}
+}
+
 // TestUnservedFamilyRefused: IPv6 services and addresses, which killed the
 // gateway when they reached the datapath's IPv4 tables, are refused with the
 // object named, from every command, and the gateway goes on serving.

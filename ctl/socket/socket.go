@@ -206,14 +206,18 @@ func (s *Server) Close() error {
 }
 
 // Do sends one request to the gateway at path and returns its response.
-func Do(path string, req Request) (Response, error) {
+func Do(path string, req Request) (Response, error) { return DoWithin(path, req, 2*IOTimeout) }
+
+// DoWithin is Do with the whole exchange bounded by timeout: a gateway
+// that does not answer within it is an error (a watchdog's verdict).
+func DoWithin(path string, req Request, timeout time.Duration) (Response, error) {
 	req.V = Version
-	c, err := net.DialTimeout("unix", path, 2*time.Second)
+	c, err := net.DialTimeout("unix", path, min(2*time.Second, timeout))
 	if err != nil {
 		return Response{}, fmt.Errorf("cannot reach the gateway at %s: %w (is `gw run` up? set --sock or FNGW_SOCK)", path, err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * IOTimeout))
+	c.SetDeadline(time.Now().Add(timeout))
 	if err := writeMsg(c, req, MaxRequest); err != nil {
 		return Response{}, err
 	}

@@ -24,7 +24,8 @@
 //	                 TestFullNATExpiry: sessions expire on schedule with shortened timeouts;
 //	                 TestFullNATTwoWorkers: the same traffic with two workers sharing CPU 1
 //	                 and two queues per tap: port slices per core, redirect ring used
-//	cmd/e2epeer      the real-server and client program
+//	cmd/e2epeer      the real-server and client program (probe: a request every 50 ms,
+//	                 for failover measurements)
 //	modes_test.go    NAT, DR and TUN, after the kernel's IPVS selftest: client, gateway and
 //	                 real-server namespaces, a direct real server → client veth for DR/TUN,
 //	                 servers and clients as goroutines on sockets made inside the
@@ -37,6 +38,16 @@
 //	                 router with MTU 1400 before the real server, whose fragmentation
 //	                 needed the gateway relays (1480, then 1380); TestModesNATTwoWorkers:
 //	                 NAT connections handed to their owner core over the redirect rings
+//	ha_test.go       two gateways side by side (a switch namespace bridging their taps with
+//	                 the front host and two real servers) and the real daemons over the
+//	                 kernel path, configured from deploy/ as shipped: TestVRRPFailover,
+//	                 keepalived active/standby (kgw0 down, then the master killed: the VIP
+//	                 moved within 3 s, the client's ARP entry moved by gratuitous ARP, the
+//	                 longest run of failed new connections, sh's server kept, a kept-alive
+//	                 connection broken); TestECMP, BIRD active/active behind a router (1 000
+//	                 connections split over both, the client network learned, the
+//	                 watchdog withdrawing an unhealthy gateway's VIP, BFD dropping a killed
+//	                 one)
 //	cmd/ipipdecap    user-space IPIP decapsulator for the TUN real server (raw socket →
 //	                 TUN device), since this kernel has no ipip module
 //	sched_test.go    schedulers on the FULLNAT topology: TestSchedWRR: wrr 3:1 over

@@ -190,6 +190,22 @@ func (g *Gateway) Terminate() error {
 	return nil
 }
 
+// Kill ends the gateway with SIGKILL, as a crash or a power cut would (its
+// taps and kernel interfaces vanish with it), and waits for it to exit.
+// Stop does nothing afterwards.
+func (g *Gateway) Kill() {
+	g.t.Helper()
+	if g.stopped {
+		return
+	}
+	g.stopped = true
+	defer g.removeRuntime()
+	if err := g.cmd.Process.Kill(); err != nil && !g.Exited() {
+		g.t.Errorf("SIGKILL to gateway pid %d: %v", g.Pid(), err)
+	}
+	<-g.exited
+}
+
 // removeRuntime removes the pid file and the DPDK runtime directory of an
 // exited gateway.
 func (g *Gateway) removeRuntime() {

@@ -26,6 +26,13 @@
 //	    the server's FIN and keeps its own side open (the gateway sees FIN_WAIT);
 //	    rst closes with a reset (SO_LINGER 0). Prints "ready LOCALADDR" when the last
 //	    packet has gone, then waits D before exiting.
+//	e2epeer probe -url URL [-every D] [-for D] [-timeout D] [-keepalive]
+//	    One GET every D (50ms) for D (30s), each on a new TCP connection, each
+//	    started on its tick whatever the earlier ones are doing; with
+//	    -keepalive, one after the other on one connection that is never
+//	    re-dialled (once it breaks, every later request fails). Prints
+//	    {"probes":[{"at_ms":T,"ok":B,"server":NAME,"err":E},...]}, T since the
+//	    start, in the order sent.
 //
 // TCP keepalives are off everywhere, so an idle connection is really silent.
 package main
@@ -48,7 +55,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: e2epeer serve|get|fetch|udp|hold ...")
+		fmt.Fprintln(os.Stderr, "usage: e2epeer serve|get|fetch|udp|hold|probe ...")
 		os.Exit(2)
 	}
 	var err error
@@ -63,8 +70,10 @@ func main() {
 		err = udp(os.Args[2:])
 	case "hold":
 		err = hold(os.Args[2:])
+	case "probe":
+		err = probe(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q; want serve, get, fetch, udp or hold", os.Args[1])
+		err = fmt.Errorf("unknown command %q; want serve, get, fetch, udp, hold or probe", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2epeer:", err)
@@ -404,4 +413,73 @@ func hold(args []string) error {
 	fmt.Println("ready", c.LocalAddr())
 	time.Sleep(*d)
 	return nil
+}
+
+// probeResult is one request of probe.
+type probeResult struct {
+	AtMs   int64  `json:"at_ms"`
+	OK     bool   `json:"ok"`
+	Server string `json:"server,omitempty"`
+	Err    string `json:"err,omitempty"`
+}
+
+func probe(args []string) error {
+	fs := flag.NewFlagSet("probe", flag.ExitOnError)
+	url := fs.String("url", "", "URL")
+	every := fs.Duration("every", 50*time.Millisecond, "interval between requests")
+	total := fs.Duration("for", 30*time.Second, "how long to probe")
+	timeout := fs.Duration("timeout", 500*time.Millisecond, "per request")
+	keep := fs.Bool("keepalive", false, "all requests on one connection, never re-dialled")
+	fs.Parse(args)
+	client := newClient(*timeout)
+	if *keep {
+		var dialed bool
+		d := &net.Dialer{Timeout: *timeout, KeepAlive: -1}
+		client = &http.Client{Timeout: *timeout, Transport: &http.Transport{Proxy: nil, MaxConnsPerHost: 1,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if dialed {
+					return nil, errors.New("the connection broke (not re-dialled)")
+				}
+				dialed = true
+				return d.DialContext(ctx, network, addr)
+			}}}
+	}
+	one := func(at time.Duration) probeResult {
+		r := probeResult{AtMs: at.Milliseconds()}
+		resp, err := client.Get(*url)
+		if err == nil {
+			var b []byte
+			b, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if f := strings.Fields(string(b)); err == nil && resp.StatusCode == http.StatusOK && len(f) == 2 {
+				r.OK, r.Server = true, f[0]
+				return r
+			}
+			if err == nil {
+				err = fmt.Errorf("unexpected answer %s %q", resp.Status, b)
+			}
+		}
+		r.Err = err.Error()
+		return r
+	}
+	start := time.Now()
+	n := int(*total / *every)
+	res := make([]probeResult, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		if d := time.Until(start.Add(time.Duration(i) * *every)); d > 0 {
+			time.Sleep(d)
+		}
+		if *keep {
+			res[i] = one(time.Since(start))
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = one(time.Since(start))
+		}()
+	}
+	wg.Wait()
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"probes": res})
 }
