@@ -10,16 +10,19 @@
 # It starts gw from configs/demo.toml, adds the service with the ipvsadm
 # commands of an LVS/DPVS user, sends HTTP requests from the client, shows
 # which server answered and which addresses the servers saw (only the local
-# addresses: FULLNAT), prints the gateway's tables and counters, and removes
-# everything it made on exit, Ctrl-C or failure. It exits non-zero if any
-# request failed. Run as root; `make demo` installs what is missing and
+# addresses: FULLNAT), and prints the gateway's tables and counters. Then it
+# adds a second service with an HTTP health check to the file and applies it
+# with gw reload, stops one server's HTTP daemon, shows the gateway take it
+# out of rotation (weight 0) and put it back when it answers again. It
+# removes everything it made on exit, Ctrl-C or failure, and exits non-zero
+# if any request failed or a check did not see what happened. Run as root; `make demo` installs what is missing and
 # builds bin/gw first.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 GW=$ROOT/bin/gw
-CONF=$ROOT/configs/demo.toml
+CONF=$ROOT/configs/demo.toml   # copied to $TMP/gw.toml, which the health-check part edits
 SOCK=/run/fngw/demo.sock
 VIP=198.18.1.100
 REQUESTS=${REQUESTS:-400}
@@ -31,6 +34,44 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '+ %s\n' "$*"; "$@"; }
 gw() { "$GW" --sock "$SOCK" "$@"; }
 die() { echo "demo: $*" >&2; exit 1; }
+# start_rs I: rs I's HTTP server (python3 -m http.server on 198.18.2.1I:80).
+start_rs() {
+  ip netns exec "fngw-rs$1" python3 -m http.server 80 --bind "198.18.2.1$1" --directory "$TMP/rs$1" >>"$TMP/rs$1.log" 2>&1 &
+  RS_PID[$1]=$!
+  PIDS+=($!)
+}
+# requests N PORT FILE: N HTTP requests from the client to the VIP's PORT,
+# PARALLEL at a time, one answer (the server's name, or FAILED) per line.
+# In the background and waited for, so that a signal to this script is
+# handled at once (bash runs traps only between foreground commands); in its
+# own process group (setsid), which cleanup kills whole: xargs and its curls.
+requests() {
+  setsid ip netns exec "$NS_CL" sh -c "seq $1 | xargs -P $PARALLEL -I{} sh -c 'curl -sf -m 3 http://$VIP:$2/ || echo FAILED'" >"$3" &
+  TRAFFIC=$!
+  wait $TRAFFIC
+  TRAFFIC=
+}
+# answered FILE N WHO: all N answers in FILE came from the servers WHO (a
+# regular expression: rs1, rs[12]); print them per server.
+answered() {
+  echo "answers per real server:"
+  grep -v FAILED "$1" | sort | uniq -c | sed 's/^/  /'
+  [ "$(grep -cxE "$3" "$1" || true)" -eq "$2" ] || die "not all $2 requests were answered by $3"
+}
+# check_state DEST STATE SECONDS: wait until gw check show lists DEST in
+# STATE; print how long it took, or fail.
+check_state() {
+  local t0
+  t0=$(date +%s.%N)
+  while ! gw check show | awk -v d="$1" -v s="$2" '$2 == d && $3 == s { found = 1 } END { exit !found }'; do
+    if awk "BEGIN { exit !($(date +%s.%N) - $t0 > $3) }"; then
+      gw check show
+      die "$1 not $2 within $3 s"
+    fi
+    sleep 0.1
+  done
+  printf '%s is %s after %.1f s\n' "$1" "$2" "$(awk "BEGIN { print $(date +%s.%N) - $t0 }")"
+}
 
 [ "$(id -u)" = 0 ] || die "run as root (network namespaces, tap devices and DPDK need it): sudo make demo"
 if [ ! -x "$GW" ]; then
@@ -44,6 +85,7 @@ fi
 
 TMP=$(mktemp -d /tmp/fngw-demo.XXXXXX)
 PIDS=()   # processes this script started (servers, stats loop)
+RS_PID=() # the HTTP server of rs1 and rs2 (indexes 1 and 2)
 GW_PID=
 TRAFFIC=  # process group of the client traffic while it runs
 
@@ -82,7 +124,8 @@ done
 
 say "gateway: gw run -c configs/demo.toml (in $NS_GW)"
 mkdir -p "$(dirname "$SOCK")"
-ip netns exec "$NS_GW" "$GW" run -c "$CONF" >"$TMP/gw.log" 2>&1 &
+cp "$CONF" "$TMP/gw.toml"
+ip netns exec "$NS_GW" "$GW" run -c "$TMP/gw.toml" >"$TMP/gw.log" 2>&1 &
 GW_PID=$!
 for _ in $(seq 100); do
   gw link show >/dev/null 2>&1 && break
@@ -112,8 +155,7 @@ for ns in $NS_RS1 $NS_RS2; do
   ip -n "$ns" link set eth0 up
   mkdir -p "$TMP/rs$i"
   echo "rs$i" >"$TMP/rs$i/index.html"
-  ip netns exec "$ns" python3 -m http.server 80 --bind "198.18.2.1$i" --directory "$TMP/rs$i" >>"$TMP/rs$i.log" 2>&1 &
-  PIDS+=($!)
+  start_rs $i
 done
 for i in 1 2; do
   for _ in $(seq 50); do
@@ -141,13 +183,7 @@ say "traffic: $REQUESTS HTTP requests from $NS_CL to http://$VIP/ ($PARALLEL at 
 ) &
 PIDS+=($!)
 start=$(date +%s.%N)
-# In the background and waited for, so that a signal to this script is
-# handled at once (bash runs traps only between foreground commands); in its
-# own process group (setsid), which cleanup kills whole: xargs and its curls.
-setsid ip netns exec "$NS_CL" sh -c "seq $REQUESTS | xargs -P $PARALLEL -I{} sh -c 'curl -sf -m 3 http://$VIP/ || echo FAILED'" >"$TMP/answers" &
-TRAFFIC=$!
-wait $TRAFFIC
-TRAFFIC=
+requests "$REQUESTS" 80 "$TMP/answers"
 end=$(date +%s.%N)
 LIVE=${PIDS[-1]}
 kill "$LIVE" 2>/dev/null || true
@@ -181,4 +217,57 @@ if [ "$failed" -ne 0 ] || [ "$ok" -ne "$REQUESTS" ] || [ $rs_ok -ne 1 ]; then
   say "FAILED: $failed of $REQUESTS requests failed (or a server never answered)"
   exit 1
 fi
-say "OK: all $REQUESTS requests answered, by both real servers"
+echo "all $REQUESTS requests answered, by both real servers"
+
+say "health checks: a second service, $VIP:8080 on the same servers, with an HTTP check; added to the file, applied by gw reload"
+cat >>"$TMP/gw.toml" <<EOF
+
+[[service]]
+proto = "tcp"
+vip = "$VIP:8080"
+sched = "rr"
+laddrs = ["198.18.2.102 dev dpdk1", "198.18.2.103 dev dpdk1"]
+
+[service.check]                # from the gateway host, through dpdk1's kernel interface
+type = "http"
+path = "/"
+interval = "1s"
+timeout = "1s"
+rise = 2
+fall = 2
+on_failure = "inhibit"
+
+[[service.dest]]
+addr = "198.18.2.11:80"
+fwd = "fullnat"
+
+[[service.dest]]
+addr = "198.18.2.12:80"
+fwd = "fullnat"
+EOF
+sed -n '/^\[\[service\]\]/,$p' "$TMP/gw.toml" | sed 's/^/  /'
+run gw reload
+echo "the servers start up (keepalived's default, alpha = false) and stay up while their checks pass:"
+sleep 2.5
+run gw check show
+check_state 198.18.2.11:80 up 1
+check_state 198.18.2.12:80 up 1
+
+say "rs2's HTTP server stops: its check fails twice and it gets weight 0 (inhibit: its connections, if any, continue)"
+run kill "${RS_PID[2]}"
+wait "${RS_PID[2]}" 2>/dev/null || true
+check_state 198.18.2.12:80 down 10
+run gw check show
+run gw adm -L -n -t $VIP:8080
+requests 100 8080 "$TMP/answers-down"
+answered "$TMP/answers-down" 100 rs1
+
+say "rs2's HTTP server is back: two checks pass and it takes new connections again"
+start_rs 2
+check_state 198.18.2.12:80 up 10
+run gw adm -L -n -t $VIP:8080
+requests 100 8080 "$TMP/answers-up"
+answered "$TMP/answers-up" 100 'rs[12]'
+grep -qx rs2 "$TMP/answers-up" || die "rs2 took no connection after it came back"
+
+say "OK: every request answered; rs2 left the rotation when its server stopped and came back with it"
