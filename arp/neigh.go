@@ -95,17 +95,18 @@ const MaxNeighEntries = 1 << 16
 // Second is one second in the units of the neighbour timers.
 const Second int64 = 1e9
 
-// DefaultNeighConfig returns Linux's defaults for the timers and probe counts,
-// with retransmissions doubling from 1 s up to 8 s. A quarter of the table may
-// be resolving at once (each INCOMPLETE entry lives up to 7 s: 1+2+4 s of
-// retransmissions), and each port starts at most 100 resolutions a second.
+// DefaultNeighConfig returns Linux's defaults for the timers, probe counts and
+// packets queued per unresolved entry, with retransmissions doubling from 1 s
+// up to 8 s. A quarter of the table may be resolving at once (each INCOMPLETE
+// entry lives up to 7 s: 1+2+4 s of retransmissions), and each port starts at
+// most 100 resolutions a second.
 func DefaultNeighConfig() NeighConfig {
 	return NeighConfig{
 		MaxEntries:      1024,
 		MaxIncomplete:   256,
 		ResolveRate:     100,
 		ResolveBurst:    100,
-		QueueLen:        16,
+		QueueLen:        101,
 		QueueTotal:      1024,
 		ReachableTime:   30 * Second,
 		DelayTime:       5 * Second,

@@ -265,7 +265,7 @@ func (c *Control) poll(now int64) int {
 }
 
 // input handles one packet a worker handed over: ARP, IPv4 to an address the
-// gateway owns (ICMP echo), or a packet whose next hop must be resolved (its
+// gateway owns (ICMP: echo requests answered, the rest the host's), or a packet whose next hop must be resolved (its
 // mbuf's user tag names the next hop; see Worker.toControl). The packet is
 // sent, queued in the stack, or freed.
 func (c *Control) input(m *dpdk.Mbuf, now int64) {
@@ -315,7 +315,11 @@ func (c *Control) input(m *dpdk.Mbuf, now int64) {
 			c.send(m, port)
 			return
 		}
-		c.ignore(m)
+		// Other ICMP to the gateway is the host's, as its TCP and UDP
+		// are: echo replies to its pings, errors about its sockets (a
+		// UDP health check's port unreachable). Without a kernel
+		// interface on the port it is ignored.
+		c.toKernel(m)
 		return
 	}
 	out, nexthop, ok := snap.Route(dst)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,11 +181,13 @@ func TestCheckHTTPInhibit(t *testing.T) {
 // TestCheckKinds: on one gateway, a tcp check with on_failure = "remove"
 // and a quorum of 2 with a sorry server (one real server down: withdrawn,
 // and the sorry server takes every new connection until it is back), a
-// misc check per destination (a script's exit status) with remove, and a
+// udp check of a UDP service (an echo server answers: up; a closed port
+// answers ICMP port unreachable: down, weight 0, every datagram to rs1),
+// a misc check per destination (a script's exit status) with remove, and a
 // reload of an unchanged file that keeps every state.
 func TestCheckKinds(t *testing.T) {
 	down := filepath.Join(harness.TempDir(t, "chk"), "rs2.down")
-	const tcpSvc, miscSvc = fnVIP + ":81", fnVIP + ":82"
+	const tcpSvc, miscSvc, udpSvc, udpPort = fnVIP + ":81", fnVIP + ":82", fnVIP + ":83", "9083"
 	laddrs := []harness.LocalAddr{{Addr: fnLIP1, Port: "dpdk1"}, {Addr: fnLIP2, Port: "dpdk1"}}
 	misc := func(name string) string {
 		return "[service.dest.check]\ntype = \"misc\"\ninterval = \"500ms\"\ntimeout = \"2s\"\nfall = 1\nrise = 1\non_failure = \"remove\"\n" +
@@ -198,6 +201,12 @@ func TestCheckKinds(t *testing.T) {
 	}, {
 		Proto: "tcp", VIP: miscSvc, Sched: "rr", Laddrs: laddrs,
 		Dests: []harness.Dest{{Addr: fnRS1 + ":80", Fwd: "fullnat", Raw: misc("rs1")}, {Addr: fnRS2 + ":80", Fwd: "fullnat", Raw: misc("rs2")}},
+	}, {
+		Proto: "udp", VIP: udpSvc, Sched: "rr", Laddrs: laddrs,
+		// payload and expect: "ping", hex. Every second: a Linux real
+		// server sends a peer one ICMP error a second (icmp_ratelimit).
+		Raw:   "[service.check]\ntype = \"udp\"\npayload = \"70696e67\"\nexpect = \"70696e67\"\ninterval = \"1s\"\ntimeout = \"500ms\"\nfall = 1\nrise = 1\non_failure = \"inhibit\"\n",
+		Dests: []harness.Dest{{Addr: fnRS1 + ":" + udpPort, Fwd: "fullnat"}, {Addr: fnRS2 + ":" + udpPort, Fwd: "fullnat"}},
 	}}}
 	tp := startFullNAT(t, fnOpts{cfg: cfg, kernel: true})
 	tp.healthServer(t, 0, "rs1h")
@@ -226,6 +235,52 @@ func TestCheckKinds(t *testing.T) {
 		if rep := tp.get(t, "http://"+tcpSvc+"/", 20, 2); rep.ByServer["sorry"] != 0 || rep.ByServer["rs1"] == 0 || rep.ByServer["rs2"] == 0 {
 			t.Errorf("quorum back: answers %v, want rs1 and rs2", rep.ByServer)
 		}
+	})
+
+	t.Run("udp_echo_and_port_unreachable", func(t *testing.T) {
+		echo := func(i int) {
+			addr, name := []string{fnRS1, fnRS2}[i], fmt.Sprintf("rs%du", i+1)
+			ready := filepath.Join(tp.dir, name+".ready")
+			tp.spawn(t, tp.rs[i], name, "serve", "-name", name, "-http", addr+":8083", "-udp", addr+":"+udpPort, "-ready", ready)
+			harness.Eventually(t, 10*time.Second, name+" listening", func() error {
+				if !fileExists(ready) {
+					return fmt.Errorf("no %s", ready)
+				}
+				return nil
+			})
+		}
+		states := func(want1, want2 string, w1, w2 int) {
+			t.Helper()
+			harness.Eventually(t, 4*time.Second, "udp checks "+want1+" and "+want2, func() error {
+				c := tp.checks(t, 83)
+				r1, r2 := c[fnRS1+":"+udpPort], c[fnRS2+":"+udpPort]
+				if r1.State != want1 || r2.State != want2 || r1.Effective != w1 || r2.Effective != w2 {
+					return fmt.Errorf("gw check show: %+v", c)
+				}
+				return nil
+			})
+		}
+		echo(0)
+		// rs2 has nothing on the port: its kernel answers ICMP port
+		// unreachable, which comes back through the kernel path.
+		states("up", "down", 1, 0)
+		if r := tp.checks(t, 83)[fnRS2+":"+udpPort].Reason; r != "port unreachable" {
+			t.Errorf("rs2's udp check failed with %q, want port unreachable", r)
+		}
+		out := tp.g.MustCmd("adm", "-L", "-n", "-u", udpSvc)
+		if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool {
+			return slices.Equal(strings.Fields(l), []string{"->", fnRS2 + ":" + udpPort, "FullNat", "0", "0", "0"})
+		}) {
+			t.Errorf("gw adm -L -n -u %s: rs2 not listed with weight 0:\n%s", udpSvc, out)
+		}
+		// Only rs1 echoes: a flow sent to rs2 would get no answer.
+		var rep udpReport
+		tp.peerRun(t, tp.client, 30*time.Second, &rep, "udp", "-addr", udpSvc, "-flows", "20", "-n", "5")
+		if rep.Sent != 100 || rep.Echoed != 100 {
+			t.Errorf("rs2 down: %d of %d datagrams echoed, want every one (by rs1); errors %v", rep.Echoed, rep.Sent, rep.Errors)
+		}
+		echo(1)
+		states("up", "up", 1, 1)
 	})
 
 	t.Run("misc_remove", func(t *testing.T) {

@@ -49,7 +49,24 @@ func (tp *fnTopo) kernelAddr(t *testing.T, iface, pfx string) {
 // put on kgw0) succeed, byte-identical, while the FULLNAT service on the
 // same port forwards 100 requests unharmed; from the gateway's namespace, a
 // request reaches a real server through the server-side port (how health
-// checks reach them).
+// checks reach them), and so do a ping and a datagram to a closed port,
+// whose ICMP answers come back to the host.
+// udpRefused sends a datagram from a connected UDP socket to port 9 of
+// argv[1] and prints "refused" when the ICMP port unreachable arrives.
+const udpRefused = `import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], 9))
+s.send(b"x")
+try:
+    s.recv(1)
+    print("answered", end="")
+except ConnectionRefusedError:
+    print("refused", end="")
+except socket.timeout:
+    print("no answer", end="")
+`
+
 func TestKernelPathHostTraffic(t *testing.T) {
 	tp := startFullNAT(t, fnOpts{kernel: true})
 	tp.addFullNATServices(t, "rr")
@@ -67,6 +84,14 @@ func TestKernelPathHostTraffic(t *testing.T) {
 	out, err := tp.g.Netns.Run("curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://"+fnRS1+"/")
 	if err != nil || out != "200" {
 		t.Errorf("curl from the gateway's namespace to %s: %q %v", fnRS1, out, err)
+	}
+	// ICMP back to the host: echo replies to its ping, and the port
+	// unreachable its UDP socket gets from a closed port.
+	if out, err := tp.g.Netns.Run("ping", "-c", "2", "-i", "0.2", "-W", "2", fnRS1); err != nil {
+		t.Errorf("ping %s from the gateway's namespace: %v\n%s", fnRS1, err, out)
+	}
+	if out, err := tp.g.Netns.Run("python3", "-c", udpRefused, fnRS1); err != nil || out != "refused" {
+		t.Errorf("UDP to a closed port of %s from the gateway's namespace: %q %v, want refused (ICMP port unreachable)", fnRS1, out, err)
 	}
 	var links []struct {
 		Name   string `json:"name"`
