@@ -34,6 +34,13 @@ func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 	}
 	for _, vs := range cfg.Services {
 		vip := vs.Service.VIP
+		if w, ok := want[vip]; ok && w.kind == arp.OwnInterface {
+			for _, a := range cfg.Addrs {
+				if a.Prefix.Addr() == vip && p.vipARP[a.Port] == config.VIPARPKernel {
+					return nil, ctl.Invalidf("VIP %s is an interface address of port %s, whose vip_arp = %q answers for a VIP only while it is on the kernel interface (keepalived puts it there on the master): remove the address", vip, a.Port, config.VIPARPKernel)
+				}
+			}
+		}
 		if _, ok := want[vip]; !ok {
 			// A port with vip_arp = "kernel" answers for a VIP only while
 			// the VIP is on its kernel interface (learnedAddrs below).

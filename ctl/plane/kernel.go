@@ -1,6 +1,7 @@
 package plane
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -84,11 +85,23 @@ func (p *Plane) kernelChanged(st kernel.State) {
 }
 
 // learnedAddrs adds to want the addresses learned from the kernel
-// interfaces that cfg does not own already.
+// interfaces that cfg does not own already. A learned address cfg owns
+// otherwise — a FULLNAT local address, or an address of another port — stays
+// what cfg makes it; each such conflict is logged once, when it appears.
 func (p *Plane) learnedAddrs(cfg *ctl.Config, want map[netip.Addr]owned) {
+	var conflicts []string
 	for _, a := range p.kernelState.Addrs {
 		id, ok := p.portIDs[a.Port]
-		if _, have := want[a.Prefix.Addr()]; !ok || have {
+		if !ok {
+			continue
+		}
+		if w, have := want[a.Prefix.Addr()]; have {
+			switch {
+			case w.kind == arp.OwnLocalAddr:
+				conflicts = append(conflicts, fmt.Sprintf("%s on the kernel interface of %s is a FULLNAT local address: kept as the local address, not taken as an interface address", a.Prefix, a.Port))
+			case w.port != id:
+				conflicts = append(conflicts, fmt.Sprintf("%s on the kernel interface of %s is the gateway's on another port: not taken on %s", a.Prefix, a.Port, a.Port))
+			}
 			continue
 		}
 		kind := arp.OwnInterface
@@ -97,6 +110,13 @@ func (p *Plane) learnedAddrs(cfg *ctl.Config, want map[netip.Addr]owned) {
 		}
 		want[a.Prefix.Addr()] = owned{id, a.Prefix, kind}
 	}
+	slices.Sort(conflicts)
+	for _, c := range conflicts {
+		if !slices.Contains(p.addrConflicts, c) {
+			p.log.Warn("kernel interfaces: address not taken", "why", c)
+		}
+	}
+	p.addrConflicts = conflicts
 }
 
 // kernelHolds reports whether the kernel interface of port holds vip (a

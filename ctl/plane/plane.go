@@ -79,13 +79,14 @@ type Plane struct {
 	retired map[netip.Addr]string
 
 	// The kernel path (kernel.go): nil kernel without kernel interfaces.
-	kernel       *kernel.Sync
-	kernelIn     chan kernel.State // the latest state the kernel reported, not taken yet
-	kernelState  kernel.State      // control goroutine: what the kernel holds beside the gateway's
-	kernelPorts  map[string]bool   // ports with a kernel interface
-	vipARP       map[string]string // port → vip_arp policy
-	pushedAddrs  []kernel.Addr     // what kernelPush last gave the kernel
-	pushedRoutes []kernel.Route
+	kernel        *kernel.Sync
+	kernelIn      chan kernel.State // the latest state the kernel reported, not taken yet
+	kernelState   kernel.State      // control goroutine: what the kernel holds beside the gateway's
+	addrConflicts []string          // control goroutine: the learned addresses not taken, as logged
+	kernelPorts   map[string]bool   // ports with a kernel interface
+	vipARP        map[string]string // port → vip_arp policy
+	pushedAddrs   []kernel.Addr     // what kernelPush last gave the kernel
+	pushedRoutes  []kernel.Route
 
 	// Health checks (health.go).
 	chk checks
