@@ -35,7 +35,7 @@
 //   - failover.go: fo (highest weight) and ovf (highest weight until it overflows).
 //   - hash.go: the key hash and the fixed seeds of sh, dh and mh (the tables that
 //     chain, templates and lblc/lblcr, take a random seed: WithSeed), and sh/dh:
-//     weighted bucket table, fallback.
+//     the bucket table (weighted for sh, one bucket per turn for dh), fallback.
 //   - maglev.go: mh: the Maglev lookup table built from destinations sorted by
 //     address:port, ip_vs_mh weights, fallback.
 //   - locality.go: lblc and lblcr: per-core bounded target tables, replicated sets.

@@ -206,7 +206,7 @@ func NewService(kind Kind, flags Flags, dests []DestConf, conns *Conns, ncores i
 	case WRR:
 		s.initWRR()
 	case SH, DH:
-		s.table = buildBuckets(s.conf)
+		s.table = buildBuckets(s.conf, kind == SH)
 	case MH:
 		s.table, s.mhMembers = buildMaglev(s.conf)
 	}
