@@ -65,7 +65,7 @@ const (
 
 // Schedulers lists the scheduler names fngw accepts, in ipvsadm's usage order.
 // The sched package owns the algorithms; this list only validates names.
-var Schedulers = [...]string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
+var Schedulers = [...]string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
 
 // SchedFlags lists the scheduler flags (ipvsadm -b) in their canonical print
 // order (ipvsadm's print_sched_flags) with the scheduler each belongs to.

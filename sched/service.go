@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"fngw/mix"
 )
 
 // MaxWeight is the largest weight ipvsadm accepts (-w 0..65535).
@@ -77,7 +79,8 @@ type coreState struct {
 	pos   int32  // rr, wrr: index of the last pick; -1 = the list head
 	cw    int32  // wrr: current weight bar
 	avail []bool // per destination, refreshed at the start of each pick when thresholds are set
-	_     [cacheLine - 32]byte
+	rnd   uint64 // twos: the core's random sequence (a counter the pick mixes)
+	_     [cacheLine - 40]byte
 }
 
 // Service is one virtual service's scheduler for one configuration snapshot. It is
@@ -148,7 +151,8 @@ func WithLocality(capacity int, expire time.Duration) Option {
 }
 
 // WithSeed seeds the hash of the persistence template and lblc/lblcr tables
-// this Service creates (tables carried over with WithPrevious keep theirs).
+// this Service creates (tables carried over with WithPrevious keep theirs),
+// and twos's random choices.
 // By default, and with seed 0, the seed is random: clients choose the keys
 // of those chained tables (their addresses, the targets they ask for), and
 // with a hash they can compute they could pile thousands of keys on one
@@ -222,6 +226,7 @@ func NewService(kind Kind, flags Flags, dests []DestConf, conns *Conns, ncores i
 		if s.thresh {
 			cs.avail = make([]bool, n)
 		}
+		cs.rnd = mix.Uint64(o.seed + uint64(c))
 	}
 	if err := s.setTables(o, ncores); err != nil {
 		return nil, err
@@ -344,6 +349,8 @@ func (s *Service) PickAt(core int, k Key, now int64) int {
 		i = s.pickFO(cs)
 	case OVF:
 		i = s.pickOVF(cs)
+	case TWOS:
+		i = s.pickTWOS(cs)
 	}
 	if i >= 0 && s.thresh {
 		s.bind(i)

@@ -35,7 +35,7 @@ func TestDirectives(t *testing.T) {
 			`[service.check]`, `type = "tcp"`, `interval = "60s"`, `timeout = "5s"`, `rise = 1`, `fall = 2`, `on_failure = "remove"`}, ""},
 		{"lb_algo", "lb_algo rr\n" + rs, []string{`sched = "rr"`}, ""},
 		{"lvs_sched", "lvs_sched mh\nmh-port\nmh-fallback\n" + rs, []string{`sched = "mh"`, `flags = ["mh-fallback", "mh-port"]`}, ""},
-		{"unknown scheduler", "lb_algo twos\n" + rs, []string{`sched = "wlc"`}, `lb_algo twos: scheduler "twos" is not in fngw; wlc written instead`},
+		{"unknown scheduler", "lb_algo conhash\n" + rs, []string{`sched = "wlc"`}, `lb_algo conhash: scheduler "conhash" is not in fngw; wlc written instead`},
 		{"sh flags", "lb_algo sh\nsh-port\nflag-1\n" + rs, []string{`flags = ["sh-fallback", "sh-port"]`}, ""},
 		{"flag for another scheduler", "lb_algo rr\nsh-port\n" + rs, []string{`sched = "rr"`}, `sh-port: scheduler flag "sh-port" needs scheduler sh, not rr`},
 		{"flag-3", "lb_algo sh\nflag-3\n" + rs, nil, "flag-3: no fngw equivalent"},

@@ -21,7 +21,7 @@
 //	virtual_server ADDR [PORT]          [[service]] vip "ADDR:PORT" (no PORT: port 0, which needs persistence)
 //	virtual_server fwmark N | group G   listed: not supported yet
 //	protocol TCP|UDP                    proto (default tcp); SCTP: listed, the service left out
-//	lb_algo / lvs_sched                 sched (keepalived's default wlc written); twos, conhash: listed, wlc written
+//	lb_algo / lvs_sched                 sched (keepalived's default wlc written); others (conhash): listed, wlc written
 //	sh-port sh-fallback mh-port         flags; flag-1 is sh-fallback/mh-fallback, flag-2 sh-port/mh-port
 //	  mh-fallback flag-1 flag-2
 //	lb_kind / lvs_method                [[service.dest]] fwd: NAT masq, DR route, TUN tunnel (IPIP), FNAT fullnat;
