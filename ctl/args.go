@@ -62,6 +62,7 @@ const (
 	colIfname
 	colJSON
 	colLocal
+	colOps
 	numColumns
 )
 
@@ -94,6 +95,7 @@ var colNames = [numColumns]struct{ name, flag string }{
 	colIfname:         {"ifname", "-F"},
 	colJSON:           {"json", "--json"},
 	colLocal:          {"local", "--local"},
+	colOps:            {"ops", "-o"},
 }
 
 func colString(c column) string { return colNames[c].flag + " (" + colNames[c].name + ")" }
@@ -111,24 +113,24 @@ type commandSpec struct {
 // index: 0 -n, 1 -c, 2 -t/-u, 3 -s, 4 -p, 5 -M, 6 -r, 7 -g/-m/-i/--fullnat,
 // 8 -w, 9 -x, 10 -y, 11 --timeout, 12 --daemon, 13 --stats, 14 --rate,
 // 15 --thresholds, 16 --persistent-conn, 17 --nosort, 18 --exact, 19 -b,
-// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json, 25 --local.
+// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json, 25 --local, 26 -o.
 var commandSpecs = [...]commandSpec{
-	//                      01234567890123456789012345
-	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx"},
-	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx"},
-	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpList, "-L", " 11xxxxxxxx11      x xxx  "},
-	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxx"},
-	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxx"},
-	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxx"},
-	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xx"},
-	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xx"},
-	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx x"},
+	//                      012345678901234567890123456
+	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx "},
+	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx "},
+	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpList, "-L", " 11xxxxxxxx11      x xxx  x"},
+	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxxx"},
+	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxxx"},
+	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxxx"},
+	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xxx"},
+	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xxx"},
+	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx xx"},
 }
 
 func specOf(op Op) *commandSpec {
@@ -178,6 +180,7 @@ const (
 	oIfname
 	oJSON
 	oLocal
+	oOps
 	oUnsupported // recognised ipvsadm option fngw refuses (msg in optDef)
 )
 
@@ -245,7 +248,7 @@ var options = [...]optDef{
 	{"json", 0, noArg, oJSON, "", ""},
 	{"local", 0, noArg, oLocal, "", ""},
 	{"ipv6", '6', noArg, oUnsupported, "", "-6 only applies to firewall-mark services, which are not supported yet"},
-	{"ops", 'o', noArg, oUnsupported, "", "one-packet scheduling (-o) is not supported"},
+	{"ops", 'o', noArg, oOps, "", ""},
 	{"pe", 0, reqArg, oUnsupported, "", "persistence engines (--pe) are not supported"},
 	{"start-daemon", 0, reqArg, oUnsupported, "", "the connection sync daemon is not supported yet"},
 	{"stop-daemon", 0, reqArg, oUnsupported, "", "the connection sync daemon is not supported yet"},
@@ -521,6 +524,11 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 			return err
 		}
 		p.maskArg = val
+	case oOps:
+		if err = p.set(colOps, d); err != nil {
+			return err
+		}
+		p.svc.OnePacket = true
 	case oServer:
 		if err = p.set(colServer, d); err != nil {
 			return err

@@ -270,6 +270,9 @@ func (c Command) Args() []string {
 		if len(s.Flags) > 0 {
 			a = append(a, "-b", strings.Join(s.Flags, ","))
 		}
+		if s.OnePacket {
+			a = append(a, "-o")
+		}
 	case OpDelService:
 		a = append([]string{"-D"}, svcArgs(c.Service)...)
 	case OpClear:

@@ -229,6 +229,9 @@ func writeService(b *strings.Builder, ss ServiceStatus, o ListOptions) {
 				fmt.Fprintf(b, " mask %s", s.MaskString())
 			}
 		}
+		if s.OnePacket {
+			b.WriteString(" ops")
+		}
 	}
 	b.WriteByte('\n')
 	for _, ds := range ss.Dests {

@@ -57,7 +57,7 @@ func fixture(t testing.TB) *Table {
 		"-a -t 198.18.1.100:80 -r 10.0.0.4 -i -w 0",
 		"--add-laddr -t 198.18.1.100:80 -z 198.18.1.11 -F dpdk0",
 		"--add-laddr -t 198.18.1.100:80 -z 198.18.1.10 -F dpdk0",
-		"-A -u 198.18.1.100:53 -s sh -b sh-port",
+		"-A -u 198.18.1.100:53 -s sh -b sh-port -o",
 		"-a -u 198.18.1.100:53 -r 10.0.1.1:5353 --fullnat -w 10",
 		"-A -t 198.18.1.99:443 -s rr",
 		"-A -t [2001:db8::1]:443 -s mh -b mh-fallback,mh-port -p 30 -M 64",
@@ -134,6 +134,9 @@ func TestListFormatsFromIpvsadm(t *testing.T) {
 					b.WriteString(cprintf(" mask %i", s.MaskBits()))
 				}
 			}
+		}
+		if s.OnePacket {
+			b.WriteString(" ops")
 		}
 		return b.String() + "\n"
 	}

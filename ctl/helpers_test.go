@@ -40,6 +40,7 @@ func randService(r *rand.Rand) Service {
 			s.Netmask = m
 		}
 	}
+	s.OnePacket = r.Intn(4) == 0
 	n, err := s.normalize()
 	if err != nil {
 		panic(err)

@@ -285,6 +285,10 @@ type Service struct {
 	// VIP's family; the zero Addr means the host mask (/32, /128). It is kept
 	// only for persistent services, as ipvsadm only shows it for them.
 	Netmask netip.Addr `json:"netmask,omitzero"`
+	// OnePacket is one-packet scheduling (ipvsadm -o): each UDP datagram
+	// from a client is scheduled on its own, as LVS's
+	// IP_VS_SVC_F_ONEPACKET; TCP services ignore it, as LVS does.
+	OnePacket bool `json:"ops,omitempty"`
 	// Health is how its destinations are checked, and what happens when
 	// they fail (Config.EditService keeps it: ipvsadm -E cannot say it).
 	Health Health `json:"health,omitzero"`
@@ -298,7 +302,7 @@ func (s Service) Key() ServiceKey {
 // Equal reports whether s and o are identical (Flags compared as lists).
 func (s Service) Equal(o Service) bool {
 	return s.Key() == o.Key() && s.Sched == o.Sched && slices.Equal(s.Flags, o.Flags) &&
-		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask && s.Health == o.Health
+		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask && s.OnePacket == o.OnePacket && s.Health == o.Health
 }
 
 // MaskBits returns the persistence granularity as a prefix length.

@@ -161,6 +161,9 @@ func (s Service) String() string {
 			b.WriteString(" mask " + s.MaskString())
 		}
 	}
+	if s.OnePacket {
+		b.WriteString(" ops")
+	}
 	return b.String()
 }
 
@@ -175,7 +178,7 @@ func (s Service) sched() string {
 func ParseService(str string) (Service, error) {
 	f := strings.Fields(str)
 	if len(f) < 3 {
-		return Service{}, invalidf("service %q: want PROTO ADDR:PORT SCHED [(FLAGS)] [persistent N [mask M]]", str)
+		return Service{}, invalidf("service %q: want PROTO ADDR:PORT SCHED [(FLAGS)] [persistent N [mask M]] [ops]", str)
 	}
 	var s Service
 	var err error
@@ -193,6 +196,11 @@ func ParseService(str string) (Service, error) {
 		f = f[1:]
 	}
 	for len(f) > 0 {
+		if f[0] == "ops" {
+			s.OnePacket = true
+			f = f[1:]
+			continue
+		}
 		if len(f) < 2 {
 			return Service{}, invalidf("service %q: %q needs a value", str, f[0])
 		}
@@ -207,7 +215,7 @@ func ParseService(str string) (Service, error) {
 				return Service{}, fmt.Errorf("service %q: %w", str, err)
 			}
 		default:
-			return Service{}, invalidf("service %q: unexpected %q; want persistent N or mask M", str, f[0])
+			return Service{}, invalidf("service %q: unexpected %q; want persistent N, mask M or ops", str, f[0])
 		}
 		f = f[2:]
 	}

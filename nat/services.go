@@ -60,6 +60,14 @@ type ServiceConf struct {
 	// sessions (evict.go), else it is dropped as quota_exceeded. Zero: no
 	// quota, the service shares its cores' tables with the others.
 	SessionQuota int
+	// OnePacket is one-packet scheduling (ipvsadm -o, LVS
+	// IP_VS_SVC_F_ONEPACKET) for a UDP service: every datagram from a
+	// client is scheduled on its own. LVS does not keep the connection;
+	// here the session lives as any UDP session, so that the real
+	// server's replies are translated back (NAT, FULLNAT), until the
+	// client's next datagram on the same tuple ends it and is scheduled
+	// afresh. Ignored for TCP, as in LVS.
+	OnePacket bool
 }
 
 // Policy is the datapath's behaviour on the points where LVS has a switch,
@@ -114,6 +122,9 @@ type Services struct {
 	// destState is, by destination ID, destAbsent, destAvailable or
 	// destQuiesced (weight 0): what Policy.ExpireNodestConn looks at.
 	destState []uint8
+	// ops is, by service ID, whether the service schedules each UDP
+	// datagram (ServiceConf.OnePacket); nil when none does.
+	ops []bool
 }
 
 // Destination states of Services.destState.
@@ -245,6 +256,12 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 			return nil, fmt.Errorf("%s: defined twice", name)
 		}
 		s.byKey[p] = svcSlot{key: k, idx: int32(i)}
+		if c.OnePacket && c.Proto == header.IPProtoUDP {
+			if s.ops == nil {
+				s.ops = make([]bool, lim.MaxServices)
+			}
+			s.ops[c.ID] = true
+		}
 		s.svcs[i] = svc
 		vips = append(vips, c.VIP)
 	}
@@ -387,6 +404,13 @@ func (s *Services) Policy() Policy { return s.pol }
 // destination is no longer in the snapshot.
 func (s *Services) destGone(id uint32) bool {
 	return s.pol.ExpireNodestConn && int64(id) < int64(len(s.destState)) && s.destState[id] == destAbsent
+}
+
+// rescheduleIn reports whether a client packet of session sn ends it and is
+// scheduled as a new flow: Policy.ExpireNodestConn with its destination
+// gone (destGone), or a datagram of a one-packet service.
+func (s *Services) rescheduleIn(sn *Session) bool {
+	return s.destGone(sn.DestID) || (int64(sn.SvcID) < int64(len(s.ops)) && s.ops[sn.SvcID])
 }
 
 // destQuiescedReuse reports whether Policy.ExpireNodestConn makes a SYN

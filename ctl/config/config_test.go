@@ -149,6 +149,7 @@ weight = 0
 [[service]]
 proto = "udp"
 vip = "198.18.1.100:53"
+ops = true
 
 [[service.dest]]
 addr = "10.0.0.3"
@@ -191,7 +192,7 @@ func TestFull(t *testing.T) {
 -a -t 198.18.1.100:80 -r 10.0.0.2:80 -g -w 0
 -P -t 198.18.1.100:80 -z 198.18.1.10 -F dpdk0
 -P -t 198.18.1.100:80 -z 198.18.3.10 -F dpdk0
--A -u 198.18.1.100:53 -s wlc
+-A -u 198.18.1.100:53 -s wlc -o
 -a -u 198.18.1.100:53 -r 10.0.0.3:53 -m -w 1
 `
 	if save.String() != wantSave {

@@ -139,6 +139,7 @@ type rawService struct {
 	Flags      []string `toml:"flags"`
 	Persistent int      `toml:"persistent"`
 	Netmask    string   `toml:"netmask"`
+	OPS        bool     `toml:"ops"`
 	Laddrs     []string `toml:"laddrs"`
 	// Health checks (keepalived's virtual_server options).
 	Quorum      *int      `toml:"quorum"`

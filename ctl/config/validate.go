@@ -555,7 +555,7 @@ func (v *validator) services(raw *rawFile, f *File) {
 			bad = true
 		}
 		s.VIP, s.Port = ap.Addr().Unmap(), ap.Port()
-		s.Sched, s.Flags = rs.Sched, rs.Flags
+		s.Sched, s.Flags, s.OnePacket = rs.Sched, rs.Flags, rs.OPS
 		if rs.Persistent < 0 || rs.Persistent > ctl.MaxTimeout {
 			v.errf(key+".persistent", "%d out of range 0-%d seconds (0 = not persistent)", rs.Persistent, ctl.MaxTimeout)
 			bad = true

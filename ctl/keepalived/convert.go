@@ -311,7 +311,11 @@ func (c *converter) virtualServer(d *Directive) {
 			realServers = append(realServers, o)
 		case "virtualhost":
 			c.list(o, "the HTTP check's Host header: "+whyNoEquiv)
-		case "ha_suspend", "smtp_alert", "omega", "persistence_engine", "ops", "hashed", "sorry_server_inhibit",
+		case "ops":
+			if c.args(o, 0, 0) {
+				svc.OPS = true
+			}
+		case "ha_suspend", "smtp_alert", "omega", "persistence_engine", "hashed", "sorry_server_inhibit",
 			"sorry_server_lvs_method", "weight", "snmp_name":
 			c.list(o, whyNoEquiv)
 		case "syn_proxy", "expire_quiescent_conn", "quic", "bind_dev", "blklst_group_name", "whtlst_group_name",

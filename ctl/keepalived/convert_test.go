@@ -52,6 +52,7 @@ func TestDirectives(t *testing.T) {
 		{"real server without a port", "real_server 198.18.2.11 {\n}\n", []string{`addr = "198.18.2.11:80"`}, ""},
 		{"persistence_timeout", "persistence_timeout 600\n" + rs, []string{`persistent = 600`}, ""},
 		{"persistence_timeout without value", "persistence_timeout\n" + rs, []string{`persistent = 360`}, ""},
+		{"ops", "ops\n" + rs, []string{`ops = true`}, ""},
 		{"persistence_granularity", "persistence_granularity 255.255.255.0\n" + rs, []string{`persistent = 360`, `netmask = "255.255.255.0"`}, ""},
 		{"bad granularity", "persistence_timeout 60\npersistence_granularity 255.0.255.0\n" + rs, nil, "persistence_granularity 255.0.255.0:"},
 		{"protocol UDP", "protocol udp\n" + rs, []string{`proto = "udp"`}, ""},

@@ -28,6 +28,7 @@
 //	                                    the virtual_server's is the real servers' default (keepalived's: NAT)
 //	persistence_timeout [N]             persistent N; without N keepalived's 360 (not ipvsadm's 300)
 //	persistence_granularity MASK        netmask (and persistent 360 when there is no timeout, as keepalived)
+//	ops                                 ops = true
 //	laddr_group_name G                  laddrs from DPVS's local_address_group G: "ADDR dev DEV", ranges
 //	                                    (198.18.2.100-110) expanded; FULLNAT without it: a commented
 //	                                    placeholder, and listed

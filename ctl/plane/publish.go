@@ -158,7 +158,8 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		if err != nil {
 			return nil, nil, fmt.Errorf("service %s: %v", key, err)
 		}
-		sc := nat.ServiceConf{ID: sid, VIP: header.Addr4From(s.VIP), Port: s.Port, Proto: uint8(s.Proto)} // ctl.Proto values are IP protocol numbers
+		sc := nat.ServiceConf{ID: sid, VIP: header.Addr4From(s.VIP), Port: s.Port, Proto: uint8(s.Proto), // ctl.Proto values are IP protocol numbers
+			OnePacket: s.OnePacket}
 		spec := schedSpec{kind: kind, flags: flags}
 		p.quorum(&vs)
 		dests := vs.Dests
