@@ -2,8 +2,10 @@ package ctl
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -327,3 +329,22 @@ func TestTextErrors(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestPortZeroRefusesFullNAT: a port-0 service takes route, tunnel and masq
+// real servers, not fullnat ones, and says why.
+func TestPortZeroRefusesFullNAT(t *testing.T) {
+	c := NewConfig()
+	k := ServiceKey{Proto: TCP, VIP: mustAddr("198.18.1.1")}
+	if err := c.AddService(Service{Proto: TCP, VIP: k.VIP, Persistent: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []FwdMode{FwdRoute, FwdTunnel, FwdMasq} {
+		if err := c.AddDest(k, Dest{Addr: mustAddr("10.0.0." + strconv.Itoa(int(f))), Fwd: f, Weight: 1}); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	err := c.AddDest(k, Dest{Addr: mustAddr("10.0.0.9"), Fwd: FwdFullNAT, Weight: 1})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(fmt.Sprint(err), "real server 10.0.0.9:0: service 198.18.1.1:0/tcp takes every port, which fullnat cannot serve") {
+		t.Errorf("fullnat real server of a port-0 service: %v", err)
+	}
+}

@@ -59,6 +59,9 @@ func randDest(r *rand.Rand, s Service) Dest {
 		d.Fwd = FwdTunnel
 	}
 	d.Port = s.Port
+	if s.Port == 0 && d.Fwd == FwdFullNAT {
+		d.Fwd = FwdMasq
+	}
 	if d.Fwd == FwdMasq || d.Fwd == FwdFullNAT {
 		d.Port = pick(r, []uint16{s.Port, 8080, uint16(r.Intn(65536))})
 	}

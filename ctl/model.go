@@ -460,6 +460,9 @@ func (d Dest) check(svc Service) error {
 		// ipvsadm: "Different address family is allowed only for tunneling servers".
 		return invalidf("real server %s: address family differs from service %s; only tunnel (-i) mixes families", name, svc.Key())
 	}
+	if svc.Port == 0 && d.Fwd == FwdFullNAT {
+		return invalidf("real server %s: service %s takes every port, which fullnat cannot serve (it would need local ports per real-server port); use route (-g), tunnel (-i) or masq (-m)", name, svc.Key())
+	}
 	if (d.Fwd == FwdRoute || d.Fwd == FwdTunnel) && d.Port != svc.Port {
 		// ipvsadm forces dport = vport for -g and -i: the packet is not rewritten.
 		return invalidf("real server %s: %s forwarding keeps the service port %d, so the port cannot differ; omit it or use masq (-m) or fullnat (--fullnat)", name, d.Fwd, svc.Port)

@@ -40,6 +40,11 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 		return drop(ReasonTableFull)
 	}
 	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort}
+	if svc.anyPort {
+		// LVS's port-zero template: <proto, client, 0, VIP, 0>, one
+		// for every port of the VIP.
+		key.DPort = 0
+	}
 	di, tmpl := svc.sched.PickPersistent(c.id, key, now)
 	if di < 0 {
 		return drop(ReasonNoDest)
@@ -60,12 +65,12 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 			return drop(r)
 		}
 	case ModeNAT:
-		reply = Tuple4{Src: d.addr, Dst: k.Src, SPort: d.port, DPort: k.SPort, Proto: k.Proto}
+		reply = Tuple4{Src: d.addr, Dst: k.Src, SPort: svc.destPort(d, k), DPort: k.SPort, Proto: k.Proto}
 	case ModeDR, ModeTUN:
 		// Replies bypass the gateway; Reply only names the real server
 		// (and, for TUN, the tunnel's source once the egress is
 		// resolved) and is not indexed (Proto 0).
-		reply = Tuple4{Src: d.addr, SPort: d.port}
+		reply = Tuple4{Src: d.addr, SPort: svc.destPort(d, k)}
 	default:
 		svc.sched.Release(c.id, tmpl, now)
 		return drop(ReasonModeUnsupported)

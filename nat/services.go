@@ -125,6 +125,10 @@ type Services struct {
 	// ops is, by service ID, whether the service schedules each UDP
 	// datagram (ServiceConf.OnePacket); nil when none does.
 	ops []bool
+	// anyPort: some service is VIP:0 (lookup falls back to it), and
+	// natAnyPort: one of them has a NAT destination (natDests holds it
+	// with port 0).
+	anyPort, natAnyPort bool
 }
 
 // Destination states of Services.destState.
@@ -141,6 +145,12 @@ type service struct {
 	laddrs []LocalAddr
 	nat    bool  // some destination is NAT: new flows are created on NATOwner's core
 	quota  int64 // ServiceConf.SessionQuota; 0 none
+	// anyPort: the service is VIP:0, every port of its VIP that no other
+	// service of the protocol has; a connection goes to the port the
+	// client asked for on its destination, whatever port a NAT
+	// destination is configured with (LVS's port-zero services; DR and
+	// TUN leave the port as it is). FULLNAT destinations are refused.
+	anyPort bool
 }
 
 // dest is a destination as the datapath reads it.
@@ -188,8 +198,6 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 		switch {
 		case c.VIP.IsZero():
 			return nil, fmt.Errorf("%s: the VIP must not be 0.0.0.0", name)
-		case c.Port == 0:
-			return nil, fmt.Errorf("%s: port 0 (all ports) is not supported by the datapath yet", name)
 		case c.Proto != header.IPProtoTCP && c.Proto != header.IPProtoUDP:
 			return nil, fmt.Errorf("%s: protocol %d is not tcp (6) or udp (17)", name, c.Proto)
 		case int64(c.ID) >= int64(lim.MaxServices):
@@ -206,7 +214,8 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 		}
 		s.byID[c.ID] = int32(i)
 		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...),
-			quota: int64(c.SessionQuota)}
+			quota: int64(c.SessionQuota), anyPort: c.Port == 0}
+		s.anyPort = s.anyPort || svc.anyPort
 		for j, d := range c.Dests {
 			dn := fmt.Sprintf("%s: destination %s", name, netip.AddrPortFrom(d.Addr, d.Port))
 			sd := c.Sched.Dest(j)
@@ -220,6 +229,11 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 					dn, sd.ID, netip.AddrPortFrom(sd.Addr, sd.Port), j)
 			case d.Mode >= numModes:
 				return nil, fmt.Errorf("%s: invalid forwarding mode %d", dn, d.Mode)
+			case c.Port == 0 && d.Mode == ModeFullNAT:
+				// A local port is taken from a pool per real server port:
+				// following the clients' ports, a scan would make a pool
+				// per port and real server.
+				return nil, fmt.Errorf("%s: a port-0 service cannot have fullnat destinations; use masq, route or tunnel", dn)
 			case (d.Mode == ModeDR || d.Mode == ModeTUN) && d.Port != c.Port:
 				// ipvsadm forces dport = vport for -g and -i.
 				return nil, fmt.Errorf("%s: %s forwarding sends the packet with its destination port unchanged, so the port must be the service's %d",
@@ -234,7 +248,12 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 			switch d.Mode {
 			case ModeNAT:
 				svc.nat = true
-				natDests = append(natDests, svcKey(svc.dests[j].addr, d.Port, c.Proto))
+				port := d.Port
+				if svc.anyPort {
+					port = 0 // replies come from any port
+					s.natAnyPort = true
+				}
+				natDests = append(natDests, svcKey(svc.dests[j].addr, port, c.Proto))
 			case ModeTUN:
 				tunDests = append(tunDests, svc.dests[j].addr)
 			}
@@ -290,13 +309,31 @@ func (s *Services) slot(k uint64) uint32 {
 	}
 }
 
-// lookup returns the index of the service VIP:port/proto, or -1.
+// lookup returns the index of the service a packet to VIP:port/proto
+// belongs to: VIP:port/proto, else VIP:0/proto (LVS looks the port-zero
+// service up when no service has the port), else -1.
 func (s *Services) lookup(vip header.Addr4, port uint16, proto uint8) int32 {
 	k := svcKey(vip, port, proto)
 	if e := s.byKey[s.slot(k)]; e.key == k {
 		return e.idx
 	}
+	if s.anyPort && port != 0 {
+		k = svcKey(vip, 0, proto)
+		if e := s.byKey[s.slot(k)]; e.key == k {
+			return e.idx
+		}
+	}
 	return -1
+}
+
+// destPort returns the port a new connection k goes to on destination d:
+// d's, or for a port-zero service the one the client asked for (LVS:
+// whatever port the destination has).
+func (s *service) destPort(d *dest, k *Tuple4) uint16 {
+	if s.anyPort {
+		return k.DPort
+	}
+	return d.port
 }
 
 // byIDOrNil returns the service with stable ID id, or nil (also when s is nil).
@@ -337,13 +374,15 @@ func (s *Services) natOwner(k *Tuple4, si int32, ncores int) (int, bool) {
 		}
 		return 0, false
 	}
-	if s.natDests.len() > 0 && s.natDests.has(svcKey(k.Src, k.SPort, k.Proto)) {
+	if s.natDests.len() > 0 && (s.natDests.has(svcKey(k.Src, k.SPort, k.Proto)) ||
+		(s.natAnyPort && s.natDests.has(svcKey(k.Src, 0, k.Proto)))) {
 		return NATOwner(k.Dst, k.DPort, ncores), true
 	}
 	return 0, false
 }
 
-// Lookup returns the ID of the service VIP:port/proto.
+// Lookup returns the ID of the service a packet to VIP:port/proto belongs
+// to: VIP:port/proto, else the port-zero service VIP:0/proto.
 func (s *Services) Lookup(vip header.Addr4, port uint16, proto uint8) (id uint32, ok bool) {
 	if i := s.lookup(vip, port, proto); i >= 0 {
 		return s.svcs[i].id, true
