@@ -55,7 +55,11 @@
 //	                 weight 0 during a throttled 50 MB download (byte-identical, no new
 //	                 connection to it), the wrr cycle kept across changes to another
 //	                 service; TestSchedPersistence: -p 60 sends 50 connections of one client
-//	                 to one server, a quiesced destination keeps its persistent client
+//	                 to one server, a quiesced destination keeps its persistent client;
+//	                 TestSchedDistribution: each of the 14 schedulers (and sh-port, mh-port)
+//	                 over weights 3:1, 400 sequential connections against LVS's result;
+//	                 TestSchedOnePacket: -o alternates one socket's datagrams (rr), every
+//	                 echo back; listed "ops", saved -o
 //	reconfig_test.go live reconfiguration: TestReconfigDuringDownload: services,
 //	                 destinations, weights, schedulers and an unused local address changed
 //	                 by the CLI, then gw reload and SIGHUP of a file rewritten through the
