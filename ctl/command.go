@@ -161,8 +161,19 @@ func (c *Config) Apply(cmd Command) error {
 	case OpRestore:
 		return c.ApplyBatch(cmd.Batch)
 	case OpSysctlSet:
-		if err := need(cmd.Sysctl != nil && cmd.Sysctl.Value != nil); err != nil {
+		if err := need(cmd.Sysctl != nil && (cmd.Sysctl.Value != nil) != (cmd.Sysctl.Seconds != nil)); err != nil {
 			return err
+		}
+		if cmd.Sysctl.Seconds != nil {
+			p, err := c.Sysctl.Seconds(cmd.Sysctl.Name)
+			if err != nil {
+				return err
+			}
+			if *cmd.Sysctl.Seconds < 1 || *cmd.Sysctl.Seconds > MaxTimeout {
+				return invalidf("%s %d out of range 1-%d seconds", cmd.Sysctl.Name, *cmd.Sysctl.Seconds, MaxTimeout)
+			}
+			*p = *cmd.Sysctl.Seconds
+			return nil
 		}
 		sw, err := c.Sysctl.Switch(cmd.Sysctl.Name)
 		if err != nil {

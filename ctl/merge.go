@@ -124,6 +124,15 @@ func (m *merger) sysctl(base, file Sysctl) {
 			m.do('~', fmt.Sprintf("sysctl %s %t→%t", name, *cur, v), func() error { *cur = v; return nil })
 		}
 	}
+	for _, name := range SysctlSeconds {
+		b, _ := base.Seconds(name)
+		f, _ := file.Seconds(name)
+		cur, _ := m.next.Sysctl.Seconds(name)
+		if *b != *f && *cur != *f {
+			v := *f
+			m.do('~', fmt.Sprintf("sysctl %s %d→%d", name, *cur, v), func() error { *cur = v; return nil })
+		}
+	}
 }
 
 // mergeSet merges a list of stack objects matched by id: one deleted from

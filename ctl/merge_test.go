@@ -163,3 +163,18 @@ func TestOverlay(t *testing.T) {
 		t.Errorf("a bad saved state: %v", err)
 	}
 }
+
+// TestMergeSysctlSeconds: an expiration the file changed is applied; one
+// changed at runtime only is left alone.
+func TestMergeSysctlSeconds(t *testing.T) {
+	base, file, running := config(t, svc80), config(t, svc80), config(t, svc80)
+	file.Sysctl.LBLCExpiration = 600
+	running.Sysctl.LBLCRExpiration = 60
+	got, changes, err := Merge(base, file, running)
+	if err != nil || got.Sysctl.LBLCExpiration != 600 || got.Sysctl.LBLCRExpiration != 60 {
+		t.Fatalf("merged: %v, %+v", err, got.Sysctl)
+	}
+	if len(changes) != 1 || changes[0].String() != "~ sysctl lblc_expiration 0→600" {
+		t.Errorf("changes %q, want the lblc_expiration change", changes)
+	}
+}

@@ -594,6 +594,42 @@ type Sysctl struct {
 	// the one its other direction leaves from (fngw's own; for ECMP
 	// uplinks that return traffic on another port).
 	LooseIngress bool `json:"loose_ingress"`
+	// LBLCExpiration and LBLCRExpiration (seconds; 0 = the default,
+	// DefaultLocalityExpiration) are LVS's lblc_expiration and
+	// lblcr_expiration: how long an lblc target's entry lives unused, and
+	// an lblcr target's set before it may shrink and while unused.
+	LBLCExpiration  uint32 `json:"lblc_expiration,omitempty"`
+	LBLCRExpiration uint32 `json:"lblcr_expiration,omitempty"`
+}
+
+// DefaultLocalityExpiration is LVS's lblc_expiration and lblcr_expiration
+// default, 24 hours, in seconds.
+const DefaultLocalityExpiration = 24 * 60 * 60
+
+// SysctlSeconds lists the settings in seconds by their LVS names, in
+// Sysctl's order.
+var SysctlSeconds = [...]string{"lblc_expiration", "lblcr_expiration"}
+
+// Seconds returns the setting in seconds named name (with or without the
+// "net.ipv4.vs." prefix), for reading and setting; 0 is the default.
+func (s *Sysctl) Seconds(name string) (*uint32, error) {
+	switch strings.TrimPrefix(name, "net.ipv4.vs.") {
+	case "lblc_expiration":
+		return &s.LBLCExpiration, nil
+	case "lblcr_expiration":
+		return &s.LBLCRExpiration, nil
+	}
+	return nil, invalidf("unknown setting %q; use one of %s", name, strings.Join(append(SysctlNames[:], SysctlSeconds[:]...), ", "))
+}
+
+// Expiration returns the value of the setting in seconds named name (one of
+// SysctlSeconds), the default for 0.
+func (s Sysctl) Expiration(name string) uint32 {
+	p, err := s.Seconds(name)
+	if err != nil || *p == 0 {
+		return DefaultLocalityExpiration
+	}
+	return *p
 }
 
 // SysctlNames lists the switches by their LVS names, in Sysctl's order.
@@ -612,5 +648,5 @@ func (s *Sysctl) Switch(name string) (*bool, error) {
 	case "loose_ingress":
 		return &s.LooseIngress, nil
 	}
-	return nil, invalidf("unknown switch %q; use one of %s", name, strings.Join(SysctlNames[:], ", "))
+	return nil, invalidf("unknown switch %q; use one of %s", name, strings.Join(append(SysctlNames[:], SysctlSeconds[:]...), ", "))
 }

@@ -274,6 +274,10 @@ func (s *Service) Kind() Kind { return s.kind }
 // Flags returns the scheduler flags.
 func (s *Service) Flags() Flags { return s.flags }
 
+// LocalityExpire returns how long an lblc/lblcr entry lives unused and an
+// lblcr set keeps its members (WithLocality); 0 for other schedulers.
+func (s *Service) LocalityExpire() time.Duration { return time.Duration(s.locExpire) }
+
 // Len returns the number of destinations.
 func (s *Service) Len() int { return len(s.dests) }
 

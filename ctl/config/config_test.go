@@ -120,6 +120,7 @@ metrics = ""
 capacity_per_core = 65536
 tcp_timeout = 600
 udp_timeout = 60
+lblc_expiration = 600
 
 [pool]
 mbufs = 65535
@@ -181,6 +182,9 @@ func TestFull(t *testing.T) {
 	}
 	if f.LB.Timeouts != (ctl.Timeouts{TCP: 600, TCPFin: 120, UDP: 60, SynRecv: 60, UDPOneway: 5}) {
 		t.Errorf("timeouts %v", f.LB.Timeouts)
+	}
+	if x, y := f.LB.Sysctl.Expiration("lblc_expiration"), f.LB.Sysctl.Expiration("lblcr_expiration"); x != 600 || y != 86400 {
+		t.Errorf("lblc_expiration %d, lblcr_expiration %d; want 600 and the default 86400", x, y)
 	}
 	var save strings.Builder
 	if err := ctl.WriteSave(&save, f.LB); err != nil {

@@ -125,6 +125,8 @@ type rawSession struct {
 	ExpireQuiescentTemplate bool `toml:"expire_quiescent_template"`
 	SecureTCP               bool `toml:"secure_tcp"`
 	LooseIngress            bool `toml:"loose_ingress"`
+	LBLCExpiration          *int `toml:"lblc_expiration"`
+	LBLCRExpiration         *int `toml:"lblcr_expiration"`
 }
 
 type rawPool struct {

@@ -469,6 +469,20 @@ func (v *validator) session(raw *rawFile, f *File) {
 	rs := &raw.Session
 	f.LB.Sysctl = ctl.Sysctl{ExpireNodestConn: rs.ExpireNodestConn, ExpireQuiescentTemplate: rs.ExpireQuiescentTemplate,
 		SecureTCP: rs.SecureTCP, LooseIngress: rs.LooseIngress}
+	for _, x := range []struct {
+		key string
+		p   *int
+		dst *uint32
+	}{{"lblc_expiration", rs.LBLCExpiration, &f.LB.Sysctl.LBLCExpiration}, {"lblcr_expiration", rs.LBLCRExpiration, &f.LB.Sysctl.LBLCRExpiration}} {
+		if x.p == nil {
+			continue
+		}
+		if *x.p < 1 || *x.p > ctl.MaxTimeout {
+			v.errf("session."+x.key, "%d out of range 1-%d seconds", *x.p, ctl.MaxTimeout)
+			continue
+		}
+		*x.dst = uint32(*x.p)
+	}
 }
 
 // neededMbufs is what can hold mbufs at once: the ports' rx and tx

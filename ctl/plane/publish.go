@@ -110,10 +110,11 @@ type schedSpec struct {
 	flags   sched.Flags
 	persist sched.Persistence // zero when the service is not persistent
 	dests   []sched.DestConf
+	expire  time.Duration // lblc, lblcr: lblc(r)_expiration; else 0
 }
 
 func (a *schedSpec) equal(b *schedSpec) bool {
-	return a.kind == b.kind && a.flags == b.flags && a.persist == b.persist && slices.Equal(a.dests, b.dests)
+	return a.kind == b.kind && a.flags == b.flags && a.persist == b.persist && slices.Equal(a.dests, b.dests) && a.expire == b.expire
 }
 
 // builtSched is a service's scheduler and what it was built from.
@@ -161,6 +162,12 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		sc := nat.ServiceConf{ID: sid, VIP: header.Addr4From(s.VIP), Port: s.Port, Proto: uint8(s.Proto), // ctl.Proto values are IP protocol numbers
 			OnePacket: s.OnePacket}
 		spec := schedSpec{kind: kind, flags: flags}
+		switch kind {
+		case sched.LBLC:
+			spec.expire = time.Duration(cfg.Sysctl.Expiration("lblc_expiration")) * time.Second
+		case sched.LBLCR:
+			spec.expire = time.Duration(cfg.Sysctl.Expiration("lblcr_expiration")) * time.Second
+		}
 		p.quorum(&vs)
 		dests := vs.Dests
 		if p.chk.quorumLost[key] {
@@ -211,6 +218,9 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 			}
 			if s.Persistent {
 				opts = append(opts, sched.WithPersistence(spec.persist))
+			}
+			if spec.expire > 0 {
+				opts = append(opts, sched.WithLocality(sched.DefaultLocality, spec.expire))
 			}
 			ss, err := sched.NewService(kind, flags, spec.dests, p.dp.Conns, len(p.dp.Cores), opts...)
 			if err != nil {
