@@ -1,7 +1,6 @@
 package nat
 
 import (
-	"net/netip"
 
 	"fngw/arp"
 	"fngw/header"
@@ -39,13 +38,7 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if c.tab.Len() == c.tab.Cap() && !c.evict(nil) {
 		return drop(ReasonTableFull)
 	}
-	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort}
-	if svc.anyPort {
-		// LVS's port-zero template: <proto, client, 0, VIP, 0>, one
-		// for every port of the VIP.
-		key.DPort = 0
-	}
-	di, tmpl := svc.sched.PickPersistent(c.id, key, now)
+	di, tmpl := svc.sched.PickPersistent(c.id, svc.schedKey(k), now)
 	if di < 0 {
 		return drop(ReasonNoDest)
 	}
@@ -461,8 +454,7 @@ func (c *Core) tcpStateChange(s *Session, ns State) {
 func (c *Core) bindTemplate(s *Session) {
 	s.tmpl = -1
 	if sv := c.svcs.byIDOrNil(s.SvcID); sv != nil {
-		k := sched.Key{Proto: s.Orig.Proto, Src: netip.AddrFrom4(s.Orig.Src), Dst: netip.AddrFrom4(s.Orig.Dst), SPort: s.Orig.SPort, DPort: s.Orig.DPort}
-		s.tmpl = sv.sched.Bind(c.id, k, s.DestID, c.now)
+		s.tmpl = sv.sched.Bind(c.id, sv.schedKey(&s.Orig), s.DestID, c.now)
 	}
 }
 

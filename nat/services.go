@@ -326,6 +326,18 @@ func (s *Services) lookup(vip header.Addr4, port uint16, proto uint8) int32 {
 	return -1
 }
 
+// schedKey is what the service's scheduler sees of a new connection whose
+// client tuple is k (PickPersistent, and Bind with the same key). A
+// port-zero service's has port 0: LVS's template <proto, client, 0, VIP, 0>
+// serves every port of the VIP.
+func (s *service) schedKey(k *Tuple4) sched.Key {
+	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort}
+	if s.anyPort {
+		key.DPort = 0
+	}
+	return key
+}
+
 // destPort returns the port a new connection k goes to on destination d:
 // d's, or for a port-zero service the one the client asked for (LVS:
 // whatever port the destination has).
