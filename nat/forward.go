@@ -1,7 +1,6 @@
 package nat
 
 import (
-
 	"fngw/arp"
 	"fngw/header"
 	"fngw/prefetch"
