@@ -526,7 +526,7 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, first bool, cand in
 	if toLaddr {
 		return drop(ReasonNoSession)
 	}
-	si := svcs.lookup(dst, k.DPort, proto)
+	si := svcs.find(&k)
 	if c.ncores > 1 {
 		if o, ok := svcs.natOwner(&k, si, c.ncores); ok && o != c.id {
 			return redirectTo(o)

@@ -43,13 +43,20 @@ type LocalAddr struct {
 	Port uint16
 }
 
-// ServiceConf is one virtual service of a snapshot: VIP:Port/Proto with its
-// scheduler, destinations and local addresses.
+// ServiceConf is one virtual service of a snapshot: VIP:Port/Proto, or a
+// firewall mark, with its scheduler, destinations and local addresses.
 type ServiceConf struct {
-	ID         uint32 // stable, < Limits.MaxServices
-	VIP        header.Addr4
-	Port       uint16
-	Proto      uint8 // header.IPProtoTCP or header.IPProtoUDP
+	ID    uint32 // stable, < Limits.MaxServices
+	VIP   header.Addr4
+	Port  uint16
+	Proto uint8 // header.IPProtoTCP or header.IPProtoUDP
+	// FwMark, when not 0, makes this a firewall-mark service (ipvsadm
+	// -f): VIP, Port and Proto are 0, and the new flows whose packet
+	// the snapshot's mark rules (WithMarks) give this mark come here,
+	// before any VIP:port service (as LVS looks fwmark services up
+	// first). A connection keeps the address and port the client asked
+	// for, as in a port-zero service.
+	FwMark     uint32
 	Sched      *sched.Service
 	Dests      []DestConf // index-aligned with Sched's destinations
 	LocalAddrs []LocalAddr
@@ -123,12 +130,42 @@ type Services struct {
 	// destQuiesced (weight 0): what Policy.ExpireNodestConn looks at.
 	destState []uint8
 	// ops is, by service ID, whether the service schedules each UDP
-	// datagram (ServiceConf.OnePacket); nil when none does.
+	// datagram (ServiceConf.OnePacket; a UDP or fwmark service); nil when
+	// none does.
 	ops []bool
 	// anyPort: some service is VIP:0 (lookup falls back to it), and
-	// natAnyPort: one of them has a NAT destination (natDests holds it
-	// with port 0).
+	// natAnyPort: one of them, or a fwmark service, has a NAT destination
+	// (natDests holds it with port 0).
 	anyPort, natAnyPort bool
+	// marks are the mark rules in order (WithMarks), byMark the fwmark
+	// services.
+	marks  []markRule
+	byMark []markSvc
+}
+
+// MarkRule gives a mark to the packets it matches, as an iptables MARK rule
+// in front of LVS: the first rule (in order) that matches a new flow's
+// packet decides its mark. A zero field matches anything.
+type MarkRule struct {
+	Mark     uint32       // not 0
+	Proto    uint8        // header.IPProtoTCP, header.IPProtoUDP, or 0: both
+	Dst, Src netip.Prefix // IPv4 prefixes; the zero Prefix matches any address
+	// DPortLo..DPortHi is the destination port range; 0, 0: any port.
+	DPortLo, DPortHi uint16
+}
+
+// markRule is a MarkRule as the datapath matches it: address and mask
+// words.
+type markRule struct {
+	dst, dmask, src, smask uint32
+	lo, hi                 uint16
+	proto                  uint8
+	mark                   uint32
+}
+
+type markSvc struct {
+	mark uint32
+	idx  int32
 }
 
 // Destination states of Services.destState.
@@ -151,6 +188,7 @@ type service struct {
 	// destination is configured with (LVS's port-zero services; DR and
 	// TUN leave the port as it is). FULLNAT destinations are refused.
 	anyPort bool
+	mark    uint32 // ServiceConf.FwMark
 }
 
 // dest is a destination as the datapath reads it.
@@ -195,7 +233,13 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 	for i := range conf {
 		c := &conf[i]
 		name := fmt.Sprintf("service %s:%d/%s", c.VIP, c.Port, protoName(c.Proto))
+		if c.FwMark != 0 {
+			name = fmt.Sprintf("service fwmark %d", c.FwMark)
+		}
 		switch {
+		case c.FwMark != 0 && (!c.VIP.IsZero() || c.Port != 0 || c.Proto != 0):
+			return nil, fmt.Errorf("%s: a firewall-mark service has no address, port or protocol", name)
+		case c.FwMark != 0:
 		case c.VIP.IsZero():
 			return nil, fmt.Errorf("%s: the VIP must not be 0.0.0.0", name)
 		case c.Proto != header.IPProtoTCP && c.Proto != header.IPProtoUDP:
@@ -214,7 +258,7 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 		}
 		s.byID[c.ID] = int32(i)
 		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...),
-			quota: int64(c.SessionQuota), anyPort: c.Port == 0}
+			quota: int64(c.SessionQuota), anyPort: c.Port == 0, mark: c.FwMark}
 		s.anyPort = s.anyPort || svc.anyPort
 		for j, d := range c.Dests {
 			dn := fmt.Sprintf("%s: destination %s", name, netip.AddrPortFrom(d.Addr, d.Port))
@@ -233,7 +277,7 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 				// A local port is taken from a pool per real server port:
 				// following the clients' ports, a scan would make a pool
 				// per port and real server.
-				return nil, fmt.Errorf("%s: a port-0 service cannot have fullnat destinations; use masq, route or tunnel", dn)
+				return nil, fmt.Errorf("%s: a port-0 or firewall-mark service cannot have fullnat destinations; use masq, route or tunnel", dn)
 			case (d.Mode == ModeDR || d.Mode == ModeTUN) && d.Port != c.Port:
 				// ipvsadm forces dport = vport for -g and -i.
 				return nil, fmt.Errorf("%s: %s forwarding sends the packet with its destination port unchanged, so the port must be the service's %d",
@@ -248,12 +292,17 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 			switch d.Mode {
 			case ModeNAT:
 				svc.nat = true
-				port := d.Port
+				port, proto := d.Port, c.Proto
 				if svc.anyPort {
 					port = 0 // replies come from any port
 					s.natAnyPort = true
 				}
-				natDests = append(natDests, svcKey(svc.dests[j].addr, port, c.Proto))
+				if c.FwMark != 0 {
+					// Either protocol: both keys.
+					natDests = append(natDests, svcKey(svc.dests[j].addr, 0, header.IPProtoTCP))
+					proto = header.IPProtoUDP
+				}
+				natDests = append(natDests, svcKey(svc.dests[j].addr, port, proto))
 			case ModeTUN:
 				tunDests = append(tunDests, svc.dests[j].addr)
 			}
@@ -269,19 +318,28 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 			}
 			laddrs = append(laddrs, l.Addr)
 		}
+		s.svcs[i] = svc
+		if c.OnePacket && (c.Proto == header.IPProtoUDP || c.FwMark != 0) {
+			if s.ops == nil {
+				s.ops = make([]bool, lim.MaxServices)
+			}
+			s.ops[c.ID] = true
+		}
+		if c.FwMark != 0 {
+			for _, m := range s.byMark {
+				if m.mark == c.FwMark {
+					return nil, fmt.Errorf("%s: defined twice", name)
+				}
+			}
+			s.byMark = append(s.byMark, markSvc{mark: c.FwMark, idx: int32(i)})
+			continue
+		}
 		k := svcKey(c.VIP, c.Port, c.Proto)
 		p := s.slot(k)
 		if s.byKey[p].key == k {
 			return nil, fmt.Errorf("%s: defined twice", name)
 		}
 		s.byKey[p] = svcSlot{key: k, idx: int32(i)}
-		if c.OnePacket && c.Proto == header.IPProtoUDP {
-			if s.ops == nil {
-				s.ops = make([]bool, lim.MaxServices)
-			}
-			s.ops[c.ID] = true
-		}
-		s.svcs[i] = svc
 		vips = append(vips, c.VIP)
 	}
 	s.vips = newAddrSet(vips)
@@ -329,13 +387,92 @@ func (s *Services) lookup(vip header.Addr4, port uint16, proto uint8) int32 {
 // schedKey is what the service's scheduler sees of a new connection whose
 // client tuple is k (PickPersistent, and Bind with the same key). A
 // port-zero service's has port 0: LVS's template <proto, client, 0, VIP, 0>
-// serves every port of the VIP.
+// serves every port of the VIP; a fwmark service's has its mark, on which
+// its templates key.
 func (s *service) schedKey(k *Tuple4) sched.Key {
-	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort}
+	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort, Mark: s.mark}
 	if s.anyPort {
 		key.DPort = 0
 	}
 	return key
+}
+
+// WithMarks returns a copy of the snapshot with the mark rules, in order,
+// for its firewall-mark services. A rule whose mark no service has leaves
+// its packets to the VIP:port services (LVS falls back to them).
+func (s *Services) WithMarks(rules []MarkRule) (*Services, error) {
+	c := *s
+	c.marks = make([]markRule, 0, len(rules))
+	for i, r := range rules {
+		m := markRule{mark: r.Mark, proto: r.Proto, lo: r.DPortLo, hi: r.DPortHi}
+		switch {
+		case r.Mark == 0:
+			return nil, fmt.Errorf("mark rule %d: mark 0 marks nothing", i)
+		case r.Proto != 0 && r.Proto != header.IPProtoTCP && r.Proto != header.IPProtoUDP:
+			return nil, fmt.Errorf("mark rule %d: protocol %d is not tcp (6) or udp (17)", i, r.Proto)
+		case r.DPortLo > r.DPortHi:
+			return nil, fmt.Errorf("mark rule %d: port range %d-%d is empty", i, r.DPortLo, r.DPortHi)
+		}
+		var err error
+		if m.dst, m.dmask, err = prefixWords(r.Dst); err != nil {
+			return nil, fmt.Errorf("mark rule %d: destination %w", i, err)
+		}
+		if m.src, m.smask, err = prefixWords(r.Src); err != nil {
+			return nil, fmt.Errorf("mark rule %d: source %w", i, err)
+		}
+		if m.lo == 0 && m.hi == 0 {
+			m.hi = 0xffff
+		}
+		c.marks = append(c.marks, m)
+	}
+	if len(c.marks) == 0 {
+		c.marks = nil
+	}
+	return &c, nil
+}
+
+// prefixWords returns an IPv4 prefix's address and mask as words; the zero
+// Prefix matches anything (mask 0).
+func prefixWords(p netip.Prefix) (addr, mask uint32, err error) {
+	if !p.IsValid() {
+		return 0, 0, nil
+	}
+	if !p.Addr().Is4() {
+		return 0, 0, fmt.Errorf("%s is not IPv4", p)
+	}
+	mask = ^uint32(0) << (32 - p.Bits())
+	if p.Bits() == 0 {
+		mask = 0
+	}
+	return header.Addr4From(p.Masked().Addr()).Uint32(), mask, nil
+}
+
+// find returns the index of the service a new flow's packet k goes to: the
+// fwmark service of the first mark rule it matches, else lookup's.
+func (s *Services) find(k *Tuple4) int32 {
+	if s.marks != nil {
+		if i := s.lookupMark(k); i >= 0 {
+			return i
+		}
+	}
+	return s.lookup(k.Dst, k.DPort, k.Proto)
+}
+
+// lookupMark returns the fwmark service of the first rule k matches, or -1.
+func (s *Services) lookupMark(k *Tuple4) int32 {
+	dst, src := k.Dst.Uint32(), k.Src.Uint32()
+	for i := range s.marks {
+		r := &s.marks[i]
+		if (r.proto == 0 || r.proto == k.Proto) && dst&r.dmask == r.dst && src&r.smask == r.src && k.DPort >= r.lo && k.DPort <= r.hi {
+			for _, m := range s.byMark {
+				if m.mark == r.mark {
+					return m.idx
+				}
+			}
+			return -1
+		}
+	}
+	return -1
 }
 
 // destPort returns the port a new connection k goes to on destination d:
@@ -461,7 +598,7 @@ func (s *Services) destGone(id uint32) bool {
 // scheduled as a new flow: Policy.ExpireNodestConn with its destination
 // gone (destGone), or a datagram of a one-packet service.
 func (s *Services) rescheduleIn(sn *Session) bool {
-	return s.destGone(sn.DestID) || (int64(sn.SvcID) < int64(len(s.ops)) && s.ops[sn.SvcID])
+	return s.destGone(sn.DestID) || (int64(sn.SvcID) < int64(len(s.ops)) && s.ops[sn.SvcID] && sn.Orig.Proto == header.IPProtoUDP)
 }
 
 // destQuiescedReuse reports whether Policy.ExpireNodestConn makes a SYN

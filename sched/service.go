@@ -58,6 +58,12 @@ type Key struct {
 	Proto        uint8      // IP protocol number
 	Src, Dst     netip.Addr // client address; address the client connected to (the VIP)
 	SPort, DPort uint16     // client port; virtual port
+	// Mark is the firewall mark of a connection to a fwmark service (0
+	// otherwise). Persistence templates then key on it, not on the
+	// address and port connected to: LVS's <IPPROTO_IP, client, 0,
+	// fwmark, 0>, one template for every address, port and protocol the
+	// mark groups.
+	Mark uint32
 }
 
 // dest is a destination as Pick reads it: small, pointer-free.
