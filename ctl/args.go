@@ -216,7 +216,7 @@ var options = [...]optDef{
 	{"get-laddr", 'G', noArg, oCommand, OpGetLaddr, ""},
 	{"tcp-service", 't', reqArg, oTCP, "", ""},
 	{"udp-service", 'u', reqArg, oUDP, "", ""},
-	{"fwmark-service", 'f', reqArg, oUnsupported, "", "firewall-mark services (-f) are not supported yet; use -t or -u with an address"},
+	{"fwmark-service", 'f', reqArg, oFwmark, "", ""},
 	{"sctp-service", 0, reqArg, oUnsupported, "", "SCTP services are not supported; use -t or -u"},
 	{"scheduler", 's', reqArg, oSched, "", ""},
 	{"persistent", 'p', optArg, oPersistent, "", ""},
@@ -247,7 +247,7 @@ var options = [...]optDef{
 	{"ifname", 'F', reqArg, oIfname, "", ""},
 	{"json", 0, noArg, oJSON, "", ""},
 	{"local", 0, noArg, oLocal, "", ""},
-	{"ipv6", '6', noArg, oUnsupported, "", "-6 only applies to firewall-mark services, which are not supported yet"},
+	{"ipv6", '6', noArg, oUnsupported, "", "-6: IPv6 firewall-mark services are not supported yet (the datapath serves IPv4)"},
 	{"ops", 'o', noArg, oOps, "", ""},
 	{"pe", 0, reqArg, oUnsupported, "", "persistence engines (--pe) are not supported"},
 	{"start-daemon", 0, reqArg, oUnsupported, "", "the connection sync daemon is not supported yet"},
@@ -498,6 +498,16 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 			return fmt.Errorf("virtual service %s %q: %w", d.name(), val, err)
 		}
 		p.svc.VIP, p.svc.Port = ap.Addr(), ap.Port()
+	case oFwmark:
+		if err = p.set(colService, d); err != nil {
+			return err
+		}
+		n, e := strconv.ParseUint(val, 10, 32)
+		if e != nil || n == 0 {
+			return invalidf("invalid firewall mark %q for %s: want 1-%d", val, d.name(), uint32(1<<32-1))
+		}
+		p.svc.FwMark, p.svc.Proto = uint32(n), TCP
+		p.svcArg = val
 	case oSched:
 		if err = p.set(colScheduler, d); err != nil {
 			return err
@@ -737,7 +747,7 @@ func (p *parser) finish() (Command, error) {
 		if !p.given[colService] {
 			return nil
 		}
-		s := Service{Proto: p.svc.Proto, VIP: p.svc.VIP, Port: p.svc.Port}
+		s := Service{Proto: p.svc.Proto, VIP: p.svc.VIP, Port: p.svc.Port, FwMark: p.svc.FwMark}
 		return &s
 	}
 	switch p.op {
@@ -747,7 +757,7 @@ func (p *parser) finish() (Command, error) {
 			s.Sched = DefaultSched
 		}
 		if p.maskArg != "" {
-			m, err := ParseMask(s.VIP, p.maskArg)
+			m, err := ParseMask(s.family(), p.maskArg)
 			if err != nil {
 				return Command{}, fmt.Errorf("-M: %w", err)
 			}
@@ -784,7 +794,7 @@ func (p *parser) finish() (Command, error) {
 		if p.given[colTunType] && d.Fwd != FwdTunnel {
 			return Command{}, usagef("--tun-type only applies to tunnel (-i) servers")
 		}
-		if d.Addr.BitLen() != p.svc.VIP.BitLen() && d.Fwd != 0 && d.Fwd != FwdTunnel {
+		if d.Addr.BitLen() != p.svc.family().BitLen() && d.Fwd != 0 && d.Fwd != FwdTunnel {
 			// ipvsadm: "Different address family is allowed only for tunneling servers".
 			return Command{}, invalidf("real server %s: address family differs from service %s; only tunnel (-i) mixes families", d.Key(), p.svc.Key())
 		}

@@ -22,7 +22,7 @@ const (
 
 // Commands lists every gw command, for messages (run, top, health and
 // import are the client's own; ParseCommandLine parses the others).
-const Commands = "run, adm, ip, link, stats, mem, top, health, sysctl, check, reload or import"
+const Commands = "run, adm, ip, link, stats, mem, top, health, sysctl, mark, check, reload or import"
 
 // ParseCommandLine parses a gw client command line (what follows the program
 // name and --sock):
@@ -69,6 +69,8 @@ func ParseCommandLineWith(args []string, names Resolver) (Command, error) {
 		return cmd, nil
 	case "sysctl":
 		return parseSysctl(rest)
+	case "mark":
+		return parseMark(rest)
 	case "check":
 		if len(rest) == 0 || (rest[0] != "show" && rest[0] != "list" && rest[0] != "ls") {
 			return Command{}, usagef("usage: gw check show [--json]")

@@ -48,7 +48,7 @@ func (op Op) Mutates() bool {
 	switch op {
 	case OpAddService, OpEditService, OpDelService, OpClear, OpRestore,
 		OpAddDest, OpEditDest, OpDelDest, OpSetTimeouts, OpAddLaddr, OpDelLaddr,
-		OpAddAddr, OpDelAddr, OpAddRoute, OpDelRoute, OpAddNeigh, OpDelNeigh, OpSysctlSet:
+		OpAddAddr, OpDelAddr, OpAddRoute, OpDelRoute, OpAddNeigh, OpDelNeigh, OpSysctlSet, OpAddMark, OpDelMark:
 		return true
 	}
 	return false
@@ -88,6 +88,7 @@ type Command struct {
 	Dev      string       `json:"dev,omitempty"`     // the port a link command names
 	DryRun   bool         `json:"dry_run,omitempty"` // reload --dry-run
 	Sysctl   *SysctlArg   `json:"sysctl,omitempty"`  // gw sysctl
+	Mark     *MarkRule    `json:"mark,omitempty"`    // gw mark add|del
 	List     *ListOptions `json:"list,omitempty"`
 	Batch    []Command    `json:"batch,omitempty"` // OpRestore: the commands to apply at once
 }
@@ -181,6 +182,14 @@ func (c *Config) Apply(cmd Command) error {
 		}
 		*sw = *cmd.Sysctl.Value
 		return nil
+	case OpAddMark, OpDelMark:
+		if err := need(cmd.Mark != nil); err != nil {
+			return err
+		}
+		if cmd.Op == OpAddMark {
+			return c.AddMark(*cmd.Mark)
+		}
+		return c.DelMark(*cmd.Mark)
 	case OpAddAddr, OpDelAddr:
 		if err := need(cmd.Addr != nil); err != nil {
 			return err
@@ -376,6 +385,12 @@ func (c Command) Args() []string {
 			} else {
 				a = append(a, strings.Fields(c.Neigh.String())...)
 			}
+		}
+	case OpAddMark, OpDelMark, OpListMark:
+		a = []string{"mark", verb(c.Op)}
+		a = append(a, c.stackJSON()...)
+		if c.Mark != nil {
+			a = append(a, strings.Fields(c.Mark.String())...)
 		}
 	case OpLinkShow, OpStats, OpMem, OpReload:
 		a = c.gwArgs()

@@ -297,9 +297,10 @@ func writeConns(b *strings.Builder, conns []Conn, o ListOptions) {
 }
 
 // WriteLaddrs writes DPVS's --get-laddr listing (list_laddrs_print_*), for
-// one service when svc is not nil.
+// one service when svc is not nil. Firewall-mark services, which cannot have
+// local addresses, are left out.
 func WriteLaddrs(w io.Writer, t *Table, svc *Service, asJSON bool) error {
-	svcs := sorted(t.Services, false)
+	svcs := slices.DeleteFunc(sorted(t.Services, false), func(ss ServiceStatus) bool { return ss.Service.FwMark != 0 })
 	if svc != nil {
 		ss, err := findService(t, svc.Key())
 		if err != nil {

@@ -41,6 +41,12 @@ func randService(r *rand.Rand) Service {
 		}
 	}
 	s.OnePacket = r.Intn(4) == 0
+	if r.Intn(8) == 0 {
+		s.FwMark, s.VIP, s.Port = uint32(1+r.Intn(1000)), netip.Addr{}, 0
+		if s.Netmask.IsValid() && s.Netmask.Is6() {
+			s.Netmask = netip.Addr{}
+		}
+	}
 	n, err := s.normalize()
 	if err != nil {
 		panic(err)

@@ -46,6 +46,8 @@ func Merge(base, file, running *Config) (*Config, []Change, error) {
 		func(r Route) string { return r.Prefix.String() }, func(r Route) error { return n.DelRoute(r.Prefix) }, n.AddRoute)
 	mergeSet(&m, "neighbour", base.Neighs, file.Neighs, func() []Neigh { return n.Neighs },
 		func(x Neigh) string { return x.Port + " " + x.Addr.String() }, func(x Neigh) error { return n.DelNeigh(x.Port, x.Addr) }, n.AddNeigh)
+	// A rule the file adds goes after the running ones.
+	mergeSet(&m, "mark rule", base.Marks, file.Marks, func() []MarkRule { return n.Marks }, MarkRule.String, n.DelMark, n.AddMark)
 	for _, bvs := range base.Services {
 		if _, ok := file.Lookup(bvs.Service.Key()); !ok {
 			m.delService(bvs.Service)

@@ -271,8 +271,9 @@ type Service struct {
 	Proto Proto      `json:"proto"`
 	VIP   netip.Addr `json:"vip"`
 	Port  uint16     `json:"port"`
-	// FwMark selects a firewall-mark service (ipvsadm -f). Refused for now:
-	// the field exists so that the model need not change when it comes.
+	// FwMark selects a firewall-mark service (ipvsadm -f): VIP and Port
+	// are zero and Proto is TCP (ipvsadm sets it, unused); the flows the
+	// mark rules (Config.Marks) give this mark come to it. IPv4 only.
 	FwMark uint32 `json:"fwmark,omitempty"`
 	// Sched is a scheduler name from Schedulers; empty means DefaultSched.
 	Sched string `json:"sched"`
@@ -305,10 +306,19 @@ func (s Service) Equal(o Service) bool {
 		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask && s.OnePacket == o.OnePacket && s.Health == o.Health
 }
 
+// family returns an address of the service's family: its VIP, or for a
+// fwmark service (IPv4 only) 0.0.0.0.
+func (s Service) family() netip.Addr {
+	if s.FwMark != 0 {
+		return netip.IPv4Unspecified()
+	}
+	return s.VIP
+}
+
 // MaskBits returns the persistence granularity as a prefix length.
 func (s Service) MaskBits() int {
 	if !s.Netmask.IsValid() {
-		return s.VIP.BitLen()
+		return s.family().BitLen()
 	}
 	b, _ := maskBits(s.Netmask)
 	return b
@@ -360,12 +370,14 @@ func MaskFromBits(like netip.Addr, bits int) (netip.Addr, error) {
 // netmask dropped when not persistent or equal to the host mask.
 func (s Service) normalize() (Service, error) {
 	if s.FwMark != 0 {
-		return s, invalidf("firewall-mark services (fwmark %d) are not supported yet; use -t or -u with an address", s.FwMark)
-	}
-	if s.Proto != TCP && s.Proto != UDP {
+		if s.VIP.IsValid() || s.Port != 0 {
+			return s, invalidf("service fwmark %d: a firewall-mark service has no address or port (its mark rules say which)", s.FwMark)
+		}
+		s.Proto = TCP // as ipvsadm sets it; unused
+	} else if s.Proto != TCP && s.Proto != UDP {
 		return s, invalidf("service %s: protocol must be tcp or udp", s.Key())
 	}
-	if !s.VIP.IsValid() || s.VIP.IsUnspecified() {
+	if s.FwMark == 0 && (!s.VIP.IsValid() || s.VIP.IsUnspecified()) {
 		return s, invalidf("service %s: the virtual address must be a unicast address", s.Key())
 	}
 	if s.VIP.Zone() != "" || s.VIP.Is4In6() {
@@ -390,7 +402,7 @@ func (s Service) normalize() (Service, error) {
 			return s, invalidf("service %s: timeout %d given without persistence", s.Key(), s.Timeout)
 		}
 		s.Netmask = netip.Addr{}
-		if s.Port == 0 {
+		if s.Port == 0 && s.FwMark == 0 {
 			// ipvsadm: "Zero port specified for non-persistent service".
 			return s, invalidf("service %s: port 0 (all ports) needs persistence (-p)", s.Key())
 		}
@@ -403,14 +415,14 @@ func (s Service) normalize() (Service, error) {
 		return s, invalidf("service %s: persistence timeout %d above the maximum %d", s.Key(), s.Timeout, MaxTimeout)
 	}
 	if s.Netmask.IsValid() {
-		if s.Netmask.BitLen() != s.VIP.BitLen() {
-			return s, invalidf("service %s: netmask %s is not of the address family of %s", s.Key(), s.Netmask, s.VIP)
+		if s.Netmask.BitLen() != s.family().BitLen() {
+			return s, invalidf("service %s: netmask %s is not of the address family of %s", s.Key(), s.Netmask, s.family())
 		}
 		bits, ok := maskBits(s.Netmask)
 		if !ok {
 			return s, invalidf("service %s: netmask %s is not contiguous", s.Key(), s.Netmask)
 		}
-		if bits == s.VIP.BitLen() {
+		if bits == s.family().BitLen() {
 			s.Netmask = netip.Addr{}
 		}
 	}
@@ -456,12 +468,17 @@ func (d Dest) check(svc Service) error {
 	if !d.Fwd.valid() {
 		return invalidf("real server %s: forwarding mode missing; use fullnat, masq, route or tunnel", name)
 	}
-	if d.Addr.BitLen() != svc.VIP.BitLen() && d.Fwd != FwdTunnel {
+	if d.Addr.BitLen() != svc.family().BitLen() && d.Fwd != FwdTunnel {
 		// ipvsadm: "Different address family is allowed only for tunneling servers".
 		return invalidf("real server %s: address family differs from service %s; only tunnel (-i) mixes families", name, svc.Key())
 	}
 	if svc.Port == 0 && d.Fwd == FwdFullNAT {
 		return invalidf("real server %s: service %s takes every port, which fullnat cannot serve (it would need local ports per real-server port); use route (-g), tunnel (-i) or masq (-m)", name, svc.Key())
+	}
+	if svc.FwMark != 0 && d.Port != 0 && d.Fwd != FwdMasq {
+		// ipvsadm copies the service's port (0) for -g and -i; a
+		// connection goes to the port the client asked for.
+		return invalidf("real server %s: a connection to fwmark service %d keeps the port the client asked for; give the real server without a port", name, svc.FwMark)
 	}
 	if (d.Fwd == FwdRoute || d.Fwd == FwdTunnel) && d.Port != svc.Port {
 		// ipvsadm forces dport = vport for -g and -i: the packet is not rewritten.

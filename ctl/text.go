@@ -25,8 +25,15 @@ func (k ServiceKey) String() string {
 	return netip.AddrPortFrom(k.VIP, k.Port).String() + "/" + k.Proto.String()
 }
 
-// ParseServiceKey parses "ADDR:PORT/PROTO".
+// ParseServiceKey parses "ADDR:PORT/PROTO" or "fwmark:MARK".
 func ParseServiceKey(s string) (ServiceKey, error) {
+	if m, ok := strings.CutPrefix(s, "fwmark:"); ok {
+		n, err := parseUint32("firewall mark", m, 1<<32-1)
+		if err != nil || n == 0 {
+			return ServiceKey{}, invalidf("service %q: want fwmark:MARK with MARK 1-%d", s, uint32(1<<32-1))
+		}
+		return ServiceKey{FwMark: n, Proto: TCP}, nil
+	}
 	i := strings.LastIndexByte(s, '/')
 	if i < 0 {
 		return ServiceKey{}, invalidf("service %q: want ADDR:PORT/PROTO, e.g. 198.18.1.100:80/tcp", s)
@@ -115,7 +122,7 @@ func parseUint32(what, s string, max uint64) (uint32, error) {
 // MaskString is the -M/"mask" text of the persistence netmask: dotted quad
 // for IPv4, a prefix length for IPv6 (as ipvsadm prints them).
 func (s Service) MaskString() string {
-	if s.VIP.Is4() {
+	if s.family().Is4() {
 		m := s.Netmask
 		if !m.IsValid() {
 			m = netip.AddrFrom4([4]byte{255, 255, 255, 255})
@@ -178,18 +185,27 @@ func (s Service) sched() string {
 func ParseService(str string) (Service, error) {
 	f := strings.Fields(str)
 	if len(f) < 3 {
-		return Service{}, invalidf("service %q: want PROTO ADDR:PORT SCHED [(FLAGS)] [persistent N [mask M]] [ops]", str)
+		return Service{}, invalidf("service %q: want PROTO ADDR:PORT|fwmark MARK SCHED [(FLAGS)] [persistent N [mask M]] [ops]", str)
 	}
 	var s Service
 	var err error
-	if s.Proto, err = ParseProto(f[0]); err != nil {
-		return Service{}, fmt.Errorf("service %q: %w", str, err)
+	if f[0] == "fwmark" {
+		m, err := parseUint32("firewall mark", f[1], 1<<32-1)
+		if err != nil {
+			return Service{}, fmt.Errorf("service %q: %w", str, err)
+		}
+		s.FwMark, s.Proto = m, TCP
+	} else {
+		if s.Proto, err = ParseProto(f[0]); err != nil {
+			return Service{}, fmt.Errorf("service %q: %w", str, err)
+		}
+		ap, err := parseAddrPort(f[1])
+		if err != nil {
+			return Service{}, fmt.Errorf("service %q: %w", str, err)
+		}
+		s.VIP, s.Port = ap.Addr(), ap.Port()
 	}
-	ap, err := parseAddrPort(f[1])
-	if err != nil {
-		return Service{}, fmt.Errorf("service %q: %w", str, err)
-	}
-	s.VIP, s.Port, s.Sched = ap.Addr(), ap.Port(), f[2]
+	s.Sched = f[2]
 	f = f[3:]
 	if len(f) > 0 && strings.HasPrefix(f[0], "(") && strings.HasSuffix(f[0], ")") {
 		s.Flags = strings.Split(f[0][1:len(f[0])-1], ",")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -624,6 +625,68 @@ fwd = "warp"
 	for _, want := range []string{"service[0].vip", "service[0].laddrs[0]", "service[0].dest[0].fwd"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %s reported in: %v", want, err)
+		}
+	}
+}
+
+// TestMarks: [[mark]] rules in file order and a fwmark service; each bad
+// field is reported with its line.
+func TestMarks(t *testing.T) {
+	f, err := Parse("gw.toml", []byte(brief+`
+[[service]]
+fwmark = 5
+sched = "rr"
+persistent = 60
+[[service.dest]]
+addr = "10.0.0.1"
+fwd = "masq"
+
+[[mark]]
+mark = 5
+proto = "tcp"
+dst = "198.18.0.0/24"
+dport = "80-89"
+
+[[mark]]
+mark = 5
+src = "10.0.0.0/8"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := ctl.WriteMarks(&b, f.LB.Marks, false); err != nil || b.String() != "mark 5 proto tcp dst 198.18.0.0/24 dport 80-89\nmark 5 src 10.0.0.0/8\n" {
+		t.Errorf("marks %q", b.String())
+	}
+	if s := f.LB.Services[0].Service; s.FwMark != 5 || !s.Persistent || s.String() != "fwmark 5 rr persistent 60" {
+		t.Errorf("service %v", s)
+	}
+	_, err = Parse("gw.toml", []byte(brief+`[[mark]]
+mark = 0
+[[mark]]
+mark = 1
+proto = "icmp"
+[[mark]]
+mark = 1
+dport = "90-80"
+[[service]]
+fwmark = 3
+vip = "198.18.1.1:80"
+`))
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 4 {
+		// mark[1]'s prefix is not checked: its protocol is already wrong.
+		t.Fatalf("%v", err)
+	}
+	n := strings.Count(brief, "\n") // the lines before the tested ones
+	for i, want := range []string{
+		fmt.Sprintf(`gw.toml:%d: mark[0].mark: 0 out of range`, n+2),
+		fmt.Sprintf(`gw.toml:%d: mark[1].proto: unknown protocol "icmp"`, n+5),
+		fmt.Sprintf(`gw.toml:%d: mark[2].dport: port range "90-80"`, n+8),
+		fmt.Sprintf(`gw.toml:%d: service[0].fwmark: 3 given with vip "198.18.1.1:80"`, n+10),
+	} {
+		if !strings.HasPrefix(es[i].Error(), want) {
+			t.Errorf("error %d: %s, want %s...", i, es[i], want)
 		}
 	}
 }

@@ -159,8 +159,10 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		if err != nil {
 			return nil, nil, fmt.Errorf("service %s: %v", key, err)
 		}
-		sc := nat.ServiceConf{ID: sid, VIP: header.Addr4From(s.VIP), Port: s.Port, Proto: uint8(s.Proto), // ctl.Proto values are IP protocol numbers
-			OnePacket: s.OnePacket}
+		sc := nat.ServiceConf{ID: sid, FwMark: s.FwMark, OnePacket: s.OnePacket}
+		if s.FwMark == 0 {
+			sc.VIP, sc.Port, sc.Proto = header.Addr4From(s.VIP), s.Port, uint8(s.Proto) // ctl.Proto values are IP protocol numbers
+		}
 		spec := schedSpec{kind: kind, flags: flags}
 		switch kind {
 		case sched.LBLC:
@@ -243,6 +245,15 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		return nil, nil, err
 	}
 	svcs = svcs.WithPolicy(nat.Policy{ExpireNodestConn: cfg.Sysctl.ExpireNodestConn, LooseIngress: cfg.Sysctl.LooseIngress})
+	if len(cfg.Marks) > 0 {
+		rules := make([]nat.MarkRule, len(cfg.Marks))
+		for i, r := range cfg.Marks {
+			rules[i] = nat.MarkRule{Mark: r.Mark, Proto: uint8(r.Proto), Dst: r.Dst, Src: r.Src, DPortLo: r.DPort.Lo, DPortHi: r.DPort.Hi}
+		}
+		if svcs, err = svcs.WithMarks(rules); err != nil {
+			return nil, nil, err
+		}
+	}
 	p.svcIDs.keep(liveSvc)
 	p.destIDs.keep(liveDest)
 	return svcs, scheds, nil
