@@ -203,7 +203,7 @@ func (c *converter) virtualServer(d *Directive) {
 		c.list(d, "virtual server groups are not supported yet; write one virtual_server per address")
 		return
 	case len(d.Args) >= 1 && d.Args[0] == "fwmark":
-		c.list(d, "firewall-mark services are not supported yet")
+		c.list(d, "not translated: the marks come from iptables rules keepalived does not hold; write [[service]] fwmark = N and its [[mark]] rules")
 		return
 	case len(d.Args) < 1 || len(d.Args) > 2:
 		c.list(d, "want virtual_server ADDR PORT, group NAME or fwmark N")

@@ -163,7 +163,7 @@ func TestTop(t *testing.T) {
 		{"vrrp", "vrrp_instance VI_1 {\n state MASTER\n}\nvrrp_sync_group G {\n}\nvrrp_script chk {\n}\n", "vrrp_instance VI_1 (VRRP stays with keepalived|vrrp_sync_group G|vrrp_script chk", 3},
 		{"global and static", "global_defs {\n router_id a\n}\nstatic_ipaddress {\n 1.2.3.4/32 dev lo\n}\n", "global_defs (keepalived's own settings)|static_ipaddress", 2},
 		{"unknown", "bogus {\n}\n", "bogus: unknown keyword", 0},
-		{"fwmark", "virtual_server fwmark 1 {\n real_server 198.18.2.1 80 {\n }\n}\n", "virtual_server fwmark 1: firewall-mark services are not supported yet", 0},
+		{"fwmark", "virtual_server fwmark 1 {\n real_server 198.18.2.1 80 {\n }\n}\n", "virtual_server fwmark 1: not translated: the marks come from iptables rules", 0},
 		{"group", "virtual_server_group G {\n 198.18.1.1 80\n}\nvirtual_server group G {\n}\n", "not translated: virtual_server_group G|virtual_server group G: virtual server groups are not supported yet", 1},
 		{"IPv6", "virtual_server 2001:db8::1 80 {\n}\n", "IPv6 is not served yet", 0},
 		{"bad address", "virtual_server 198.18.1 80 {\n}\n", `"198.18.1" is not an IP address`, 0},

@@ -19,7 +19,8 @@
 // listed with its file:line and the reason, never dropped silently):
 //
 //	virtual_server ADDR [PORT]          [[service]] vip "ADDR:PORT" (no PORT: port 0, which needs persistence)
-//	virtual_server fwmark N | group G   listed: not supported yet
+//	virtual_server fwmark N             listed: its iptables marks are not in the file ([[mark]] by hand)
+//	virtual_server group G              listed: not supported yet
 //	protocol TCP|UDP                    proto (default tcp); SCTP: listed, the service left out
 //	lb_algo / lvs_sched                 sched (keepalived's default wlc written); others (conhash): listed, wlc written
 //	sh-port sh-fallback mh-port         flags; flag-1 is sh-fallback/mh-fallback, flag-2 sh-port/mh-port
