@@ -175,6 +175,8 @@ func protoName(p Proto) string {
 		return "TCP"
 	case UDP:
 		return "UDP"
+	case 0:
+		return "IP" // ip_vs_proto_name(IPPROTO_IP): a fwmark service's template
 	}
 	return "?"
 }

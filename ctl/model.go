@@ -136,8 +136,20 @@ func ParseProto(s string) (Proto, error) {
 	return 0, invalidf("unknown protocol %q; use tcp or udp", s)
 }
 
-func (p Proto) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+// MarshalText writes String; 0 is "ip" (a fwmark service's persistence
+// template, listed with protocol IP as LVS lists it).
+func (p Proto) MarshalText() ([]byte, error) {
+	if p == 0 {
+		return []byte("ip"), nil
+	}
+	return []byte(p.String()), nil
+}
+
 func (p *Proto) UnmarshalText(b []byte) error {
+	if string(b) == "ip" {
+		*p = 0
+		return nil
+	}
 	v, err := ParseProto(string(b))
 	*p = v
 	return err

@@ -50,6 +50,9 @@
 //	                 one)
 //	cmd/ipipdecap    user-space IPIP decapsulator for the TUN real server (raw socket →
 //	                 TUN device), since this kernel has no ipip module
+//	mark_test.go     TestFirewallMarkNAT: mark rules and a fwmark service on the NAT
+//	                 topology: two addresses of a /24 uploaded to byte-identical, a UDP
+//	                 echo from the address asked, "FWM  1 rr persistent 60", one IP template
 //	sched_test.go    schedulers on the FULLNAT topology: TestSchedWRR: wrr 3:1 over
 //	                 400 new connections within ±5% (server-side counts, --stats Conns),
 //	                 weight 0 during a throttled 50 MB download (byte-identical, no new
