@@ -38,16 +38,15 @@ func TestPortZeroService(t *testing.T) {
 		return pkt{srcMAC: routerMAC, dstMAC: gwMAC0, src: cip, dst: vip, ttl: 64, id: 7, proto: header.IPProtoTCP,
 			sport: cport, dport: dport, flags: fSYN, seq: 1000}.frame(t)
 	}
-	// Client ports of one owner core: templates are per core.
-	var cports []uint16
-	for p := uint16(40000); len(cports) < 4; p++ {
-		if NATOwner(cip, p, 2) == NATOwner(cip, 40000, 2) {
-			cports = append(cports, p)
-		}
-	}
 	var rs header.Addr4
-	for i, c := range []struct{ cport, dport, want uint16 }{{cports[0], 443, 443}, {cports[1], 22, 22}, {cports[2], 8443, 8443}, {cports[3], 80, 8080}} {
-		owner := NATOwner(cip, c.cport, 2)
+	for i, c := range []struct{ cport, dport, want uint16 }{{40000, 443, 443}, {40001, 22, 22}, {40002, 8443, 8443}, {40003, 80, 8080}} {
+		// The persistent service's flows are the client's core's
+		// (PersistOwner), whatever their ports; VIP:80's, not
+		// persistent, its endpoint's (NATOwner).
+		owner := PersistOwner(cip, 2)
+		if c.dport == 80 {
+			owner = NATOwner(cip, c.cport, 2)
+		}
 		if r, _ := e.run(1-owner, syn(c.cport, c.dport)); r != redirectTo(owner) {
 			t.Fatalf("SYN to %d on core %d: %+v, want redirect to %d", c.dport, 1-owner, r, owner)
 		}

@@ -137,6 +137,11 @@ type Services struct {
 	// natAnyPort: one of them, or a fwmark service, has a NAT destination
 	// (natDests holds it with port 0).
 	anyPort, natAnyPort bool
+	// natPersist maps the NAT destinations of persistent services
+	// (svcKey, port 0 for port-zero and fwmark services) to their
+	// service's netmask word: a reply from one is owned by PersistOwner's
+	// core of its client's network. nil when there are none.
+	natPersist map[uint64]uint32
 	// marks are the mark rules in order (WithMarks), byMark the fwmark
 	// services.
 	marks  []markRule
@@ -189,6 +194,10 @@ type service struct {
 	// TUN leave the port as it is). FULLNAT destinations are refused.
 	anyPort bool
 	mark    uint32 // ServiceConf.FwMark
+	// pmask is a persistent service's netmask (-M) as a word, /32 by
+	// default; 0 when the service is not persistent. Its new flows are
+	// created on PersistOwner's core (natOwner).
+	pmask uint32
 }
 
 // dest is a destination as the datapath reads it.
@@ -229,6 +238,7 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 	s.byKey = make([]svcSlot, nb)
 	var vips, laddrs []header.Addr4
 	var natDests []uint64
+	natMasks := make(map[uint64]uint32) // NAT destination → its services' persistence mask word
 	var tunDests []header.Addr4
 	for i := range conf {
 		c := &conf[i]
@@ -259,6 +269,12 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 		s.byID[c.ID] = int32(i)
 		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...),
 			quota: int64(c.SessionQuota), anyPort: c.Port == 0, mark: c.FwMark}
+		if p := c.Sched.Persistence(); p.Timeout > 0 {
+			svc.pmask = ^uint32(0)
+			if p.Netmask.Is4() {
+				svc.pmask = header.Addr4From(p.Netmask).Uint32()
+			}
+		}
 		s.anyPort = s.anyPort || svc.anyPort
 		for j, d := range c.Dests {
 			dn := fmt.Sprintf("%s: destination %s", name, netip.AddrPortFrom(d.Addr, d.Port))
@@ -297,12 +313,20 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 					port = 0 // replies come from any port
 					s.natAnyPort = true
 				}
+				keys := []uint64{svcKey(svc.dests[j].addr, port, proto)}
 				if c.FwMark != 0 {
 					// Either protocol: both keys.
-					natDests = append(natDests, svcKey(svc.dests[j].addr, 0, header.IPProtoTCP))
-					proto = header.IPProtoUDP
+					keys = []uint64{svcKey(svc.dests[j].addr, 0, header.IPProtoTCP), svcKey(svc.dests[j].addr, 0, header.IPProtoUDP)}
 				}
-				natDests = append(natDests, svcKey(svc.dests[j].addr, port, proto))
+				for _, key := range keys {
+					natDests = append(natDests, key)
+					// The core owning a destination's replies must follow
+					// from the destination alone.
+					if m, seen := natMasks[key]; seen && m != svc.pmask {
+						return nil, fmt.Errorf("%s: a NAT real server of services that differ in persistence or netmask: its replies could not tell which core owns them", dn)
+					}
+					natMasks[key] = svc.pmask
+				}
 			case ModeTUN:
 				tunDests = append(tunDests, svc.dests[j].addr)
 			}
@@ -345,6 +369,15 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 	s.vips = newAddrSet(vips)
 	s.laddrs = newAddrSet(laddrs)
 	s.natDests = newKeySet(natDests)
+	for k, m := range natMasks {
+		if m == 0 {
+			continue
+		}
+		if s.natPersist == nil {
+			s.natPersist = make(map[uint64]uint32)
+		}
+		s.natPersist[k] = m
+	}
 	s.tunDests = newAddrSet(tunDests)
 	for _, v := range vips {
 		if s.laddrs.has(v) {
@@ -510,18 +543,40 @@ func NATOwner(cip header.Addr4, cport uint16, ncores int) int {
 	return int((h >> 32) * uint64(ncores) >> 32)
 }
 
+// PersistOwner returns the core, among ncores, that owns every connection of
+// the client network cnet (the client address under the service's -M
+// netmask) to a persistent service: its template lives in that core's
+// table alone, so it holds for the client whichever queue RSS gives each of
+// its flows. Fixed, not seeded, as NATOwner.
+func PersistOwner(cnet header.Addr4, ncores int) int { return NATOwner(cnet, 0, ncores) }
+
 // natOwner says whether k, a packet that matched no session on this core,
-// belongs to a NAT-capable connection and which core owns it: a client's
-// packet to service si (>= 0) that has a NAT destination, or a packet from a
-// NAT destination RIP:rport to a client. With a NAT destination in a service,
-// all of its new flows, whatever destination they get, are created on the
-// owner's core, since the mode is only known after scheduling.
+// belongs to a connection whose core is fixed, and which core owns it: a
+// client's packet to service si (>= 0) that is persistent (PersistOwner) or
+// has a NAT destination (NATOwner), or a packet from a NAT destination
+// RIP:rport to a client (the owner its service's rule gives). With a NAT
+// destination in a service, all of its new flows, whatever destination they
+// get, are created on the owner's core, since the mode is only known after
+// scheduling.
 func (s *Services) natOwner(k *Tuple4, si int32, ncores int) (int, bool) {
 	if si >= 0 {
-		if s.svcs[si].nat {
+		sv := &s.svcs[si]
+		if sv.pmask != 0 {
+			return PersistOwner(header.Addr4FromUint32(k.Src.Uint32()&sv.pmask), ncores), true
+		}
+		if sv.nat {
 			return NATOwner(k.Src, k.SPort, ncores), true
 		}
 		return 0, false
+	}
+	if s.natPersist != nil {
+		m, ok := s.natPersist[svcKey(k.Src, k.SPort, k.Proto)]
+		if !ok && s.natAnyPort {
+			m, ok = s.natPersist[svcKey(k.Src, 0, k.Proto)]
+		}
+		if ok {
+			return PersistOwner(header.Addr4FromUint32(k.Dst.Uint32()&m), ncores), true
+		}
 	}
 	if s.natDests.len() > 0 && (s.natDests.has(svcKey(k.Src, k.SPort, k.Proto)) ||
 		(s.natAnyPort && s.natDests.has(svcKey(k.Src, 0, k.Proto)))) {
