@@ -63,6 +63,9 @@
 //	                 over weights 3:1, 400 sequential connections against LVS's result;
 //	                 TestSchedOnePacket: -o alternates one socket's datagrams (rr), every
 //	                 echo back; listed "ops", saved -o
+//	                 TestSchedPersistenceTwoWorkers: -p 300 over two workers and two queues,
+//	                 200 connections of one client all on one server (92:108 before
+//	                 persistent flows went to their owner core)
 //	reconfig_test.go live reconfiguration: TestReconfigDuringDownload: services,
 //	                 destinations, weights, schedulers and an unused local address changed
 //	                 by the CLI, then gw reload and SIGHUP of a file rewritten through the

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"fngw/test/harness"
 )
 
 // End-to-end tests of the schedulers over the FULLNAT topology of
@@ -357,5 +359,42 @@ func TestSchedOnePacket(t *testing.T) {
 	tp.adm(t, "-E", "-u", svc, "-s", "rr")
 	if got := send(); got["rs1"] != 40 && got["rs2"] != 40 {
 		t.Errorf("without -o: one socket's 40 datagrams reached the servers %v, want all on one", got)
+	}
+}
+
+// TestSchedPersistenceTwoWorkers: -p 300 with two workers on two queues
+// per tap (the kernel spreads the client's flows over both): 200 HTTP
+// connections from one client, 8 at a time, each from its own port, all
+// reach one real server, and both workers took part (each redirected the
+// flows RSS gave it that the client's owner core holds). Without -p the
+// same connections spread over both servers.
+func TestSchedPersistenceTwoWorkers(t *testing.T) {
+	tp := startFullNAT(t, fnOpts{cfg: harness.Config{Lcores: "0@0,1@1,2@1"}, queues: 2})
+	tp.addHTTPService(t, 1, 1, "-s", "rr", "-p", "300")
+	const n = 200
+	srv0 := tp.serverConns(t, "rs1", "rs2")
+	rep := tp.get(t, scURL, n, 8)
+	srv := lbDiff(srv0, tp.serverConns(t, "rs1", "rs2"))
+	t.Logf("-p 300, two workers: the servers accepted %v, answers %v", srv, rep.ByServer)
+	if srv["rs1"] != n && srv["rs2"] != n {
+		t.Errorf("-p 300 over two workers: %d connections of one client went %v; want all on one server", n, srv)
+	}
+	var rx [2]uint64
+	var out uint64
+	for i, c := range tp.cores(t) {
+		if i < 2 {
+			rx[i] = c.Rx
+		}
+		out += c.RedirectOut
+	}
+	if rx[0] == 0 || rx[1] == 0 || out == 0 {
+		t.Errorf("rx per core %v, redirected %d: the flows did not reach both workers", rx, out)
+	}
+	tp.adm(t, "-E", "-t", fnHTTP, "-s", "rr")
+	srv0 = tp.serverConns(t, "rs1", "rs2")
+	tp.get(t, scURL, 100, 8)
+	srv = lbDiff(srv0, tp.serverConns(t, "rs1", "rs2"))
+	if srv["rs1"] < 30 || srv["rs2"] < 30 {
+		t.Errorf("without -p: 100 connections split %v, want both servers used", srv)
 	}
 }
