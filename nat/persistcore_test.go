@@ -94,3 +94,43 @@ func TestPersistenceAcrossCores(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnerRules: with three cores, a service with a threshold is
+// scheduled on one core, ServiceOwner of its ID (its connection counts are
+// that core's, so thresholds are exact), and lblc on TargetOwner of the
+// address asked for (one table holds the target's entry); with a NAT
+// destination lblc falls back to ServiceOwner, since replies do not carry
+// the target. Any core's new flow is redirected there.
+func TestOwnerRules(t *testing.T) {
+	const ncores = 3
+	check := func(t *testing.T, e *env, want int) {
+		t.Helper()
+		for core := range ncores {
+			r, _ := e.run(core, fromClient(uint16(42000+core), fSYN, 1000, 0, "").frame(t))
+			if core == want && r.Act != ActTx || core != want && r != redirectTo(want) {
+				t.Errorf("SYN on core %d: %+v, want it on core %d", core, r, want)
+			}
+		}
+	}
+	t.Run("threshold", func(t *testing.T) {
+		e := newEnv(t, envOpts{ncores: ncores})
+		c := &e.confs[0]
+		sc := make([]sched.DestConf, len(c.Dests))
+		for i, d := range c.Dests {
+			sc[i] = sched.DestConf{ID: d.ID, Addr: d.Addr, Port: d.Port, Weight: 1, UThresh: uint32(10 * i)}
+		}
+		s, err := sched.NewService(sched.RR, 0, sc, e.conns, ncores)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Sched = s
+		e.setTimeouts(Timeouts{})
+		check(t, e, ServiceOwner(svcTCP, ncores))
+	})
+	t.Run("lblc", func(t *testing.T) {
+		check(t, newEnv(t, envOpts{ncores: ncores, sched: sched.LBLC}), TargetOwner(vip, ncores))
+	})
+	t.Run("lblc_nat", func(t *testing.T) {
+		check(t, newEnv(t, envOpts{ncores: ncores, sched: sched.LBLC, mode: ModeNAT}), ServiceOwner(svcTCP, ncores))
+	})
+}

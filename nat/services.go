@@ -137,11 +137,11 @@ type Services struct {
 	// natAnyPort: one of them, or a fwmark service, has a NAT destination
 	// (natDests holds it with port 0).
 	anyPort, natAnyPort bool
-	// natPersist maps the NAT destinations of persistent services
-	// (svcKey, port 0 for port-zero and fwmark services) to their
-	// service's netmask word: a reply from one is owned by PersistOwner's
-	// core of its client's network. nil when there are none.
-	natPersist map[uint64]uint32
+	// natOwned maps the NAT destinations of services whose flows have a
+	// fixed core (svcKey, port 0 for port-zero and fwmark services) to
+	// that rule, so that a reply from one finds the core. nil when there
+	// are none.
+	natOwned map[uint64]ownerRule
 	// marks are the mark rules in order (WithMarks), byMark the fwmark
 	// services.
 	marks  []markRule
@@ -194,11 +194,36 @@ type service struct {
 	// TUN leave the port as it is). FULLNAT destinations are refused.
 	anyPort bool
 	mark    uint32 // ServiceConf.FwMark
-	// pmask is a persistent service's netmask (-M) as a word, /32 by
-	// default; 0 when the service is not persistent. Its new flows are
-	// created on PersistOwner's core (natOwner).
-	pmask uint32
+	// own says which core creates the service's new flows when state LVS
+	// keeps per service must be on one core (natOwner).
+	own ownerRule
 }
+
+// ownerRule is how the core of a service's new flows is chosen, so that
+// what LVS keeps per service is on one core:
+//
+//   - ownClient: a persistent service's flows go to PersistOwner of the
+//     client's network under the netmask (word mask), so that one template
+//     table holds the client's;
+//   - ownTarget: lblc and lblcr, to TargetOwner of the address the client
+//     asked for, so that one table holds the target's entry;
+//   - ownService: a service with thresholds (-x), or lblc/lblcr that are
+//     also persistent or have NAT destinations (whose replies do not carry
+//     the target), to ServiceOwner of its ID: one core schedules it and
+//     counts its connections, so thresholds hold exactly;
+//   - ownNone: any core (NAT destinations aside: NATOwner).
+type ownerRule struct {
+	kind uint8
+	mask uint32 // ownClient
+	sid  uint32 // ownService
+}
+
+const (
+	ownNone = iota
+	ownClient
+	ownTarget
+	ownService
+)
 
 // dest is a destination as the datapath reads it.
 type dest struct {
@@ -238,7 +263,7 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 	s.byKey = make([]svcSlot, nb)
 	var vips, laddrs []header.Addr4
 	var natDests []uint64
-	natMasks := make(map[uint64]uint32) // NAT destination → its services' persistence mask word
+	natRules := make(map[uint64]ownerRule) // NAT destination → its services' owner rule
 	var tunDests []header.Addr4
 	for i := range conf {
 		c := &conf[i]
@@ -269,12 +294,7 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 		s.byID[c.ID] = int32(i)
 		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...),
 			quota: int64(c.SessionQuota), anyPort: c.Port == 0, mark: c.FwMark}
-		if p := c.Sched.Persistence(); p.Timeout > 0 {
-			svc.pmask = ^uint32(0)
-			if p.Netmask.Is4() {
-				svc.pmask = header.Addr4From(p.Netmask).Uint32()
-			}
-		}
+		svc.own = ownerOf(&conf[i])
 		s.anyPort = s.anyPort || svc.anyPort
 		for j, d := range c.Dests {
 			dn := fmt.Sprintf("%s: destination %s", name, netip.AddrPortFrom(d.Addr, d.Port))
@@ -322,10 +342,10 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 					natDests = append(natDests, key)
 					// The core owning a destination's replies must follow
 					// from the destination alone.
-					if m, seen := natMasks[key]; seen && m != svc.pmask {
-						return nil, fmt.Errorf("%s: a NAT real server of services that differ in persistence or netmask: its replies could not tell which core owns them", dn)
+					if r, seen := natRules[key]; seen && r != svc.own {
+						return nil, fmt.Errorf("%s: a NAT real server of services that differ in persistence, netmask, thresholds or scheduler (lblc, lblcr): its replies could not tell which core owns them", dn)
 					}
-					natMasks[key] = svc.pmask
+					natRules[key] = svc.own
 				}
 			case ModeTUN:
 				tunDests = append(tunDests, svc.dests[j].addr)
@@ -369,14 +389,14 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 	s.vips = newAddrSet(vips)
 	s.laddrs = newAddrSet(laddrs)
 	s.natDests = newKeySet(natDests)
-	for k, m := range natMasks {
-		if m == 0 {
+	for k, r := range natRules {
+		if r.kind == ownNone {
 			continue
 		}
-		if s.natPersist == nil {
-			s.natPersist = make(map[uint64]uint32)
+		if s.natOwned == nil {
+			s.natOwned = make(map[uint64]ownerRule)
 		}
-		s.natPersist[k] = m
+		s.natOwned[k] = r
 	}
 	s.tunDests = newAddrSet(tunDests)
 	for _, v := range vips {
@@ -543,6 +563,53 @@ func NATOwner(cip header.Addr4, cport uint16, ncores int) int {
 	return int((h >> 32) * uint64(ncores) >> 32)
 }
 
+// ownerOf returns the owner rule of service c (see ownerRule).
+func ownerOf(c *ServiceConf) ownerRule {
+	thresh, nat := false, false
+	for i, d := range c.Dests {
+		thresh = thresh || c.Sched.Dest(i).UThresh != 0
+		nat = nat || d.Mode == ModeNAT
+	}
+	p := c.Sched.Persistence()
+	loc := c.Sched.Kind() == sched.LBLC || c.Sched.Kind() == sched.LBLCR
+	switch {
+	case thresh || (loc && (p.Timeout > 0 || nat)):
+		return ownerRule{kind: ownService, sid: c.ID}
+	case p.Timeout > 0:
+		r := ownerRule{kind: ownClient, mask: ^uint32(0)}
+		if p.Netmask.Is4() {
+			r.mask = header.Addr4From(p.Netmask).Uint32()
+		}
+		return r
+	case loc:
+		return ownerRule{kind: ownTarget}
+	}
+	return ownerRule{}
+}
+
+// owner returns the core, among ncores, of a new flow k (client → service)
+// under rule r, and whether the rule fixes one.
+func (r ownerRule) owner(k *Tuple4, ncores int) (int, bool) {
+	switch r.kind {
+	case ownClient:
+		return PersistOwner(header.Addr4FromUint32(k.Src.Uint32()&r.mask), ncores), true
+	case ownTarget:
+		return TargetOwner(k.Dst, ncores), true
+	case ownService:
+		return ServiceOwner(r.sid, ncores), true
+	}
+	return 0, false
+}
+
+// TargetOwner returns the core, among ncores, that schedules every new
+// connection to the target address dst of an lblc or lblcr service: the
+// target's entry lives in that core's table alone.
+func TargetOwner(dst header.Addr4, ncores int) int { return NATOwner(dst, 1, ncores) }
+
+// ServiceOwner returns the core, among ncores, that schedules every new
+// connection of the service with ID sid when it must be one core.
+func ServiceOwner(sid uint32, ncores int) int { return NATOwner(header.Addr4FromUint32(sid), 2, ncores) }
+
 // PersistOwner returns the core, among ncores, that owns every connection of
 // the client network cnet (the client address under the service's -M
 // netmask) to a persistent service: its template lives in that core's
@@ -552,30 +619,32 @@ func PersistOwner(cnet header.Addr4, ncores int) int { return NATOwner(cnet, 0, 
 
 // natOwner says whether k, a packet that matched no session on this core,
 // belongs to a connection whose core is fixed, and which core owns it: a
-// client's packet to service si (>= 0) that is persistent (PersistOwner) or
-// has a NAT destination (NATOwner), or a packet from a NAT destination
-// RIP:rport to a client (the owner its service's rule gives). With a NAT
+// client's packet to service si (>= 0) with an owner rule (ownerRule) or a
+// NAT destination (NATOwner), or a packet from a NAT destination RIP:rport
+// to a client (the owner its services' rule gives). With a NAT
 // destination in a service, all of its new flows, whatever destination they
 // get, are created on the owner's core, since the mode is only known after
 // scheduling.
 func (s *Services) natOwner(k *Tuple4, si int32, ncores int) (int, bool) {
 	if si >= 0 {
 		sv := &s.svcs[si]
-		if sv.pmask != 0 {
-			return PersistOwner(header.Addr4FromUint32(k.Src.Uint32()&sv.pmask), ncores), true
+		if o, ok := sv.own.owner(k, ncores); ok {
+			return o, true
 		}
 		if sv.nat {
 			return NATOwner(k.Src, k.SPort, ncores), true
 		}
 		return 0, false
 	}
-	if s.natPersist != nil {
-		m, ok := s.natPersist[svcKey(k.Src, k.SPort, k.Proto)]
+	if s.natOwned != nil {
+		r, ok := s.natOwned[svcKey(k.Src, k.SPort, k.Proto)]
 		if !ok && s.natAnyPort {
-			m, ok = s.natPersist[svcKey(k.Src, 0, k.Proto)]
+			r, ok = s.natOwned[svcKey(k.Src, 0, k.Proto)]
 		}
 		if ok {
-			return PersistOwner(header.Addr4FromUint32(k.Dst.Uint32()&m), ncores), true
+			// A reply: the client is its destination (ownTarget is never
+			// a NAT destination's rule).
+			return r.owner(&Tuple4{Src: k.Dst}, ncores)
 		}
 	}
 	if s.natDests.len() > 0 && (s.natDests.has(svcKey(k.Src, k.SPort, k.Proto)) ||

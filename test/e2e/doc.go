@@ -66,6 +66,8 @@
 //	                 TestSchedPersistenceTwoWorkers: -p 300 over two workers and two queues,
 //	                 200 connections of one client all on one server (92:108 before
 //	                 persistent flows went to their owner core)
+//	                 TestSchedThresholdTwoWorkers: -x 10, 50 held connections over two
+//	                 workers, at most 10 on the bounded server
 //	reconfig_test.go live reconfiguration: TestReconfigDuringDownload: services,
 //	                 destinations, weights, schedulers and an unused local address changed
 //	                 by the CLI, then gw reload and SIGHUP of a file rewritten through the
