@@ -608,7 +608,9 @@ func TargetOwner(dst header.Addr4, ncores int) int { return NATOwner(dst, 1, nco
 
 // ServiceOwner returns the core, among ncores, that schedules every new
 // connection of the service with ID sid when it must be one core.
-func ServiceOwner(sid uint32, ncores int) int { return NATOwner(header.Addr4FromUint32(sid), 2, ncores) }
+func ServiceOwner(sid uint32, ncores int) int {
+	return NATOwner(header.Addr4FromUint32(sid), 2, ncores)
+}
 
 // PersistOwner returns the core, among ncores, that owns every connection of
 // the client network cnet (the client address under the service's -M
