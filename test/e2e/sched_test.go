@@ -392,6 +392,7 @@ func TestSchedPersistenceTwoWorkers(t *testing.T) {
 		}
 		out += c.RedirectOut
 	}
+	t.Logf("rx per core %v, packets redirected to the client's owner core %d", rx, out)
 	if rx[0] == 0 || rx[1] == 0 || out == 0 {
 		t.Errorf("rx per core %v, redirected %d: the flows did not reach both workers", rx, out)
 	}
