@@ -526,7 +526,13 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, first bool, cand in
 	if toLaddr {
 		return drop(ReasonNoSession)
 	}
-	si := svcs.find(&k)
+	si := int32(-1)
+	if svcs.marks != nil { // fwmark services first, as LVS
+		si = svcs.lookupMark(&k)
+	}
+	if si < 0 {
+		si = svcs.lookup(dst, k.DPort, proto)
+	}
 	if c.ncores > 1 {
 		if o, ok := svcs.natOwner(&k, si, c.ncores); ok && o != c.id {
 			return redirectTo(o)

@@ -1,6 +1,8 @@
 package nat
 
 import (
+	"net/netip"
+
 	"fngw/arp"
 	"fngw/header"
 	"fngw/prefetch"
@@ -37,7 +39,13 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if c.tab.Len() == c.tab.Cap() && !c.evict(nil) {
 		return drop(ReasonTableFull)
 	}
-	di, tmpl := svc.sched.PickPersistent(c.id, svc.schedKey(k), now)
+	// svc.schedKey, written out: a call here costs a new flow ~50
+	// instructions.
+	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort, Mark: svc.mark}
+	if svc.anyPort {
+		key.DPort = 0
+	}
+	di, tmpl := svc.sched.PickPersistent(c.id, key, now)
 	if di < 0 {
 		return drop(ReasonNoDest)
 	}
