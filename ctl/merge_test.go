@@ -178,3 +178,31 @@ func TestMergeSysctlSeconds(t *testing.T) {
 		t.Errorf("changes %q, want the lblc_expiration change", changes)
 	}
 }
+
+// TestMergeMarks: a reload removes the mark rules the file lost and adds
+// the ones it gained after the running ones; a rule added at runtime stays.
+func TestMergeMarks(t *testing.T) {
+	rule := func(s string) MarkRule {
+		r, err := ParseMarkRule(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	base, file, running := config(t, svc80), config(t, svc80), config(t, svc80)
+	base.Marks = []MarkRule{rule("1 dport 80"), rule("1 dport 443")}
+	file.Marks = []MarkRule{rule("1 dport 443"), rule("2 dport 53")}
+	running.Marks = []MarkRule{rule("1 dport 80"), rule("3 dport 22"), rule("1 dport 443")}
+	got, changes, err := Merge(base, file, running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	WriteMarks(&b, got.Marks, false)
+	if want := "mark 3 dport 22\nmark 1 dport 443\nmark 2 dport 53\n"; b.String() != want {
+		t.Errorf("merged rules:\n%s\nwant:\n%s", b.String(), want)
+	}
+	if len(changes) != 2 {
+		t.Errorf("changes %v, want the deleted and the added rule", changes)
+	}
+}
