@@ -46,6 +46,19 @@ type Run struct {
 	RSSBytes             int64   `json:"rss_bytes,omitempty"`
 	BaseRSSBytes         int64   `json:"base_rss_bytes,omitempty"`
 
+	// Stress scenarios' gw runs: the control plane's load in the window
+	// (nil: none, the baseline), the worker's poll gaps (gw stats, reset at
+	// the window's start) and the Go runtime's GC pauses over the window
+	// (fngw_go_pause_seconds{pause="total",cause="gc"}, two scrapes).
+	Load         *StressLoad `json:"stress_load,omitempty"`
+	GapTurns     uint64      `json:"gap_turns,omitempty"`
+	GapMaxS      float64     `json:"gap_max_s,omitempty"`
+	GapP999      *Quantile   `json:"gap_p99_9_s,omitempty"`
+	GapP9999     *Quantile   `json:"gap_p99_99_s,omitempty"`
+	GCPauses     uint64      `json:"gc_pauses,omitempty"`
+	GCPauseP99   *Quantile   `json:"gc_pause_p99_s,omitempty"`
+	GCPauseMaxLe float64     `json:"gc_pause_max_bucket_s,omitempty"` // upper bound of the longest pause's bucket
+
 	Samples []Sample `json:"samples,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
 }
