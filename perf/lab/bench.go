@@ -457,8 +457,8 @@ func (r *Run) line() string {
 			s += fmt.Sprintf(", busy %.0f%%", 100*r.Utilisation)
 		}
 		if r.GapTurns > 0 {
-			s += fmt.Sprintf(", longest gap %.1f µs, p99.99 %s µs, %d GC pauses, p99 %s µs", r.GapMaxS*1e6, quantileText(r.GapP9999, 1e6),
-				r.GCPauses, quantileText(r.GCPauseP99, 1e6))
+			s += fmt.Sprintf(", longest gap %.1f µs, p99.99 %s µs, %d GC pauses, p99 %s µs (stopping %s µs)", r.GapMaxS*1e6, quantileText(r.GapP9999, 1e6),
+				r.GCPauses, quantileText(r.GCPauseP99, 1e6), quantileText(r.GCStopP99, 1e6))
 		}
 		if r.Load != nil {
 			s += "; " + r.Load.line()

@@ -42,6 +42,10 @@ type GatewayConfig struct {
 	FillDevice string
 	// Metrics is [ctl] metrics, the Prometheus endpoint ("": none).
 	Metrics string
+	// OnewayTimeout is session.udp_oneway_timeout in seconds (0: the
+	// gateway's default, 5 s): how long a UDP session that never had a
+	// reply lives, as every session of the lab's one-way traffic.
+	OnewayTimeout int
 	// Env is added to the gateway process's environment (StressGCEnv).
 	Env []string
 }
@@ -92,7 +96,11 @@ func (c *GatewayConfig) TOML() string {
 		p("[[neigh]]\naddr = %q\nmac = %q\nport = \"dpdk0\"\n", s.Addr(), c.ServerMAC)
 	}
 	p("[ctl]\nsocket = %q\nmetrics = %q\n", c.Socket, c.Metrics)
-	p("[session]\ncapacity_per_core = %d\nudp_timeout = 3600\n", c.Capacity)
+	p("[session]\ncapacity_per_core = %d\nudp_timeout = 3600", c.Capacity)
+	if c.OnewayTimeout > 0 {
+		p("udp_oneway_timeout = %d", c.OnewayTimeout)
+	}
+	p("")
 	if c.Mbufs > 0 {
 		p("[pool]\nmbufs = %d\n", c.Mbufs)
 	}

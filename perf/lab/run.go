@@ -58,6 +58,7 @@ type Run struct {
 	GCPauses     uint64      `json:"gc_pauses,omitempty"`
 	GCPauseP99   *Quantile   `json:"gc_pause_p99_s,omitempty"`
 	GCPauseMaxLe float64     `json:"gc_pause_max_bucket_s,omitempty"` // upper bound of the longest pause's bucket
+	GCStopP99    *Quantile   `json:"gc_stopping_p99_s,omitempty"`     // of the pauses' stopping phase
 
 	Samples []Sample `json:"samples,omitempty"`
 	Notes   []string `json:"notes,omitempty"`

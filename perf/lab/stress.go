@@ -400,6 +400,8 @@ func (b *Bench) fillPcap(sc *Scenario) (string, error) {
 func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *GatewayConfig, fill string, stressed bool) (*Run, error) {
 	cfg.FillDevice = "net_pcap1,rx_pcap=" + fill
 	cfg.Metrics = StressMetrics
+	// The fill's sessions see one packet each: they must outlive the run.
+	cfg.OnewayTimeout = 3600
 	impl := "gw"
 	if stressed {
 		cfg.Env = []string{StressGCEnv + "=" + StressGCEach.String()}
@@ -444,7 +446,7 @@ func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *Ga
 	var p1 PortStats
 	var k1 CoreStats
 	var c1 cpuSnap
-	var gc1 Hist
+	var gc1 [2]Hist
 	if err == nil {
 		p1, k1, c1, gc1, err = b.stressReadings(ctx, g, false)
 	}
@@ -462,36 +464,46 @@ func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *Ga
 	gaps := gapHist(k1.Gaps)
 	r.GapTurns, r.GapMaxS = k1.Gaps.Turns, float64(k1.Gaps.MaxNs)/1e9
 	r.GapP999, r.GapP9999 = gaps.Quantile(0.999), gaps.Quantile(0.9999)
-	pauses := gc1.Sub(gc0)
+	pauses := gc1[0].Sub(gc0[0])
 	r.GCPauses, r.GCPauseP99 = pauses.Count(), pauses.Quantile(0.99)
 	if q := pauses.Quantile(1); q != nil {
 		r.GCPauseMaxLe = q.Hi
 	}
+	r.GCStopP99 = gc1[1].Sub(gc0[1]).Quantile(0.99)
 	return r, nil
 }
 
 // stressReadings reads what a stress run's window needs at one end: the
-// port and core counters, and the GC's pauses so far; at the start, it
+// port and core counters, and the GC's pauses so far (whole, and their
+// stopping phase: until every goroutine stopped); at the start, it
 // first resets the worker's poll gaps. The metrics are gathered at most
 // once a second (plane.MetricsInterval): the pauses' readings may lag the
 // window's ends by up to that.
-func (b *Bench) stressReadings(ctx context.Context, g *Gateway, start bool) (PortStats, CoreStats, cpuSnap, Hist, error) {
+func (b *Bench) stressReadings(ctx context.Context, g *Gateway, start bool) (PortStats, CoreStats, cpuSnap, [2]Hist, error) {
 	if start {
 		if _, err := g.CLI(ctx, "stats", "--reset-gaps"); err != nil {
-			return PortStats{}, CoreStats{}, cpuSnap{}, Hist{}, err
+			return PortStats{}, CoreStats{}, cpuSnap{}, [2]Hist{}, err
 		}
 	}
+	// The scrapers keep the endpoint at its limit of scrapes in flight:
+	// a refusal (503) is tried again.
 	var body strings.Builder
-	code, err := scrape(ctx, http.DefaultClient, "http://"+StressMetrics+"/metrics", &body)
+	code, err := http.StatusServiceUnavailable, error(nil)
+	for try := 0; err == nil && code == http.StatusServiceUnavailable && try < 1000; try++ {
+		body.Reset()
+		code, err = scrape(ctx, http.DefaultClient, "http://"+StressMetrics+"/metrics", &body)
+	}
 	if err == nil && code != http.StatusOK {
 		err = fmt.Errorf("metrics: HTTP %d", code)
 	}
-	var h Hist
-	if err == nil {
-		h, err = ParseHist(strings.NewReader(body.String()), "fngw_go_pause_seconds", map[string]string{"pause": "total", "cause": "gc"})
+	var h [2]Hist
+	for i, pause := range []string{"total", "stopping"} {
+		if err == nil {
+			h[i], err = ParseHist(strings.NewReader(body.String()), "fngw_go_pause_seconds", map[string]string{"pause": pause, "cause": "gc"})
+		}
 	}
 	if err != nil {
-		return PortStats{}, CoreStats{}, cpuSnap{}, Hist{}, fmt.Errorf("reading the GC's pauses: %w", err)
+		return PortStats{}, CoreStats{}, cpuSnap{}, h, fmt.Errorf("reading the GC's pauses: %w", err)
 	}
 	p, k, c, err := snapshot(ctx, g)
 	return p, k, c, h, err
