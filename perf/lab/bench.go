@@ -44,6 +44,9 @@ type Config struct {
 	// KernelIface, when set, configures the kernel path on the gateway's
 	// port (GatewayConfig.KernelIface): its cost, or its absence, shows.
 	KernelIface string
+	// Stressors, when set, are the parts of the stress scenario's load
+	// that run (Stressors names them; nil: all).
+	Stressors []string
 
 	// A run during which other processes used more than NoiseMax cores, or
 	// the hypervisor stole more than StealMax, is repeated up to Retries
@@ -323,6 +326,9 @@ func (b *Bench) scenario(ctx context.Context, sc *Scenario) (*Result, error) {
 	if sc.Kind == Stress {
 		if fill, err = b.fillPcap(sc); err != nil {
 			return nil, err
+		}
+		if b.cfg.Stressors != nil && len(b.cfg.Stressors) < len(Stressors) {
+			res.Notes = append(res.Notes, "stress: only "+strings.Join(b.cfg.Stressors, ", "))
 		}
 	}
 	for rep := 1; rep <= reps; rep++ {

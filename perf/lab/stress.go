@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,11 @@ const (
 	// StressMetrics is the stressed gateway's metrics endpoint.
 	StressMetrics = "127.0.0.1:9189"
 )
+
+// Stressors are the parts of the stress scenario's load, by name
+// (Config.Stressors): all of them unless told otherwise, for finding which
+// one costs what.
+var Stressors = []string{"scrape", "list", "edit", "reload", "gc"}
 
 // StressLoad is what the stress did during a window: requests made and
 // refused, by kind.
@@ -75,11 +81,14 @@ type stress struct {
 // startStress starts the load on the gateway whose socket is sock, with
 // the metrics endpoint metricsURL, and whose service svc ("-u VIP:PORT")
 // balances over servers.
-func startStress(ctx context.Context, sock, metricsURL, svc string, servers []netip.AddrPort) *stress {
+func startStress(ctx context.Context, sock, metricsURL, svc string, servers []netip.AddrPort, on func(string) bool) *stress {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &stress{sock: sock, start: time.Now(), cancel: cancel}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: StressScrapers}}
 	for range StressScrapers {
+		if !on("scrape") {
+			break
+		}
 		s.loop(ctx, 0, func() {
 			code, err := scrape(ctx, client, metricsURL, io.Discard)
 			switch {
@@ -97,6 +106,26 @@ func startStress(ctx context.Context, sock, metricsURL, svc string, servers []ne
 			}
 		})
 	}
+	if on("list") {
+		s.listLoop(ctx)
+	}
+	if on("edit") {
+		s.editLoops(ctx, svc, servers)
+	}
+	if on("reload") {
+		s.loop(ctx, StressReloadEach, func() {
+			if _, ok := s.do("reload"); ok {
+				s.reloads.Add(1)
+			} else {
+				s.reloadErrs.Add(1)
+			}
+		})
+	}
+	return s
+}
+
+// listLoop lists the connections back to back.
+func (s *stress) listLoop(ctx context.Context) {
 	s.loop(ctx, 0, func() {
 		t0 := time.Now()
 		out, ok := s.do("adm -L -n -c")
@@ -109,6 +138,11 @@ func startStress(ctx context.Context, sock, metricsURL, svc string, servers []ne
 			s.listMaxNs.Store(d)
 		}
 	})
+}
+
+// editLoops change the weights of the real servers of svc, StressEditsPerS
+// a second over StressEditors goroutines.
+func (s *stress) editLoops(ctx context.Context, svc string, servers []netip.AddrPort) {
 	var n atomic.Uint64
 	for range StressEditors {
 		s.loop(ctx, StressEditors*time.Second/StressEditsPerS, func() {
@@ -121,14 +155,6 @@ func startStress(ctx context.Context, sock, metricsURL, svc string, servers []ne
 			}
 		})
 	}
-	s.loop(ctx, StressReloadEach, func() {
-		if _, ok := s.do("reload"); ok {
-			s.reloads.Add(1)
-		} else {
-			s.reloadErrs.Add(1)
-		}
-	})
-	return s
 }
 
 // loop runs f until ctx ends: back to back, or at most once per every
@@ -404,7 +430,9 @@ func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *Ga
 	cfg.OnewayTimeout = 3600
 	impl := "gw"
 	if stressed {
-		cfg.Env = []string{StressGCEnv + "=" + StressGCEach.String()}
+		if b.stressor("gc") {
+			cfg.Env = []string{StressGCEnv + "=" + StressGCEach.String()}
+		}
 		impl = stressImpl
 	}
 	g, err := b.startGW(ctx, sc, cfg, impl)
@@ -432,7 +460,7 @@ func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *Ga
 		if sp.Proto == "tcp" {
 			proto = "-t"
 		}
-		st = startStress(ctx, cfg.Socket, "http://"+StressMetrics+"/metrics", proto+" "+sp.VIP.String(), sp.Servers)
+		st = startStress(ctx, cfg.Socket, "http://"+StressMetrics+"/metrics", proto+" "+sp.VIP.String(), sp.Servers, b.stressor)
 		// Under way before the window opens.
 		if err := sleepCtx(ctx, time.Second); err != nil {
 			st.stop()
@@ -471,6 +499,11 @@ func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *Ga
 	}
 	r.GCStopP99 = gc1[1].Sub(gc0[1]).Quantile(0.99)
 	return r, nil
+}
+
+// stressor reports whether the stress includes the part called name.
+func (b *Bench) stressor(name string) bool {
+	return b.cfg.Stressors == nil || slices.Contains(b.cfg.Stressors, name)
 }
 
 // stressReadings reads what a stress run's window needs at one end: the
