@@ -59,6 +59,10 @@ type Run struct {
 	GCPauseP99   *Quantile   `json:"gc_pause_p99_s,omitempty"`
 	GCPauseMaxLe float64     `json:"gc_pause_max_bucket_s,omitempty"` // upper bound of the longest pause's bucket
 	GCStopP99    *Quantile   `json:"gc_stopping_p99_s,omitempty"`     // of the pauses' stopping phase
+	// WorkerWaitShare is the share of the window the worker's thread
+	// waited on its CPU's run queue (/proc schedstat): the OS running
+	// another thread there.
+	WorkerWaitShare float64 `json:"worker_wait_share,omitempty"`
 
 	Samples []Sample `json:"samples,omitempty"`
 	Notes   []string `json:"notes,omitempty"`

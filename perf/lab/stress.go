@@ -467,16 +467,17 @@ func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *Ga
 			return nil, err
 		}
 	}
-	p0, k0, c0, gc0, err := b.stressReadings(ctx, g, true)
+	tid, terr := workerThread(g.Pid(), b.cfg.WorkerCPU)
+	if terr != nil {
+		r.Notes = append(r.Notes, "no worker thread's schedstat: "+terr.Error())
+	}
+	e0, err := b.stressReadings(ctx, g, tid, true)
 	if err == nil {
 		err = sleepCtx(ctx, b.cfg.Window)
 	}
-	var p1 PortStats
-	var k1 CoreStats
-	var c1 cpuSnap
-	var gc1 [2]Hist
+	var e1 stressEnd
 	if err == nil {
-		p1, k1, c1, gc1, err = b.stressReadings(ctx, g, false)
+		e1, err = b.stressReadings(ctx, g, tid, false)
 	}
 	if st != nil {
 		load, first := st.stop()
@@ -487,6 +488,13 @@ func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *Ga
 	}
 	if err != nil {
 		return nil, err
+	}
+	p0, k0, c0, gc0 := e0.port, e0.core, e0.cpu, e0.gc
+	p1, k1, c1, gc1 := e1.port, e1.core, e1.cpu, e1.gc
+	if tid != 0 && e1.run+e1.wait > e0.run+e0.wait {
+		// The share of the window the worker's thread was runnable but
+		// not running: the OS ran another thread on its CPU.
+		r.WorkerWaitShare = float64(e1.wait-e0.wait) / float64(e1.run-e0.run+e1.wait-e0.wait)
 	}
 	r.gwWindow(p0, p1, k0, k1, c0, c1)
 	gaps := gapHist(k1.Gaps)
@@ -506,16 +514,27 @@ func (b *Bench) stressor(name string) bool {
 	return b.cfg.Stressors == nil || slices.Contains(b.cfg.Stressors, name)
 }
 
+// stressEnd is what a stress run reads at each end of its window.
+type stressEnd struct {
+	port      PortStats
+	core      CoreStats
+	cpu       cpuSnap
+	gc        [2]Hist // the GC's pauses: whole, and their stopping phase
+	run, wait uint64  // the worker thread's schedstat, ns
+}
+
 // stressReadings reads what a stress run's window needs at one end: the
-// port and core counters, and the GC's pauses so far (whole, and their
-// stopping phase: until every goroutine stopped); at the start, it
-// first resets the worker's poll gaps. The metrics are gathered at most
-// once a second (plane.MetricsInterval): the pauses' readings may lag the
-// window's ends by up to that.
-func (b *Bench) stressReadings(ctx context.Context, g *Gateway, start bool) (PortStats, CoreStats, cpuSnap, [2]Hist, error) {
+// port and core counters, the GC's pauses so far (whole, and their
+// stopping phase: until every goroutine stopped) and the worker thread's
+// time running and waiting (tid; 0: none); at the start, it first resets
+// the worker's poll gaps. The metrics are gathered at most once a second
+// (plane.MetricsInterval): the pauses' readings may lag the window's ends
+// by up to that.
+func (b *Bench) stressReadings(ctx context.Context, g *Gateway, tid int, start bool) (stressEnd, error) {
+	var e stressEnd
 	if start {
 		if _, err := g.CLI(ctx, "stats", "--reset-gaps"); err != nil {
-			return PortStats{}, CoreStats{}, cpuSnap{}, [2]Hist{}, err
+			return e, err
 		}
 	}
 	// The scrapers keep the endpoint at its limit of scrapes in flight:
@@ -529,15 +548,19 @@ func (b *Bench) stressReadings(ctx context.Context, g *Gateway, start bool) (Por
 	if err == nil && code != http.StatusOK {
 		err = fmt.Errorf("metrics: HTTP %d", code)
 	}
-	var h [2]Hist
 	for i, pause := range []string{"total", "stopping"} {
 		if err == nil {
-			h[i], err = ParseHist(strings.NewReader(body.String()), "fngw_go_pause_seconds", map[string]string{"pause": pause, "cause": "gc"})
+			e.gc[i], err = ParseHist(strings.NewReader(body.String()), "fngw_go_pause_seconds", map[string]string{"pause": pause, "cause": "gc"})
 		}
 	}
 	if err != nil {
-		return PortStats{}, CoreStats{}, cpuSnap{}, h, fmt.Errorf("reading the GC's pauses: %w", err)
+		return e, fmt.Errorf("reading the GC's pauses: %w", err)
 	}
-	p, k, c, err := snapshot(ctx, g)
-	return p, k, c, h, err
+	if tid != 0 {
+		if e.run, e.wait, err = schedstat(g.Pid(), tid); err != nil {
+			return e, err
+		}
+	}
+	e.port, e.core, e.cpu, err = snapshot(ctx, g)
+	return e, err
 }
