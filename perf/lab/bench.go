@@ -103,9 +103,11 @@ type StressSummary struct {
 	BaseGapMaxS  Summary   `json:"base_gap_max_s"`
 	BaseGapP9999 *Quantile `json:"base_gap_p99_99_s_worst"`
 	BaseGCPauses Summary   `json:"base_gc_pauses"`
-	// WaitShare: Run.WorkerWaitShare of the stressed runs and the
-	// baseline's.
+	// RunShare, WaitShare: Run.WorkerRunShare and WorkerWaitShare of the
+	// stressed runs and the baseline's.
+	RunShare      Summary    `json:"worker_run_share"`
 	WaitShare     Summary    `json:"worker_wait_share"`
+	BaseRunShare  Summary    `json:"base_worker_run_share"`
 	BaseWaitShare Summary    `json:"base_worker_wait_share"`
 	Load          StressLoad `json:"load_median_run"` // the load of the stressed run with the median rate
 }
@@ -132,12 +134,12 @@ func (res *Result) summarizeStress() {
 			base[r.Rep] = r
 		}
 	}
-	var bm, sm, ratio, gmax, bgmax, gcs, bgcs, wait, bwait []float64
+	var bm, sm, ratio, gmax, bgmax, gcs, bgcs, run, wait, brun, bwait []float64
 	var gq, gcq, bgq []*Quantile
 	var byRate []*Run
 	for rep, s := range stressed {
 		sm, gmax, gcs = append(sm, s.TxPPS/1e6), append(gmax, s.GapMaxS), append(gcs, float64(s.GCPauses))
-		gq, gcq, wait = append(gq, s.GapP9999), append(gcq, s.GCPauseP99), append(wait, s.WorkerWaitShare)
+		gq, gcq, run, wait = append(gq, s.GapP9999), append(gcq, s.GCPauseP99), append(run, s.WorkerRunShare), append(wait, s.WorkerWaitShare)
 		byRate = append(byRate, s)
 		if b := base[rep]; b != nil && b.TxPPS > 0 {
 			ratio = append(ratio, s.TxPPS/b.TxPPS)
@@ -145,12 +147,12 @@ func (res *Result) summarizeStress() {
 	}
 	for _, b := range base {
 		bm, bgmax, bgcs = append(bm, b.TxPPS/1e6), append(bgmax, b.GapMaxS), append(bgcs, float64(b.GCPauses))
-		bgq, bwait = append(bgq, b.GapP9999), append(bwait, b.WorkerWaitShare)
+		bgq, brun, bwait = append(bgq, b.GapP9999), append(brun, b.WorkerRunShare), append(bwait, b.WorkerWaitShare)
 	}
 	res.GW, res.Ratio = Summarize(sm), Summarize(ratio)
 	st := &StressSummary{BaseMpps: Summarize(bm), GapMaxS: Summarize(gmax), GapP9999: worst(gq), GCPauseP99: worst(gcq),
 		GCPauses: Summarize(gcs), BaseGapMaxS: Summarize(bgmax), BaseGapP9999: worst(bgq), BaseGCPauses: Summarize(bgcs),
-		WaitShare: Summarize(wait), BaseWaitShare: Summarize(bwait)}
+		RunShare: Summarize(run), WaitShare: Summarize(wait), BaseRunShare: Summarize(brun), BaseWaitShare: Summarize(bwait)}
 	slices.SortFunc(byRate, func(a, b *Run) int { return cmp.Compare(a.TxPPS, b.TxPPS) })
 	if len(byRate) > 0 && byRate[len(byRate)/2].Load != nil {
 		st.Load = *byRate[len(byRate)/2].Load
@@ -470,7 +472,8 @@ func (r *Run) line() string {
 		if r.GapTurns > 0 {
 			s += fmt.Sprintf(", longest gap %.1f µs, p99.99 %s µs, %d GC pauses, p99 %s µs (stopping %s µs)", r.GapMaxS*1e6, quantileText(r.GapP9999, 1e6),
 				r.GCPauses, quantileText(r.GCPauseP99, 1e6), quantileText(r.GCStopP99, 1e6))
-			s += fmt.Sprintf(", worker thread waiting for its CPU %.1f%% of the window", 100*r.WorkerWaitShare)
+			s += fmt.Sprintf(", worker thread ran %.1f%% of the window, waited for its CPU %.1f%%; Go scheduling latency p99.99 %s µs, longest ≤ %.0f µs",
+				100*r.WorkerRunShare, 100*r.WorkerWaitShare, quantileText(r.SchedLatP9999, 1e6), r.SchedLatMaxLe*1e6)
 		}
 		if r.Load != nil {
 			s += "; " + r.Load.line()

@@ -101,8 +101,9 @@ func (rep *Report) targets() string {
 			"≤ 20 µs", quantileText(st.GapP9999, 1e6)+" µs", st.GapP9999.Verdict(TargetGapP9999))
 		row(fmt.Sprintf("GC pause p99 under `%s`, worst run (%s pauses in a window; alone: %s)", r.Scenario, st.GCPauses.Text(0), st.BaseGCPauses.Text(0)),
 			"≤ 100 µs", quantileText(st.GCPauseP99, 1e6)+" µs", st.GCPauseP99.Verdict(TargetGCPauseP99))
-		row(fmt.Sprintf("(no target) the worker's thread waiting for its CPU under `%s`, share of the window (alone: %s %%)", r.Scenario, scaled(st.BaseWaitShare, 100).Text(1)),
-			"—", scaled(st.WaitShare, 100).Text(1)+" %", "—")
+		row(fmt.Sprintf("(no target) under `%s`, the worker's thread: ran, waited for its CPU, in %% of the window (alone: %s, %s)", r.Scenario,
+			scaled(st.BaseRunShare, 100).Text(1), scaled(st.BaseWaitShare, 100).Text(1)),
+			"—", scaled(st.RunShare, 100).Text(1)+", "+scaled(st.WaitShare, 100).Text(1), "—")
 	}
 	for _, c := range []struct {
 		scenario string

@@ -59,10 +59,18 @@ type Run struct {
 	GCPauseP99   *Quantile   `json:"gc_pause_p99_s,omitempty"`
 	GCPauseMaxLe float64     `json:"gc_pause_max_bucket_s,omitempty"` // upper bound of the longest pause's bucket
 	GCStopP99    *Quantile   `json:"gc_stopping_p99_s,omitempty"`     // of the pauses' stopping phase
-	// WorkerWaitShare is the share of the window the worker's thread
-	// waited on its CPU's run queue (/proc schedstat): the OS running
-	// another thread there.
+	// WorkerRunShare and WorkerWaitShare are the shares of the window the
+	// worker's thread ran, and waited on its CPU's run queue (/proc
+	// schedstat: the OS running another thread there); the rest it slept,
+	// parked by the Go runtime (a stop of the world, its goroutine
+	// preempted and waiting for the Go scheduler).
+	WorkerRunShare  float64 `json:"worker_run_share,omitempty"`
 	WorkerWaitShare float64 `json:"worker_wait_share,omitempty"`
+	// The Go scheduler's latencies over the window (runnable to running,
+	// fngw_go_sched_latency_seconds): p99.99, and the bound of the
+	// longest's bucket.
+	SchedLatP9999 *Quantile `json:"sched_latency_p99_99_s,omitempty"`
+	SchedLatMaxLe float64   `json:"sched_latency_max_bucket_s,omitempty"`
 
 	Samples []Sample `json:"samples,omitempty"`
 	Notes   []string `json:"notes,omitempty"`

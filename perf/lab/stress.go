@@ -491,10 +491,17 @@ func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *Ga
 	}
 	p0, k0, c0, gc0 := e0.port, e0.core, e0.cpu, e0.gc
 	p1, k1, c1, gc1 := e1.port, e1.core, e1.cpu, e1.gc
-	if tid != 0 && e1.run+e1.wait > e0.run+e0.wait {
-		// The share of the window the worker's thread was runnable but
-		// not running: the OS ran another thread on its CPU.
-		r.WorkerWaitShare = float64(e1.wait-e0.wait) / float64(e1.run-e0.run+e1.wait-e0.wait)
+	if d := e1.cpu.at.Sub(e0.cpu.at); tid != 0 && d > 0 {
+		// The shares of the window the worker's thread ran, and was
+		// runnable but not running (the OS ran another thread on its
+		// CPU); the rest it slept: parked by the Go runtime.
+		r.WorkerRunShare = float64(e1.run-e0.run) / float64(d)
+		r.WorkerWaitShare = float64(e1.wait-e0.wait) / float64(d)
+	}
+	lat := e1.lat.Sub(e0.lat)
+	r.SchedLatP9999, r.SchedLatMaxLe = lat.Quantile(0.9999), 0
+	if q := lat.Quantile(1); q != nil {
+		r.SchedLatMaxLe = q.Hi
 	}
 	r.gwWindow(p0, p1, k0, k1, c0, c1)
 	gaps := gapHist(k1.Gaps)
@@ -520,6 +527,7 @@ type stressEnd struct {
 	core      CoreStats
 	cpu       cpuSnap
 	gc        [2]Hist // the GC's pauses: whole, and their stopping phase
+	lat       Hist    // the Go scheduler's latencies
 	run, wait uint64  // the worker thread's schedstat, ns
 }
 
@@ -552,6 +560,9 @@ func (b *Bench) stressReadings(ctx context.Context, g *Gateway, tid int, start b
 		if err == nil {
 			e.gc[i], err = ParseHist(strings.NewReader(body.String()), "fngw_go_pause_seconds", map[string]string{"pause": pause, "cause": "gc"})
 		}
+	}
+	if err == nil {
+		e.lat, err = ParseHist(strings.NewReader(body.String()), "fngw_go_sched_latency_seconds", nil)
 	}
 	if err != nil {
 		return e, fmt.Errorf("reading the GC's pauses: %w", err)
