@@ -51,8 +51,12 @@ func readCPU() (busy, steal uint64) {
 }
 
 // procTicks is utime+stime of pid (all its threads).
-func procTicks(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+func procTicks(pid int) uint64 { return statTicks(fmt.Sprintf("/proc/%d/stat", pid)) }
+
+// statTicks is the user and system time in a /proc stat file: a process's,
+// or a thread's (/proc/PID/task/TID/stat; /proc/TID/stat is its process's).
+func statTicks(path string) uint64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
@@ -236,7 +240,7 @@ func workerThread(pid, cpu int) (int, error) {
 		if err != nil || !strings.Contains(string(st), want) {
 			continue
 		}
-		if t := procTicks(tid); best == 0 || t > most {
+		if t := statTicks(fmt.Sprintf("%s/%d/stat", dir, tid)); best == 0 || t > most {
 			best, most = tid, t
 		}
 	}
