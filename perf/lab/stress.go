@@ -424,6 +424,9 @@ func (b *Bench) fillPcap(sc *Scenario) (string, error) {
 // way the worker's poll gaps are reset at the window's start and read at
 // its end, and the GC's pauses read from the metrics at both ends.
 func (b *Bench) gwStress(ctx context.Context, sc *Scenario, sp gen.Spec, cfg *GatewayConfig, fill string, stressed bool) (*Run, error) {
+	if cfg.KernelIface != "" {
+		return nil, fmt.Errorf("%s does not run with a kernel path: the gateway would run in namespace %s, out of reach of the load's scrapes of %s", sc.Name, KernelNetns, StressMetrics)
+	}
 	cfg.FillDevice = "net_pcap1,rx_pcap=" + fill
 	cfg.Metrics = StressMetrics
 	// The fill's sessions see one packet each: they must outlive the run.
