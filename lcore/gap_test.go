@@ -35,7 +35,7 @@ func TestGapBucket(t *testing.T) {
 
 // TestPollGaps: the running loop counts the gap between the starts of
 // consecutive turns (here at least its 2 ms idle sleep each); a job that
-// holds a turn for 200 ms shows as a gap that long; ResetGaps starts the
+// holds a turn for 500 ms shows as a gap that long; ResetGaps starts the
 // gaps since the reset and their maximum again while the cumulative
 // histogram keeps the stall.
 func TestPollGaps(t *testing.T) {
@@ -71,7 +71,7 @@ func TestPollGaps(t *testing.T) {
 		t.Errorf("before any reset: since %v, all %v, max %v", s.GapsSince, s.Gaps, time.Duration(s.GapMax))
 	}
 
-	const stall = 200 * time.Millisecond
+	const stall = 500 * time.Millisecond
 	stalled := gapBucket(uint64(stall))
 	if !r.w.Exec(func(int64) bool { time.Sleep(stall); return true }, time.Second) {
 		t.Fatal("the worker did not take the job")

@@ -17,7 +17,7 @@ import (
 	"fngw/test/harness"
 )
 
-// TestPollGapsStats: a job that holds the worker's turn for 200 ms shows in
+// TestPollGapsStats: a job that holds the worker's turn for 500 ms shows in
 // gw stats as the longest gap, and in the metrics' histogram; gw stats
 // --reset-gaps starts gw stats' figures again, the metrics' histogram
 // keeps counting (a Prometheus histogram never goes back), and the text
@@ -37,7 +37,7 @@ func TestPollGapsStats(t *testing.T) {
 		}
 		return nil
 	})
-	const stall = 200 * time.Millisecond
+	const stall = 500 * time.Millisecond
 	if !r.dp.Workers[0].Exec(func(int64) bool { time.Sleep(stall); return true }, time.Second) {
 		t.Fatal("the worker did not take the job")
 	}
