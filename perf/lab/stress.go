@@ -133,7 +133,8 @@ func (s *stress) listLoop(ctx context.Context) {
 			return
 		}
 		s.listings.Add(1)
-		s.listed.Store(uint64(strings.Count(out, "\n")))
+		// ipvsadm -L -c's two header lines, then a line per connection.
+		s.listed.Store(uint64(max(strings.Count(out, "\n")-2, 0)))
 		if d := int64(time.Since(t0)); d > s.listMaxNs.Load() {
 			s.listMaxNs.Store(d)
 		}
