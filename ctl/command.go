@@ -363,7 +363,7 @@ func (c Command) Args() []string {
 				a = append(a, strings.Fields(c.Neigh.String())...)
 			}
 		}
-	case OpLinkShow, OpStats, OpMem, OpReload:
+	case OpLinkShow, OpStats, OpResetGaps, OpMem, OpReload:
 		a = c.gwArgs()
 	default:
 		a = []string{string(c.Op)}

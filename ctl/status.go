@@ -108,6 +108,7 @@ type CoreStatus struct {
 	ICMPXlated  uint64            `json:"icmp_translated"`
 	ICMPSent    uint64            `json:"icmp_sent"` // errors originated: time exceeded, fragmentation needed
 	Utilisation float64           `json:"utilisation"`
+	Gaps        GapStatus         `json:"poll_gaps"` // since the last gw stats --reset-gaps
 }
 
 // WriteCores prints per-core counters and drops by reason as `gw stats`
@@ -120,6 +121,7 @@ func WriteCores(w io.Writer, cores []CoreStatus, asJSON bool) error {
 	for _, c := range cores {
 		fmt.Fprintf(&b, "core %d: rx %d tx %d sessions %d created %d expired %d redirect out %d in %d to-control %d utilisation %.1f%%\n",
 			c.Core, c.Rx, c.Tx, c.Sessions, c.Created, c.Expired, c.RedirectOut, c.RedirectIn, c.ToControl, 100*c.Utilisation)
+		fmt.Fprintf(&b, "    %s\n", c.Gaps)
 		reasons := make([]string, 0, len(c.Drops))
 		for r := range c.Drops {
 			reasons = append(reasons, r)

@@ -258,7 +258,9 @@ func (c *collector) gather() []prometheus.Metric {
 		ms.counter(dCoreICMP, ns.ICMPTranslated, core)
 		ms.counter(dCoreICMPSent, ns.ICMPSent, core)
 		ms.counter(dCoreToCtl, s.ToControl, core)
+		ms.gapMetrics(s)
 	}
+	ms.runtimeMetrics()
 	ms.counter(dCtlPanics, p.dp.Control.Stats().JobPanics)
 	var onCtl metrics
 	if err := p.dp.Control.Do(func() { onCtl = p.controlMetrics() }); err == nil {

@@ -197,6 +197,7 @@ func (p *Plane) coreStatuses() []ctl.CoreStatus {
 		if cs.TotalNs > 0 {
 			cs.Utilisation = float64(cs.BusyNs) / float64(cs.TotalNs)
 		}
+		cs.Gaps = gapStatus(s)
 		list = append(list, cs)
 	}
 	return list
