@@ -72,6 +72,11 @@ type Core struct {
 	// ServiceConf.SessionQuota.
 	svcSessions []int64
 
+	// ext is the PROXY protocol's side table (clientaddr.go), indexed like
+	// the session table; only sessions with FlagClientAddr touch it, so
+	// its pages are resident only where such sessions have been.
+	ext []seqExt
+
 	icmp  arp.TokenBucket // ICMP errors this core originates
 	frags *frag.Table     // datagrams whose first fragment was forwarded (frag.go)
 	ipID  uint16          // IPv4 ID of the next datagram this core originates (see nextID)
@@ -157,6 +162,7 @@ func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 		routes: make([]destRoute, cfg.Limits.MaxDests),
 
 		svcSessions: make([]int64, cfg.Limits.MaxServices),
+		ext:         make([]seqExt, tab.Cap()),
 		icmp:        arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
 		frags:       frags,
 		ipID:        uint16(cfg.Core),
@@ -418,7 +424,8 @@ func isValidL4(proto uint8, l4 []byte, first bool) bool {
 // to decrement and within the egress MTU. Then it forwards the frame as
 // process would, writes the verdict to res, counts it and reports true. It
 // reports false, having changed nothing, for a frame that takes the general
-// path: another session or none, another mode, an egress to resolve, a
+// path: another session or none, another mode, a session whose segments are
+// translated (FlagClientAddr), an egress to resolve, a
 // malformed frame, an expiring TTL, a packet too big, a reply another core
 // owns, a SYN or a RST, a client packet under Policy.ExpireNodestConn, a
 // packet on another port than its sender's (wrong_ingress_port), or a
@@ -431,7 +438,7 @@ func isValidL4(proto uint8, l4 []byte, first bool) bool {
 func (c *Core) established(f *Frame, k *Tuple4, cand int32, res *Result) bool {
 	idx, d := cand>>1, Dir(cand&1)
 	s := c.tab.At(idx)
-	if *s.In(d) != *k || (c.npend > 0 && s.State == StateNone) || !s.Mode.hasReply() || !s.egressValid(d, c.stack) ||
+	if *s.In(d) != *k || (c.npend > 0 && s.State == StateNone) || !s.Mode.hasReply() || s.Flags&FlagClientAddr != 0 || !s.egressValid(d, c.stack) ||
 		(f.Port != s.Dir[d^1].Port && s.ref[d^1] != 0) || (c.nodest && d == DirIn && c.svcs.destGone(s.DestID)) {
 		return false
 	}
