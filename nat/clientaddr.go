@@ -380,6 +380,25 @@ func unshift(v uint32, e *seqExt) uint32 {
 	return v
 }
 
+// unshiftQuoted moves back the sequence number of il4, the quoted TCP
+// header (at least 8 bytes) of a segment the gateway sent toward the real
+// server of PROXY protocol session idx, so that an ICMP error about it
+// names the client's own number; the quoted TCP checksum follows when the
+// quote holds it.
+func (c *Core) unshiftQuoted(il4 []byte, idx int32) {
+	e := &c.ext[idx]
+	seq := binary.BigEndian.Uint32(il4[4:])
+	x := unshift(seq, e)
+	if len(il4) < header.TCPMinLen {
+		binary.BigEndian.PutUint32(il4[4:], x)
+		return
+	}
+	t := header.TCP(il4)
+	sum := t.Checksum()
+	setWord32(t, 4, x, &sum)
+	t.SetChecksum(sum)
+}
+
 // toa adds the TOA option to a client segment of a TOA session (its SYN,
 // then its segments until the real server has sent one after its SYN-ACK),
 // and lowers the MSS of the real server's SYN-ACK by its length.

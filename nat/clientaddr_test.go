@@ -333,3 +333,33 @@ func TestProxyHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyProtocolICMP: an ICMP error from the real servers' side about a
+// segment the gateway sent with a moved sequence number quotes, once
+// translated to the client, the client's own number (and, quoted in full,
+// its own segment's checksum).
+func TestProxyProtocolICMP(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		e := newEnv(t, envOpts{caddr: ProxyV2})
+		c := openCA(t, e, 40000)
+		h := uint32(len(wantV2))
+		e.run(0, c.fromRS(fSYN|fACK, 5000, 1001, "", mssOpt(1460)).frame(t))
+		e.run(0, fromClient(c.cport, fACK, 1001, 5001, "").frame(t))
+		e.run(0, c.fromRS(fACK, 5001, 1001+h, "").frame(t))
+		req := fromClient(c.cport, fPSH|fACK, 1001, 5001, "GET /")
+		sent := c.toRS(req)
+		sent.seq += h
+		_, out := e.run(0, req.frame(t))
+		sameFrame(t, out, sent.frame(t))
+
+		in := icmpErr{srcMAC: hopMAC, dstMAC: gwMAC1, src: hopIP, dst: c.lip, ttl: 64,
+			typ: header.ICMPv4DstUnreachable, code: header.ICMPv4FragNeeded, mtu: 1400, quoted: quote(t, sent, full)}
+		want := in
+		want.srcMAC, want.dstMAC, want.src, want.dst, want.ttl = gwMAC0, routerMAC, vip, cip, 63
+		own := req
+		own.ttl = 63
+		own.srcMAC, own.dstMAC = header.MAC{}, header.MAC{}
+		want.quoted = quote(t, own, full)
+		e.expectTx(0, in.frame(t), want.frame(t), 0)
+	}
+}
