@@ -242,4 +242,3 @@ func TestTOAAndProxyUDPPcap(t *testing.T) {
 	}
 	r.finish(t)
 }
-
