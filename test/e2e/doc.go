@@ -92,7 +92,8 @@
 //	                 --proxy-protocol v1 and v2: the client address and port nginx
 //	                 logs and answers, 200 concurrent requests, 8 MB download and
 //	                 upload byte-identical, a server-speaks-first banner service
-//	                 (e2epeer banner) reading the header sent after the handshake
+//	                 (e2epeer banner) reading the header sent after the handshake,
+//	                 UDP with v2 (e2epeer serve -udp-proxy echoing what follows it)
 //	soak_test.go     make soak (build tag soak): SOAK_DURATION of HTTP, bulk and UDP
 //	                 traffic with periodic reconfiguration, then drain and leak checks
 package e2e

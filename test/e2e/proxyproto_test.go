@@ -24,6 +24,7 @@ const (
 	ppV1     = fnVIP + ":81" // --proxy-protocol v1 → nginx :8081
 	ppV2     = fnVIP + ":82" // --proxy-protocol v2 → nginx :8082
 	ppBanner = fnVIP + ":83" // --proxy-protocol v2 → e2epeer banner :8083 (rs1)
+	ppUDP    = fnVIP + ":54" // UDP --proxy-protocol v2 → e2epeer serve -udp-proxy :5354 (rs1, rs2)
 )
 
 // nginxConf is the configuration of the nginx of real server name (address
@@ -139,6 +140,8 @@ func (tp *fnTopo) curl(t *testing.T, args ...string) string {
 //     byte-identical;
 //   - a banner server that speaks first gets the header right after the
 //     handshake and greets the client with the client's own address;
+//   - UDP with v2: every datagram reaches the echo servers with a header
+//     naming the client, and every echo comes back;
 //   - gw adm -L shows the options, and nothing was dropped for a reason
 //     that means lost traffic.
 func TestProxyProtocolNginx(t *testing.T) {
@@ -157,7 +160,23 @@ func TestProxyProtocolNginx(t *testing.T) {
 		}
 		return nil
 	})
+	for i, addr := range []string{fnRS1, fnRS2} {
+		name := fmt.Sprintf("udp%d", i+1)
+		ready := filepath.Join(tp.dir, name+".ready")
+		tp.spawn(t, tp.rs[i], name, "serve", "-name", name, "-http", addr+":8090", "-udp", addr+":5354", "-udp-proxy",
+			"-peers", tp.peersFile(name), "-ready", ready)
+		harness.Eventually(t, 10*time.Second, name+" listening", func() error {
+			if !fileExists(ready) {
+				return fmt.Errorf("no %s", ready)
+			}
+			return nil
+		})
+	}
 	for _, c := range [][]string{
+		{"-A", "-u", ppUDP, "-s", "rr", "--proxy-protocol", "v2"},
+		{"-a", "-u", ppUDP, "-r", fnRS1 + ":5354", "--fullnat"},
+		{"-a", "-u", ppUDP, "-r", fnRS2 + ":5354", "--fullnat"},
+		{"--add-laddr", "-z", fnLIP1, "-u", ppUDP, "-F", "dpdk1"},
 		{"-A", "-t", ppV1, "-s", "rr", "--proxy-protocol", "v1"},
 		{"-a", "-t", ppV1, "-r", fnRS1 + ":8081", "--fullnat"},
 		{"-a", "-t", ppV1, "-r", fnRS2 + ":8081", "--fullnat"},
@@ -287,6 +306,28 @@ func TestProxyProtocolNginx(t *testing.T) {
 		}
 	})
 
+	t.Run("udp_v2", func(t *testing.T) {
+		var rep udpReport
+		tp.peerRun(t, tp.client, 60*time.Second, &rep, "udp", "-addr", ppUDP, "-flows", "4", "-n", "25", "-size", "200")
+		if rep.Sent != 100 || rep.Echoed != 100 || rep.Bad != 0 {
+			t.Errorf("UDP echo: %d sent, %d echoed, %d wrong; want 100, 100, 0; errors %v", rep.Sent, rep.Echoed, rep.Bad, rep.Errors)
+		}
+		// The servers echo only what follows a valid header, so 100 echoes
+		// are 100 headers read; each named the client.
+		seen := 0
+		for _, name := range []string{"udp1", "udp2"} {
+			for ip := range tp.readPeers(t, name)["udp-proxy"] {
+				if ip != fnClient {
+					t.Errorf("%s read client %s from a PROXY header, want %s", name, ip, fnClient)
+				}
+				seen++
+			}
+		}
+		if seen == 0 {
+			t.Errorf("no server recorded a client from a PROXY header")
+		}
+	})
+
 	t.Run("counters", func(t *testing.T) {
 		var cores []struct {
 			ProxyHeaders uint64 `json:"proxy_headers"`
@@ -297,9 +338,10 @@ func TestProxyProtocolNginx(t *testing.T) {
 		for _, c := range cores {
 			hdrs += c.ProxyHeaders
 		}
-		// At least one per connection: 2 + 400 requests, 2 transfers, 1 banner.
-		if hdrs < 405 {
-			t.Errorf("gw stats counts %d PROXY headers, want at least 405", hdrs)
+		// At least one per connection (2 + 400 requests, 2 transfers, 1
+		// banner) and one per datagram (100).
+		if hdrs < 505 {
+			t.Errorf("gw stats counts %d PROXY headers, want at least 505", hdrs)
 		}
 		checkNoBadDrops(t, tp.cores(t))
 	})

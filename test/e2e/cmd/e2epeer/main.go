@@ -8,7 +8,10 @@
 //	    it saw), GET /files/... serves DIR. With -udp, a UDP echo server. Every
 //	    peer IP seen (per protocol) is recorded in FILE as JSON, rewritten when
 //	    a new one appears; FILE.tmp is renamed over it. -ready FILE is created
-//	    once every socket listens.
+//	    once every socket listens. With -udp-proxy, every datagram must start
+//	    with a PROXY protocol v2 header (DGRAM, IPv4): the client it names is
+//	    recorded (as proto "udp-proxy") and only the rest is echoed; a
+//	    datagram without one is not answered.
 //	e2epeer get -url URL [-n N] [-c C] [-timeout D]
 //	    N GET requests, C at a time, each on a new TCP connection; prints a JSON
 //	    report: requests that succeeded and failed, answers per server name, peers.
@@ -132,6 +135,7 @@ func serve(args []string) error {
 	dir := fs.String("dir", "", "directory served under /files/")
 	peerFile := fs.String("peers", "", "file recording the peers seen")
 	ready := fs.String("ready", "", "file created once listening")
+	udpProxy := fs.Bool("udp-proxy", false, "datagrams start with a PROXY protocol v2 header")
 	fs.Parse(args)
 	if *name == "" || *httpAddr == "" {
 		return errors.New("serve needs -name and -http")
@@ -169,8 +173,18 @@ func serve(args []string) error {
 					errc <- err
 					return
 				}
-				p.add("udp", from.String())
-				pc.WriteTo(buf[:n], from)
+				if !*udpProxy {
+					p.add("udp", from.String())
+					pc.WriteTo(buf[:n], from)
+					continue
+				}
+				client, rest, err := readProxyV2Dgram(buf[:n])
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "datagram from %s: %v\n", from, err)
+					continue
+				}
+				p.add("udp-proxy", client)
+				pc.WriteTo(rest, from)
 			}
 		}()
 	}
@@ -576,4 +590,18 @@ func readBanner(args []string) error {
 	}
 	fmt.Printf("%s %s", c.LocalAddr(), line)
 	return nil
+}
+
+// readProxyV2Dgram splits a datagram into the PROXY protocol v2 header it
+// must start with (PROXY, AF_INET, DGRAM) and the payload; it returns the
+// client address the header names.
+func readProxyV2Dgram(b []byte) (string, []byte, error) {
+	const sig = "\r\n\r\n\x00\r\nQUIT\n"
+	if len(b) < 28 || string(b[:12]) != sig {
+		return "", nil, fmt.Errorf("no PROXY v2 header in % x", b[:min(len(b), 28)])
+	}
+	if b[12] != 0x21 || b[13] != 0x12 || b[14] != 0 || b[15] != 12 {
+		return "", nil, fmt.Errorf("v2 header % x: want PROXY, UDP over IPv4, 12 address bytes", b[12:16])
+	}
+	return net.JoinHostPort(net.IP(b[16:20]).String(), fmt.Sprint(int(b[24])<<8|int(b[25]))), b[28:], nil
 }
