@@ -2,6 +2,7 @@ package nat
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"fngw/arp"
@@ -73,8 +74,9 @@ type Core struct {
 	svcSessions []int64
 
 	// ext is the PROXY protocol's side table (clientaddr.go), indexed like
-	// the session table; only sessions with FlagClientAddr touch it, so
-	// its pages are resident only where such sessions have been.
+	// the session table, 8 bytes a slot (newLazyArray: off the Go heap,
+	// not committed); only sessions with FlagClientAddr touch it, so its
+	// pages are resident only where such sessions have been.
 	ext []seqExt
 
 	icmp  arp.TokenBucket // ICMP errors this core originates
@@ -152,7 +154,8 @@ func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("core %d: %w", cfg.Core, err)
 	}
-	return &Core{
+	ext, extMap := newLazyArray[seqExt](tab.Cap())
+	c := &Core{
 		id:     cfg.Core,
 		ncores: cfg.NumCores,
 		tab:    tab,
@@ -162,11 +165,16 @@ func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 		routes: make([]destRoute, cfg.Limits.MaxDests),
 
 		svcSessions: make([]int64, cfg.Limits.MaxServices),
-		ext:         make([]seqExt, tab.Cap()),
+		ext:         ext,
 		icmp:        arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
 		frags:       frags,
 		ipID:        uint16(cfg.Core),
-	}, nil
+	}
+	if extMap != nil {
+		// Nothing points into the mapping once the Core is unreachable.
+		runtime.AddCleanup(c, unmapArrays, [][]byte{extMap})
+	}
+	return c, nil
 }
 
 // nextID returns the IPv4 identification of a datagram this core originates
