@@ -274,6 +274,9 @@ func (c *Core) proxyIn(f *Frame, ip header.IPv4, t header.TCP, s *Session, e *se
 			// header goes where its first byte will.
 			e.isn, e.mss, e.hlen = seq+1, defaultMSS, uint8(proxyLen(e.ver, &s.Orig))
 			s.Flags &^= FlagCAddrDone
+			if len(t) > t.DataOffset() {
+				return cutSYNData(f, ip, t)
+			}
 		}
 		return ip, t, ReasonNone
 	}
@@ -291,6 +294,28 @@ func (c *Core) proxyIn(f *Frame, ip header.IPv4, t header.TCP, s *Session, e *se
 	sum := t.Checksum()
 	setWord32(t, 4, seq+uint32(e.hlen), &sum)
 	t.SetChecksum(sum)
+	return ip, t, ReasonNone
+}
+
+// cutSYNData removes the payload of a client's SYN (TCP Fast Open data,
+// RFC 7413), which would reach the real server before the header: the
+// server acknowledges the SYN alone, and the client sends the data again
+// after the handshake, behind the header.
+func cutSYNData(f *Frame, ip header.IPv4, t header.TCP) (header.IPv4, []byte, DropReason) {
+	src, dst := ip.SourceAddress(), ip.DestinationAddress()
+	if !t.IsChecksumValid(src, dst) {
+		return ip, t, ReasonBadChecksum
+	}
+	n := ip.HeaderLength() + t.DataOffset()
+	ip.SetChecksum(header.ChecksumUpdate16(ip.Checksum(), ip.TotalLength(), uint16(n)))
+	ip.SetTotalLength(uint16(n))
+	ip = ip[:n]
+	f.Len = max(f.L3+n, minFrameLen)
+	if f.L3+n < minFrameLen {
+		clear(f.Buf[f.Off+f.L3+n : f.Off+minFrameLen]) // Ethernet padding
+	}
+	t = header.TCP(ip[ip.HeaderLength():])
+	t.SetChecksum(t.CalculateChecksum(src, dst))
 	return ip, t, ReasonNone
 }
 

@@ -363,3 +363,22 @@ func TestProxyProtocolICMP(t *testing.T) {
 		e.expectTx(0, in.frame(t), want.frame(t), 0)
 	}
 }
+
+// TestProxyProtocolSYNData: data in a client's SYN (TCP Fast Open) would
+// reach the real server before the header: the SYN goes without it, and the
+// client's retransmission after the handshake carries the header first.
+func TestProxyProtocolSYNData(t *testing.T) {
+	e := newEnv(t, envOpts{caddr: ProxyV2})
+	syn := fromClient(40000, fSYN, 1000, 0, "GET / HTTP/1.0\r\n\r\n")
+	_, out := e.run(0, syn.frame(t))
+	s := e.session(0, header.IPProtoTCP, 40000, 80)
+	c := &caConn{e: e, cport: 40000, lip: s.Reply.Dst, lport: s.Reply.DPort}
+	want := c.toRS(syn)
+	want.payload = nil
+	sameFrame(t, out, want.frame(t))
+	e.run(0, c.fromRS(fSYN|fACK, 5000, 1001, "", mssOpt(1460)).frame(t))
+	req := fromClient(40000, fPSH|fACK, 1001, 5001, "GET / HTTP/1.0\r\n\r\n")
+	want = c.toRS(req)
+	want.payload = append(append([]byte(nil), wantV2...), req.payload...)
+	e.expectTx(0, req.frame(t), want.frame(t), 1)
+}
