@@ -25,6 +25,7 @@ const (
 	ppV2     = fnVIP + ":82" // --proxy-protocol v2 → nginx :8082
 	ppBanner = fnVIP + ":83" // --proxy-protocol v2 → e2epeer banner :8083 (rs1)
 	ppUDP    = fnVIP + ":54" // UDP --proxy-protocol v2 → e2epeer serve -udp-proxy :5354 (rs1, rs2)
+	ppTOA    = fnVIP + ":84" // --toa → nginx :8084 (no PROXY protocol there)
 )
 
 // nginxConf is the configuration of the nginx of real server name (address
@@ -52,6 +53,7 @@ http {
 	server {
 		listen %[6]s:8081 proxy_protocol;
 		listen %[6]s:8082 proxy_protocol;
+		listen %[6]s:8084;
 		client_max_body_size 64m;
 		location = / {
 			default_type text/plain;
@@ -142,6 +144,8 @@ func (tp *fnTopo) curl(t *testing.T, args ...string) string {
 //     handshake and greets the client with the client's own address;
 //   - UDP with v2: every datagram reaches the echo servers with a header
 //     naming the client, and every echo comes back;
+//   - a --toa service: the real servers' Linux (without the TOA module)
+//     takes the option and the lowered MSS, an 8 MB download is intact;
 //   - gw adm -L shows the options, and nothing was dropped for a reason
 //     that means lost traffic.
 func TestProxyProtocolNginx(t *testing.T) {
@@ -185,10 +189,13 @@ func TestProxyProtocolNginx(t *testing.T) {
 		{"-a", "-t", ppV2, "-r", fnRS2 + ":8082", "--fullnat"},
 		{"-A", "-t", ppBanner, "--proxy-protocol", "v2"},
 		{"-a", "-t", ppBanner, "-r", fnRS1 + ":8083", "--fullnat"},
+		{"-A", "-t", ppTOA, "-s", "rr", "--toa"},
+		{"-a", "-t", ppTOA, "-r", fnRS1 + ":8084", "--fullnat"},
+		{"-a", "-t", ppTOA, "-r", fnRS2 + ":8084", "--fullnat"},
 	} {
 		tp.g.MustCmd(append([]string{"adm"}, c...)...)
 	}
-	for _, svc := range []string{ppV1, ppV2, ppBanner} {
+	for _, svc := range []string{ppV1, ppV2, ppBanner, ppTOA} {
 		for _, lip := range fnLIPs {
 			tp.g.MustCmd("adm", "--add-laddr", "-z", lip, "-t", svc, "-F", "dpdk1")
 		}
@@ -290,6 +297,28 @@ func TestProxyProtocolNginx(t *testing.T) {
 		}
 		if found != 1 {
 			t.Errorf("the upload is on %d real servers, want 1", found)
+		}
+	})
+
+	// The real servers' Linux takes the TOA option (unknown to it without
+	// the TOA module: ignored) and the lowered MSS: connections work.
+	t.Run("toa_download_8MB", func(t *testing.T) {
+		dst := filepath.Join(tp.dir, "toa.out")
+		tp.curl(t, "-f", "-o", dst, "http://"+ppTOA+"/files/big.bin")
+		n, got, err := fileSHA256(dst)
+		if err != nil || n != size || !bytes.Equal(got, want[:]) {
+			t.Errorf("downloaded %d bytes with sha256 %x (%v); want %d bytes with sha256 %x", n, got, err, size, want)
+		}
+		var cores []struct {
+			TOAAdded uint64 `json:"toa_added"`
+		}
+		tp.g.MustJSON(&cores, "stats")
+		var n2 uint64
+		for _, c := range cores {
+			n2 += c.TOAAdded
+		}
+		if n2 < 2 {
+			t.Errorf("gw stats counts %d TOA options, want at least 2 (the SYN and the handshake's ACK)", n2)
 		}
 	})
 
