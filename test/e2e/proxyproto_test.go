@@ -149,10 +149,30 @@ func (tp *fnTopo) curl(t *testing.T, args ...string) string {
 //   - gw adm -L shows the options, and nothing was dropped for a reason
 //     that means lost traffic.
 func TestProxyProtocolNginx(t *testing.T) {
+	runProxyProtocol(t, fnOpts{})
+}
+
+// TestProxyProtocolNginxTwoWorkers is TestProxyProtocolNginx with two
+// workers: the real servers' replies reach the core that owns each session
+// (and its side-table entry) through the redirect ring.
+func TestProxyProtocolNginxTwoWorkers(t *testing.T) {
+	tp := runProxyProtocol(t, fnOpts{cfg: harness.Config{Lcores: "0@0,1@1,2@1"}, queues: 2})
+	var out, created [2]uint64
+	for i, c := range tp.cores(t) {
+		out[i%2], created[i%2] = c.RedirectOut, c.Created
+	}
+	if created[0] == 0 || created[1] == 0 || out[0]+out[1] == 0 {
+		t.Errorf("sessions created per core %v, redirected %v: want both cores used and replies redirected", created, out)
+	}
+}
+
+// runProxyProtocol is TestProxyProtocolNginx's set-up and traffic on a
+// gateway started with o.
+func runProxyProtocol(t *testing.T, o fnOpts) *fnTopo {
 	if _, err := exec.LookPath("nginx"); err != nil {
 		t.Fatal("nginx is not installed: run scripts/deps.sh as root")
 	}
-	tp := startFullNAT(t, fnOpts{})
+	tp := startFullNAT(t, o)
 	for i, addr := range []string{fnRS1, fnRS2} {
 		tp.startNginx(t, i, addr)
 	}
@@ -374,4 +394,5 @@ func TestProxyProtocolNginx(t *testing.T) {
 		}
 		checkNoBadDrops(t, tp.cores(t))
 	})
+	return tp
 }
