@@ -242,3 +242,69 @@ func TestTOAAndProxyUDPPcap(t *testing.T) {
 	}
 	r.finish(t)
 }
+
+// TestProxyProtocolBadInputPcap: through the real gateway, a client that
+// ignores the lowered MSS has its first segment cut to the real server's
+// MSS beside the header (the FIN with it), a segment ahead of the first is
+// only moved, and a RST before the header was acknowledged keeps the
+// client's number.
+func TestProxyProtocolBadInputPcap(t *testing.T) {
+	const vport, rport = 85, 8085
+	r := startRig(t, rigOpts{services: []harness.Service{clientAddrService("tcp", vport, rport, `proxy_protocol = "v1"`)}})
+	cl, sv := r.client, r.server
+	const cport, cISN, sISN = 43000, 300, 600
+	hdr := proxyV1(cport, vport)
+	h := uint32(len(hdr))
+	cHosts := harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: 0x7001}
+	sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x8001}
+	toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
+	toClient := harness.Hosts{SrcMAC: cl.mac, DstMAC: clientMAC, Src: vip, Dst: clientIP, TTL: 63}
+	with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+	seg := func(hs harness.Hosts, sp, dp uint16, seq, ack uint32, fl harness.TCPFlags, data []byte) []byte {
+		return harness.TCP(hs, harness.TCPSeg{SrcPort: sp, DstPort: dp, Seq: seq, Ack: ack, Flags: fl, Payload: data})
+	}
+
+	var lport uint16
+	t.Run("syn", func(t *testing.T) {
+		out := r.send(t, cl, harness.TCPSyn(cHosts, cport, vport, cISN), sv)
+		lport = transportSrcPort(t, out)
+		expectFrame(t, "SYN", out, harness.TCPSyn(with(toRS, cHosts.ID), lport, rport, cISN))
+	})
+	if lport == 0 {
+		t.Fatal("no local port learnt from the SYN")
+	}
+	const mss = 536
+	r.step(t, "synack", sv, harness.TCP(sHosts, harness.TCPSeg{SrcPort: rport, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK, MSS: mss}), cl,
+		harness.TCP(with(toClient, sHosts.ID), harness.TCPSeg{SrcPort: vport, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK, MSS: uint16(mss - h)}))
+
+	// Ahead of the first segment: moved, no header.
+	ahead := pattern(100)
+	cHosts.ID++
+	r.step(t, "segment_ahead_moved", cl, seg(cHosts, cport, vport, cISN+1+mss, sISN+1, harness.PSH|harness.ACK, ahead), sv,
+		seg(with(toRS, cHosts.ID), lport, rport, cISN+1+mss+h, sISN+1, harness.PSH|harness.ACK, ahead))
+	// A first segment of a full MSS, with a FIN: the header and mss - h
+	// bytes go, without the FIN.
+	first := pattern(mss)
+	cHosts.ID++
+	r.step(t, "oversize_first_cut", cl, seg(cHosts, cport, vport, cISN+1, sISN+1, harness.FIN|harness.PSH|harness.ACK, first), sv,
+		seg(with(toRS, cHosts.ID), lport, rport, cISN+1, sISN+1, harness.PSH|harness.ACK, append(append([]byte(nil), hdr...), first[:mss-h]...)))
+	// A RST before the server acknowledged anything: the client's number.
+	cHosts.ID++
+	r.step(t, "rst_unmoved", cl, seg(cHosts, cport, vport, cISN+1, sISN+1, harness.RST|harness.ACK, nil), sv,
+		seg(with(toRS, cHosts.ID), lport, rport, cISN+1, sISN+1, harness.RST|harness.ACK, nil))
+
+	var cores []struct {
+		ProxyTrimmed uint64 `json:"proxy_trimmed"`
+	}
+	if err := r.g.JSON(&cores, "stats"); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range cores {
+		n += c.ProxyTrimmed
+	}
+	if n != 1 {
+		t.Errorf("gw stats counts %d trimmed first segments, want 1", n)
+	}
+	r.finish(t)
+}
