@@ -310,10 +310,13 @@ func cutSYNData(f *Frame, ip header.IPv4, t header.TCP) (header.IPv4, []byte, Dr
 	ip.SetChecksum(header.ChecksumUpdate16(ip.Checksum(), ip.TotalLength(), uint16(n)))
 	ip.SetTotalLength(uint16(n))
 	ip = ip[:n]
-	f.Len = max(f.L3+n, minFrameLen)
-	if f.L3+n < minFrameLen {
-		clear(f.Buf[f.Off+f.L3+n : f.Off+minFrameLen]) // Ethernet padding
+	end := f.L3 + n
+	if end < minFrameLen {
+		// Padded to the Ethernet minimum, within the frame as received.
+		end = min(minFrameLen, f.Len)
+		clear(f.Buf[f.Off+f.L3+n : f.Off+end])
 	}
+	f.Len = end
 	t = header.TCP(ip[ip.HeaderLength():])
 	t.SetChecksum(t.CalculateChecksum(src, dst))
 	return ip, t, ReasonNone
