@@ -269,9 +269,12 @@ func (c *Core) proxyIn(f *Frame, ip header.IPv4, t header.TCP, s *Session, e *se
 	fl := t.Flags()
 	seq := t.SequenceNumber()
 	if fl&header.TCPFlagSYN != 0 {
-		if isPureSYN(fl) {
-			// A new connection, or this one's SYN again: the
-			// header goes where its first byte will.
+		if isPureSYN(fl) && s.State == StateSynRecv {
+			// A new connection, or this one's SYN again (a SYN that
+			// leaves the session in another state, as one inside an
+			// established connection does, restarts nothing, as for
+			// tcpState's tracking): the header goes where its first
+			// byte will.
 			e.isn, e.mss, e.hlen = seq+1, defaultMSS, uint8(proxyLen(e.ver, &s.Orig))
 			s.Flags &^= FlagCAddrDone
 			if len(t) > t.DataOffset() {
@@ -445,7 +448,7 @@ func (c *Core) toa(f *Frame, ip header.IPv4, t header.TCP, s *Session, d Dir, mt
 		}
 		return ip, t, ReasonNone
 	}
-	if isPureSYN(fl) {
+	if isPureSYN(fl) && s.State == StateSynRecv {
 		s.Flags &^= FlagCAddrDone
 	} else if s.Flags&FlagCAddrDone != 0 || fl&header.TCPFlagRST != 0 {
 		return ip, t, ReasonNone

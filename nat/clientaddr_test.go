@@ -382,3 +382,28 @@ func TestProxyProtocolSYNData(t *testing.T) {
 	want.payload = append(append([]byte(nil), wantV2...), req.payload...)
 	e.expectTx(0, req.frame(t), want.frame(t), 1)
 }
+
+// TestProxyProtocolSYNInsideConnection: a SYN inside an established
+// connection (forged, or a confused client) restarts nothing: the
+// connection's segments are translated as before.
+func TestProxyProtocolSYNInsideConnection(t *testing.T) {
+	e := newEnv(t, envOpts{caddr: ProxyV2})
+	c := openCA(t, e, 40000)
+	h := uint32(len(wantV2))
+	e.run(0, c.fromRS(fSYN|fACK, 5000, 1001, "", mssOpt(1460)).frame(t))
+	e.run(0, fromClient(c.cport, fACK, 1001, 5001, "").frame(t))
+	e.run(0, c.fromRS(fACK, 5001, 1001+h, "").frame(t))
+	if s := e.session(0, header.IPProtoTCP, c.cport, 80); s.State != StateEstablished {
+		t.Fatalf("state %v, want ESTABLISHED", s.State)
+	}
+	syn := fromClient(c.cport, fSYN, 777777, 0, "")
+	e.expectTx(0, syn.frame(t), c.toRS(syn).frame(t), 1)
+	req := fromClient(c.cport, fPSH|fACK, 1001, 5001, "GET /")
+	want := c.toRS(req)
+	want.seq += h
+	e.expectTx(0, req.frame(t), want.frame(t), 1)
+	ack := c.fromRS(fACK, 5001, 1006+h, "")
+	want = c.toClient(ack)
+	want.ack = 1006
+	e.expectTx(0, ack.frame(t), want.frame(t), 0)
+}
