@@ -94,7 +94,8 @@
 //	                 upload byte-identical, a server-speaks-first banner service
 //	                 (e2epeer banner) reading the header sent after the handshake,
 //	                 UDP with v2 (e2epeer serve -udp-proxy echoing what follows it),
-//	                 a --toa service; the same with two workers (replies redirected)
+//	                 a --toa service, HAProxy (accept-proxy) behind a v2 service; the same
+//	                 with two workers (replies redirected)
 //	soak_test.go     make soak (build tag soak): SOAK_DURATION of HTTP, bulk and UDP
 //	                 traffic with periodic reconfiguration, then drain and leak checks
 package e2e

@@ -26,7 +26,59 @@ const (
 	ppBanner = fnVIP + ":83" // --proxy-protocol v2 → e2epeer banner :8083 (rs1)
 	ppUDP    = fnVIP + ":54" // UDP --proxy-protocol v2 → e2epeer serve -udp-proxy :5354 (rs1, rs2)
 	ppTOA    = fnVIP + ":84" // --toa → nginx :8084 (no PROXY protocol there)
+	ppHA     = fnVIP + ":86" // --proxy-protocol v2 → HAProxy :8086 (rs2, bind ... accept-proxy)
 )
+
+// haproxyConf is the configuration of a HAProxy real server on addr:8086
+// reading the PROXY protocol: every request is answered "haproxy CLIENT",
+// the client as the header names it.
+func haproxyConf(addr, dir string) string {
+	return fmt.Sprintf(`global
+	pidfile %s/haproxy.pid
+defaults
+	mode http
+	timeout connect 5s
+	timeout client 10s
+	timeout server 10s
+frontend pp
+	bind %s:8086 accept-proxy
+	http-request return status 200 content-type text/plain lf-string "haproxy %%[src]:%%[src_port]"
+`, dir, addr)
+}
+
+// startHAProxy runs HAProxy in real server i's namespace until the test
+// ends, and waits until it listens.
+func (tp *fnTopo) startHAProxy(t *testing.T, i int, addr string) {
+	t.Helper()
+	conf := filepath.Join(tp.dir, "haproxy.cfg")
+	if err := os.WriteFile(conf, []byte(haproxyConf(addr, tp.dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(tp.dir, "haproxy.out")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := tp.rs[i].Command("haproxy", "-f", conf, "-db")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting haproxy: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("haproxy output:\n%s", b)
+		}
+	})
+	harness.Eventually(t, 10*time.Second, "haproxy listening", func() error {
+		_, err := tp.rs[i].Run("bash", "-c", "exec 3<>/dev/tcp/"+addr+"/8086")
+		return err
+	})
+}
 
 // nginxConf is the configuration of the nginx of real server name (address
 // addr), everything under dir: GET / answers "NAME CLIENT" with the client
@@ -144,6 +196,8 @@ func (tp *fnTopo) curl(t *testing.T, args ...string) string {
 //     handshake and greets the client with the client's own address;
 //   - UDP with v2: every datagram reaches the echo servers with a header
 //     naming the client, and every echo comes back;
+//   - HAProxy (bind ... accept-proxy) behind a v2 service names the client
+//     too, for one request from a known port and for 200 concurrent ones;
 //   - a --toa service: the real servers' Linux (without the TOA module)
 //     takes the option and the lowered MSS, an 8 MB download is intact;
 //   - gw adm -L shows the options, and nothing was dropped for a reason
@@ -169,13 +223,16 @@ func TestProxyProtocolNginxTwoWorkers(t *testing.T) {
 // runProxyProtocol is TestProxyProtocolNginx's set-up and traffic on a
 // gateway started with o.
 func runProxyProtocol(t *testing.T, o fnOpts) *fnTopo {
-	if _, err := exec.LookPath("nginx"); err != nil {
-		t.Fatal("nginx is not installed: run scripts/deps.sh as root")
+	for _, prog := range []string{"nginx", "haproxy"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			t.Fatalf("%s is not installed: run scripts/deps.sh as root", prog)
+		}
 	}
 	tp := startFullNAT(t, o)
 	for i, addr := range []string{fnRS1, fnRS2} {
 		tp.startNginx(t, i, addr)
 	}
+	tp.startHAProxy(t, 1, fnRS2)
 	ready := filepath.Join(tp.dir, "banner.ready")
 	tp.spawn(t, tp.rs[0], "banner", "banner", "-addr", fnRS1+":8083", "-ready", ready)
 	harness.Eventually(t, 10*time.Second, "banner server listening", func() error {
@@ -209,13 +266,15 @@ func runProxyProtocol(t *testing.T, o fnOpts) *fnTopo {
 		{"-a", "-t", ppV2, "-r", fnRS2 + ":8082", "--fullnat"},
 		{"-A", "-t", ppBanner, "--proxy-protocol", "v2"},
 		{"-a", "-t", ppBanner, "-r", fnRS1 + ":8083", "--fullnat"},
+		{"-A", "-t", ppHA, "--proxy-protocol", "v2"},
+		{"-a", "-t", ppHA, "-r", fnRS2 + ":8086", "--fullnat"},
 		{"-A", "-t", ppTOA, "-s", "rr", "--toa"},
 		{"-a", "-t", ppTOA, "-r", fnRS1 + ":8084", "--fullnat"},
 		{"-a", "-t", ppTOA, "-r", fnRS2 + ":8084", "--fullnat"},
 	} {
 		tp.g.MustCmd(append([]string{"adm"}, c...)...)
 	}
-	for _, svc := range []string{ppV1, ppV2, ppBanner, ppTOA} {
+	for _, svc := range []string{ppV1, ppV2, ppBanner, ppTOA, ppHA} {
 		for _, lip := range fnLIPs {
 			tp.g.MustCmd("adm", "--add-laddr", "-z", lip, "-t", svc, "-F", "dpdk1")
 		}
@@ -282,6 +341,18 @@ func runProxyProtocol(t *testing.T, o fnOpts) *fnTopo {
 			}
 		})
 	}
+
+	t.Run("haproxy_v2", func(t *testing.T) {
+		body := tp.curl(t, "--local-port", "45200", "http://"+ppHA+"/")
+		if want := "haproxy " + fnClient + ":45200"; strings.TrimSpace(body) != want {
+			t.Errorf("HAProxy answered %q, want %q", body, want)
+		}
+		var rep getReport
+		tp.peerRun(t, tp.client, 120*time.Second, &rep, "get", "-url", "http://"+ppHA+"/", "-n", "200", "-c", "50")
+		if rep.OK != 200 || rep.Failed != 0 || rep.Peers[fnClient] != 200 {
+			t.Errorf("%d of 200 requests succeeded, %d failed (%v), clients named %v", rep.OK, rep.Failed, rep.Errors, rep.Peers)
+		}
+	})
 
 	const size = 8 << 20
 	data := make([]byte, size)
@@ -387,10 +458,10 @@ func runProxyProtocol(t *testing.T, o fnOpts) *fnTopo {
 		for _, c := range cores {
 			hdrs += c.ProxyHeaders
 		}
-		// At least one per connection (2 + 400 requests, 2 transfers, 1
-		// banner) and one per datagram (100).
-		if hdrs < 505 {
-			t.Errorf("gw stats counts %d PROXY headers, want at least 505", hdrs)
+		// At least one per connection (2 + 400 requests to nginx, 201 to
+		// HAProxy, 2 transfers, 1 banner) and one per datagram (100).
+		if hdrs < 706 {
+			t.Errorf("gw stats counts %d PROXY headers, want at least 706", hdrs)
 		}
 		checkNoBadDrops(t, tp.cores(t))
 	})
