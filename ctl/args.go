@@ -62,6 +62,8 @@ const (
 	colIfname
 	colJSON
 	colLocal
+	colProxyProtocol
+	colTOA
 	numColumns
 )
 
@@ -94,6 +96,8 @@ var colNames = [numColumns]struct{ name, flag string }{
 	colIfname:         {"ifname", "-F"},
 	colJSON:           {"json", "--json"},
 	colLocal:          {"local", "--local"},
+	colProxyProtocol:  {"proxy-protocol", "--proxy-protocol"},
+	colTOA:            {"toa", "--toa"},
 }
 
 func colString(c column) string { return colNames[c].flag + " (" + colNames[c].name + ")" }
@@ -111,24 +115,25 @@ type commandSpec struct {
 // index: 0 -n, 1 -c, 2 -t/-u, 3 -s, 4 -p, 5 -M, 6 -r, 7 -g/-m/-i/--fullnat,
 // 8 -w, 9 -x, 10 -y, 11 --timeout, 12 --daemon, 13 --stats, 14 --rate,
 // 15 --thresholds, 16 --persistent-conn, 17 --nosort, 18 --exact, 19 -b,
-// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json, 25 --local.
+// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json, 25 --local,
+// 26 --proxy-protocol, 27 --toa.
 var commandSpecs = [...]commandSpec{
-	//                      01234567890123456789012345
-	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx"},
-	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx"},
-	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpList, "-L", " 11xxxxxxxx11      x xxx  "},
-	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxx"},
-	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxx"},
-	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxx"},
-	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xx"},
-	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xx"},
-	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx x"},
+	//                      0123456789012345678901234567
+	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx  "},
+	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx  "},
+	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpList, "-L", " 11xxxxxxxx11      x xxx  xx"},
+	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxxxx"},
+	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxxxx"},
+	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxxxx"},
+	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xxxx"},
+	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xxxx"},
+	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx xxx"},
 }
 
 func specOf(op Op) *commandSpec {
@@ -178,6 +183,8 @@ const (
 	oIfname
 	oJSON
 	oLocal
+	oProxyProto
+	oTOA
 	oUnsupported // recognised ipvsadm option fngw refuses (msg in optDef)
 )
 
@@ -244,6 +251,8 @@ var options = [...]optDef{
 	{"ifname", 'F', reqArg, oIfname, "", ""},
 	{"json", 0, noArg, oJSON, "", ""},
 	{"local", 0, noArg, oLocal, "", ""},
+	{"proxy-protocol", 0, reqArg, oProxyProto, "", ""},
+	{"toa", 0, noArg, oTOA, "", ""},
 	{"ipv6", '6', noArg, oUnsupported, "", "-6 only applies to firewall-mark services, which are not supported yet"},
 	{"ops", 'o', noArg, oUnsupported, "", "one-packet scheduling (-o) is not supported"},
 	{"pe", 0, reqArg, oUnsupported, "", "persistence engines (--pe) are not supported"},
@@ -314,6 +323,8 @@ func argHint(id optID) string {
 		return "a local IP address"
 	case oIfname:
 		return "a DPDK port name such as dpdk0"
+	case oProxyProto:
+		return "v1 or v2"
 	}
 	return "a value"
 }
@@ -593,6 +604,16 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 	case oLocal:
 		err = p.set(colLocal, d)
 		p.list.Local = true
+	case oProxyProto:
+		if err = p.set(colProxyProtocol, d); err != nil {
+			return err
+		}
+		if p.svc.ProxyProtocol, err = ParseProxyVersion(val); err != nil {
+			return fmt.Errorf("%s: %w", d.name(), err)
+		}
+	case oTOA:
+		err = p.set(colTOA, d)
+		p.svc.TOA = true
 	case oSchedFlags:
 		if err = p.set(colSchedFlags, d); err != nil {
 			return err

@@ -270,6 +270,12 @@ func (c Command) Args() []string {
 		if len(s.Flags) > 0 {
 			a = append(a, "-b", strings.Join(s.Flags, ","))
 		}
+		if s.ProxyProtocol != ProxyNone {
+			a = append(a, "--proxy-protocol", s.ProxyProtocol.String())
+		}
+		if s.TOA {
+			a = append(a, "--toa")
+		}
 	case OpDelService:
 		a = append([]string{"-D"}, svcArgs(c.Service)...)
 	case OpClear:

@@ -229,6 +229,7 @@ func writeService(b *strings.Builder, ss ServiceStatus, o ListOptions) {
 				fmt.Fprintf(b, " mask %s", s.MaskString())
 			}
 		}
+		writeClientAddr(b, s)
 	}
 	b.WriteByte('\n')
 	for _, ds := range ss.Dests {
@@ -259,6 +260,18 @@ func writeService(b *strings.Builder, ss ServiceStatus, o ListOptions) {
 		default:
 			fmt.Fprintf(b, "  -> %-28s %-7s %-6d %-10d %-10d\n", dname, d.Fwd.IPVSName(), d.Weight, st.ActiveConns, st.InactConns)
 		}
+	}
+}
+
+// writeClientAddr appends a service's client-address option, fngw's
+// addition after ipvsadm's flags (nothing for a service without one, whose
+// line stays ipvsadm's).
+func writeClientAddr(b *strings.Builder, s Service) {
+	if s.ProxyProtocol != ProxyNone {
+		b.WriteString(" proxy-protocol " + s.ProxyProtocol.String())
+	}
+	if s.TOA {
+		b.WriteString(" toa")
 	}
 }
 

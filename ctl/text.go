@@ -161,6 +161,7 @@ func (s Service) String() string {
 			b.WriteString(" mask " + s.MaskString())
 		}
 	}
+	writeClientAddr(&b, s)
 	return b.String()
 }
 
@@ -175,7 +176,7 @@ func (s Service) sched() string {
 func ParseService(str string) (Service, error) {
 	f := strings.Fields(str)
 	if len(f) < 3 {
-		return Service{}, invalidf("service %q: want PROTO ADDR:PORT SCHED [(FLAGS)] [persistent N [mask M]]", str)
+		return Service{}, invalidf("service %q: want PROTO ADDR:PORT SCHED [(FLAGS)] [persistent N [mask M]] [proxy-protocol v1|v2] [toa]", str)
 	}
 	var s Service
 	var err error
@@ -193,6 +194,11 @@ func ParseService(str string) (Service, error) {
 		f = f[1:]
 	}
 	for len(f) > 0 {
+		if f[0] == "toa" {
+			s.TOA = true
+			f = f[1:]
+			continue
+		}
 		if len(f) < 2 {
 			return Service{}, invalidf("service %q: %q needs a value", str, f[0])
 		}
@@ -206,8 +212,12 @@ func ParseService(str string) (Service, error) {
 			if s.Netmask, err = ParseMask(s.VIP, f[1]); err != nil {
 				return Service{}, fmt.Errorf("service %q: %w", str, err)
 			}
+		case "proxy-protocol":
+			if s.ProxyProtocol, err = ParseProxyVersion(f[1]); err != nil {
+				return Service{}, fmt.Errorf("service %q: %w", str, err)
+			}
 		default:
-			return Service{}, invalidf("service %q: unexpected %q; want persistent N or mask M", str, f[0])
+			return Service{}, invalidf("service %q: unexpected %q; want persistent N, mask M, proxy-protocol V or toa", str, f[0])
 		}
 		f = f[2:]
 	}

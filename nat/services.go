@@ -60,6 +60,9 @@ type ServiceConf struct {
 	// sessions (evict.go), else it is dropped as quota_exceeded. Zero: no
 	// quota, the service shares its cores' tables with the others.
 	SessionQuota int
+	// ClientAddr is how the service tells its FULLNAT real servers the
+	// client's address (clientaddr.go); all its destinations are FULLNAT.
+	ClientAddr ClientAddr
 }
 
 // Policy is the datapath's behaviour on the points where LVS has a switch,
@@ -130,6 +133,7 @@ type service struct {
 	laddrs []LocalAddr
 	nat    bool  // some destination is NAT: new flows are created on NATOwner's core
 	quota  int64 // ServiceConf.SessionQuota; 0 none
+	caddr  ClientAddr
 }
 
 // dest is a destination as the datapath reads it.
@@ -189,13 +193,17 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 			return nil, fmt.Errorf("%s: scheduler has %d destinations, configuration %d", name, c.Sched.Len(), len(c.Dests))
 		case c.SessionQuota < 0:
 			return nil, fmt.Errorf("%s: session quota %d must not be negative (0: no quota)", name, c.SessionQuota)
+		case c.ClientAddr >= numClientAddrs:
+			return nil, fmt.Errorf("%s: invalid client-address option %d", name, c.ClientAddr)
+		case c.ClientAddr != ClientAddrNone && c.Proto == header.IPProtoUDP && c.ClientAddr != ProxyV2:
+			return nil, fmt.Errorf("%s: %s is for TCP services; UDP takes proxy-v2", name, c.ClientAddr)
 		}
 		if j, dup := s.byID[c.ID]; dup {
 			return nil, fmt.Errorf("%s: ID %d already used by service %d", name, c.ID, j)
 		}
 		s.byID[c.ID] = int32(i)
 		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...),
-			quota: int64(c.SessionQuota)}
+			quota: int64(c.SessionQuota), caddr: c.ClientAddr}
 		for j, d := range c.Dests {
 			dn := fmt.Sprintf("%s: destination %s", name, netip.AddrPortFrom(d.Addr, d.Port))
 			sd := c.Sched.Dest(j)
@@ -209,6 +217,8 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 					dn, sd.ID, netip.AddrPortFrom(sd.Addr, sd.Port), j)
 			case d.Mode >= numModes:
 				return nil, fmt.Errorf("%s: invalid forwarding mode %d", dn, d.Mode)
+			case c.ClientAddr != ClientAddrNone && d.Mode != ModeFullNAT:
+				return nil, fmt.Errorf("%s: %s needs FULLNAT destinations, not %s", dn, c.ClientAddr, d.Mode)
 			case (d.Mode == ModeDR || d.Mode == ModeTUN) && d.Port != c.Port:
 				// ipvsadm forces dport = vport for -g and -i.
 				return nil, fmt.Errorf("%s: %s forwarding sends the packet with its destination port unchanged, so the port must be the service's %d",

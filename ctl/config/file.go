@@ -140,6 +140,9 @@ type rawService struct {
 	Persistent int      `toml:"persistent"`
 	Netmask    string   `toml:"netmask"`
 	Laddrs     []string `toml:"laddrs"`
+	// The client's address toward FULLNAT real servers.
+	ProxyProtocol string `toml:"proxy_protocol"`
+	TOA           bool   `toml:"toa"`
 	// Health checks (keepalived's virtual_server options).
 	Quorum      *int      `toml:"quorum"`
 	SorryServer string    `toml:"sorry_server"`
@@ -481,7 +484,7 @@ func (v *validator) knownHint(k toml.Key) string {
 		"ctl":     {"socket", "metrics"},
 		"session": {"capacity_per_core", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "tcp_syn_recv_timeout"},
 		"pool":    {"mbufs", "cache_size"},
-		"service": {"proto", "vip", "sched", "flags", "persistent", "netmask", "laddrs", "quorum", "sorry_server", "alpha",
+		"service": {"proto", "vip", "sched", "flags", "persistent", "netmask", "laddrs", "proxy_protocol", "toa", "quorum", "sorry_server", "alpha",
 			"notify_up", "notify_down", "[service.check]", "[[service.dest]]"},
 		"service.dest":       {"addr", "fwd", "weight", "u_threshold", "l_threshold", "[service.dest.check]"},
 		"service.check":      checkKeys,
