@@ -62,6 +62,8 @@ const (
 	colIfname
 	colJSON
 	colLocal
+	colProxyProtocol
+	colTOA
 	colOps
 	numColumns
 )
@@ -95,6 +97,8 @@ var colNames = [numColumns]struct{ name, flag string }{
 	colIfname:         {"ifname", "-F"},
 	colJSON:           {"json", "--json"},
 	colLocal:          {"local", "--local"},
+	colProxyProtocol:  {"proxy-protocol", "--proxy-protocol"},
+	colTOA:            {"toa", "--toa"},
 	colOps:            {"ops", "-o"},
 }
 
@@ -113,24 +117,25 @@ type commandSpec struct {
 // index: 0 -n, 1 -c, 2 -t/-u, 3 -s, 4 -p, 5 -M, 6 -r, 7 -g/-m/-i/--fullnat,
 // 8 -w, 9 -x, 10 -y, 11 --timeout, 12 --daemon, 13 --stats, 14 --rate,
 // 15 --thresholds, 16 --persistent-conn, 17 --nosort, 18 --exact, 19 -b,
-// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json, 25 --local, 26 -o.
+// 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json, 25 --local,
+// 26 --proxy-protocol, 27 --toa, 28 -o.
 var commandSpecs = [...]commandSpec{
-	//                      012345678901234567890123456
-	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx "},
-	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx "},
-	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpList, "-L", " 11xxxxxxxx11      x xxx  x"},
-	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxxx"},
-	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxxx"},
-	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxxx"},
-	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xxx"},
-	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xxx"},
-	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx xx"},
+	//                      01234567890123456789012345678
+	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx   "},
+	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx   "},
+	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpList, "-L", " 11xxxxxxxx11      x xxx  xxx"},
+	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxxxxx"},
+	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxxxxx"},
+	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxxxxx"},
+	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xxxxx"},
+	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xxxxx"},
+	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx xxxx"},
 }
 
 func specOf(op Op) *commandSpec {
@@ -180,6 +185,8 @@ const (
 	oIfname
 	oJSON
 	oLocal
+	oProxyProto
+	oTOA
 	oOps
 	oUnsupported // recognised ipvsadm option fngw refuses (msg in optDef)
 )
@@ -247,6 +254,8 @@ var options = [...]optDef{
 	{"ifname", 'F', reqArg, oIfname, "", ""},
 	{"json", 0, noArg, oJSON, "", ""},
 	{"local", 0, noArg, oLocal, "", ""},
+	{"proxy-protocol", 0, reqArg, oProxyProto, "", ""},
+	{"toa", 0, noArg, oTOA, "", ""},
 	{"ipv6", '6', noArg, oUnsupported, "", "-6: IPv6 firewall-mark services are not supported yet (the datapath serves IPv4)"},
 	{"ops", 'o', noArg, oOps, "", ""},
 	{"pe", 0, reqArg, oUnsupported, "", "persistence engines (--pe) are not supported"},
@@ -317,6 +326,8 @@ func argHint(id optID) string {
 		return "a local IP address"
 	case oIfname:
 		return "a DPDK port name such as dpdk0"
+	case oProxyProto:
+		return "v1 or v2"
 	}
 	return "a value"
 }
@@ -611,6 +622,16 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 	case oLocal:
 		err = p.set(colLocal, d)
 		p.list.Local = true
+	case oProxyProto:
+		if err = p.set(colProxyProtocol, d); err != nil {
+			return err
+		}
+		if p.svc.ProxyProtocol, err = ParseProxyVersion(val); err != nil {
+			return fmt.Errorf("%s: %w", d.name(), err)
+		}
+	case oTOA:
+		err = p.set(colTOA, d)
+		p.svc.TOA = true
 	case oSchedFlags:
 		if err = p.set(colSchedFlags, d); err != nil {
 			return err

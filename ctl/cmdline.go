@@ -11,9 +11,11 @@ import (
 const (
 	OpLinkShow Op = "link-show" // gw link show [-s] [--json] [PORT]
 	OpStats    Op = "stats"     // gw stats [--json]
-	OpMem      Op = "mem"       // gw mem [--json]
-	OpReload   Op = "reload"    // gw reload
-	OpHealth   Op = "health"    // gw health: the facts (GatewayHealth); the client judges them
+	// gw stats --reset-gaps: every worker's poll gaps start again.
+	OpResetGaps Op = "reset-gaps"
+	OpMem       Op = "mem"    // gw mem [--json]
+	OpReload    Op = "reload" // gw reload
+	OpHealth    Op = "health" // gw health: the facts (GatewayHealth); the client judges them
 	// gw sysctl [NAME], gw sysctl [-w] NAME=VALUE: LVS's switches and
 	// expirations (Sysctl).
 	OpSysctlShow Op = "sysctl-show"
@@ -31,6 +33,7 @@ const Commands = "run, adm, ip, link, stats, mem, top, health, sysctl, mark, che
 //	ip addr|route|neigh VERB ...     the stack (ParseStackArgs)
 //	link show [-s] [--json] [PORT]   ports
 //	stats [--json]                   per-core counters
+//	stats --reset-gaps               restart the workers' poll-gap histograms
 //	mem [--json]                     mbufs and the Go heap
 //	reload [--dry-run]               apply the changes made to the configuration file
 //	check show [--json]              every destination's health check and health
@@ -59,10 +62,17 @@ func ParseCommandLineWith(args []string, names Resolver) (Command, error) {
 	case "link":
 		return parseLink(rest)
 	case "stats", "mem":
+		if args[0] == "stats" && len(rest) == 1 && rest[0] == "--reset-gaps" {
+			return Command{Op: OpResetGaps}, nil
+		}
 		cmd := Command{Op: Op(args[0])}
 		for _, a := range rest {
 			if a != "--json" {
-				return Command{}, usagef("%s: unknown argument %q; accepted: --json", args[0], a)
+				accepted := "--json"
+				if args[0] == "stats" {
+					accepted = "--json, or --reset-gaps alone"
+				}
+				return Command{}, usagef("%s: unknown argument %q; accepted: %s", args[0], a, accepted)
 			}
 			cmd.List = &ListOptions{JSON: true}
 		}
@@ -122,6 +132,9 @@ func parseLink(args []string) (Command, error) {
 // gwArgs renders the gateway's own commands back to arguments.
 func (c Command) gwArgs() []string {
 	a := []string{string(c.Op)}
+	if c.Op == OpResetGaps {
+		return []string{"stats", "--reset-gaps"}
+	}
 	if c.Op == OpCheckShow {
 		a = []string{"check", "show"}
 	}

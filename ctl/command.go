@@ -291,7 +291,13 @@ func (c Command) Args() []string {
 			a = append(a, "-b", strings.Join(s.Flags, ","))
 		}
 		if s.OnePacket {
-			a = append(a, "-o")
+			a = append(a, "-o") // ipvsadm's, before fngw's own options
+		}
+		if s.ProxyProtocol != ProxyNone {
+			a = append(a, "--proxy-protocol", s.ProxyProtocol.String())
+		}
+		if s.TOA {
+			a = append(a, "--toa")
 		}
 	case OpDelService:
 		a = append([]string{"-D"}, svcArgs(c.Service)...)
@@ -392,7 +398,7 @@ func (c Command) Args() []string {
 		if c.Mark != nil {
 			a = append(a, strings.Fields(c.Mark.String())...)
 		}
-	case OpLinkShow, OpStats, OpMem, OpReload:
+	case OpLinkShow, OpStats, OpResetGaps, OpMem, OpReload:
 		a = c.gwArgs()
 	default:
 		a = []string{string(c.Op)}

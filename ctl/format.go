@@ -234,6 +234,7 @@ func writeService(b *strings.Builder, ss ServiceStatus, o ListOptions) {
 		if s.OnePacket {
 			b.WriteString(" ops")
 		}
+		writeClientAddr(b, s)
 	}
 	b.WriteByte('\n')
 	for _, ds := range ss.Dests {
@@ -264,6 +265,18 @@ func writeService(b *strings.Builder, ss ServiceStatus, o ListOptions) {
 		default:
 			fmt.Fprintf(b, "  -> %-28s %-7s %-6d %-10d %-10d\n", dname, d.Fwd.IPVSName(), d.Weight, st.ActiveConns, st.InactConns)
 		}
+	}
+}
+
+// writeClientAddr appends a service's client-address option, fngw's
+// addition after ipvsadm's flags (nothing for a service without one, whose
+// line stays ipvsadm's).
+func writeClientAddr(b *strings.Builder, s Service) {
+	if s.ProxyProtocol != ProxyNone {
+		b.WriteString(" proxy-protocol " + s.ProxyProtocol.String())
+	}
+	if s.TOA {
+		b.WriteString(" toa")
 	}
 }
 

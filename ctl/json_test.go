@@ -60,7 +60,8 @@ func jsonOutputs(t *testing.T) map[string]string {
 			Kernel:       &LinkKernel{Iface: "fngw0", Backend: "net_tap", KernelCounters: &KernelCounters{ToPackets: 3, FromPackets: 2}}}}, true)
 	})
 	write("stats", func(b *bytes.Buffer) error {
-		return WriteCores(b, []CoreStatus{{Core: 1, Rx: 10, Tx: 9, Drops: map[string]uint64{"no_service": 1}, Sessions: 2, Created: 3, Utilisation: 0.25}}, true)
+		return WriteCores(b, []CoreStatus{{Core: 1, Rx: 10, Tx: 9, Drops: map[string]uint64{"no_service": 1}, Sessions: 2, Created: 3, Utilisation: 0.25,
+			Gaps: NewGapStatus([]GapBucket{{LeNs: 2048, Count: 9990}, {LeNs: 4096, Count: 9}, {LeNs: 65536, Count: 1}}, 40000)}}, true)
 	})
 	write("mem", func(b *bytes.Buffer) error {
 		return WriteMem(b, MemStatus{Mbufs: 4096, MbufsInUse: 100, MbufsAvail: 3996, InRings: map[string]int{"redirect": 0}, Elsewhere: 100, HeapBytes: 1 << 20, Goroutines: 12}, true)

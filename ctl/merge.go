@@ -205,7 +205,18 @@ func (m *merger) service(b, f *VirtualService) {
 		if cur.Service.String() == f.Service.String() {
 			text = "service " + f.Service.String() + ": " + healthDelta(cur.Service.Health, f.Service.Health)
 		}
-		m.do('~', text, func() error { return m.next.setService(f.Service) })
+		edit := func() { m.do('~', text, func() error { return m.next.setService(f.Service) }) }
+		if o := f.Service.clientAddrOption(); o != "" && o != cur.Service.clientAddrOption() {
+			// A client-address option needs FULLNAT servers: the file's
+			// servers (made FULLNAT with it) go first, then the service.
+			defer func() {
+				if m.err == nil {
+					edit()
+				}
+			}()
+		} else {
+			edit()
+		}
 	}
 	if m.err != nil {
 		return

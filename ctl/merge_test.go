@@ -164,6 +164,25 @@ func TestOverlay(t *testing.T) {
 	}
 }
 
+// TestMergeClientAddrWithFullNAT: a reload that gives a service a
+// client-address option and makes its servers FULLNAT in the same file
+// applies both (the servers first: the option needs them FULLNAT), and
+// one that takes the option away and makes them NAT too (the service
+// first).
+func TestMergeClientAddrWithFullNAT(t *testing.T) {
+	masq := config(t, svc80, rs11, rs12)
+	fnat := config(t, svc80+" --proxy-protocol v2", "-a -t 198.18.1.100:80 -r 198.18.2.11:80 --fullnat -w 1",
+		"-a -t 198.18.1.100:80 -r 198.18.2.12:80 --fullnat -w 1")
+	got, changes, err := Merge(masq, fnat, masq)
+	if err != nil || len(changes) != 3 || !got.Equal(fnat) {
+		t.Fatalf("masq → fullnat with the option: %v, changes %v", err, changes)
+	}
+	got, changes, err = Merge(fnat, masq, fnat)
+	if err != nil || len(changes) != 3 || !got.Equal(masq) {
+		t.Fatalf("fullnat with the option → masq: %v, changes %v", err, changes)
+	}
+}
+
 // TestMergeSysctlSeconds: an expiration the file changed is applied; one
 // changed at runtime only is left alone.
 func TestMergeSysctlSeconds(t *testing.T) {

@@ -305,6 +305,75 @@ type Service struct {
 	// Health is how its destinations are checked, and what happens when
 	// they fail (Config.EditService keeps it: ipvsadm -E cannot say it).
 	Health Health `json:"health,omitzero"`
+	// ProxyProtocol, when set, makes the gateway tell each real server the
+	// client's address in a PROXY protocol header (--proxy-protocol);
+	// TOA, in a TCP option (--toa). Both need FULLNAT destinations, and
+	// at most one of them is set.
+	ProxyProtocol ProxyVersion `json:"proxy_protocol,omitempty"`
+	TOA           bool         `json:"toa,omitempty"`
+}
+
+// ProxyVersion is the version of the PROXY protocol (HAProxy's
+// specification) a service sends its real servers; 0 is none.
+type ProxyVersion uint8
+
+// PROXY protocol versions.
+const (
+	ProxyNone ProxyVersion = iota
+	ProxyV1                // the text line, TCP only
+	ProxyV2                // the binary header, TCP and UDP
+)
+
+// String returns "v1", "v2", or "" for none.
+func (v ProxyVersion) String() string {
+	switch v {
+	case ProxyNone:
+		return ""
+	case ProxyV1:
+		return "v1"
+	case ProxyV2:
+		return "v2"
+	}
+	return "proxy-" + strconv.Itoa(int(v))
+}
+
+// ParseProxyVersion parses "v1" or "v2" (also "1" and "2").
+func ParseProxyVersion(s string) (ProxyVersion, error) {
+	switch strings.ToLower(s) {
+	case "v1", "1":
+		return ProxyV1, nil
+	case "v2", "2":
+		return ProxyV2, nil
+	}
+	return 0, invalidf("unknown PROXY protocol version %q; use v1 or v2", s)
+}
+
+func (v ProxyVersion) MarshalText() ([]byte, error) {
+	if v > ProxyV2 {
+		return nil, invalidf("PROXY protocol version %d", v)
+	}
+	return []byte(v.String()), nil
+}
+func (v *ProxyVersion) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*v = ProxyNone
+		return nil
+	}
+	p, err := ParseProxyVersion(string(b))
+	*v = p
+	return err
+}
+
+// clientAddrOption names the option that carries the client's address to
+// the real servers, for messages ("" when none is set).
+func (s Service) clientAddrOption() string {
+	switch {
+	case s.ProxyProtocol != ProxyNone:
+		return "the PROXY protocol (--proxy-protocol " + s.ProxyProtocol.String() + ")"
+	case s.TOA:
+		return "TOA (--toa)"
+	}
+	return ""
 }
 
 // Key returns the identity of s.
@@ -315,7 +384,8 @@ func (s Service) Key() ServiceKey {
 // Equal reports whether s and o are identical (Flags compared as lists).
 func (s Service) Equal(o Service) bool {
 	return s.Key() == o.Key() && s.Sched == o.Sched && slices.Equal(s.Flags, o.Flags) &&
-		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask && s.OnePacket == o.OnePacket && s.Health == o.Health
+		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask && s.OnePacket == o.OnePacket && s.Health == o.Health &&
+		s.ProxyProtocol == o.ProxyProtocol && s.TOA == o.TOA
 }
 
 // family returns an address of the service's family: its VIP, or for a
@@ -406,6 +476,9 @@ func (s Service) normalize() (Service, error) {
 		return s, fmt.Errorf("service %s: %w", s.Key(), err)
 	}
 	s.Flags = fl
+	if err := s.checkClientAddr(); err != nil {
+		return s, err
+	}
 	if err := s.Health.problem(s); err != nil {
 		return s, err
 	}
@@ -439,6 +512,24 @@ func (s Service) normalize() (Service, error) {
 		}
 	}
 	return s, nil
+}
+
+// checkClientAddr refuses the combinations of ProxyProtocol and TOA the
+// datapath cannot carry.
+func (s Service) checkClientAddr() error {
+	switch {
+	case s.ProxyProtocol > ProxyV2:
+		return invalidf("service %s: PROXY protocol version %d; use v1 or v2", s.Key(), s.ProxyProtocol)
+	case s.ProxyProtocol != ProxyNone && s.TOA:
+		return invalidf("service %s: --proxy-protocol and --toa both carry the client's address; choose one", s.Key())
+	case s.ProxyProtocol == ProxyV1 && s.Proto == UDP:
+		return invalidf("service %s: PROXY protocol v1 is a text line for TCP streams; UDP services take v2", s.Key())
+	case s.TOA && s.Proto == UDP:
+		return invalidf("service %s: TOA is a TCP option; a UDP service can use --proxy-protocol v2", s.Key())
+	case (s.ProxyProtocol != ProxyNone || s.TOA) && !s.VIP.Is4():
+		return invalidf("service %s: %s is supported for IPv4 services only", s.Key(), s.clientAddrOption())
+	}
+	return nil
 }
 
 // Dest is the public model of a destination (real server) of a service.
@@ -495,6 +586,10 @@ func (d Dest) check(svc Service) error {
 	if (d.Fwd == FwdRoute || d.Fwd == FwdTunnel) && d.Port != svc.Port {
 		// ipvsadm forces dport = vport for -g and -i: the packet is not rewritten.
 		return invalidf("real server %s: %s forwarding keeps the service port %d, so the port cannot differ; omit it or use masq (-m) or fullnat (--fullnat)", name, d.Fwd, svc.Port)
+	}
+	if o := svc.clientAddrOption(); o != "" && d.Fwd != FwdFullNAT {
+		return invalidf("real server %s: %s needs fullnat (--fullnat) real servers, not %s: with %s forwarding the real server sees the client's address itself",
+			name, o, d.Fwd, d.Fwd)
 	}
 	if d.Weight < 0 || d.Weight > MaxWeight {
 		return invalidf("real server %s: weight %d out of range 0-%d", name, d.Weight, MaxWeight)

@@ -107,7 +107,15 @@ type CoreStatus struct {
 	Reclaimed   uint64            `json:"laddr_ports_reclaimed"` // unreplied FULLNAT sessions ended for their port
 	ICMPXlated  uint64            `json:"icmp_translated"`
 	ICMPSent    uint64            `json:"icmp_sent"` // errors originated: time exceeded, fragmentation needed
-	Utilisation float64           `json:"utilisation"`
+	// The client-address options: PROXY protocol headers inserted, first
+	// segments cut to fit one, TOA options added, segments without room
+	// for one.
+	ProxyHeaders uint64    `json:"proxy_headers"`
+	ProxyTrimmed uint64    `json:"proxy_trimmed"`
+	TOAAdded     uint64    `json:"toa_added"`
+	TOANoRoom    uint64    `json:"toa_no_room"`
+	Utilisation  float64   `json:"utilisation"`
+	Gaps         GapStatus `json:"poll_gaps"` // since the last gw stats --reset-gaps
 }
 
 // WriteCores prints per-core counters and drops by reason as `gw stats`
@@ -120,6 +128,10 @@ func WriteCores(w io.Writer, cores []CoreStatus, asJSON bool) error {
 	for _, c := range cores {
 		fmt.Fprintf(&b, "core %d: rx %d tx %d sessions %d created %d expired %d redirect out %d in %d to-control %d utilisation %.1f%%\n",
 			c.Core, c.Rx, c.Tx, c.Sessions, c.Created, c.Expired, c.RedirectOut, c.RedirectIn, c.ToControl, 100*c.Utilisation)
+		fmt.Fprintf(&b, "    %s\n", c.Gaps)
+		if c.ProxyHeaders+c.ProxyTrimmed+c.TOAAdded+c.TOANoRoom > 0 {
+			fmt.Fprintf(&b, "    proxy headers %d trimmed %d, toa added %d no room %d\n", c.ProxyHeaders, c.ProxyTrimmed, c.TOAAdded, c.TOANoRoom)
+		}
 		reasons := make([]string, 0, len(c.Drops))
 		for r := range c.Drops {
 			reasons = append(reasons, r)

@@ -171,6 +171,7 @@ func (s Service) String() string {
 	if s.OnePacket {
 		b.WriteString(" ops")
 	}
+	writeClientAddr(&b, s)
 	return b.String()
 }
 
@@ -185,7 +186,7 @@ func (s Service) sched() string {
 func ParseService(str string) (Service, error) {
 	f := strings.Fields(str)
 	if len(f) < 3 {
-		return Service{}, invalidf("service %q: want PROTO ADDR:PORT|fwmark MARK SCHED [(FLAGS)] [persistent N [mask M]] [ops]", str)
+		return Service{}, invalidf("service %q: want PROTO ADDR:PORT|fwmark MARK SCHED [(FLAGS)] [persistent N [mask M]] [ops] [proxy-protocol v1|v2] [toa]", str)
 	}
 	var s Service
 	var err error
@@ -217,6 +218,11 @@ func ParseService(str string) (Service, error) {
 			f = f[1:]
 			continue
 		}
+		if f[0] == "toa" {
+			s.TOA = true
+			f = f[1:]
+			continue
+		}
 		if len(f) < 2 {
 			return Service{}, invalidf("service %q: %q needs a value", str, f[0])
 		}
@@ -230,8 +236,12 @@ func ParseService(str string) (Service, error) {
 			if s.Netmask, err = ParseMask(s.VIP, f[1]); err != nil {
 				return Service{}, fmt.Errorf("service %q: %w", str, err)
 			}
+		case "proxy-protocol":
+			if s.ProxyProtocol, err = ParseProxyVersion(f[1]); err != nil {
+				return Service{}, fmt.Errorf("service %q: %w", str, err)
+			}
 		default:
-			return Service{}, invalidf("service %q: unexpected %q; want persistent N, mask M or ops", str, f[0])
+			return Service{}, invalidf("service %q: unexpected %q; want persistent N, mask M, ops, proxy-protocol V or toa", str, f[0])
 		}
 		f = f[2:]
 	}

@@ -90,6 +90,10 @@ func Usage(prog string) string {
 		"  --sort                              does nothing, for backwards compatibility\n"+
 		"  --numeric      -n                   numeric output of addresses and ports\n"+
 		"  --sched-flags  -b flags             scheduler flags (comma-separated)\n"+
+		"  --proxy-protocol v1|v2              send the client's address to FULLNAT real servers\n"+
+		"                                      in a PROXY protocol header (UDP: v2 only)\n"+
+		"  --toa                               send the client's address to FULLNAT real servers\n"+
+		"                                      in the TOA TCP option\n"+
 		"  --json                              output as JSON\n",
 		strings.Join(Schedulers[:], "|"), DefaultSched)
 	return b.String()

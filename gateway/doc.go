@@ -18,4 +18,6 @@
 //	host.go     what the control plane asks of DPDK: ports (link show, port
 //	            counters) and the mbuf pool's use
 //	metrics.go  the Prometheus endpoint over the control plane's collector
+//	stress.go   FNGW_STRESS_FORCE_GC, the perf lab's switch that forces
+//	            collections (its stress-1k scenario only)
 package gateway

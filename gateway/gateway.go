@@ -67,6 +67,10 @@ func Run(f *config.File, log *slog.Logger) error {
 
 func (g *Gateway) run() error {
 	f := g.file
+	gcEvery, err := stressGCInterval()
+	if err != nil {
+		return err
+	}
 	args := append(f.EALArgs("gw"), kernelEALArgs(f)...)
 	g.log.Info("starting EAL", "args", strings.Join(args[1:], " "))
 	if err := dpdk.Init(args); err != nil {
@@ -125,6 +129,12 @@ func (g *Gateway) run() error {
 		wg.Wait()
 		g.log.Info("workers stopped")
 	}()
+	if gcEvery > 0 {
+		g.log.Warn("forcing a garbage collection at every interval: a perf-lab switch, not for production", "env", StressGCEnv, "interval", gcEvery)
+		stop := make(chan struct{})
+		go forceGC(gcEvery, stop)
+		defer close(stop)
+	}
 	g.plane.Start() // runs once the control loop starts below
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

@@ -62,6 +62,11 @@ type counters struct {
 	drops                [NumReasons]counter
 	pollsBusy, pollsIdle counter
 	busyNs, totalNs      counter
+	// The poll-gap histogram (gap.go): gaps counts every gap since the
+	// start, gapBase what it counted at the last reset, gapMax the longest
+	// gap since then.
+	gaps, gapBase [NumGapBuckets]counter
+	gapMax        counter
 }
 
 // Stats is a copy of one core's counters, read by the control plane.
@@ -78,6 +83,12 @@ type Stats struct {
 	PollsIdle   uint64             `json:"polls_idle"`
 	BusyNs      uint64             `json:"busy_ns"`
 	TotalNs     uint64             `json:"total_ns"`
+	// Gaps counts the gaps between the starts of consecutive turns of the
+	// loop by bucket (GapBound) since the worker started, GapsSince since
+	// the last ResetGaps; GapMax is the longest since then, in ns.
+	Gaps      [NumGapBuckets]uint64 `json:"-"`
+	GapsSince [NumGapBuckets]uint64 `json:"-"`
+	GapMax    uint64                `json:"-"`
 }
 
 func (c *counters) snapshot(core int) Stats {
@@ -88,6 +99,16 @@ func (c *counters) snapshot(core int) Stats {
 		BusyNs: c.busyNs.get(), TotalNs: c.totalNs.get()}
 	for i := range c.drops {
 		s.Drops[i] = c.drops[i].get()
+	}
+	// The bases before the buckets: a reset between the two reads can
+	// only add the gaps before it, never make a count negative.
+	for i := range c.gapBase {
+		s.GapsSince[i] = c.gapBase[i].get()
+	}
+	s.GapMax = c.gapMax.get()
+	for i := range c.gaps {
+		s.Gaps[i] = c.gaps[i].get()
+		s.GapsSince[i] = s.Gaps[i] - s.GapsSince[i]
 	}
 	return s
 }

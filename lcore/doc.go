@@ -29,6 +29,8 @@
 //	             lcore, from a Plan (the gateway, the perf lab and tests use it)
 //	out.go       outBuf: a buffer toward one way out, flushed in one call
 //	counter.go   per-core counters and drop reasons; snapshots for the control plane
+//	gap.go       the poll-gap histogram: the time between the starts of two turns,
+//	             in power-of-two buckets, and its reset on the worker's thread
 //	worker.go    the worker: loop, classification, verdict buffers, flushing
 //	control.go   the control lcore: ARP, ICMP echo, next-hop resolution, injected tx
 //	pin.go       locking a goroutine to a thread pinned to one CPU

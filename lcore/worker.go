@@ -218,6 +218,7 @@ func (w *Worker) Run() error {
 		if prev != 0 {
 			d := uint64(now - prev)
 			w.cnt.totalNs.add(d)
+			w.cnt.gap(d)
 			if prevBusy {
 				w.cnt.busyNs.add(d)
 			}

@@ -2,6 +2,7 @@ package nat
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"fngw/arp"
@@ -71,6 +72,12 @@ type Core struct {
 	// svcSessions counts this core's sessions by service ID, for
 	// ServiceConf.SessionQuota.
 	svcSessions []int64
+
+	// ext is the PROXY protocol's side table (clientaddr.go), indexed like
+	// the session table, 8 bytes a slot (newLazyArray: off the Go heap,
+	// not committed); only sessions with FlagClientAddr touch it, so its
+	// pages are resident only where such sessions have been.
+	ext []seqExt
 
 	icmp  arp.TokenBucket // ICMP errors this core originates
 	frags *frag.Table     // datagrams whose first fragment was forwarded (frag.go)
@@ -150,7 +157,8 @@ func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("core %d: %w", cfg.Core, err)
 	}
-	return &Core{
+	ext, extMap := newLazyArray[seqExt](tab.Cap())
+	c := &Core{
 		id:     cfg.Core,
 		ncores: cfg.NumCores,
 		tab:    tab,
@@ -160,10 +168,16 @@ func NewCore(cfg Config, conns *sched.Conns, now int64) (*Core, error) {
 		routes: make([]destRoute, cfg.Limits.MaxDests),
 
 		svcSessions: make([]int64, cfg.Limits.MaxServices),
+		ext:         ext,
 		icmp:        arp.NewTokenBucket(cfg.ICMPRate, cfg.ICMPBurst, now),
 		frags:       frags,
 		ipID:        uint16(cfg.Core),
-	}, nil
+	}
+	if extMap != nil {
+		// Nothing points into the mapping once the Core is unreachable.
+		runtime.AddCleanup(c, unmapArrays, [][]byte{extMap})
+	}
+	return c, nil
 }
 
 // nextID returns the IPv4 identification of a datagram this core originates
@@ -421,7 +435,8 @@ func isValidL4(proto uint8, l4 []byte, first bool) bool {
 // to decrement and within the egress MTU. Then it forwards the frame as
 // process would, writes the verdict to res, counts it and reports true. It
 // reports false, having changed nothing, for a frame that takes the general
-// path: another session or none, another mode, an egress to resolve, a
+// path: another session or none, another mode, a session whose segments are
+// translated (FlagClientAddr), an egress to resolve, a
 // malformed frame, an expiring TTL, a packet too big, a reply another core
 // owns, a SYN or a RST, a client packet under Policy.ExpireNodestConn, a
 // packet on another port than its sender's (wrong_ingress_port), or a
@@ -434,7 +449,7 @@ func isValidL4(proto uint8, l4 []byte, first bool) bool {
 func (c *Core) established(f *Frame, k *Tuple4, cand int32, res *Result) bool {
 	idx, d := cand>>1, Dir(cand&1)
 	s := c.tab.At(idx)
-	if *s.In(d) != *k || (c.npend > 0 && s.State == StateNone) || !s.Mode.hasReply() || !s.egressValid(d, c.stack) ||
+	if *s.In(d) != *k || (c.npend > 0 && s.State == StateNone) || !s.Mode.hasReply() || s.Flags&FlagClientAddr != 0 || !s.egressValid(d, c.stack) ||
 		(f.Port != s.Dir[d^1].Port && s.ref[d^1] != 0) || (c.reIn && d == DirIn && c.svcs.rescheduleIn(s)) {
 		return false
 	}

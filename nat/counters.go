@@ -17,14 +17,18 @@ const (
 	ctrTxBytes
 	ctrCreated
 	ctrExpired
-	ctrICMP                                // ICMP errors translated through a session
-	ctrICMPSent                            // ICMP errors originated (fragmentation needed)
-	ctrSessions                            // live sessions, a gauge (int64 two's complement)
-	ctrEvicted                             // unreplied sessions evicted for a new flow (evict.go)
-	ctrReclaimed                           // unreplied sessions ended to reclaim their local port
-	ctrVerdict                             // + Action
-	ctrDrop      = ctrVerdict + NumActions // + DropReason
-	numCtr       = ctrDrop + NumDropReasons
+	ctrICMP                                   // ICMP errors translated through a session
+	ctrICMPSent                               // ICMP errors originated (fragmentation needed)
+	ctrSessions                               // live sessions, a gauge (int64 two's complement)
+	ctrEvicted                                // unreplied sessions evicted for a new flow (evict.go)
+	ctrReclaimed                              // unreplied sessions ended to reclaim their local port
+	ctrProxyHeaders                           // PROXY protocol headers inserted (clientaddr.go)
+	ctrProxyTrimmed                           // first segments cut to fit the header
+	ctrTOAAdded                               // TOA options added
+	ctrTOANoRoom                              // segments that had no room for the TOA option
+	ctrVerdict                                // + Action
+	ctrDrop         = ctrVerdict + NumActions // + DropReason
+	numCtr          = ctrDrop + NumDropReasons
 )
 
 // Endpoint (service or destination) counter indexes: ipvsadm --stats' Conns,
@@ -135,6 +139,12 @@ type Stats struct {
 	// their local port (evict.go). Neither is in SessionsExpired.
 	SessionsEvicted uint64
 	LaddrReclaimed  uint64
+	// The client-address options (clientaddr.go): PROXY protocol headers
+	// inserted (a TCP connection's, resent with retransmissions, and one
+	// per UDP datagram), first segments cut to fit the header (the client
+	// resends the rest), TOA options added, and segments forwarded without
+	// the TOA option for want of room.
+	ProxyHeaders, ProxyTrimmed, TOAAdded, TOANoRoom uint64
 }
 
 // EndpointStats are ipvsadm --stats' columns for a service or destination.
@@ -162,6 +172,10 @@ func (c *Core) AddStats(s *Stats) {
 	s.Sessions += int64(p[ctrSessions].Load())
 	s.SessionsEvicted += p[ctrEvicted].Load()
 	s.LaddrReclaimed += p[ctrReclaimed].Load()
+	s.ProxyHeaders += p[ctrProxyHeaders].Load()
+	s.ProxyTrimmed += p[ctrProxyTrimmed].Load()
+	s.TOAAdded += p[ctrTOAAdded].Load()
+	s.TOANoRoom += p[ctrTOANoRoom].Load()
 }
 
 // AddDestStats adds this core's counters of destination id as of its last

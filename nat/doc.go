@@ -183,6 +183,11 @@
 //	icmperr.go    ICMP errors the core originates about packets it forwards:
 //	              time exceeded, fragmentation needed (egress MTU), built in
 //	              place and rate-limited.
+//	clientaddr.go The client's address at FULLNAT real servers: ClientAddr,
+//	              PROXY protocol v1/v2 headers (TCP: inserted at the client's
+//	              first sequence number, seq/ack/SACK translated for the
+//	              session's life from the Core.ext side table; UDP: v2 on each
+//	              datagram) and DPVS's TOA option.
 //	checksum.go   Precomputed per-session RFC 1624 checksum deltas.
 //	counters.go   Per-core counters, Flush publication, Stats readers.
 package nat

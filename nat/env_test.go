@@ -63,6 +63,9 @@ type envOpts struct {
 	mixed *Mode
 	// sched: the services' scheduler (0: round robin).
 	sched sched.Kind
+	// caddr: the TCP service's client-address option; ProxyV2 applies to
+	// the UDP service too.
+	caddr ClientAddr
 }
 
 type env struct {
@@ -88,7 +91,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.sessions == 0 {
 		o.sessions = 1024
 	}
-	e := &env{t: t, conns: sched.NewConns(o.ncores, maxDest), now: start, mayMove: o.mode == ModeTUN}
+	e := &env{t: t, conns: sched.NewConns(o.ncores, maxDest), now: start, mayMove: o.mode == ModeTUN || o.caddr != ClientAddrNone}
 	lim := Limits{MaxServices: 8, MaxDests: maxDest, MaxLocalAddrs: 8}
 	e.lim = lim
 	laddrs := []LocalAddr{{laddr1, 1}, {laddr2, 1}}
@@ -128,7 +131,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ServiceConf{ID: id, VIP: vip, Port: port, Proto: proto, Sched: s, Dests: dc, LocalAddrs: laddrs}
+		ca := o.caddr
+		if proto == header.IPProtoUDP && ca != ProxyV2 {
+			ca = ClientAddrNone
+		}
+		return ServiceConf{ID: id, VIP: vip, Port: port, Proto: proto, Sched: s, Dests: dc, LocalAddrs: laddrs, ClientAddr: ca}
 	}
 	e.confs = []ServiceConf{
 		mk(svcTCP, 80, header.IPProtoTCP, 8080, destT1, destT2),

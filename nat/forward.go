@@ -105,6 +105,14 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if !d.mode.hasReply() {
 		s.Flags |= FlagNoOutput
 	}
+	switch {
+	case svc.caddr == ClientAddrNone || d.mode != ModeFullNAT:
+	case svc.caddr == TOA:
+		s.Flags |= FlagClientAddr | FlagTOA
+	default:
+		s.Flags |= FlagClientAddr
+		c.ext[idx] = seqExt{ver: svc.caddr}
+	}
 	c.conns.Add(c.id, d.id, 0, 1)
 	s.computeDeltas()
 	if reply.Proto != 0 {
@@ -247,11 +255,21 @@ func (c *Core) forward(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, idx int3
 		// The egress link is narrower than the ingress one.
 		return c.tooBig(f, ip, mtu)
 	}
+	if s.Flags&FlagClientAddr != 0 && ip.IsFragment() {
+		return drop(ReasonProxyFragment)
+	}
 	switch {
 	case tcp:
 		c.tcpState(s, d, header.TCP(l4))
 	case d == DirOut && s.State == StateUDPOneway:
 		s.State = StateUDP // the first reply
+	}
+	if s.Flags&FlagClientAddr != 0 {
+		var cr DropReason
+		if ip, l4, cr = c.clientAddr(f, ip, l4, s, idx, d, int(stack.PortMTU(ds.Port))); cr != ReasonNone {
+			return drop(cr)
+		}
+		pkt = f.Buf[f.Off : f.Off+f.Len : f.Off+f.Len]
 	}
 	exp := s.Expires
 	c.pass(s, idx, d, len(ip))

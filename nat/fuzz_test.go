@@ -151,3 +151,102 @@ func FuzzProcessBurst(f *testing.F) {
 		sameState(t, one, burst)
 	})
 }
+
+// FuzzClientAddr sends arbitrary TCP segments (flags, sequence and
+// acknowledgement numbers, options, payload, a flipped byte) from either
+// side through an established connection of a PROXY protocol (v1, v2) or
+// TOA service, with a tail of 0 to 255 bytes after the frame: the datapath
+// must never panic, never write outside the buffer, keep the frame in it,
+// return a known verdict, and send only frames whose IPv4 and TCP
+// checksums verify when the input's did.
+func FuzzClientAddr(f *testing.F) {
+	f.Add(uint8(0), uint8(16), uint32(1001), uint32(5001), []byte{}, []byte("GET /"), uint8(64), uint16(0))
+	f.Add(uint8(1), uint8(16|2), uint32(5000), uint32(1001), []byte{2, 4, 5, 180, 1, 1, 4, 2}, []byte{}, uint8(8), uint16(0))
+	f.Add(uint8(2), uint8(16), uint32(1001), uint32(5001), []byte{1, 1, 5, 10, 0, 0, 3, 233, 0, 0, 3, 243}, []byte("x"), uint8(0), uint16(3))
+	f.Add(uint8(4), uint8(16|1), uint32(5001), uint32(1100), []byte{5, 18, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 7, 0}, []byte{}, uint8(200), uint16(0))
+	f.Fuzz(func(t *testing.T, sel, flags uint8, seq, ack uint32, opts, payload []byte, tail uint8, flip uint16) {
+		ca := []ClientAddr{ProxyV1, ProxyV2, TOA}[sel%3]
+		e := newEnv(t, envOpts{caddr: ca})
+		c := openCA(t, e, 40000)
+		e.run(0, c.fromRS(fSYN|fACK, 5000, 1001, "", mssOpt(1460)).frame(t))
+		e.run(0, fromClient(c.cport, fACK, 1001, 5001, "").frame(t))
+		if len(opts) > 40 {
+			opts = opts[:40]
+		}
+		var p pkt
+		if sel&4 == 0 {
+			p = fromClient(c.cport, header.TCPFlags(flags), seq, ack, string(payload))
+		} else {
+			p = c.fromRS(header.TCPFlags(flags), seq, ack, string(payload))
+		}
+		frame := p.frame(t)
+		// Raw options after the fixed header, padded to 4 bytes.
+		o := append([]byte(nil), opts...)
+		for len(o)%4 != 0 {
+			o = append(o, 0)
+		}
+		l4 := header.EthernetLen + header.IPv4MinLen
+		frame = append(frame[:l4+header.TCPMinLen:l4+header.TCPMinLen], append(o, frame[l4+header.TCPMinLen:]...)...)
+		ip := header.IPv4(frame[header.EthernetLen:])
+		n := header.IPv4MinLen + header.TCPMinLen + len(o) + len(payload)
+		if n > len(ip) {
+			t.Skip()
+		}
+		frame = frame[:header.EthernetLen+n]
+		ip = header.IPv4(frame[header.EthernetLen:])
+		ip.SetTotalLength(uint16(n))
+		ip.SetChecksum(0)
+		ip.SetChecksum(ip.CalculateChecksum())
+		tcp := header.TCP(ip[header.IPv4MinLen:])
+		tcp.SetDataOffset(header.TCPMinLen + len(o))
+		tcp.SetChecksum(tcp.CalculateChecksum(ip.SourceAddress(), ip.DestinationAddress()))
+		if flip != 0 && int(flip>>8) < len(frame) {
+			frame[int(flip>>8)] ^= byte(flip)
+		}
+		inOK := header.IPv4(frame[header.EthernetLen:]).IsValid(len(frame)-header.EthernetLen) &&
+			header.IPv4(frame[header.EthernetLen:]).IsChecksumValid() && tcpValid(frame)
+
+		const head = 64
+		buf := make([]byte, head+len(frame)+int(tail))
+		for i := range buf {
+			buf[i] = 0x5a
+		}
+		copy(buf[head:], frame)
+		fr := Frame{Buf: buf[:head+len(frame)+int(tail)/2], Off: head, Len: len(frame), L3: header.EthernetLen, Port: rxPort(frame)}
+		r := e.cores[0].Process(&fr, e.svcs, e.stack, e.now)
+		if fr.Off != head || fr.Len < 0 || fr.Off+fr.Len > len(fr.Buf) {
+			t.Fatalf("frame moved to %d+%d in a %d-byte buffer", fr.Off, fr.Len, len(fr.Buf))
+		}
+		for i := len(fr.Buf); i < len(buf); i++ {
+			if buf[i] != 0x5a {
+				t.Fatalf("wrote past the frame's buffer at %d", i-head)
+			}
+		}
+		for i := range head {
+			if buf[i] != 0x5a {
+				t.Fatalf("wrote before the frame at %d", i-head)
+			}
+		}
+		if r.Act >= NumActions || r.Reason >= NumDropReasons {
+			t.Fatalf("verdict %+v", r)
+		}
+		if r.Act == ActTx && inOK {
+			out := buf[fr.Off : fr.Off+fr.Len]
+			oip := header.IPv4(out[header.EthernetLen:])
+			if !oip.IsValid(len(oip)) || !oip.IsChecksumValid() || !tcpValid(out) {
+				t.Fatalf("%v: sent a frame with a broken checksum: %x", ca, out)
+			}
+		}
+	})
+}
+
+// tcpValid reports whether the frame's TCP segment has a valid header and
+// checksum.
+func tcpValid(frame []byte) bool {
+	ip := header.IPv4(frame[header.EthernetLen:])
+	if !ip.IsValid(len(ip)) || ip.Protocol() != header.IPProtoTCP {
+		return false
+	}
+	seg := header.TCP(ip[ip.HeaderLength():ip.TotalLength()])
+	return seg.IsValid(len(seg)) && seg.IsChecksumValid(ip.SourceAddress(), ip.DestinationAddress())
+}

@@ -134,6 +134,9 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4) Result {
 		}
 		ip.DecrementTTLWithChecksumUpdate()
 		translateQuoted(inner, il4, out.Reverse())
+		if d == DirOut && s.Flags&(FlagClientAddr|FlagTOA) == FlagClientAddr && proto == header.IPProtoTCP {
+			c.unshiftQuoted(il4, idx)
+		}
 		icmp.SetChecksum(icmp.CalculateChecksum())
 	}
 	c.ctr.n[ctrICMP]++

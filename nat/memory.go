@@ -38,6 +38,26 @@ func newArray[T any](n int) ([]T, []byte) {
 	return s, m
 }
 
+// lazyMin is the size from which newLazyArray maps its array off the Go
+// heap. Smaller ones (unit tests' tables) stay on the heap.
+const lazyMin = 1 << 20
+
+// newLazyArray returns a zeroed array of n elements of T, not committed, and
+// the mapping that holds it (nil when it is on the Go heap): arrays of at
+// least lazyMin bytes are mapped off the Go heap, where a page becomes
+// resident only when first written (a side table that only some sessions
+// use costs the pages they touch), and where it neither counts toward nor
+// shifts the garbage collector's pacing. T must hold no pointers.
+func newLazyArray[T any](n int) ([]T, []byte) {
+	size := uintptr(n) * unsafe.Sizeof(*new(T))
+	if size >= lazyMin {
+		if m := mapArray(size); m != nil {
+			return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(m))), n), m
+		}
+	}
+	return make([]T, n), nil
+}
+
 // commit prepares a table array of n elements of T for the datapath: it asks
 // the kernel to back it with transparent huge pages where it can (adviseHuge)
 // and then touches every page, so that the page faults and page clearing

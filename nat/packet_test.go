@@ -31,6 +31,7 @@ type pkt struct {
 	mf             bool // more fragments
 	noDF           bool // DF clear (the default sets it)
 	tos            uint8
+	opts           []layers.TCPOption // TCP options
 }
 
 func (p pkt) ipLayer() *layers.IPv4 {
@@ -57,7 +58,7 @@ func (p pkt) l3(t testing.TB) []byte {
 		tcp := &layers.TCP{
 			SrcPort: layers.TCPPort(p.sport), DstPort: layers.TCPPort(p.dport), Seq: p.seq, Ack: p.ack, Window: 65535,
 			FIN: p.flags&header.TCPFlagFIN != 0, SYN: p.flags&header.TCPFlagSYN != 0, RST: p.flags&header.TCPFlagRST != 0,
-			PSH: p.flags&header.TCPFlagPSH != 0, ACK: p.flags&header.TCPFlagACK != 0,
+			PSH: p.flags&header.TCPFlagPSH != 0, ACK: p.flags&header.TCPFlagACK != 0, Options: p.opts,
 		}
 		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
 			t.Fatal(err)

@@ -75,6 +75,9 @@ type ServiceConf struct {
 	// client's next datagram on the same tuple ends it and is scheduled
 	// afresh. Ignored for TCP, as in LVS.
 	OnePacket bool
+	// ClientAddr is how the service tells its FULLNAT real servers the
+	// client's address (clientaddr.go); all its destinations are FULLNAT.
+	ClientAddr ClientAddr
 }
 
 // Policy is the datapath's behaviour on the points where LVS has a switch,
@@ -187,6 +190,7 @@ type service struct {
 	laddrs []LocalAddr
 	nat    bool  // some destination is NAT: new flows are created on NATOwner's core
 	quota  int64 // ServiceConf.SessionQuota; 0 none
+	caddr  ClientAddr
 	// anyPort: the service is VIP:0, every port of its VIP that no other
 	// service of the protocol has; a connection goes to the port the
 	// client asked for on its destination, whatever port a NAT
@@ -287,13 +291,17 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 			return nil, fmt.Errorf("%s: scheduler has %d destinations, configuration %d", name, c.Sched.Len(), len(c.Dests))
 		case c.SessionQuota < 0:
 			return nil, fmt.Errorf("%s: session quota %d must not be negative (0: no quota)", name, c.SessionQuota)
+		case c.ClientAddr >= numClientAddrs:
+			return nil, fmt.Errorf("%s: invalid client-address option %d", name, c.ClientAddr)
+		case c.ClientAddr != ClientAddrNone && c.Proto == header.IPProtoUDP && c.ClientAddr != ProxyV2:
+			return nil, fmt.Errorf("%s: %s is for TCP services; UDP takes proxy-v2", name, c.ClientAddr)
 		}
 		if j, dup := s.byID[c.ID]; dup {
 			return nil, fmt.Errorf("%s: ID %d already used by service %d", name, c.ID, j)
 		}
 		s.byID[c.ID] = int32(i)
 		svc := service{id: c.ID, sched: c.Sched, dests: make([]dest, len(c.Dests)), laddrs: append([]LocalAddr(nil), c.LocalAddrs...),
-			quota: int64(c.SessionQuota), anyPort: c.Port == 0, mark: c.FwMark}
+			quota: int64(c.SessionQuota), caddr: c.ClientAddr, anyPort: c.Port == 0, mark: c.FwMark}
 		svc.own = ownerOf(&conf[i])
 		s.anyPort = s.anyPort || svc.anyPort
 		for j, d := range c.Dests {
@@ -314,6 +322,8 @@ func NewServices(conf []ServiceConf, to Timeouts, lim Limits) (*Services, error)
 				// following the clients' ports, a scan would make a pool
 				// per port and real server.
 				return nil, fmt.Errorf("%s: a port-0 or firewall-mark service cannot have fullnat destinations; use masq, route or tunnel", dn)
+			case c.ClientAddr != ClientAddrNone && d.Mode != ModeFullNAT:
+				return nil, fmt.Errorf("%s: %s needs FULLNAT destinations, not %s", dn, c.ClientAddr, d.Mode)
 			case (d.Mode == ModeDR || d.Mode == ModeTUN) && d.Port != c.Port:
 				// ipvsadm forces dport = vport for -g and -i.
 				return nil, fmt.Errorf("%s: %s forwarding sends the packet with its destination port unchanged, so the port must be the service's %d",

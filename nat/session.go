@@ -71,6 +71,15 @@ const (
 	// FlagFin: a FIN inside the window was seen on the connection, so a
 	// CLOSE it reaches ends a FIN exchange (isNewConnReuse).
 	FlagFin
+	// FlagClientAddr: the session's service tells the real server the
+	// client's address (clientaddr.go), so its packets take forward's path,
+	// which translates them; FlagTOA says how (else the PROXY protocol, whose
+	// state is in Core.ext); FlagCAddrDone that the real server has what it
+	// needs (PROXY: it acknowledged the header; TOA: it sent a segment
+	// after its SYN-ACK).
+	FlagClientAddr
+	FlagTOA
+	FlagCAddrDone
 )
 
 // DirState is the egress a session caches for packets received in one

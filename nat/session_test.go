@@ -20,6 +20,9 @@ func TestSessionLayout(t *testing.T) {
 	if s := unsafe.Sizeof(Tuple4{}); s != 16 {
 		t.Fatalf("Tuple4 is %d bytes, want 16", s)
 	}
+	if s := unsafe.Sizeof(seqExt{}); s != 8 {
+		t.Fatalf("seqExt (the PROXY protocol's side table) is %d bytes, want 8", s)
+	}
 }
 
 func TestSessionOutInvariant(t *testing.T) {

@@ -187,6 +187,11 @@ const (
 	// session of the quoted client's connection on any core, or a client
 	// address that is not a unicast host elsewhere (tunnelError).
 	ReasonRelayRefused
+	// ReasonProxyFragment: a fragment of a connection whose service tells
+	// the real server the client's address (clientaddr.go): the header or
+	// option cannot be inserted into a fragmented datagram, which the
+	// datapath does not reassemble.
+	ReasonProxyFragment
 
 	// NumDropReasons is the number of reasons, the size of counter arrays.
 	NumDropReasons = iota
@@ -199,6 +204,7 @@ var reasonNames = [NumDropReasons]string{
 	"too_big", "icmp_rate_limited", "no_tunnel_source", "no_headroom",
 	"no_service", "bad_tcp_flags", "own_source", "frag_no_first", "frag_table_full",
 	"rst_out_of_window", "wrong_ingress_port", "quota_exceeded", "relay_refused",
+	"proxy_fragment",
 }
 
 // String returns the snake_case name of r ("no_session", "laddr_exhausted"...).

@@ -58,18 +58,22 @@ answered() {
   grep -v FAILED "$1" | sort | uniq -c | sed 's/^/  /'
   [ "$(grep -cxE "$3" "$1" || true)" -eq "$2" ] || die "not all $2 requests were answered by $3"
 }
-# check_state DEST STATE SECONDS: wait until gw check show lists DEST in
-# STATE; print how long it took, or fail.
+# check_state DEST STATE SECONDS: wait until gw check show lists DEST of the
+# checked service in STATE, showing its row live every half second; print how
+# long it took, or fail.
 check_state() {
-  local t0
+  local t0 n=0
   t0=$(date +%s.%N)
-  while ! gw check show | awk -v d="$1" -v s="$2" '$2 == d && $3 == s { found = 1 } END { exit !found }'; do
+  while ! gw check show | awk -v v="$VIP:8080/tcp" -v d="$1" -v s="$2" '$1 == v && $2 == d && $3 == s { found = 1 } END { exit !found }'; do
     if awk "BEGIN { exit !($(date +%s.%N) - $t0 > $3) }"; then
       gw check show
       die "$1 not $2 within $3 s"
     fi
+    n=$((n + 1))
+    [ $((n % 5)) -eq 0 ] && gw check show | awk -v v="$VIP:8080/tcp" -v d="$1" '$1 == v && $2 == d { print "  [live] " $0 }'
     sleep 0.1
   done
+  gw check show | awk -v v="$VIP:8080/tcp" -v d="$1" '$1 == v && $2 == d { print "  [live] " $0 }'
   printf '%s is %s after %.1f s\n' "$1" "$2" "$(awk "BEGIN { print $(date +%s.%N) - $t0 }")"
 }
 

@@ -3,10 +3,11 @@
 # a C compiler (cgo, perf/cref), DPDK 22.11 and its tools, libpcap, iproute2,
 # Prometheus (for promtool: make test checks the metrics endpoint's output, the
 # alerting rules and the dashboard's queries with it), keepalived and BIRD (the
-# high-availability tests run the real daemons over the kernel path), then the
-# Go modules.
+# high-availability tests run the real daemons over the kernel path), nginx and
+# HAProxy (real servers reading the PROXY protocol in the end-to-end tests),
+# then the Go modules.
 set -euo pipefail
-pkgs=(gcc libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping iputils-arping curl procps python3 prometheus keepalived bird2)
+pkgs=(gcc libdpdk-dev dpdk-dev libpcap-dev pkg-config iproute2 iputils-ping iputils-arping curl procps python3 prometheus keepalived bird2 nginx haproxy)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,10 +23,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   # Only the programs are wanted: the daemons the packages start under
   # systemd (Prometheus's server, keepalived and BIRD on the host's own
-  # interfaces) would take CPU from the tests, and the tests start their own
-  # keepalived and BIRD in their namespaces. One installed before is left alone.
+  # interfaces, nginx and HAProxy listening on the host) would take CPU from
+  # the tests, and the tests start their own keepalived, BIRD, nginx and HAProxy in
+  # their namespaces. One installed before is left alone.
   if [ -d /run/systemd/system ]; then
-    for unit in prometheus:prometheus keepalived:keepalived bird2:bird; do
+    for unit in prometheus:prometheus keepalived:keepalived bird2:bird nginx:nginx haproxy:haproxy; do
       if [[ " ${missing[*]} " == *" ${unit%%:*} "* ]]; then
         systemctl disable --now "${unit#*:}.service" >/dev/null 2>&1 || true
       fi

@@ -40,7 +40,8 @@ const usage = `usage: gw [--sock PATH] COMMAND [ARGS]
   gw adm ARGS               virtual services, ipvsadm syntax (also as "ipvsadm ARGS")
   gw ip addr|route|neigh …  the user-space stack on the gateway's ports
   gw link show [-s]         ports, link state and counters
-  gw stats [--json]         per-core counters and drops by reason
+  gw stats [--json]         per-core counters, drops by reason, poll gaps
+  gw stats --reset-gaps     restart the workers' poll-gap histograms
   gw mem [--json]           mbufs in use, the control plane's heap
   gw top [-d DUR] [-n N]    refreshing view of per-core load and service rates
   gw check show [--json]    every real server's health check, state and last result

@@ -629,6 +629,67 @@ fwd = "warp"
 	}
 }
 
+// TestClientAddrOptions: proxy_protocol and toa in [[service]], and their
+// refusals with their lines.
+func TestClientAddrOptions(t *testing.T) {
+	f, err := Parse("gw.toml", []byte(brief+`[[service]]
+vip = "198.18.1.100:80"
+proxy_protocol = "v2"
+[[service.dest]]
+addr = "198.18.2.11:8080"
+fwd = "fullnat"
+[[service]]
+vip = "198.18.1.100:81"
+toa = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.LB.Services[0].Service; s.ProxyProtocol != ctl.ProxyV2 || s.TOA {
+		t.Errorf("service %s: proxy protocol %q, toa %v", s.Key(), s.ProxyProtocol, s.TOA)
+	}
+	if s := f.LB.Services[1].Service; s.ProxyProtocol != ctl.ProxyNone || !s.TOA {
+		t.Errorf("service %s: proxy protocol %q, toa %v", s.Key(), s.ProxyProtocol, s.TOA)
+	}
+
+	_, err = Parse("gw.toml", []byte(brief+`[[service]]
+vip = "198.18.1.100:80"
+proxy_protocol = "v3"
+[[service]]
+vip = "198.18.1.100:81"
+proxy_protocol = "v1"
+toa = true
+[[service]]
+proto = "udp"
+vip = "198.18.1.100:53"
+toa = true
+[[service]]
+vip = "198.18.1.100:82"
+proxy_protocol = "v1"
+[[service.dest]]
+addr = "198.18.2.11"
+fwd = "route"
+`))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("error %v is not Errors", err)
+	}
+	want := []string{
+		`21: service[0].proxy_protocol: unknown PROXY protocol version "v3"; use v1 or v2`,
+		`25: service[1].toa: service 198.18.1.100:81/tcp: --proxy-protocol and --toa both carry the client's address; choose one`,
+		`29: service[2].toa: service 198.18.1.100:53/udp: TOA is a TCP option`,
+		`33: service[3].dest[0]: service 198.18.1.100:82/tcp: real server 198.18.2.11:82: the PROXY protocol (--proxy-protocol v1) needs fullnat (--fullnat) real servers, not route`,
+	}
+	if len(es) != len(want) {
+		t.Fatalf("%d errors, want %d: %v", len(es), len(want), es)
+	}
+	for i, e := range es {
+		if got := strings.TrimPrefix(e.Error(), "gw.toml:"); !strings.HasPrefix(got, want[i]) {
+			t.Errorf("error %d:\n got %s\nwant %s...", i, got, want[i])
+		}
+	}
+}
+
 // TestMarks: [[mark]] rules in file order and a fwmark service; each bad
 // field is reported with its line.
 func TestMarks(t *testing.T) {

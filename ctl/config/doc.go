@@ -24,6 +24,8 @@
 //	[pool]    mbufs (sized from rings and caches), cache_size (256)
 //	[[service]] proto, vip ("198.18.1.100:80"), sched ("wlc"), flags ([]), persistent (0 = off,
 //	          else seconds), netmask, laddrs (["198.18.1.10 dev dpdk0"] or bare addresses)
+//	          proxy_protocol ("v1"|"v2": a PROXY protocol header to FULLNAT real servers; UDP: "v2"),
+//	          toa (false: the client's address in a TCP option instead),
 //	          quorum (1), sorry_server ("ADDR[:PORT]"), alpha (false), notify_up, notify_down
 //	[service.check] type (tcp|http|https|udp|dns|misc|none), port (the destination's), path ("/"),
 //	          expect_status (any 2xx), expect_body_regex, digest, interval ("5s"), timeout (5s, at

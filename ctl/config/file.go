@@ -154,6 +154,9 @@ type rawService struct {
 	Netmask    string   `toml:"netmask"`
 	OPS        bool     `toml:"ops"`
 	Laddrs     []string `toml:"laddrs"`
+	// The client's address toward FULLNAT real servers.
+	ProxyProtocol string `toml:"proxy_protocol"`
+	TOA           bool   `toml:"toa"`
 	// Health checks (keepalived's virtual_server options).
 	Quorum      *int      `toml:"quorum"`
 	SorryServer string    `toml:"sorry_server"`
@@ -497,7 +500,7 @@ func (v *validator) knownHint(k toml.Key) string {
 		"session": {"capacity_per_core", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "tcp_syn_recv_timeout", "udp_oneway_timeout",
 			"expire_nodest_conn", "expire_quiescent_template", "secure_tcp", "loose_ingress", "lblc_expiration", "lblcr_expiration"},
 		"pool": {"mbufs", "cache_size"},
-		"service": {"proto", "vip", "fwmark", "sched", "flags", "persistent", "netmask", "ops", "laddrs", "quorum", "sorry_server", "alpha",
+		"service": {"proto", "vip", "fwmark", "sched", "flags", "persistent", "netmask", "ops", "laddrs", "proxy_protocol", "toa", "quorum", "sorry_server", "alpha",
 			"notify_up", "notify_down", "[service.check]", "[[service.dest]]"},
 		"service.dest":       {"addr", "fwd", "weight", "u_threshold", "l_threshold", "[service.dest.check]"},
 		"service.check":      checkKeys,

@@ -650,6 +650,13 @@ func (v *validator) services(raw *rawFile, f *File) {
 				}
 			}
 		}
+		if rs.ProxyProtocol != "" {
+			if s.ProxyProtocol, err = ctl.ParseProxyVersion(rs.ProxyProtocol); err != nil {
+				v.err(key+".proxy_protocol", err)
+				bad = true
+			}
+		}
+		s.TOA = rs.TOA
 		if !v.health(key, &rs, &s) {
 			bad = true
 		}
@@ -663,6 +670,10 @@ func (v *validator) services(raw *rawFile, f *File) {
 					field = ".flags"
 				case strings.Contains(err.Error(), "scheduler"):
 					field = ".sched"
+				case strings.Contains(err.Error(), "--toa"), strings.Contains(err.Error(), "TOA is"):
+					field = ".toa"
+				case strings.Contains(err.Error(), "PROXY"), strings.Contains(err.Error(), "TOA"):
+					field = ".proxy_protocol"
 				}
 				v.err(key+field, err)
 				bad = true

@@ -41,6 +41,8 @@
 //	            the connection listing, neighbour and route listings
 //	metrics.go  the Prometheus collector (summed at scrape time), the
 //	            reload outcome it reports
+//	pauses.go   the workers' poll gaps (gw stats, --reset-gaps, the metrics'
+//	            histograms) and the Go runtime's pause histograms
 //	health.go   health checks: the checks run (package check) for the
 //	            configuration, their results taken on the control goroutine,
 //	            a destination's health and effective weight, quorum and the

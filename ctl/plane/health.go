@@ -140,12 +140,13 @@ func (p *Plane) quorum(vs *ctl.VirtualService) {
 }
 
 // sorryFwd is how the sorry server of vs is forwarded: as its first
-// destination, else FULLNAT when it has local addresses, else NAT.
+// destination, else FULLNAT when it has local addresses or a client-address
+// option (which only FULLNAT carries), else NAT.
 func sorryFwd(vs *ctl.VirtualService) ctl.FwdMode {
 	switch {
 	case len(vs.Dests) > 0:
 		return vs.Dests[0].Fwd
-	case len(vs.Laddrs) > 0:
+	case len(vs.Laddrs) > 0, vs.Service.ProxyProtocol != ctl.ProxyNone, vs.Service.TOA:
 		return ctl.FwdFullNAT
 	}
 	return ctl.FwdMasq

@@ -86,6 +86,7 @@ var (
 	dCoreCreated  = desc("core_sessions_created_total", "Sessions created.", "core")
 	dCoreExpired  = desc("core_sessions_expired_total", "Sessions ended by their timeout.", "core")
 	dCoreEvicted  = desc("core_sessions_evicted_total", "Unreplied sessions (SYN_RECV, UDP_ONEWAY) ended early to make room for new flows (a full table or a service at its quota).", "core")
+	dCoreCAddr    = desc("core_client_addr_total", "Client-address options applied toward FULLNAT real servers, by event: proxy_header (PROXY protocol headers inserted), proxy_trimmed (first segments cut to fit one), toa_added, toa_no_room.", "core", "event")
 	dCoreReclaim  = desc("core_laddr_ports_reclaimed_total", "Unreplied FULLNAT sessions ended to give a new flow their local port (an exhausted port pool).", "core")
 	dNeighEvicted = desc("arp_evicted_total", "Neighbour entries evicted for new ones (a full table, or too many unresolved).")
 	dNeighLimited = desc("arp_resolve_limited_total", "Resolutions not started because the port's rate of new resolutions was reached.")
@@ -253,12 +254,18 @@ func (c *collector) gather() []prometheus.Metric {
 		ms.counter(dCoreExpired, ns.SessionsExpired, core)
 		ms.counter(dCoreEvicted, ns.SessionsEvicted, core)
 		ms.counter(dCoreReclaim, ns.LaddrReclaimed, core)
+		ms.counter(dCoreCAddr, ns.ProxyHeaders, core, "proxy_header")
+		ms.counter(dCoreCAddr, ns.ProxyTrimmed, core, "proxy_trimmed")
+		ms.counter(dCoreCAddr, ns.TOAAdded, core, "toa_added")
+		ms.counter(dCoreCAddr, ns.TOANoRoom, core, "toa_no_room")
 		ms.counter(dCoreRedOut, s.RedirectOut, core)
 		ms.counter(dCoreRedIn, s.RedirectIn, core)
 		ms.counter(dCoreICMP, ns.ICMPTranslated, core)
 		ms.counter(dCoreICMPSent, ns.ICMPSent, core)
 		ms.counter(dCoreToCtl, s.ToControl, core)
+		ms.gapMetrics(s)
 	}
+	ms.runtimeMetrics()
 	ms.counter(dCtlPanics, p.dp.Control.Stats().JobPanics)
 	var onCtl metrics
 	if err := p.dp.Control.Do(func() { onCtl = p.controlMetrics() }); err == nil {

@@ -98,7 +98,7 @@ func TestMetricsForOperators(t *testing.T) {
 	r.syn(40000)
 	s := r.gather()
 
-	gauge, counter := dto.MetricType_GAUGE, dto.MetricType_COUNTER
+	gauge, counter, histogram := dto.MetricType_GAUGE, dto.MetricType_COUNTER, dto.MetricType_HISTOGRAM
 	for _, f := range []struct {
 		name   string
 		typ    dto.MetricType
@@ -115,6 +115,10 @@ func TestMetricsForOperators(t *testing.T) {
 		{"fngw_mbufs_capacity", gauge, nil},
 		{"fngw_core_busy_seconds_total", counter, []string{"core"}},
 		{"fngw_core_poll_seconds_total", counter, []string{"core"}},
+		{"fngw_core_poll_gap_seconds", histogram, []string{"core"}},
+		{"fngw_core_poll_gap_max_seconds", gauge, []string{"core"}},
+		{"fngw_go_pause_seconds", histogram, []string{"cause", "pause"}},
+		{"fngw_go_sched_latency_seconds", histogram, nil},
 		{"fngw_core_drops_total", counter, []string{"core", "reason"}},
 		{"fngw_core_sessions", gauge, []string{"core"}},
 		{"fngw_core_session_capacity", gauge, []string{"core"}},

@@ -263,6 +263,8 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 		return p.links(w, cmd)
 	case ctl.OpStats:
 		return ctl.WriteCores(w, p.coreStatuses(), asJSON)
+	case ctl.OpResetGaps:
+		return p.resetGaps()
 	case ctl.OpCheckShow:
 		return ctl.WriteChecks(w, p.checkStatuses(), time.Now(), asJSON)
 	case ctl.OpMem:

@@ -159,7 +159,7 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		if err != nil {
 			return nil, nil, fmt.Errorf("service %s: %v", key, err)
 		}
-		sc := nat.ServiceConf{ID: sid, FwMark: s.FwMark, OnePacket: s.OnePacket}
+		sc := nat.ServiceConf{ID: sid, FwMark: s.FwMark, OnePacket: s.OnePacket, ClientAddr: clientAddr(s)}
 		if s.FwMark == 0 {
 			sc.VIP, sc.Port, sc.Proto = header.Addr4From(s.VIP), s.Port, uint8(s.Proto) // ctl.Proto values are IP protocol numbers
 		}
@@ -267,4 +267,17 @@ func (p *Plane) lastWeight(k destKey, w int) int32 {
 		return 0
 	}
 	return p.lastWeights[k]
+}
+
+// clientAddr is the datapath's form of a service's client-address option.
+func clientAddr(s ctl.Service) nat.ClientAddr {
+	switch {
+	case s.ProxyProtocol == ctl.ProxyV1:
+		return nat.ProxyV1
+	case s.ProxyProtocol == ctl.ProxyV2:
+		return nat.ProxyV2
+	case s.TOA:
+		return nat.TOA
+	}
+	return nat.ClientAddrNone
 }

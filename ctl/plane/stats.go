@@ -183,7 +183,8 @@ func (p *Plane) coreStatuses() []ctl.CoreStatus {
 		cs := ctl.CoreStatus{Core: s.Core, Rx: s.Rx, Tx: s.Tx, RedirectOut: s.RedirectOut, RedirectIn: s.RedirectIn,
 			ToControl: s.ToControl, Injected: s.Injected, PollsBusy: s.PollsBusy, PollsIdle: s.PollsIdle,
 			BusyNs: s.BusyNs, TotalNs: s.TotalNs, Drops: make(map[string]uint64), Sessions: ns.Sessions,
-			Created: ns.SessionsCreated, Expired: ns.SessionsExpired, Evicted: ns.SessionsEvicted, Reclaimed: ns.LaddrReclaimed, ICMPXlated: ns.ICMPTranslated, ICMPSent: ns.ICMPSent}
+			Created: ns.SessionsCreated, Expired: ns.SessionsExpired, Evicted: ns.SessionsEvicted, Reclaimed: ns.LaddrReclaimed, ICMPXlated: ns.ICMPTranslated, ICMPSent: ns.ICMPSent,
+			ProxyHeaders: ns.ProxyHeaders, ProxyTrimmed: ns.ProxyTrimmed, TOAAdded: ns.TOAAdded, TOANoRoom: ns.TOANoRoom}
 		for r, v := range s.Drops {
 			if v != 0 {
 				cs.Drops[lcore.Reason(r).String()] = v
@@ -197,6 +198,7 @@ func (p *Plane) coreStatuses() []ctl.CoreStatus {
 		if cs.TotalNs > 0 {
 			cs.Utilisation = float64(cs.BusyNs) / float64(cs.TotalNs)
 		}
+		cs.Gaps = gapStatus(s)
 		list = append(list, cs)
 	}
 	return list

@@ -22,6 +22,7 @@ func TestTarget(t *testing.T) {
 		{memory, "≥ 10 M sessions", 0, false},
 		{throughput, "≥ 2.0 M/s", 0, false},
 		{newSessions, "≥ fast M/s", 0, false},
+		{stress, "≥ 0.95 of the same without stress", 0.95, true},
 		{"other", "≥ 1 of testpmd", 0, false},
 	} {
 		r := result{Kind: c.kind, Target: c.text}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,6 +44,9 @@ type Config struct {
 	// KernelIface, when set, configures the kernel path on the gateway's
 	// port (GatewayConfig.KernelIface): its cost, or its absence, shows.
 	KernelIface string
+	// Stressors, when set, are the parts of the stress scenario's load
+	// that run (Stressors names them; nil: all).
+	Stressors []string
 
 	// A run during which other processes used more than NoiseMax cores, or
 	// the hypervisor stole more than StealMax, is repeated up to Retries
@@ -80,8 +84,80 @@ type Result struct {
 	Runs     []string `json:"runs"`              // JSON files of the runs
 	Noisy    int      `json:"noisy_runs"`
 	Notes    []string `json:"notes,omitempty"`
+	// Stress: the stressed runs' figures against the gateway alone (GW is
+	// the stressed rate, Ratio stressed ÷ alone by repetition).
+	Stress *StressSummary `json:"stress,omitempty"`
 
 	runs []*Run
+}
+
+// StressSummary is a stress scenario's outcome: rates, and the stalls of
+// the stressed runs and of the baseline's (the same gateway alone), each
+// quantile judged on its worst repetition.
+type StressSummary struct {
+	BaseMpps     Summary   `json:"base_mpps"`
+	GapMaxS      Summary   `json:"gap_max_s"`
+	GapP9999     *Quantile `json:"gap_p99_99_s_worst"`
+	GCPauseP99   *Quantile `json:"gc_pause_p99_s_worst"`
+	GCPauses     Summary   `json:"gc_pauses"`
+	BaseGapMaxS  Summary   `json:"base_gap_max_s"`
+	BaseGapP9999 *Quantile `json:"base_gap_p99_99_s_worst"`
+	BaseGCPauses Summary   `json:"base_gc_pauses"`
+	// RunShare, WaitShare: Run.WorkerRunShare and WorkerWaitShare of the
+	// stressed runs and the baseline's.
+	RunShare      Summary    `json:"worker_run_share"`
+	WaitShare     Summary    `json:"worker_wait_share"`
+	BaseRunShare  Summary    `json:"base_worker_run_share"`
+	BaseWaitShare Summary    `json:"base_worker_wait_share"`
+	Load          StressLoad `json:"load_median_run"` // the load of the stressed run with the median rate
+}
+
+// worst is the quantile with the highest estimate.
+func worst(qs []*Quantile) *Quantile {
+	var w *Quantile
+	for _, q := range qs {
+		if q != nil && (w == nil || q.Est > w.Est || q.Open) {
+			w = q
+		}
+	}
+	return w
+}
+
+// summarizeStress fills res.Stress and the ratio from a stress scenario's
+// runs.
+func (res *Result) summarizeStress() {
+	base, stressed := map[int]*Run{}, map[int]*Run{}
+	for _, r := range res.runs {
+		if r.Impl == stressImpl {
+			stressed[r.Rep] = r
+		} else {
+			base[r.Rep] = r
+		}
+	}
+	var bm, sm, ratio, gmax, bgmax, gcs, bgcs, run, wait, brun, bwait []float64
+	var gq, gcq, bgq []*Quantile
+	var byRate []*Run
+	for rep, s := range stressed {
+		sm, gmax, gcs = append(sm, s.TxPPS/1e6), append(gmax, s.GapMaxS), append(gcs, float64(s.GCPauses))
+		gq, gcq, run, wait = append(gq, s.GapP9999), append(gcq, s.GCPauseP99), append(run, s.WorkerRunShare), append(wait, s.WorkerWaitShare)
+		byRate = append(byRate, s)
+		if b := base[rep]; b != nil && b.TxPPS > 0 {
+			ratio = append(ratio, s.TxPPS/b.TxPPS)
+		}
+	}
+	for _, b := range base {
+		bm, bgmax, bgcs = append(bm, b.TxPPS/1e6), append(bgmax, b.GapMaxS), append(bgcs, float64(b.GCPauses))
+		bgq, brun, bwait = append(bgq, b.GapP9999), append(brun, b.WorkerRunShare), append(bwait, b.WorkerWaitShare)
+	}
+	res.GW, res.Ratio = Summarize(sm), Summarize(ratio)
+	st := &StressSummary{BaseMpps: Summarize(bm), GapMaxS: Summarize(gmax), GapP9999: worst(gq), GCPauseP99: worst(gcq),
+		GCPauses: Summarize(gcs), BaseGapMaxS: Summarize(bgmax), BaseGapP9999: worst(bgq), BaseGCPauses: Summarize(bgcs),
+		RunShare: Summarize(run), WaitShare: Summarize(wait), BaseRunShare: Summarize(brun), BaseWaitShare: Summarize(bwait)}
+	slices.SortFunc(byRate, func(a, b *Run) int { return cmp.Compare(a.TxPPS, b.TxPPS) })
+	if len(byRate) > 0 && byRate[len(byRate)/2].Load != nil {
+		st.Load = *byRate[len(byRate)/2].Load
+	}
+	res.Stress = st
 }
 
 // Ref is the result of one yardstick besides macswap (Config.Refs and
@@ -135,17 +211,24 @@ func (b *Bench) pcap(sc *Scenario) (string, gen.Spec, error) {
 		return "", sp, err
 	}
 	name := fmt.Sprintf("v%d-%s-%s-%d-%dB-%drs-%dlip.pcap", gen.Version, sp.Mode, sp.Proto, sp.Flows, sp.Size, sc.Servers, sc.LIPs)
+	path, err := b.cached(name, sp)
+	return path, sp, err
+}
+
+// cached returns the pcap of sp called name in the cache, generating it
+// when absent.
+func (b *Bench) cached(name string, sp gen.Spec) (string, error) {
 	path := filepath.Join(b.cfg.Cache, name)
 	if _, err := os.Stat(path); err == nil {
-		return path, sp, nil
+		return path, nil
 	}
 	t0 := time.Now()
 	n, err := gen.WriteFile(path, sp)
 	if err != nil {
-		return "", sp, err
+		return "", err
 	}
 	b.logf("  generated %s: %d frames in %v", path, n, time.Since(t0).Round(time.Millisecond))
-	return path, sp, nil
+	return path, nil
 }
 
 // sizing returns the mbuf pool size and EAL memory of a scenario: a looped
@@ -246,7 +329,36 @@ func (b *Bench) scenario(ctx context.Context, sc *Scenario) (*Result, error) {
 	if sc.Kind == Memory {
 		reps = b.cfg.FillReps
 	}
+	fill := ""
+	if sc.Kind == Stress {
+		if fill, err = b.fillPcap(sc); err != nil {
+			return nil, err
+		}
+		if b.cfg.Stressors != nil && len(b.cfg.Stressors) < len(Stressors) {
+			res.Notes = append(res.Notes, "stress: only "+strings.Join(b.cfg.Stressors, ", "))
+		}
+	}
 	for rep := 1; rep <= reps; rep++ {
+		if sc.Kind == Stress {
+			// The gateway alone and stressed, in turns, the first of each
+			// repetition alternating, so that a drift of the machine hits
+			// both alike.
+			for i := range 2 {
+				stressed := (rep+i)%2 == 0
+				impl := "gw"
+				if stressed {
+					impl = stressImpl
+				}
+				r, err := b.attempts(ctx, sc, rep, impl, func() (*Run, error) {
+					return b.gwStress(ctx, sc, sp, b.gwConfig(sc, sp, device, mbufs, memMB), fill, stressed)
+				})
+				if err != nil {
+					return nil, err
+				}
+				res.runs = append(res.runs, r)
+			}
+			continue
+		}
 		if sc.Kind == Throughput {
 			for i, mode := range append([]string{"macswap"}, b.cfg.Refs...) {
 				impl := "testpmd"
@@ -354,8 +466,17 @@ func (r *Run) line() string {
 			r.BytesPerSessionTotal, r.BytesPerSession, float64(r.RSSBytes)/(1<<20))
 	default:
 		s = fmt.Sprintf("%6.2f Mpps fwd (rx %.2f)", r.TxPPS/1e6, r.RxPPS/1e6)
-		if r.Impl == "gw" {
+		if r.Impl == "gw" || r.Impl == stressImpl {
 			s += fmt.Sprintf(", busy %.0f%%", 100*r.Utilisation)
+		}
+		if r.GapTurns > 0 {
+			s += fmt.Sprintf(", longest gap %.1f µs, p99.99 %s µs, %d GC pauses, p99 %s µs (stopping %s µs)", r.GapMaxS*1e6, quantileText(r.GapP9999, 1e6),
+				r.GCPauses, quantileText(r.GCPauseP99, 1e6), quantileText(r.GCStopP99, 1e6))
+			s += fmt.Sprintf(", worker thread ran %.1f%% of the window, waited for its CPU %.1f%%; Go scheduling latency p99.99 %s µs, longest ≤ %.0f µs",
+				100*r.WorkerRunShare, 100*r.WorkerWaitShare, quantileText(r.SchedLatP9999, 1e6), r.SchedLatMaxLe*1e6)
+		}
+		if r.Load != nil {
+			s += "; " + r.Load.line()
 		}
 	}
 	s += fmt.Sprintf("  [load %.2f, others %.2f cores, steal %.2f]", r.Load1, r.OtherCPU, r.Steal)
@@ -440,6 +561,13 @@ func (b *Bench) gwThroughput(ctx context.Context, sc *Scenario, sp gen.Spec, cfg
 	if err != nil {
 		return nil, err
 	}
+	r.gwWindow(p0, p1, k0, k1, c0, c1)
+	return r, nil
+}
+
+// gwWindow sets a gateway run's figures over the window from the port and
+// core counters read at its ends.
+func (r *Run) gwWindow(p0, p1 PortStats, k0, k1 CoreStats, c0, c1 cpuSnap) {
 	r.fill(c0, c1, p1.RxPackets-p0.RxPackets, p1.TxPackets-p0.TxPackets, p1.Imissed-p0.Imissed)
 	if d := k1.TotalNs - k0.TotalNs; d > 0 {
 		r.Utilisation = float64(k1.BusyNs-k0.BusyNs) / float64(d)
@@ -458,7 +586,6 @@ func (b *Bench) gwThroughput(ctx context.Context, sc *Scenario, sp gen.Spec, cfg
 	if dropped > r.RxPkts/1000 {
 		r.Notes = append(r.Notes, fmt.Sprintf("dropped %d of %d packets in the window: %v", dropped, r.RxPkts, r.Drops))
 	}
-	return r, nil
 }
 
 func (b *Bench) gwNewSessions(ctx context.Context, sc *Scenario, cfg *GatewayConfig) (*Run, error) {
@@ -674,6 +801,7 @@ func (res *Result) summarize(sc *Scenario) {
 			res.Noisy++
 		}
 		switch {
+		case sc.Kind == Stress: // summarizeStress, below
 		case r.Impl == "testpmd":
 			tp = append(tp, r.TxPPS/1e6)
 			byRep[r.Rep] = r
@@ -695,6 +823,9 @@ func (res *Result) summarize(sc *Scenario) {
 		}
 	}
 	res.Testpmd, res.GW, res.Ratio = Summarize(tp), Summarize(gw), Summarize(ratio)
+	if sc.Kind == Stress {
+		res.summarizeStress()
+	}
 	res.Refs = nil
 	for _, impl := range refs {
 		var mpps, ratio []float64
@@ -711,7 +842,7 @@ func (res *Result) summarize(sc *Scenario) {
 	}
 	res.Value, res.Marginal = Summarize(val), Summarize(marg)
 	switch sc.Kind {
-	case Throughput:
+	case Throughput, Stress:
 		res.Met = sc.Target == 0 || res.Ratio.Median >= sc.Target
 	case NewSessions:
 		res.Met = res.Value.Median >= sc.Target
@@ -729,7 +860,7 @@ func (res *Result) summarize(sc *Scenario) {
 	switch {
 	case sc.Target == 0:
 		res.Verdict = "(no target)"
-	case math.IsNaN(res.Ratio.Median) && sc.Kind == Throughput:
+	case math.IsNaN(res.Ratio.Median) && (sc.Kind == Throughput || sc.Kind == Stress):
 		res.Verdict = "not measured"
 	case res.Met:
 		res.Verdict = "met"
@@ -747,6 +878,11 @@ func (res *Result) line() string {
 	case NewSessions:
 		m := Summary{Median: res.Value.Median / 1e6, Min: res.Value.Min / 1e6, Max: res.Value.Max / 1e6}
 		return fmt.Sprintf("%s M sessions/s (target %s): %s", m.Text(3), res.Target, res.Verdict)
+	case Stress:
+		st := res.Stress
+		return fmt.Sprintf("gw %s Mpps stressed, %s alone, ratio %s (target %s): %s; stressed: longest gap %s µs, p99.99 gap %s µs, GC pause p99 %s µs over %s pauses",
+			res.GW.Text(2), st.BaseMpps.Text(2), res.Ratio.Text(2), res.Target, res.Verdict, scaled(st.GapMaxS, 1e6).Text(0),
+			quantileText(st.GapP9999, 1e6), quantileText(st.GCPauseP99, 1e6), st.GCPauses.Text(0))
 	default:
 		return fmt.Sprintf("%.1f M sessions, %s B/session, growth while filling %s (target %s): %s", float64(res.Sessions)/1e6,
 			res.Value.Text(1), res.Marginal.Text(1), res.Target, res.Verdict)
@@ -761,6 +897,23 @@ func (res *Result) refsText() string {
 		fmt.Fprintf(&b, "; %s %s Mpps, gw / it %s", r.Impl, r.Mpps.Text(2), r.Ratio.Text(2))
 	}
 	return b.String()
+}
+
+// scaled is s with every figure multiplied by k.
+func scaled(s Summary, k float64) Summary {
+	return Summary{Median: s.Median * k, Min: s.Min * k, Max: s.Max * k, N: s.N}
+}
+
+// quantileText is a quantile times k as "≈ est (lo–hi]", "> lo" in the
+// last bucket, "—" when not measured.
+func quantileText(q *Quantile, k float64) string {
+	switch {
+	case q == nil:
+		return "—"
+	case q.Open:
+		return fmt.Sprintf("> %.1f", q.Lo*k)
+	}
+	return fmt.Sprintf("≈ %.1f (%.1f–%.1f]", q.Est*k, q.Lo*k, q.Hi*k)
 }
 
 // Text formats a summary as "median (min–max)".

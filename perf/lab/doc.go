@@ -25,6 +25,14 @@
 //	              divided by sessions; also the slope of RSS over sessions while
 //	              filling, which is near 0: the table is committed at start and
 //	              the worker allocates nothing per session
+//	stress        gw only, twice per repetition: the same gateway (the looped
+//	              pcap on port 0, a million sessions streamed in once through
+//	              port 1) alone and with its control plane hammered through
+//	              the window (stress.go: scrapers, -L -c, weight edits,
+//	              reloads, collections forced by the gateway's
+//	              FNGW_STRESS_FORCE_GC); the ratio of their rates, the
+//	              worker's poll gaps (gw stats, reset at the window's start)
+//	              and the GC's pauses (fngw_go_pause_seconds at both ends)
 //
 // During every window it accounts the CPU time of the machine (/proc/stat)
 // against the process under test and itself: time used by other processes or
@@ -43,6 +51,8 @@
 //	pin_linux.go keeping the runner off the worker CPU
 //	sys.go       CPU accounting, RSS, load, the machine's description
 //	stats.go     median and range, least-squares slope
-//	report.go    summary.json and the Markdown table
+//	stress.go    the stress scenario's load and runs; histograms read from a
+//	             scrape or gw stats, and their quantiles
+//	report.go    summary.json, the Markdown table and the targets' table
 //	chart.go     drawing the PNG charts with perf/chart, a module of its own
 package lab

@@ -36,6 +36,18 @@ type GatewayConfig struct {
 	// the gateway then runs in the network namespace KernelNetns, where its
 	// kernel interface and the addresses synced onto it stay.
 	KernelIface string
+	// FillDevice, when set, is a second port (dpdk1, no addresses) that
+	// the same worker polls: the stress scenario streams its table's
+	// sessions in through it.
+	FillDevice string
+	// Metrics is [ctl] metrics, the Prometheus endpoint ("": none).
+	Metrics string
+	// OnewayTimeout is session.udp_oneway_timeout in seconds (0: the
+	// gateway's default, 5 s): how long a UDP session that never had a
+	// reply lives, as every session of the lab's one-way traffic.
+	OnewayTimeout int
+	// Env is added to the gateway process's environment (StressGCEnv).
+	Env []string
 }
 
 // KernelNetns is the network namespace the lab runs a gateway with a
@@ -75,13 +87,20 @@ func (c *GatewayConfig) TOML() string {
 		p("kernel_iface = %q", c.KernelIface)
 	}
 	p("")
+	if c.FillDevice != "" {
+		p("[[port]]\nname = \"dpdk1\"\ndevice = %q\n", c.FillDevice)
+	}
 	p("[[route]]\nprefix = \"0.0.0.0/0\"\nvia = %q\nport = \"dpdk0\"\n", c.Router)
 	p("[[neigh]]\naddr = %q\nmac = %q\nport = \"dpdk0\"\n", c.Router, c.RouterMAC)
 	for _, s := range c.Servers {
 		p("[[neigh]]\naddr = %q\nmac = %q\nport = \"dpdk0\"\n", s.Addr(), c.ServerMAC)
 	}
-	p("[ctl]\nsocket = %q\nmetrics = \"\"\n", c.Socket)
-	p("[session]\ncapacity_per_core = %d\nudp_timeout = 3600\n", c.Capacity)
+	p("[ctl]\nsocket = %q\nmetrics = %q\n", c.Socket, c.Metrics)
+	p("[session]\ncapacity_per_core = %d\nudp_timeout = 3600", c.Capacity)
+	if c.OnewayTimeout > 0 {
+		p("udp_oneway_timeout = %d", c.OnewayTimeout)
+	}
+	p("")
 	if c.Mbufs > 0 {
 		p("[pool]\nmbufs = %d\n", c.Mbufs)
 	}
@@ -133,6 +152,9 @@ func StartGateway(ctx context.Context, bin string, cfg *GatewayConfig, cfgPath, 
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	if len(cfg.Env) > 0 {
+		cmd.Env = append(os.Environ(), cfg.Env...)
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
@@ -221,6 +243,17 @@ type CoreStats struct {
 	Drops    map[string]uint64 `json:"drops"`
 	Sessions uint64            `json:"sessions"`
 	Created  uint64            `json:"sessions_created"`
+	Gaps     Gaps              `json:"poll_gaps"`
+}
+
+// Gaps are a worker's poll gaps since the last `gw stats --reset-gaps`.
+type Gaps struct {
+	Turns   uint64 `json:"turns"`
+	MaxNs   uint64 `json:"max_ns"`
+	Buckets []struct {
+		LeNs  uint64 `json:"le_ns"` // 0: the last bucket, above every bound
+		Count uint64 `json:"count"`
+	} `json:"buckets"`
 }
 
 // Link reads the port counters.
@@ -249,7 +282,8 @@ func (g *Gateway) Stats(ctx context.Context) ([]CoreStats, error) {
 	return cs, nil
 }
 
-// sum adds the cores' counters into one.
+// sum adds the cores' counters into one; its gaps are those of the core
+// with the longest.
 func sumCores(cs []CoreStats) CoreStats {
 	var t CoreStats
 	t.Drops = map[string]uint64{}
@@ -260,6 +294,9 @@ func sumCores(cs []CoreStats) CoreStats {
 		t.TotalNs += c.TotalNs
 		t.Sessions += c.Sessions
 		t.Created += c.Created
+		if c.Gaps.MaxNs >= t.Gaps.MaxNs {
+			t.Gaps = c.Gaps
+		}
 		for k, v := range c.Drops {
 			t.Drops[k] += v
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,9 @@ func testGatewayConfig(t *testing.T, b *Bench, sc Scenario) {
 	}
 	mbufs, mem := b.sizing(&sc, sp.Packets())
 	cfg := b.gwConfig(&sc, sp, "net_pcap0,rx_pcap=/x.pcap,infinite_rx=1", mbufs, mem)
+	if sc.Kind == Stress {
+		cfg.FillDevice, cfg.Metrics = "net_pcap1,rx_pcap=/fill.pcap", StressMetrics
+	}
 	path := filepath.Join(t.TempDir(), "gw.toml")
 	if err := os.WriteFile(path, []byte(cfg.TOML()), 0o644); err != nil {
 		t.Fatal(err)
@@ -47,8 +51,12 @@ func testGatewayConfig(t *testing.T, b *Bench, sc Scenario) {
 	if mbufs > 0 && (f.Pool.Mbufs != mbufs || mbufs < sp.Packets()) {
 		t.Fatalf("pool %d mbufs for %d frames", f.Pool.Mbufs, sp.Packets())
 	}
-	if sc.Kind != Memory && sc.Flows > 64512*sc.Servers*sc.LIPs {
-		t.Fatalf("%d flows exceed the local ports", sc.Flows)
+	if sc.Kind != Memory && max(sc.Flows, sc.FillFlows) > 64512*sc.Servers*sc.LIPs {
+		t.Fatalf("%d flows exceed the local ports", max(sc.Flows, sc.FillFlows))
+	}
+	if sc.Kind == Stress && (len(f.Ports) != 2 || len(f.Workers[0].Rx) != 2 || f.Ctl.Metrics != StressMetrics ||
+		sc.Capacity < sc.Flows+sc.FillFlows || sc.FillFlows < 1_000_000) {
+		t.Fatalf("stress: ports %+v, worker %+v, metrics %q, %d sessions for %d+%d flows", f.Ports, f.Workers, f.Ctl.Metrics, sc.Capacity, sc.Flows, sc.FillFlows)
 	}
 	if args := strings.Join(f.EALArgs("gw"), " "); b.cfg.Hugepages != strings.Contains(args, "--huge-unlink") ||
 		b.cfg.Hugepages == strings.Contains(args, "--no-huge") {
@@ -115,6 +123,96 @@ func TestTable(t *testing.T) {
 		if !strings.Contains(tab, want) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
 		}
+	}
+}
+
+// TestStressTable: a stress result's row, and the targets' table with the
+// stalls judged on power-of-two buckets and the cref ratios of the
+// scenarios that have them.
+func TestStressTable(t *testing.T) {
+	q := func(lo, hi, est float64) *Quantile { return &Quantile{Lo: lo, Hi: hi, Est: est} }
+	rep := &Report{Reps: 3, WindowS: 4, Command: "bench", Results: []Result{
+		{Scenario: "udp-1k", Kind: Throughput, Verdict: "missed",
+			Refs: []Ref{{Impl: crefImpl, Mpps: Summary{30, 30, 30, 3}, Ratio: Summary{0.55, 0.5, 0.6, 3}}}},
+		{Scenario: "stress-1k", Title: "s", Kind: Stress, Target: "≥ 0.95 of the same without stress", GW: Summary{9.6, 9.5, 9.7, 3},
+			Ratio: Summary{0.96, 0.95, 0.97, 3}, Verdict: "met",
+			Stress: &StressSummary{BaseMpps: Summary{10, 10, 10, 3}, GapMaxS: Summary{150e-6, 100e-6, 250e-6, 3},
+				GapP9999: q(8.192e-6, 16.384e-6, 10e-6), GCPauseP99: q(65.536e-6, 131.072e-6, 90e-6),
+				GCPauses: Summary{80, 80, 80, 3}, BaseGapMaxS: Summary{20e-6, 20e-6, 20e-6, 3}}},
+	}}
+	tab := rep.Table()
+	for _, want := range []string{
+		"| `stress-1k` s | — | 9.60 (9.50–9.70) | 0.96 (0.95–0.97) |",
+		"| `stress-1k` throughput ÷ the same gateway alone (gw Mpps 9.60 (9.50–9.70) ÷ 10.00) | ≥ 0.95 of the same without stress | 0.96 (0.95–0.97) | met |",
+		"| longest worker gap under `stress-1k` (alone: 20 µs) | ≤ 200 µs | 150 (100–250) µs | **missed** |",
+		"| p99.99 worker gap under `stress-1k`, worst run (alone: — µs) | ≤ 20 µs | ≈ 10.0 (8.2–16.4] µs | met |",
+		"| GC pause p99 under `stress-1k`, worst run (80 pauses in a window; alone: 0) | ≤ 100 µs | ≈ 90.0 (65.5–131.1] µs | met (est.) |",
+		"| `udp-1k` gw / cref (one worker) | ≥ 0.75 | 0.55 (0.50–0.60) | **missed** |",
+	} {
+		if !strings.Contains(tab, want) {
+			t.Errorf("table lacks %q:\n%s", want, tab)
+		}
+	}
+	if strings.Contains(tab, "udp-1m") {
+		t.Errorf("a target row for a scenario the run does not have:\n%s", tab)
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Errorf("the report does not encode: %v", err)
+	}
+}
+
+// TestHistQuantiles: a histogram read from a scrape, less an earlier
+// reading, gives its quantiles as buckets with an estimate, judged
+// against a target on the bucket's bounds first; the gaps gw stats lists
+// (non-empty buckets only) interpolate from their lower bound.
+func TestHistQuantiles(t *testing.T) {
+	text := func(c1, c2, c4, inf int) string {
+		return fmt.Sprintf(`# TYPE x histogram
+x_bucket{cause="gc",pause="total",le="1"} %d
+x_bucket{cause="gc",pause="total",le="2"} %d
+x_bucket{cause="gc",pause="total",le="4"} %d
+x_bucket{cause="gc",pause="total",le="+Inf"} %d
+x_bucket{cause="other",pause="total",le="1"} 99
+x_sum{cause="gc",pause="total"} 3
+x_count{cause="gc",pause="total"} %d
+`, c1, c2, c4, inf, inf)
+	}
+	want := map[string]string{"pause": "total", "cause": "gc"}
+	h0, err := ParseHist(strings.NewReader(text(1, 1, 1, 1)), "x", want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, err := ParseHist(strings.NewReader(text(1, 51, 101, 102)), "x", want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h1.Sub(h0)
+	if d.Count() != 101 || len(d.Le) != 4 {
+		t.Fatalf("difference %+v", d)
+	}
+	if q := d.Quantile(0.5); q.Lo != 2 || q.Hi != 4 || math.Abs(q.Est-2.04) > 1e-9 {
+		t.Errorf("median %+v", q) // the 51st of 101: the first of the 50 in (2, 4]
+	}
+	// The 91st of 101: the 41st of the 50 in (2, 4].
+	if q := d.Quantile(0.9); q.Lo != 2 || q.Hi != 4 || math.Abs(q.Est-3.64) > 1e-9 || q.Verdict(4) != "met" || q.Verdict(2) != "**missed**" ||
+		q.Verdict(3.9) != "met (est.)" || q.Verdict(3) != "**missed** (est.)" {
+		t.Errorf("p90 %+v: verdicts %s %s %s %s", q, q.Verdict(4), q.Verdict(2), q.Verdict(3.9), q.Verdict(3))
+	}
+	if q := d.Quantile(1); !q.Open || q.Lo != 4 || q.Verdict(3) != "**missed**" || !strings.HasPrefix(q.Verdict(5), "unknown") {
+		t.Errorf("max %+v: %s, %s", q, q.Verdict(3), q.Verdict(5))
+	}
+	if q := (Hist{}).Quantile(0.5); q != nil || q.Verdict(1) != "not measured" {
+		t.Errorf("no values: %+v", q)
+	}
+	if _, err := ParseHist(strings.NewReader(text(1, 1, 1, 1)), "y", want); err == nil {
+		t.Error("a histogram missing from the scrape parsed")
+	}
+	var g Gaps
+	if err := json.Unmarshal([]byte(`{"turns":100,"max_ns":3000,"buckets":[{"le_ns":1024,"count":98},{"le_ns":4096,"count":2}]}`), &g); err != nil {
+		t.Fatal(err)
+	}
+	if q := gapHist(g).Quantile(0.99); q.Lo != 2048e-9 || q.Hi != 4096e-9 || math.Abs(q.Est-3072e-9) > 1e-12 {
+		t.Errorf("gaps' p99 %+v", q)
 	}
 }
 

@@ -47,6 +47,9 @@ func (rep *Report) Table() string {
 			fig = m.Text(3) + " M sessions/s"
 		case Memory:
 			fig = fmt.Sprintf("%.2f M sessions; %s B/session (growth while filling %s)", float64(r.Sessions)/1e6, r.Value.Text(1), r.Marginal.Text(1))
+		case Stress:
+			gw, ratio = r.GW.Text(2), r.Ratio.Text(2)
+			fig = fmt.Sprintf("forwarded pps stressed ÷ alone (alone: %s Mpps)", r.Stress.BaseMpps.Text(2))
 		}
 		noisy := ""
 		if r.Noisy > 0 {
@@ -54,7 +57,75 @@ func (rep *Report) Table() string {
 		}
 		fmt.Fprintf(&b, "| `%s` %s | %s | %s | %s | %s | %s | %s | %s%s |\n", r.Scenario, r.Title, tp, gw, ratio, refs, fig, r.Target, r.Verdict, noisy)
 	}
+	b.WriteString(rep.targets())
 	return b.String()
+}
+
+// Targets of the stalls and of the distance from C, judged from the
+// stress scenario and the cref yardstick when the run has them.
+const (
+	TargetGapMax     = 200e-6 // s: the longest worker gap under stress
+	TargetGapP9999   = 20e-6  // s: the 99.99th percentile gap under stress
+	TargetGCPauseP99 = 100e-6 // s: the 99th percentile GC pause under stress
+	TargetCRef1k     = 0.75   // udp-1k gw / cref
+	TargetCRef1m     = 0.90   // udp-1m gw / cref
+)
+
+// targets is the table of the stalls' and cref's targets, for the results
+// the run has ("" when it has none of them). Quantiles are judged on the
+// worst repetition, from power-of-two buckets: met when the bucket's upper
+// bound is within the target, missed when its lower bound is not, by the
+// interpolated estimate otherwise ("est.").
+func (rep *Report) targets() string {
+	var rows []string
+	row := func(figure, target, measured, verdict string) {
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s |", figure, target, measured, verdict))
+	}
+	for _, r := range rep.Results {
+		st := r.Stress
+		if st == nil {
+			continue
+		}
+		row(fmt.Sprintf("`%s` throughput ÷ the same gateway alone (gw Mpps %s ÷ %s)", r.Scenario, r.GW.Text(2), st.BaseMpps.Text(2)),
+			r.Target, r.Ratio.Text(2), r.Verdict)
+		gapMax := "not measured"
+		if st.GapMaxS.N > 0 {
+			gapMax = "met"
+			if st.GapMaxS.Max > TargetGapMax {
+				gapMax = "**missed**"
+			}
+		}
+		row(fmt.Sprintf("longest worker gap under `%s` (alone: %s µs)", r.Scenario, scaled(st.BaseGapMaxS, 1e6).Text(0)),
+			"≤ 200 µs", scaled(st.GapMaxS, 1e6).Text(0)+" µs", gapMax)
+		row(fmt.Sprintf("p99.99 worker gap under `%s`, worst run (alone: %s µs)", r.Scenario, quantileText(st.BaseGapP9999, 1e6)),
+			"≤ 20 µs", quantileText(st.GapP9999, 1e6)+" µs", st.GapP9999.Verdict(TargetGapP9999))
+		row(fmt.Sprintf("GC pause p99 under `%s`, worst run (%s pauses in a window; alone: %s)", r.Scenario, st.GCPauses.Text(0), st.BaseGCPauses.Text(0)),
+			"≤ 100 µs", quantileText(st.GCPauseP99, 1e6)+" µs", st.GCPauseP99.Verdict(TargetGCPauseP99))
+		row(fmt.Sprintf("(no target) under `%s`, the worker's thread: ran, waited for its CPU, in %% of the window (alone: %s, %s)", r.Scenario,
+			scaled(st.BaseRunShare, 100).Text(1), scaled(st.BaseWaitShare, 100).Text(1)),
+			"—", scaled(st.RunShare, 100).Text(1)+", "+scaled(st.WaitShare, 100).Text(1), "—")
+	}
+	for _, c := range []struct {
+		scenario string
+		target   float64
+	}{{"udp-1k", TargetCRef1k}, {"udp-1m", TargetCRef1m}} {
+		for _, r := range rep.Results {
+			for _, f := range r.Refs {
+				if r.Scenario != c.scenario || f.Impl != crefImpl {
+					continue
+				}
+				verdict := "met"
+				if !(f.Ratio.Median >= c.target) {
+					verdict = "**missed**"
+				}
+				row(fmt.Sprintf("`%s` gw / cref (one worker)", c.scenario), fmt.Sprintf("≥ %.2f", c.target), f.Ratio.Text(2), verdict)
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	return "\n| figure | target | measured | result |\n|---|---|---|---|\n" + strings.Join(rows, "\n") + "\n"
 }
 
 // Write writes summary.json and table.md into dir.

@@ -46,6 +46,32 @@ type Run struct {
 	RSSBytes             int64   `json:"rss_bytes,omitempty"`
 	BaseRSSBytes         int64   `json:"base_rss_bytes,omitempty"`
 
+	// Stress scenarios' gw runs: the control plane's load in the window
+	// (nil: none, the baseline), the worker's poll gaps (gw stats, reset at
+	// the window's start) and the Go runtime's GC pauses over the window
+	// (fngw_go_pause_seconds{pause="total",cause="gc"}, two scrapes).
+	Load         *StressLoad `json:"stress_load,omitempty"`
+	GapTurns     uint64      `json:"gap_turns,omitempty"`
+	GapMaxS      float64     `json:"gap_max_s,omitempty"`
+	GapP999      *Quantile   `json:"gap_p99_9_s,omitempty"`
+	GapP9999     *Quantile   `json:"gap_p99_99_s,omitempty"`
+	GCPauses     uint64      `json:"gc_pauses,omitempty"`
+	GCPauseP99   *Quantile   `json:"gc_pause_p99_s,omitempty"`
+	GCPauseMaxLe float64     `json:"gc_pause_max_bucket_s,omitempty"` // upper bound of the longest pause's bucket
+	GCStopP99    *Quantile   `json:"gc_stopping_p99_s,omitempty"`     // of the pauses' stopping phase
+	// WorkerRunShare and WorkerWaitShare are the shares of the window the
+	// worker's thread ran, and waited on its CPU's run queue (/proc
+	// schedstat: the OS running another thread there); the rest it slept,
+	// parked by the Go runtime (a stop of the world, its goroutine
+	// preempted and waiting for the Go scheduler).
+	WorkerRunShare  float64 `json:"worker_run_share,omitempty"`
+	WorkerWaitShare float64 `json:"worker_wait_share,omitempty"`
+	// The Go scheduler's latencies over the window (runnable to running,
+	// fngw_go_sched_latency_seconds): p99.99, and the bound of the
+	// longest's bucket.
+	SchedLatP9999 *Quantile `json:"sched_latency_p99_99_s,omitempty"`
+	SchedLatMaxLe float64   `json:"sched_latency_max_bucket_s,omitempty"`
+
 	Samples []Sample `json:"samples,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
 }

@@ -20,6 +20,11 @@ const (
 	// Memory: fill one core's table from a pcap streamed once; resident
 	// memory growth per session.
 	Memory Kind = "memory"
+	// Stress: established-flow forwarding rate of the same gateway with
+	// and without its control plane hammered (StressLoad) through the
+	// window, run after run; the figure is their ratio, with the workers'
+	// poll gaps and the Go runtime's GC pauses in each window.
+	Stress Kind = "stress"
 )
 
 // Scenario is one line of the results table.
@@ -47,6 +52,10 @@ type Scenario struct {
 	Reps int
 	// Profile: record where the gateway's worker spends its time.
 	Profile bool
+	// FillFlows (Stress): unique flows streamed once into a second port
+	// before the window, so that the table the listings walk holds that
+	// many sessions besides the looped Flows.
+	FillFlows int
 }
 
 // Spec is the scenario's traffic on the lab plan.
@@ -71,11 +80,13 @@ func (s *Scenario) TargetText() string {
 		return fmt.Sprintf("≥ %.1f M/s", s.Target/1e6)
 	case Memory:
 		return fmt.Sprintf("≥ %d M sessions, ≤ %.0f B each", s.MinSessions/1_000_000, s.Target)
+	case Stress:
+		return fmt.Sprintf("≥ %.2f of the same without stress", s.Target)
 	}
 	return ""
 }
 
-// Scenarios are the perf lab's scenarios, in the order they run: the four
+// Scenarios are the perf lab's scenarios, in the order they run: those
 // with a target (perf/README.md, "Scenarios and targets"), plus the
 // two-direction mix, which has none.
 var Scenarios = []Scenario{
@@ -90,6 +101,8 @@ var Scenarios = []Scenario{
 	{Name: "fill-16m", Title: "Concurrent sessions: one core's table filled (16 777 216 UDP flows, streamed)", Kind: Memory,
 		Mode: gen.Forward, Proto: "udp", Flows: 1 << 24, Size: 64, Servers: 16, LIPs: 17, Capacity: 1 << 24,
 		Streamed: true, Target: 128, MinSessions: 10_000_000},
+	{Name: "stress-1k", Title: "udp-1k's traffic, its control plane hammered (scrapes, -L -c of 1 M sessions, weight edits, reloads, forced GCs)", Kind: Stress,
+		Mode: gen.Forward, Proto: "udp", Flows: 1024, Size: 64, Servers: 4, LIPs: 8, Capacity: 1 << 21, Target: 0.95, FillFlows: 1 << 20},
 }
 
 // ByName returns the scenario called name.

@@ -51,8 +51,12 @@ func readCPU() (busy, steal uint64) {
 }
 
 // procTicks is utime+stime of pid (all its threads).
-func procTicks(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+func procTicks(pid int) uint64 { return statTicks(fmt.Sprintf("/proc/%d/stat", pid)) }
+
+// statTicks is the user and system time in a /proc stat file: a process's,
+// or a thread's (/proc/PID/task/TID/stat; /proc/TID/stat is its process's).
+func statTicks(path string) uint64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
@@ -214,4 +218,53 @@ func LoadLine() string {
 		return "unknown"
 	}
 	return "load average " + strings.Join(f[:3], ", ")
+}
+
+// workerThread is the gateway's worker thread: of pid's threads allowed
+// on cpu alone, the one that used the most CPU time (DPDK's own thread for
+// that lcore sleeps).
+func workerThread(pid, cpu int) (int, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	want := "Cpus_allowed_list:\t" + strconv.Itoa(cpu) + "\n"
+	best, most := 0, uint64(0)
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile(fmt.Sprintf("%s/%d/status", dir, tid))
+		if err != nil || !strings.Contains(string(st), want) {
+			continue
+		}
+		if t := statTicks(fmt.Sprintf("%s/%d/stat", dir, tid)); best == 0 || t > most {
+			best, most = tid, t
+		}
+	}
+	if best == 0 {
+		return 0, fmt.Errorf("no thread of process %d is pinned to CPU %d", pid, cpu)
+	}
+	return best, nil
+}
+
+// schedstat is a thread's time on a CPU and time waiting on a run queue,
+// in ns, from /proc/PID/task/TID/schedstat (the kernel's sched_info).
+func schedstat(pid, tid int) (run, wait uint64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/schedstat", pid, tid))
+	if err != nil {
+		return 0, 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, 0, fmt.Errorf("schedstat of thread %d: %q", tid, b)
+	}
+	run, err1 := strconv.ParseUint(f[0], 10, 64)
+	wait, err2 := strconv.ParseUint(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("schedstat of thread %d: %q", tid, b)
+	}
+	return run, wait, nil
 }

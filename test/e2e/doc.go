@@ -99,6 +99,15 @@
 //	robust_test.go   IP fragments: UDP datagrams up to 65507 bytes, fragmented by the
 //	                 client's kernel, echoed whole through FULLNAT and NAT, one and two
 //	                 workers
+//	proxyproto_test.go TestProxyProtocolNginx: the FULLNAT topology with real nginx as
+//	                 real servers (listen ... proxy_protocol), services with
+//	                 --proxy-protocol v1 and v2: the client address and port nginx
+//	                 logs and answers, 200 concurrent requests, 8 MB download and
+//	                 upload byte-identical, a server-speaks-first banner service
+//	                 (e2epeer banner) reading the header sent after the handshake,
+//	                 UDP with v2 (e2epeer serve -udp-proxy echoing what follows it),
+//	                 a --toa service, HAProxy (accept-proxy) behind a v2 service; the same
+//	                 with two workers (replies redirected)
 //	soak_test.go     make soak (build tag soak): SOAK_DURATION of HTTP, bulk and UDP
 //	                 traffic with periodic reconfiguration, then drain and leak checks
 package e2e

@@ -335,7 +335,8 @@ func (tp *fnTopo) cores(t *testing.T) []coreJSON {
 // not_for_us/other_host for stray frames.)
 var badDrops = []string{"malformed_l3", "malformed_l4", "fragment", "bad_checksum", "no_dest", "table_full",
 	"session_conflict", "no_laddr", "laddr_exhausted", "ttl_exceeded", "no_route", "too_big",
-	"tx_queue_full", "redirect_ring_full", "control_ring_full", "malformed_ipv4", "bad_ipv4_checksum", "multi_segment"}
+	"tx_queue_full", "redirect_ring_full", "control_ring_full", "malformed_ipv4", "bad_ipv4_checksum", "multi_segment",
+	"proxy_fragment"}
 
 func checkNoBadDrops(t *testing.T, cs []coreJSON) {
 	t.Helper()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +110,8 @@ func promtool(t *testing.T) string {
 // gateway carrying FULLNAT traffic: /metrics passes `promtool check
 // metrics`; services and real servers are labelled node_exporter's way and
 // count the connections made; weights, link state, the mbuf pool, the loop's
-// seconds, build and process metrics are there; a reload that fails sets
+// seconds and poll gaps, the runtime's pauses, build and process metrics are
+// there; gw stats shows the poll gaps and --reset-gaps restarts them; a reload that fails sets
 // gw top shows the services within 80 columns, without escape codes into a
 // pipe; a reload that fails sets fngw_config_last_reload_successful to 0
 // until one succeeds (gw reload, SIGHUP); the dashboard's queries and the
@@ -209,6 +211,39 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("resident %v bytes, less than the session tables (%v)", rss, tables)
 		}
 		s.one(t, "go_goroutines", nil)
+		// The stalls: the worker's poll gaps and the runtime's pauses, as
+		// histograms (promtool checked their form above).
+		if v := s.one(t, "fngw_core_poll_gap_seconds_count", core); v <= 0 {
+			t.Errorf("core 0 counted %v poll gaps", v)
+		}
+		if v := s.one(t, "fngw_core_poll_gap_seconds_sum", core); math.Abs(v-poll) > 1 {
+			t.Errorf("core 0's gaps sum to %vs, its loop ran %vs", v, poll)
+		}
+		s.one(t, "fngw_go_pause_seconds_count", map[string]string{"pause": "total", "cause": "gc"})
+		s.one(t, "fngw_go_sched_latency_seconds_count", nil)
+	})
+
+	t.Run("gw_stats_gaps", func(t *testing.T) {
+		type gaps struct {
+			Turns uint64 `json:"turns"`
+			MaxNs uint64 `json:"max_ns"`
+		}
+		var cs []struct {
+			Gaps gaps `json:"poll_gaps"`
+		}
+		tp.g.MustJSON(&cs, "stats")
+		if len(cs) == 0 || cs[0].Gaps.Turns == 0 || cs[0].Gaps.MaxNs == 0 {
+			t.Fatalf("gw stats: poll gaps %+v", cs)
+		}
+		before := cs[0].Gaps
+		tp.g.MustCmd("stats", "--reset-gaps")
+		tp.g.MustJSON(&cs, "stats")
+		if g := cs[0].Gaps; g.Turns >= before.Turns && g.MaxNs >= before.MaxNs {
+			t.Errorf("gw stats --reset-gaps reset nothing: %+v before, %+v after", before, g)
+		}
+		if out := tp.g.MustCmd("stats"); !strings.Contains(out, "poll gaps: max ") {
+			t.Errorf("gw stats prints no poll gaps:\n%s", out)
+		}
 	})
 
 	t.Run("gw_top", func(t *testing.T) {

@@ -152,6 +152,8 @@ type TCPSeg struct {
 	Flags            TCPFlags
 	Window           uint16 // 0: 65535
 	Payload          []byte
+	MSS              uint16             // a SYN's MSS option; 0: 1460
+	Options          []layers.TCPOption // after a SYN's MSS option
 }
 
 // TCP is an IPv4 TCP segment with correct checksums.
@@ -167,8 +169,13 @@ func TCP(h Hosts, s TCPSeg) []byte {
 		PSH: s.Flags&PSH != 0, ACK: s.Flags&ACK != 0}
 	if s.Flags&SYN != 0 {
 		// A SYN carries an MSS option, as every real stack sends one.
-		tcp.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{0x05, 0xb4}}}
+		mss := s.MSS
+		if mss == 0 {
+			mss = 1460
+		}
+		tcp.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{byte(mss >> 8), byte(mss)}}}
 	}
+	tcp.Options = append(tcp.Options, s.Options...)
 	tcp.SetNetworkLayerForChecksum(ip)
 	return pkttest.Serialize(h.eth(layers.EthernetTypeIPv4), ip, tcp, gopacket.Payload(s.Payload))
 }

@@ -35,6 +35,12 @@
 //	                 real server's learned entry kept and its SYN forwarded
 //	                 byte-exact; an off-link ARP sender answered, not learned; a
 //	                 source equal to the /16's broadcast dropped (broadcast_source)
+//	clientaddr_test.go the client's address at FULLNAT real servers on the rig:
+//	                 PROXY protocol v1 and v2 over TCP (header bytes from the
+//	                 specification, MSS, retransmitted first segment, seq, ACK and
+//	                 SACK translation, FIN), TOA option bytes, PROXY v2 over UDP; bad
+//	                 input (an oversize first segment cut, a segment ahead moved, a RST
+//	                 before the header was acknowledged)
 //	flood_test.go    SYN flood from spoofed sources through the rig's third port:
 //	                 table_full, the established connection forwarded, recovery; the
 //	                 throughput of an established connection during a looped flood

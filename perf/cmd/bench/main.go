@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +49,7 @@ func main() {
 		warmup    = flag.Duration("warmup", time.Second, "wait after sessions exist, before the window")
 		cpus      = flag.String("cpus", "0,1", "MAIN,WORKER CPUs: both forwarders poll on WORKER")
 		huge      = flag.Bool("hugepages", false, "run both forwarders on hugepages (reserve and mount them first)")
+		stressors = flag.String("stress", strings.Join(lab.Stressors, ","), "the parts of stress-1k's load that run (to find what costs what)")
 		kernel    = flag.String("kernel-iface", "", "configure the kernel path on the gateway's port, with this interface name (the gateway runs in network namespace "+lab.KernelNetns+")")
 		noiseMax  = flag.Float64("noise", 0.3, "re-run when other processes used more than this many cores in the window")
 		stealMax  = flag.Float64("steal", 0.1, "re-run when the hypervisor stole more than this many cores")
@@ -130,6 +132,15 @@ func main() {
 			refModes = append(refModes, m)
 		}
 	}
+	var stressOn []string
+	for _, n := range strings.Split(*stressors, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			if !slices.Contains(lab.Stressors, n) {
+				fail("-stress: unknown part %q (known: %s)", n, strings.Join(lab.Stressors, ", "))
+			}
+			stressOn = append(stressOn, n)
+		}
+	}
 	crefBin := ""
 	if *cref != "" {
 		if crefBin, err = filepath.Abs(*cref); err == nil {
@@ -140,7 +151,7 @@ func main() {
 		}
 	}
 	b, err := lab.New(lab.Config{GW: gwBin, Testpmd: tp, Refs: refModes, CRef: crefBin, Perf: perf, Out: dir, Cache: *cache, Work: work,
-		MainCPU: main, WorkerCPU: worker, Reps: *reps, Warmup: *warmup, Window: *window, Hugepages: *huge, KernelIface: *kernel,
+		MainCPU: main, WorkerCPU: worker, Reps: *reps, Warmup: *warmup, Window: *window, Hugepages: *huge, KernelIface: *kernel, Stressors: stressOn,
 		NoiseMax: *noiseMax, StealMax: *stealMax, Retries: *retries, RetryBudget: *budget, FillReps: *fillReps,
 		Progress: os.Stdout})
 	if err != nil {

@@ -8,7 +8,10 @@
 //	    it saw), GET /files/... serves DIR. With -udp, a UDP echo server. Every
 //	    peer IP seen (per protocol) is recorded in FILE as JSON, rewritten when
 //	    a new one appears; FILE.tmp is renamed over it. -ready FILE is created
-//	    once every socket listens.
+//	    once every socket listens. With -udp-proxy, every datagram must start
+//	    with a PROXY protocol v2 header (DGRAM, IPv4): the client it names is
+//	    recorded (as proto "udp-proxy") and only the rest is echoed; a
+//	    datagram without one is not answered.
 //	e2epeer get -url URL [-n N] [-c C] [-timeout D]
 //	    N GET requests, C at a time, each on a new TCP connection; prints a JSON
 //	    report: requests that succeeded and failed, answers per server name, peers.
@@ -33,6 +36,13 @@
 //	    re-dialled (once it breaks, every later request fails). Prints
 //	    {"probes":[{"at_ms":T,"ok":B,"server":NAME,"err":E},...]}, T since the
 //	    start, in the order sent.
+//	e2epeer banner -addr ADDR [-ready FILE]
+//	    A server that speaks first, behind a PROXY protocol gateway: on each
+//	    connection it reads the PROXY header (v1 or v2) and nothing else,
+//	    writes "banner CLIENT\r\n" (CLIENT the address the header names) and
+//	    closes. A connection without a valid header gets "no-proxy-header".
+//	e2epeer readbanner -addr ADDR
+//	    Connects, sends nothing, prints the first line the server sends.
 //
 // TCP keepalives are off everywhere, so an idle connection is really silent.
 package main
@@ -55,7 +65,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: e2epeer serve|get|fetch|udp|hold|probe ...")
+		fmt.Fprintln(os.Stderr, "usage: e2epeer serve|get|fetch|udp|hold|probe|banner|readbanner ...")
 		os.Exit(2)
 	}
 	var err error
@@ -72,8 +82,12 @@ func main() {
 		err = hold(os.Args[2:])
 	case "probe":
 		err = probe(os.Args[2:])
+	case "banner":
+		err = banner(os.Args[2:])
+	case "readbanner":
+		err = readBanner(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q; want serve, get, fetch, udp, hold or probe", os.Args[1])
+		err = fmt.Errorf("unknown command %q; want serve, get, fetch, udp, hold, probe, banner or readbanner", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2epeer:", err)
@@ -121,6 +135,7 @@ func serve(args []string) error {
 	dir := fs.String("dir", "", "directory served under /files/")
 	peerFile := fs.String("peers", "", "file recording the peers seen")
 	ready := fs.String("ready", "", "file created once listening")
+	udpProxy := fs.Bool("udp-proxy", false, "datagrams start with a PROXY protocol v2 header")
 	fs.Parse(args)
 	if *name == "" || *httpAddr == "" {
 		return errors.New("serve needs -name and -http")
@@ -158,8 +173,18 @@ func serve(args []string) error {
 					errc <- err
 					return
 				}
-				p.add("udp", from.String())
-				pc.WriteTo(buf[:n], from)
+				if !*udpProxy {
+					p.add("udp", from.String())
+					pc.WriteTo(buf[:n], from)
+					continue
+				}
+				client, rest, err := readProxyV2Dgram(buf[:n])
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "datagram from %s: %v\n", from, err)
+					continue
+				}
+				p.add("udp-proxy", client)
+				pc.WriteTo(rest, from)
 			}
 		}()
 	}
@@ -482,4 +507,101 @@ func probe(args []string) error {
 	}
 	wg.Wait()
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"probes": res})
+}
+
+func banner(args []string) error {
+	fs := flag.NewFlagSet("banner", flag.ExitOnError)
+	addr := fs.String("addr", "", "listen address")
+	ready := fs.String("ready", "", "file created once listening")
+	fs.Parse(args)
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if *ready != "" {
+		if err := os.WriteFile(*ready, nil, 0o644); err != nil {
+			return err
+		}
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			client, err := readProxyHeader(bufio.NewReader(c))
+			if err != nil {
+				fmt.Fprintf(c, "no-proxy-header %v\r\n", err)
+				return
+			}
+			fmt.Fprintf(c, "banner %s\r\n", client)
+		}()
+	}
+}
+
+// readProxyHeader reads a PROXY protocol header, v1 or v2 (HAProxy's
+// specification; IPv4 only), and returns the source address it names.
+func readProxyHeader(r *bufio.Reader) (string, error) {
+	sig := []byte("\r\n\r\n\x00\r\nQUIT\n")
+	b, err := r.Peek(len(sig))
+	if err != nil {
+		return "", err
+	}
+	if string(b) == string(sig) {
+		h := make([]byte, 16)
+		if _, err := io.ReadFull(r, h); err != nil {
+			return "", err
+		}
+		if h[12] != 0x21 || h[13] != 0x11 || h[14] != 0 || h[15] != 12 {
+			return "", fmt.Errorf("v2 header % x: want PROXY, TCP over IPv4, 12 address bytes", h[12:])
+		}
+		a := make([]byte, 12)
+		if _, err := io.ReadFull(r, a); err != nil {
+			return "", err
+		}
+		return net.JoinHostPort(net.IP(a[0:4]).String(), fmt.Sprint(int(a[8])<<8|int(a[9]))), nil
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(strings.TrimSuffix(line, "\r\n"))
+	if len(f) != 6 || f[0] != "PROXY" || f[1] != "TCP4" {
+		return "", fmt.Errorf("v1 line %q", line)
+	}
+	return net.JoinHostPort(f[2], f[4]), nil
+}
+
+func readBanner(args []string) error {
+	fs := flag.NewFlagSet("readbanner", flag.ExitOnError)
+	addr := fs.String("addr", "", "server address")
+	fs.Parse(args)
+	c, err := net.DialTimeout("tcp", *addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("reading the banner: %v (got %q)", err, line)
+	}
+	fmt.Printf("%s %s", c.LocalAddr(), line)
+	return nil
+}
+
+// readProxyV2Dgram splits a datagram into the PROXY protocol v2 header it
+// must start with (PROXY, AF_INET, DGRAM) and the payload; it returns the
+// client address the header names.
+func readProxyV2Dgram(b []byte) (string, []byte, error) {
+	const sig = "\r\n\r\n\x00\r\nQUIT\n"
+	if len(b) < 28 || string(b[:12]) != sig {
+		return "", nil, fmt.Errorf("no PROXY v2 header in % x", b[:min(len(b), 28)])
+	}
+	if b[12] != 0x21 || b[13] != 0x12 || b[14] != 0 || b[15] != 12 {
+		return "", nil, fmt.Errorf("v2 header % x: want PROXY, UDP over IPv4, 12 address bytes", b[12:16])
+	}
+	return net.JoinHostPort(net.IP(b[16:20]).String(), fmt.Sprint(int(b[24])<<8|int(b[25]))), b[28:], nil
 }
