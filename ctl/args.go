@@ -64,6 +64,7 @@ const (
 	colLocal
 	colProxyProtocol
 	colTOA
+	colOps
 	numColumns
 )
 
@@ -98,6 +99,7 @@ var colNames = [numColumns]struct{ name, flag string }{
 	colLocal:          {"local", "--local"},
 	colProxyProtocol:  {"proxy-protocol", "--proxy-protocol"},
 	colTOA:            {"toa", "--toa"},
+	colOps:            {"ops", "-o"},
 }
 
 func colString(c column) string { return colNames[c].flag + " (" + colNames[c].name + ")" }
@@ -116,24 +118,24 @@ type commandSpec struct {
 // 8 -w, 9 -x, 10 -y, 11 --timeout, 12 --daemon, 13 --stats, 14 --rate,
 // 15 --thresholds, 16 --persistent-conn, 17 --nosort, 18 --exact, 19 -b,
 // 20 --tun-info, 21 --tun-type, 22 -z, 23 -F, 24 --json, 25 --local,
-// 26 --proxy-protocol, 27 --toa.
+// 26 --proxy-protocol, 27 --toa, 28 -o.
 var commandSpecs = [...]commandSpec{
-	//                      0123456789012345678901234567
-	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx  "},
-	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx  "},
-	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpList, "-L", " 11xxxxxxxx11      x xxx  xx"},
-	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxxxx"},
-	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxxxx"},
-	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxxxx"},
-	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxxxx"},
-	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xxxx"},
-	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xxxx"},
-	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx xxx"},
+	//                      01234567890123456789012345678
+	{OpAddService, "-A", "xx+   xxxxxxxxxxxxx xxxxxx   "},
+	{OpEditService, "-E", "xx+   xxxxxxxxxxxxx xxxxxx   "},
+	{OpDelService, "-D", "xx+xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpClear, "-C", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpList, "-L", " 11xxxxxxxx11      x xxx  xxx"},
+	{OpAddDest, "-a", "xx+xxx+    xxxxxxxxxx xxxxxxx"},
+	{OpDelDest, "-d", "xx+xxx+xxxxxxxxxxxxxxxxxxxxxx"},
+	{OpEditDest, "-e", "xx+xxx+    xxxxxxxxxx xxxxxxx"},
+	{OpSetTimeouts, "--set", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpRestore, "-R", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpSave, "-S", " xxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpZero, "-Z", "xx xxxxxxxxxxxxxxxxxxxxxxxxxx"},
+	{OpAddLaddr, "--add-laddr", "xx+xxxxxxxxxxxxxxxxxxx++xxxxx"},
+	{OpDelLaddr, "--del-laddr", "xx+xxxxxxxxxxxxxxxxxxx+ xxxxx"},
+	{OpGetLaddr, "--get-laddr", " x xxxxxxxxxxxxxxxxxxxxx xxxx"},
 }
 
 func specOf(op Op) *commandSpec {
@@ -185,6 +187,7 @@ const (
 	oLocal
 	oProxyProto
 	oTOA
+	oOps
 	oUnsupported // recognised ipvsadm option fngw refuses (msg in optDef)
 )
 
@@ -220,7 +223,7 @@ var options = [...]optDef{
 	{"get-laddr", 'G', noArg, oCommand, OpGetLaddr, ""},
 	{"tcp-service", 't', reqArg, oTCP, "", ""},
 	{"udp-service", 'u', reqArg, oUDP, "", ""},
-	{"fwmark-service", 'f', reqArg, oUnsupported, "", "firewall-mark services (-f) are not supported yet; use -t or -u with an address"},
+	{"fwmark-service", 'f', reqArg, oFwmark, "", ""},
 	{"sctp-service", 0, reqArg, oUnsupported, "", "SCTP services are not supported; use -t or -u"},
 	{"scheduler", 's', reqArg, oSched, "", ""},
 	{"persistent", 'p', optArg, oPersistent, "", ""},
@@ -253,8 +256,8 @@ var options = [...]optDef{
 	{"local", 0, noArg, oLocal, "", ""},
 	{"proxy-protocol", 0, reqArg, oProxyProto, "", ""},
 	{"toa", 0, noArg, oTOA, "", ""},
-	{"ipv6", '6', noArg, oUnsupported, "", "-6 only applies to firewall-mark services, which are not supported yet"},
-	{"ops", 'o', noArg, oUnsupported, "", "one-packet scheduling (-o) is not supported"},
+	{"ipv6", '6', noArg, oUnsupported, "", "-6: IPv6 firewall-mark services are not supported yet (the datapath serves IPv4)"},
+	{"ops", 'o', noArg, oOps, "", ""},
 	{"pe", 0, reqArg, oUnsupported, "", "persistence engines (--pe) are not supported"},
 	{"start-daemon", 0, reqArg, oUnsupported, "", "the connection sync daemon is not supported yet"},
 	{"stop-daemon", 0, reqArg, oUnsupported, "", "the connection sync daemon is not supported yet"},
@@ -506,6 +509,16 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 			return fmt.Errorf("virtual service %s %q: %w", d.name(), val, err)
 		}
 		p.svc.VIP, p.svc.Port = ap.Addr(), ap.Port()
+	case oFwmark:
+		if err = p.set(colService, d); err != nil {
+			return err
+		}
+		n, e := strconv.ParseUint(val, 10, 32)
+		if e != nil || n == 0 {
+			return invalidf("invalid firewall mark %q for %s: want 1-%d", val, d.name(), uint32(1<<32-1))
+		}
+		p.svc.FwMark, p.svc.Proto = uint32(n), TCP
+		p.svcArg = val
 	case oSched:
 		if err = p.set(colScheduler, d); err != nil {
 			return err
@@ -532,6 +545,11 @@ func (p *parser) option(d *optDef, val string, hasVal bool) error {
 			return err
 		}
 		p.maskArg = val
+	case oOps:
+		if err = p.set(colOps, d); err != nil {
+			return err
+		}
+		p.svc.OnePacket = true
 	case oServer:
 		if err = p.set(colServer, d); err != nil {
 			return err
@@ -750,7 +768,7 @@ func (p *parser) finish() (Command, error) {
 		if !p.given[colService] {
 			return nil
 		}
-		s := Service{Proto: p.svc.Proto, VIP: p.svc.VIP, Port: p.svc.Port}
+		s := Service{Proto: p.svc.Proto, VIP: p.svc.VIP, Port: p.svc.Port, FwMark: p.svc.FwMark}
 		return &s
 	}
 	switch p.op {
@@ -760,7 +778,7 @@ func (p *parser) finish() (Command, error) {
 			s.Sched = DefaultSched
 		}
 		if p.maskArg != "" {
-			m, err := ParseMask(s.VIP, p.maskArg)
+			m, err := ParseMask(s.family(), p.maskArg)
 			if err != nil {
 				return Command{}, fmt.Errorf("-M: %w", err)
 			}
@@ -797,7 +815,7 @@ func (p *parser) finish() (Command, error) {
 		if p.given[colTunType] && d.Fwd != FwdTunnel {
 			return Command{}, usagef("--tun-type only applies to tunnel (-i) servers")
 		}
-		if d.Addr.BitLen() != p.svc.VIP.BitLen() && d.Fwd != 0 && d.Fwd != FwdTunnel {
+		if d.Addr.BitLen() != p.svc.family().BitLen() && d.Fwd != 0 && d.Fwd != FwdTunnel {
 			// ipvsadm: "Different address family is allowed only for tunneling servers".
 			return Command{}, invalidf("real server %s: address family differs from service %s; only tunnel (-i) mixes families", d.Key(), p.svc.Key())
 		}

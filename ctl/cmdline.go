@@ -3,6 +3,7 @@ package ctl
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -15,14 +16,15 @@ const (
 	OpMem       Op = "mem"    // gw mem [--json]
 	OpReload    Op = "reload" // gw reload
 	OpHealth    Op = "health" // gw health: the facts (GatewayHealth); the client judges them
-	// gw sysctl [NAME], gw sysctl [-w] NAME=0|1: LVS's switches (Sysctl).
+	// gw sysctl [NAME], gw sysctl [-w] NAME=VALUE: LVS's switches and
+	// expirations (Sysctl).
 	OpSysctlShow Op = "sysctl-show"
 	OpSysctlSet  Op = "sysctl-set"
 )
 
 // Commands lists every gw command, for messages (run, top, health and
 // import are the client's own; ParseCommandLine parses the others).
-const Commands = "run, adm, ip, link, stats, mem, top, health, sysctl, check, reload or import"
+const Commands = "run, adm, ip, link, stats, mem, top, health, sysctl, mark, check, reload or import"
 
 // ParseCommandLine parses a gw client command line (what follows the program
 // name and --sock):
@@ -77,6 +79,8 @@ func ParseCommandLineWith(args []string, names Resolver) (Command, error) {
 		return cmd, nil
 	case "sysctl":
 		return parseSysctl(rest)
+	case "mark":
+		return parseMark(rest)
 	case "check":
 		if len(rest) == 0 || (rest[0] != "show" && rest[0] != "list" && rest[0] != "ls") {
 			return Command{}, usagef("usage: gw check show [--json]")
@@ -152,14 +156,17 @@ func (c Command) gwArgs() []string {
 	return a
 }
 
-// SysctlArg names a switch of Sysctl and, to set it, its value.
+// SysctlArg names a setting of Sysctl and, to set it, its value: Value for
+// a switch, Seconds for a setting in seconds.
 type SysctlArg struct {
-	Name  string `json:"name,omitempty"`
-	Value *bool  `json:"value,omitempty"`
+	Name    string  `json:"name,omitempty"`
+	Value   *bool   `json:"value,omitempty"`
+	Seconds *uint32 `json:"seconds,omitempty"`
 }
 
-// parseSysctl parses `sysctl [NAME]` and `sysctl [-w] NAME=0|1`, as
-// sysctl(8) with LVS's names (net.ipv4.vs.NAME or NAME).
+// parseSysctl parses `sysctl [NAME]` and `sysctl [-w] NAME=VALUE`, as
+// sysctl(8) with LVS's names (net.ipv4.vs.NAME or NAME): 0 or 1 for a
+// switch, seconds for an expiration.
 func parseSysctl(args []string) (Command, error) {
 	if len(args) > 0 && args[0] == "-w" {
 		args = args[1:]
@@ -169,15 +176,24 @@ func parseSysctl(args []string) (Command, error) {
 		return Command{Op: OpSysctlShow}, nil
 	case 1:
 	default:
-		return Command{}, usagef("usage: gw sysctl [NAME] | gw sysctl [-w] NAME=0|1")
+		return Command{}, usagef("usage: gw sysctl [NAME] | gw sysctl [-w] NAME=VALUE")
 	}
 	name, val, set := strings.Cut(args[0], "=")
 	var probe Sysctl
-	if _, err := probe.Switch(name); err != nil {
+	_, err := probe.Switch(name)
+	if _, serr := probe.Seconds(name); err != nil && serr != nil {
 		return Command{}, usagef("sysctl: %v", err)
 	}
 	if !set {
 		return Command{Op: OpSysctlShow, Sysctl: &SysctlArg{Name: name}}, nil
+	}
+	if err != nil {
+		n, perr := strconv.ParseUint(val, 10, 32)
+		if perr != nil || n < 1 || n > MaxTimeout {
+			return Command{}, usagef("sysctl: %s=%q: the value is seconds, 1-%d", name, val, MaxTimeout)
+		}
+		s := uint32(n)
+		return Command{Op: OpSysctlSet, Sysctl: &SysctlArg{Name: name, Seconds: &s}}, nil
 	}
 	var v bool
 	switch val {
@@ -190,7 +206,7 @@ func parseSysctl(args []string) (Command, error) {
 	return Command{Op: OpSysctlSet, Sysctl: &SysctlArg{Name: name, Value: &v}}, nil
 }
 
-// WriteSysctl prints the switches as sysctl(8) does (one, when name is
+// WriteSysctl prints the settings as sysctl(8) does (one, when name is
 // set), or JSON.
 func WriteSysctl(w io.Writer, s Sysctl, name string, asJSON bool) error {
 	if asJSON {
@@ -207,6 +223,12 @@ func WriteSysctl(w io.Writer, s Sysctl, name string, asJSON bool) error {
 			v = 1
 		}
 		fmt.Fprintf(&b, "net.ipv4.vs.%s = %d\n", n, v)
+	}
+	for _, n := range SysctlSeconds {
+		if name != "" && strings.TrimPrefix(name, "net.ipv4.vs.") != n {
+			continue
+		}
+		fmt.Fprintf(&b, "net.ipv4.vs.%s = %d\n", n, s.Expiration(n))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -48,7 +48,7 @@ func (op Op) Mutates() bool {
 	switch op {
 	case OpAddService, OpEditService, OpDelService, OpClear, OpRestore,
 		OpAddDest, OpEditDest, OpDelDest, OpSetTimeouts, OpAddLaddr, OpDelLaddr,
-		OpAddAddr, OpDelAddr, OpAddRoute, OpDelRoute, OpAddNeigh, OpDelNeigh, OpSysctlSet:
+		OpAddAddr, OpDelAddr, OpAddRoute, OpDelRoute, OpAddNeigh, OpDelNeigh, OpSysctlSet, OpAddMark, OpDelMark:
 		return true
 	}
 	return false
@@ -88,6 +88,7 @@ type Command struct {
 	Dev      string       `json:"dev,omitempty"`     // the port a link command names
 	DryRun   bool         `json:"dry_run,omitempty"` // reload --dry-run
 	Sysctl   *SysctlArg   `json:"sysctl,omitempty"`  // gw sysctl
+	Mark     *MarkRule    `json:"mark,omitempty"`    // gw mark add|del
 	List     *ListOptions `json:"list,omitempty"`
 	Batch    []Command    `json:"batch,omitempty"` // OpRestore: the commands to apply at once
 }
@@ -161,8 +162,19 @@ func (c *Config) Apply(cmd Command) error {
 	case OpRestore:
 		return c.ApplyBatch(cmd.Batch)
 	case OpSysctlSet:
-		if err := need(cmd.Sysctl != nil && cmd.Sysctl.Value != nil); err != nil {
+		if err := need(cmd.Sysctl != nil && (cmd.Sysctl.Value != nil) != (cmd.Sysctl.Seconds != nil)); err != nil {
 			return err
+		}
+		if cmd.Sysctl.Seconds != nil {
+			p, err := c.Sysctl.Seconds(cmd.Sysctl.Name)
+			if err != nil {
+				return err
+			}
+			if *cmd.Sysctl.Seconds < 1 || *cmd.Sysctl.Seconds > MaxTimeout {
+				return invalidf("%s %d out of range 1-%d seconds", cmd.Sysctl.Name, *cmd.Sysctl.Seconds, MaxTimeout)
+			}
+			*p = *cmd.Sysctl.Seconds
+			return nil
 		}
 		sw, err := c.Sysctl.Switch(cmd.Sysctl.Name)
 		if err != nil {
@@ -170,6 +182,14 @@ func (c *Config) Apply(cmd Command) error {
 		}
 		*sw = *cmd.Sysctl.Value
 		return nil
+	case OpAddMark, OpDelMark:
+		if err := need(cmd.Mark != nil); err != nil {
+			return err
+		}
+		if cmd.Op == OpAddMark {
+			return c.AddMark(*cmd.Mark)
+		}
+		return c.DelMark(*cmd.Mark)
 	case OpAddAddr, OpDelAddr:
 		if err := need(cmd.Addr != nil); err != nil {
 			return err
@@ -270,6 +290,9 @@ func (c Command) Args() []string {
 		if len(s.Flags) > 0 {
 			a = append(a, "-b", strings.Join(s.Flags, ","))
 		}
+		if s.OnePacket {
+			a = append(a, "-o") // ipvsadm's, before fngw's own options
+		}
 		if s.ProxyProtocol != ProxyNone {
 			a = append(a, "--proxy-protocol", s.ProxyProtocol.String())
 		}
@@ -368,6 +391,12 @@ func (c Command) Args() []string {
 			} else {
 				a = append(a, strings.Fields(c.Neigh.String())...)
 			}
+		}
+	case OpAddMark, OpDelMark, OpListMark:
+		a = []string{"mark", verb(c.Op)}
+		a = append(a, c.stackJSON()...)
+		if c.Mark != nil {
+			a = append(a, strings.Fields(c.Mark.String())...)
 		}
 	case OpLinkShow, OpStats, OpResetGaps, OpMem, OpReload:
 		a = c.gwArgs()

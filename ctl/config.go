@@ -34,6 +34,8 @@ type Config struct {
 	Addrs    []Addr           `json:"addrs,omitempty"`
 	Routes   []Route          `json:"routes,omitempty"`
 	Neighs   []Neigh          `json:"neighs,omitempty"`
+	// Marks are the firewall-mark rules, in matching order (mark.go).
+	Marks []MarkRule `json:"marks,omitempty"`
 }
 
 // NewConfig returns an empty Config with the default timeouts.
@@ -45,6 +47,7 @@ func (c *Config) Clone() *Config {
 		Addrs:  slices.Clone(c.Addrs),
 		Routes: slices.Clone(c.Routes),
 		Neighs: slices.Clone(c.Neighs),
+		Marks:  slices.Clone(c.Marks),
 	}
 	if c.Services != nil {
 		n.Services = make([]VirtualService, len(c.Services))
@@ -62,6 +65,7 @@ func (c *Config) Clone() *Config {
 func (c *Config) Equal(o *Config) bool {
 	return c.Timeouts == o.Timeouts && c.Sysctl == o.Sysctl &&
 		slices.Equal(c.Addrs, o.Addrs) && slices.Equal(c.Routes, o.Routes) && slices.Equal(c.Neighs, o.Neighs) &&
+		slices.Equal(c.Marks, o.Marks) &&
 		slices.EqualFunc(c.Services, o.Services, func(a, b VirtualService) bool {
 			return a.Service.Equal(b.Service) && slices.Equal(a.Dests, b.Dests) && slices.Equal(a.Laddrs, b.Laddrs)
 		})
@@ -275,7 +279,7 @@ func (c *Config) AddLaddr(k ServiceKey, l LocalAddr) error {
 	if !l.Addr.IsValid() || l.Addr.IsUnspecified() || l.Addr.IsMulticast() || l.Addr.Zone() != "" {
 		return invalidf("service %s: local address %s is not a unicast address", k, l.Addr)
 	}
-	if l.Addr.BitLen() != vs.Service.VIP.BitLen() {
+	if l.Addr.BitLen() != vs.Service.family().BitLen() {
 		return invalidf("service %s: local address %s is of another address family than the service", k, l.Addr)
 	}
 	if err := CheckPortName(l.Port); err != nil {

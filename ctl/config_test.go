@@ -2,8 +2,10 @@ package ctl
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,7 +31,7 @@ func TestConfigErrors(t *testing.T) {
 		{"add existing service", func(c *Config) error { return c.AddService(Service{Proto: TCP, VIP: a("198.18.1.100"), Port: 80}) }, ErrExists, "service 198.18.1.100:80/tcp already exists"},
 		{"edit missing service", func(c *Config) error { return c.EditService(Service{Proto: TCP, VIP: a("198.18.1.101"), Port: 80}) }, ErrNotFound, "service 198.18.1.101:80/tcp does not exist"},
 		{"delete missing service", func(c *Config) error { return c.DelService(ServiceKey{Proto: UDP, VIP: a("198.18.1.100"), Port: 80}) }, ErrNotFound, "198.18.1.100:80/udp does not exist"},
-		{"fwmark", func(c *Config) error { return c.AddService(Service{FwMark: 7}) }, ErrInvalid, "fwmark 7"},
+		{"fwmark", func(c *Config) error { return c.AddService(Service{FwMark: 7, VIP: a("198.18.1.1")}) }, ErrInvalid, "fwmark 7: a firewall-mark service has no address or port"},
 		{"bad proto", func(c *Config) error { return c.AddService(Service{Proto: 1, VIP: a("198.18.1.1"), Port: 1}) }, ErrInvalid, "protocol must be tcp or udp"},
 		{"no vip", func(c *Config) error { return c.AddService(Service{Proto: TCP, Port: 1}) }, ErrInvalid, "must be a unicast address"},
 		{"zero vip", func(c *Config) error { return c.AddService(Service{Proto: TCP, VIP: a("0.0.0.0"), Port: 1}) }, ErrInvalid, "unicast"},
@@ -301,7 +303,7 @@ func TestTextErrors(t *testing.T) {
 		{second(ParseServiceKey("198.18.1.1:80")), "want ADDR:PORT/PROTO"},
 		{second(ParseServiceKey("198.18.1.1:80/sctp")), "unknown protocol \"sctp\""},
 		{second(ParseServiceKey("198.18.1.1/tcp")), "want ADDR:PORT"},
-		{second(ParseService("tcp 198.18.1.1:80")), "want PROTO ADDR:PORT SCHED"},
+		{second(ParseService("tcp 198.18.1.1:80")), "want PROTO ADDR:PORT|fwmark MARK SCHED"},
 		{second(ParseService("tcp 198.18.1.1:80 rr persistent")), "\"persistent\" needs a value"},
 		{second(ParseService("tcp 198.18.1.1:80 rr mask 255.255.0.0")), "mask needs persistent"},
 		{second(ParseService("tcp 198.18.1.1:80 rr color blue")), "unexpected \"color\""},
@@ -327,3 +329,22 @@ func TestTextErrors(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestPortZeroRefusesFullNAT: a port-0 service takes route, tunnel and masq
+// real servers, not fullnat ones, and says why.
+func TestPortZeroRefusesFullNAT(t *testing.T) {
+	c := NewConfig()
+	k := ServiceKey{Proto: TCP, VIP: mustAddr("198.18.1.1")}
+	if err := c.AddService(Service{Proto: TCP, VIP: k.VIP, Persistent: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []FwdMode{FwdRoute, FwdTunnel, FwdMasq} {
+		if err := c.AddDest(k, Dest{Addr: mustAddr("10.0.0." + strconv.Itoa(int(f))), Fwd: f, Weight: 1}); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	err := c.AddDest(k, Dest{Addr: mustAddr("10.0.0.9"), Fwd: FwdFullNAT, Weight: 1})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(fmt.Sprint(err), "real server 10.0.0.9:0: service 198.18.1.1:0/tcp takes every port, which fullnat cannot serve") {
+		t.Errorf("fullnat real server of a port-0 service: %v", err)
+	}
+}

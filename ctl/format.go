@@ -175,6 +175,8 @@ func protoName(p Proto) string {
 		return "TCP"
 	case UDP:
 		return "UDP"
+	case 0:
+		return "IP" // ip_vs_proto_name(IPPROTO_IP): a fwmark service's template
 	}
 	return "?"
 }
@@ -228,6 +230,9 @@ func writeService(b *strings.Builder, ss ServiceStatus, o ListOptions) {
 			if s.Netmask.IsValid() {
 				fmt.Fprintf(b, " mask %s", s.MaskString())
 			}
+		}
+		if s.OnePacket {
+			b.WriteString(" ops")
 		}
 		writeClientAddr(b, s)
 	}
@@ -307,9 +312,10 @@ func writeConns(b *strings.Builder, conns []Conn, o ListOptions) {
 }
 
 // WriteLaddrs writes DPVS's --get-laddr listing (list_laddrs_print_*), for
-// one service when svc is not nil.
+// one service when svc is not nil. Firewall-mark services, which cannot have
+// local addresses, are left out.
 func WriteLaddrs(w io.Writer, t *Table, svc *Service, asJSON bool) error {
-	svcs := sorted(t.Services, false)
+	svcs := slices.DeleteFunc(sorted(t.Services, false), func(ss ServiceStatus) bool { return ss.Service.FwMark != 0 })
 	if svc != nil {
 		ss, err := findService(t, svc.Key())
 		if err != nil {

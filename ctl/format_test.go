@@ -57,11 +57,14 @@ func fixture(t testing.TB) *Table {
 		"-a -t 198.18.1.100:80 -r 10.0.0.4 -i -w 0",
 		"--add-laddr -t 198.18.1.100:80 -z 198.18.1.11 -F dpdk0",
 		"--add-laddr -t 198.18.1.100:80 -z 198.18.1.10 -F dpdk0",
-		"-A -u 198.18.1.100:53 -s sh -b sh-port",
+		"-A -u 198.18.1.100:53 -s sh -b sh-port -o",
 		"-a -u 198.18.1.100:53 -r 10.0.1.1:5353 --fullnat -w 10",
 		"-A -t 198.18.1.99:443 -s rr",
 		"-A -t [2001:db8::1]:443 -s mh -b mh-fallback,mh-port -p 30 -M 64",
 		"-a -t [2001:db8::1]:443 -r [2001:db8:1::2]:8443 -m -w 7",
+		"-A -f 7 -s rr -p 60",
+		"-a -f 7 -r 10.0.2.1 -g -w 2",
+		"-a -f 7 -r 10.0.2.2:8080 -m -w 1",
 	} {
 		cmd, err := ParseArgs(strings.Fields(l))
 		if err != nil {
@@ -118,10 +121,17 @@ func render(t *testing.T, tb *Table, args string) string {
 func TestListFormatsFromIpvsadm(t *testing.T) {
 	tb := fixture(t)
 	svcs := sorted(tb.Services, false)
+	// ipvsadm's svc_name: "FWM  %d" for a fwmark service, else "%-4s %s".
+	svcName := func(s Service) string {
+		if s.FwMark != 0 {
+			return cprintf("FWM  %d", s.FwMark)
+		}
+		return cprintf("%-4s %s", strings.ToUpper(s.Proto.String()), netip.AddrPortFrom(s.VIP, s.Port))
+	}
 	svcLine := func(ss ServiceStatus) string {
 		s := ss.Service
 		var b strings.Builder
-		b.WriteString(cprintf("%s %s", cprintf("%-4s %s", strings.ToUpper(s.Proto.String()), netip.AddrPortFrom(s.VIP, s.Port)), s.Sched))
+		b.WriteString(cprintf("%s %s", svcName(s), s.Sched))
 		if len(s.Flags) > 0 {
 			b.WriteString(" (" + strings.Join(s.Flags, ",") + ")")
 		}
@@ -135,11 +145,12 @@ func TestListFormatsFromIpvsadm(t *testing.T) {
 				}
 			}
 		}
+		if s.OnePacket {
+			b.WriteString(" ops")
+		}
 		return b.String() + "\n"
 	}
-	name := func(ss ServiceStatus) string {
-		return cprintf("%-4s %s", strings.ToUpper(ss.Service.Proto.String()), netip.AddrPortFrom(ss.Service.VIP, ss.Service.Port))
-	}
+	name := func(ss ServiceStatus) string { return svcName(ss.Service) }
 	header := cprintf("IP Virtual Server version %d.%d.%d (size=%d)\n", 1, 2, 1, 4096)
 	for _, exact := range []bool{false, true} {
 		ex := ""

@@ -40,6 +40,13 @@ func randService(r *rand.Rand) Service {
 			s.Netmask = m
 		}
 	}
+	s.OnePacket = r.Intn(4) == 0
+	if r.Intn(8) == 0 {
+		s.FwMark, s.VIP, s.Port = uint32(1+r.Intn(1000)), netip.Addr{}, 0
+		if s.Netmask.IsValid() && s.Netmask.Is6() {
+			s.Netmask = netip.Addr{}
+		}
+	}
 	n, err := s.normalize()
 	if err != nil {
 		panic(err)
@@ -58,6 +65,9 @@ func randDest(r *rand.Rand, s Service) Dest {
 		d.Fwd = FwdTunnel
 	}
 	d.Port = s.Port
+	if s.Port == 0 && d.Fwd == FwdFullNAT {
+		d.Fwd = FwdMasq
+	}
 	if d.Fwd == FwdMasq || d.Fwd == FwdFullNAT {
 		d.Port = pick(r, []uint16{s.Port, 8080, uint16(r.Intn(65536))})
 	}

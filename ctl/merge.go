@@ -46,6 +46,8 @@ func Merge(base, file, running *Config) (*Config, []Change, error) {
 		func(r Route) string { return r.Prefix.String() }, func(r Route) error { return n.DelRoute(r.Prefix) }, n.AddRoute)
 	mergeSet(&m, "neighbour", base.Neighs, file.Neighs, func() []Neigh { return n.Neighs },
 		func(x Neigh) string { return x.Port + " " + x.Addr.String() }, func(x Neigh) error { return n.DelNeigh(x.Port, x.Addr) }, n.AddNeigh)
+	// A rule the file adds goes after the running ones.
+	mergeSet(&m, "mark rule", base.Marks, file.Marks, func() []MarkRule { return n.Marks }, MarkRule.String, n.DelMark, n.AddMark)
 	for _, bvs := range base.Services {
 		if _, ok := file.Lookup(bvs.Service.Key()); !ok {
 			m.delService(bvs.Service)
@@ -122,6 +124,15 @@ func (m *merger) sysctl(base, file Sysctl) {
 		if *b != *f && *cur != *f {
 			v := *f
 			m.do('~', fmt.Sprintf("sysctl %s %t→%t", name, *cur, v), func() error { *cur = v; return nil })
+		}
+	}
+	for _, name := range SysctlSeconds {
+		b, _ := base.Seconds(name)
+		f, _ := file.Seconds(name)
+		cur, _ := m.next.Sysctl.Seconds(name)
+		if *b != *f && *cur != *f {
+			v := *f
+			m.do('~', fmt.Sprintf("sysctl %s %d→%d", name, *cur, v), func() error { *cur = v; return nil })
 		}
 	}
 }

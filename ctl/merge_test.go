@@ -182,3 +182,46 @@ func TestMergeClientAddrWithFullNAT(t *testing.T) {
 		t.Fatalf("fullnat with the option → masq: %v, changes %v", err, changes)
 	}
 }
+
+// TestMergeSysctlSeconds: an expiration the file changed is applied; one
+// changed at runtime only is left alone.
+func TestMergeSysctlSeconds(t *testing.T) {
+	base, file, running := config(t, svc80), config(t, svc80), config(t, svc80)
+	file.Sysctl.LBLCExpiration = 600
+	running.Sysctl.LBLCRExpiration = 60
+	got, changes, err := Merge(base, file, running)
+	if err != nil || got.Sysctl.LBLCExpiration != 600 || got.Sysctl.LBLCRExpiration != 60 {
+		t.Fatalf("merged: %v, %+v", err, got.Sysctl)
+	}
+	if len(changes) != 1 || changes[0].String() != "~ sysctl lblc_expiration 0→600" {
+		t.Errorf("changes %q, want the lblc_expiration change", changes)
+	}
+}
+
+// TestMergeMarks: a reload removes the mark rules the file lost and adds
+// the ones it gained after the running ones; a rule added at runtime stays.
+func TestMergeMarks(t *testing.T) {
+	rule := func(s string) MarkRule {
+		r, err := ParseMarkRule(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	base, file, running := config(t, svc80), config(t, svc80), config(t, svc80)
+	base.Marks = []MarkRule{rule("1 dport 80"), rule("1 dport 443")}
+	file.Marks = []MarkRule{rule("1 dport 443"), rule("2 dport 53")}
+	running.Marks = []MarkRule{rule("1 dport 80"), rule("3 dport 22"), rule("1 dport 443")}
+	got, changes, err := Merge(base, file, running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	WriteMarks(&b, got.Marks, false)
+	if want := "mark 3 dport 22\nmark 1 dport 443\nmark 2 dport 53\n"; b.String() != want {
+		t.Errorf("merged rules:\n%s\nwant:\n%s", b.String(), want)
+	}
+	if len(changes) != 2 {
+		t.Errorf("changes %v, want the deleted and the added rule", changes)
+	}
+}

@@ -65,7 +65,7 @@ const (
 
 // Schedulers lists the scheduler names fngw accepts, in ipvsadm's usage order.
 // The sched package owns the algorithms; this list only validates names.
-var Schedulers = [...]string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
+var Schedulers = [...]string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
 
 // SchedFlags lists the scheduler flags (ipvsadm -b) in their canonical print
 // order (ipvsadm's print_sched_flags) with the scheduler each belongs to.
@@ -136,8 +136,20 @@ func ParseProto(s string) (Proto, error) {
 	return 0, invalidf("unknown protocol %q; use tcp or udp", s)
 }
 
-func (p Proto) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+// MarshalText writes String; 0 is "ip" (a fwmark service's persistence
+// template, listed with protocol IP as LVS lists it).
+func (p Proto) MarshalText() ([]byte, error) {
+	if p == 0 {
+		return []byte("ip"), nil
+	}
+	return []byte(p.String()), nil
+}
+
 func (p *Proto) UnmarshalText(b []byte) error {
+	if string(b) == "ip" {
+		*p = 0
+		return nil
+	}
 	v, err := ParseProto(string(b))
 	*p = v
 	return err
@@ -271,8 +283,9 @@ type Service struct {
 	Proto Proto      `json:"proto"`
 	VIP   netip.Addr `json:"vip"`
 	Port  uint16     `json:"port"`
-	// FwMark selects a firewall-mark service (ipvsadm -f). Refused for now:
-	// the field exists so that the model need not change when it comes.
+	// FwMark selects a firewall-mark service (ipvsadm -f): VIP and Port
+	// are zero and Proto is TCP (ipvsadm sets it, unused); the flows the
+	// mark rules (Config.Marks) give this mark come to it. IPv4 only.
 	FwMark uint32 `json:"fwmark,omitempty"`
 	// Sched is a scheduler name from Schedulers; empty means DefaultSched.
 	Sched string `json:"sched"`
@@ -285,6 +298,10 @@ type Service struct {
 	// VIP's family; the zero Addr means the host mask (/32, /128). It is kept
 	// only for persistent services, as ipvsadm only shows it for them.
 	Netmask netip.Addr `json:"netmask,omitzero"`
+	// OnePacket is one-packet scheduling (ipvsadm -o): each UDP datagram
+	// from a client is scheduled on its own, as LVS's
+	// IP_VS_SVC_F_ONEPACKET; TCP services ignore it, as LVS does.
+	OnePacket bool `json:"ops,omitempty"`
 	// Health is how its destinations are checked, and what happens when
 	// they fail (Config.EditService keeps it: ipvsadm -E cannot say it).
 	Health Health `json:"health,omitzero"`
@@ -367,14 +384,23 @@ func (s Service) Key() ServiceKey {
 // Equal reports whether s and o are identical (Flags compared as lists).
 func (s Service) Equal(o Service) bool {
 	return s.Key() == o.Key() && s.Sched == o.Sched && slices.Equal(s.Flags, o.Flags) &&
-		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask && s.Health == o.Health &&
+		s.Persistent == o.Persistent && s.Timeout == o.Timeout && s.Netmask == o.Netmask && s.OnePacket == o.OnePacket && s.Health == o.Health &&
 		s.ProxyProtocol == o.ProxyProtocol && s.TOA == o.TOA
+}
+
+// family returns an address of the service's family: its VIP, or for a
+// fwmark service (IPv4 only) 0.0.0.0.
+func (s Service) family() netip.Addr {
+	if s.FwMark != 0 {
+		return netip.IPv4Unspecified()
+	}
+	return s.VIP
 }
 
 // MaskBits returns the persistence granularity as a prefix length.
 func (s Service) MaskBits() int {
 	if !s.Netmask.IsValid() {
-		return s.VIP.BitLen()
+		return s.family().BitLen()
 	}
 	b, _ := maskBits(s.Netmask)
 	return b
@@ -426,12 +452,14 @@ func MaskFromBits(like netip.Addr, bits int) (netip.Addr, error) {
 // netmask dropped when not persistent or equal to the host mask.
 func (s Service) normalize() (Service, error) {
 	if s.FwMark != 0 {
-		return s, invalidf("firewall-mark services (fwmark %d) are not supported yet; use -t or -u with an address", s.FwMark)
-	}
-	if s.Proto != TCP && s.Proto != UDP {
+		if s.VIP.IsValid() || s.Port != 0 {
+			return s, invalidf("service fwmark %d: a firewall-mark service has no address or port (its mark rules say which)", s.FwMark)
+		}
+		s.Proto = TCP // as ipvsadm sets it; unused
+	} else if s.Proto != TCP && s.Proto != UDP {
 		return s, invalidf("service %s: protocol must be tcp or udp", s.Key())
 	}
-	if !s.VIP.IsValid() || s.VIP.IsUnspecified() {
+	if s.FwMark == 0 && (!s.VIP.IsValid() || s.VIP.IsUnspecified()) {
 		return s, invalidf("service %s: the virtual address must be a unicast address", s.Key())
 	}
 	if s.VIP.Zone() != "" || s.VIP.Is4In6() {
@@ -459,7 +487,7 @@ func (s Service) normalize() (Service, error) {
 			return s, invalidf("service %s: timeout %d given without persistence", s.Key(), s.Timeout)
 		}
 		s.Netmask = netip.Addr{}
-		if s.Port == 0 {
+		if s.Port == 0 && s.FwMark == 0 {
 			// ipvsadm: "Zero port specified for non-persistent service".
 			return s, invalidf("service %s: port 0 (all ports) needs persistence (-p)", s.Key())
 		}
@@ -472,14 +500,14 @@ func (s Service) normalize() (Service, error) {
 		return s, invalidf("service %s: persistence timeout %d above the maximum %d", s.Key(), s.Timeout, MaxTimeout)
 	}
 	if s.Netmask.IsValid() {
-		if s.Netmask.BitLen() != s.VIP.BitLen() {
-			return s, invalidf("service %s: netmask %s is not of the address family of %s", s.Key(), s.Netmask, s.VIP)
+		if s.Netmask.BitLen() != s.family().BitLen() {
+			return s, invalidf("service %s: netmask %s is not of the address family of %s", s.Key(), s.Netmask, s.family())
 		}
 		bits, ok := maskBits(s.Netmask)
 		if !ok {
 			return s, invalidf("service %s: netmask %s is not contiguous", s.Key(), s.Netmask)
 		}
-		if bits == s.VIP.BitLen() {
+		if bits == s.family().BitLen() {
 			s.Netmask = netip.Addr{}
 		}
 	}
@@ -543,9 +571,17 @@ func (d Dest) check(svc Service) error {
 	if !d.Fwd.valid() {
 		return invalidf("real server %s: forwarding mode missing; use fullnat, masq, route or tunnel", name)
 	}
-	if d.Addr.BitLen() != svc.VIP.BitLen() && d.Fwd != FwdTunnel {
+	if d.Addr.BitLen() != svc.family().BitLen() && d.Fwd != FwdTunnel {
 		// ipvsadm: "Different address family is allowed only for tunneling servers".
 		return invalidf("real server %s: address family differs from service %s; only tunnel (-i) mixes families", name, svc.Key())
+	}
+	if svc.Port == 0 && d.Fwd == FwdFullNAT {
+		return invalidf("real server %s: service %s takes every port, which fullnat cannot serve (it would need local ports per real-server port); use route (-g), tunnel (-i) or masq (-m)", name, svc.Key())
+	}
+	if svc.FwMark != 0 && d.Port != 0 && d.Fwd != FwdMasq {
+		// ipvsadm copies the service's port (0) for -g and -i; a
+		// connection goes to the port the client asked for.
+		return invalidf("real server %s: a connection to fwmark service %d keeps the port the client asked for; give the real server without a port", name, svc.FwMark)
 	}
 	if (d.Fwd == FwdRoute || d.Fwd == FwdTunnel) && d.Port != svc.Port {
 		// ipvsadm forces dport = vport for -g and -i: the packet is not rewritten.
@@ -682,6 +718,42 @@ type Sysctl struct {
 	// the one its other direction leaves from (fngw's own; for ECMP
 	// uplinks that return traffic on another port).
 	LooseIngress bool `json:"loose_ingress"`
+	// LBLCExpiration and LBLCRExpiration (seconds; 0 = the default,
+	// DefaultLocalityExpiration) are LVS's lblc_expiration and
+	// lblcr_expiration: how long an lblc target's entry lives unused, and
+	// an lblcr target's set before it may shrink and while unused.
+	LBLCExpiration  uint32 `json:"lblc_expiration,omitempty"`
+	LBLCRExpiration uint32 `json:"lblcr_expiration,omitempty"`
+}
+
+// DefaultLocalityExpiration is LVS's lblc_expiration and lblcr_expiration
+// default, 24 hours, in seconds.
+const DefaultLocalityExpiration = 24 * 60 * 60
+
+// SysctlSeconds lists the settings in seconds by their LVS names, in
+// Sysctl's order.
+var SysctlSeconds = [...]string{"lblc_expiration", "lblcr_expiration"}
+
+// Seconds returns the setting in seconds named name (with or without the
+// "net.ipv4.vs." prefix), for reading and setting; 0 is the default.
+func (s *Sysctl) Seconds(name string) (*uint32, error) {
+	switch strings.TrimPrefix(name, "net.ipv4.vs.") {
+	case "lblc_expiration":
+		return &s.LBLCExpiration, nil
+	case "lblcr_expiration":
+		return &s.LBLCRExpiration, nil
+	}
+	return nil, invalidf("unknown setting %q; use one of %s", name, strings.Join(append(SysctlNames[:], SysctlSeconds[:]...), ", "))
+}
+
+// Expiration returns the value of the setting in seconds named name (one of
+// SysctlSeconds), the default for 0.
+func (s Sysctl) Expiration(name string) uint32 {
+	p, err := s.Seconds(name)
+	if err != nil || *p == 0 {
+		return DefaultLocalityExpiration
+	}
+	return *p
 }
 
 // SysctlNames lists the switches by their LVS names, in Sysctl's order.
@@ -700,5 +772,5 @@ func (s *Sysctl) Switch(name string) (*bool, error) {
 	case "loose_ingress":
 		return &s.LooseIngress, nil
 	}
-	return nil, invalidf("unknown switch %q; use one of %s", name, strings.Join(SysctlNames[:], ", "))
+	return nil, invalidf("unknown switch %q; use one of %s", name, strings.Join(append(SysctlNames[:], SysctlSeconds[:]...), ", "))
 }

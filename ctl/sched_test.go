@@ -15,7 +15,7 @@ func TestSchedulerListsMatchSched(t *testing.T) {
 			t.Errorf("ctl accepts scheduler %q, sched says %v, %v", name, k, err)
 		}
 	}
-	for k := sched.RR; k <= sched.OVF; k++ {
+	for k := sched.RR; k <= sched.TWOS; k++ {
 		if CheckSched(k.String()) != nil {
 			t.Errorf("sched implements %q, ctl refuses it", k)
 		}

@@ -25,8 +25,15 @@ func (k ServiceKey) String() string {
 	return netip.AddrPortFrom(k.VIP, k.Port).String() + "/" + k.Proto.String()
 }
 
-// ParseServiceKey parses "ADDR:PORT/PROTO".
+// ParseServiceKey parses "ADDR:PORT/PROTO" or "fwmark:MARK".
 func ParseServiceKey(s string) (ServiceKey, error) {
+	if m, ok := strings.CutPrefix(s, "fwmark:"); ok {
+		n, err := parseUint32("firewall mark", m, 1<<32-1)
+		if err != nil || n == 0 {
+			return ServiceKey{}, invalidf("service %q: want fwmark:MARK with MARK 1-%d", s, uint32(1<<32-1))
+		}
+		return ServiceKey{FwMark: n, Proto: TCP}, nil
+	}
 	i := strings.LastIndexByte(s, '/')
 	if i < 0 {
 		return ServiceKey{}, invalidf("service %q: want ADDR:PORT/PROTO, e.g. 198.18.1.100:80/tcp", s)
@@ -115,7 +122,7 @@ func parseUint32(what, s string, max uint64) (uint32, error) {
 // MaskString is the -M/"mask" text of the persistence netmask: dotted quad
 // for IPv4, a prefix length for IPv6 (as ipvsadm prints them).
 func (s Service) MaskString() string {
-	if s.VIP.Is4() {
+	if s.family().Is4() {
 		m := s.Netmask
 		if !m.IsValid() {
 			m = netip.AddrFrom4([4]byte{255, 255, 255, 255})
@@ -161,6 +168,9 @@ func (s Service) String() string {
 			b.WriteString(" mask " + s.MaskString())
 		}
 	}
+	if s.OnePacket {
+		b.WriteString(" ops")
+	}
 	writeClientAddr(&b, s)
 	return b.String()
 }
@@ -176,24 +186,38 @@ func (s Service) sched() string {
 func ParseService(str string) (Service, error) {
 	f := strings.Fields(str)
 	if len(f) < 3 {
-		return Service{}, invalidf("service %q: want PROTO ADDR:PORT SCHED [(FLAGS)] [persistent N [mask M]] [proxy-protocol v1|v2] [toa]", str)
+		return Service{}, invalidf("service %q: want PROTO ADDR:PORT|fwmark MARK SCHED [(FLAGS)] [persistent N [mask M]] [ops] [proxy-protocol v1|v2] [toa]", str)
 	}
 	var s Service
 	var err error
-	if s.Proto, err = ParseProto(f[0]); err != nil {
-		return Service{}, fmt.Errorf("service %q: %w", str, err)
+	if f[0] == "fwmark" {
+		m, err := parseUint32("firewall mark", f[1], 1<<32-1)
+		if err != nil {
+			return Service{}, fmt.Errorf("service %q: %w", str, err)
+		}
+		s.FwMark, s.Proto = m, TCP
+	} else {
+		if s.Proto, err = ParseProto(f[0]); err != nil {
+			return Service{}, fmt.Errorf("service %q: %w", str, err)
+		}
+		ap, err := parseAddrPort(f[1])
+		if err != nil {
+			return Service{}, fmt.Errorf("service %q: %w", str, err)
+		}
+		s.VIP, s.Port = ap.Addr(), ap.Port()
 	}
-	ap, err := parseAddrPort(f[1])
-	if err != nil {
-		return Service{}, fmt.Errorf("service %q: %w", str, err)
-	}
-	s.VIP, s.Port, s.Sched = ap.Addr(), ap.Port(), f[2]
+	s.Sched = f[2]
 	f = f[3:]
 	if len(f) > 0 && strings.HasPrefix(f[0], "(") && strings.HasSuffix(f[0], ")") {
 		s.Flags = strings.Split(f[0][1:len(f[0])-1], ",")
 		f = f[1:]
 	}
 	for len(f) > 0 {
+		if f[0] == "ops" {
+			s.OnePacket = true
+			f = f[1:]
+			continue
+		}
 		if f[0] == "toa" {
 			s.TOA = true
 			f = f[1:]
@@ -217,7 +241,7 @@ func ParseService(str string) (Service, error) {
 				return Service{}, fmt.Errorf("service %q: %w", str, err)
 			}
 		default:
-			return Service{}, invalidf("service %q: unexpected %q; want persistent N, mask M, proxy-protocol V or toa", str, f[0])
+			return Service{}, invalidf("service %q: unexpected %q; want persistent N, mask M, ops, proxy-protocol V or toa", str, f[0])
 		}
 		f = f[2:]
 	}

@@ -62,6 +62,7 @@ func Usage(prog string) string {
 		"                                      the default scheduler is %s.\n"+
 		"  --persistent   -p [timeout]         persistent service\n"+
 		"  --netmask      -M netmask           persistent granularity mask\n"+
+		"  --ops          -o                   one-packet scheduling\n"+
 		"  --real-server  -r server-address    server-address is host (and port)\n"+
 		"  --gatewaying   -g                   gatewaying (direct routing) (default for -a;\n"+
 		"                                      -e keeps the server's method)\n"+

@@ -99,10 +99,13 @@ type Core struct {
 	// snapshots and time. The per-packet chain (count, process, segment,
 	// newFlow, forward) reads them here rather than as arguments, which
 	// keeps its calls' arguments in registers.
-	svcs   *Services
-	stack  *arp.Snapshot
-	now    int64
-	nodest bool // svcs' Policy.ExpireNodestConn
+	svcs  *Services
+	stack *arp.Snapshot
+	now   int64
+	// reIn: a client packet of a session may have to be scheduled
+	// afresh (Services.rescheduleIn): svcs' Policy.ExpireNodestConn, or a
+	// one-packet service.
+	reIn bool
 	// The deferred new flows, in frame order, and a filter of their
 	// tuples' hashes (deferred.go).
 	pend     [hintChunk]pendingFlow
@@ -215,7 +218,7 @@ func (c *Core) begin(svcs *Services, stack *arp.Snapshot, now int64) {
 		svcs = noServices
 	}
 	c.svcs, c.stack, c.now = svcs, stack, now
-	c.nodest = svcs.pol.ExpireNodestConn
+	c.reIn = svcs.pol.ExpireNodestConn || svcs.ops != nil
 }
 
 // ProcessBurst is Process for each frame of a burst, in order: rs[i] is the
@@ -447,7 +450,7 @@ func (c *Core) established(f *Frame, k *Tuple4, cand int32, res *Result) bool {
 	idx, d := cand>>1, Dir(cand&1)
 	s := c.tab.At(idx)
 	if *s.In(d) != *k || (c.npend > 0 && s.State == StateNone) || !s.Mode.hasReply() || s.Flags&FlagClientAddr != 0 || !s.egressValid(d, c.stack) ||
-		(f.Port != s.Dir[d^1].Port && s.ref[d^1] != 0) || (c.nodest && d == DirIn && c.svcs.destGone(s.DestID)) {
+		(f.Port != s.Dir[d^1].Port && s.ref[d^1] != 0) || (c.reIn && d == DirIn && c.svcs.rescheduleIn(s)) {
 		return false
 	}
 	pkt, ok := frameBytes(f)
@@ -521,11 +524,12 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, first bool, cand in
 	if idx >= 0 && d == DirIn {
 		s := c.tab.At(idx)
 		syn := proto == header.IPProtoTCP && isPureSYN(header.TCP(l4).Flags())
-		if (syn && (isNewConnReuse(s) || svcs.destQuiescedReuse(s.DestID))) || svcs.destGone(s.DestID) {
+		if (syn && (isNewConnReuse(s) || svcs.destQuiescedReuse(s.DestID))) || svcs.rescheduleIn(s) {
 			// LVS conn_reuse_mode: a SYN reusing the tuple of a
 			// connection in TIME_WAIT or CLOSE after a FIN ends it at
 			// once (counted as expired, as LVS expires it) and is
-			// scheduled afresh; and Policy.ExpireNodestConn.
+			// scheduled afresh; and Policy.ExpireNodestConn, and a
+			// datagram of a one-packet service.
 			c.release(idx, svcs, c.now)
 			c.ctr.n[ctrExpired]++
 			idx = -1
@@ -537,7 +541,13 @@ func (c *Core) segment(f *Frame, pkt []byte, ip header.IPv4, first bool, cand in
 	if toLaddr {
 		return drop(ReasonNoSession)
 	}
-	si := svcs.lookup(dst, k.DPort, proto)
+	si := int32(-1)
+	if svcs.marks != nil { // fwmark services first, as LVS
+		si = svcs.lookupMark(&k)
+	}
+	if si < 0 {
+		si = svcs.lookup(dst, k.DPort, proto)
+	}
 	if c.ncores > 1 {
 		if o, ok := svcs.natOwner(&k, si, c.ncores); ok && o != c.id {
 			return redirectTo(o)

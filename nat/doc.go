@@ -117,6 +117,22 @@
 // services without one, and DR/TUN (one direction only), stay on the core RSS
 // chose. With one worker nothing is redirected.
 //
+// What LVS keeps per service must be on one core: a service's owner rule
+// (ownerRule) creates a persistent service's flows on PersistOwner of the
+// client's network under the netmask (one template table per client), an
+// lblc/lblcr service's on TargetOwner of the address asked for, and a
+// service with thresholds, or lblc/lblcr that are also persistent or have NAT
+// destinations, on ServiceOwner (its counts one core's: thresholds exact).
+// Other cores redirect those flows' packets there; a NAT reply finds the core
+// through its destination's rule (services sharing a NAT destination must
+// agree on it).
+//
+// Port-zero services (VIP:0) serve every port of their VIP that no other
+// service has, and firewall-mark services the flows their mark rules
+// (MarkRule) match, before any VIP:port service; both keep the client's
+// port. One-packet services (ServiceConf.OnePacket) schedule each UDP
+// datagram.
+//
 // # Files
 //
 //	verdict.go    Frame, Action, Result and DropReason: the contract with lcore.
@@ -147,8 +163,9 @@
 //	              --get-laddr.
 //	services.go   Services snapshot: ServiceConf/DestConf/LocalAddr, Limits,
 //	              Policy, the per-state session timeouts, allocation-free
-//	              VIP:port/proto, VIP and LIP lookups, NAT destinations and
-//	              NATOwner.
+//	              VIP:port/proto (and port-zero), VIP and LIP lookups, mark
+//	              rules and fwmark services, NAT destinations, NATOwner and
+//	              the owner rules (PersistOwner, TargetOwner, ServiceOwner).
 //	core.go       Core, Config, ProcessBurst (look-ahead with prefetch) and
 //	              Process dispatch, the established fast path, Expire,
 //	              session release.

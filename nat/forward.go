@@ -39,7 +39,12 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 	if c.tab.Len() == c.tab.Cap() && !c.evict(nil) {
 		return drop(ReasonTableFull)
 	}
-	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort}
+	// svc.schedKey, written out: a call here costs a new flow ~50
+	// instructions.
+	key := sched.Key{Proto: k.Proto, Src: netip.AddrFrom4(k.Src), Dst: netip.AddrFrom4(k.Dst), SPort: k.SPort, DPort: k.DPort, Mark: svc.mark}
+	if svc.anyPort {
+		key.DPort = 0
+	}
 	di, tmpl := svc.sched.PickPersistent(c.id, key, now)
 	if di < 0 {
 		return drop(ReasonNoDest)
@@ -60,12 +65,12 @@ func (c *Core) newFlow(f *Frame, pkt []byte, ip header.IPv4, l4 []byte, k *Tuple
 			return drop(r)
 		}
 	case ModeNAT:
-		reply = Tuple4{Src: d.addr, Dst: k.Src, SPort: d.port, DPort: k.SPort, Proto: k.Proto}
+		reply = Tuple4{Src: d.addr, Dst: k.Src, SPort: svc.destPort(d, k), DPort: k.SPort, Proto: k.Proto}
 	case ModeDR, ModeTUN:
 		// Replies bypass the gateway; Reply only names the real server
 		// (and, for TUN, the tunnel's source once the egress is
 		// resolved) and is not indexed (Proto 0).
-		reply = Tuple4{Src: d.addr, SPort: d.port}
+		reply = Tuple4{Src: d.addr, SPort: svc.destPort(d, k)}
 	default:
 		svc.sched.Release(c.id, tmpl, now)
 		return drop(ReasonModeUnsupported)
@@ -474,8 +479,7 @@ func (c *Core) tcpStateChange(s *Session, ns State) {
 func (c *Core) bindTemplate(s *Session) {
 	s.tmpl = -1
 	if sv := c.svcs.byIDOrNil(s.SvcID); sv != nil {
-		k := sched.Key{Proto: s.Orig.Proto, Src: netip.AddrFrom4(s.Orig.Src), Dst: netip.AddrFrom4(s.Orig.Dst), SPort: s.Orig.SPort, DPort: s.Orig.DPort}
-		s.tmpl = sv.sched.Bind(c.id, k, s.DestID, c.now)
+		s.tmpl = sv.sched.Bind(c.id, sv.schedKey(&s.Orig), s.DestID, c.now)
 	}
 }
 

@@ -84,7 +84,7 @@ func (c *Core) icmpError(f *Frame, pkt []byte, ip header.IPv4) Result {
 		}
 		if c.ncores > 1 {
 			// About a NAT-capable connection: its owner is known.
-			if o, ok := svcs.natOwner(&k, svcs.lookup(k.Dst, k.DPort, k.Proto), c.ncores); ok && o != c.id {
+			if o, ok := svcs.natOwner(&k, svcs.find(&k), c.ncores); ok && o != c.id {
 				return redirectTo(o)
 			}
 		}

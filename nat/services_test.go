@@ -114,7 +114,7 @@ func TestNewServicesRejects(t *testing.T) {
 		msg  string
 	}{
 		{"zero-vip", func(c []ServiceConf) []ServiceConf { c[0].VIP = header.Addr4{}; return c }, lim, "0.0.0.0"},
-		{"port-0", func(c []ServiceConf) []ServiceConf { c[0].Port = 0; return c }, lim, "port 0"},
+		{"port-0-fullnat", func(c []ServiceConf) []ServiceConf { c[0].Port = 0; return c }, lim, "port-0 or firewall-mark service cannot have fullnat"},
 		{"icmp", func(c []ServiceConf) []ServiceConf { c[0].Proto = 1; return c }, lim, "protocol 1"},
 		{"id-range", func(c []ServiceConf) []ServiceConf { c[0].ID = 4; return c }, lim, "MaxServices"},
 		{"no-sched", func(c []ServiceConf) []ServiceConf { c[0].Sched = nil; return c }, lim, "no scheduler"},

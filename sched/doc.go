@@ -1,6 +1,6 @@
 // Package sched chooses the destination (real server) of each new connection to a
 // virtual service: the Linux Virtual Server schedulers (rr wrr lc wlc sed nq sh dh
-// lblc lblcr mh fo ovf) with LVS semantics, weights and quiescent destinations,
+// lblc lblcr mh fo ovf twos) with LVS semantics, weights and quiescent destinations,
 // upper/lower connection thresholds, and persistence templates. Comments cite the
 // LVS function (net/netfilter/ipvs/ip_vs_*.c) whose behaviour they follow.
 //
@@ -32,10 +32,11 @@
 //     (the dispatch), availability: weight > 0 and thresholds with hysteresis.
 //   - rr.go: rr and wrr (LVS's gcd-stepped interleaved weighted round robin).
 //   - least.go: lc, wlc, sed, nq (least connection family, cross-multiplied).
-//   - failover.go: fo (highest weight) and ovf (highest weight until it overflows).
+//   - failover.go: fo (highest weight), ovf (highest weight until it overflows)
+//     and twos (the less loaded of two weighted random draws).
 //   - hash.go: the key hash and the fixed seeds of sh, dh and mh (the tables that
 //     chain, templates and lblc/lblcr, take a random seed: WithSeed), and sh/dh:
-//     weighted bucket table, fallback.
+//     the bucket table (weighted for sh, one bucket per turn for dh), fallback.
 //   - maglev.go: mh: the Maglev lookup table built from destinations sorted by
 //     address:port, ip_vs_mh weights, fallback.
 //   - locality.go: lblc and lblcr: per-core bounded target tables, replicated sets.

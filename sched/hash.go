@@ -42,11 +42,14 @@ const (
 	bucketSize = 1 << bucketBits
 )
 
-// buildBuckets fills the sh/dh table as ip_vs_sh_reassign does: destinations take
-// turns, each filling as many consecutive buckets as its weight (one if its weight
-// is 0: the bucket exists but is unavailable), round after round until the table is
-// full. The turns follow address:port order, so every node builds the same table.
-func buildBuckets(conf []DestConf) []uint16 {
+// buildBuckets fills the sh/dh table. For sh it is ip_vs_sh_reassign:
+// destinations take turns, each filling as many consecutive buckets as its weight
+// (one if its weight is 0: the bucket exists but is unavailable), round after round
+// until the table is full. For dh (weighted false) it is ip_vs_dh_reassign: one
+// bucket per destination per turn, whatever the weights, so 9:1 weights share the
+// keys 1:1 (LVS's dh reads a weight only to call 0 unavailable). The turns follow
+// address:port order, so every node builds the same table.
+func buildBuckets(conf []DestConf, weighted bool) []uint16 {
 	t := make([]uint16, bucketSize)
 	order := sortedOrder(conf)
 	if len(order) == 0 {
@@ -58,7 +61,11 @@ func buildBuckets(conf []DestConf) []uint16 {
 	b := 0
 	for b < bucketSize {
 		for _, i := range order {
-			for n := max(conf[i].Weight, 1); n > 0 && b < bucketSize; n-- {
+			n := int32(1)
+			if weighted {
+				n = max(conf[i].Weight, 1)
+			}
+			for ; n > 0 && b < bucketSize; n-- {
 				t[b] = i
 				b++
 			}

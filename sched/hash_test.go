@@ -63,7 +63,7 @@ func TestHashStable(t *testing.T) {
 // the weights divide the table, and a quiescent one owns one bucket per round.
 func TestBucketWeights(t *testing.T) {
 	ds := dests(1, 2, 5)
-	tab := buildBuckets(ds)
+	tab := buildBuckets(ds, true)
 	count := make([]int, len(ds))
 	for _, i := range tab {
 		count[i]++
@@ -71,7 +71,7 @@ func TestBucketWeights(t *testing.T) {
 	if count[0] != 512 || count[1] != 1024 || count[2] != 2560 {
 		t.Errorf("bucket counts %v, want [512 1024 2560]", count)
 	}
-	tab = buildBuckets(dests(3, 0))
+	tab = buildBuckets(dests(3, 0), true)
 	clear(count)
 	for _, i := range tab {
 		count[i]++
@@ -82,6 +82,33 @@ func TestBucketWeights(t *testing.T) {
 	// Interleaved round by round, not one block per destination.
 	if tab[0] != 0 || tab[2] != 0 || tab[3] != 1 || tab[4] != 0 {
 		t.Errorf("table starts %v", tab[:8])
+	}
+}
+
+// TestDHIgnoresWeights: dh's table gives every destination the same number of
+// buckets whatever the weights (ip_vs_dh_reassign), one after the other in
+// address order, and 9:1 weights share 4000 targets about 1:1.
+func TestDHIgnoresWeights(t *testing.T) {
+	tab := buildBuckets(dests(9, 1, 0), false)
+	count := make([]int, 3)
+	for _, i := range tab {
+		count[i]++
+	}
+	if count[0] != 1366 || count[1] != 1365 || count[2] != 1365 {
+		t.Errorf("bucket counts %v, want [1366 1365 1365]", count)
+	}
+	if tab[0] != 0 || tab[1] != 1 || tab[2] != 2 || tab[3] != 0 {
+		t.Errorf("table starts %v, want 0 1 2 0", tab[:4])
+	}
+	c := NewConns(1, 64)
+	s := mustService(t, DH, 0, dests(9, 1), c, 1)
+	picks := make([]int, 2)
+	for n := range 4000 {
+		picks[s.Pick(0, target(n))]++
+	}
+	// Binomial(4000, 1/2): sd 32; 5 sd is 160.
+	if picks[0] < 1840 || picks[0] > 2160 {
+		t.Errorf("dh with weights 9:1 picked %v, want about 2000:2000", picks)
 	}
 }
 

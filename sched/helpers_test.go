@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-var allKinds = []Kind{RR, WRR, LC, WLC, SED, NQ, SH, DH, LBLC, LBLCR, MH, FO, OVF}
+var allKinds = []Kind{RR, WRR, LC, WLC, SED, NQ, SH, DH, LBLC, LBLCR, MH, FO, OVF, TWOS}
 
 // dests returns one destination per weight, at 10.0.i.1:80. IDs are 3i+7, so a
 // test that confused index and ID would fail.

@@ -26,6 +26,7 @@ const (
 	MH                    // Maglev hashing (ip_vs_mh)
 	FO                    // weighted failover (ip_vs_fo)
 	OVF                   // weighted overflow (ip_vs_ovf)
+	TWOS                  // weighted random of two choices (ip_vs_twos, Linux 6.5)
 )
 
 // DefaultKind is the scheduler ipvsadm uses when -s is not given.
@@ -33,10 +34,10 @@ const DefaultKind = WLC
 
 var kindNames = [...]string{
 	RR: "rr", WRR: "wrr", LC: "lc", WLC: "wlc", SED: "sed", NQ: "nq", SH: "sh",
-	DH: "dh", LBLC: "lblc", LBLCR: "lblcr", MH: "mh", FO: "fo", OVF: "ovf",
+	DH: "dh", LBLC: "lblc", LBLCR: "lblcr", MH: "mh", FO: "fo", OVF: "ovf", TWOS: "twos",
 }
 
-func (k Kind) valid() bool { return k >= RR && k <= OVF }
+func (k Kind) valid() bool { return k >= RR && k <= TWOS }
 
 // String returns the ipvsadm name ("wlc"), or "Kind(N)" for an invalid Kind.
 func (k Kind) String() string {
@@ -49,7 +50,7 @@ func (k Kind) String() string {
 // ParseKind parses an ipvsadm scheduler name. Names are lower case, as the kernel
 // module names are.
 func ParseKind(name string) (Kind, error) {
-	for k := RR; k <= OVF; k++ {
+	for k := RR; k <= TWOS; k++ {
 		if kindNames[k] == name {
 			return k, nil
 		}

@@ -6,7 +6,7 @@ import (
 )
 
 func TestKindRoundTrip(t *testing.T) {
-	want := []string{"rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh", "lblc", "lblcr", "mh", "fo", "ovf"}
+	want := []string{"rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh", "lblc", "lblcr", "mh", "fo", "ovf", "twos"}
 	if len(want) != len(allKinds) {
 		t.Fatalf("test lists %d names for %d kinds", len(want), len(allKinds))
 	}
@@ -42,7 +42,7 @@ func TestParseKindErrors(t *testing.T) {
 				t.Fatalf("ParseKind(%q) = %v, want an error", in, k)
 			}
 			msg := err.Error()
-			for _, part := range []string{`"` + in + `"`, "rr, wrr, lc, wlc, sed, nq, sh, dh, lblc, lblcr, mh, fo, ovf"} {
+			for _, part := range []string{`"` + in + `"`, "rr, wrr, lc, wlc, sed, nq, sh, dh, lblc, lblcr, mh, fo, ovf, twos"} {
 				if !strings.Contains(msg, part) {
 					t.Errorf("error %q lacks %q", msg, part)
 				}
@@ -52,7 +52,7 @@ func TestParseKindErrors(t *testing.T) {
 }
 
 func TestKindInvalid(t *testing.T) {
-	for _, k := range []Kind{0, OVF + 1, 255} {
+	for _, k := range []Kind{0, TWOS + 1, 255} {
 		if k.valid() {
 			t.Errorf("%d is valid", k)
 		}

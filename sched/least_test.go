@@ -3,6 +3,8 @@ package sched
 import (
 	"fmt"
 	"testing"
+
+	"fngw/mix"
 )
 
 // TestLeastMatchesReference: lc, wlc, sed, nq, fo and ovf pick what the reference
@@ -106,5 +108,77 @@ func TestWLCConverges(t *testing.T) {
 		if a, _ := c.Sum(ds[i].ID); a != want {
 			t.Errorf("dest %d: %d active, want %d", i, a, want)
 		}
+	}
+}
+
+// TestTWOSMatchesReference: twos picks what LVS's twos picks with the same two
+// random numbers, on random weights, counts and thresholds. The test replays
+// the core's random sequence: seed 1 (mustService), core c starts at
+// mix.Uint64(1+c) and each pick draws mix.Uint64 of the next value, r1 its
+// high half, r2 its low half.
+func TestTWOSMatchesReference(t *testing.T) {
+	r := seeded(t)
+	const ncores = 3
+	for trial := range 3000 {
+		c := NewConns(ncores, 64)
+		n := 1 + r.IntN(6)
+		ws := make([]int32, n)
+		for i := range ws {
+			ws[i] = r.Int32N(5)
+			if r.IntN(8) == 0 {
+				ws[i] = r.Int32N(MaxWeight + 1)
+			}
+		}
+		ds := dests(ws...)
+		act, inact := make([]int64, n), make([]int64, n)
+		picks := 4
+		for i := range ds {
+			if r.IntN(5) == 0 {
+				// A pick may flag the destination it binds as overloaded
+				// (thresholds count the connection being made): one
+				// pick per service, so the reference sees the same flags.
+				ds[i].UThresh, picks = 1+r.Uint32N(6), 1
+			}
+			act[i], inact[i] = int64(r.IntN(4)), int64(r.IntN(4))
+			setConns(r, c, ds[i].ID, int32(act[i]), int32(inact[i]))
+		}
+		s := mustService(t, TWOS, 0, ds, c, ncores)
+		core := r.IntN(ncores)
+		rnd := mix.Uint64(1 + uint64(core))
+		for pick := range picks {
+			rnd++
+			x := mix.Uint64(rnd)
+			want := refTWOS(ds, act, inact, uint32(x>>32), uint32(x))
+			if got := s.Pick(core, Key{}); got != want {
+				t.Fatalf("trial %d pick %d: %v active %v inactive %v: picked %d, want %d", trial, pick, ds, act, inact, got, want)
+			}
+		}
+	}
+}
+
+// TestTWOSShares: with no connections the first draw always wins, so the
+// shares are LVS's weighted draw: weights 3, 1 give 4/5 and 1/5 (the first
+// available destination has one chance more than its weight); counting each
+// pick as a connection, the pick of lower load among two balances the
+// connections by weight: 3:1 within 1%.
+func TestTWOSShares(t *testing.T) {
+	c := NewConns(1, 64)
+	ds := dests(3, 1)
+	s := mustService(t, TWOS, 0, ds, c, 1)
+	count := make([]int, 2)
+	const n = 50000
+	for range n {
+		count[s.Pick(0, Key{})]++
+	}
+	// Binomial(50000, 0.8): sd 89; 5 sd is 450.
+	if count[0] < 40000-450 || count[0] > 40000+450 {
+		t.Errorf("idle picks %v, want about 40000:10000", count)
+	}
+	for range 4000 {
+		c.Add(0, ds[s.Pick(0, Key{})].ID, 1, 0)
+	}
+	a0, _ := c.Sum(ds[0].ID)
+	if a0 < 2970 || a0 > 3030 {
+		t.Errorf("4000 connections counted: %d on weight 3, want 3000 ± 30", a0)
 	}
 }

@@ -191,6 +191,12 @@ func (s *Service) Persistence() Persistence { return s.persist }
 // the netmask, port 0 (LVS templates of a port service ignore the client port).
 func (s *Service) templateKey(k Key) tmplKey {
 	t := tmplKey{client: k.Src.As16(), vip: k.Dst.As16(), vport: k.DPort, proto: k.Proto}
+	if k.Mark != 0 {
+		// Listed as LVS lists it: protocol 0 (IP), the mark as the
+		// virtual address, port 0.
+		t.vip = netip.AddrFrom4([4]byte{byte(k.Mark >> 24), byte(k.Mark >> 16), byte(k.Mark >> 8), byte(k.Mark)}).As16()
+		t.vport, t.proto = 0, 0
+	}
 	if k.Src.Is4() {
 		for j := range s.mask4 {
 			t.client[12+j] &= s.mask4[j]

@@ -518,3 +518,30 @@ func TestPersistThresholdSettle(t *testing.T) {
 		t.Fatalf("another client after the dip: %d, want 0", i)
 	}
 }
+
+// TestPersistMark: a fwmark service's templates key on the mark (LVS
+// <IPPROTO_IP, client, 0, fwmark, 0>): one client's connections to other
+// addresses, ports and protocols of the mark share one template, listed
+// with protocol 0 and the mark as its address.
+func TestPersistMark(t *testing.T) {
+	c := NewConns(1, 64)
+	s := mustService(t, RR, 0, dests(1, 1, 1), c, 1, persistent(time.Minute, ""))
+	k := client(7, 1000)
+	k.Mark = 9
+	first, h := connect(s, 0, k, sec)
+	for n, v := range []struct {
+		proto uint8
+		dst   string
+		port  uint16
+	}{{protoTCP, "192.0.2.2", 443}, {protoUDP, "192.0.2.9", 53}, {protoTCP, "192.0.2.1", 22}} {
+		k2 := client(7, uint16(2000+n))
+		k2.Proto, k2.Dst, k2.DPort, k2.Mark = v.proto, netip.MustParseAddr(v.dst), v.port, 9
+		if i, h2 := connect(s, 0, k2, sec); i != first || h2 != h {
+			t.Errorf("%v: destination %d template %d, want %d %d", v, i, h2, first, h)
+		}
+	}
+	got := templatesOf(s, 0, sec)
+	if len(got) != 1 || got[0].Proto != 0 || got[0].VIP != netip.MustParseAddr("0.0.0.9") || got[0].VPort != 0 || got[0].Conns != 4 {
+		t.Errorf("templates %+v, want one: protocol 0, 0.0.0.9:0, 4 connections", got)
+	}
+}

@@ -88,3 +88,41 @@ func refWRRCycle(ws []int32) []int {
 	}
 	return seq
 }
+
+// refTWOS is ip_vs_twos_schedule as written in Linux 6.5, given its two random
+// numbers: r1, r2 reduced modulo (sum of available weights + 1), each walked down
+// the list until it reaches 0 or below, and of the two picks the one of lower
+// overhead/weight, the first on ties.
+func refTWOS(ds []DestConf, act, inact []int64, rand1, rand2 uint32) int {
+	total := int64(0)
+	for i, d := range ds {
+		if refAvail(d, act[i], inact[i]) {
+			total += int64(d.Weight)
+		}
+	}
+	if total == 0 {
+		return -1
+	}
+	total++
+	r1, r2 := int64(rand1)%total, int64(rand2)%total
+	c1, c2 := -1, -1
+	for i, d := range ds {
+		if !refAvail(d, act[i], inact[i]) {
+			continue
+		}
+		r1 -= int64(d.Weight)
+		r2 -= int64(d.Weight)
+		if r1 <= 0 && c1 < 0 {
+			c1 = i
+		}
+		if r2 <= 0 && c2 < 0 {
+			c2 = i
+		}
+	}
+	oh1 := big.NewRat(act[c1]*256+inact[c1], int64(ds[c1].Weight))
+	oh2 := big.NewRat(act[c2]*256+inact[c2], int64(ds[c2].Weight))
+	if oh1.Cmp(oh2) > 0 {
+		return c2
+	}
+	return c1
+}

@@ -148,3 +148,28 @@ func TestWRRUnavailable(t *testing.T) {
 		t.Errorf("after recovery counts %v, want about [600 300 100]", count)
 	}
 }
+
+// TestRRSharesOverCores: rr and wrr keep one cursor per core, as LVS keeps
+// one per service. Over N cores each core walks its own cycle, so however
+// RSS spreads the picks, each destination's total is its exact share up to
+// one unfinished cycle per core: wrr 3:1 over 4 cores, 4001 picks at random,
+// gives the weight-3 destination 3000 ± 4·3 (a cycle is a a a b).
+func TestRRSharesOverCores(t *testing.T) {
+	r := seeded(t)
+	const ncores, n = 4, 4001
+	for _, tt := range []struct {
+		kind Kind
+		want float64 // share of the first destination
+		tol  int     // one cycle's worth per core
+	}{{RR, 0.5, ncores}, {WRR, 0.75, 3 * ncores}} {
+		c := NewConns(ncores, 64)
+		s := mustService(t, tt.kind, 0, dests(3, 1), c, ncores)
+		count := make([]int, 2)
+		for range n {
+			count[s.Pick(r.IntN(ncores), Key{})]++
+		}
+		if d := count[0] - int(tt.want*n); d < -tt.tol || d > tt.tol {
+			t.Errorf("%s over %d cores: %v, want %.0f ± %d on the first", tt.kind, ncores, count, tt.want*n, tt.tol)
+		}
+	}
+}

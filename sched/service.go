@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"fngw/mix"
 )
 
 // MaxWeight is the largest weight ipvsadm accepts (-w 0..65535).
@@ -56,6 +58,12 @@ type Key struct {
 	Proto        uint8      // IP protocol number
 	Src, Dst     netip.Addr // client address; address the client connected to (the VIP)
 	SPort, DPort uint16     // client port; virtual port
+	// Mark is the firewall mark of a connection to a fwmark service (0
+	// otherwise). Persistence templates then key on it, not on the
+	// address and port connected to: LVS's <IPPROTO_IP, client, 0,
+	// fwmark, 0>, one template for every address, port and protocol the
+	// mark groups.
+	Mark uint32
 }
 
 // dest is a destination as Pick reads it: small, pointer-free.
@@ -77,7 +85,8 @@ type coreState struct {
 	pos   int32  // rr, wrr: index of the last pick; -1 = the list head
 	cw    int32  // wrr: current weight bar
 	avail []bool // per destination, refreshed at the start of each pick when thresholds are set
-	_     [cacheLine - 32]byte
+	rnd   uint64 // twos: the core's random sequence (a counter the pick mixes)
+	_     [cacheLine - 40]byte
 }
 
 // Service is one virtual service's scheduler for one configuration snapshot. It is
@@ -148,7 +157,8 @@ func WithLocality(capacity int, expire time.Duration) Option {
 }
 
 // WithSeed seeds the hash of the persistence template and lblc/lblcr tables
-// this Service creates (tables carried over with WithPrevious keep theirs).
+// this Service creates (tables carried over with WithPrevious keep theirs),
+// and twos's random choices.
 // By default, and with seed 0, the seed is random: clients choose the keys
 // of those chained tables (their addresses, the targets they ask for), and
 // with a hash they can compute they could pile thousands of keys on one
@@ -206,7 +216,7 @@ func NewService(kind Kind, flags Flags, dests []DestConf, conns *Conns, ncores i
 	case WRR:
 		s.initWRR()
 	case SH, DH:
-		s.table = buildBuckets(s.conf)
+		s.table = buildBuckets(s.conf, kind == SH)
 	case MH:
 		s.table, s.mhMembers = buildMaglev(s.conf)
 	}
@@ -222,6 +232,7 @@ func NewService(kind Kind, flags Flags, dests []DestConf, conns *Conns, ncores i
 		if s.thresh {
 			cs.avail = make([]bool, n)
 		}
+		cs.rnd = mix.Uint64(o.seed + uint64(c))
 	}
 	if err := s.setTables(o, ncores); err != nil {
 		return nil, err
@@ -268,6 +279,10 @@ func (s *Service) Kind() Kind { return s.kind }
 
 // Flags returns the scheduler flags.
 func (s *Service) Flags() Flags { return s.flags }
+
+// LocalityExpire returns how long an lblc/lblcr entry lives unused and an
+// lblcr set keeps its members (WithLocality); 0 for other schedulers.
+func (s *Service) LocalityExpire() time.Duration { return time.Duration(s.locExpire) }
 
 // Len returns the number of destinations.
 func (s *Service) Len() int { return len(s.dests) }
@@ -344,6 +359,8 @@ func (s *Service) PickAt(core int, k Key, now int64) int {
 		i = s.pickFO(cs)
 	case OVF:
 		i = s.pickOVF(cs)
+	case TWOS:
+		i = s.pickTWOS(cs)
 	}
 	if i >= 0 && s.thresh {
 		s.bind(i)

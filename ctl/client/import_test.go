@@ -27,7 +27,7 @@ func TestImportKeepalived(t *testing.T) {
 		noStdout bool
 	}{
 		{"translated", []string{"import", "keepalived", clean}, 0, `vip = "198.18.1.100:80"`, "not translated: global_defs", false},
-		{"listed", []string{"import", "keepalived", "../keepalived/testdata/keepalived.conf"}, 1, `[[service]]`, "virtual_server fwmark 7: firewall-mark services are not supported yet", false},
+		{"listed", []string{"import", "keepalived", "../keepalived/testdata/keepalived.conf"}, 1, `[[service]]`, "virtual_server fwmark 7: not translated: the marks come from iptables rules", false},
 		{"config-id", []string{"--sock", "/nonexistent", "import", "keepalived", "-i", "lvs-a", clean}, 0, `fwd = "route"`, "", false},
 		{"no file", []string{"import", "keepalived"}, 2, "", "usage: gw import keepalived", true},
 		{"two files", []string{"import", "keepalived", clean, clean}, 2, "", "usage: gw import keepalived", true},

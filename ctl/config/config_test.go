@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -120,6 +121,7 @@ metrics = ""
 capacity_per_core = 65536
 tcp_timeout = 600
 udp_timeout = 60
+lblc_expiration = 600
 
 [pool]
 mbufs = 65535
@@ -149,6 +151,7 @@ weight = 0
 [[service]]
 proto = "udp"
 vip = "198.18.1.100:53"
+ops = true
 
 [[service.dest]]
 addr = "10.0.0.3"
@@ -181,6 +184,9 @@ func TestFull(t *testing.T) {
 	if f.LB.Timeouts != (ctl.Timeouts{TCP: 600, TCPFin: 120, UDP: 60, SynRecv: 60, UDPOneway: 5}) {
 		t.Errorf("timeouts %v", f.LB.Timeouts)
 	}
+	if x, y := f.LB.Sysctl.Expiration("lblc_expiration"), f.LB.Sysctl.Expiration("lblcr_expiration"); x != 600 || y != 86400 {
+		t.Errorf("lblc_expiration %d, lblcr_expiration %d; want 600 and the default 86400", x, y)
+	}
 	var save strings.Builder
 	if err := ctl.WriteSave(&save, f.LB); err != nil {
 		t.Fatal(err)
@@ -191,7 +197,7 @@ func TestFull(t *testing.T) {
 -a -t 198.18.1.100:80 -r 10.0.0.2:80 -g -w 0
 -P -t 198.18.1.100:80 -z 198.18.1.10 -F dpdk0
 -P -t 198.18.1.100:80 -z 198.18.3.10 -F dpdk0
--A -u 198.18.1.100:53 -s wlc
+-A -u 198.18.1.100:53 -s wlc -o
 -a -u 198.18.1.100:53 -r 10.0.0.3:53 -m -w 1
 `
 	if save.String() != wantSave {
@@ -680,6 +686,68 @@ fwd = "route"
 	for i, e := range es {
 		if got := strings.TrimPrefix(e.Error(), "gw.toml:"); !strings.HasPrefix(got, want[i]) {
 			t.Errorf("error %d:\n got %s\nwant %s...", i, got, want[i])
+		}
+	}
+}
+
+// TestMarks: [[mark]] rules in file order and a fwmark service; each bad
+// field is reported with its line.
+func TestMarks(t *testing.T) {
+	f, err := Parse("gw.toml", []byte(brief+`
+[[service]]
+fwmark = 5
+sched = "rr"
+persistent = 60
+[[service.dest]]
+addr = "10.0.0.1"
+fwd = "masq"
+
+[[mark]]
+mark = 5
+proto = "tcp"
+dst = "198.18.0.0/24"
+dport = "80-89"
+
+[[mark]]
+mark = 5
+src = "10.0.0.0/8"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := ctl.WriteMarks(&b, f.LB.Marks, false); err != nil || b.String() != "mark 5 proto tcp dst 198.18.0.0/24 dport 80-89\nmark 5 src 10.0.0.0/8\n" {
+		t.Errorf("marks %q", b.String())
+	}
+	if s := f.LB.Services[0].Service; s.FwMark != 5 || !s.Persistent || s.String() != "fwmark 5 rr persistent 60" {
+		t.Errorf("service %v", s)
+	}
+	_, err = Parse("gw.toml", []byte(brief+`[[mark]]
+mark = 0
+[[mark]]
+mark = 1
+proto = "icmp"
+[[mark]]
+mark = 1
+dport = "90-80"
+[[service]]
+fwmark = 3
+vip = "198.18.1.1:80"
+`))
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 4 {
+		// mark[1]'s prefix is not checked: its protocol is already wrong.
+		t.Fatalf("%v", err)
+	}
+	n := strings.Count(brief, "\n") // the lines before the tested ones
+	for i, want := range []string{
+		fmt.Sprintf(`gw.toml:%d: mark[0].mark: 0 out of range`, n+2),
+		fmt.Sprintf(`gw.toml:%d: mark[1].proto: unknown protocol "icmp"`, n+5),
+		fmt.Sprintf(`gw.toml:%d: mark[2].dport: port range "90-80"`, n+8),
+		fmt.Sprintf(`gw.toml:%d: service[0].fwmark: 3 given with vip "198.18.1.1:80"`, n+10),
+	} {
+		if !strings.HasPrefix(es[i].Error(), want) {
+			t.Errorf("error %d: %s, want %s...", i, es[i], want)
 		}
 	}
 }

@@ -62,6 +62,16 @@ type rawFile struct {
 	Session     rawSession   `toml:"session"`
 	Pool        rawPool      `toml:"pool"`
 	Services    []rawService `toml:"service"`
+	Marks       []rawMark    `toml:"mark"`
+}
+
+// rawMark is a [[mark]] rule (ctl.MarkRule).
+type rawMark struct {
+	Mark  int64  `toml:"mark"`
+	Proto string `toml:"proto"`
+	Dst   string `toml:"dst"`
+	Src   string `toml:"src"`
+	DPort string `toml:"dport"`
 }
 
 type rawEAL struct {
@@ -125,6 +135,8 @@ type rawSession struct {
 	ExpireQuiescentTemplate bool `toml:"expire_quiescent_template"`
 	SecureTCP               bool `toml:"secure_tcp"`
 	LooseIngress            bool `toml:"loose_ingress"`
+	LBLCExpiration          *int `toml:"lblc_expiration"`
+	LBLCRExpiration         *int `toml:"lblcr_expiration"`
 }
 
 type rawPool struct {
@@ -135,10 +147,12 @@ type rawPool struct {
 type rawService struct {
 	Proto      string   `toml:"proto"`
 	VIP        string   `toml:"vip"`
+	FwMark     int64    `toml:"fwmark"`
 	Sched      string   `toml:"sched"`
 	Flags      []string `toml:"flags"`
 	Persistent int      `toml:"persistent"`
 	Netmask    string   `toml:"netmask"`
+	OPS        bool     `toml:"ops"`
 	Laddrs     []string `toml:"laddrs"`
 	// The client's address toward FULLNAT real servers.
 	ProxyProtocol string `toml:"proxy_protocol"`
@@ -474,17 +488,19 @@ var checkKeys = []string{"type", "port", "path", "expect_status", "expect_body_r
 // knownHint lists the keys accepted where an unknown key was found.
 func (v *validator) knownHint(k toml.Key) string {
 	known := map[string][]string{
-		"":        {"idle_sleep_us", "idle_polls", "[eal]", "[log]", "[[port]]", "[[worker]]", "[[route]]", "[[neigh]]", "[ctl]", "[session]", "[pool]", "[[service]]"},
-		"eal":     {"lcores", "memory_mb", "hugepages", "file_prefix", "args"},
-		"log":     {"level"},
-		"port":    {"name", "device", "queues", "addrs", "rx_desc", "tx_desc", "mtu", "mac", "promiscuous"},
-		"worker":  {"lcore", "rx"},
-		"route":   {"prefix", "via", "port"},
-		"neigh":   {"addr", "mac", "port"},
-		"ctl":     {"socket", "metrics"},
-		"session": {"capacity_per_core", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "tcp_syn_recv_timeout"},
-		"pool":    {"mbufs", "cache_size"},
-		"service": {"proto", "vip", "sched", "flags", "persistent", "netmask", "laddrs", "proxy_protocol", "toa", "quorum", "sorry_server", "alpha",
+		"":       {"idle_sleep_us", "idle_polls", "[eal]", "[log]", "[[port]]", "[[worker]]", "[[route]]", "[[neigh]]", "[ctl]", "[session]", "[pool]", "[[service]]", "[[mark]]"},
+		"eal":    {"lcores", "memory_mb", "hugepages", "file_prefix", "args"},
+		"log":    {"level"},
+		"port":   {"name", "device", "queues", "addrs", "rx_desc", "tx_desc", "mtu", "mac", "promiscuous"},
+		"worker": {"lcore", "rx"},
+		"route":  {"prefix", "via", "port"},
+		"neigh":  {"addr", "mac", "port"},
+		"mark":   {"mark", "proto", "dst", "src", "dport"},
+		"ctl":    {"socket", "metrics"},
+		"session": {"capacity_per_core", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "tcp_syn_recv_timeout", "udp_oneway_timeout",
+			"expire_nodest_conn", "expire_quiescent_template", "secure_tcp", "loose_ingress", "lblc_expiration", "lblcr_expiration"},
+		"pool": {"mbufs", "cache_size"},
+		"service": {"proto", "vip", "fwmark", "sched", "flags", "persistent", "netmask", "ops", "laddrs", "proxy_protocol", "toa", "quorum", "sorry_server", "alpha",
 			"notify_up", "notify_down", "[service.check]", "[[service.dest]]"},
 		"service.dest":       {"addr", "fwd", "weight", "u_threshold", "l_threshold", "[service.dest.check]"},
 		"service.check":      checkKeys,

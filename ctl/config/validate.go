@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -60,6 +61,7 @@ func (v *validator) file(raw *rawFile) *File {
 	v.session(raw, f)
 	v.pool(raw, f)
 	v.services(raw, f)
+	v.marks(raw, f)
 	if len(v.errs) == 0 {
 		// Conflicts between objects, checked as every command path checks
 		// them (the objects themselves are valid by now).
@@ -396,6 +398,55 @@ func (v *validator) routes(raw *rawFile, f *File) {
 	}
 }
 
+// marks reads the [[mark]] rules, in order.
+func (v *validator) marks(raw *rawFile, f *File) {
+	for i, rm := range raw.Marks {
+		key := fmt.Sprintf("mark[%d]", i)
+		var r ctl.MarkRule
+		bad := false
+		if rm.Mark < 1 || rm.Mark > math.MaxUint32 {
+			v.errf(key+".mark", "%d out of range 1-%d", rm.Mark, uint32(math.MaxUint32))
+			bad = true
+		}
+		r.Mark = uint32(rm.Mark)
+		if rm.Proto != "" {
+			p, err := ctl.ParseProto(rm.Proto)
+			if err != nil {
+				v.err(key+".proto", err)
+				bad = true
+			}
+			r.Proto = p
+		}
+		for _, x := range []struct {
+			name, val string
+			dst       *netip.Prefix
+		}{{"dst", rm.Dst, &r.Dst}, {"src", rm.Src, &r.Src}} {
+			if x.val == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(x.val)
+			if err != nil {
+				v.errf(key+"."+x.name, "%q is not a prefix such as \"198.18.0.0/24\"", x.val)
+				bad = true
+			}
+			*x.dst = p
+		}
+		if rm.DPort != "" {
+			pr, err := ctl.ParsePortRange(rm.DPort)
+			if err != nil {
+				v.err(key+".dport", err)
+				bad = true
+			}
+			r.DPort = pr
+		}
+		if !bad {
+			if err := f.LB.AddMark(r); err != nil {
+				v.err(key, err)
+			}
+		}
+	}
+}
+
 func (v *validator) neighs(raw *rawFile, f *File) {
 	for i, rn := range raw.Neighs {
 		key := fmt.Sprintf("neigh[%d]", i)
@@ -469,6 +520,20 @@ func (v *validator) session(raw *rawFile, f *File) {
 	rs := &raw.Session
 	f.LB.Sysctl = ctl.Sysctl{ExpireNodestConn: rs.ExpireNodestConn, ExpireQuiescentTemplate: rs.ExpireQuiescentTemplate,
 		SecureTCP: rs.SecureTCP, LooseIngress: rs.LooseIngress}
+	for _, x := range []struct {
+		key string
+		p   *int
+		dst *uint32
+	}{{"lblc_expiration", rs.LBLCExpiration, &f.LB.Sysctl.LBLCExpiration}, {"lblcr_expiration", rs.LBLCRExpiration, &f.LB.Sysctl.LBLCRExpiration}} {
+		if x.p == nil {
+			continue
+		}
+		if *x.p < 1 || *x.p > ctl.MaxTimeout {
+			v.errf("session."+x.key, "%d out of range 1-%d seconds", *x.p, ctl.MaxTimeout)
+			continue
+		}
+		*x.dst = uint32(*x.p)
+	}
 }
 
 // neededMbufs is what can hold mbufs at once: the ports' rx and tx
@@ -546,16 +611,27 @@ func (v *validator) services(raw *rawFile, f *File) {
 			v.err(key+".proto", err)
 			bad = true
 		}
-		ap, err := netip.ParseAddrPort(rs.VIP)
-		if err != nil {
-			v.errf(key+".vip", "%q: want ADDR:PORT, e.g. \"198.18.1.100:80\" (port 0 = all ports, needs persistent)", rs.VIP)
+		switch {
+		case rs.FwMark != 0 && rs.VIP != "":
+			v.errf(key+".fwmark", "%d given with vip %q: a firewall-mark service has no address; give one of them", rs.FwMark, rs.VIP)
 			bad = true
-		} else if err := ctl.Served(ap.Addr()); err != nil {
-			v.err(key+".vip", err)
+		case rs.FwMark < 0 || rs.FwMark > math.MaxUint32:
+			v.errf(key+".fwmark", "%d out of range 1-%d", rs.FwMark, uint32(math.MaxUint32))
 			bad = true
+		case rs.FwMark != 0:
+			s.FwMark = uint32(rs.FwMark)
+		default:
+			ap, err := netip.ParseAddrPort(rs.VIP)
+			if err != nil {
+				v.errf(key+".vip", "%q: want ADDR:PORT, e.g. \"198.18.1.100:80\" (port 0 = all ports, needs persistent), or fwmark = MARK", rs.VIP)
+				bad = true
+			} else if err := ctl.Served(ap.Addr()); err != nil {
+				v.err(key+".vip", err)
+				bad = true
+			}
+			s.VIP, s.Port = ap.Addr().Unmap(), ap.Port()
 		}
-		s.VIP, s.Port = ap.Addr().Unmap(), ap.Port()
-		s.Sched, s.Flags = rs.Sched, rs.Flags
+		s.Sched, s.Flags, s.OnePacket = rs.Sched, rs.Flags, rs.OPS
 		if rs.Persistent < 0 || rs.Persistent > ctl.MaxTimeout {
 			v.errf(key+".persistent", "%d out of range 0-%d seconds (0 = not persistent)", rs.Persistent, ctl.MaxTimeout)
 			bad = true

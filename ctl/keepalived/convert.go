@@ -203,7 +203,7 @@ func (c *converter) virtualServer(d *Directive) {
 		c.list(d, "virtual server groups are not supported yet; write one virtual_server per address")
 		return
 	case len(d.Args) >= 1 && d.Args[0] == "fwmark":
-		c.list(d, "firewall-mark services are not supported yet")
+		c.list(d, "not translated: the marks come from iptables rules keepalived does not hold; write [[service]] fwmark = N and its [[mark]] rules")
 		return
 	case len(d.Args) < 1 || len(d.Args) > 2:
 		c.list(d, "want virtual_server ADDR PORT, group NAME or fwmark N")
@@ -311,7 +311,11 @@ func (c *converter) virtualServer(d *Directive) {
 			realServers = append(realServers, o)
 		case "virtualhost":
 			c.list(o, "the HTTP check's Host header: "+whyNoEquiv)
-		case "ha_suspend", "smtp_alert", "omega", "persistence_engine", "ops", "hashed", "sorry_server_inhibit",
+		case "ops":
+			if c.args(o, 0, 0) {
+				svc.OPS = true
+			}
+		case "ha_suspend", "smtp_alert", "omega", "persistence_engine", "hashed", "sorry_server_inhibit",
 			"sorry_server_lvs_method", "weight", "snmp_name":
 			c.list(o, whyNoEquiv)
 		case "syn_proxy", "expire_quiescent_conn", "quic", "bind_dev", "blklst_group_name", "whtlst_group_name",

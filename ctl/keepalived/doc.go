@@ -19,15 +19,17 @@
 // listed with its file:line and the reason, never dropped silently):
 //
 //	virtual_server ADDR [PORT]          [[service]] vip "ADDR:PORT" (no PORT: port 0, which needs persistence)
-//	virtual_server fwmark N | group G   listed: not supported yet
+//	virtual_server fwmark N             listed: its iptables marks are not in the file ([[mark]] by hand)
+//	virtual_server group G              listed: not supported yet
 //	protocol TCP|UDP                    proto (default tcp); SCTP: listed, the service left out
-//	lb_algo / lvs_sched                 sched (keepalived's default wlc written); twos, conhash: listed, wlc written
+//	lb_algo / lvs_sched                 sched (keepalived's default wlc written); others (conhash): listed, wlc written
 //	sh-port sh-fallback mh-port         flags; flag-1 is sh-fallback/mh-fallback, flag-2 sh-port/mh-port
 //	  mh-fallback flag-1 flag-2
 //	lb_kind / lvs_method                [[service.dest]] fwd: NAT masq, DR route, TUN tunnel (IPIP), FNAT fullnat;
 //	                                    the virtual_server's is the real servers' default (keepalived's: NAT)
 //	persistence_timeout [N]             persistent N; without N keepalived's 360 (not ipvsadm's 300)
 //	persistence_granularity MASK        netmask (and persistent 360 when there is no timeout, as keepalived)
+//	ops                                 ops = true
 //	laddr_group_name G                  laddrs from DPVS's local_address_group G: "ADDR dev DEV", ranges
 //	                                    (198.18.2.100-110) expanded; FULLNAT without it: a commented
 //	                                    placeholder, and listed

@@ -18,6 +18,7 @@ type Service struct {
 	Flags       []string
 	Persistent  int // seconds
 	Netmask     string
+	OPS         bool
 	Laddrs      []string // "ADDR dev PORT" or "ADDR"
 	NeedLaddrs  bool     // FULLNAT without local addresses: a commented placeholder is written
 	Quorum      int

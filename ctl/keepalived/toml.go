@@ -49,6 +49,9 @@ func writeService(b *bufio.Writer, s *Service) {
 	if s.Netmask != "" {
 		kv(b, "netmask", quote(s.Netmask))
 	}
+	if s.OPS {
+		kv(b, "ops", "true")
+	}
 	if len(s.Laddrs) > 0 {
 		kv(b, "laddrs", strList(s.Laddrs))
 	}

@@ -41,7 +41,7 @@ func (p *Plane) ownedAddrs(cfg *ctl.Config) (map[netip.Addr]owned, error) {
 				}
 			}
 		}
-		if _, ok := want[vip]; !ok {
+		if _, ok := want[vip]; !ok && vip.IsValid() {
 			// A port with vip_arp = "kernel" answers for a VIP only while
 			// the VIP is on its kernel interface (learnedAddrs below).
 			if name, ok := cfg.Connected(vip); ok && p.vipARP[name] != config.VIPARPKernel {

@@ -295,7 +295,7 @@ func (p *Plane) checkStatuses() []ctl.CheckStatus {
 	var out []ctl.CheckStatus
 	for _, vs := range p.cfg.Services {
 		key := vs.Service.Key()
-		svc := ctl.Service{Proto: key.Proto, VIP: key.VIP, Port: key.Port, Sched: vs.Service.Sched}
+		svc := ctl.Service{Proto: key.Proto, VIP: key.VIP, Port: key.Port, FwMark: key.FwMark, Sched: vs.Service.Sched}
 		for _, d := range vs.Dests {
 			k := destKey{key, d.Key()}
 			c := ctl.CheckOf(vs.Service, d)

@@ -257,6 +257,8 @@ func (p *Plane) dispatch(cmd ctl.Command, w io.Writer) error {
 		return ctl.WriteNeighs(w, p.neighs(), asJSON)
 	case ctl.OpListRoute:
 		return ctl.WriteRoutes(w, p.routes(), asJSON)
+	case ctl.OpListMark:
+		return ctl.WriteMarks(w, p.cfg.Marks, asJSON)
 	case ctl.OpLinkShow:
 		return p.links(w, cmd)
 	case ctl.OpStats:

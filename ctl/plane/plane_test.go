@@ -642,3 +642,41 @@ func TestRetiredLaddr(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFirewallMarkService: a fwmark service with its rule from the file
+// ([[mark]]) takes a SYN to VIP:80 (no VIP:80 service exists) to its masq
+// real server, keeping port 80; -L lists it as ipvsadm does; gw mark
+// show lists the rules, gw mark add appends one, gw mark del removes it;
+// a bad rule is refused with the reason, the rules unchanged.
+func TestFirewallMarkService(t *testing.T) {
+	r := newRig(t, baseFile+"[[mark]]\nmark = 5\nproto = \"tcp\"\ndst = \"198.18.1.100/32\"\ndport = \"80-89\"\n")
+	r.runAll("adm -A -f 5 -s rr|adm -a -f 5 -r 198.18.1.11 -m")
+	p := r.syn(40000)
+	ip, tcp := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4), p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+	if ip.DstIP.String() != "198.18.1.11" || tcp.DstPort != 80 {
+		t.Errorf("the SYN to VIP:80 went to %s:%d, want 198.18.1.11:80", ip.DstIP, tcp.DstPort)
+	}
+	if out := r.run("adm -L -n"); !strings.Contains(out, "FWM  5 rr\n  -> 198.18.1.11:0                Masq    1      0          1         \n") {
+		t.Errorf("-L -n:\n%s", out)
+	}
+	const rule = "mark 5 proto tcp dst 198.18.1.100/32 dport 80-89\n"
+	if out := r.run("mark show"); out != rule {
+		t.Errorf("mark show: %q, want %q", out, rule)
+	}
+	r.run("mark add 6 proto udp dst 198.18.7.0/24 src 10.0.0.0/8")
+	if out := r.run("mark show"); out != rule+"mark 6 proto udp dst 198.18.7.0/24 src 10.0.0.0/8\n" {
+		t.Errorf("after mark add: %q", out)
+	}
+	r.run("mark del 6 proto udp dst 198.18.7.0/24 src 10.0.0.0/8")
+	if resp := r.try("mark del 6 proto udp dst 198.18.7.0/24"); resp.Code == socket.CodeOK || !strings.Contains(resp.Error, "mark rule 6 proto udp dst 198.18.7.0/24 does not exist") {
+		t.Errorf("deleting a missing rule: %+v", resp)
+	}
+	for _, bad := range []string{"mark add 0 dst 198.18.7.0/24", "mark add 1 dst 198.18.7.1/24", "mark add 1 dport 90-80", "mark add 1 proto icmp"} {
+		if _, err := ctl.ParseCommandLine(strings.Fields(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if out := r.run("mark show"); out != rule {
+		t.Errorf("mark show after the refusals: %q, want %q", out, rule)
+	}
+}

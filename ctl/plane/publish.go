@@ -110,10 +110,11 @@ type schedSpec struct {
 	flags   sched.Flags
 	persist sched.Persistence // zero when the service is not persistent
 	dests   []sched.DestConf
+	expire  time.Duration // lblc, lblcr: lblc(r)_expiration; else 0
 }
 
 func (a *schedSpec) equal(b *schedSpec) bool {
-	return a.kind == b.kind && a.flags == b.flags && a.persist == b.persist && slices.Equal(a.dests, b.dests)
+	return a.kind == b.kind && a.flags == b.flags && a.persist == b.persist && slices.Equal(a.dests, b.dests) && a.expire == b.expire
 }
 
 // builtSched is a service's scheduler and what it was built from.
@@ -158,9 +159,17 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		if err != nil {
 			return nil, nil, fmt.Errorf("service %s: %v", key, err)
 		}
-		sc := nat.ServiceConf{ID: sid, VIP: header.Addr4From(s.VIP), Port: s.Port, Proto: uint8(s.Proto), // ctl.Proto values are IP protocol numbers
-			ClientAddr: clientAddr(s)}
+		sc := nat.ServiceConf{ID: sid, FwMark: s.FwMark, OnePacket: s.OnePacket, ClientAddr: clientAddr(s)}
+		if s.FwMark == 0 {
+			sc.VIP, sc.Port, sc.Proto = header.Addr4From(s.VIP), s.Port, uint8(s.Proto) // ctl.Proto values are IP protocol numbers
+		}
 		spec := schedSpec{kind: kind, flags: flags}
+		switch kind {
+		case sched.LBLC:
+			spec.expire = time.Duration(cfg.Sysctl.Expiration("lblc_expiration")) * time.Second
+		case sched.LBLCR:
+			spec.expire = time.Duration(cfg.Sysctl.Expiration("lblcr_expiration")) * time.Second
+		}
 		p.quorum(&vs)
 		dests := vs.Dests
 		if p.chk.quorumLost[key] {
@@ -212,6 +221,9 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 			if s.Persistent {
 				opts = append(opts, sched.WithPersistence(spec.persist))
 			}
+			if spec.expire > 0 {
+				opts = append(opts, sched.WithLocality(sched.DefaultLocality, spec.expire))
+			}
 			ss, err := sched.NewService(kind, flags, spec.dests, p.dp.Conns, len(p.dp.Cores), opts...)
 			if err != nil {
 				return nil, nil, fmt.Errorf("service %s: %v", key, err)
@@ -233,6 +245,15 @@ func (p *Plane) services(cfg *ctl.Config, prev map[ctl.ServiceKey]*builtSched) (
 		return nil, nil, err
 	}
 	svcs = svcs.WithPolicy(nat.Policy{ExpireNodestConn: cfg.Sysctl.ExpireNodestConn, LooseIngress: cfg.Sysctl.LooseIngress})
+	if len(cfg.Marks) > 0 {
+		rules := make([]nat.MarkRule, len(cfg.Marks))
+		for i, r := range cfg.Marks {
+			rules[i] = nat.MarkRule{Mark: r.Mark, Proto: uint8(r.Proto), Dst: r.Dst, Src: r.Src, DPortLo: r.DPort.Lo, DPortHi: r.DPort.Hi}
+		}
+		if svcs, err = svcs.WithMarks(rules); err != nil {
+			return nil, nil, err
+		}
+	}
 	p.svcIDs.keep(liveSvc)
 	p.destIDs.keep(liveDest)
 	return svcs, scheds, nil

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"fngw/ctl"
 	"fngw/ctl/socket"
@@ -160,5 +161,54 @@ func TestIDQuarantine(t *testing.T) {
 	}
 	if _, ok := p.est.zdest[nk]; !ok {
 		t.Error("the reused ID's counters are not counted from zero for .13")
+	}
+}
+
+// TestLocalityExpiration: lblc_expiration and lblcr_expiration (gw sysctl,
+// [session]) reach the lblc and lblcr schedulers, 24 h by default; a change
+// rebuilds them (keeping their tables), and leaves other schedulers alone.
+func TestLocalityExpiration(t *testing.T) {
+	p := newTestPlane(t)
+	cfg := ctl.NewConfig()
+	admApply(t, cfg,
+		"-A -t 198.18.1.100:80 -s lblc", "-a -t 198.18.1.100:80 -r 198.18.2.11:80 --fullnat",
+		"-A -t 198.18.1.100:81 -s lblcr", "-a -t 198.18.1.100:81 -r 198.18.2.11:80 --fullnat",
+		"-A -t 198.18.1.100:82 -s wlc", "-a -t 198.18.1.100:82 -r 198.18.2.11:80 --fullnat")
+	keys := []ctl.ServiceKey{cfg.Services[0].Service.Key(), cfg.Services[1].Service.Key(), cfg.Services[2].Service.Key()}
+	_, scheds, err := p.services(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(lblc, lblcr time.Duration) {
+		t.Helper()
+		for i, want := range []time.Duration{lblc, lblcr, 0} {
+			if got := scheds[keys[i]].svc.LocalityExpire(); got != want {
+				t.Errorf("%s: expiry %v, want %v", keys[i], got, want)
+			}
+		}
+	}
+	check(24*time.Hour, 24*time.Hour)
+	wlc := scheds[keys[2]].svc
+	next := cfg.Clone()
+	for _, c := range []string{"sysctl lblc_expiration=60", "sysctl -w net.ipv4.vs.lblcr_expiration=3600"} {
+		cmd, err := ctl.ParseCommandLine(strings.Fields(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := next.Apply(cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, scheds, err = p.services(next, scheds); err != nil {
+		t.Fatal(err)
+	}
+	check(time.Minute, time.Hour)
+	if scheds[keys[2]].svc != wlc {
+		t.Error("the wlc scheduler was rebuilt for an lblc setting")
+	}
+	for _, bad := range []string{"sysctl lblc_expiration=0", "sysctl lblcr_expiration=x", "sysctl lblc_expiration=2678401"} {
+		if _, err := ctl.ParseCommandLine(strings.Fields(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
 	}
 }

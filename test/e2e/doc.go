@@ -50,12 +50,24 @@
 //	                 one)
 //	cmd/ipipdecap    user-space IPIP decapsulator for the TUN real server (raw socket →
 //	                 TUN device), since this kernel has no ipip module
+//	mark_test.go     TestFirewallMarkNAT: mark rules and a fwmark service on the NAT
+//	                 topology: two addresses of a /24 uploaded to byte-identical, a UDP
+//	                 echo from the address asked, "FWM  1 rr persistent 60", one IP template
 //	sched_test.go    schedulers on the FULLNAT topology: TestSchedWRR: wrr 3:1 over
 //	                 400 new connections within ±5% (server-side counts, --stats Conns),
 //	                 weight 0 during a throttled 50 MB download (byte-identical, no new
 //	                 connection to it), the wrr cycle kept across changes to another
 //	                 service; TestSchedPersistence: -p 60 sends 50 connections of one client
-//	                 to one server, a quiesced destination keeps its persistent client
+//	                 to one server, a quiesced destination keeps its persistent client;
+//	                 TestSchedDistribution: each of the 14 schedulers (and sh-port, mh-port)
+//	                 over weights 3:1, 400 sequential connections against LVS's result;
+//	                 TestSchedOnePacket: -o alternates one socket's datagrams (rr), every
+//	                 echo back; listed "ops", saved -o
+//	                 TestSchedPersistenceTwoWorkers: -p 300 over two workers and two queues,
+//	                 200 connections of one client all on one server (92:108 before
+//	                 persistent flows went to their owner core)
+//	                 TestSchedThresholdTwoWorkers: -x 10, 50 held connections over two
+//	                 workers, at most 10 on the bounded server
 //	reconfig_test.go live reconfiguration: TestReconfigDuringDownload: services,
 //	                 destinations, weights, schedulers and an unused local address changed
 //	                 by the CLI, then gw reload and SIGHUP of a file rewritten through the

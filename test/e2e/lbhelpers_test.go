@@ -41,6 +41,20 @@ func (tp *fnTopo) adm(t *testing.T, args ...string) string {
 // none has no peers file yet).
 func (tp *fnTopo) serverConns(t *testing.T, names ...string) map[string]int {
 	t.Helper()
+	return tp.serverSeen(t, "tcp", names...)
+}
+
+// serverDatagrams returns how many UDP datagrams each named real server
+// echoed so far.
+func (tp *fnTopo) serverDatagrams(t *testing.T, names ...string) map[string]int {
+	t.Helper()
+	return tp.serverSeen(t, "udp", names...)
+}
+
+// serverSeen sums what each named real server recorded of proto over its
+// peers.
+func (tp *fnTopo) serverSeen(t *testing.T, proto string, names ...string) map[string]int {
+	t.Helper()
 	m := make(map[string]int, len(names))
 	for _, name := range names {
 		b, err := os.ReadFile(tp.peersFile(name))
@@ -55,7 +69,7 @@ func (tp *fnTopo) serverConns(t *testing.T, names ...string) map[string]int {
 		if err := json.Unmarshal(b, &p); err != nil {
 			t.Fatalf("peers of %s: %v: %q", name, err, b)
 		}
-		for _, n := range p["tcp"] {
+		for _, n := range p[proto] {
 			m[name] += n
 		}
 	}
