@@ -265,9 +265,10 @@ func (c *Control) poll(now int64) int {
 }
 
 // input handles one packet a worker handed over: ARP, IPv4 to an address the
-// gateway owns (ICMP: echo requests answered, the rest the host's), or a packet whose next hop must be resolved (its
-// mbuf's user tag names the next hop; see Worker.toControl). The packet is
-// sent, queued in the stack, or freed.
+// gateway owns (ICMP: echo requests answered, the rest the host's), or a
+// packet whose next hop must be resolved (its mbuf's user tag names the next
+// hop; see Worker.toControl). The packet is sent, queued in the stack, handed
+// to the kernel path, or freed.
 func (c *Control) input(m *dpdk.Mbuf, now int64) {
 	frame := m.Data()
 	port := m.Port()

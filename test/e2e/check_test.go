@@ -203,8 +203,9 @@ func TestCheckKinds(t *testing.T) {
 		Dests: []harness.Dest{{Addr: fnRS1 + ":80", Fwd: "fullnat", Raw: misc("rs1")}, {Addr: fnRS2 + ":80", Fwd: "fullnat", Raw: misc("rs2")}},
 	}, {
 		Proto: "udp", VIP: udpSvc, Sched: "rr", Laddrs: laddrs,
-		// payload and expect: "ping", hex. Every second: a Linux real
-		// server sends a peer one ICMP error a second (icmp_ratelimit).
+		// payload and expect: "ping", hex. Checked every second: a Linux
+		// real server sends a peer at most one ICMP error a second
+		// (icmp_ratelimit).
 		Raw:   "[service.check]\ntype = \"udp\"\npayload = \"70696e67\"\nexpect = \"70696e67\"\ninterval = \"1s\"\ntimeout = \"500ms\"\nfall = 1\nrise = 1\non_failure = \"inhibit\"\n",
 		Dests: []harness.Dest{{Addr: fnRS1 + ":" + udpPort, Fwd: "fullnat"}, {Addr: fnRS2 + ":" + udpPort, Fwd: "fullnat"}},
 	}}}
