@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -126,9 +127,10 @@ func startHA(t *testing.T, o haOpts) *haTopo {
 }
 
 // daemon starts argv inside ns in its own process group, its output in
-// DIR/label.log (shown if the test fails). t.Cleanup ends the group with
-// SIGTERM (SIGKILL after 5 s): keepalived's VRRP child goes with its parent.
-func (tp *haTopo) daemon(t *testing.T, ns *harness.Netns, label string, argv ...string) {
+// DIR/label.log (shown if the test fails). stop, or else t.Cleanup, ends the
+// group with SIGTERM (SIGKILL after 5 s): keepalived's VRRP child goes with
+// its parent.
+func (tp *haTopo) daemon(t *testing.T, ns *harness.Netns, label string, argv ...string) (stop func()) {
 	t.Helper()
 	if _, err := exec.LookPath(argv[0]); err != nil {
 		t.Fatalf("%s: %v (scripts/deps.sh installs keepalived and bird2)", argv[0], err)
@@ -147,20 +149,27 @@ func (tp *haTopo) daemon(t *testing.T, ns *harness.Netns, label string, argv ...
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			pgid := cmd.Process.Pid
+			syscall.Kill(-pgid, syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				syscall.Kill(-pgid, syscall.SIGKILL)
+				<-done
+			}
+		})
+	}
 	t.Cleanup(func() {
-		pgid := cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			<-done
-		}
+		stop()
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
 			t.Logf("%s (%s) output:\n%s", label, ns, b)
 		}
 	})
+	return stop
 }
 
 // deployFile reads a file of deploy/ with the installed paths of the gw
@@ -435,6 +444,72 @@ func TestVRRPFailover(t *testing.T) {
 			broke, time.Duration(kp[broke].AtMs)*time.Millisecond, kp[broke].Err, noSession)
 		if at := time.Duration(kp[broke].AtMs) * time.Millisecond; at < 4*time.Second {
 			t.Errorf("the kept-alive connection broke at %v, before the first move of the VIP", at)
+		}
+	}
+}
+
+// TestVRRPPreempt: the shipped pair with preemption, keepalived's default
+// (nopreempt taken out of both files). A (priority 150) is master; its
+// keepalived stops (SIGTERM: it gives the VIP up with a priority-0 advert)
+// and B takes the VIP; A's keepalived starts again and, being of higher
+// priority, takes the VIP back from B. Each move leaves a run of failed
+// new connections of at most 3 s, and afterwards every request succeeds.
+func TestVRRPPreempt(t *testing.T) {
+	tp := startHA(t, haOpts{front: fnClient + "/24", vip: fnVIP, vipARP: "kernel", sched: "rr"})
+	const a, b = 0, 1
+	keepalived := func(i int, label string) func() {
+		name := []string{"master", "backup"}[i]
+		conf := tp.deployFile(t, i, "keepalived/keepalived.conf."+name)
+		conf = bytes.Replace(conf, []byte("    nopreempt\n"), nil, 1)
+		if bytes.Contains(conf, []byte("\n    nopreempt")) {
+			t.Fatalf("keepalived.conf.%s: nopreempt left in", name)
+		}
+		path := filepath.Join(tp.dir, label+".conf")
+		if err := os.WriteFile(path, conf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return tp.daemon(t, tp.gw[i].Netns, label, "keepalived", "-n", "-l", "-D", "-f", path,
+			"-p", filepath.Join(tp.dir, label+".pid"), "-r", filepath.Join(tp.dir, label+".vrrp.pid"))
+	}
+	stopA := keepalived(a, "keepalived-a")
+	keepalived(b, "keepalived-b")
+	tp.waitVIP(t, a, 15*time.Second)
+
+	const every, total = 50 * time.Millisecond, 14 * time.Second
+	probe := tp.startProbe(t, "-url", "http://"+fnHTTP+"/", "-every", every.String(), "-for", total.String(), "-timeout", "500ms")
+	at := func(d time.Duration) { time.Sleep(time.Until(probe.start.Add(d))) }
+
+	at(2 * time.Second)
+	stopped := time.Now()
+	stopA()
+	took := tp.waitVIP(t, b, 5*time.Second)
+	tp.waitNeighMAC(t, fnVIP, haMAC[b], 3*time.Second)
+	t.Logf("A's keepalived stopped: B has the VIP %v later", took.Sub(stopped).Round(time.Millisecond))
+
+	at(6 * time.Second)
+	restarted := time.Now()
+	keepalived(a, "keepalived-a2")
+	back := tp.waitVIP(t, a, 10*time.Second)
+	tp.waitNeighMAC(t, fnVIP, haMAC[a], 3*time.Second)
+	t.Logf("A's keepalived started again: A has the VIP back %v later (preemption)", back.Sub(restarted).Round(time.Millisecond))
+	harness.Eventually(t, 3*time.Second, "B gives the VIP up", func() error {
+		if tp.holdsVIP(b) {
+			return fmt.Errorf("B still holds %s", fnVIP)
+		}
+		return nil
+	})
+
+	ps := probe.wait(t)
+	for _, o := range outages(ps) {
+		t.Logf("new connections: %d failed from %v to %v (%v)", o.failed, o.from, o.to, o.length())
+		if o.length() > 3*time.Second {
+			t.Errorf("a run of failed requests lasted %v, want at most 3s", o.length())
+		}
+	}
+	settled := back.Add(time.Second).Sub(probe.start)
+	for _, p := range ps {
+		if at := time.Duration(p.AtMs) * time.Millisecond; at > settled && !p.OK {
+			t.Errorf("request at %v failed (%s), after A was master again", at, p.Err)
 		}
 	}
 }
