@@ -45,7 +45,7 @@
 //	                 moved within 3 s, the client's ARP entry moved by gratuitous ARP, the
 //	                 longest run of failed new connections, sh's server kept, a kept-alive
 //	                 connection broken); TestVRRPPreempt, the same without nopreempt
-//	                 (the VIP taken over and back, each move's failed connections);
+//	                 (the VIP taken over, back, and over again when kgw1 goes down);
 //	                 TestECMP, BIRD active/active behind a router (1 000
 //	                 connections split over both, the client network learned, the
 //	                 watchdog withdrawing an unhealthy gateway's VIP, BFD dropping a killed

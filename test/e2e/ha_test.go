@@ -452,8 +452,14 @@ func TestVRRPFailover(t *testing.T) {
 // (nopreempt taken out of both files). A (priority 150) is master; its
 // keepalived stops (SIGTERM: it gives the VIP up with a priority-0 advert)
 // and B takes the VIP; A's keepalived starts again and, being of higher
-// priority, takes the VIP back from B. Each move leaves a run of failed
-// new connections of at most 3 s, and afterwards every request succeeds.
+// priority, takes the VIP back from B. Then A's server-side kernel
+// interface goes down, the gateway running and VRRP still advertised on
+// kgw0: gw health fails naming kgw1, keepalived demotes A (track_script,
+// and track_interface on kgw1) and B has the VIP within 3 s. (A net_tap
+// port moved to another namespace cannot read its link, so the port's own
+// link is not what goes down.) Each move leaves a run of
+// failed new connections of at most 3 s, and between the moves every
+// request succeeds.
 func TestVRRPPreempt(t *testing.T) {
 	tp := startHA(t, haOpts{front: fnClient + "/24", vip: fnVIP, vipARP: "kernel", sched: "rr"})
 	const a, b = 0, 1
@@ -475,7 +481,7 @@ func TestVRRPPreempt(t *testing.T) {
 	keepalived(b, "keepalived-b")
 	tp.waitVIP(t, a, 15*time.Second)
 
-	const every, total = 50 * time.Millisecond, 14 * time.Second
+	const every, total = 50 * time.Millisecond, 16 * time.Second
 	probe := tp.startProbe(t, "-url", "http://"+fnHTTP+"/", "-every", every.String(), "-for", total.String(), "-timeout", "500ms")
 	at := func(d time.Duration) { time.Sleep(time.Until(probe.start.Add(d))) }
 
@@ -499,6 +505,21 @@ func TestVRRPPreempt(t *testing.T) {
 		return nil
 	})
 
+	at(11 * time.Second)
+	down := time.Now()
+	tp.gw[a].Netns.MustIP("link", "set", "kgw1", "down")
+	harness.Eventually(t, 2*time.Second, "gw health on A failing", func() error {
+		if _, err := tp.gw[a].Cmd("health"); err == nil || !strings.Contains(err.Error(), "kernel interface kgw1 of port dpdk1 is down") {
+			return fmt.Errorf("gw health on A with kgw1 down: %v, want a failure naming kgw1", err)
+		}
+		return nil
+	})
+	demoted := tp.waitVIP(t, b, 5*time.Second)
+	t.Logf("A's kgw1 down: B has the VIP %v later", demoted.Sub(down).Round(time.Millisecond))
+	if d := demoted.Sub(down); d > 3*time.Second {
+		t.Errorf("B took the VIP %v after A's kgw1 went down, want at most 3s", d)
+	}
+
 	ps := probe.wait(t)
 	for _, o := range outages(ps) {
 		t.Logf("new connections: %d failed from %v to %v (%v)", o.failed, o.from, o.to, o.length())
@@ -506,9 +527,9 @@ func TestVRRPPreempt(t *testing.T) {
 			t.Errorf("a run of failed requests lasted %v, want at most 3s", o.length())
 		}
 	}
-	settled := back.Add(time.Second).Sub(probe.start)
+	settled, broken := back.Add(time.Second).Sub(probe.start), down.Sub(probe.start)
 	for _, p := range ps {
-		if at := time.Duration(p.AtMs) * time.Millisecond; at > settled && !p.OK {
+		if at := time.Duration(p.AtMs) * time.Millisecond; at > settled && at < broken && !p.OK {
 			t.Errorf("request at %v failed (%s), after A was master again", at, p.Err)
 		}
 	}
