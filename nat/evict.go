@@ -50,31 +50,17 @@ func (c *Core) lastSeen(s *Session) int64 { return s.Expires - c.svcs.timeout[s.
 // table hand, of service svc only when svc is not nil, and counts it. It
 // reports whether it freed one.
 func (c *Core) evict(svc *service) bool {
-	c.settle() // a deferred flow's session is not fully indexed yet: not one to delete
 	t := c.tab
-	best, oldest, found := int32(-1), int64(0), 0
-	for range min(evictScan, t.Cap()) {
+	return c.endOldest(t.Cap(), ctrEvicted, func() int32 {
 		idx := c.evictHand
 		if c.evictHand++; int(c.evictHand) == t.Cap() {
 			c.evictHand = 0
 		}
-		s := t.At(idx)
-		if !t.live(idx) || !evictable(s) || (svc != nil && s.SvcID != svc.id) {
-			continue
+		if !t.live(idx) || (svc != nil && t.At(idx).SvcID != svc.id) {
+			return -1
 		}
-		if at := c.lastSeen(s); best < 0 || at < oldest {
-			best, oldest = idx, at
-		}
-		if found++; found == evictPick {
-			break
-		}
-	}
-	if best < 0 {
-		return false
-	}
-	c.release(best, c.svcs, c.now)
-	c.ctr.n[ctrEvicted]++
-	return true
+		return idx
+	})
 }
 
 // reclaimPort ends the oldest unreplied session among the next candidates
@@ -82,20 +68,29 @@ func (c *Core) evict(svc *service) bool {
 // for protocol proto, so that its local port goes back to the pool, and
 // counts it. It reports whether it freed one.
 func (c *Core) reclaimPort(pool int32, proto uint8, lip, rip header.Addr4, rport uint16) bool {
-	c.settle()
 	k := Tuple4{Src: rip, Dst: lip, SPort: rport, Proto: proto}
-	best, oldest, found := int32(-1), int64(0), 0
-	for range min(evictScan, c.ports.PerPool()) {
+	return c.endOldest(c.ports.PerPool(), ctrReclaimed, func() int32 {
 		k.DPort = c.ports.Scan(pool)
-		idx, d := c.tab.Lookup(&k)
-		if idx < 0 || d != DirOut {
+		if idx, d := c.tab.Lookup(&k); idx >= 0 && d == DirOut {
+			return idx
+		}
+		return -1
+	})
+}
+
+// endOldest ends the evictable session seen least recently among those next
+// names (a session index, or -1 for none), called at most min(evictScan, n)
+// times and until evictPick candidates were found, and counts it under ctr.
+// It reports whether it ended one.
+func (c *Core) endOldest(n int, ctr int, next func() int32) bool {
+	c.settle() // a deferred flow's session is not fully indexed yet: not one to delete
+	best, oldest, found := int32(-1), int64(0), 0
+	for range min(evictScan, n) {
+		idx := next()
+		if idx < 0 || !evictable(c.tab.At(idx)) {
 			continue
 		}
-		s := c.tab.At(idx)
-		if !evictable(s) {
-			continue
-		}
-		if at := c.lastSeen(s); best < 0 || at < oldest {
+		if at := c.lastSeen(c.tab.At(idx)); best < 0 || at < oldest {
 			best, oldest = idx, at
 		}
 		if found++; found == evictPick {
@@ -106,6 +101,6 @@ func (c *Core) reclaimPort(pool int32, proto uint8, lip, rip header.Addr4, rport
 		return false
 	}
 	c.release(best, c.svcs, c.now)
-	c.ctr.n[ctrReclaimed]++
+	c.ctr.n[ctr]++
 	return true
 }
