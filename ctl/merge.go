@@ -288,15 +288,21 @@ func (m *merger) laddr(key ServiceKey, l LocalAddr) bool {
 	return ok && slices.Contains(vs.Laddrs, l)
 }
 
+// deltas are the changes one object's delta lists.
+type deltas []string
+
+// add lists "name x→y" when x and y differ.
+func (d *deltas) add(name string, x, y any) {
+	if x != y {
+		*d = append(*d, fmt.Sprintf("%s %v→%v", name, x, y))
+	}
+}
+
 // destDelta says what differs from a to b, destinations of svc: "weight
 // 1→3, fwd fullnat→masq", "check tcp every 5s→http GET / every 1s".
 func destDelta(a, b Dest, svc Service) string {
-	var out []string
-	add := func(name string, x, y any) {
-		if x != y {
-			out = append(out, fmt.Sprintf("%s %v→%v", name, x, y))
-		}
-	}
+	var out deltas
+	add := out.add
 	add("weight", a.Weight, b.Weight)
 	add("fwd", a.Fwd, b.Fwd)
 	add("u-threshold", a.UThresh, b.UThresh)
@@ -314,12 +320,8 @@ func checkDelta(a, b Check) string {
 	if a.String() != b.String() {
 		return a.String() + "→" + b.String()
 	}
-	var out []string
-	add := func(name string, x, y any) {
-		if x != y {
-			out = append(out, fmt.Sprintf("%s %v→%v", name, x, y))
-		}
-	}
+	var out deltas
+	add := out.add
 	add("timeout", a.Timeout, b.Timeout)
 	add("rise", a.Rise, b.Rise)
 	add("fall", a.Fall, b.Fall)
@@ -335,15 +337,11 @@ func checkDelta(a, b Check) string {
 
 // healthDelta says how a service's health settings changed.
 func healthDelta(a, b Health) string {
-	var out []string
+	var out deltas
 	if a.Check != b.Check {
 		out = append(out, "check "+checkDelta(a.Check, b.Check))
 	}
-	add := func(name string, x, y any) {
-		if x != y {
-			out = append(out, fmt.Sprintf("%s %v→%v", name, x, y))
-		}
-	}
+	add := out.add
 	add("quorum", a.QuorumOrDefault(), b.QuorumOrDefault())
 	add("sorry_server", a.SorryServer, b.SorryServer)
 	add("alpha", a.Alpha, b.Alpha)
