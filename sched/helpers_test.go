@@ -79,6 +79,19 @@ func seeded(t testing.TB) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, 0x5eed))
 }
 
+// randomWeights draws n weights, mostly small (ties are frequent), one in
+// eight anywhere up to MaxWeight.
+func randomWeights(r *rand.Rand, n int) []int32 {
+	ws := make([]int32, n)
+	for i := range ws {
+		ws[i] = r.Int32N(5)
+		if r.IntN(8) == 0 {
+			ws[i] = r.Int32N(MaxWeight + 1)
+		}
+	}
+	return ws
+}
+
 func (d DestConf) String() string {
 	return fmt.Sprintf("{id %d %s w%d x%d y%d}", d.ID, netip.AddrPortFrom(d.Addr, d.Port), d.Weight, d.UThresh, d.LThresh)
 }

@@ -18,14 +18,7 @@ func TestLeastMatchesReference(t *testing.T) {
 			for trial := range 3000 {
 				c := NewConns(ncores, 64)
 				n := 1 + r.IntN(8)
-				ws := make([]int32, n)
-				for i := range ws {
-					ws[i] = r.Int32N(5)
-					if r.IntN(8) == 0 {
-						ws[i] = r.Int32N(MaxWeight + 1)
-					}
-				}
-				ds := dests(ws...)
+				ds := dests(randomWeights(r, n)...)
 				act, inact := make([]int64, n), make([]int64, n)
 				for i := range ds {
 					if r.IntN(5) == 0 {
@@ -122,14 +115,7 @@ func TestTWOSMatchesReference(t *testing.T) {
 	for trial := range 3000 {
 		c := NewConns(ncores, 64)
 		n := 1 + r.IntN(6)
-		ws := make([]int32, n)
-		for i := range ws {
-			ws[i] = r.Int32N(5)
-			if r.IntN(8) == 0 {
-				ws[i] = r.Int32N(MaxWeight + 1)
-			}
-		}
-		ds := dests(ws...)
+		ds := dests(randomWeights(r, n)...)
 		act, inact := make([]int64, n), make([]int64, n)
 		picks := 4
 		for i := range ds {
