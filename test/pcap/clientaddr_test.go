@@ -73,11 +73,7 @@ func TestProxyProtocolTCPPcap(t *testing.T) {
 	} {
 		cport := uint16(41000 + i)
 		h := uint32(len(c.hdr))
-		cHosts := harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: 0x3001}
-		sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x4001}
-		toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
-		toClient := harness.Hosts{SrcMAC: cl.mac, DstMAC: clientMAC, Src: vip, Dst: clientIP, TTL: 63}
-		with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+		cHosts, sHosts, toRS, toClient := r.flowHosts(0x3001, 0x4001)
 		withHdr := func(data []byte) []byte { return append(append([]byte(nil), c.hdr...), data...) }
 		const cISN, sISN = 7000, 9000
 		var lport uint16
@@ -86,7 +82,7 @@ func TestProxyProtocolTCPPcap(t *testing.T) {
 			in := harness.TCPSyn(cHosts, cport, c.vport, cISN)
 			out := r.send(t, cl, in, sv)
 			lport = transportSrcPort(t, out)
-			expectFrame(t, "SYN toward the real server, unchanged but for FULLNAT", out, harness.TCPSyn(with(toRS, cHosts.ID), lport, c.rport, cISN),
+			expectFrame(t, "SYN toward the real server, unchanged but for FULLNAT", out, harness.TCPSyn(withID(toRS, cHosts.ID), lport, c.rport, cISN),
 				harness.IPv4(lip, rip, layers.IPProtocolTCP), ports(lport, c.rport))
 		})
 		if lport == 0 {
@@ -98,51 +94,51 @@ func TestProxyProtocolTCPPcap(t *testing.T) {
 		sackPerm := layers.TCPOption{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2}
 		r.step(t, c.name+"_synack_mss_lowered", sv,
 			harness.TCP(sHosts, harness.TCPSeg{SrcPort: c.rport, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK, Options: []layers.TCPOption{tcpNOP, tcpNOP, sackPerm}}),
-			cl, harness.TCP(with(toClient, sHosts.ID), harness.TCPSeg{SrcPort: c.vport, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK,
+			cl, harness.TCP(withID(toClient, sHosts.ID), harness.TCPSeg{SrcPort: c.vport, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK,
 				MSS: uint16(1460 - h), Options: []layers.TCPOption{tcpNOP, tcpNOP, sackPerm}}))
 
 		// The handshake's last ACK carries the header: a server that
 		// speaks first has it before the client says anything.
 		cHosts.ID++
 		r.step(t, c.name+"_ack_carries_header", cl, seg(cHosts, cport, c.vport, cISN+1, sISN+1, harness.ACK, nil), sv,
-			seg(with(toRS, cHosts.ID), lport, c.rport, cISN+1, sISN+1, harness.ACK, withHdr(nil)))
+			seg(withID(toRS, cHosts.ID), lport, c.rport, cISN+1, sISN+1, harness.ACK, withHdr(nil)))
 		// The first request, the header still unacknowledged: sent again
 		// before it, at the same sequence number.
 		req := []byte("GET / HTTP/1.0\r\n\r\n")
 		cHosts.ID++
 		r.step(t, c.name+"_first_data_with_header", cl, seg(cHosts, cport, c.vport, cISN+1, sISN+1, harness.PSH|harness.ACK, req), sv,
-			seg(with(toRS, cHosts.ID), lport, c.rport, cISN+1, sISN+1, harness.PSH|harness.ACK, withHdr(req)))
+			seg(withID(toRS, cHosts.ID), lport, c.rport, cISN+1, sISN+1, harness.PSH|harness.ACK, withHdr(req)))
 		cHosts.ID++
 		r.step(t, c.name+"_first_data_retransmitted", cl, seg(cHosts, cport, c.vport, cISN+1, sISN+1, harness.PSH|harness.ACK, req), sv,
-			seg(with(toRS, cHosts.ID), lport, c.rport, cISN+1, sISN+1, harness.PSH|harness.ACK, withHdr(req)))
+			seg(withID(toRS, cHosts.ID), lport, c.rport, cISN+1, sISN+1, harness.PSH|harness.ACK, withHdr(req)))
 		// The real server acknowledges header and request: moved back.
 		resp := []byte("HTTP/1.0 200 OK\r\n\r\n")
 		cNext := uint32(cISN + 1 + len(req))
 		sHosts.ID++
 		r.step(t, c.name+"_rs_ack_moved_back", sv, seg(sHosts, c.rport, lport, sISN+1, cNext+h, harness.PSH|harness.ACK, resp), cl,
-			seg(with(toClient, sHosts.ID), c.vport, cport, sISN+1, cNext, harness.PSH|harness.ACK, resp))
+			seg(withID(toClient, sHosts.ID), c.vport, cport, sISN+1, cNext, harness.PSH|harness.ACK, resp))
 		// The client's next segment: its sequence number moved by the header.
 		more := pattern(300)
 		cHosts.ID++
 		r.step(t, c.name+"_next_data_moved", cl, seg(cHosts, cport, c.vport, cNext, sISN+1+uint32(len(resp)), harness.PSH|harness.ACK, more), sv,
-			seg(with(toRS, cHosts.ID), lport, c.rport, cNext+h, sISN+1+uint32(len(resp)), harness.PSH|harness.ACK, more))
+			seg(withID(toRS, cHosts.ID), lport, c.rport, cNext+h, sISN+1+uint32(len(resp)), harness.PSH|harness.ACK, more))
 		// SACK blocks from the real server, moved back with the ACK.
 		sNext := uint32(sISN + 1 + len(resp))
 		sHosts.ID++
 		r.step(t, c.name+"_sack_moved_back", sv,
 			seg(sHosts, c.rport, lport, sNext, cNext+h, harness.ACK, nil, tcpNOP, tcpNOP, sackBlock(cNext+h+100, cNext+h+200)), cl,
-			seg(with(toClient, sHosts.ID), c.vport, cport, sNext, cNext, harness.ACK, nil, tcpNOP, tcpNOP, sackBlock(cNext+100, cNext+200)))
+			seg(withID(toClient, sHosts.ID), c.vport, cport, sNext, cNext, harness.ACK, nil, tcpNOP, tcpNOP, sackBlock(cNext+100, cNext+200)))
 		cNext += uint32(len(more))
 		// The FIN exchange.
 		cHosts.ID++
 		r.step(t, c.name+"_client_fin", cl, harness.TCPFin(cHosts, cport, c.vport, cNext, sNext), sv,
-			harness.TCPFin(with(toRS, cHosts.ID), lport, c.rport, cNext+h, sNext))
+			harness.TCPFin(withID(toRS, cHosts.ID), lport, c.rport, cNext+h, sNext))
 		sHosts.ID++
 		r.step(t, c.name+"_server_fin", sv, harness.TCPFin(sHosts, c.rport, lport, sNext, cNext+h+1), cl,
-			harness.TCPFin(with(toClient, sHosts.ID), c.vport, cport, sNext, cNext+1))
+			harness.TCPFin(withID(toClient, sHosts.ID), c.vport, cport, sNext, cNext+1))
 		cHosts.ID++
 		r.step(t, c.name+"_last_ack", cl, harness.TCPAck(cHosts, cport, c.vport, cNext+1, sNext+1), sv,
-			harness.TCPAck(with(toRS, cHosts.ID), lport, c.rport, cNext+1+h, sNext+1))
+			harness.TCPAck(withID(toRS, cHosts.ID), lport, c.rport, cNext+1+h, sNext+1))
 	}
 	var cores []coreCAJSON
 	if err := r.g.JSON(&cores, "stats"); err != nil {
@@ -174,11 +170,7 @@ func TestTOAAndProxyUDPPcap(t *testing.T) {
 		clientAddrService("udp", udpPort, udpRPort, `proxy_protocol = "v2"`),
 	}})
 	cl, sv := r.client, r.server
-	cHosts := harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: 0x5001}
-	sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x6001}
-	toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
-	toClient := harness.Hosts{SrcMAC: cl.mac, DstMAC: clientMAC, Src: vip, Dst: clientIP, TTL: 63}
-	with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+	cHosts, sHosts, toRS, toClient := r.flowHosts(0x5001, 0x6001)
 	const cport, cISN, sISN = 42000, 100, 200
 	// DPVS's TOA: kind 254, length 8, the client's port and address.
 	toa := layers.TCPOption{OptionType: 254, OptionLength: 8,
@@ -189,23 +181,23 @@ func TestTOAAndProxyUDPPcap(t *testing.T) {
 		out := r.send(t, cl, harness.TCPSyn(cHosts, cport, toaPort, cISN), sv)
 		lport = transportSrcPort(t, out)
 		expectFrame(t, "SYN with the TOA option", out,
-			harness.TCP(with(toRS, cHosts.ID), harness.TCPSeg{SrcPort: lport, DstPort: toaRPort, Seq: cISN, Flags: harness.SYN, Options: []layers.TCPOption{toa}}))
+			harness.TCP(withID(toRS, cHosts.ID), harness.TCPSeg{SrcPort: lport, DstPort: toaRPort, Seq: cISN, Flags: harness.SYN, Options: []layers.TCPOption{toa}}))
 	})
 	if lport == 0 {
 		t.Fatal("no local port learnt from the SYN")
 	}
 	r.step(t, "toa_synack_mss_lowered", sv, harness.TCP(sHosts, harness.TCPSeg{SrcPort: toaRPort, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}), cl,
-		harness.TCP(with(toClient, sHosts.ID), harness.TCPSeg{SrcPort: toaPort, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK, MSS: 1452}))
+		harness.TCP(withID(toClient, sHosts.ID), harness.TCPSeg{SrcPort: toaPort, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK, MSS: 1452}))
 	cHosts.ID++
 	r.step(t, "toa_ack", cl, harness.TCPAck(cHosts, cport, toaPort, cISN+1, sISN+1), sv,
-		harness.TCP(with(toRS, cHosts.ID), harness.TCPSeg{SrcPort: lport, DstPort: toaRPort, Seq: cISN + 1, Ack: sISN + 1, Flags: harness.ACK, Options: []layers.TCPOption{toa}}))
+		harness.TCP(withID(toRS, cHosts.ID), harness.TCPSeg{SrcPort: lport, DstPort: toaRPort, Seq: cISN + 1, Ack: sISN + 1, Flags: harness.ACK, Options: []layers.TCPOption{toa}}))
 	resp := []byte("banner\r\n")
 	sHosts.ID++
 	r.step(t, "toa_server_speaks", sv, harness.TCPData(sHosts, toaRPort, lport, sISN+1, cISN+1, resp), cl,
-		harness.TCPData(with(toClient, sHosts.ID), toaPort, cport, sISN+1, cISN+1, resp))
+		harness.TCPData(withID(toClient, sHosts.ID), toaPort, cport, sISN+1, cISN+1, resp))
 	cHosts.ID++
 	r.step(t, "toa_done", cl, harness.TCPData(cHosts, cport, toaPort, cISN+1, sISN+1+uint32(len(resp)), []byte("hi")), sv,
-		harness.TCPData(with(toRS, cHosts.ID), lport, toaRPort, cISN+1, sISN+1+uint32(len(resp)), []byte("hi")))
+		harness.TCPData(withID(toRS, cHosts.ID), lport, toaRPort, cISN+1, sISN+1+uint32(len(resp)), []byte("hi")))
 
 	// UDP: the v2 header (DGRAM) before each datagram's payload.
 	const ucport = 52000
@@ -216,17 +208,17 @@ func TestTOAAndProxyUDPPcap(t *testing.T) {
 		out := r.send(t, cl, harness.UDP(cHosts, ucport, udpPort, query), sv)
 		ulport = transportSrcPort(t, out)
 		expectFrame(t, "UDP with the PROXY v2 header", out,
-			harness.UDP(with(toRS, cHosts.ID), ulport, udpRPort, append(proxyV2(true, ucport, udpPort), query...)),
+			harness.UDP(withID(toRS, cHosts.ID), ulport, udpRPort, append(proxyV2(true, ucport, udpPort), query...)),
 			harness.IPv4(lip, rip, layers.IPProtocolUDP))
 	})
 	if ulport != 0 {
 		ans := []byte("udp answer")
 		sHosts.ID++
 		r.step(t, "udp_reply_untouched", sv, harness.UDP(sHosts, udpRPort, ulport, ans), cl,
-			harness.UDP(with(toClient, sHosts.ID), udpPort, ucport, ans))
+			harness.UDP(withID(toClient, sHosts.ID), udpPort, ucport, ans))
 		cHosts.ID++
 		r.step(t, "udp_v2_again", cl, harness.UDP(cHosts, ucport, udpPort, query), sv,
-			harness.UDP(with(toRS, cHosts.ID), ulport, udpRPort, append(proxyV2(true, ucport, udpPort), query...)))
+			harness.UDP(withID(toRS, cHosts.ID), ulport, udpRPort, append(proxyV2(true, ucport, udpPort), query...)))
 	}
 	var cores []coreCAJSON
 	if err := r.g.JSON(&cores, "stats"); err != nil {
@@ -255,11 +247,7 @@ func TestProxyProtocolBadInputPcap(t *testing.T) {
 	const cport, cISN, sISN = 43000, 300, 600
 	hdr := proxyV1(cport, vport)
 	h := uint32(len(hdr))
-	cHosts := harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: 0x7001}
-	sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x8001}
-	toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
-	toClient := harness.Hosts{SrcMAC: cl.mac, DstMAC: clientMAC, Src: vip, Dst: clientIP, TTL: 63}
-	with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+	cHosts, sHosts, toRS, toClient := r.flowHosts(0x7001, 0x8001)
 	seg := func(hs harness.Hosts, sp, dp uint16, seq, ack uint32, fl harness.TCPFlags, data []byte) []byte {
 		return harness.TCP(hs, harness.TCPSeg{SrcPort: sp, DstPort: dp, Seq: seq, Ack: ack, Flags: fl, Payload: data})
 	}
@@ -268,30 +256,30 @@ func TestProxyProtocolBadInputPcap(t *testing.T) {
 	t.Run("syn", func(t *testing.T) {
 		out := r.send(t, cl, harness.TCPSyn(cHosts, cport, vport, cISN), sv)
 		lport = transportSrcPort(t, out)
-		expectFrame(t, "SYN", out, harness.TCPSyn(with(toRS, cHosts.ID), lport, rport, cISN))
+		expectFrame(t, "SYN", out, harness.TCPSyn(withID(toRS, cHosts.ID), lport, rport, cISN))
 	})
 	if lport == 0 {
 		t.Fatal("no local port learnt from the SYN")
 	}
 	const mss = 536
 	r.step(t, "synack", sv, harness.TCP(sHosts, harness.TCPSeg{SrcPort: rport, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK, MSS: mss}), cl,
-		harness.TCP(with(toClient, sHosts.ID), harness.TCPSeg{SrcPort: vport, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK, MSS: uint16(mss - h)}))
+		harness.TCP(withID(toClient, sHosts.ID), harness.TCPSeg{SrcPort: vport, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK, MSS: uint16(mss - h)}))
 
 	// Ahead of the first segment: moved, no header.
 	ahead := pattern(100)
 	cHosts.ID++
 	r.step(t, "segment_ahead_moved", cl, seg(cHosts, cport, vport, cISN+1+mss, sISN+1, harness.PSH|harness.ACK, ahead), sv,
-		seg(with(toRS, cHosts.ID), lport, rport, cISN+1+mss+h, sISN+1, harness.PSH|harness.ACK, ahead))
+		seg(withID(toRS, cHosts.ID), lport, rport, cISN+1+mss+h, sISN+1, harness.PSH|harness.ACK, ahead))
 	// A first segment of a full MSS, with a FIN: the header and mss - h
 	// bytes go, without the FIN.
 	first := pattern(mss)
 	cHosts.ID++
 	r.step(t, "oversize_first_cut", cl, seg(cHosts, cport, vport, cISN+1, sISN+1, harness.FIN|harness.PSH|harness.ACK, first), sv,
-		seg(with(toRS, cHosts.ID), lport, rport, cISN+1, sISN+1, harness.PSH|harness.ACK, append(append([]byte(nil), hdr...), first[:mss-h]...)))
+		seg(withID(toRS, cHosts.ID), lport, rport, cISN+1, sISN+1, harness.PSH|harness.ACK, append(append([]byte(nil), hdr...), first[:mss-h]...)))
 	// A RST before the server acknowledged anything: the client's number.
 	cHosts.ID++
 	r.step(t, "rst_unmoved", cl, seg(cHosts, cport, vport, cISN+1, sISN+1, harness.RST|harness.ACK, nil), sv,
-		seg(with(toRS, cHosts.ID), lport, rport, cISN+1, sISN+1, harness.RST|harness.ACK, nil))
+		seg(withID(toRS, cHosts.ID), lport, rport, cISN+1, sISN+1, harness.RST|harness.ACK, nil))
 
 	var cores []struct {
 		ProxyTrimmed uint64 `json:"proxy_trimmed"`

@@ -90,6 +90,20 @@ type rig struct {
 	thirdTx        string // the tx pcap of the third port, if any
 }
 
+// flowHosts are the addresses of a FULLNAT flow through the rig: the
+// client's and the real server's as they send (IP IDs from cID and sID),
+// and the gateway's output toward the real server and toward the client.
+func (r *rig) flowHosts(cID, sID uint16) (client, server, toRS, toClient harness.Hosts) {
+	cl, sv := r.client, r.server
+	return harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: cID},
+		harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: sID},
+		harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63},
+		harness.Hosts{SrcMAC: cl.mac, DstMAC: clientMAC, Src: vip, Dst: clientIP, TTL: 63}
+}
+
+// withID is h with IP ID id.
+func withID(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+
 // rigOpts is what a test adds to the rig.
 type rigOpts struct {
 	// thirdRx, when set, is a pcap file the third port (dpdk2,
@@ -472,11 +486,7 @@ func TestFullNAT(t *testing.T) {
 	// The client as it sends to the VIP, and the real server as it answers
 	// the local address; the gateway's outputs are built from the same
 	// hosts with the rewritten fields.
-	cHosts := harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: 0x1001}
-	sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x2001}
-	toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
-	toClient := harness.Hosts{SrcMAC: cl.mac, DstMAC: clientMAC, Src: vip, Dst: clientIP, TTL: 63}
-	with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+	cHosts, sHosts, toRS, toClient := r.flowHosts(0x1001, 0x2001)
 
 	const cport = 40000
 	const cISN, sISN = 1000, 5000
@@ -491,7 +501,7 @@ func TestFullNAT(t *testing.T) {
 		if lport < minLPort {
 			t.Errorf("local port %d is privileged; FULLNAT allocates from %d up", lport, minLPort)
 		}
-		want := harness.TCPSyn(with(toRS, cHosts.ID), lport, tcpRPort, cISN)
+		want := harness.TCPSyn(withID(toRS, cHosts.ID), lport, tcpRPort, cISN)
 		expectFrame(t, "SYN toward the real server", out, want,
 			harness.EthSrc(sv.mac), harness.EthDst(rsMAC), harness.IPv4(lip, rip, layers.IPProtocolTCP),
 			harness.TTL(63), ports(lport, tcpRPort))
@@ -511,13 +521,13 @@ func TestFullNAT(t *testing.T) {
 
 	synAck := harness.TCP(sHosts, harness.TCPSeg{SrcPort: tcpRPort, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK})
 	r.step(t, "tcp_synack_to_client", sv, synAck, cl,
-		harness.TCP(with(toClient, sHosts.ID), harness.TCPSeg{SrcPort: tcpVPort, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}),
+		harness.TCP(withID(toClient, sHosts.ID), harness.TCPSeg{SrcPort: tcpVPort, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}),
 		toClientChecks(layers.IPProtocolTCP, tcpVPort, cport)...)
 	waitConns(t, g, 0, 1) // SYN_RECV: inactive (LVS counts a connection active once ESTABLISHED)
 
 	cHosts.ID++
 	r.step(t, "tcp_ack_to_rs", cl, harness.TCPAck(cHosts, cport, tcpVPort, cISN+1, sISN+1), sv,
-		harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1),
+		harness.TCPAck(withID(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1),
 		toRSChecks(layers.IPProtocolTCP, lport, tcpRPort)...)
 	waitConns(t, g, 1, 0)
 
@@ -525,7 +535,7 @@ func TestFullNAT(t *testing.T) {
 	cHosts.ID++
 	dataIn = harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, payload)
 	dataOut = r.step(t, "tcp_data_to_rs", cl, dataIn, sv,
-		harness.TCPData(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, payload),
+		harness.TCPData(withID(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, payload),
 		toRSChecks(layers.IPProtocolTCP, lport, tcpRPort)...)
 
 	// Linux quotes at most 576 bytes of ICMP datagram: 20 + 8 + 548.
@@ -542,7 +552,7 @@ func TestFullNAT(t *testing.T) {
 		// it: its addresses, ports and checksums, with the TTL the real
 		// server saw (one less).
 		wantQuote := harness.IPv4Packet(harness.WithTTL(dataIn, 63))[:quoteLen]
-		want := harness.ICMPError(with(toClient, sHosts.ID), harness.ICMPDstUnreachable, harness.ICMPCodeFragNeeded, mtu, wantQuote)
+		want := harness.ICMPError(withID(toClient, sHosts.ID), harness.ICMPDstUnreachable, harness.ICMPCodeFragNeeded, mtu, wantQuote)
 		expectFrame(t, "ICMP fragmentation needed toward the client", out, want,
 			harness.EthSrc(cl.mac), harness.EthDst(clientMAC), harness.IPv4(vip, clientIP, layers.IPProtocolICMPv4),
 			harness.TTL(63), icmpError(harness.ICMPDstUnreachable, harness.ICMPCodeFragNeeded, mtu))
@@ -551,21 +561,21 @@ func TestFullNAT(t *testing.T) {
 	reply := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	sHosts.ID++
 	r.step(t, "tcp_data_to_client", sv, harness.TCPData(sHosts, tcpRPort, lport, sISN+1, cISN+1+uint32(len(payload)), reply), cl,
-		harness.TCPData(with(toClient, sHosts.ID), tcpVPort, cport, sISN+1, cISN+1+uint32(len(payload)), reply),
+		harness.TCPData(withID(toClient, sHosts.ID), tcpVPort, cport, sISN+1, cISN+1+uint32(len(payload)), reply),
 		toClientChecks(layers.IPProtocolTCP, tcpVPort, cport)...)
 
 	cSeq, sSeq := cISN+1+uint32(len(payload)), sISN+1+uint32(len(reply))
 	cHosts.ID++
 	r.step(t, "tcp_fin_to_rs", cl, harness.TCPFin(cHosts, cport, tcpVPort, cSeq, sSeq), sv,
-		harness.TCPFin(with(toRS, cHosts.ID), lport, tcpRPort, cSeq, sSeq),
+		harness.TCPFin(withID(toRS, cHosts.ID), lport, tcpRPort, cSeq, sSeq),
 		toRSChecks(layers.IPProtocolTCP, lport, tcpRPort)...)
 	sHosts.ID++
 	r.step(t, "tcp_fin_to_client", sv, harness.TCPFin(sHosts, tcpRPort, lport, sSeq, cSeq+1), cl,
-		harness.TCPFin(with(toClient, sHosts.ID), tcpVPort, cport, sSeq, cSeq+1),
+		harness.TCPFin(withID(toClient, sHosts.ID), tcpVPort, cport, sSeq, cSeq+1),
 		toClientChecks(layers.IPProtocolTCP, tcpVPort, cport)...)
 	cHosts.ID++
 	r.step(t, "tcp_last_ack_to_rs", cl, harness.TCPAck(cHosts, cport, tcpVPort, cSeq+1, sSeq+1), sv,
-		harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cSeq+1, sSeq+1),
+		harness.TCPAck(withID(toRS, cHosts.ID), lport, tcpRPort, cSeq+1, sSeq+1),
 		toRSChecks(layers.IPProtocolTCP, lport, tcpRPort)...)
 	waitConns(t, g, 0, 1) // closing: inactive until it expires
 
@@ -583,7 +593,7 @@ func TestFullNAT(t *testing.T) {
 		if ulport < minLPort {
 			t.Errorf("local port %d is privileged", ulport)
 		}
-		expectFrame(t, "UDP toward the real server", udpOut, harness.UDP(with(toRS, cHosts.ID), ulport, udpRPort, query),
+		expectFrame(t, "UDP toward the real server", udpOut, harness.UDP(withID(toRS, cHosts.ID), ulport, udpRPort, query),
 			toRSChecks(layers.IPProtocolUDP, ulport, udpRPort)...)
 	})
 	if ulport == 0 {
@@ -591,7 +601,7 @@ func TestFullNAT(t *testing.T) {
 	}
 	sHosts.ID++
 	r.step(t, "udp_to_client", sv, harness.UDP(sHosts, udpRPort, ulport, answer), cl,
-		harness.UDP(with(toClient, sHosts.ID), udpVPort, ucport, answer),
+		harness.UDP(withID(toClient, sHosts.ID), udpVPort, ucport, answer),
 		toClientChecks(layers.IPProtocolUDP, udpVPort, ucport)...)
 
 	cHosts.ID++
@@ -602,7 +612,7 @@ func TestFullNAT(t *testing.T) {
 			t.Errorf("two UDP flows to the same real server share local port %d", ulport)
 		}
 		expectFrame(t, "UDP without checksum toward the real server", out,
-			harness.WithoutUDPChecksum(harness.UDP(with(toRS, cHosts.ID), ulport0, udpRPort, query)),
+			harness.WithoutUDPChecksum(harness.UDP(withID(toRS, cHosts.ID), ulport0, udpRPort, query)),
 			append(toRSChecks(layers.IPProtocolUDP, ulport0, udpRPort), udpChecksum(0))...)
 	})
 	if ulport0 == 0 {
@@ -610,7 +620,7 @@ func TestFullNAT(t *testing.T) {
 	}
 	sHosts.ID++
 	r.step(t, "udp_no_checksum_to_client", sv, harness.WithoutUDPChecksum(harness.UDP(sHosts, udpRPort, ulport0, answer)), cl,
-		harness.WithoutUDPChecksum(harness.UDP(with(toClient, sHosts.ID), udpVPort, ucport0, answer)),
+		harness.WithoutUDPChecksum(harness.UDP(withID(toClient, sHosts.ID), udpVPort, ucport0, answer)),
 		append(toClientChecks(layers.IPProtocolUDP, udpVPort, ucport0), udpChecksum(0))...)
 
 	t.Run("icmp_port_unreachable_to_client", func(t *testing.T) {
@@ -620,7 +630,7 @@ func TestFullNAT(t *testing.T) {
 		in := harness.ICMPError(sHosts, harness.ICMPDstUnreachable, harness.ICMPCodePortUnreachable, 0, quote)
 		out := r.send(t, sv, in, cl)
 		wip := harness.IPv4Packet(harness.WithTTL(uIn, 63))
-		want := harness.ICMPError(with(toClient, sHosts.ID), harness.ICMPDstUnreachable, harness.ICMPCodePortUnreachable, 0, wip[:len(quote)])
+		want := harness.ICMPError(withID(toClient, sHosts.ID), harness.ICMPDstUnreachable, harness.ICMPCodePortUnreachable, 0, wip[:len(quote)])
 		expectFrame(t, "ICMP port unreachable toward the client", out, want,
 			harness.EthSrc(cl.mac), harness.EthDst(clientMAC), harness.IPv4(vip, clientIP, layers.IPProtocolICMPv4),
 			harness.TTL(63), icmpError(harness.ICMPDstUnreachable, harness.ICMPCodePortUnreachable, 0))

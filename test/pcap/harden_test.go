@@ -67,11 +67,7 @@ func (r *rig) sendQuiet(t *testing.T, from *side, frame []byte) {
 func TestHardenBlindSegments(t *testing.T) {
 	r := startRig(t, rigOpts{})
 	g, cl, sv := r.g, r.client, r.server
-	cHosts := harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: 0x1001}
-	sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x2001}
-	toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
-	toClient := harness.Hosts{SrcMAC: cl.mac, DstMAC: clientMAC, Src: vip, Dst: clientIP, TTL: 63}
-	with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+	cHosts, sHosts, toRS, toClient := r.flowHosts(0x1001, 0x2001)
 	const cport = 40000
 	const cISN, sISN = 1000, 5000
 
@@ -92,7 +88,7 @@ func TestHardenBlindSegments(t *testing.T) {
 	// A segment without flags: forwarded as it is (rewritten), no state change.
 	cHosts.ID++
 	r.step(t, "flagless_forwarded", cl, harness.TCP(cHosts, harness.TCPSeg{SrcPort: cport, DstPort: tcpVPort, Seq: 0x31337}), sv,
-		harness.TCP(with(toRS, cHosts.ID), harness.TCPSeg{SrcPort: lport, DstPort: tcpRPort, Seq: 0x31337}),
+		harness.TCP(withID(toRS, cHosts.ID), harness.TCPSeg{SrcPort: lport, DstPort: tcpRPort, Seq: 0x31337}),
 		ports(lport, tcpRPort))
 
 	// RST then SYN from the client's address.
@@ -100,7 +96,7 @@ func TestHardenBlindSegments(t *testing.T) {
 	r.sendQuiet(t, cl, harness.TCP(cHosts, harness.TCPSeg{SrcPort: cport, DstPort: tcpVPort, Seq: 0x77777777, Flags: harness.RST}))
 	cHosts.ID++
 	r.step(t, "forged_syn_same_session", cl, harness.TCPSyn(cHosts, cport, tcpVPort, 0x88888888), sv,
-		harness.TCPSyn(with(toRS, cHosts.ID), lport, tcpRPort, 0x88888888), ports(lport, tcpRPort))
+		harness.TCPSyn(withID(toRS, cHosts.ID), lport, tcpRPort, 0x88888888), ports(lport, tcpRPort))
 
 	// Injected from the wrong side.
 	sHosts.ID++
@@ -122,12 +118,12 @@ func TestHardenBlindSegments(t *testing.T) {
 	cHosts.ID++
 	req := []byte("GET / HTTP/1.1\r\n\r\n")
 	r.step(t, "data_to_rs_after", cl, harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, req), sv,
-		harness.TCPData(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, req), ports(lport, tcpRPort))
+		harness.TCPData(withID(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, req), ports(lport, tcpRPort))
 	sHosts.ID++
 	resp := []byte("HTTP/1.1 204 No Content\r\n\r\n")
 	ack := cISN + 1 + uint32(len(req))
 	r.step(t, "data_to_client_after", sv, harness.TCPData(sHosts, tcpRPort, lport, sISN+1, ack, resp), cl,
-		harness.TCPData(with(toClient, sHosts.ID), tcpVPort, cport, sISN+1, ack, resp), ports(tcpVPort, cport))
+		harness.TCPData(withID(toClient, sHosts.ID), tcpVPort, cport, sISN+1, ack, resp), ports(tcpVPort, cport))
 
 	// A second connection: its local port is drawn at random, not the
 	// first one's successor (1 chance in 64 512 to fail by luck).

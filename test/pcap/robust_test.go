@@ -187,11 +187,7 @@ func TestRobustCorpus(t *testing.T) {
 	g, cl, sv := r.g, r.client, r.server
 	r.g.WaitRxPackets("dpdk2", uint64(len(raw)), fnTimeout)
 
-	cHosts := harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: 0x3001}
-	sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x4001}
-	toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
-	toClient := harness.Hosts{SrcMAC: cl.mac, DstMAC: clientMAC, Src: vip, Dst: clientIP, TTL: 63}
-	with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+	cHosts, sHosts, toRS, toClient := r.flowHosts(0x3001, 0x4001)
 	toGw := cHosts
 	toGw.Dst = gwIP
 	toBroadcast := cHosts
@@ -293,7 +289,7 @@ func TestRobustCorpus(t *testing.T) {
 	t.Run("syn_with_ip_options_to_rs", func(t *testing.T) {
 		out := r.send(t, cl, withIPOptions(syn, routerAlert), sv)
 		lport = transportSrcPort(t, out)
-		wantOut := withIPOptions(harness.TCPSyn(with(toRS, 0x3001), lport, tcpRPort, cISN), routerAlert)
+		wantOut := withIPOptions(harness.TCPSyn(withID(toRS, 0x3001), lport, tcpRPort, cISN), routerAlert)
 		expectFrame(t, "SYN with IP options toward the real server", out, wantOut,
 			harness.EthSrc(sv.mac), harness.EthDst(rsMAC), harness.IPv4(lip, rip, layers.IPProtocolTCP), harness.TTL(63))
 	})
@@ -306,12 +302,12 @@ func TestRobustCorpus(t *testing.T) {
 
 	sHosts.ID++
 	r.step(t, "synack_to_client", sv, harness.TCP(sHosts, harness.TCPSeg{SrcPort: tcpRPort, DstPort: lport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}), cl,
-		harness.TCP(with(toClient, sHosts.ID), harness.TCPSeg{SrcPort: tcpVPort, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}))
+		harness.TCP(withID(toClient, sHosts.ID), harness.TCPSeg{SrcPort: tcpVPort, DstPort: cport, Seq: sISN, Ack: cISN + 1, Flags: harness.SYN | harness.ACK}))
 	bad(badFrame{"established_tuple_truncated_tcp", cutIPv4(ack, 20+12), "malformed_l4"})
 	r.step(t, "established_tuple_ttl_1_answered_time_exceeded", cl, harness.WithTTL(ack, 1), cl,
 		originatedError(cl.mac, clientMAC, vip, clientIP, harness.ICMPTimeExceeded, 0, 0, errID, harness.WithTTL(ack, 1)))
 	errID++
-	r.step(t, "ack_to_rs", cl, ack, sv, harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1))
+	r.step(t, "ack_to_rs", cl, ack, sv, harness.TCPAck(withID(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1))
 
 	// Data with a wrong TCP checksum: forwarded, and still exactly as
 	// wrong (the same one's-complement error) after the rewrite.
@@ -321,7 +317,7 @@ func TestRobustCorpus(t *testing.T) {
 	badIn := harness.CorruptL4Checksum(goodIn)
 	t.Run("data_with_bad_tcp_checksum_forwarded_still_bad", func(t *testing.T) {
 		out := r.send(t, cl, badIn, sv)
-		wantOut := harness.TCPData(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, payload)
+		wantOut := harness.TCPData(withID(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, payload)
 		o := tcpChecksumAt(wantOut)
 		errIn := onesSub(binary.BigEndian.Uint16(badIn[o:]), binary.BigEndian.Uint16(goodIn[o:]))
 		binary.BigEndian.PutUint16(wantOut[o:], onesAdd(binary.BigEndian.Uint16(wantOut[o:]), errIn))
@@ -334,7 +330,7 @@ func TestRobustCorpus(t *testing.T) {
 	})
 	cHosts.ID++
 	r.step(t, "data_to_rs", cl, harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, payload), sv,
-		harness.TCPData(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, payload))
+		harness.TCPData(withID(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, payload))
 
 	bad(
 		badFrame{"syn_fin_on_session_tuple_from_elsewhere", harness.CorruptIPv4Checksum(flags(harness.SYN | harness.FIN)), "bad_ipv4_checksum"},
@@ -343,17 +339,17 @@ func TestRobustCorpus(t *testing.T) {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	sHosts.ID++
 	r.step(t, "data_to_client", sv, harness.TCPData(sHosts, tcpRPort, lport, sISN+1, cISN+1+uint32(len(payload)), resp), cl,
-		harness.TCPData(with(toClient, sHosts.ID), tcpVPort, cport, sISN+1, cISN+1+uint32(len(payload)), resp))
+		harness.TCPData(withID(toClient, sHosts.ID), tcpVPort, cport, sISN+1, cISN+1+uint32(len(payload)), resp))
 	cSeq, sSeq := cISN+1+uint32(len(payload)), sISN+1+uint32(len(resp))
 	cHosts.ID++
 	r.step(t, "fin_to_rs", cl, harness.TCPFin(cHosts, cport, tcpVPort, cSeq, sSeq), sv,
-		harness.TCPFin(with(toRS, cHosts.ID), lport, tcpRPort, cSeq, sSeq))
+		harness.TCPFin(withID(toRS, cHosts.ID), lport, tcpRPort, cSeq, sSeq))
 	sHosts.ID++
 	r.step(t, "fin_to_client", sv, harness.TCPFin(sHosts, tcpRPort, lport, sSeq, cSeq+1), cl,
-		harness.TCPFin(with(toClient, sHosts.ID), tcpVPort, cport, sSeq, cSeq+1))
+		harness.TCPFin(withID(toClient, sHosts.ID), tcpVPort, cport, sSeq, cSeq+1))
 	cHosts.ID++
 	r.step(t, "last_ack_to_rs", cl, harness.TCPAck(cHosts, cport, tcpVPort, cSeq+1, sSeq+1), sv,
-		harness.TCPAck(with(toRS, cHosts.ID), lport, tcpRPort, cSeq+1, sSeq+1))
+		harness.TCPAck(withID(toRS, cHosts.ID), lport, tcpRPort, cSeq+1, sSeq+1))
 
 	// UDP with a 200-byte trailer after the datagram: forwarded without it.
 	cHosts.ID++
@@ -364,7 +360,7 @@ func TestRobustCorpus(t *testing.T) {
 		out := r.send(t, cl, uIn, sv)
 		ulport = transportSrcPort(t, out)
 		expectFrame(t, "UDP toward the real server, trailer cut", out,
-			harness.UDP(with(toRS, cHosts.ID), ulport, udpRPort, query))
+			harness.UDP(withID(toRS, cHosts.ID), ulport, udpRPort, query))
 	})
 	if ulport == 0 {
 		t.Fatal("no local port learnt from the UDP datagram")
@@ -394,7 +390,7 @@ func TestRobustCorpus(t *testing.T) {
 		t.Run(fmt.Sprintf("udp_fragment_%d_to_rs", i+1), func(t *testing.T) { fragsOut = append(fragsOut, r.send(t, cl, f, sv)) })
 	}
 	t.Run("fragments_exact", func(t *testing.T) {
-		want := fragmentFrame(withoutDF(harness.UDP(with(toRS, cHosts.ID), flport, udpRPort, bigQuery)), 1500)
+		want := fragmentFrame(withoutDF(harness.UDP(withID(toRS, cHosts.ID), flport, udpRPort, bigQuery)), 1500)
 		if len(fragsOut) != len(want) {
 			t.Fatalf("%d fragments out, want %d", len(fragsOut), len(want))
 		}
@@ -412,7 +408,7 @@ func TestRobustCorpus(t *testing.T) {
 	bad(badFrame{"tcp_fragment_at_offset_8", harness.FixIPv4Checksum(tcpFrag), "fragment"})
 	sHosts.ID++
 	r.step(t, "udp_to_client", sv, harness.UDP(sHosts, udpRPort, ulport, []byte("answer")), cl,
-		harness.UDP(with(toClient, sHosts.ID), udpVPort, 50200, []byte("answer")))
+		harness.UDP(withID(toClient, sHosts.ID), udpVPort, 50200, []byte("answer")))
 
 	r.g.WaitRxPackets(cl.port, cl.sent, fnTimeout)
 	r.g.WaitRxPackets(sv.port, sv.sent, fnTimeout)
@@ -504,10 +500,7 @@ func withoutDF(f []byte) []byte {
 func TestICMPErrorsOriginated(t *testing.T) {
 	r, _ := startRobustRig(t, nil, 9000)
 	g, cl, sv := r.g, r.client, r.server
-	cHosts := harness.Hosts{SrcMAC: clientMAC, DstMAC: cl.mac, Src: clientIP, Dst: vip, TTL: 64, ID: 0x5001}
-	sHosts := harness.Hosts{SrcMAC: rsMAC, DstMAC: sv.mac, Src: rip, Dst: lip, TTL: 64, ID: 0x6001}
-	toRS := harness.Hosts{SrcMAC: sv.mac, DstMAC: rsMAC, Src: lip, Dst: rip, TTL: 63}
-	with := func(h harness.Hosts, id uint16) harness.Hosts { h.ID = id; return h }
+	cHosts, sHosts, toRS, _ := r.flowHosts(0x5001, 0x6001)
 	errID := uint16(0)
 	sent := 0
 	for _, ttl := range []uint8{1, 0} {
@@ -552,7 +545,7 @@ func TestICMPErrorsOriginated(t *testing.T) {
 	fits := big[:1500-40]
 	cHosts.ID++
 	r.step(t, "fits_egress_mtu", cl, harness.TCPData(cHosts, cport, tcpVPort, cISN+1, sISN+1, fits), sv,
-		harness.TCPData(with(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, fits))
+		harness.TCPData(withID(toRS, cHosts.ID), lport, tcpRPort, cISN+1, sISN+1, fits))
 
 	// A burst of TTL-1 SYNs: the bucket holds 50 tokens, 1000/s refill.
 	const burst = 80
