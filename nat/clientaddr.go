@@ -300,6 +300,17 @@ func (c *Core) proxyIn(f *Frame, ip header.IPv4, t header.TCP, s *Session, e *se
 	return ip, t, ReasonNone
 }
 
+// grow makes the frame's IPv4 packet n bytes long, its bytes already in
+// place in f.Buf: the total length, the header checksum and the frame's
+// length follow.
+func grow(f *Frame, n int) header.IPv4 {
+	ip := header.IPv4(f.Buf[f.Off+f.L3 : f.Off+f.L3+n])
+	ip.SetChecksum(header.ChecksumUpdate16(ip.Checksum(), ip.TotalLength(), uint16(n)))
+	ip.SetTotalLength(uint16(n))
+	f.Len = max(f.L3+n, minFrameLen)
+	return ip
+}
+
 // cutSYNData removes the payload of a client's SYN (TCP Fast Open data,
 // RFC 7413), which would reach the real server before the header: the
 // server acknowledges the SYN alone, and the client sends the data again
@@ -353,10 +364,7 @@ func (c *Core) insertProxy(f *Frame, ip header.IPv4, t header.TCP, s *Session, e
 	copy(b[start+hlen:], b[start:start+keep])
 	putProxyHeader(b[start:start+hlen], e.ver, &s.Orig)
 	n := ihl + thl + hlen + keep
-	ip = header.IPv4(f.Buf[f.Off+f.L3 : f.Off+f.L3+n])
-	ip.SetChecksum(header.ChecksumUpdate16(ip.Checksum(), ip.TotalLength(), uint16(n)))
-	ip.SetTotalLength(uint16(n))
-	f.Len = max(f.L3+n, minFrameLen)
+	ip = grow(f, n)
 	t = header.TCP(ip[ihl:])
 	t.SetChecksum(t.CalculateChecksum(src, dst))
 	c.ctr.n[ctrProxyHeaders]++
@@ -471,10 +479,7 @@ func (c *Core) toa(f *Frame, ip header.IPv4, t header.TCP, s *Session, d Dir, mt
 	binary.BigEndian.PutUint16(o[2:], s.Orig.SPort)
 	copy(o[4:], s.Orig.Src[:])
 	n := len(ip) + toaLen
-	ip = header.IPv4(f.Buf[f.Off+f.L3 : f.Off+f.L3+n])
-	ip.SetChecksum(header.ChecksumUpdate16(ip.Checksum(), ip.TotalLength(), uint16(n)))
-	ip.SetTotalLength(uint16(n))
-	f.Len = max(f.L3+n, minFrameLen)
+	ip = grow(f, n)
 	t = header.TCP(ip[ihl:])
 	t.SetDataOffset(thl + toaLen)
 	t.SetChecksum(t.CalculateChecksum(src, dst))
@@ -502,10 +507,7 @@ func (c *Core) proxyUDP(f *Frame, ip header.IPv4, l4 []byte, s *Session, mtu int
 	copy(b[start+proxyV2Len:], b[start:start+data])
 	putProxyHeader(b[start:start+proxyV2Len], ProxyV2, &s.Orig)
 	n := len(ip) + proxyV2Len
-	ip = header.IPv4(f.Buf[f.Off+f.L3 : f.Off+f.L3+n])
-	ip.SetChecksum(header.ChecksumUpdate16(ip.Checksum(), ip.TotalLength(), uint16(n)))
-	ip.SetTotalLength(uint16(n))
-	f.Len = max(f.L3+n, minFrameLen)
+	ip = grow(f, n)
 	u = header.UDP(ip[ihl:])
 	u.SetLength(uint16(len(u)))
 	if csum {
